@@ -1,0 +1,140 @@
+# agentd: self-hosted Claude agents in Linux sandboxes.
+#
+#   make            build ./agentd
+#   make deps       install the Debian packages needed to build and test
+#   make run        deps + build + start on 127.0.0.1:8080 with config/agentd.json
+#   make test       deps + build + every test, then again on an ASan+UBSan build
+#   make install    PREFIX=/usr/local DESTDIR= : binary, static files, config, unit
+
+VERSION    := 0.1.0
+PREFIX     ?= /usr/local
+BINDIR     ?= $(PREFIX)/bin
+DATADIR    ?= $(PREFIX)/share/agentd
+SYSCONFDIR ?= /etc
+UNITDIR    ?= /etc/systemd/system
+DESTDIR    ?=
+
+CC         ?= cc
+PKG_CONFIG ?= pkg-config
+PYTHON     ?= /usr/bin/python3
+PKGS       := libmicrohttpd libcurl libcjson libseccomp libcap
+
+# Debian packages: to build, and to test (the tests run real peers).
+DEB_BUILD  := build-essential pkg-config libmicrohttpd-dev libcurl4-openssl-dev libcjson-dev \
+              libseccomp-dev libcap-dev
+DEB_TEST   := libcmocka-dev python3 python3-pytest curl iproute2 procps util-linux
+DEB_PKGS   := $(DEB_BUILD) $(DEB_TEST)
+
+CFLAGS     ?= -O2 -g
+# -Wno-format-truncation: error and log text is bounded by snprintf and cut on purpose.
+WARNINGS   := -Wall -Wextra -Werror -Wshadow -Wformat=2 -Wundef \
+              -Wstrict-prototypes -Wmissing-prototypes -Wold-style-definition -Wvla \
+              -Wpointer-arith -Wimplicit-fallthrough -Wcast-qual -Wno-unused-parameter \
+              -Wno-format-truncation
+HARDEN     := -fstack-protector-strong -fPIE -D_FORTIFY_SOURCE=2
+DEFS       := -D_GNU_SOURCE -DAGENTD_VERSION='"$(VERSION)"' \
+              -DAGENTD_STATIC_DIR='"$(DATADIR)/static"' \
+              -DAGENTD_CONFIG_PATH='"$(SYSCONFDIR)/agentd/agentd.json"'
+PKG_CFLAGS  = $(shell $(PKG_CONFIG) --cflags $(PKGS))
+PKG_LIBS    = $(shell $(PKG_CONFIG) --libs $(PKGS))
+ALL_CFLAGS  = -std=gnu11 -Iinclude $(DEFS) $(WARNINGS) $(HARDEN) $(CFLAGS) $(PKG_CFLAGS) -MMD -MP
+ALL_LDFLAGS = -pie -Wl,-z,relro,-z,now $(LDFLAGS)
+
+SAN_CFLAGS := -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=all
+
+SRCS       := $(sort $(wildcard src/*/*.c))
+MAIN_SRC   := src/main.c
+UNIT_SRCS  := $(sort $(wildcard tests/unit/test_*.c))
+
+# Two flavours of the same tree: build/rel (the ./agentd you run) and build/asan.
+define flavour
+$(1)_OBJS  := $$(SRCS:src/%.c=build/$(1)/%.o)
+$(1)_MAIN  := build/$(1)/main.o
+$(1)_UNITS := $$(UNIT_SRCS:tests/unit/%.c=build/$(1)/tests/%)
+
+build/$(1)/%.o: src/%.c
+	@mkdir -p $$(@D)
+	$$(CC) $$(ALL_CFLAGS) $(2) -c $$< -o $$@
+
+build/$(1)/tests/%: tests/unit/%.c $$($(1)_OBJS)
+	@mkdir -p $$(@D)
+	$$(CC) $$(ALL_CFLAGS) $(2) -Wno-missing-prototypes $$< $$($(1)_OBJS) -o $$@ \
+		$$(ALL_LDFLAGS) $(2) $$(PKG_LIBS) -lcmocka
+
+build/$(1)/agentd: $$($(1)_MAIN) $$($(1)_OBJS)
+	$$(CC) $$^ -o $$@ $$(ALL_LDFLAGS) $(2) $$(PKG_LIBS)
+
+-include $$($(1)_OBJS:.o=.d) $$($(1)_MAIN:.o=.d)
+endef
+
+$(eval $(call flavour,rel,))
+$(eval $(call flavour,asan,$(SAN_CFLAGS)))
+
+.PHONY: all deps run test test-rel test-asan unit integration install uninstall clean
+.DEFAULT_GOAL := all
+
+all: agentd
+
+agentd: build/rel/agentd
+	cp $< $@
+
+deps:
+	@missing=""; \
+	for p in $(DEB_PKGS); do \
+		dpkg-query -W -f='$${Status}' "$$p" 2>/dev/null | grep -q "ok installed" || missing="$$missing $$p"; \
+	done; \
+	if [ -z "$$missing" ]; then echo "deps: all present"; exit 0; fi; \
+	echo "deps: installing$$missing"; \
+	sudo=""; [ "$$(id -u)" = 0 ] || sudo=sudo; \
+	export DEBIAN_FRONTEND=noninteractive; \
+	$$sudo apt-get update -q && $$sudo apt-get install -y -q --no-install-recommends $$missing
+
+RUN_STATE ?= $(CURDIR)/.run/state
+run: deps
+	@$(MAKE) --no-print-directory all
+	@echo "agentd: http://127.0.0.1:8080/ (Ctrl-C stops it)"
+	AGENTD_STATE_DIR=$(RUN_STATE) ./agentd --config config/agentd.json
+
+# Unit tests, then the integration tests against the real binary; for both flavours.
+test:
+	@$(MAKE) --no-print-directory deps
+	@$(MAKE) --no-print-directory test-rel
+	@$(MAKE) --no-print-directory test-asan
+
+test-rel: agentd $(rel_UNITS)
+	@$(MAKE) --no-print-directory FLAVOUR=rel BIN=$(CURDIR)/agentd run-tests
+
+test-asan: build/asan/agentd $(asan_UNITS)
+	@$(MAKE) --no-print-directory FLAVOUR=asan BIN=$(CURDIR)/build/asan/agentd run-tests
+
+# ASan aborts on the first error; UBSan as well (-fno-sanitize-recover).
+SAN_ENV := ASAN_OPTIONS=abort_on_error=1:detect_leaks=1:strict_string_checks=1 \
+           UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
+run-tests:
+	@echo "== unit tests ($(FLAVOUR)) =="
+	@set -e; for t in $(UNIT_SRCS:tests/unit/%.c=build/$(FLAVOUR)/tests/%); do \
+		$(SAN_ENV) $$t; done
+	@echo "== integration tests ($(FLAVOUR)) =="
+	$(SAN_ENV) AGENTD_BIN=$(BIN) $(PYTHON) -m pytest -q -p no:cacheprovider tests/integration
+
+install: agentd
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(DATADIR)/static $(DESTDIR)$(SYSCONFDIR)/agentd \
+		$(DESTDIR)$(UNITDIR)
+	install -m 0755 agentd $(DESTDIR)$(BINDIR)/agentd
+	cp -R static/. $(DESTDIR)$(DATADIR)/static/
+	sed -e 's|"static_dir": *"[^"]*"|"static_dir": "$(DATADIR)/static"|' \
+		config/agentd.json > $(DESTDIR)$(SYSCONFDIR)/agentd/agentd.json.new
+	@# never overwrite an operator's config
+	@if [ -e $(DESTDIR)$(SYSCONFDIR)/agentd/agentd.json ]; then \
+		echo "keeping existing $(SYSCONFDIR)/agentd/agentd.json (new one: agentd.json.new)"; \
+	else mv $(DESTDIR)$(SYSCONFDIR)/agentd/agentd.json.new $(DESTDIR)$(SYSCONFDIR)/agentd/agentd.json; fi
+	sed -e 's|@BINDIR@|$(BINDIR)|g' -e 's|@SYSCONFDIR@|$(SYSCONFDIR)|g' \
+		config/agentd.service > $(DESTDIR)$(UNITDIR)/agentd.service
+	chmod 0644 $(DESTDIR)$(UNITDIR)/agentd.service
+
+uninstall:
+	rm -f $(DESTDIR)$(BINDIR)/agentd $(DESTDIR)$(UNITDIR)/agentd.service
+	rm -rf $(DESTDIR)$(DATADIR)
+
+clean:
+	rm -rf build agentd .run

@@ -1,0 +1,30 @@
+/* The body of POST /api/chat, checked field by field. Every refusal names the field and
+ * what is wrong with it, and becomes a 400. */
+#ifndef AGENTD_API_CHAT_REQUEST_H
+#define AGENTD_API_CHAT_REQUEST_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <cjson/cJSON.h>
+
+#include "core/err.h"
+
+#define CHAT_MAX_HISTORY 1000
+#define CHAT_MAX_SYSTEM_CHARS 100000
+#define CHAT_MAX_ID_LEN 64
+#define CHAT_MAX_MODEL_LEN 128
+
+struct chat_request {
+	const char *message;           /* pointers into the parsed body */
+	const cJSON *history;          /* array, possibly NULL */
+	const char *session_id;
+	const char *system;
+	const char *model;
+	bool stream;
+};
+
+int chat_request_parse(const cJSON *body, int64_t max_message_chars, struct chat_request *out,
+		       struct ad_err *err);
+
+#endif

@@ -1,0 +1,81 @@
+/* agentd's settings.
+ *
+ * Every setting is one row of a table (src/core/config_table.c): its key in
+ * agentd.json, its type and limits, its default, the environment variable that
+ * overrides it, and one line of documentation. Values come from, strongest first:
+ * the environment, a .env file, the config file, the default. Validation names the
+ * setting, where its value came from, and what is wrong with it.
+ */
+#ifndef AGENTD_CORE_CONFIG_H
+#define AGENTD_CORE_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/err.h"
+
+struct cJSON;
+
+enum log_format { LOG_FORMAT_TEXT, LOG_FORMAT_JSON };
+
+struct config {
+	char *listen;              /* "HOST:PORT" or "[V6]:PORT" */
+	char *state_dir;
+	char *static_dir;
+	struct {
+		int level;         /* enum ad_log_level */
+		int format;        /* enum log_format */
+		bool access;
+	} log;
+	struct {
+		int64_t max_body_bytes;
+		int64_t max_header_bytes;
+		int64_t max_connections;
+		int64_t max_connections_per_ip;
+		int64_t idle_timeout_s;
+		int64_t threads;
+		int64_t shutdown_timeout_s;
+	} http;
+	struct {
+		char *base_url;
+		char *api_key;     /* environment or .env only, never the config file */
+		int64_t max_message_chars;
+	} anthropic;
+	char *source;              /* path of the config file read, or NULL for defaults */
+};
+
+enum setting_type { SETTING_STRING, SETTING_BOOL, SETTING_INT, SETTING_SIZE, SETTING_ENUM };
+
+struct setting {
+	const char *key;                 /* dotted path in agentd.json */
+	enum setting_type type;
+	size_t offset;                   /* into struct config */
+	const char *env;                 /* overriding environment variable, or NULL */
+	const char *def;                 /* default, written as an environment value would be */
+	int64_t min, max;                /* SETTING_INT and SETTING_SIZE */
+	const char *const *choices;      /* SETTING_ENUM, NULL-terminated */
+	int (*check)(const char *value, struct ad_err *err);  /* extra check for strings */
+	unsigned flags;
+	const char *doc;
+};
+
+#define SETTING_SECRET 1u     /* never printed; refused in the config file */
+#define SETTING_PATH 2u       /* relative values in the file are relative to the file */
+
+extern const struct setting config_settings[];
+extern const size_t config_settings_count;
+
+/* Read the config file (NULL: built-in defaults only), then the .env file (NULL: none),
+ * then the process environment. On failure err names the setting and the reason. */
+int config_load(struct config *cfg, const char *path, const char *env_file, struct ad_err *err);
+void config_free(struct config *cfg);
+
+/* The effective configuration as JSON, secrets shown only as set or not. */
+struct cJSON *config_to_json(const struct config *cfg);
+
+/* Helpers shared with the table's checks and the tests. */
+int config_parse_size(const char *text, int64_t *out);
+int config_parse_bool(const char *text, bool *out);
+
+#endif

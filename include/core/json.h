@@ -1,0 +1,30 @@
+/* Strict JSON parsing on top of cJSON.
+ *
+ * cJSON alone accepts raw control characters inside strings, does not check UTF-8, and
+ * cuts a string at an escaped \u0000 without a word. Everything agentd parses comes
+ * through json_parse_strict(), which refuses all three with the byte offset, so that a
+ * client learns what was wrong and nothing is silently truncated. */
+#ifndef AGENTD_CORE_JSON_H
+#define AGENTD_CORE_JSON_H
+
+#include <stddef.h>
+
+#include <cjson/cJSON.h>
+
+#include "core/err.h"
+
+/* Deepest nesting accepted; deeper documents are refused before cJSON recurses. */
+#define JSON_MAX_DEPTH 64
+
+int json_parse_strict(const char *buf, size_t len, cJSON **out, struct ad_err *err);
+
+static inline void cleanup_cjsonp(cJSON **j)
+{
+	cJSON_Delete(*j);
+}
+#define _cleanup_cjson_ __attribute__((cleanup(cleanup_cjsonp)))
+
+/* cJSON_PrintUnformatted with a NULL check spelled once. */
+char *json_print(const cJSON *j);
+
+#endif

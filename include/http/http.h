@@ -1,0 +1,98 @@
+/* The HTTP front end as the API handlers see it: a request, a route, a reply.
+ *
+ * The transport (server.c) reads the request, the router picks the route, the body is
+ * read within its cap and, for JSON routes, parsed strictly; only then is the handler
+ * called, with everything checked. A handler answers with one of the http_reply_*
+ * functions and never blocks. */
+#ifndef AGENTD_HTTP_HTTP_H
+#define AGENTD_HTTP_HTTP_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cjson/cJSON.h>
+#include <microhttpd.h>
+
+enum http_method {
+	HTTP_GET = 1u << 0,
+	HTTP_HEAD = 1u << 1,
+	HTTP_POST = 1u << 2,
+	HTTP_PUT = 1u << 3,
+	HTTP_DELETE = 1u << 4,
+	HTTP_PATCH = 1u << 5,
+	HTTP_OPTIONS = 1u << 6,
+	HTTP_OTHER = 1u << 7,
+};
+#define HTTP_ANY 0xffu
+
+enum http_body {
+	HTTP_BODY_NONE,   /* a body, if sent, is read within the cap and dropped */
+	HTTP_BODY_JSON,   /* Content-Type application/json, parsed strictly */
+	HTTP_BODY_RAW,    /* any Content-Type, kept as bytes */
+};
+
+#define HTTP_MAX_PARAMS 4
+
+struct http_req;
+typedef enum MHD_Result (*http_handler_fn)(struct http_req *req);
+
+struct http_route {
+	const char *pattern;   /* "/api/health", "/api/sessions/{id}"; a final "*" matches the rest */
+	unsigned methods;      /* enum http_method bits; GET implies HEAD */
+	enum http_body body;
+	http_handler_fn fn;
+};
+
+struct http_req {
+	struct MHD_Connection *conn;
+	void *app;                      /* the application, as given to the server */
+	const struct http_route *route;
+	unsigned method;                /* one enum http_method bit */
+	const char *method_name;
+	char *target;                   /* the request target as sent: path and query */
+	char *path;                     /* the path part of target, still percent-encoded */
+	char *params[HTTP_MAX_PARAMS];  /* {name} segments and a trailing '*', decoded */
+	size_t nparams;
+	cJSON *json;                    /* HTTP_BODY_JSON routes */
+	char *body;                     /* HTTP_BODY_RAW routes; NUL-terminated */
+	size_t body_len;
+	char remote[64];
+	/* transport state */
+	uint64_t start_ns;
+	size_t body_cap;
+	bool body_over;
+	bool started;
+	bool draining;                  /* the server is shutting down: ask to close */
+	unsigned status;
+	uint64_t bytes_out;
+};
+
+/* Error types, after the Anthropic API's own names where one exists. */
+#define HTTP_ERR_INVALID "invalid_request_error"
+#define HTTP_ERR_NOT_FOUND "not_found_error"
+#define HTTP_ERR_METHOD "method_not_allowed_error"
+#define HTTP_ERR_TOO_LARGE "request_too_large"
+#define HTTP_ERR_MEDIA_TYPE "unsupported_media_type_error"
+#define HTTP_ERR_UNAVAILABLE "unavailable_error"
+#define HTTP_ERR_INTERNAL "api_error"
+
+/* Replies: each queues exactly one response and records status and size for the log. */
+enum MHD_Result http_reply_json(struct http_req *req, unsigned status, cJSON *body);
+enum MHD_Result http_reply_error(struct http_req *req, unsigned status, const char *type,
+				 const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+/* fd is owned by the reply from here on. */
+enum MHD_Result http_reply_fd(struct http_req *req, unsigned status, int fd, uint64_t size,
+			      const char *content_type);
+/* 405 with an Allow header listing the methods in allowed. */
+enum MHD_Result http_reply_method_not_allowed(struct http_req *req, unsigned allowed);
+
+/* Router (router.c). Finds the route for method and path; on no match returns NULL
+ * and sets *allowed to the methods other routes for this path take (0: none). */
+const struct http_route *http_route_find(const struct http_route *routes, unsigned method,
+					 const char *path, struct http_req *req, unsigned *allowed);
+unsigned http_method_parse(const char *name);
+void http_methods_format(unsigned methods, char *buf, size_t size);
+void http_req_free_params(struct http_req *req);
+
+#endif

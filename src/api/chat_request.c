@@ -1,0 +1,139 @@
+/* Checking a chat request: see include/api/chat_request.h. */
+#include "api/chat_request.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include "core/utf8.h"
+
+/* Text from a user: NUL cannot reach here (the strict parser refuses it), ESC and the
+ * other C0 controls but tab, newline and carriage return are refused by name. */
+static int check_text(const char *field, const char *s, int64_t max_chars, struct ad_err *err)
+{
+	size_t len = strlen(s);
+	for (size_t i = 0; i < len; i++) {
+		unsigned char c = (unsigned char)s[i];
+		if (c == 0x1b)
+			return ad_err_set(err, 0, "%s contains an ESC character (0x1b) at byte %zu", field, i);
+		if ((c < 0x20 && c != '\t' && c != '\n' && c != '\r') || c == 0x7f)
+			return ad_err_set(err, 0, "%s contains the control character 0x%02x at byte %zu", field, c, i);
+	}
+	size_t chars = utf8_count(s, len);
+	if (max_chars > 0 && chars > (uint64_t)max_chars)
+		return ad_err_set(err, 0, "%s is %zu characters long; the limit is %lld", field, chars,
+				  (long long)max_chars);
+	return 0;
+}
+
+static int check_token(const char *field, const char *s, size_t max, const char *extra, struct ad_err *err)
+{
+	size_t n = strlen(s);
+	if (n == 0 || n > max)
+		return ad_err_set(err, 0, "%s must be 1 to %zu characters", field, max);
+	for (size_t i = 0; i < n; i++) {
+		char c = s[i];
+		bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+			  c == '-' || c == '_' || (c != '\0' && strchr(extra, c) != NULL);
+		if (!ok)
+			return ad_err_set(err, 0, "%s may hold only letters, digits, '-', '_'%s%s", field,
+					  extra[0] ? " and " : "", extra);
+	}
+	return 0;
+}
+
+/* One history entry: {"role": "user"|"assistant", "content": string | [blocks]}. */
+static int check_turn(const cJSON *t, int i, struct ad_err *err)
+{
+	char field[64];
+	if (!cJSON_IsObject(t))
+		return ad_err_set(err, 0, "history[%d] must be an object with role and content", i);
+	const cJSON *role = cJSON_GetObjectItemCaseSensitive(t, "role");
+	const cJSON *content = cJSON_GetObjectItemCaseSensitive(t, "content");
+	const char *want = i % 2 == 0 ? "user" : "assistant";
+	if (!cJSON_IsString(role) || (strcmp(role->valuestring, "user") && strcmp(role->valuestring, "assistant")))
+		return ad_err_set(err, 0, "history[%d].role must be \"user\" or \"assistant\"", i);
+	if (strcmp(role->valuestring, want) != 0)
+		return ad_err_set(err, 0, "history[%d].role must be \"%s\": turns alternate, starting with user", i, want);
+	for (const cJSON *k = t->child; k; k = k->next)
+		if (strcmp(k->string, "role") && strcmp(k->string, "content"))
+			return ad_err_set(err, 0, "history[%d] has an unknown field \"%s\"", i, k->string);
+	snprintf(field, sizeof(field), "history[%d].content", i);
+	if (cJSON_IsString(content))
+		return check_text(field, content->valuestring, 0, err);
+	if (!cJSON_IsArray(content) || cJSON_GetArraySize(content) == 0)
+		return ad_err_set(err, 0, "%s must be a string or a non-empty array of content blocks", field);
+	int j = 0;
+	for (const cJSON *b = content->child; b; b = b->next, j++) {
+		const cJSON *type = cJSON_GetObjectItemCaseSensitive(b, "type");
+		if (!cJSON_IsObject(b) || !cJSON_IsString(type))
+			return ad_err_set(err, 0, "%s[%d] must be an object with a \"type\"", field, j);
+		const cJSON *text = cJSON_GetObjectItemCaseSensitive(b, "text");
+		if (strcmp(type->valuestring, "text") == 0) {
+			char sub[96];
+			snprintf(sub, sizeof(sub), "%s[%d].text", field, j);
+			if (!cJSON_IsString(text))
+				return ad_err_set(err, 0, "%s must be a string", sub);
+			if (check_text(sub, text->valuestring, 0, err) < 0)
+				return -1;
+		}
+	}
+	return 0;
+}
+
+int chat_request_parse(const cJSON *body, int64_t max_message_chars, struct chat_request *out,
+		       struct ad_err *err)
+{
+	memset(out, 0, sizeof(*out));
+	if (!cJSON_IsObject(body))
+		return ad_err_set(err, 0, "the body must be a JSON object");
+	for (const cJSON *k = body->child; k; k = k->next) {
+		const char *n = k->string;
+		if (strcmp(n, "message") == 0) {
+			if (!cJSON_IsString(k))
+				return ad_err_set(err, 0, "message must be a string");
+			out->message = k->valuestring;
+		} else if (strcmp(n, "history") == 0) {
+			if (!cJSON_IsArray(k) && !cJSON_IsNull(k))
+				return ad_err_set(err, 0, "history must be an array of {role, content} turns");
+			out->history = cJSON_IsArray(k) ? k : NULL;
+		} else if (strcmp(n, "session_id") == 0) {
+			if (!cJSON_IsString(k) || check_token("session_id", k->valuestring, CHAT_MAX_ID_LEN, "", err) < 0)
+				return cJSON_IsString(k) ? -1 : ad_err_set(err, 0, "session_id must be a string");
+			out->session_id = k->valuestring;
+		} else if (strcmp(n, "stream") == 0) {
+			if (!cJSON_IsBool(k))
+				return ad_err_set(err, 0, "stream must be true or false");
+			out->stream = cJSON_IsTrue(k);
+		} else if (strcmp(n, "system") == 0) {
+			if (!cJSON_IsString(k))
+				return ad_err_set(err, 0, "system must be a string");
+			if (check_text("system", k->valuestring, CHAT_MAX_SYSTEM_CHARS, err) < 0)
+				return -1;
+			out->system = k->valuestring;
+		} else if (strcmp(n, "model") == 0) {
+			if (!cJSON_IsString(k) || check_token("model", k->valuestring, CHAT_MAX_MODEL_LEN, ".:@", err) < 0)
+				return cJSON_IsString(k) ? -1 : ad_err_set(err, 0, "model must be a string");
+			out->model = k->valuestring;
+		} else {
+			return ad_err_set(err, 0, "unknown field \"%s\"", n);
+		}
+	}
+	if (out->message == NULL)
+		return ad_err_set(err, 0, "message is required");
+	if (out->message[0] == '\0')
+		return ad_err_set(err, 0, "message must not be empty");
+	if (check_text("message", out->message, max_message_chars, err) < 0)
+		return -1;
+	if (out->history != NULL) {
+		int n = cJSON_GetArraySize(out->history);
+		if (n > CHAT_MAX_HISTORY)
+			return ad_err_set(err, 0, "history has %d turns; the limit is %d", n, CHAT_MAX_HISTORY);
+		int i = 0;
+		for (const cJSON *t = out->history->child; t; t = t->next, i++)
+			if (check_turn(t, i, err) < 0)
+				return -1;
+		if (n % 2 != 0)
+			return ad_err_set(err, 0, "history must end with an assistant turn: message is the next user turn");
+	}
+	return 0;
+}

@@ -1,0 +1,22 @@
+/* GET /api/health: liveness, version, uptime and what the sandbox self-check found. */
+#include <time.h>
+
+#include "api/app.h"
+
+enum MHD_Result api_health(struct http_req *req)
+{
+	struct app *app = req->app;
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	uint64_t now = (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+
+	cJSON *root = cJSON_CreateObject();
+	cJSON_AddStringToObject(root, "status", app->probe.ready ? "ok" : "degraded");
+	cJSON_AddStringToObject(root, "version", AGENTD_VERSION);
+	cJSON_AddNumberToObject(root, "uptime_s", (double)((now - app->start_ns) / 1000000000u));
+	cJSON_AddItemToObject(root, "sandbox", sandbox_probe_json(&app->probe));
+	cJSON *api = cJSON_AddObjectToObject(root, "anthropic");
+	cJSON_AddBoolToObject(api, "api_key_configured", app->cfg.anthropic.api_key[0] != '\0');
+	cJSON_AddStringToObject(api, "base_url", app->cfg.anthropic.base_url);
+	return http_reply_json(req, 200, root);
+}

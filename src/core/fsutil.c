@@ -1,0 +1,33 @@
+/* File system helpers: see include/core/fsutil.h. */
+#include "core/fsutil.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+
+int fs_mkdir_p(const char *path, mode_t mode, struct ad_err *err)
+{
+	char buf[PATH_MAX];
+	if (snprintf(buf, sizeof(buf), "%s", path) >= (int)sizeof(buf))
+		return ad_err_set(err, ENAMETOOLONG, "mkdir %s", path);
+	for (char *p = buf + 1;; p++) {
+		bool last = *p == '\0';
+		if (*p != '/' && !last)
+			continue;
+		*p = '\0';
+		if (mkdir(buf, mode) < 0 && errno != EEXIST)
+			return ad_err_sys(err, "mkdir %s", buf);
+		if (last)
+			break;
+		*p = '/';
+	}
+	struct stat st;
+	if (stat(path, &st) < 0)
+		return ad_err_sys(err, "stat %s", path);
+	if (!S_ISDIR(st.st_mode))
+		return ad_err_set(err, ENOTDIR, "%s", path);
+	return 0;
+}

@@ -1,0 +1,81 @@
+/* Strict JSON: see include/core/json.h. */
+#include "core/json.h"
+
+#include <errno.h>
+#include <stdbool.h>
+#include <string.h>
+
+#include "core/utf8.h"
+
+/* One pass over the raw text: nesting depth, control bytes in strings, \u0000. The
+ * grammar itself is left to cJSON; this only refuses what cJSON would let through. */
+static int scan(const char *buf, size_t len, struct ad_err *err)
+{
+	bool in_string = false;
+	int depth = 0;
+	for (size_t i = 0; i < len; i++) {
+		unsigned char c = (unsigned char)buf[i];
+		if (in_string) {
+			if (c == '"') {
+				in_string = false;
+			} else if (c == '\\') {
+				if (i + 5 < len && buf[i + 1] == 'u' && memcmp(buf + i + 2, "0000", 4) == 0)
+					return ad_err_set(err, 0, "NUL character (\\u0000) in a string at byte %zu", i);
+				i++;   /* skip the escaped character */
+			} else if (c < 0x20) {
+				return ad_err_set(err, 0, "unescaped control character 0x%02x in a string at byte %zu", c, i);
+			}
+		} else if (c == '"') {
+			in_string = true;
+		} else if (c == '[' || c == '{') {
+			if (++depth > JSON_MAX_DEPTH)
+				return ad_err_set(err, 0, "nested deeper than %d levels at byte %zu", JSON_MAX_DEPTH, i);
+		} else if (c == ']' || c == '}') {
+			depth--;
+		} else if (c == '\0') {
+			return ad_err_set(err, 0, "NUL byte at byte %zu", i);
+		}
+	}
+	return 0;
+}
+
+int json_parse_strict(const char *buf, size_t len, cJSON **out, struct ad_err *err)
+{
+	size_t bad;
+	if (len == 0)
+		return ad_err_set(err, 0, "empty body, expected a JSON document");
+	if (!utf8_valid(buf, len, &bad))
+		return ad_err_set(err, 0, "invalid UTF-8 at byte %zu", bad);
+	if (scan(buf, len, err) < 0)
+		return -1;
+	const char *end = NULL;
+	cJSON *j = cJSON_ParseWithLengthOpts(buf, len, &end, false);
+	if (j == NULL) {
+		/* cJSON sets end to the error position; its global error pointer is not
+		 * thread-safe, so it is not used. */
+		size_t at = end != NULL && end >= buf ? (size_t)(end - buf) : 0;
+		size_t line = 1, col = 1;
+		for (size_t i = 0; i < at && i < len; i++, col++)
+			if (buf[i] == '\n')
+				line++, col = 0;
+		return ad_err_set(err, 0, "invalid JSON at line %zu, column %zu (byte %zu)", line, col, at);
+	}
+	/* Only white space may follow the document. */
+	for (const char *p = end; p != NULL && p < buf + len; p++) {
+		if (!strchr(" \t\r\n", *p)) {
+			cJSON_Delete(j);
+			return ad_err_set(err, 0, "unexpected data after the JSON document at byte %zu",
+					  (size_t)(p - buf));
+		}
+	}
+	*out = j;
+	return 0;
+}
+
+char *json_print(const cJSON *j)
+{
+	char *s = cJSON_PrintUnformatted(j);
+	if (s == NULL)
+		errno = ENOMEM;
+	return s;
+}

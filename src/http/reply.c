@@ -1,0 +1,108 @@
+/* Building and queueing responses: every reply goes through queue(), which adds the
+ * headers all responses carry and records status and size for the access log. */
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "core/json.h"
+#include "core/log.h"
+#include "http/http.h"
+
+static enum MHD_Result queue(struct http_req *req, unsigned status, struct MHD_Response *r,
+			     uint64_t bytes)
+{
+	if (r == NULL) {
+		log_error("http: out of memory building a %u response", status);
+		return MHD_NO;
+	}
+	MHD_add_response_header(r, "X-Content-Type-Options", "nosniff");
+	MHD_add_response_header(r, "Referrer-Policy", "no-referrer");
+	MHD_add_response_header(r, "X-Frame-Options", "DENY");
+	if (req->draining)
+		MHD_add_response_header(r, MHD_HTTP_HEADER_CONNECTION, "close");
+	req->status = status;
+	req->bytes_out = bytes;
+	enum MHD_Result ret = MHD_queue_response(req->conn, status, r);
+	MHD_destroy_response(r);
+	return ret;
+}
+
+/* A JSON response that owns text; NULL (and text freed) on failure. */
+static struct MHD_Response *json_response(char *text, size_t *len)
+{
+	if (text == NULL)
+		return NULL;
+	*len = strlen(text);
+	struct MHD_Response *r = MHD_create_response_from_buffer(*len, text, MHD_RESPMEM_MUST_FREE);
+	if (r == NULL) {
+		cJSON_free(text);
+		return NULL;
+	}
+	MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, "application/json");
+	MHD_add_response_header(r, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
+	return r;
+}
+
+enum MHD_Result http_reply_json(struct http_req *req, unsigned status, cJSON *body)
+{
+	char *text = body ? json_print(body) : NULL;
+	cJSON_Delete(body);
+	if (text == NULL)
+		return http_reply_error(req, 500, HTTP_ERR_INTERNAL, "out of memory");
+	size_t len = 0;
+	struct MHD_Response *r = json_response(text, &len);   /* sets len: call it first */
+	return queue(req, status, r, len);
+}
+
+/* {"error": {"type": ..., "message": ...}}, with an Allow header when allow is set. */
+static enum MHD_Result reply_error(struct http_req *req, unsigned status, const char *type,
+				   const char *msg, const char *allow)
+{
+	if (status >= 500 && status != 501 && status != 503)   /* those two are expected */
+		log_warn("http: %s %s: %u %s", req->method_name, req->target, status, msg);
+	cJSON *root = cJSON_CreateObject();
+	cJSON *e = cJSON_AddObjectToObject(root, "error");
+	char *text = NULL;
+	if (e != NULL && cJSON_AddStringToObject(e, "type", type) &&
+	    cJSON_AddStringToObject(e, "message", msg))
+		text = json_print(root);
+	cJSON_Delete(root);
+	size_t len = 0;
+	struct MHD_Response *r = json_response(text, &len);
+	if (r != NULL && allow != NULL)
+		MHD_add_response_header(r, MHD_HTTP_HEADER_ALLOW, allow);
+	return queue(req, status, r, len);
+}
+
+enum MHD_Result http_reply_error(struct http_req *req, unsigned status, const char *type,
+				 const char *fmt, ...)
+{
+	char msg[1024];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	return reply_error(req, status, type, msg, NULL);
+}
+
+enum MHD_Result http_reply_method_not_allowed(struct http_req *req, unsigned allowed)
+{
+	char list[128], msg[512];
+	http_methods_format(allowed, list, sizeof(list));
+	snprintf(msg, sizeof(msg), "%s is not allowed here; allowed: %s", req->method_name, list);
+	return reply_error(req, 405, HTTP_ERR_METHOD, msg, list);
+}
+
+enum MHD_Result http_reply_fd(struct http_req *req, unsigned status, int fd, uint64_t size,
+			      const char *content_type)
+{
+	struct MHD_Response *r = MHD_create_response_from_fd64(size, fd);
+	if (r == NULL) {
+		close(fd);
+		return MHD_NO;
+	}
+	MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, content_type);
+	MHD_add_response_header(r, MHD_HTTP_HEADER_CACHE_CONTROL, "no-cache");
+	return queue(req, status, r, size);
+}

@@ -1,0 +1,305 @@
+/* The libmicrohttpd transport: request start and end, body reading within caps, routing,
+ * the access log, and draining on shutdown. */
+#include "http/server.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "core/cleanup.h"
+#include "core/json.h"
+#include "core/log.h"
+
+struct http_server {
+	struct MHD_Daemon *mhd;
+	const struct http_route *routes;
+	void *app;
+	struct http_server_opts opts;
+	atomic_uint inflight;
+	atomic_bool draining;
+};
+
+static uint64_t now_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+/* Called by MHD once the request line is in, before any header: the request context is
+ * born here, with the request target exactly as the client sent it. */
+static void *on_request_start(void *cls, const char *uri, struct MHD_Connection *conn)
+{
+	struct http_server *srv = cls;
+	struct http_req *req = calloc(1, sizeof(*req));
+	if (req == NULL)
+		return NULL;
+	req->start_ns = now_ns();
+	req->target = strdup(uri);
+	req->path = strndup(uri, strcspn(uri, "?#"));
+	req->app = srv->app;
+	req->conn = conn;
+	req->method_name = "-";
+	atomic_fetch_add(&srv->inflight, 1);
+	return req;
+}
+
+static void on_request_end(void *cls, struct MHD_Connection *conn, void **req_cls,
+			   enum MHD_RequestTerminationCode toe)
+{
+	struct http_server *srv = cls;
+	struct http_req *req = *req_cls;
+	if (req == NULL)
+		return;
+	if (srv->opts.access_log) {
+		struct log_access_rec rec = {
+			.method = req->method_name,
+			.path = req->target ? req->target : "-",
+			.remote = req->remote[0] ? req->remote : NULL,
+			.status = req->status,
+			.bytes = req->bytes_out,
+			.duration_ms = (double)(now_ns() - req->start_ns) / 1e6,
+		};
+		log_access(&rec);
+	}
+	if (toe != MHD_REQUEST_TERMINATED_COMPLETED_OK && req->status == 0)
+		log_debug("http: request ended without a response (code %d)", (int)toe);
+	http_req_free_params(req);
+	cJSON_Delete(req->json);
+	free(req->body);
+	free(req->target);
+	free(req->path);
+	free(req);
+	*req_cls = NULL;
+	atomic_fetch_sub(&srv->inflight, 1);
+}
+
+static void remote_address(struct MHD_Connection *conn, char *buf, size_t size)
+{
+	const union MHD_ConnectionInfo *ci = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+	buf[0] = '\0';
+	if (ci == NULL || ci->client_addr == NULL)
+		return;
+	const struct sockaddr *sa = ci->client_addr;
+	if (sa->sa_family == AF_INET)
+		inet_ntop(AF_INET, &((const struct sockaddr_in *)(const void *)sa)->sin_addr, buf, (socklen_t)size);
+	else if (sa->sa_family == AF_INET6)
+		inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)(const void *)sa)->sin6_addr, buf, (socklen_t)size);
+}
+
+/* JSON bodies: application/json (or +json). curl -d sends its form type by default;
+ * taking that as JSON too keeps `curl -d '{"message": ...}'` working. */
+static bool json_media_type(const char *ct)
+{
+	if (ct == NULL)
+		return true;
+	size_t n = strcspn(ct, ";");
+	while (n > 0 && (ct[n - 1] == ' ' || ct[n - 1] == '\t'))
+		n--;
+	static const char *const ok[] = { "application/json", "application/x-www-form-urlencoded" };
+	for (size_t i = 0; i < ARRAY_SIZE(ok); i++)
+		if (n == strlen(ok[i]) && strncasecmp(ct, ok[i], n) == 0)
+			return true;
+	return n > 5 && strncasecmp(ct + n - 5, "+json", 5) == 0 && memchr(ct, '/', n) != NULL;
+}
+
+/* First call for a request: route it and check what can be checked before the body. */
+static enum MHD_Result begin(struct http_server *srv, struct http_req *req, const char *method)
+{
+	struct MHD_Connection *conn = req->conn;
+	req->started = true;
+	req->method_name = method;
+	req->method = http_method_parse(method);
+	req->draining = atomic_load(&srv->draining);
+	remote_address(conn, req->remote, sizeof(req->remote));
+
+	unsigned allowed = 0;
+	req->route = http_route_find(srv->routes, req->method, req->path, req, &allowed);
+	if (req->route == NULL && allowed != 0)
+		return http_reply_method_not_allowed(req, allowed);
+	if (req->route == NULL)
+		return http_reply_error(req, 404, HTTP_ERR_NOT_FOUND, "no such resource: %s", req->path);
+
+	const char *cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
+	const char *te = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_TRANSFER_ENCODING);
+	unsigned long long length = cl ? strtoull(cl, NULL, 10) : 0;
+	if (length > srv->opts.max_body)
+		return http_reply_error(req, 413, HTTP_ERR_TOO_LARGE,
+					"request body of %llu bytes is larger than the limit of %zu bytes",
+					length, srv->opts.max_body);
+	if (req->route->body == HTTP_BODY_JSON) {
+		const char *ct = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_TYPE);
+		if (length == 0 && te == NULL)
+			return http_reply_error(req, 400, HTTP_ERR_INVALID, "a JSON request body is required");
+		if (!json_media_type(ct))
+			return http_reply_error(req, 415, HTTP_ERR_MEDIA_TYPE,
+						"Content-Type \"%s\" is not accepted here; send application/json", ct);
+	}
+	if (length > 0 && req->route->body != HTTP_BODY_NONE) {
+		req->body = malloc(length + 1);
+		if (req->body == NULL)
+			return http_reply_error(req, 500, HTTP_ERR_INTERNAL, "out of memory");
+		req->body_cap = length + 1;
+	}
+	return MHD_YES;
+}
+
+/* A piece of the body: kept up to the cap (dropped for routes that take none). */
+static void take_body(struct http_server *srv, struct http_req *req, const char *data, size_t n)
+{
+	if (req->body_over || req->body_len + n > srv->opts.max_body) {
+		req->body_over = true;
+		return;
+	}
+	if (req->route->body == HTTP_BODY_NONE) {
+		req->body_len += n;
+		return;
+	}
+	if (req->body_len + n + 1 > req->body_cap) {
+		size_t cap = req->body_cap ? req->body_cap : 4096;
+		while (cap < req->body_len + n + 1)
+			cap *= 2;
+		if (cap > srv->opts.max_body + 1)
+			cap = srv->opts.max_body + 1;
+		char *nb = realloc(req->body, cap);
+		if (nb == NULL) {
+			req->body_over = true;
+			return;
+		}
+		req->body = nb;
+		req->body_cap = cap;
+	}
+	memcpy(req->body + req->body_len, data, n);
+	req->body_len += n;
+	req->body[req->body_len] = '\0';
+}
+
+static enum MHD_Result on_access(void *cls, struct MHD_Connection *conn, const char *url,
+				 const char *method, const char *version, const char *upload_data,
+				 size_t *upload_size, void **req_cls)
+{
+	struct http_server *srv = cls;
+	struct http_req *req = *req_cls;
+	if (req == NULL || req->target == NULL || req->path == NULL)
+		return MHD_NO;   /* out of memory at the start: close the connection */
+	if (!req->started)
+		return begin(srv, req, method);
+	if (*upload_size > 0) {
+		take_body(srv, req, upload_data, *upload_size);
+		*upload_size = 0;
+		return MHD_YES;
+	}
+	if (req->body_over)
+		return http_reply_error(req, 413, HTTP_ERR_TOO_LARGE,
+					"request body is larger than the limit of %zu bytes", srv->opts.max_body);
+	if (req->route->body == HTTP_BODY_JSON) {
+		struct ad_err e;
+		if (json_parse_strict(req->body ? req->body : "", req->body_len, &req->json, &e) < 0)
+			return http_reply_error(req, 400, HTTP_ERR_INVALID, "malformed JSON body: %s", e.msg);
+	}
+	return req->route->fn(req);
+}
+
+static void on_mhd_log(void *cls, const char *fmt, va_list ap)
+{
+	char msg[512];
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	msg[strcspn(msg, "\n")] = '\0';
+	log_debug("libmicrohttpd: %s", msg);
+}
+
+static int listen_socket(struct netaddr *addr, struct ad_err *err)
+{
+	char text[80];
+	netaddr_format(addr, text, sizeof(text));
+	_cleanup_close_ int fd = socket(addr->ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	if (fd < 0)
+		return ad_err_sys(err, "socket for %s", text);
+	int one = 1;
+	if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) < 0)
+		return ad_err_sys(err, "SO_REUSEADDR");
+	if (bind(fd, (struct sockaddr *)&addr->ss, addr->len) < 0)
+		return ad_err_sys(err, "bind %s", text);
+	if (listen(fd, 256) < 0)
+		return ad_err_sys(err, "listen on %s", text);
+	addr->len = sizeof(addr->ss);
+	if (getsockname(fd, (struct sockaddr *)&addr->ss, &addr->len) < 0)
+		return ad_err_sys(err, "getsockname");
+	return steal_fd(&fd);
+}
+
+int http_server_start(struct http_server **out, const struct http_server_opts *opts,
+		      const struct http_route *routes, void *app, struct ad_err *err)
+{
+	struct http_server *srv = calloc(1, sizeof(*srv));
+	if (srv == NULL)
+		return ad_err_set(err, ENOMEM, "http server");
+	srv->opts = *opts;
+	srv->routes = routes;
+	srv->app = app;
+	int fd = listen_socket(&srv->opts.addr, err);
+	if (fd < 0) {
+		free(srv);
+		return -1;
+	}
+	/* The pool holds the request line, the headers and the response headers; room for
+	 * twice the header allowance keeps a request at the cap answerable. */
+	size_t pool = opts->max_header * 2;
+	unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME |
+			 MHD_USE_ERROR_LOG;
+	if (srv->opts.addr.ss.ss_family == AF_INET6)
+		flags |= MHD_USE_IPv6;
+	srv->mhd = MHD_start_daemon(flags, 0, NULL, NULL, on_access, srv,
+		MHD_OPTION_LISTEN_SOCKET, fd,
+		MHD_OPTION_THREAD_POOL_SIZE, opts->threads,
+		MHD_OPTION_CONNECTION_LIMIT, opts->max_connections,
+		MHD_OPTION_PER_IP_CONNECTION_LIMIT, opts->max_per_ip,
+		MHD_OPTION_CONNECTION_TIMEOUT, opts->idle_timeout_s,
+		MHD_OPTION_CONNECTION_MEMORY_LIMIT, pool,
+		MHD_OPTION_STRICT_FOR_CLIENT, 1,
+		MHD_OPTION_URI_LOG_CALLBACK, on_request_start, srv,
+		MHD_OPTION_NOTIFY_COMPLETED, on_request_end, srv,
+		MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, srv,
+		MHD_OPTION_END);
+	if (srv->mhd == NULL) {
+		close(fd);
+		free(srv);
+		return ad_err_set(err, 0, "libmicrohttpd refused to start (see debug log)");
+	}
+	*out = srv;
+	return 0;
+}
+
+const struct netaddr *http_server_address(const struct http_server *srv)
+{
+	return &srv->opts.addr;
+}
+
+unsigned http_server_drain(struct http_server *srv, unsigned timeout_ms)
+{
+	atomic_store(&srv->draining, true);
+	MHD_socket lfd = MHD_quiesce_daemon(srv->mhd);
+	if (lfd != MHD_INVALID_SOCKET)
+		close(lfd);
+	uint64_t deadline = now_ns() + (uint64_t)timeout_ms * 1000000u;
+	unsigned left;
+	while ((left = atomic_load(&srv->inflight)) > 0 && now_ns() < deadline) {
+		struct timespec ts = { 0, 5 * 1000 * 1000 };
+		nanosleep(&ts, NULL);
+	}
+	return left;
+}
+
+void http_server_free(struct http_server *srv)
+{
+	if (srv == NULL)
+		return;
+	if (srv->mhd != NULL)
+		MHD_stop_daemon(srv->mhd);
+	free(srv);
+}

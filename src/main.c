@@ -1,0 +1,199 @@
+/* agentd: self-hosted Claude agents, one Linux sandbox per conversation.
+ *
+ * This file is the command line and the daemon's life: read and check the settings,
+ * run the sandbox self-check, serve HTTP, and stop cleanly on SIGTERM or SIGINT. */
+#include <errno.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "api/app.h"
+#include "core/fsutil.h"
+#include "core/json.h"
+#include "core/log.h"
+#include "core/netaddr.h"
+#include "core/sdnotify.h"
+#include "http/server.h"
+
+enum { EXIT_USAGE = 2 };
+
+static void usage(FILE *out)
+{
+	fprintf(out,
+		"Usage: agentd [OPTIONS]\n"
+		"Serve Claude agents over HTTP, each conversation in its own Linux sandbox.\n"
+		"\n"
+		"  -c, --config FILE    settings file (default: $AGENTD_CONFIG, else\n"
+		"                       " AGENTD_CONFIG_PATH " if it exists, else built-in defaults)\n"
+		"  -e, --env-file FILE  .env file to read (default: $AGENTD_ENV_FILE, else ./.env)\n"
+		"      --check-config   check the settings, print the effective ones, and exit\n"
+		"  -V, --version        print the version and exit\n"
+		"  -h, --help           print this help and exit\n"
+		"\n"
+		"The environment overrides the settings file: AGENTD_LISTEN, AGENTD_STATE_DIR,\n"
+		"AGENTD_STATIC_DIR, AGENTD_LOG_LEVEL, AGENTD_LOG_FORMAT, ANTHROPIC_API_KEY,\n"
+		"ANTHROPIC_BASE_URL, ... (README.md lists every setting).\n"
+		"Exit status: 0 on success, 1 on an error, 2 on bad usage.\n");
+}
+
+struct options {
+	const char *config;
+	const char *env_file;
+	bool check_config;
+};
+
+static int parse_options(int argc, char **argv, struct options *o)
+{
+	enum { OPT_CHECK = 256 };
+	static const struct option longopts[] = {
+		{ "config", required_argument, NULL, 'c' },
+		{ "env-file", required_argument, NULL, 'e' },
+		{ "check-config", no_argument, NULL, OPT_CHECK },
+		{ "version", no_argument, NULL, 'V' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	int c;
+	while ((c = getopt_long(argc, argv, "c:e:Vh", longopts, NULL)) != -1) {
+		switch (c) {
+		case 'c': o->config = optarg; break;
+		case 'e': o->env_file = optarg; break;
+		case OPT_CHECK: o->check_config = true; break;
+		case 'V': printf("agentd %s\n", AGENTD_VERSION); exit(0);
+		case 'h': usage(stdout); exit(0);
+		default: usage(stderr); return -1;
+		}
+	}
+	if (optind < argc) {
+		fprintf(stderr, "agentd: unexpected argument \"%s\"\n", argv[optind]);
+		usage(stderr);
+		return -1;
+	}
+	if (o->config == NULL)
+		o->config = getenv("AGENTD_CONFIG");
+	if (o->config == NULL && access(AGENTD_CONFIG_PATH, F_OK) == 0)
+		o->config = AGENTD_CONFIG_PATH;
+	if (o->env_file == NULL)
+		o->env_file = getenv("AGENTD_ENV_FILE");
+	if (o->env_file == NULL)
+		o->env_file = ".env";
+	return 0;
+}
+
+static uint64_t monotonic_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+static void notify(const char *state)
+{
+	struct ad_err e;
+	if (sdnotify(state, &e) < 0)
+		log_warn("sd_notify %s: %s", state, e.msg);
+}
+
+/* Everything before the first thread: settings, directories, the self-check. */
+static int prepare(struct app *app, const struct options *o, struct ad_err *err)
+{
+	if (config_load(&app->cfg, o->config, o->env_file, err) < 0)
+		return -1;
+	log_setup((enum ad_log_level)app->cfg.log.level, app->cfg.log.format == LOG_FORMAT_JSON);
+	if (fs_mkdir_p(app->cfg.state_dir, 0700, err) < 0)
+		return ad_err_prefix(err, "state_dir");
+	if (static_files_open(&app->static_files, app->cfg.static_dir, err) < 0)
+		return ad_err_prefix(err, "static_dir");
+	app->start_ns = monotonic_ns();
+	sandbox_probe_run(&app->probe);
+	if (app->probe.ready)
+		log_info("sandbox self-check: ready (cgroup v%d)", app->probe.cgroup.version);
+	else
+		log_warn("sandbox self-check: sandboxes cannot start here: %s", app->probe.reason);
+	if (app->cfg.anthropic.api_key[0] == '\0')
+		log_warn("ANTHROPIC_API_KEY is not set: /api/chat answers 503 until it is");
+	return 0;
+}
+
+static int serve(struct app *app, struct ad_err *err)
+{
+	const struct config *cfg = &app->cfg;
+	struct http_server_opts opts = {
+		.threads = cfg->http.threads ? (unsigned)cfg->http.threads
+					     : (unsigned)sysconf(_SC_NPROCESSORS_ONLN),
+		.max_body = (size_t)cfg->http.max_body_bytes,
+		.max_header = (size_t)cfg->http.max_header_bytes,
+		.max_connections = (unsigned)cfg->http.max_connections,
+		.max_per_ip = (unsigned)cfg->http.max_connections_per_ip,
+		.idle_timeout_s = (unsigned)cfg->http.idle_timeout_s,
+		.access_log = cfg->log.access,
+	};
+	if (netaddr_parse(cfg->listen, &opts.addr, err) < 0)
+		return ad_err_prefix(err, "listen");
+
+	/* Signals are taken by sigwaitinfo() below; blocked before the server's threads
+	 * start so that none of them is picked to run a handler. */
+	sigset_t set;
+	sigemptyset(&set);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGINT);
+	sigprocmask(SIG_BLOCK, &set, NULL);
+	signal(SIGPIPE, SIG_IGN);
+
+	struct http_server *srv;
+	if (http_server_start(&srv, &opts, api_routes, app, err) < 0)
+		return -1;
+	char addr[80];
+	netaddr_format(http_server_address(srv), addr, sizeof(addr));
+	log_info("agentd %s listening on http://%s/", AGENTD_VERSION, addr);
+	notify("READY=1");
+
+	siginfo_t si;
+	while (sigwaitinfo(&set, &si) < 0 && errno == EINTR)
+		;
+	log_info("%s: shutting down, letting requests in flight finish (up to %llds)",
+		 strsignal(si.si_signo), (long long)cfg->http.shutdown_timeout_s);
+	notify("STOPPING=1");
+	unsigned left = http_server_drain(srv, (unsigned)cfg->http.shutdown_timeout_s * 1000u);
+	if (left > 0)
+		log_warn("%u requests still in flight at the deadline; closing them", left);
+	http_server_free(srv);
+	log_info("stopped");
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	struct options o = { 0 };
+	if (parse_options(argc, argv, &o) < 0)
+		return EXIT_USAGE;
+
+	struct app app = { 0 };
+	struct ad_err e;
+	int rc = 0;
+	if (o.check_config) {
+		if (config_load(&app.cfg, o.config, o.env_file, &e) < 0) {
+			fprintf(stderr, "agentd: %s\n", e.msg);
+			return 1;
+		}
+		cJSON *j = config_to_json(&app.cfg);
+		char *text = j ? cJSON_Print(j) : NULL;
+		printf("%s\n", text ? text : "{}");
+		fprintf(stderr, "agentd: configuration OK (%s)\n", app.cfg.source ? app.cfg.source : "built-in defaults");
+		cJSON_free(text);
+		cJSON_Delete(j);
+		config_free(&app.cfg);
+		return 0;
+	}
+	if (prepare(&app, &o, &e) < 0 || serve(&app, &e) < 0) {
+		log_error("%s", e.msg);
+		rc = 1;
+	}
+	static_files_free(app.static_files);
+	config_free(&app.cfg);
+	return rc;
+}

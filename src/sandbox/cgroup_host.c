@@ -1,0 +1,153 @@
+/* Finding the daemon's cgroups: see include/sandbox/cgroup_host.h. */
+#include "sandbox/cgroup_host.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/vfs.h>
+#include <unistd.h>
+#include <linux/magic.h>
+
+#include "core/cleanup.h"
+
+const char *const cgroup_ctl_names[CG_NCTL] = { "memory", "pids", "cpu", "freezer" };
+
+/* Mount point of a v1 hierarchy carrying ctl, or of the cgroup2 hierarchy (ctl NULL),
+ * from /proc/self/mountinfo. */
+static int find_mount(const char *ctl, char *out, size_t size)
+{
+	_cleanup_fclose_ FILE *f = fopen("/proc/self/mountinfo", "re");
+	if (f == NULL)
+		return -1;
+	char line[4096];
+	while (fgets(line, sizeof(line), f)) {
+		/* id parent maj:min root mountpoint opts [optional...] - fstype source superopts */
+		char mnt[PATH_MAX], fstype[64], super[1024];
+		const char *sep = strstr(line, " - ");
+		if (sep == NULL || sscanf(line, "%*s %*s %*s %*s %4095s", mnt) != 1 ||
+		    sscanf(sep + 3, "%63s %*s %1023s", fstype, super) != 2)
+			continue;
+		if (ctl == NULL && strcmp(fstype, "cgroup2") == 0) {
+			snprintf(out, size, "%s", mnt);
+			return 0;
+		}
+		if (ctl != NULL && strcmp(fstype, "cgroup") == 0) {
+			char *save = NULL;
+			for (char *o = strtok_r(super, ",", &save); o; o = strtok_r(NULL, ",", &save))
+				if (strcmp(o, ctl) == 0) {
+					snprintf(out, size, "%s", mnt);
+					return 0;
+				}
+		}
+	}
+	return -1;
+}
+
+/* The daemon's path in the hierarchy of ctl ("" for the v2 line "0::/path"). */
+static int own_path(const char *ctl, char *out, size_t size)
+{
+	_cleanup_fclose_ FILE *f = fopen("/proc/self/cgroup", "re");
+	if (f == NULL)
+		return -1;
+	char line[4096];
+	while (fgets(line, sizeof(line), f)) {
+		line[strcspn(line, "\n")] = '\0';
+		char *c1 = strchr(line, ':');
+		char *c2 = c1 ? strchr(c1 + 1, ':') : NULL;
+		if (c2 == NULL)
+			continue;
+		*c2 = '\0';
+		const char *list = c1 + 1;
+		bool hit = ctl[0] == '\0' ? strcmp(line, "0") == 0 && list[0] == '\0' : false;
+		char copy[256];
+		snprintf(copy, sizeof(copy), "%s", list);
+		char *save = NULL;
+		for (char *o = strtok_r(copy, ",", &save); !hit && o; o = strtok_r(NULL, ",", &save))
+			hit = strcmp(o, ctl) == 0;
+		if (hit) {
+			snprintf(out, size, "%s", c2 + 1);
+			return 0;
+		}
+	}
+	return -1;
+}
+
+static bool try_child(const char *dir)
+{
+	char probe[PATH_MAX + 64];
+	snprintf(probe, sizeof(probe), "%s/agentd-probe-%d", dir, (int)getpid());
+	if (mkdir(probe, 0755) < 0 && errno != EEXIST)
+		return false;
+	return rmdir(probe) == 0;
+}
+
+static void join(char *out, size_t size, const char *mnt, const char *path)
+{
+	snprintf(out, size, "%s%s", mnt, strcmp(path, "/") == 0 ? "" : path);
+}
+
+static void detect_v2(struct cgroup_host *h, const char *mnt, bool test_write)
+{
+	char path[PATH_MAX], file[PATH_MAX + 32], ctls[512] = "";
+	if (own_path("", path, sizeof(path)) < 0)
+		return;
+	join(h->v2_dir, sizeof(h->v2_dir), mnt, path);
+	snprintf(file, sizeof(file), "%s/cgroup.controllers", h->v2_dir);
+	FILE *f = fopen(file, "re");
+	if (f != NULL) {
+		if (fgets(ctls, sizeof(ctls), f) == NULL)
+			ctls[0] = '\0';
+		fclose(f);
+	}
+	bool writable = test_write && try_child(h->v2_dir);
+	for (int i = 0; i < CG_NCTL; i++) {
+		char *save = NULL, copy[512];
+		snprintf(copy, sizeof(copy), "%s", ctls);
+		/* v2 freezes through cgroup.freeze and kills through cgroup.kill: no controller */
+		bool have = i == CG_FREEZER;
+		for (char *o = strtok_r(copy, " \n", &save); o; o = strtok_r(NULL, " \n", &save))
+			have = have || strcmp(o, cgroup_ctl_names[i]) == 0;
+		h->ctl[i].available = have;
+		h->ctl[i].writable = have && writable;
+		snprintf(h->ctl[i].dir, sizeof(h->ctl[i].dir), "%s", h->v2_dir);
+	}
+	h->version = 2;
+}
+
+static void detect_v1(struct cgroup_host *h, bool test_write)
+{
+	for (int i = 0; i < CG_NCTL; i++) {
+		char mnt[PATH_MAX], path[PATH_MAX];
+		struct cgroup_ctl_info *c = &h->ctl[i];
+		if (find_mount(cgroup_ctl_names[i], mnt, sizeof(mnt)) < 0 ||
+		    own_path(cgroup_ctl_names[i], path, sizeof(path)) < 0)
+			continue;
+		join(c->dir, sizeof(c->dir), mnt, path);
+		c->available = access(c->dir, F_OK) == 0;
+		c->writable = c->available && test_write && try_child(c->dir);
+		if (c->available)
+			h->version = 1;
+	}
+}
+
+int cgroup_host_detect(struct cgroup_host *h, bool test_write, struct ad_err *err)
+{
+	memset(h, 0, sizeof(*h));
+	if (access("/proc/self/cgroup", R_OK) < 0)
+		return ad_err_sys(err, "read /proc/self/cgroup");
+	char v2mnt[PATH_MAX] = "";
+	bool have_v2 = find_mount(NULL, v2mnt, sizeof(v2mnt)) == 0;
+	struct statfs sfs;
+	bool pure_v2 = statfs("/sys/fs/cgroup", &sfs) == 0 && sfs.f_type == CGROUP2_SUPER_MAGIC;
+
+	detect_v1(h, test_write);
+	if (h->version == 1) {
+		h->hybrid = have_v2;
+	} else if (have_v2 || pure_v2) {
+		detect_v2(h, pure_v2 ? "/sys/fs/cgroup" : v2mnt, test_write);
+	}
+	if (h->version == 0)
+		snprintf(h->detail, sizeof(h->detail), "no cgroup hierarchy with memory, pids or cpu found");
+	return 0;
+}
