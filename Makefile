@@ -128,7 +128,7 @@ install: agentd
 	@if [ -e $(DESTDIR)$(SYSCONFDIR)/agentd/agentd.json ]; then \
 		echo "keeping existing $(SYSCONFDIR)/agentd/agentd.json (new one: agentd.json.new)"; \
 	else mv $(DESTDIR)$(SYSCONFDIR)/agentd/agentd.json.new $(DESTDIR)$(SYSCONFDIR)/agentd/agentd.json; fi
-	sed -e 's|@BINDIR@|$(BINDIR)|g' -e 's|@SYSCONFDIR@|$(SYSCONFDIR)|g' \
+	sed -e 's|/usr/local/bin/agentd|$(BINDIR)/agentd|' -e 's|/etc/agentd/|$(SYSCONFDIR)/agentd/|g' \
 		config/agentd.service > $(DESTDIR)$(UNITDIR)/agentd.service
 	chmod 0644 $(DESTDIR)$(UNITDIR)/agentd.service
 

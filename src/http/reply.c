@@ -19,6 +19,8 @@ static enum MHD_Result queue(struct http_req *req, unsigned status, struct MHD_R
 	MHD_add_response_header(r, "X-Content-Type-Options", "nosniff");
 	MHD_add_response_header(r, "Referrer-Policy", "no-referrer");
 	MHD_add_response_header(r, "X-Frame-Options", "DENY");
+	MHD_add_response_header(r, "Content-Security-Policy",
+				"default-src 'self'; frame-ancestors 'none'; base-uri 'none'");
 	if (req->draining)
 		MHD_add_response_header(r, MHD_HTTP_HEADER_CONNECTION, "close");
 	req->status = status;
