@@ -36,7 +36,7 @@ DEFS       := -D_GNU_SOURCE -DAGENTD_VERSION='"$(VERSION)"' \
               -DAGENTD_STATIC_DIR='"$(DATADIR)/static"' \
               -DAGENTD_CONFIG_PATH='"$(SYSCONFDIR)/agentd/agentd.json"'
 PKG_CFLAGS  = $(shell $(PKG_CONFIG) --cflags $(PKGS))
-PKG_LIBS    = $(shell $(PKG_CONFIG) --libs $(PKGS))
+PKG_LIBS    = $(shell $(PKG_CONFIG) --libs $(PKGS)) -lm
 ALL_CFLAGS  = -std=gnu11 -Iinclude $(DEFS) $(WARNINGS) $(HARDEN) $(CFLAGS) $(PKG_CFLAGS) -MMD -MP
 ALL_LDFLAGS = -pie -Wl,-z,relro,-z,now $(LDFLAGS)
 

@@ -42,10 +42,37 @@ struct config {
 		char *api_key;     /* environment or .env only, never the config file */
 		int64_t max_message_chars;
 	} anthropic;
+	struct {
+		int64_t memory_max;
+		int64_t pids_max;
+		int64_t cpus_milli;        /* thousandths of a CPU */
+		int64_t workspace_size;
+		int64_t workspace_files;
+		int64_t tmp_size;
+		int64_t tmp_files;
+		int64_t command_timeout_s;
+		int64_t session_timeout_s;
+		int64_t nofile;
+		char *hostname;
+		char **env_allow;          /* NULL-terminated */
+		char **binds;              /* "SRC:DST[:ro|rw]", NULL-terminated */
+		bool usr_overlay;
+		bool allow_no_cgroup;
+		int64_t uid_base;
+		int64_t uid_count;
+	} sandbox;
 	char *source;              /* path of the config file read, or NULL for defaults */
 };
 
-enum setting_type { SETTING_STRING, SETTING_BOOL, SETTING_INT, SETTING_SIZE, SETTING_ENUM };
+enum setting_type {
+	SETTING_STRING,
+	SETTING_BOOL,
+	SETTING_INT,
+	SETTING_SIZE,     /* bytes: a number, or "512K", "1M", "2G" */
+	SETTING_MILLI,    /* a decimal number kept in thousandths: "1.5" -> 1500 */
+	SETTING_ENUM,
+	SETTING_LIST,     /* char **, NULL-terminated: a JSON array of strings, or "a,b,c" */
+};
 
 struct setting {
 	const char *key;                 /* dotted path in agentd.json */
@@ -53,9 +80,9 @@ struct setting {
 	size_t offset;                   /* into struct config */
 	const char *env;                 /* overriding environment variable, or NULL */
 	const char *def;                 /* default, written as an environment value would be */
-	int64_t min, max;                /* SETTING_INT and SETTING_SIZE */
+	int64_t min, max;                /* SETTING_INT, _SIZE and _MILLI (in thousandths) */
 	const char *const *choices;      /* SETTING_ENUM, NULL-terminated */
-	int (*check)(const char *value, struct ad_err *err);  /* extra check for strings */
+	int (*check)(const char *value, struct ad_err *err);  /* extra check: strings, list items */
 	unsigned flags;
 	const char *doc;
 };
@@ -77,5 +104,8 @@ struct cJSON *config_to_json(const struct config *cfg);
 /* Helpers shared with the table's checks and the tests. */
 int config_parse_size(const char *text, int64_t *out);
 int config_parse_bool(const char *text, bool *out);
+int config_parse_milli(const char *text, int64_t *out);
+/* Run the extra check of setting key on value (0 when it has none). */
+int config_settings_check(const char *key, const char *value, struct ad_err *err);
 
 #endif

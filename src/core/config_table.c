@@ -46,6 +46,44 @@ static int check_api_key(const char *v, struct ad_err *err)
 	return 0;
 }
 
+/* A DNS label: what sethostname() inside the sandbox will be given. */
+static int check_hostname(const char *v, struct ad_err *err)
+{
+	size_t n = strlen(v);
+	if (n == 0 || n > 63)
+		return ad_err_set(err, 0, "must be 1 to 63 characters");
+	for (size_t i = 0; i < n; i++) {
+		char c = v[i];
+		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+		      (c == '-' && i > 0 && i < n - 1)))
+			return ad_err_set(err, 0, "\"%s\": letters, digits and inner '-' only", v);
+	}
+	return 0;
+}
+
+static int check_env_name(const char *v, struct ad_err *err)
+{
+	if (v[0] == '\0' || (v[0] >= '0' && v[0] <= '9'))
+		return ad_err_set(err, 0, "\"%s\" is not a variable name", v);
+	for (const char *p = v; *p; p++)
+		if (!((*p >= 'A' && *p <= 'Z') || (*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') || *p == '_'))
+			return ad_err_set(err, 0, "\"%s\" is not a variable name", v);
+	return 0;
+}
+
+/* "SRC:DST", "SRC:DST:ro" or "SRC:DST:rw"; the checks on the paths themselves are
+ * sandbox_policy's (policy.c), which also runs at --check-config. */
+static int check_bind(const char *v, struct ad_err *err)
+{
+	const char *c1 = strchr(v, ':');
+	const char *c2 = c1 ? strchr(c1 + 1, ':') : NULL;
+	if (c1 == NULL || c1 == v || c1[1] == '\0' || c1[1] == ':')
+		return ad_err_set(err, 0, "\"%s\": expected SRC:DST[:ro|rw]", v);
+	if (c2 != NULL && strcmp(c2, ":ro") != 0 && strcmp(c2, ":rw") != 0)
+		return ad_err_set(err, 0, "\"%s\": the mode must be ro or rw", v);
+	return 0;
+}
+
 static const char *const log_levels[] = { "debug", "info", "warn", "error", NULL };
 static const char *const log_formats[] = { "text", "json", NULL };
 
@@ -100,6 +138,57 @@ const struct setting config_settings[] = {
 	{ "anthropic.max_message_chars", SETTING_INT, OFF(anthropic.max_message_chars), "AGENTD_MAX_MESSAGE_CHARS", "10000",
 	  1, 1000000, NULL, NULL, 0,
 	  "Longest user message accepted, in characters (Unicode code points)." },
+	{ "sandbox.memory_max", SETTING_SIZE, OFF(sandbox.memory_max), "AGENTD_SANDBOX_MEMORY_MAX", "1G",
+	  16 * MiB, 1024 * GiB, NULL, NULL, 0,
+	  "Memory of one sandbox, page cache included; no swap. Past it the kernel's OOM killer ends a process." },
+	{ "sandbox.pids_max", SETTING_INT, OFF(sandbox.pids_max), "AGENTD_SANDBOX_PIDS_MAX", "512",
+	  8, 1000000, NULL, NULL, 0,
+	  "Processes and threads in one sandbox at once: a fork bomb stops here." },
+	{ "sandbox.cpus", SETTING_MILLI, OFF(sandbox.cpus_milli), "AGENTD_SANDBOX_CPUS", "1",
+	  10, 1024000, NULL, NULL, 0,
+	  "CPU time of one sandbox, in CPUs (0.5: half of one CPU; 2: two CPUs)." },
+	{ "sandbox.workspace_size", SETTING_SIZE, OFF(sandbox.workspace_size), "AGENTD_SANDBOX_WORKSPACE_SIZE", "1G",
+	  1 * MiB, 1024 * GiB, NULL, NULL, 0,
+	  "Size of /workspace (memory-backed, counted in memory_max); writing past it fails with ENOSPC." },
+	{ "sandbox.workspace_files", SETTING_INT, OFF(sandbox.workspace_files), "AGENTD_SANDBOX_WORKSPACE_FILES", "100000",
+	  16, 100000000, NULL, NULL, 0,
+	  "Files and directories /workspace may hold." },
+	{ "sandbox.tmp_size", SETTING_SIZE, OFF(sandbox.tmp_size), "AGENTD_SANDBOX_TMP_SIZE", "256M",
+	  1 * MiB, 1024 * GiB, NULL, NULL, 0,
+	  "Size of /tmp in the sandbox (memory-backed, counted in memory_max)." },
+	{ "sandbox.tmp_files", SETTING_INT, OFF(sandbox.tmp_files), "AGENTD_SANDBOX_TMP_FILES", "10000",
+	  16, 100000000, NULL, NULL, 0,
+	  "Files and directories /tmp may hold." },
+	{ "sandbox.command_timeout_s", SETTING_INT, OFF(sandbox.command_timeout_s), "AGENTD_SANDBOX_COMMAND_TIMEOUT_S", "300",
+	  1, 86400, NULL, NULL, 0,
+	  "Wall-clock limit of one command; past it the command and all its children are killed." },
+	{ "sandbox.session_timeout_s", SETTING_INT, OFF(sandbox.session_timeout_s), "AGENTD_SANDBOX_SESSION_TIMEOUT_S", "3600",
+	  1, 604800, NULL, NULL, 0,
+	  "Wall-clock limit of a whole sandbox; past it everything in it is killed." },
+	{ "sandbox.nofile", SETTING_INT, OFF(sandbox.nofile), "AGENTD_SANDBOX_NOFILE", "1024",
+	  16, 1048576, NULL, NULL, 0,
+	  "Open files per process in the sandbox (RLIMIT_NOFILE)." },
+	{ "sandbox.hostname", SETTING_STRING, OFF(sandbox.hostname), "AGENTD_SANDBOX_HOSTNAME", "sandbox",
+	  0, 0, NULL, check_hostname, 0,
+	  "Host name inside the sandbox." },
+	{ "sandbox.env_allow", SETTING_LIST, OFF(sandbox.env_allow), "AGENTD_SANDBOX_ENV_ALLOW", "LANG,LC_ALL,TZ,TERM",
+	  0, 0, NULL, check_env_name, 0,
+	  "Variables copied from agentd's environment into the sandbox; nothing else is (PATH, HOME are set)." },
+	{ "sandbox.binds", SETTING_LIST, OFF(sandbox.binds), NULL, "",
+	  0, 0, NULL, check_bind, 0,
+	  "Extra host paths visible in the sandbox: \"SRC:DST\" (read-only), \"SRC:DST:rw\". Config file only." },
+	{ "sandbox.usr_overlay", SETTING_BOOL, OFF(sandbox.usr_overlay), "AGENTD_SANDBOX_USR_OVERLAY", "false",
+	  0, 0, NULL, NULL, 0,
+	  "Make /usr writable through an overlay whose changes vanish with the sandbox (apt, pip inside)." },
+	{ "sandbox.allow_no_cgroup", SETTING_BOOL, OFF(sandbox.allow_no_cgroup), "AGENTD_SANDBOX_ALLOW_NO_CGROUP", "false",
+	  0, 0, NULL, NULL, 0,
+	  "Start sandboxes without memory, pids and CPU limits when no cgroup can be had (reported by /api/health)." },
+	{ "sandbox.uid_base", SETTING_INT, OFF(sandbox.uid_base), "AGENTD_SANDBOX_UID_BASE", "524288",
+	  1000, 2147483647, NULL, NULL, 0,
+	  "When agentd runs as root: root in a sandbox is host uid/gid uid_base + n, never host root." },
+	{ "sandbox.uid_count", SETTING_INT, OFF(sandbox.uid_count), "AGENTD_SANDBOX_UID_COUNT", "65536",
+	  1, 1000000, NULL, NULL, 0,
+	  "How many host ids (from uid_base) sandboxes take turns on." },
 };
 
 const size_t config_settings_count = sizeof(config_settings) / sizeof(config_settings[0]);

@@ -32,8 +32,9 @@ static int scan(const char *buf, size_t len, struct ad_err *err)
 				return ad_err_set(err, 0, "nested deeper than %d levels at byte %zu", JSON_MAX_DEPTH, i);
 		} else if (c == ']' || c == '}') {
 			depth--;
-		} else if (c == '\0') {
-			return ad_err_set(err, 0, "NUL byte at byte %zu", i);
+		} else if (c < 0x20 && c != ' ' && c != '\t' && c != '\n' && c != '\r') {
+			/* cJSON takes any byte up to 0x20 for white space; JSON has four */
+			return ad_err_set(err, 0, "control byte 0x%02x outside a string at byte %zu", c, i);
 		}
 	}
 	return 0;

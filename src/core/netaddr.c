@@ -35,7 +35,8 @@ int netaddr_parse(const char *text, struct netaddr *out, struct ad_err *err)
 	}
 	char *end;
 	long port = strtol(port_s, &end, 10);
-	if (port_s[0] == '\0' || *end != '\0' || port < 0 || port > 65535)
+	if (port_s[0] < '0' || port_s[0] > '9' || *end != '\0' || port < 0 || port > 65535 ||
+	    end - port_s > 5)
 		return ad_err_set(err, 0, "\"%s\": port must be a number from 0 to 65535", text);
 
 	if (strcmp(host, "localhost") == 0)
@@ -77,5 +78,7 @@ bool netaddr_is_loopback(const struct netaddr *a)
 		return (ntohl(v4->sin_addr.s_addr) >> 24) == 127;
 	}
 	const struct sockaddr_in6 *v6 = (const struct sockaddr_in6 *)&a->ss;
+	if (IN6_IS_ADDR_V4MAPPED(&v6->sin6_addr))
+		return v6->sin6_addr.s6_addr[12] == 127;
 	return IN6_IS_ADDR_LOOPBACK(&v6->sin6_addr);
 }

@@ -64,7 +64,7 @@ int http_path_sanitise(const char *path, char *out, size_t size)
 			return -1;
 		size_t sl = strlen(seg);
 		/* ".", ".." and hidden files; a backslash is a separator somewhere else */
-		bool bad = seg[0] == '.' || strchr(seg, '\\') != NULL || o + sl + 2 > size;
+		bool bad = seg[0] == '.' || strchr(seg, '\\') != NULL || o + (o > 0) + sl + 1 > size;
 		if (!bad) {
 			if (o > 0)
 				out[o++] = '/';

@@ -51,6 +51,8 @@ static bool pattern_match(const char *pat, const char *path, struct http_req *re
 	http_req_free_params(req);
 	while (*pat && *path) {
 		if (pat[0] == '*' && pat[1] == '\0') {
+			if (req->nparams == HTTP_MAX_PARAMS)
+				return false;
 			char *v = http_path_decode_segment(path, strlen(path), true);
 			if (v == NULL)
 				return false;
@@ -74,7 +76,7 @@ static bool pattern_match(const char *pat, const char *path, struct http_req *re
 			return false;
 		pat++, path++;
 	}
-	if (pat[0] == '*' && pat[1] == '\0' && *path == '\0') {
+	if (pat[0] == '*' && pat[1] == '\0' && *path == '\0' && req->nparams < HTTP_MAX_PARAMS) {
 		req->params[req->nparams++] = strdup("");
 		return req->params[req->nparams - 1] != NULL;
 	}
