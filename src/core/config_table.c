@@ -116,7 +116,7 @@ const struct setting config_settings[] = {
 	  "Room for the request line and headers of one request; more gets 431." },
 	{ "http.max_connections", SETTING_INT, OFF(http.max_connections), "AGENTD_MAX_CONNECTIONS", "512",
 	  1, 100000, NULL, NULL, 0,
-	  "Open HTTP connections at once; more are refused." },
+	  "Open HTTP connections at once; more wait in the listen backlog until one closes." },
 	{ "http.max_connections_per_ip", SETTING_INT, OFF(http.max_connections_per_ip), "AGENTD_MAX_CONNECTIONS_PER_IP", "64",
 	  0, 100000, NULL, NULL, 0,
 	  "Open HTTP connections from one client address (0: no limit)." },

@@ -1,5 +1,6 @@
 /* Log records: see include/core/log.h. */
 #include "core/log.h"
+#include "core/utf8.h"
 
 #include <errno.h>
 #include <stdarg.h>
@@ -71,17 +72,24 @@ static void line_printf(struct line *l, const char *fmt, ...)
 static void line_escaped(struct line *l, const char *s, bool json)
 {
 	static const char hex[] = "0123456789abcdef";
+	size_t len = strlen(s);
 	for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
 		unsigned char c = *p;
 		if (json) {
+			size_t n = c >= 0x80 ? utf8_seq_len((const char *)p, len - (size_t)(p - (const unsigned char *)s)) : 1;
 			if (c == '"' || c == '\\') {
 				char e[2] = { '\\', (char)c };
 				line_put(l, e, 2);
 			} else if (c < 0x20 || c == 0x7f) {
 				char e[6] = { '\\', 'u', '0', '0', hex[c >> 4], hex[c & 15] };
 				line_put(l, e, 6);
+			} else if (n == 0) {
+				/* not UTF-8: the byte as the text \xNN, so the line stays JSON */
+				char e[5] = { '\\', '\\', 'x', hex[c >> 4], hex[c & 15] };
+				line_put(l, e, 5);
 			} else {
-				line_put(l, (const char *)p, 1);
+				line_put(l, (const char *)p, n);
+				p += n - 1;
 			}
 		} else if (c < 0x20 || c >= 0x7f || c == '\\') {
 			char e[4] = { '\\', 'x', hex[c >> 4], hex[c & 15] };

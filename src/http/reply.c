@@ -7,6 +7,7 @@
 
 #include "core/json.h"
 #include "core/log.h"
+#include "core/utf8.h"
 #include "http/http.h"
 
 static enum MHD_Result queue(struct http_req *req, unsigned status, struct MHD_Response *r,
@@ -59,8 +60,11 @@ enum MHD_Result http_reply_json(struct http_req *req, unsigned status, cJSON *bo
 
 /* {"error": {"type": ..., "message": ...}}, with an Allow header when allow is set. */
 static enum MHD_Result reply_error(struct http_req *req, unsigned status, const char *type,
-				   const char *msg, const char *allow)
+				   const char *raw_msg, const char *allow)
 {
+	/* the message may quote the client's path or method: keep the JSON valid UTF-8 */
+	char msg[1024];
+	utf8_sanitise(raw_msg, msg, sizeof(msg));
 	if (status >= 500 && status != 501 && status != 503)   /* those two are expected */
 		log_warn("http: %s %s: %u %s", req->method_name, req->target, status, msg);
 	cJSON *root = cJSON_CreateObject();

@@ -108,6 +108,13 @@ static bool json_media_type(const char *ct)
 	return n > 5 && strncasecmp(ct + n - 5, "+json", 5) == 0 && memchr(ct, '/', n) != NULL;
 }
 
+static enum MHD_Result add_header_size(void *cls, enum MHD_ValueKind kind, const char *key,
+				       const char *value)
+{
+	*(size_t *)cls += strlen(key) + (value ? strlen(value) : 0) + 4;   /* ": " and CRLF */
+	return MHD_YES;
+}
+
 /* First call for a request: route it and check what can be checked before the body. */
 static enum MHD_Result begin(struct http_server *srv, struct http_req *req, const char *method)
 {
@@ -117,6 +124,15 @@ static enum MHD_Result begin(struct http_server *srv, struct http_req *req, cons
 	req->method = http_method_parse(method);
 	req->draining = atomic_load(&srv->draining);
 	remote_address(conn, req->remote, sizeof(req->remote));
+
+	/* The exact cap on the request line and headers; libmicrohttpd's pool (twice as
+	 * large) only bounds memory, and answers past it by itself. */
+	size_t header_bytes = strlen(method) + strlen(req->target) + 12;
+	MHD_get_connection_values(conn, MHD_HEADER_KIND, add_header_size, &header_bytes);
+	if (header_bytes > srv->opts.max_header)
+		return http_reply_error(req, 431, HTTP_ERR_TOO_LARGE,
+					"request line and headers take %zu bytes; the limit is %zu",
+					header_bytes, srv->opts.max_header);
 
 	unsigned allowed = 0;
 	req->route = http_route_find(srv->routes, req->method, req->path, req, &allowed);
@@ -254,9 +270,12 @@ int http_server_start(struct http_server **out, const struct http_server_opts *o
 			 MHD_USE_ERROR_LOG;
 	if (srv->opts.addr.ss.ss_family == AF_INET6)
 		flags |= MHD_USE_IPv6;
+	/* The logger first, so that what MHD says about later options reaches our log;
+	 * one thread means MHD's own polling thread, without a pool. */
 	srv->mhd = MHD_start_daemon(flags, 0, NULL, NULL, on_access, srv,
+		MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, srv,
 		MHD_OPTION_LISTEN_SOCKET, fd,
-		MHD_OPTION_THREAD_POOL_SIZE, opts->threads,
+		MHD_OPTION_THREAD_POOL_SIZE, opts->threads > 1 ? opts->threads : 0,
 		MHD_OPTION_CONNECTION_LIMIT, opts->max_connections,
 		MHD_OPTION_PER_IP_CONNECTION_LIMIT, opts->max_per_ip,
 		MHD_OPTION_CONNECTION_TIMEOUT, opts->idle_timeout_s,
@@ -264,7 +283,6 @@ int http_server_start(struct http_server **out, const struct http_server_opts *o
 		MHD_OPTION_STRICT_FOR_CLIENT, 1,
 		MHD_OPTION_URI_LOG_CALLBACK, on_request_start, srv,
 		MHD_OPTION_NOTIFY_COMPLETED, on_request_end, srv,
-		MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, srv,
 		MHD_OPTION_END);
 	if (srv->mhd == NULL) {
 		close(fd);
