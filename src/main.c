@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "api/app.h"
+#include "cli/cli.h"
 #include "core/fsutil.h"
 #include "core/json.h"
 #include "core/log.h"
@@ -25,6 +26,7 @@ static void usage(FILE *out)
 {
 	fprintf(out,
 		"Usage: agentd [OPTIONS]\n"
+		"       agentd sandbox run [OPTIONS] [--] COMMAND [ARGS...]\n"
 		"Serve Claude agents over HTTP, each conversation in its own Linux sandbox.\n"
 		"\n"
 		"  -c, --config FILE    settings file (default: $AGENTD_CONFIG, else\n"
@@ -168,6 +170,8 @@ static int serve(struct app *app, struct ad_err *err)
 
 int main(int argc, char **argv)
 {
+	if (argc > 1 && strcmp(argv[1], "sandbox") == 0)
+		return cli_sandbox(argc - 1, argv + 1);
 	struct options o = { 0 };
 	if (parse_options(argc, argv, &o) < 0)
 		return EXIT_USAGE;

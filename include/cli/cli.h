@@ -1,0 +1,8 @@
+/* Subcommands of the agentd binary besides the daemon itself. */
+#ifndef AGENTD_CLI_CLI_H
+#define AGENTD_CLI_CLI_H
+
+/* agentd sandbox run [--config FILE] [--set KEY=VALUE]... [--] CMD [ARGS...] */
+int cli_sandbox(int argc, char **argv);
+
+#endif

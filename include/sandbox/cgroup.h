@@ -1,0 +1,36 @@
+/* One sandbox's cgroup: made below the daemon's own cgroup, limited by the policy,
+ * killed through (freezer+SIGKILL on v1, cgroup.kill on v2) and removed at the end.
+ * Never touches a cgroup it did not create. */
+#ifndef AGENTD_SANDBOX_CGROUP_H
+#define AGENTD_SANDBOX_CGROUP_H
+
+#include <limits.h>
+#include <stdbool.h>
+#include <sys/types.h>
+
+#include "core/err.h"
+#include "sandbox/cgroup_host.h"
+#include "sandbox/policy.h"
+
+struct sandbox_cgroup {
+	int version;                      /* 1 or 2; 0 when running without a cgroup */
+	char dir[CG_NCTL][PATH_MAX];      /* v1: one per controller; v2: dir[0] */
+	unsigned ndirs;
+};
+
+/* v2 only, once per process: controllers enabled for the children of the daemon's
+ * cgroup. The daemon moves itself into a leaf ("<own>/agentd") when its cgroup holds
+ * processes, as the no-internal-process rule demands. No-op on v1. */
+int sandbox_cgroup_prepare(struct cgroup_host *host, struct ad_err *err);
+
+int sandbox_cgroup_create(struct sandbox_cgroup *cg, const struct cgroup_host *host, const char *name,
+			  const struct sandbox_policy *p, struct ad_err *err);
+int sandbox_cgroup_attach(const struct sandbox_cgroup *cg, pid_t pid, struct ad_err *err);
+/* Kill every process in the cgroup; returns once none is left or after ~2 s. */
+void sandbox_cgroup_kill(const struct sandbox_cgroup *cg);
+/* How many times the kernel's OOM killer struck in the cgroup. */
+long sandbox_cgroup_oom_kills(const struct sandbox_cgroup *cg);
+/* Remove the cgroup (waiting briefly for exiting processes to leave it). */
+int sandbox_cgroup_remove(struct sandbox_cgroup *cg, struct ad_err *err);
+
+#endif

@@ -1,0 +1,30 @@
+/* The sandbox's file system, built in its own mount namespace and entered with
+ * pivot_root: a tmpfs root (read-only once built) holding
+ *   /usr, /bin, /lib*, /sbin   the host's, read-only (or /usr as a throw-away overlay)
+ *   /etc                       a handful of files written for the sandbox, plus the CA
+ *                              certificates, ld.so.cache and /etc/alternatives, read-only
+ *   /proc                      a new one, for the sandbox's pid namespace
+ *   /dev                       null zero full random urandom tty, pts, shm
+ *   /tmp, /workspace           tmpfs with size= and nr_inodes= from the policy
+ *   binds                      the operator's, read-only unless marked rw
+ * The old root is detached: nothing else of the host is reachable. */
+#ifndef AGENTD_SANDBOX_ROOTFS_H
+#define AGENTD_SANDBOX_ROOTFS_H
+
+#include <stdbool.h>
+
+#include "core/err.h"
+#include "sandbox/policy.h"
+
+int sandbox_rootfs_build(const struct sandbox_policy *p, struct ad_err *err);
+
+/* Shared by the rootfs files: bind src on dst (created as a file or directory like
+ * src), recursively, nosuid; read-only unless ROOTFS_RW, nodev unless ROOTFS_DEV. */
+#define ROOTFS_RW 1u
+#define ROOTFS_DEV 2u
+int rootfs_bind(const char *src, const char *dst, unsigned flags, struct ad_err *err);
+int rootfs_write_file(const char *path, const char *text, struct ad_err *err);
+int rootfs_etc(const char *root, const struct sandbox_policy *p, struct ad_err *err);
+int rootfs_dev(const char *root, const struct sandbox_policy *p, struct ad_err *err);
+
+#endif

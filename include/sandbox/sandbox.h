@@ -1,0 +1,65 @@
+/* One sandbox: a command run under agentd's init in new user, pid, mount, net, ipc, uts
+ * and cgroup namespaces, in its own cgroup, without capabilities, under seccomp.
+ *
+ *     sandbox_start()    the parent (supervisor or CLI) makes the cgroup, clones the
+ *                        child, writes its id maps, puts it in the cgroup, lets it go;
+ *                        the child takes the steps of DESIGN.md section 2 in order
+ *     sandbox_wait()     until the command ends, its deadline passes or cancel_fd fires
+ *     sandbox_destroy()  kills whatever is left through the cgroup, reaps, removes it
+ *
+ * A step that fails in the child comes back as "step: call: ERRNO", never as a bare
+ * exit status. Call from a single-threaded process: it forks. */
+#ifndef AGENTD_SANDBOX_SANDBOX_H
+#define AGENTD_SANDBOX_SANDBOX_H
+
+#include <sys/types.h>
+
+#include "core/err.h"
+#include "sandbox/cgroup_host.h"
+#include "sandbox/policy.h"
+#include "sandbox/seccomp_filter.h"
+
+struct sandbox;
+
+struct sandbox_spec {
+	const struct sandbox_policy *policy;
+	const struct seccomp_prog *seccomp;     /* compiled before: seccomp_filter_build */
+	const struct cgroup_host *cgroups;      /* found before: cgroup_host_detect */
+	char *const *argv;                      /* the command; argv[0] looked up in PATH */
+	char **env;                             /* its environment: sandbox_env_build */
+	int stdio[3];                           /* its stdin, stdout, stderr; -1: /dev/null */
+	unsigned timeout_s;                     /* 0: the policy's command timeout */
+};
+
+enum sandbox_outcome {
+	SANDBOX_EXITED,       /* status: the exit code */
+	SANDBOX_SIGNALED,     /* status: the signal */
+	SANDBOX_OOM,          /* the memory limit was hit and the OOM killer struck */
+	SANDBOX_TIMED_OUT,    /* killed at its deadline, with everything it started */
+	SANDBOX_CANCELLED,    /* killed because cancel_fd fired */
+	SANDBOX_FAILED,       /* a setup step or the exec failed: message says which */
+};
+
+struct sandbox_result {
+	enum sandbox_outcome outcome;
+	int status;
+	char message[AD_ERR_MSG_MAX];   /* for a person: what happened */
+};
+
+int sandbox_start(const struct sandbox_spec *spec, struct sandbox **out, struct ad_err *err);
+pid_t sandbox_init_pid(const struct sandbox *sb);
+/* cancel_fd: -1, or an fd whose readability ends the wait with SANDBOX_CANCELLED. */
+int sandbox_wait(struct sandbox *sb, int cancel_fd, struct sandbox_result *res);
+void sandbox_destroy(struct sandbox *sb);
+
+/* The command's environment: PATH, HOME=/workspace, USER, LOGNAME, SHELL, the policy's
+ * env_allow names copied from ours, then extra ("K=V"). NULL-terminated; free with
+ * sandbox_env_free. */
+char **sandbox_env_build(const struct sandbox_policy *p, char *const *extra);
+void sandbox_env_free(char **env);
+
+/* The CLI's exit code for a result: the command's code, 128+signal, 124 timed out,
+ * 125 setup failed, 126/127 exec failed (not executable / not found). */
+int sandbox_result_exit_code(const struct sandbox_result *res);
+
+#endif

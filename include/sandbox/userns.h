@@ -1,0 +1,24 @@
+/* User namespace ids. Root in the sandbox is one host id that is never host root:
+ * when agentd runs as root, uid_base + n from the policy's range; otherwise agentd's own
+ * uid (the only one an unprivileged process may map). */
+#ifndef AGENTD_SANDBOX_USERNS_H
+#define AGENTD_SANDBOX_USERNS_H
+
+#include <sys/types.h>
+
+#include "core/err.h"
+#include "sandbox/policy.h"
+
+struct sandbox_ids {
+	uid_t host_uid;
+	gid_t host_gid;
+};
+
+/* Pick the host ids for a sandbox; serial spreads sandboxes over the range. */
+void sandbox_ids_choose(struct sandbox_ids *ids, const struct sandbox_policy *p, unsigned long serial);
+/* Parent: write the child's uid_map, setgroups ("deny") and gid_map. */
+int sandbox_ids_write_maps(pid_t child, const struct sandbox_ids *ids, struct ad_err *err);
+/* Child: become root of the new namespace (the maps are written by then). */
+int sandbox_ids_become_root(struct ad_err *err);
+
+#endif

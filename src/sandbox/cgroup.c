@@ -1,0 +1,265 @@
+/* A sandbox's cgroup: see include/sandbox/cgroup.h. */
+#include "sandbox/cgroup.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "core/cleanup.h"
+
+#define CPU_PERIOD_US 100000
+
+static int write_file(const char *dir, const char *file, const char *value, struct ad_err *err)
+{
+	char path[PATH_MAX + 64];
+	snprintf(path, sizeof(path), "%s/%s", dir, file);
+	_cleanup_close_ int fd = open(path, O_WRONLY | O_CLOEXEC);
+	if (fd < 0)
+		return ad_err_sys(err, "open %s", path);
+	size_t n = strlen(value);
+	if (write(fd, value, n) != (ssize_t)n)
+		return ad_err_sys(err, "write %s \"%s\"", file, value);
+	return 0;
+}
+
+static ssize_t read_file(const char *dir, const char *file, char *buf, size_t size)
+{
+	char path[PATH_MAX + 64];
+	snprintf(path, sizeof(path), "%s/%s", dir, file);
+	_cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	ssize_t n = read(fd, buf, size - 1);
+	buf[n > 0 ? n : 0] = '\0';
+	return n;
+}
+
+/* "key value" lines (memory.events, memory.oom_control): the value of key, or -1. */
+static long keyed_value(const char *dir, const char *file, const char *key)
+{
+	char buf[2048];
+	if (read_file(dir, file, buf, sizeof(buf)) < 0)
+		return -1;
+	size_t n = strlen(key);
+	for (char *line = buf; line && *line; line = strchr(line, '\n') ? strchr(line, '\n') + 1 : NULL)
+		if (strncmp(line, key, n) == 0 && line[n] == ' ')
+			return strtol(line + n + 1, NULL, 10);
+	return -1;
+}
+
+static bool has_word(const char *list, const char *word)
+{
+	size_t n = strlen(word);
+	for (const char *p = list; (p = strstr(p, word)) != NULL; p += n)
+		if ((p == list || p[-1] == ' ') && (p[n] == '\0' || p[n] == ' ' || p[n] == '\n'))
+			return true;
+	return false;
+}
+
+int sandbox_cgroup_prepare(struct cgroup_host *host, struct ad_err *err)
+{
+	if (host->version != 2)
+		return 0;
+	const char *own = host->v2_dir;
+	char have[512];
+	if (read_file(own, "cgroup.subtree_control", have, sizeof(have)) < 0)
+		return ad_err_sys(err, "read %s/cgroup.subtree_control", own);
+	if (has_word(have, "memory") && has_word(have, "pids") && has_word(have, "cpu"))
+		return 0;
+	struct ad_err first;
+	if (write_file(own, "cgroup.subtree_control", "+memory +pids +cpu", &first) == 0)
+		return 0;
+	if (first.errnum != EBUSY)
+		return ad_err_set(err, first.errnum, "enable controllers in %s", own);
+	/* Processes live in our cgroup: move ourselves into a leaf, then enable. */
+	char leaf[PATH_MAX + 16];
+	snprintf(leaf, sizeof(leaf), "%s/agentd", own);
+	if (mkdir(leaf, 0755) < 0 && errno != EEXIST)
+		return ad_err_sys(err, "mkdir %s", leaf);
+	if (write_file(leaf, "cgroup.procs", "0", err) < 0 ||
+	    write_file(own, "cgroup.subtree_control", "+memory +pids +cpu", err) < 0)
+		return ad_err_prefix(err, "delegated cgroup %s", own);
+	return 0;
+}
+
+static int limit_v1(struct sandbox_cgroup *cg, const struct sandbox_policy *p, struct ad_err *err)
+{
+	char v[64];
+	snprintf(v, sizeof(v), "%llu", (unsigned long long)p->memory_max);
+	if (write_file(cg->dir[CG_MEMORY], "memory.limit_in_bytes", v, err) < 0)
+		return -1;
+	/* No swap: memory+swap capped at the memory limit where swap is accounted, and
+	 * swappiness 0 for the cgroup either way. */
+	struct ad_err ignore;
+	if (write_file(cg->dir[CG_MEMORY], "memory.memsw.limit_in_bytes", v, &ignore) < 0 &&
+	    ignore.errnum != ENOENT)
+		return ad_err_set(err, ignore.errnum, "%s", ignore.msg);
+	write_file(cg->dir[CG_MEMORY], "memory.swappiness", "0", &ignore);
+	snprintf(v, sizeof(v), "%llu", (unsigned long long)p->pids_max);
+	if (write_file(cg->dir[CG_PIDS], "pids.max", v, err) < 0)
+		return -1;
+	snprintf(v, sizeof(v), "%llu", (unsigned long long)(p->cpus_milli * CPU_PERIOD_US / 1000));
+	if (write_file(cg->dir[CG_CPU], "cpu.cfs_period_us", "100000", err) < 0 ||
+	    write_file(cg->dir[CG_CPU], "cpu.cfs_quota_us", v, err) < 0)
+		return -1;
+	return 0;
+}
+
+static int limit_v2(struct sandbox_cgroup *cg, const struct sandbox_policy *p, struct ad_err *err)
+{
+	char v[64];
+	snprintf(v, sizeof(v), "%llu", (unsigned long long)p->memory_max);
+	if (write_file(cg->dir[0], "memory.max", v, err) < 0)
+		return -1;
+	struct ad_err ignore;
+	if (write_file(cg->dir[0], "memory.swap.max", "0", &ignore) < 0 && ignore.errnum != ENOENT)
+		return ad_err_set(err, ignore.errnum, "%s", ignore.msg);
+	snprintf(v, sizeof(v), "%llu", (unsigned long long)p->pids_max);
+	if (write_file(cg->dir[0], "pids.max", v, err) < 0)
+		return -1;
+	snprintf(v, sizeof(v), "%llu %d", (unsigned long long)(p->cpus_milli * CPU_PERIOD_US / 1000), CPU_PERIOD_US);
+	return write_file(cg->dir[0], "cpu.max", v, err);
+}
+
+int sandbox_cgroup_create(struct sandbox_cgroup *cg, const struct cgroup_host *host, const char *name,
+			  const struct sandbox_policy *p, struct ad_err *err)
+{
+	memset(cg, 0, sizeof(*cg));
+	if (host->version == 0) {
+		if (p->allow_no_cgroup)
+			return 0;
+		return ad_err_set(err, 0, "no usable cgroup (%s); sandboxes need one for their limits "
+				  "(sandbox.allow_no_cgroup runs them without)", host->detail);
+	}
+	cg->version = host->version;
+	unsigned want = host->version == 2 ? 1 : CG_NCTL;
+	for (unsigned i = 0; i < want; i++) {
+		const char *base = host->version == 2 ? host->v2_dir : host->ctl[i].dir;
+		if (host->version == 1 && !host->ctl[i].available) {
+			sandbox_cgroup_remove(cg, NULL);
+			return ad_err_set(err, 0, "the %s controller is not available", cgroup_ctl_names[i]);
+		}
+		snprintf(cg->dir[i], sizeof(cg->dir[i]), "%s/%s", base, name);
+		if (mkdir(cg->dir[i], 0755) < 0) {
+			ad_err_sys(err, "mkdir %s", cg->dir[i]);
+			cg->dir[i][0] = '\0';
+			sandbox_cgroup_remove(cg, NULL);
+			return -1;
+		}
+		cg->ndirs = i + 1;
+	}
+	int rc = host->version == 2 ? limit_v2(cg, p, err) : limit_v1(cg, p, err);
+	if (rc < 0)
+		sandbox_cgroup_remove(cg, NULL);
+	return rc;
+}
+
+int sandbox_cgroup_attach(const struct sandbox_cgroup *cg, pid_t pid, struct ad_err *err)
+{
+	char v[32];
+	snprintf(v, sizeof(v), "%d", (int)pid);
+	for (unsigned i = 0; i < cg->ndirs; i++)
+		if (write_file(cg->dir[i], "cgroup.procs", v, err) < 0)
+			return -1;
+	return 0;
+}
+
+static void pause_ms(long ms)
+{
+	struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
+	nanosleep(&ts, NULL);
+}
+
+/* v1: signal every pid listed; returns how many were listed. */
+static int kill_listed(const char *dir)
+{
+	char buf[65536];
+	if (read_file(dir, "cgroup.procs", buf, sizeof(buf)) <= 0)
+		return 0;
+	int n = 0;
+	for (char *p = buf; *p;) {
+		long pid = strtol(p, &p, 10);
+		if (pid > 0) {
+			kill((pid_t)pid, SIGKILL);
+			n++;
+		}
+		while (*p == '\n')
+			p++;
+	}
+	return n;
+}
+
+static bool populated(const struct sandbox_cgroup *cg)
+{
+	char buf[64];
+	if (cg->version == 2)
+		return keyed_value(cg->dir[0], "cgroup.events", "populated") > 0;
+	for (unsigned i = 0; i < cg->ndirs; i++)
+		if (read_file(cg->dir[i], "cgroup.procs", buf, sizeof(buf)) > 0)
+			return true;
+	return false;
+}
+
+void sandbox_cgroup_kill(const struct sandbox_cgroup *cg)
+{
+	struct ad_err ignore;
+	if (cg->version == 0 || !populated(cg))
+		return;
+	if (cg->version == 2) {
+		write_file(cg->dir[0], "cgroup.kill", "1", &ignore);
+	} else {
+		/* Freeze first so that nothing forks between reading the list and the kill;
+		 * SIGKILL is delivered once the cgroup thaws. */
+		const char *fz = cg->dir[CG_FREEZER];
+		write_file(fz, "freezer.state", "FROZEN", &ignore);
+		char state[32];
+		for (int i = 0; i < 200 && read_file(fz, "freezer.state", state, sizeof(state)) > 0 &&
+				strncmp(state, "FROZEN", 6) != 0; i++)
+			pause_ms(1);
+		kill_listed(fz);
+		write_file(fz, "freezer.state", "THAWED", &ignore);
+	}
+	for (int i = 0; i < 2000 && populated(cg); i++) {
+		if (cg->version == 1 && i % 50 == 49)
+			kill_listed(cg->dir[CG_FREEZER]);
+		pause_ms(1);
+	}
+}
+
+long sandbox_cgroup_oom_kills(const struct sandbox_cgroup *cg)
+{
+	if (cg->version == 2)
+		return keyed_value(cg->dir[0], "memory.events", "oom_kill");
+	if (cg->version == 1)
+		return keyed_value(cg->dir[CG_MEMORY], "memory.oom_control", "oom_kill");
+	return 0;
+}
+
+int sandbox_cgroup_remove(struct sandbox_cgroup *cg, struct ad_err *err)
+{
+	int rc = 0;
+	for (unsigned i = 0; i < cg->ndirs; i++) {
+		if (cg->dir[i][0] == '\0')
+			continue;
+		/* A process just killed may still be leaving: EBUSY for a few ms. */
+		int tries = 0;
+		while (rmdir(cg->dir[i]) < 0) {
+			if (errno == ENOENT)
+				break;
+			if (errno != EBUSY || ++tries > 1000) {
+				rc = ad_err_sys(err, "rmdir %s", cg->dir[i]);
+				break;
+			}
+			pause_ms(1);
+		}
+		cg->dir[i][0] = '\0';
+	}
+	cg->ndirs = 0;
+	return rc;
+}

@@ -1,0 +1,212 @@
+/* The sandbox's first process: it takes the setup steps in the order DESIGN.md section 2
+ * gives, then stays as PID 1 (reaping, so that nothing lingers as a zombie) while the
+ * command runs as its child. When it exits, the kernel kills whatever else is left in
+ * the pid namespace. */
+#include "child.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "core/cleanup.h"
+#include "sandbox/caps.h"
+#include "sandbox/proc_setup.h"
+#include "sandbox/rootfs.h"
+#include "sandbox/userns.h"
+
+#define REPORT_FD 3
+#define FIRST_FREE_FD 4
+
+extern char **environ;
+
+struct child_ctx {
+	const struct sandbox_spec *spec;
+	bool have_cgroup;
+};
+
+static void report(const struct child_report *r)
+{
+	ssize_t n;
+	do
+		n = write(REPORT_FD, r, sizeof(*r));
+	while (n < 0 && errno == EINTR);
+}
+
+static _Noreturn void fail(const char *step, const struct ad_err *e, int code)
+{
+	struct child_report r = { .kind = REPORT_ERROR };
+	snprintf(r.step, sizeof(r.step), "%s", step);
+	r.err = *e;
+	report(&r);
+	_exit(code);
+}
+
+/* stdio onto 0, 1, 2, the report pipe onto 3, every other descriptor closed: nothing
+ * the parent holds open leaks into the sandbox. */
+static int fds(const struct sandbox_spec *spec, int report_fd, struct ad_err *err)
+{
+	int hi[4];
+	for (int i = 0; i < 3; i++) {
+		int src = spec->stdio[i] >= 0 ? spec->stdio[i] : open("/dev/null", O_RDWR | O_CLOEXEC);
+		hi[i] = src < 0 ? -1 : fcntl(src, F_DUPFD_CLOEXEC, 64);
+		if (hi[i] < 0)
+			return ad_err_sys(err, "stdio %d", i);
+	}
+	hi[3] = fcntl(report_fd, F_DUPFD_CLOEXEC, 64);
+	if (hi[3] < 0)
+		return ad_err_sys(err, "report pipe");
+	for (int i = 0; i < 4; i++)
+		if (dup3(hi[i], i, i == REPORT_FD ? O_CLOEXEC : 0) < 0)
+			return ad_err_sys(err, "dup3 %d", i);
+	if (close_range(FIRST_FREE_FD, ~0U, 0) < 0)
+		return ad_err_sys(err, "close_range");
+	return 0;
+}
+
+/* Signal state is inherited across exec: what the parent blocked or ignored must not
+ * follow the command. */
+static int reset_signals(struct ad_err *err)
+{
+	struct sigaction dfl = { .sa_handler = SIG_DFL };
+	for (int sig = 1; sig < NSIG; sig++)
+		if (sig != SIGKILL && sig != SIGSTOP)
+			sigaction(sig, &dfl, NULL);
+	sigset_t none;
+	sigemptyset(&none);
+	if (sigprocmask(SIG_SETMASK, &none, NULL) < 0)
+		return ad_err_sys(err, "sigprocmask");
+	return 0;
+}
+
+static int step_cgroupns(struct child_ctx *c, struct ad_err *err)
+{
+	/* now that the parent has put us in our cgroup, it becomes our cgroup root */
+	if (c->have_cgroup && unshare(CLONE_NEWCGROUP) < 0)
+		return ad_err_sys(err, "unshare CLONE_NEWCGROUP");
+	return 0;
+}
+
+static int step_ids(struct child_ctx *c, struct ad_err *err)
+{
+	return sandbox_ids_become_root(err);
+}
+
+static int step_rootfs(struct child_ctx *c, struct ad_err *err)
+{
+	return sandbox_rootfs_build(c->spec->policy, err);
+}
+
+static int step_network(struct child_ctx *c, struct ad_err *err)
+{
+	return sandbox_net_lo_up(err);
+}
+
+static int step_hostname(struct child_ctx *c, struct ad_err *err)
+{
+	return sandbox_set_hostname(c->spec->policy, err);
+}
+
+static int step_rlimits(struct child_ctx *c, struct ad_err *err)
+{
+	return sandbox_set_rlimits(c->spec->policy, !c->have_cgroup, err);
+}
+
+static int step_process(struct child_ctx *c, struct ad_err *err)
+{
+	if (chdir("/workspace") < 0)
+		return ad_err_sys(err, "chdir /workspace");
+	/* a new session: no controlling terminal shared with the host */
+	if (setsid() < 0)
+		return ad_err_sys(err, "setsid");
+	/* init holds the report pipe; no one may read its memory or ptrace it */
+	if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0)
+		return ad_err_sys(err, "prctl PR_SET_DUMPABLE");
+	return 0;
+}
+
+static int step_caps(struct child_ctx *c, struct ad_err *err)
+{
+	return sandbox_caps_drop_all(err);
+}
+
+static int step_seccomp(struct child_ctx *c, struct ad_err *err)
+{
+	return seccomp_filter_load(c->spec->seccomp, err);
+}
+
+/* The order matters: privileged steps, then the drop, seccomp last. */
+static const struct {
+	const char *name;
+	int (*fn)(struct child_ctx *c, struct ad_err *err);
+} steps[] = {
+	{ "cgroup", step_cgroupns },
+	{ "user namespace", step_ids },
+	{ "rootfs", step_rootfs },
+	{ "network", step_network },
+	{ "hostname", step_hostname },
+	{ "rlimits", step_rlimits },
+	{ "process", step_process },
+	{ "capabilities", step_caps },
+	{ "seccomp", step_seccomp },
+};
+
+static _Noreturn void run_command(const struct sandbox_spec *spec)
+{
+	environ = spec->env;
+	execvp(spec->argv[0], spec->argv);
+	struct ad_err e;
+	int saved = errno;
+	ad_err_set(&e, saved, "%s", spec->argv[0]);
+	fail("exec", &e, saved == ENOENT ? 127 : 126);
+}
+
+/* PID 1: reap everything; when the command ends, report how and leave. */
+static _Noreturn void init_loop(pid_t cmd)
+{
+	for (;;) {
+		int st;
+		pid_t w = waitpid(-1, &st, 0);
+		if (w == cmd) {
+			struct child_report r = { .kind = REPORT_STATUS, .wstatus = st };
+			report(&r);
+			_exit(WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st));
+		}
+		if (w < 0 && errno != EINTR)
+			_exit(125);
+	}
+}
+
+_Noreturn void sandbox_child_main(const struct sandbox_spec *spec, int sync_fd, int report_fd,
+				  bool have_cgroup)
+{
+	struct ad_err e;
+	char go;
+	/* The parent writes our id maps and cgroup first; EOF means it gave up. */
+	if (read(sync_fd, &go, 1) != 1)
+		_exit(125);
+	if (reset_signals(&e) < 0 || fds(spec, report_fd, &e) < 0) {
+		/* the report pipe may not be on REPORT_FD yet: write to where it is */
+		struct child_report r = { .kind = REPORT_ERROR, .step = "process", .err = e };
+		if (write(report_fd, &r, sizeof(r)) < 0)
+			_exit(125);
+		_exit(125);
+	}
+	struct child_ctx ctx = { .spec = spec, .have_cgroup = have_cgroup };
+	for (size_t i = 0; i < ARRAY_SIZE(steps); i++)
+		if (steps[i].fn(&ctx, &e) < 0)
+			fail(steps[i].name, &e, 125);
+	pid_t cmd = fork();
+	if (cmd < 0) {
+		ad_err_sys(&e, "fork the command");
+		fail("exec", &e, 125);
+	}
+	if (cmd == 0)
+		run_command(spec);
+	init_loop(cmd);
+}

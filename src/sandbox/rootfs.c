@@ -1,0 +1,178 @@
+/* Building the sandbox's root: see include/sandbox/rootfs.h. Runs in the sandbox's
+ * first process, root of its user namespace, before any capability is dropped. */
+#include "sandbox/rootfs.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "core/cleanup.h"
+#include "core/fsutil.h"
+
+/* Where the new root is assembled. Mounting there hides the host's /tmp, but only in
+ * the sandbox's own mount namespace; bind sources are opened before, so a source under
+ * /tmp still works. */
+#define STAGE "/tmp"
+
+static const char *const system_dirs[] = { "usr", "bin", "sbin", "lib", "lib32", "lib64", "libx32" };
+
+int rootfs_write_file(const char *path, const char *text, struct ad_err *err)
+{
+	_cleanup_close_ int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0644);
+	if (fd < 0)
+		return ad_err_sys(err, "create %s", path);
+	size_t n = strlen(text);
+	if (write(fd, text, n) != (ssize_t)n)
+		return ad_err_sys(err, "write %s", path);
+	return 0;
+}
+
+static int make_mountpoint(const char *src, const char *dst, struct ad_err *err)
+{
+	struct stat st;
+	if (stat(src, &st) < 0)
+		return ad_err_sys(err, "stat %s", src);
+	if (S_ISDIR(st.st_mode))
+		return fs_mkdir_p(dst, 0755, err);
+	_cleanup_close_ int fd = open(dst, O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
+	if (fd < 0 && errno != EEXIST)
+		return ad_err_sys(err, "create %s", dst);
+	return 0;
+}
+
+int rootfs_bind(const char *src, const char *dst, unsigned flags, struct ad_err *err)
+{
+	if (make_mountpoint(src, dst, err) < 0)
+		return -1;
+	if (mount(src, dst, NULL, MS_BIND | MS_REC, NULL) < 0)
+		return ad_err_sys(err, "bind %s on %s", src, dst);
+	struct mount_attr attr = { .attr_set = MOUNT_ATTR_NOSUID };
+	if (!(flags & ROOTFS_RW))
+		attr.attr_set |= MOUNT_ATTR_RDONLY;
+	if (!(flags & ROOTFS_DEV))
+		attr.attr_set |= MOUNT_ATTR_NODEV;
+	/* the whole tree, submounts included, unlike a remount of the top */
+	if (mount_setattr(AT_FDCWD, dst, AT_RECURSIVE, &attr, sizeof(attr)) < 0)
+		return ad_err_sys(err, "set the mount flags of %s", dst);
+	return 0;
+}
+
+static int mount_tmpfs(const char *dst, mode_t mode, uint64_t size, uint64_t inodes, struct ad_err *err)
+{
+	char opts[128];
+	snprintf(opts, sizeof(opts), "mode=%04o,size=%llu,nr_inodes=%llu", (unsigned)mode,
+		 (unsigned long long)size, (unsigned long long)inodes);
+	if (fs_mkdir_p(dst, 0755, err) < 0)
+		return -1;
+	if (mount("tmpfs", dst, "tmpfs", MS_NOSUID | MS_NODEV, opts) < 0)
+		return ad_err_sys(err, "mount tmpfs on %s (%s)", dst, opts);
+	return 0;
+}
+
+/* /usr and friends: a symlink on merged-/usr hosts (Debian's /bin -> usr/bin) is made
+ * again, a directory is bound read-only, a missing one is skipped. */
+static int system_tree(const struct sandbox_policy *p, struct ad_err *err)
+{
+	char dst[64], src[64], link[256];
+	for (size_t i = 0; i < ARRAY_SIZE(system_dirs); i++) {
+		snprintf(src, sizeof(src), "/%s", system_dirs[i]);
+		snprintf(dst, sizeof(dst), STAGE "/%s", system_dirs[i]);
+		struct stat st;
+		if (lstat(src, &st) < 0)
+			continue;
+		if (S_ISLNK(st.st_mode)) {
+			ssize_t n = readlink(src, link, sizeof(link) - 1);
+			if (n < 0)
+				return ad_err_sys(err, "readlink %s", src);
+			link[n] = '\0';
+			if (symlink(link, dst) < 0)
+				return ad_err_sys(err, "symlink %s", dst);
+		} else if (i == 0 && p->usr_overlay) {
+			/* Writes land in a tmpfs that is detached at once: nothing but the
+			 * overlay can reach it, and it goes away with the sandbox. */
+			if (mount_tmpfs(STAGE "/.usr-rw", 0755, p->tmp_size, p->tmp_files, err) < 0 ||
+			    fs_mkdir_p(STAGE "/.usr-rw/upper", 0755, err) < 0 ||
+			    fs_mkdir_p(STAGE "/.usr-rw/work", 0755, err) < 0 || fs_mkdir_p(dst, 0755, err) < 0)
+				return -1;
+			if (mount("overlay", dst, "overlay", MS_NOSUID | MS_NODEV,
+				  "lowerdir=/usr,upperdir=" STAGE "/.usr-rw/upper,workdir=" STAGE "/.usr-rw/work,userxattr") < 0)
+				return ad_err_sys(err, "mount overlay on /usr");
+			if (umount2(STAGE "/.usr-rw", MNT_DETACH) < 0 || rmdir(STAGE "/.usr-rw") < 0)
+				return ad_err_sys(err, "detach the /usr overlay's upper layer");
+		} else if (rootfs_bind(src, dst, 0, err) < 0) {
+			return -1;
+		}
+	}
+	return 0;
+}
+
+static int pivot(struct ad_err *err)
+{
+	if (chdir(STAGE) < 0)
+		return ad_err_sys(err, "chdir %s", STAGE);
+	/* pivot_root(".", "."): the old root ends up mounted over the new one, at "/", and
+	 * is detached at once; no directory for it is needed. */
+	if (syscall(SYS_pivot_root, ".", ".") < 0)
+		return ad_err_sys(err, "pivot_root");
+	if (umount2(".", MNT_DETACH) < 0)
+		return ad_err_sys(err, "detach the old root");
+	if (chdir("/") < 0)
+		return ad_err_sys(err, "chdir /");
+	struct mount_attr ro = { .attr_set = MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV };
+	if (mount_setattr(AT_FDCWD, "/", 0, &ro, sizeof(ro)) < 0)
+		return ad_err_sys(err, "make / read-only");
+	return 0;
+}
+
+int sandbox_rootfs_build(const struct sandbox_policy *p, struct ad_err *err)
+{
+	int src_fd[SANDBOX_MAX_BINDS];
+	char path[SANDBOX_BIND_PATH_MAX + 32], src[64];
+	int rc = -1;
+	unsigned opened = 0;
+
+	/* Nothing done here may propagate back to the host. */
+	if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0)
+		return ad_err_sys(err, "make / private");
+	for (; opened < p->nbinds; opened++) {
+		src_fd[opened] = open(p->binds[opened].src, O_PATH | O_CLOEXEC);
+		if (src_fd[opened] < 0) {
+			ad_err_sys(err, "open bind source %s", p->binds[opened].src);
+			goto out;
+		}
+	}
+	if (mount("tmpfs", STAGE, "tmpfs", MS_NOSUID | MS_NODEV, "mode=0755,size=4m,nr_inodes=4096") < 0) {
+		ad_err_sys(err, "mount the root tmpfs");
+		goto out;
+	}
+	if (system_tree(p, err) < 0 || rootfs_etc(STAGE, p, err) < 0)
+		goto out;
+	if (fs_mkdir_p(STAGE "/proc", 0555, err) < 0)
+		goto out;
+	if (mount("proc", STAGE "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) < 0) {
+		ad_err_sys(err, "mount proc");
+		goto out;
+	}
+	if (rootfs_dev(STAGE, p, err) < 0 ||
+	    mount_tmpfs(STAGE "/tmp", 01777, p->tmp_size, p->tmp_files, err) < 0 ||
+	    mount_tmpfs(STAGE "/workspace", 0755, p->workspace_size, p->workspace_files, err) < 0)
+		goto out;
+	for (unsigned i = 0; i < p->nbinds; i++) {
+		snprintf(path, sizeof(path), STAGE "%s", p->binds[i].dst);
+		snprintf(src, sizeof(src), "/proc/self/fd/%d", src_fd[i]);
+		if (rootfs_bind(src, path, p->binds[i].rw ? ROOTFS_RW : 0, err) < 0) {
+			ad_err_prefix(err, "bind %s", p->binds[i].src);
+			goto out;
+		}
+	}
+	rc = pivot(err);
+out:
+	while (opened > 0)
+		close(src_fd[--opened]);
+	return rc;
+}

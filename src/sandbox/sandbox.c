@@ -1,0 +1,254 @@
+/* Starting, watching and tearing down one sandbox: the parent's side. See
+ * include/sandbox/sandbox.h; the child's side is child.c. */
+#include "sandbox/sandbox.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "child.h"
+#include "core/cleanup.h"
+#include "core/log.h"
+#include "sandbox/cgroup.h"
+#include "sandbox/userns.h"
+
+#define NS_FLAGS (CLONE_NEWUSER | CLONE_NEWPID | CLONE_NEWNS | CLONE_NEWNET | CLONE_NEWIPC | CLONE_NEWUTS)
+
+struct sandbox {
+	pid_t pid;                 /* init, as the host sees it */
+	int pidfd;
+	int report_fd;
+	bool reaped;
+	int init_status;
+	uint64_t deadline_ns;
+	unsigned timeout_s;
+	uint64_t memory_max;
+	struct sandbox_cgroup cg;
+};
+
+static uint64_t now_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+pid_t sandbox_init_pid(const struct sandbox *sb)
+{
+	return sb->pid;
+}
+
+/* Kill everything: through the cgroup first (it holds whatever double-forked away),
+ * then init, whose death takes the whole pid namespace with it; reap init. */
+static void kill_all(struct sandbox *sb)
+{
+	if (sb->reaped)
+		return;
+	sandbox_cgroup_kill(&sb->cg);
+	kill(sb->pid, SIGKILL);
+	while (waitpid(sb->pid, &sb->init_status, 0) < 0 && errno == EINTR)
+		;
+	sb->reaped = true;
+}
+
+int sandbox_start(const struct sandbox_spec *spec, struct sandbox **out, struct ad_err *err)
+{
+	static unsigned long serial;
+	struct sandbox *sb = calloc(1, sizeof(*sb));
+	int sync[2] = { -1, -1 }, rep[2] = { -1, -1 };
+	char name[64];
+	if (sb == NULL)
+		return ad_err_set(err, ENOMEM, "sandbox");
+	sb->pidfd = sb->report_fd = -1;
+	sb->timeout_s = spec->timeout_s ? spec->timeout_s : spec->policy->command_timeout_s;
+	if (sb->timeout_s > spec->policy->session_timeout_s)
+		sb->timeout_s = spec->policy->session_timeout_s;
+	sb->memory_max = spec->policy->memory_max;
+
+	snprintf(name, sizeof(name), "agentd-%d-%lu", (int)getpid(), ++serial);
+	if (sandbox_cgroup_create(&sb->cg, spec->cgroups, name, spec->policy, err) < 0) {
+		ad_err_prefix(err, "cgroup");
+		free(sb);
+		return -1;
+	}
+	if (pipe2(sync, O_CLOEXEC) < 0 || pipe2(rep, O_CLOEXEC) < 0) {
+		ad_err_sys(err, "pipe");
+		goto fail;
+	}
+	/* fork-like clone: the child goes on from here on a copy of our stack */
+	pid_t pid = (pid_t)syscall(SYS_clone, NS_FLAGS | CLONE_PIDFD | SIGCHLD, NULL, &sb->pidfd, NULL, 0);
+	if (pid < 0) {
+		ad_err_sys(err, "clone");
+		goto fail;
+	}
+	if (pid == 0) {
+		close(sync[1]);
+		close(rep[0]);
+		sandbox_child_main(spec, sync[0], rep[1], sb->cg.version != 0);
+	}
+	sb->pid = pid;
+	close(sync[0]);
+	close(rep[1]);
+	sync[0] = rep[1] = -1;
+	sb->report_fd = rep[0];
+	rep[0] = -1;
+
+	struct sandbox_ids ids;
+	sandbox_ids_choose(&ids, spec->policy, (unsigned long)pid);
+	if (sandbox_ids_write_maps(pid, &ids, err) < 0) {
+		ad_err_prefix(err, "user namespace");
+		goto fail;
+	}
+	if (sandbox_cgroup_attach(&sb->cg, pid, err) < 0) {
+		ad_err_prefix(err, "cgroup");
+		goto fail;
+	}
+	if (write(sync[1], "g", 1) != 1) {
+		ad_err_sys(err, "start the sandbox");
+		goto fail;
+	}
+	close(sync[1]);
+	sb->deadline_ns = now_ns() + (uint64_t)sb->timeout_s * 1000000000u;
+	*out = sb;
+	return 0;
+fail:
+	/* closing sync[1] unblocks a waiting child, which then exits */
+	for (int i = 0; i < 2; i++) {
+		if (sync[i] >= 0)
+			close(sync[i]);
+		if (rep[i] >= 0)
+			close(rep[i]);
+	}
+	if (sb->pid > 0)
+		kill_all(sb);
+	else
+		sb->reaped = true;
+	sandbox_destroy(sb);
+	return -1;
+}
+
+static void human_size(uint64_t bytes, char *buf, size_t size)
+{
+	if (bytes % (1u << 30) == 0)
+		snprintf(buf, size, "%llu GiB", (unsigned long long)(bytes >> 30));
+	else
+		snprintf(buf, size, "%llu MiB", (unsigned long long)(bytes >> 20));
+}
+
+/* Turn init's reports and the cgroup's counters into a result. */
+static void conclude(struct sandbox *sb, struct sandbox_result *res)
+{
+	struct child_report r;
+	bool have_status = false, failed = false;
+	int wstatus = sb->init_status;
+	fcntl(sb->report_fd, F_SETFL, O_NONBLOCK);
+	while (read(sb->report_fd, &r, sizeof(r)) == (ssize_t)sizeof(r)) {
+		r.step[sizeof(r.step) - 1] = '\0';
+		r.err.msg[sizeof(r.err.msg) - 1] = '\0';
+		if (r.kind == REPORT_ERROR && !failed) {
+			failed = true;
+			snprintf(res->message, sizeof(res->message), "%s: %s", r.step, r.err.msg);
+			res->status = strcmp(r.step, "exec") == 0 ? (r.err.errnum == ENOENT ? 127 : 126) : 125;
+		} else if (r.kind == REPORT_STATUS) {
+			have_status = true;
+			wstatus = r.wstatus;
+		}
+	}
+	if (failed) {
+		res->outcome = SANDBOX_FAILED;
+		return;
+	}
+	if (!have_status)
+		wstatus = sb->init_status;   /* init itself was killed */
+	long ooms = sandbox_cgroup_oom_kills(&sb->cg);
+	if (WIFSIGNALED(wstatus)) {
+		res->outcome = SANDBOX_SIGNALED;
+		res->status = WTERMSIG(wstatus);
+		snprintf(res->message, sizeof(res->message), "killed by signal %d (%s)", res->status,
+			 strsignal(res->status));
+	} else {
+		res->outcome = SANDBOX_EXITED;
+		res->status = WEXITSTATUS(wstatus);
+		snprintf(res->message, sizeof(res->message), "exited with status %d", res->status);
+	}
+	if (ooms > 0) {
+		char limit[32];
+		human_size(sb->memory_max, limit, sizeof(limit));
+		res->outcome = SANDBOX_OOM;
+		snprintf(res->message, sizeof(res->message),
+			 "out of memory: the sandbox reached its memory limit of %s and the kernel killed "
+			 "a process (%ld OOM kill%s)", limit, ooms, ooms == 1 ? "" : "s");
+	}
+}
+
+int sandbox_wait(struct sandbox *sb, int cancel_fd, struct sandbox_result *res)
+{
+	memset(res, 0, sizeof(*res));
+	for (;;) {
+		uint64_t now = now_ns();
+		if (now >= sb->deadline_ns) {
+			kill_all(sb);
+			res->outcome = SANDBOX_TIMED_OUT;
+			res->status = SIGKILL;
+			snprintf(res->message, sizeof(res->message),
+				 "timed out after %u s: the command and all its processes were killed", sb->timeout_s);
+			return 0;
+		}
+		struct pollfd pfd[2] = { { sb->pidfd, POLLIN, 0 }, { cancel_fd, POLLIN, 0 } };
+		uint64_t left_ms = (sb->deadline_ns - now) / 1000000u + 1;
+		int n = poll(pfd, cancel_fd >= 0 ? 2 : 1, left_ms > 60000 ? 60000 : (int)left_ms);
+		if (n < 0 && errno != EINTR)
+			return ad_err_sys(NULL, "poll");
+		if (n > 0 && (pfd[0].revents & POLLIN)) {
+			while (waitpid(sb->pid, &sb->init_status, 0) < 0 && errno == EINTR)
+				;
+			sb->reaped = true;
+			conclude(sb, res);
+			return 0;
+		}
+		if (n > 0 && cancel_fd >= 0 && pfd[1].revents) {
+			kill_all(sb);
+			res->outcome = SANDBOX_CANCELLED;
+			res->status = SIGKILL;
+			snprintf(res->message, sizeof(res->message), "cancelled: the sandbox was killed");
+			return 0;
+		}
+	}
+}
+
+void sandbox_destroy(struct sandbox *sb)
+{
+	if (sb == NULL)
+		return;
+	kill_all(sb);
+	struct ad_err e;
+	if (sandbox_cgroup_remove(&sb->cg, &e) < 0)
+		log_warn("sandbox: %s", e.msg);
+	if (sb->pidfd >= 0)
+		close(sb->pidfd);
+	if (sb->report_fd >= 0)
+		close(sb->report_fd);
+	free(sb);
+}
+
+int sandbox_result_exit_code(const struct sandbox_result *res)
+{
+	switch (res->outcome) {
+	case SANDBOX_EXITED: return res->status;
+	case SANDBOX_SIGNALED: return 128 + res->status;
+	case SANDBOX_OOM: return 137;
+	case SANDBOX_TIMED_OUT: return 124;
+	case SANDBOX_CANCELLED: return 130;
+	case SANDBOX_FAILED: return res->status;
+	}
+	return 125;
+}
