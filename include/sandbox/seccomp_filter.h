@@ -5,7 +5,8 @@
  * Refused with EPERM whatever the arguments: the names in seccomp_denied_syscalls.
  * Refused for some arguments only, with EPERM:
  *   clone       with any CLONE_NEW* namespace flag (plain fork and threads still work);
- *   socket      AF_ALG, AF_VSOCK, AF_PACKET, AF_KEY, and SOCK_RAW/SOCK_PACKET in any domain;
+ *   socket      AF_ALG, AF_VSOCK, AF_PACKET, AF_KEY; SOCK_PACKET in any domain; SOCK_RAW
+ *               in any domain but AF_NETLINK (iproute2 and getifaddrs() need it there);
  *   ioctl       TIOCSTI and TIOCLINUX (typing into a terminal);
  *   personality anything but 0 (PER_LINUX), 8 (PER_LINUX32) and 0xffffffff (query).
  * clone3 fails with ENOSYS: its flags sit in memory seccomp cannot read, and libc then

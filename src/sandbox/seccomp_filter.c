@@ -115,50 +115,57 @@ static int deny(scmp_filter_ctx ctx, const char *name, struct scmp_arg_cmp cmp,
 	return rule_add(ctx, SCMP_ACT_ERRNO(EPERM), name, 1, &cmp, err);
 }
 
-/* Namespace flags. CLONE_NEWTIME (0x80) overlaps the exit-signal byte of clone(), but no
- * valid signal has that bit, so refusing it costs nothing. Flags are tested one per
- * rule: a rule's conditions are ANDed, separate rules are ORed. */
+/* libseccomp compares all 64 bits of an argument (its SCMP_A*_32 forms only truncate the
+ * value compared with), but the kernel reads int arguments from the low 32 bits alone: a
+ * plain equality would let a caller slip garbage into the upper half past the rule and
+ * still reach the kernel with the refused value (CVE-2019-10063, Flatpak's TIOCSTI rule).
+ * Masked compares with a 32-bit mask ignore the upper half, as the kernel does. */
+#define ARG_EQ32(arg, value) SCMP_CMP((arg), SCMP_CMP_MASKED_EQ, 0xffffffffULL, (value))
+#define ARG_BITS32(arg, mask, value) SCMP_CMP((arg), SCMP_CMP_MASKED_EQ, (mask), (value))
+
+/* Namespace flags, one rule each: a rule's conditions are ANDed, separate rules ORed.
+ * CLONE_NEWTIME (0x80) overlaps the exit-signal byte of clone(), but no valid signal has
+ * that bit, so refusing it costs nothing. */
 static int add_clone_rules(scmp_filter_ctx ctx, struct ad_err *err)
 {
-	static const unsigned long ns_flags[] = {
+	static const uint32_t ns_flags[] = {
 		CLONE_NEWUSER, CLONE_NEWNS, CLONE_NEWPID, CLONE_NEWNET, CLONE_NEWIPC,
 		CLONE_NEWUTS, CLONE_NEWCGROUP, CLONE_NEWTIME,
 	};
 	for (size_t i = 0; i < ARRAY_SIZE(ns_flags); i++)
-		if (deny(ctx, "clone", SCMP_A0(SCMP_CMP_MASKED_EQ, ns_flags[i], ns_flags[i]), err) < 0)
+		if (deny(ctx, "clone", ARG_BITS32(0, ns_flags[i], ns_flags[i]), err) < 0)
 			return -1;
 	return rule_add(ctx, SCMP_ACT_ERRNO(ENOSYS), "clone3", 0, NULL, err);
 }
 
-/* The kernel reads these arguments as int, so only the low 32 bits are compared (the _32
- * forms): with 64-bit compares, garbage in the upper half would slip past the rule and
- * still reach the kernel as the refused value (CVE-2019-10063 in Flatpak's TIOCSTI rule). */
 static int add_socket_rules(scmp_filter_ctx ctx, struct ad_err *err)
 {
 	static const int domains[] = { AF_ALG, AF_VSOCK, AF_PACKET, AF_KEY };
 	for (size_t i = 0; i < ARRAY_SIZE(domains); i++)
-		if (deny(ctx, "socket", SCMP_A0_32(SCMP_CMP_EQ, domains[i]), err) < 0)
+		if (deny(ctx, "socket", ARG_EQ32(0, domains[i]), err) < 0)
 			return -1;
 
 	/* The type is in the low 4 bits; SOCK_CLOEXEC and SOCK_NONBLOCK sit above them.
 	 * Netlink keeps SOCK_RAW: it is the usual spelling there (iproute2, getifaddrs(),
 	 * getaddrinfo's AI_ADDRCONFIG), SOCK_DGRAM gives the same socket anyway, and routing
-	 * changes need CAP_NET_ADMIN, which the sandbox has dropped. */
+	 * changes need CAP_NET_ADMIN, which the sandbox has dropped. The 64-bit "not netlink"
+	 * errs on the safe side: netlink with garbage above is refused. */
 	struct scmp_arg_cmp raw[] = {
-		SCMP_A0_32(SCMP_CMP_NE, AF_NETLINK),
-		SCMP_A1_32(SCMP_CMP_MASKED_EQ, 0xf, SOCK_RAW),
+		SCMP_A0(SCMP_CMP_NE, AF_NETLINK),
+		ARG_BITS32(1, 0xf, SOCK_RAW),
 	};
 	if (rule_add(ctx, SCMP_ACT_ERRNO(EPERM), "socket", ARRAY_SIZE(raw), raw, err) < 0)
 		return -1;
 	/* The kernel turns (AF_INET, SOCK_PACKET) into a packet socket. */
-	return deny(ctx, "socket", SCMP_A1_32(SCMP_CMP_MASKED_EQ, 0xf, SOCK_PACKET), err);
+	return deny(ctx, "socket", ARG_BITS32(1, 0xf, SOCK_PACKET), err);
 }
 
+/* Typing into a terminal: whoever reads it next (a shell outside) runs the input. */
 static int add_ioctl_rules(scmp_filter_ctx ctx, struct ad_err *err)
 {
-	if (deny(ctx, "ioctl", SCMP_A1_32(SCMP_CMP_EQ, TIOCSTI), err) < 0)
+	if (deny(ctx, "ioctl", ARG_EQ32(1, TIOCSTI), err) < 0)
 		return -1;
-	return deny(ctx, "ioctl", SCMP_A1_32(SCMP_CMP_EQ, TIOCLINUX), err);
+	return deny(ctx, "ioctl", ARG_EQ32(1, TIOCLINUX), err);
 }
 
 /* personality: EPERM unless the value is 0 (PER_LINUX), 8 (PER_LINUX32) or 0xffffffff
@@ -168,14 +175,13 @@ static int add_ioctl_rules(scmp_filter_ctx ctx, struct ad_err *err)
  * neither 0 nor all ones has, going round its bits, a 1 followed by a 0. One rule per
  * adjacent pair (b, b+1) catches it, except that the pair (3, 4) would catch 8 itself:
  * (2, 4) stands in for it, catching the runs of ones that end at bit 3 and are longer
- * than bit 3 alone. The kernel reads an unsigned int, hence the 32-bit compares. */
+ * than bit 3 alone. The kernel reads an unsigned int; so do these masks. */
 static int add_personality_rules(scmp_filter_ctx ctx, struct ad_err *err)
 {
 	for (unsigned b = 0; b < 32; b++) {
 		unsigned one = b == 3 ? 2 : b, zero = (b + 1) % 32;
 		uint32_t mask = (UINT32_C(1) << one) | (UINT32_C(1) << zero);
-		if (deny(ctx, "personality", SCMP_A0_32(SCMP_CMP_MASKED_EQ, mask, UINT32_C(1) << one),
-			 err) < 0)
+		if (deny(ctx, "personality", ARG_BITS32(0, mask, UINT32_C(1) << one), err) < 0)
 			return -1;
 	}
 	return 0;
@@ -241,8 +247,8 @@ int seccomp_filter_build(struct seccomp_prog **out, struct ad_err *err)
 	int rc = seccomp_attr_set(ctx, SCMP_FLTATR_ACT_BADARCH, SCMP_ACT_KILL_PROCESS);
 	if (rc < 0)
 		return ad_err_set(err, -rc, "seccomp: bad-arch action");
-	/* A binary search instead of ~80 comparisons on every allowed syscall. Only a speed-up,
-	 * so an older libseccomp without it is fine. */
+	/* A binary search instead of a walk past ~80 syscall numbers on every call. Only
+	 * a speed-up, so an older libseccomp without it is fine. */
 	(void)seccomp_attr_set(ctx, SCMP_FLTATR_CTL_OPTIMIZE, 2);
 
 	if (add_rules(ctx, err) < 0 || export_prog(ctx, out, err) < 0)
