@@ -160,13 +160,31 @@ int sandbox_cgroup_create(struct sandbox_cgroup *cg, const struct cgroup_host *h
 	return rc;
 }
 
-int sandbox_cgroup_attach(const struct sandbox_cgroup *cg, pid_t pid, struct ad_err *err)
+int sandbox_cgroup_open_join(const struct sandbox_cgroup *cg, int fds[CG_NCTL], struct ad_err *err)
 {
-	char v[32];
-	snprintf(v, sizeof(v), "%d", (int)pid);
-	for (unsigned i = 0; i < cg->ndirs; i++)
-		if (write_file(cg->dir[i], "cgroup.procs", v, err) < 0)
+	char path[PATH_MAX + 16];
+	for (unsigned i = 0; i < cg->ndirs; i++) {
+		if (cg->version == 2) {
+			fds[i] = open(cg->dir[i], O_PATH | O_DIRECTORY | O_CLOEXEC);
+		} else {
+			snprintf(path, sizeof(path), "%s/tasks", cg->dir[i]);
+			fds[i] = open(path, O_WRONLY | O_CLOEXEC);
+		}
+		if (fds[i] < 0) {
+			ad_err_sys(err, "open %s", cg->dir[i]);
+			while (i > 0)
+				close(fds[--i]);
 			return -1;
+		}
+	}
+	return (int)cg->ndirs;
+}
+
+int sandbox_cgroup_join_self(const int fds[CG_NCTL], unsigned n, struct ad_err *err)
+{
+	for (unsigned i = 0; i < n; i++)
+		if (write(fds[i], "0", 1) != 1)
+			return ad_err_sys(err, "join cgroup %s", cgroup_ctl_names[i]);
 	return 0;
 }
 

@@ -16,6 +16,7 @@
 
 #include "core/cleanup.h"
 #include "sandbox/caps.h"
+#include "sandbox/cgroup.h"
 #include "sandbox/proc_setup.h"
 #include "sandbox/rootfs.h"
 #include "sandbox/userns.h"
@@ -30,11 +31,14 @@ struct child_ctx {
 	bool have_cgroup;
 };
 
+/* The report pipe's number: where the parent left it until fds() moves it to 3. */
+static int report_to = -1;
+
 static void report(const struct child_report *r)
 {
 	ssize_t n;
 	do
-		n = write(REPORT_FD, r, sizeof(*r));
+		n = write(report_to, r, sizeof(*r));
 	while (n < 0 && errno == EINTR);
 }
 
@@ -64,6 +68,7 @@ static int fds(const struct sandbox_spec *spec, int report_fd, struct ad_err *er
 	for (int i = 0; i < 4; i++)
 		if (dup3(hi[i], i, i == REPORT_FD ? O_CLOEXEC : 0) < 0)
 			return ad_err_sys(err, "dup3 %d", i);
+	report_to = REPORT_FD;
 	if (close_range(FIRST_FREE_FD, ~0U, 0) < 0)
 		return ad_err_sys(err, "close_range");
 	return 0;
@@ -182,26 +187,29 @@ static _Noreturn void init_loop(pid_t cmd)
 	}
 }
 
-_Noreturn void sandbox_child_main(const struct sandbox_spec *spec, int sync_fd, int report_fd,
-				  bool have_cgroup)
+_Noreturn void sandbox_child_main(const struct child_args *a)
 {
+	const struct sandbox_spec *spec = a->spec;
 	struct ad_err e;
 	char go;
-	/* The parent writes our id maps and cgroup first; EOF means it gave up. */
-	if (read(sync_fd, &go, 1) != 1)
+	report_to = a->report_fd;
+	/* First of all, so that every process after this one is born in the cgroup. */
+	if (sandbox_cgroup_join_self(a->join_fds, a->njoin, &e) < 0)
+		fail("cgroup", &e, 125);
+	for (unsigned i = 0; i < a->njoin; i++)
+		close(a->join_fds[i]);
+	/* The parent writes our id maps first; EOF means it gave up. */
+	if (read(a->sync_fd, &go, 1) != 1)
 		_exit(125);
-	if (reset_signals(&e) < 0 || fds(spec, report_fd, &e) < 0) {
-		/* the report pipe may not be on REPORT_FD yet: write to where it is */
-		struct child_report r = { .kind = REPORT_ERROR, .step = "process", .err = e };
-		if (write(report_fd, &r, sizeof(r)) < 0)
-			_exit(125);
-		_exit(125);
-	}
-	struct child_ctx ctx = { .spec = spec, .have_cgroup = have_cgroup };
+	if (reset_signals(&e) < 0 || fds(spec, a->report_fd, &e) < 0)
+		fail("process", &e, 125);
+	struct child_ctx ctx = { .spec = spec, .have_cgroup = a->have_cgroup };
 	for (size_t i = 0; i < ARRAY_SIZE(steps); i++)
 		if (steps[i].fn(&ctx, &e) < 0)
 			fail(steps[i].name, &e, 125);
-	pid_t cmd = fork();
+	/* vfork: no copy of our page tables for a child that only execs (or reports
+	 * and _exits); we are single-threaded and wait anyway */
+	pid_t cmd = vfork();
 	if (cmd < 0) {
 		ad_err_sys(&e, "fork the command");
 		fail("exec", &e, 125);

@@ -7,6 +7,7 @@
 #include <stdint.h>
 
 #include "core/err.h"
+#include "sandbox/cgroup_host.h"
 #include "sandbox/sandbox.h"
 
 enum report_kind {
@@ -21,9 +22,17 @@ struct child_report {
 	struct ad_err err;
 };
 
-/* The child's life after clone: wait for the parent's go on sync_fd, take every setup
- * step, run the command under a minimal init. Never returns. */
-_Noreturn void sandbox_child_main(const struct sandbox_spec *spec, int sync_fd, int report_fd,
-				  bool have_cgroup);
+struct child_args {
+	const struct sandbox_spec *spec;
+	int sync_fd;                 /* read end: the parent's go */
+	int report_fd;               /* write end: struct child_report records */
+	int join_fds[CG_NCTL];       /* v1: "tasks" files to write "0" to */
+	unsigned njoin;
+	bool have_cgroup;
+};
+
+/* The child's life after clone: join its cgroup, wait for the parent's go, take every
+ * setup step, run the command under a minimal init. Never returns. */
+_Noreturn void sandbox_child_main(const struct child_args *a);
 
 #endif

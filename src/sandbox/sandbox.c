@@ -4,7 +4,9 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stdint.h>
 #include <poll.h>
+#include <linux/sched.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdio.h>
@@ -60,6 +62,12 @@ static void kill_all(struct sandbox *sb)
 	sb->reaped = true;
 }
 
+static void close_all(const int *fds, unsigned n)
+{
+	for (unsigned i = 0; i < n; i++)
+		close(fds[i]);
+}
+
 int sandbox_start(const struct sandbox_spec *spec, struct sandbox **out, struct ad_err *err)
 {
 	static unsigned long serial;
@@ -80,20 +88,42 @@ int sandbox_start(const struct sandbox_spec *spec, struct sandbox **out, struct 
 		free(sb);
 		return -1;
 	}
+	struct child_args args = { .spec = spec, .have_cgroup = sb->cg.version != 0 };
+	int njoin = sandbox_cgroup_open_join(&sb->cg, args.join_fds, err);
+	if (njoin < 0) {
+		ad_err_prefix(err, "cgroup");
+		goto fail;
+	}
 	if (pipe2(sync, O_CLOEXEC) < 0 || pipe2(rep, O_CLOEXEC) < 0) {
 		ad_err_sys(err, "pipe");
+		close_all(args.join_fds, (unsigned)njoin);
 		goto fail;
 	}
-	/* fork-like clone: the child goes on from here on a copy of our stack */
-	pid_t pid = (pid_t)syscall(SYS_clone, NS_FLAGS | CLONE_PIDFD | SIGCHLD, NULL, &sb->pidfd, NULL, 0);
-	if (pid < 0) {
-		ad_err_sys(err, "clone");
-		goto fail;
+	/* fork-like clone3 (no stack given: the child goes on from here on a copy of
+	 * ours); on v2 straight into the sandbox's cgroup */
+	struct clone_args ca = {
+		.flags = NS_FLAGS | CLONE_PIDFD,
+		.pidfd = (uint64_t)(uintptr_t)&sb->pidfd,
+		.exit_signal = SIGCHLD,
+	};
+	if (sb->cg.version == 2) {
+		ca.flags |= CLONE_INTO_CGROUP;
+		ca.cgroup = (uint64_t)args.join_fds[0];
+	} else {
+		args.njoin = (unsigned)njoin;
 	}
+	args.sync_fd = sync[0];
+	args.report_fd = rep[1];
+	pid_t pid = (pid_t)syscall(SYS_clone3, &ca, sizeof(ca));
 	if (pid == 0) {
 		close(sync[1]);
 		close(rep[0]);
-		sandbox_child_main(spec, sync[0], rep[1], sb->cg.version != 0);
+		sandbox_child_main(&args);
+	}
+	close_all(args.join_fds, (unsigned)njoin);
+	if (pid < 0) {
+		ad_err_sys(err, "clone3");
+		goto fail;
 	}
 	sb->pid = pid;
 	close(sync[0]);
@@ -106,10 +136,6 @@ int sandbox_start(const struct sandbox_spec *spec, struct sandbox **out, struct 
 	sandbox_ids_choose(&ids, spec->policy, (unsigned long)pid);
 	if (sandbox_ids_write_maps(pid, &ids, err) < 0) {
 		ad_err_prefix(err, "user namespace");
-		goto fail;
-	}
-	if (sandbox_cgroup_attach(&sb->cg, pid, err) < 0) {
-		ad_err_prefix(err, "cgroup");
 		goto fail;
 	}
 	if (write(sync[1], "g", 1) != 1) {
