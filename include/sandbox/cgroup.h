@@ -23,6 +23,10 @@ struct sandbox_cgroup {
  * processes, as the no-internal-process rule demands. No-op on v1. */
 int sandbox_cgroup_prepare(struct cgroup_host *host, struct ad_err *err);
 
+/* Remove the cgroups of sandboxes whose parent died without cleaning up (SIGKILL):
+ * "agentd-<pid>-<n>" below ours whose <pid> no longer exists. Returns how many. */
+int sandbox_cgroup_sweep(const struct cgroup_host *host);
+
 int sandbox_cgroup_create(struct sandbox_cgroup *cg, const struct cgroup_host *host, const char *name,
 			  const struct sandbox_policy *p, struct ad_err *err);
 /* Joining, without the cost of migrating another process (which takes the kernel's

@@ -124,6 +124,7 @@ static int run(struct config *cfg, struct run_opts *o, char **cmd)
 	if (cgroup_host_detect(&host, false, &e) < 0 || sandbox_cgroup_prepare(&host, &e) < 0 ||
 	    seccomp_filter_build(&prog, &e) < 0)
 		goto setup_failed;
+	sandbox_cgroup_sweep(&host);   /* what a SIGKILLed run left behind */
 	char **env = sandbox_env_build(&policy, NULL);
 	if (env == NULL) {
 		ad_err_set(&e, ENOMEM, "environment");

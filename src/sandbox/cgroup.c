@@ -1,6 +1,7 @@
 /* A sandbox's cgroup: see include/sandbox/cgroup.h. */
 #include "sandbox/cgroup.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -158,6 +159,51 @@ int sandbox_cgroup_create(struct sandbox_cgroup *cg, const struct cgroup_host *h
 	if (rc < 0)
 		sandbox_cgroup_remove(cg, NULL);
 	return rc;
+}
+
+/* "agentd-<pid>-<n>": the pid, when the name is ours and its process is gone. */
+static pid_t orphan_owner(const char *name)
+{
+	unsigned long pid, n;
+	char tail;
+	if (sscanf(name, "agentd-%lu-%lu%c", &pid, &n, &tail) != 2 || pid == 0)
+		return 0;
+	return kill((pid_t)pid, 0) < 0 && errno == ESRCH ? (pid_t)pid : 0;
+}
+
+/* The whole cgroup of a sandbox named name: every controller's copy on v1. */
+static void cgroup_by_name(struct sandbox_cgroup *cg, const struct cgroup_host *host, const char *name)
+{
+	memset(cg, 0, sizeof(*cg));
+	cg->version = host->version;
+	cg->ndirs = host->version == 2 ? 1 : CG_NCTL;
+	for (unsigned i = 0; i < cg->ndirs; i++)
+		if (host->version == 2 || host->ctl[i].available)
+			snprintf(cg->dir[i], sizeof(cg->dir[i]), "%s/%s",
+				 host->version == 2 ? host->v2_dir : host->ctl[i].dir, name);
+}
+
+int sandbox_cgroup_sweep(const struct cgroup_host *host)
+{
+	int removed = 0;
+	unsigned n = host->version == 2 ? 1 : host->version == 1 ? CG_NCTL : 0;
+	for (unsigned i = 0; i < n; i++) {
+		const char *base = host->version == 2 ? host->v2_dir : host->ctl[i].dir;
+		DIR *d = host->version == 2 || host->ctl[i].available ? opendir(base) : NULL;
+		struct dirent *de;
+		while (d != NULL && (de = readdir(d)) != NULL) {
+			if (de->d_type != DT_DIR || orphan_owner(de->d_name) == 0)
+				continue;
+			struct sandbox_cgroup cg;
+			cgroup_by_name(&cg, host, de->d_name);
+			sandbox_cgroup_kill(&cg);
+			if (sandbox_cgroup_remove(&cg, NULL) == 0)
+				removed++;
+		}
+		if (d != NULL)
+			closedir(d);
+	}
+	return removed;
 }
 
 int sandbox_cgroup_open_join(const struct sandbox_cgroup *cg, int fds[CG_NCTL], struct ad_err *err)

@@ -6,6 +6,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdio.h>
@@ -97,11 +98,6 @@ static int step_cgroupns(struct child_ctx *c, struct ad_err *err)
 	return 0;
 }
 
-static int step_ids(struct child_ctx *c, struct ad_err *err)
-{
-	return sandbox_ids_become_root(err);
-}
-
 static int step_rootfs(struct child_ctx *c, struct ad_err *err)
 {
 	return sandbox_rootfs_build(c->spec->policy, err);
@@ -151,7 +147,6 @@ static const struct {
 	int (*fn)(struct child_ctx *c, struct ad_err *err);
 } steps[] = {
 	{ "cgroup", step_cgroupns },
-	{ "user namespace", step_ids },
 	{ "rootfs", step_rootfs },
 	{ "network", step_network },
 	{ "hostname", step_hostname },
@@ -200,6 +195,13 @@ _Noreturn void sandbox_child_main(const struct child_args *a)
 		close(a->join_fds[i]);
 	/* The parent writes our id maps first; EOF means it gave up. */
 	if (read(a->sync_fd, &go, 1) != 1)
+		_exit(125);
+	if (sandbox_ids_become_root(&e) < 0)
+		fail("user namespace", &e, 125);
+	/* Die with the parent. Set after the uid change, which clears it; the parent
+	 * keeps the sync pipe open, so a hang-up means it died before this point. */
+	struct pollfd pfd = { a->sync_fd, POLLIN, 0 };
+	if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) < 0 || poll(&pfd, 1, 0) != 0)
 		_exit(125);
 	if (reset_signals(&e) < 0 || fds(spec, a->report_fd, &e) < 0)
 		fail("process", &e, 125);

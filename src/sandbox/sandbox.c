@@ -29,6 +29,7 @@ struct sandbox {
 	pid_t pid;                 /* init, as the host sees it */
 	int pidfd;
 	int report_fd;
+	int sync_fd;               /* held open: the child's way to tell we are alive */
 	bool reaped;
 	int init_status;
 	uint64_t deadline_ns;
@@ -76,7 +77,7 @@ int sandbox_start(const struct sandbox_spec *spec, struct sandbox **out, struct 
 	char name[64];
 	if (sb == NULL)
 		return ad_err_set(err, ENOMEM, "sandbox");
-	sb->pidfd = sb->report_fd = -1;
+	sb->pidfd = sb->report_fd = sb->sync_fd = -1;
 	sb->timeout_s = spec->timeout_s ? spec->timeout_s : spec->policy->command_timeout_s;
 	if (sb->timeout_s > spec->policy->session_timeout_s)
 		sb->timeout_s = spec->policy->session_timeout_s;
@@ -142,7 +143,7 @@ int sandbox_start(const struct sandbox_spec *spec, struct sandbox **out, struct 
 		ad_err_sys(err, "start the sandbox");
 		goto fail;
 	}
-	close(sync[1]);
+	sb->sync_fd = sync[1];
 	sb->deadline_ns = now_ns() + (uint64_t)sb->timeout_s * 1000000000u;
 	*out = sb;
 	return 0;
@@ -263,6 +264,8 @@ void sandbox_destroy(struct sandbox *sb)
 		close(sb->pidfd);
 	if (sb->report_fd >= 0)
 		close(sb->report_fd);
+	if (sb->sync_fd >= 0)
+		close(sb->sync_fd);
 	free(sb);
 }
 

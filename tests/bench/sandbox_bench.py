@@ -1,0 +1,142 @@
+#!/usr/bin/python3
+"""Sandbox start-up benchmark: create -> run /bin/true -> exit, side by side.
+
+agentd sandbox run, bwrap --unshare-all and unshare(1) are run interleaved (one of
+each per round), so that whatever else the machine does weighs on all three alike.
+Prints median and p99 per tool, the agentd/bwrap ratio, the peak RSS of the agentd
+launcher, and the PSS of an idle sandbox running sleep (what agentd adds per sandbox:
+its launcher and its init, not the sleep itself).
+
+Usage: sandbox_bench.py [--runs N] [--agentd PATH]
+"""
+import argparse
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+
+def bwrap_cmd(bwrap):
+    cmd = [bwrap, "--unshare-all", "--die-with-parent", "--ro-bind", "/usr", "/usr"]
+    for d in ("bin", "lib", "lib64", "sbin"):
+        p = "/" + d
+        if os.path.islink(p):
+            cmd += ["--symlink", os.readlink(p), p]
+        elif os.path.isdir(p):
+            cmd += ["--ro-bind", p, p]
+    return cmd + ["--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp", "/bin/true"]
+
+
+def run_once(argv):
+    """Wall time of one run in ms, and the peak RSS (KiB) of the process tree reaped."""
+    t0 = time.perf_counter()
+    pid = os.posix_spawn(argv[0], argv, {"PATH": "/usr/bin:/bin"})
+    _, status, ru = os.wait4(pid, 0)
+    ms = (time.perf_counter() - t0) * 1000
+    if os.waitstatus_to_exitcode(status) != 0:
+        sys.exit(f"benchmark: {argv[0]} failed with status {status}")
+    return ms, ru.ru_maxrss
+
+
+def pct(values, p):
+    s = sorted(values)
+    return s[min(len(s) - 1, int(round(p / 100 * (len(s) - 1))))]
+
+
+def pss_kib(pid):
+    with open(f"/proc/{pid}/smaps_rollup") as f:
+        for line in f:
+            if line.startswith("Pss:"):
+                return int(line.split()[1])
+    return 0
+
+
+def children(pid):
+    try:
+        with open(f"/proc/{pid}/task/{pid}/children") as f:
+            return [int(x) for x in f.read().split()]
+    except OSError:
+        return []
+
+
+def idle_pss(argv, label):
+    """Start argv (ending in sleep), find launcher -> init -> sleep, read their PSS."""
+    proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL)
+    try:
+        chain = [proc.pid]
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            chain = [proc.pid]
+            while len(chain) < 4:
+                kids = children(chain[-1])
+                if not kids:
+                    break
+                chain.append(kids[0])
+            names = [open(f"/proc/{p}/comm").read().strip() for p in chain]
+            if names and names[-1] == "sleep":
+                break
+            time.sleep(0.02)
+        else:
+            sys.exit(f"benchmark: {label}: no sleep process appeared")
+        time.sleep(0.2)
+        values = {p: pss_kib(p) for p in chain}
+        return chain, names, values
+    finally:
+        proc.terminate()        # SIGTERM: the launcher kills its sandbox and cleans up
+        proc.wait()
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--runs", type=int, default=200)
+    ap.add_argument("--agentd", default=os.path.join(ROOT, "agentd"))
+    args = ap.parse_args()
+
+    tools = {"agentd": [args.agentd, "sandbox", "run", "--", "/bin/true"]}
+    bwrap = shutil.which("bwrap")
+    if bwrap:
+        tools["bwrap"] = bwrap_cmd(bwrap)
+    unshare = shutil.which("unshare")
+    if unshare:
+        tools["unshare"] = [unshare, "--user", "--map-root-user", "--pid", "--fork", "--net",
+                            "--mount", "--ipc", "--uts", "/bin/true"]
+
+    for argv in tools.values():          # warm caches; not counted
+        for _ in range(5):
+            run_once(argv)
+    times = {name: [] for name in tools}
+    rss = []
+    for i in range(args.runs):
+        order = list(tools)[i % len(tools):] + list(tools)[:i % len(tools)]
+        for name in order:
+            ms, maxrss = run_once(tools[name])
+            times[name].append(ms)
+            if name == "agentd":
+                rss.append(maxrss)
+
+    print(f"sandbox start-up: create, run /bin/true, exit; {args.runs} runs each, interleaved")
+    print(f"{'tool':10} {'median ms':>10} {'p99 ms':>10} {'mean ms':>10}")
+    for name, v in times.items():
+        print(f"{name:10} {statistics.median(v):10.2f} {pct(v, 99):10.2f} {statistics.mean(v):10.2f}")
+    if "bwrap" in times:
+        ratio = statistics.median(times["agentd"]) / statistics.median(times["bwrap"])
+        print(f"ratio agentd/bwrap (median): {ratio:.2f}  (target <= 0.60)")
+    print(f"agentd launcher peak RSS (max over runs, whole tree): {max(rss) / 1024:.1f} MiB")
+
+    chain, names, values = idle_pss([args.agentd, "sandbox", "run", "--", "sleep", "30"], "agentd")
+    overhead = sum(v for p, v in values.items() if names[chain.index(p)] != "sleep")
+    print("idle sandbox running sleep, PSS per process: " +
+          ", ".join(f"{n}[{p}] {values[p]} KiB" for p, n in zip(chain, names)))
+    print(f"agentd PSS overhead per idle sandbox (launcher + init): {overhead / 1024:.2f} MiB  (target <= 1 MiB)")
+    if bwrap:
+        chain, names, values = idle_pss(bwrap_cmd(bwrap)[:-1] + ["sleep", "30"], "bwrap")
+        overhead = sum(v for p, v in values.items() if names[chain.index(p)] != "sleep")
+        print(f"bwrap PSS overhead per idle sandbox, for comparison: {overhead / 1024:.2f} MiB")
+
+
+if __name__ == "__main__":
+    main()
