@@ -32,11 +32,17 @@ WARNINGS   := -Wall -Wextra -Werror -Wshadow -Wformat=2 -Wundef \
               -Wpointer-arith -Wimplicit-fallthrough -Wcast-qual -Wno-unused-parameter \
               -Wno-format-truncation
 HARDEN     := -fstack-protector-strong -fPIE -D_FORTIFY_SOURCE=2
-DEFS       := -D_GNU_SOURCE -DAGENTD_VERSION='"$(VERSION)"' \
+DEFS        = -D_GNU_SOURCE -DAGENTD_VERSION='"$(VERSION)"' \
               -DAGENTD_STATIC_DIR='"$(DATADIR)/static"' \
-              -DAGENTD_CONFIG_PATH='"$(SYSCONFDIR)/agentd/agentd.json"'
+              -DAGENTD_CONFIG_PATH='"$(SYSCONFDIR)/agentd/agentd.json"' \
+              $(if $(MHD_SONAME),-DMHD_SONAME='"$(MHD_SONAME)"')
 PKG_CFLAGS  = $(shell $(PKG_CONFIG) --cflags $(PKGS))
-PKG_LIBS    = $(shell $(PKG_CONFIG) --libs $(PKGS)) -lm
+# libmicrohttpd is not linked but dlopen()ed by the server (src/http/mhd_loader.c),
+# so that processes serving no HTTP never load it and GnuTLS behind it.
+LINKED      = $(filter-out libmicrohttpd,$(PKGS))
+PKG_LIBS    = $(shell $(PKG_CONFIG) --libs $(LINKED))
+MHD_SONAME  = $(shell objdump -p "$$($(PKG_CONFIG) --variable=libdir libmicrohttpd)/libmicrohttpd.so" 2>/dev/null \
+                | awk '/SONAME/ { print $$2 }')
 ALL_CFLAGS  = -std=gnu11 -Iinclude $(DEFS) $(WARNINGS) $(HARDEN) $(CFLAGS) $(PKG_CFLAGS) -MMD -MP
 ALL_LDFLAGS = -pie -Wl,-z,relro,-z,now $(LDFLAGS)
 

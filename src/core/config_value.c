@@ -4,7 +4,6 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <limits.h>
-#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -234,7 +233,8 @@ int config_apply_json(struct config *cfg, const struct setting *s, const cJSON *
 	case SETTING_SIZE:
 		if (cJSON_IsNumber(v)) {
 			double d = v->valuedouble;
-			if (d != floor(d) || fabs(d) > 9.0e15)
+			/* range first: the cast is only defined for values that fit */
+			if (d > 9.0e15 || d < -9.0e15 || d != (double)(int64_t)d)
 				return ad_err_set(err, 0, "must be a whole number");
 			snprintf(num, sizeof(num), "%.0f", d);
 			return config_apply_text(cfg, s, num, base_dir, err);
@@ -247,7 +247,8 @@ int config_apply_json(struct config *cfg, const struct setting *s, const cJSON *
 		if (cJSON_IsNumber(v)) {
 			snprintf(num, sizeof(num), "%.3f", v->valuedouble);
 			if (v->valuedouble < 0 || v->valuedouble > 1e12 ||
-			    fabs(v->valuedouble * 1000 - round(v->valuedouble * 1000)) > 1e-6)
+			    v->valuedouble * 1000 - (double)(int64_t)(v->valuedouble * 1000 + 0.5) > 1e-6 ||
+			    v->valuedouble * 1000 - (double)(int64_t)(v->valuedouble * 1000 + 0.5) < -1e-6)
 				return ad_err_set(err, 0, "must be a decimal number with at most 3 decimals");
 			return config_apply_text(cfg, s, num, base_dir, err);
 		}

@@ -14,6 +14,7 @@
 #include "core/cleanup.h"
 #include "core/json.h"
 #include "core/log.h"
+#include "http/mhd_loader.h"
 
 struct http_server {
 	struct MHD_Daemon *mhd;
@@ -252,6 +253,8 @@ static int listen_socket(struct netaddr *addr, struct ad_err *err)
 int http_server_start(struct http_server **out, const struct http_server_opts *opts,
 		      const struct http_route *routes, void *app, struct ad_err *err)
 {
+	if (mhd_load(err) < 0)
+		return -1;
 	struct http_server *srv = calloc(1, sizeof(*srv));
 	if (srv == NULL)
 		return ad_err_set(err, ENOMEM, "http server");

@@ -32,14 +32,14 @@ def bwrap_cmd(bwrap):
 
 
 def run_once(argv):
-    """Wall time of one run in ms, and the peak RSS (KiB) of the process tree reaped."""
+    """Wall time of one run in ms."""
     t0 = time.perf_counter()
     pid = os.posix_spawn(argv[0], argv, {"PATH": "/usr/bin:/bin"})
-    _, status, ru = os.wait4(pid, 0)
+    _, status = os.waitpid(pid, 0)
     ms = (time.perf_counter() - t0) * 1000
     if os.waitstatus_to_exitcode(status) != 0:
         sys.exit(f"benchmark: {argv[0]} failed with status {status}")
-    return ms, ru.ru_maxrss
+    return ms
 
 
 def pct(values, p):
@@ -47,12 +47,16 @@ def pct(values, p):
     return s[min(len(s) - 1, int(round(p / 100 * (len(s) - 1))))]
 
 
-def pss_kib(pid):
-    with open(f"/proc/{pid}/smaps_rollup") as f:
+def proc_kib(pid, path, key):
+    with open(f"/proc/{pid}/{path}") as f:
         for line in f:
-            if line.startswith("Pss:"):
+            if line.startswith(key + ":"):
                 return int(line.split()[1])
     return 0
+
+
+def pss_kib(pid):
+    return proc_kib(pid, "smaps_rollup", "Pss")
 
 
 def children(pid):
@@ -63,9 +67,36 @@ def children(pid):
         return []
 
 
+def idle_many(argv, n):
+    """PSS of agentd's own processes per sandbox with n idle sandboxes at once: what one
+    more sandbox costs when the libraries' pages are shared, as they are in service."""
+    procs = [subprocess.Popen(argv, stdin=subprocess.DEVNULL, stderr=subprocess.DEVNULL) for _ in range(n)]
+    try:
+        total = 0
+        deadline = time.monotonic() + 10
+        for p in procs:
+            while time.monotonic() < deadline:
+                kids = children(p.pid)
+                if kids and children(kids[0]):
+                    break
+                time.sleep(0.02)
+            else:
+                sys.exit("benchmark: idle sandboxes did not start")
+        time.sleep(0.2)
+        for p in procs:
+            init = children(p.pid)[0]
+            total += pss_kib(p.pid) + pss_kib(init)
+        return total / n
+    finally:
+        for p in procs:
+            p.terminate()
+        for p in procs:
+            p.wait()
+
+
 def idle_pss(argv, label):
     """Start argv (ending in sleep), find launcher -> init -> sleep, read their PSS."""
-    proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL)
+    proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         chain = [proc.pid]
         deadline = time.monotonic() + 10
@@ -84,7 +115,8 @@ def idle_pss(argv, label):
             sys.exit(f"benchmark: {label}: no sleep process appeared")
         time.sleep(0.2)
         values = {p: pss_kib(p) for p in chain}
-        return chain, names, values
+        hwm = proc_kib(chain[0], "status", "VmHWM")   # the launcher's peak RSS since exec
+        return chain, names, values, hwm
     finally:
         proc.terminate()        # SIGTERM: the launcher kills its sandbox and cleans up
         proc.wait()
@@ -109,14 +141,10 @@ def main():
         for _ in range(5):
             run_once(argv)
     times = {name: [] for name in tools}
-    rss = []
     for i in range(args.runs):
         order = list(tools)[i % len(tools):] + list(tools)[:i % len(tools)]
         for name in order:
-            ms, maxrss = run_once(tools[name])
-            times[name].append(ms)
-            if name == "agentd":
-                rss.append(maxrss)
+            times[name].append(run_once(tools[name]))
 
     print(f"sandbox start-up: create, run /bin/true, exit; {args.runs} runs each, interleaved")
     print(f"{'tool':10} {'median ms':>10} {'p99 ms':>10} {'mean ms':>10}")
@@ -125,17 +153,20 @@ def main():
     if "bwrap" in times:
         ratio = statistics.median(times["agentd"]) / statistics.median(times["bwrap"])
         print(f"ratio agentd/bwrap (median): {ratio:.2f}  (target <= 0.60)")
-    print(f"agentd launcher peak RSS (max over runs, whole tree): {max(rss) / 1024:.1f} MiB")
-
-    chain, names, values = idle_pss([args.agentd, "sandbox", "run", "--", "sleep", "30"], "agentd")
+    chain, names, values, hwm = idle_pss([args.agentd, "sandbox", "run", "--", "sleep", "30"], "agentd")
     overhead = sum(v for p, v in values.items() if names[chain.index(p)] != "sleep")
     print("idle sandbox running sleep, PSS per process: " +
           ", ".join(f"{n}[{p}] {values[p]} KiB" for p, n in zip(chain, names)))
     print(f"agentd PSS overhead per idle sandbox (launcher + init): {overhead / 1024:.2f} MiB  (target <= 1 MiB)")
+    print(f"agentd launcher peak RSS (VmHWM): {hwm / 1024:.2f} MiB")
+    many = idle_many([args.agentd, "sandbox", "run", "--", "sleep", "30"], 10)
+    print(f"agentd PSS overhead per idle sandbox with 10 at once: {many / 1024:.2f} MiB")
     if bwrap:
-        chain, names, values = idle_pss(bwrap_cmd(bwrap)[:-1] + ["sleep", "30"], "bwrap")
+        chain, names, values, hwm = idle_pss(bwrap_cmd(bwrap)[:-1] + ["sleep", "30"], "bwrap")
         overhead = sum(v for p, v in values.items() if names[chain.index(p)] != "sleep")
-        print(f"bwrap PSS overhead per idle sandbox, for comparison: {overhead / 1024:.2f} MiB")
+        many = idle_many(bwrap_cmd(bwrap)[:-1] + ["sleep", "30"], 10)
+        print(f"bwrap, for comparison: PSS overhead {overhead / 1024:.2f} MiB alone, {many / 1024:.2f} MiB "
+              f"each with 10 at once; launcher peak RSS {hwm / 1024:.2f} MiB")
 
 
 if __name__ == "__main__":
