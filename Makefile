@@ -4,6 +4,7 @@
 #   make deps       install the Debian packages needed to build and test
 #   make run        deps + build + start on 127.0.0.1:8080 with config/agentd.json
 #   make test       deps + build + every test, then again on an ASan+UBSan build
+#   make bench      sandbox start-up and memory, beside bubblewrap and unshare
 #   make install    PREFIX=/usr/local DESTDIR= : binary, static files, config, unit
 
 VERSION    := 0.1.0
@@ -23,7 +24,8 @@ PKGS       := libmicrohttpd libcurl libcjson libseccomp libcap
 DEB_BUILD  := build-essential pkg-config libmicrohttpd-dev libcurl4-openssl-dev libcjson-dev \
               libseccomp-dev libcap-dev
 DEB_TEST   := libcmocka-dev python3 python3-pytest curl iproute2 procps util-linux
-DEB_PKGS   := $(DEB_BUILD) $(DEB_TEST)
+DEB_BENCH  := bubblewrap
+DEB_PKGS   := $(DEB_BUILD) $(DEB_TEST) $(DEB_BENCH)
 
 CFLAGS     ?= -O2 -g
 # -Wno-format-truncation: error and log text is bounded by snprintf and cut on purpose.
@@ -76,7 +78,7 @@ endef
 $(eval $(call flavour,rel,))
 $(eval $(call flavour,asan,$(SAN_CFLAGS)))
 
-.PHONY: all deps run test test-rel test-asan unit integration install uninstall clean
+.PHONY: all deps run test test-rel test-asan run-tests bench install uninstall clean
 .DEFAULT_GOAL := all
 
 all: agentd
@@ -122,6 +124,13 @@ run-tests:
 		$(SAN_ENV) $$t; done
 	@echo "== integration tests ($(FLAVOUR)) =="
 	$(SAN_ENV) AGENTD_BIN=$(BIN) $(PYTHON) -m pytest -q -p no:cacheprovider tests/integration
+
+# Speed and memory, side by side with bubblewrap and unshare(1); not a test (these
+# machines are shared and noisy): it prints figures, it does not judge them.
+bench:
+	@$(MAKE) --no-print-directory deps
+	@$(MAKE) --no-print-directory all
+	$(PYTHON) tests/bench/sandbox_bench.py --runs 200
 
 install: agentd
 	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(DATADIR)/static $(DESTDIR)$(SYSCONFDIR)/agentd \

@@ -19,6 +19,7 @@
 #include "core/netaddr.h"
 #include "core/sdnotify.h"
 #include "http/server.h"
+#include "sandbox/policy.h"
 
 enum { EXIT_USAGE = 2 };
 
@@ -33,6 +34,7 @@ static void usage(FILE *out)
 		"                       " AGENTD_CONFIG_PATH " if it exists, else built-in defaults)\n"
 		"  -e, --env-file FILE  .env file to read (default: $AGENTD_ENV_FILE, else ./.env)\n"
 		"      --check-config   check the settings, print the effective ones, and exit\n"
+		"      --help-config    describe every setting (a Markdown table) and exit\n"
 		"  -V, --version        print the version and exit\n"
 		"  -h, --help           print this help and exit\n"
 		"\n"
@@ -48,13 +50,31 @@ struct options {
 	bool check_config;
 };
 
+/* The settings table as Markdown: README.md's configuration reference is this. */
+static void help_config(void)
+{
+	static const char *const types[] = {
+		[SETTING_STRING] = "string", [SETTING_BOOL] = "bool", [SETTING_INT] = "integer",
+		[SETTING_SIZE] = "size", [SETTING_MILLI] = "decimal", [SETTING_ENUM] = "choice",
+		[SETTING_LIST] = "list",
+	};
+	printf("| setting | environment | type | default | meaning |\n|---|---|---|---|---|\n");
+	for (size_t i = 0; i < config_settings_count; i++) {
+		const struct setting *s = &config_settings[i];
+		printf("| `%s` | %s%s%s | %s | %s%s%s | %s |\n", s->key, s->env ? "`" : "", s->env ? s->env : "-",
+		       s->env ? "`" : "", types[s->type], s->def[0] ? "`" : "", s->def[0] ? s->def : "(empty)",
+		       s->def[0] ? "`" : "", s->doc);
+	}
+}
+
 static int parse_options(int argc, char **argv, struct options *o)
 {
-	enum { OPT_CHECK = 256 };
+	enum { OPT_CHECK = 256, OPT_HELP_CONFIG };
 	static const struct option longopts[] = {
 		{ "config", required_argument, NULL, 'c' },
 		{ "env-file", required_argument, NULL, 'e' },
 		{ "check-config", no_argument, NULL, OPT_CHECK },
+		{ "help-config", no_argument, NULL, OPT_HELP_CONFIG },
 		{ "version", no_argument, NULL, 'V' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
@@ -65,6 +85,7 @@ static int parse_options(int argc, char **argv, struct options *o)
 		case 'c': o->config = optarg; break;
 		case 'e': o->env_file = optarg; break;
 		case OPT_CHECK: o->check_config = true; break;
+		case OPT_HELP_CONFIG: help_config(); exit(0);
 		case 'V': printf("agentd %s\n", AGENTD_VERSION); exit(0);
 		case 'h': usage(stdout); exit(0);
 		default: usage(stderr); return -1;
@@ -103,7 +124,8 @@ static void notify(const char *state)
 /* Everything before the first thread: settings, directories, the self-check. */
 static int prepare(struct app *app, const struct options *o, struct ad_err *err)
 {
-	if (config_load(&app->cfg, o->config, o->env_file, err) < 0)
+	if (config_load(&app->cfg, o->config, o->env_file, err) < 0 ||
+	    sandbox_policy_from_config(&app->policy, &app->cfg, err) < 0)
 		return -1;
 	log_setup((enum ad_log_level)app->cfg.log.level, app->cfg.log.format == LOG_FORMAT_JSON);
 	if (fs_mkdir_p(app->cfg.state_dir, 0700, err) < 0)
@@ -180,8 +202,14 @@ int main(int argc, char **argv)
 	struct ad_err e;
 	int rc = 0;
 	if (o.check_config) {
+		struct sandbox_policy policy;
 		if (config_load(&app.cfg, o.config, o.env_file, &e) < 0) {
 			fprintf(stderr, "agentd: %s\n", e.msg);
+			return 1;
+		}
+		if (sandbox_policy_from_config(&policy, &app.cfg, &e) < 0) {
+			fprintf(stderr, "agentd: %s\n", e.msg);
+			config_free(&app.cfg);
 			return 1;
 		}
 		cJSON *j = config_to_json(&app.cfg);

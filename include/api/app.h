@@ -7,10 +7,12 @@
 #include "core/config.h"
 #include "http/http.h"
 #include "http/static_files.h"
+#include "sandbox/policy.h"
 #include "sandbox/probe.h"
 
 struct app {
 	struct config cfg;
+	struct sandbox_policy policy;
 	struct sandbox_probe probe;
 	struct static_files *static_files;
 	uint64_t start_ns;            /* CLOCK_MONOTONIC at start-up */
