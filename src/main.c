@@ -133,7 +133,7 @@ static int prepare(struct app *app, const struct options *o, struct ad_err *err)
 	if (static_files_open(&app->static_files, app->cfg.static_dir, err) < 0)
 		return ad_err_prefix(err, "static_dir");
 	app->start_ns = monotonic_ns();
-	sandbox_probe_run(&app->probe);
+	sandbox_probe_run(&app->probe, app->policy.allow_no_cgroup);
 	if (app->probe.ready)
 		log_info("sandbox self-check: ready (cgroup v%d)", app->probe.cgroup.version);
 	else

@@ -20,11 +20,15 @@ struct sandbox_probe {
 	char seccomp_detail[128];
 	unsigned seccomp_api;       /* libseccomp's API level for this kernel */
 	struct cgroup_host cgroup;
+	bool limits;                /* memory, pids and CPU limits can be enforced */
+	bool allow_no_cgroup;       /* the policy lets sandboxes run without them */
 	bool ready;                 /* everything a sandbox needs is here */
 	char reason[256];           /* why not, when !ready */
 };
 
-void sandbox_probe_run(struct sandbox_probe *p);
+/* allow_no_cgroup: the policy's sandbox.allow_no_cgroup (sandboxes may start without
+ * limits, which the report then says). */
+void sandbox_probe_run(struct sandbox_probe *p, bool allow_no_cgroup);
 struct cJSON *sandbox_probe_json(const struct sandbox_probe *p);
 
 #endif

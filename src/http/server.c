@@ -269,7 +269,11 @@ int http_server_start(struct http_server **out, const struct http_server_opts *o
 	/* The pool holds the request line, the headers and the response headers; room for
 	 * twice the header allowance keeps a request at the cap answerable. */
 	size_t pool = opts->max_header * 2;
-	unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME |
+	/* poll(), not epoll: with epoll, MHD_quiesce_daemon() (our graceful shutdown) races
+	 * the workers' own removal of the listen socket from their epoll sets, and an
+	 * unguarded MHD_PANIC aborts the process (an open libmicrohttpd defect; seen here
+	 * at shutdown). With poll() quiescing goes through the inter-thread channel. */
+	unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_POLL | MHD_ALLOW_SUSPEND_RESUME |
 			 MHD_USE_ERROR_LOG;
 	if (srv->opts.addr.ss.ss_family == AF_INET6)
 		flags |= MHD_USE_IPv6;

@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "core/cleanup.h"
+#include "core/log.h"
 
 #define CPU_PERIOD_US 100000
 
@@ -128,16 +129,14 @@ static int limit_v2(struct sandbox_cgroup *cg, const struct sandbox_policy *p, s
 	return write_file(cg->dir[0], "cpu.max", v, err);
 }
 
-int sandbox_cgroup_create(struct sandbox_cgroup *cg, const struct cgroup_host *host, const char *name,
+static int without_cgroup(struct sandbox_cgroup *cg, const struct sandbox_policy *p, struct ad_err *err);
+
+static int create_limited(struct sandbox_cgroup *cg, const struct cgroup_host *host, const char *name,
 			  const struct sandbox_policy *p, struct ad_err *err)
 {
-	memset(cg, 0, sizeof(*cg));
-	if (host->version == 0) {
-		if (p->allow_no_cgroup)
-			return 0;
+	if (host->version == 0)
 		return ad_err_set(err, 0, "no usable cgroup (%s); sandboxes need one for their limits "
 				  "(sandbox.allow_no_cgroup runs them without)", host->detail);
-	}
 	cg->version = host->version;
 	unsigned want = host->version == 2 ? 1 : CG_NCTL;
 	for (unsigned i = 0; i < want; i++) {
@@ -159,6 +158,26 @@ int sandbox_cgroup_create(struct sandbox_cgroup *cg, const struct cgroup_host *h
 	if (rc < 0)
 		sandbox_cgroup_remove(cg, NULL);
 	return rc;
+}
+
+int sandbox_cgroup_create(struct sandbox_cgroup *cg, const struct cgroup_host *host, const char *name,
+			  const struct sandbox_policy *p, struct ad_err *err)
+{
+	memset(cg, 0, sizeof(*cg));
+	if (create_limited(cg, host, name, p, err) == 0)
+		return 0;
+	return without_cgroup(cg, p, err);
+}
+
+/* The policy may let sandboxes run without limits when no cgroup can be had. */
+static int without_cgroup(struct sandbox_cgroup *cg, const struct sandbox_policy *p, struct ad_err *err)
+{
+	if (!p->allow_no_cgroup)
+		return -1;
+	log_warn("sandbox: %s; running WITHOUT memory, pids and CPU limits (sandbox.allow_no_cgroup)", err->msg);
+	sandbox_cgroup_remove(cg, NULL);
+	memset(cg, 0, sizeof(*cg));
+	return 0;
 }
 
 /* "agentd-<pid>-<n>": the pid, when the name is ours and its process is gone. */

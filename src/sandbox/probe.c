@@ -80,9 +80,10 @@ static long read_long(const char *path)
 	return f != NULL && fscanf(f, "%ld", &v) == 1 ? v : -1;
 }
 
-void sandbox_probe_run(struct sandbox_probe *p)
+void sandbox_probe_run(struct sandbox_probe *p, bool allow_no_cgroup)
 {
 	memset(p, 0, sizeof(*p));
+	p->allow_no_cgroup = allow_no_cgroup;
 	p->max_user_namespaces = read_long("/proc/sys/user/max_user_namespaces");
 	for (int i = 0; i < NS_COUNT; i++) {
 		int rc = in_child(try_namespace, &i);
@@ -112,11 +113,15 @@ void sandbox_probe_run(struct sandbox_probe *p)
 		p->ready = false;
 		snprintf(p->reason, sizeof(p->reason), "seccomp: %s", p->seccomp_detail);
 	}
-	for (int i = 0; i < CG_NCTL && p->ready; i++)
+	p->limits = true;
+	for (int i = 0; i < CG_NCTL && p->limits; i++)
 		if (!p->cgroup.ctl[i].writable) {
-			p->ready = false;
-			snprintf(p->reason, sizeof(p->reason), "cgroup controller %s is %s",
-				 cgroup_ctl_names[i], p->cgroup.ctl[i].available ? "not writable" : "not available");
+			p->limits = false;
+			if (p->ready && !allow_no_cgroup) {
+				p->ready = false;
+				snprintf(p->reason, sizeof(p->reason), "cgroup controller %s is %s",
+					 cgroup_ctl_names[i], p->cgroup.ctl[i].available ? "not writable" : "not available");
+			}
 		}
 }
 
@@ -126,6 +131,11 @@ struct cJSON *sandbox_probe_json(const struct sandbox_probe *p)
 	cJSON_AddBoolToObject(root, "ready", p->ready);
 	if (!p->ready)
 		cJSON_AddStringToObject(root, "reason", p->reason);
+	/* false: sandboxes run without memory, pids and CPU limits (allowed by the policy) */
+	cJSON_AddBoolToObject(root, "limits", p->limits);
+	if (!p->limits && p->allow_no_cgroup)
+		cJSON_AddStringToObject(root, "warning", "no usable cgroup: sandboxes run WITHOUT memory, "
+					"pids and CPU limits (sandbox.allow_no_cgroup is true)");
 
 	cJSON *ns = cJSON_AddObjectToObject(root, "namespaces");
 	for (int i = 0; i < NS_COUNT; i++)

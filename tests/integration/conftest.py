@@ -164,7 +164,8 @@ def read_response(sock, method="GET", timeout=5.0):
 class Daemon:
     """One agentd process: start, talk HTTP, watch the log, stop."""
 
-    def __init__(self, workdir, settings=None, env=None, args=None, static_dir=None):
+    def __init__(self, workdir, settings=None, env=None, args=None, static_dir=None, prefix=None):
+        self.prefix = list(prefix or [])      # e.g. setpriv, to run as another user
         self.workdir = pathlib.Path(workdir)
         self.workdir.mkdir(parents=True, exist_ok=True)
         if static_dir is None:
@@ -186,7 +187,7 @@ class Daemon:
     # -- process
 
     def start(self, timeout=START_TIMEOUT):
-        argv = [AGENTD_BIN, "--config", str(self.config_path), *self.args]
+        argv = [*self.prefix, AGENTD_BIN, "--config", str(self.config_path), *self.args]
         self.proc = subprocess.Popen(argv, env=clean_env(self.env), cwd=self.workdir,
                                      stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                                      stderr=subprocess.PIPE)
