@@ -16,7 +16,9 @@
 #include "core/err.h"
 #include "sandbox/policy.h"
 
-int sandbox_rootfs_build(const struct sandbox_policy *p, struct ad_err *err);
+/* usr_tree: with the policy's usr_overlay, the idmapped /usr tree the parent made
+ * (handoff_usr_tree), taken as the overlay's lower layer and closed; else -1. */
+int sandbox_rootfs_build(const struct sandbox_policy *p, int usr_tree, struct ad_err *err);
 
 /* Shared by the rootfs files: bind src on dst (created as a file or directory like
  * src), recursively, nosuid; read-only unless ROOTFS_RW, nodev unless ROOTFS_DEV. */

@@ -88,7 +88,12 @@ static int add_var(struct dotenv *env, const char *k, size_t kn, const char *v, 
 	if (env->count == DOTENV_MAX_VARS)
 		return ad_err_set(err, 0, "line %zu: more than %d variables", lineno, DOTENV_MAX_VARS);
 	struct dotenv_var *var = &env->vars[env->count];
-	var->key = strndup(k, kn);
+	/* k is not NUL-terminated: a bounded copy, not strndup() */
+	var->key = malloc(kn + 1);
+	if (var->key != NULL) {
+		memcpy(var->key, k, kn);
+		var->key[kn] = '\0';
+	}
 	var->value = strdup(v);
 	if (var->key == NULL || var->value == NULL) {
 		free(var->key);
@@ -180,6 +185,7 @@ int dotenv_load(const char *path, struct dotenv **out, struct ad_err *err)
 			break;
 		got += (size_t)n;
 	}
+	buf[got] = '\0';
 	if (dotenv_parse(buf, got, out, err) < 0)
 		return ad_err_prefix(err, "%s", path);
 	return 0;

@@ -3,6 +3,7 @@
  * command runs as its child. When it exits, the kernel kills whatever else is left in
  * the pid namespace. */
 #include "child.h"
+#include "handoff.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -30,6 +31,7 @@ extern char **environ;
 struct child_ctx {
 	const struct sandbox_spec *spec;
 	bool have_cgroup;
+	int usr_tree;                /* the idmapped /usr for the overlay, or -1 */
 };
 
 /* The report pipe's number: where the parent left it until fds() moves it to 3. */
@@ -52,9 +54,9 @@ static _Noreturn void fail(const char *step, const struct ad_err *e, int code)
 	_exit(code);
 }
 
-/* stdio onto 0, 1, 2, the report pipe onto 3, every other descriptor closed: nothing
- * the parent holds open leaks into the sandbox. */
-static int fds(const struct sandbox_spec *spec, int report_fd, struct ad_err *err)
+/* stdio onto 0, 1, 2, the report pipe onto 3, *keep (if any) onto 4, every other
+ * descriptor closed: nothing the parent holds open leaks into the sandbox. */
+static int fds(const struct sandbox_spec *spec, int report_fd, int *keep, struct ad_err *err)
 {
 	int hi[4];
 	for (int i = 0; i < 3; i++) {
@@ -70,7 +72,15 @@ static int fds(const struct sandbox_spec *spec, int report_fd, struct ad_err *er
 		if (dup3(hi[i], i, i == REPORT_FD ? O_CLOEXEC : 0) < 0)
 			return ad_err_sys(err, "dup3 %d", i);
 	report_to = REPORT_FD;
-	if (close_range(FIRST_FREE_FD, ~0U, 0) < 0)
+	unsigned first_free = FIRST_FREE_FD;
+	if (*keep >= 0) {
+		int k = fcntl(*keep, F_DUPFD_CLOEXEC, 64);
+		if (k < 0 || dup3(k, FIRST_FREE_FD, O_CLOEXEC) < 0)
+			return ad_err_sys(err, "dup3 %d", FIRST_FREE_FD);
+		*keep = FIRST_FREE_FD;
+		first_free++;
+	}
+	if (close_range(first_free, ~0U, 0) < 0)
 		return ad_err_sys(err, "close_range");
 	return 0;
 }
@@ -100,7 +110,7 @@ static int step_cgroupns(struct child_ctx *c, struct ad_err *err)
 
 static int step_rootfs(struct child_ctx *c, struct ad_err *err)
 {
-	return sandbox_rootfs_build(c->spec->policy, err);
+	return sandbox_rootfs_build(c->spec->policy, c->usr_tree, err);
 }
 
 static int step_network(struct child_ctx *c, struct ad_err *err)
@@ -186,7 +196,6 @@ _Noreturn void sandbox_child_main(const struct child_args *a)
 {
 	const struct sandbox_spec *spec = a->spec;
 	struct ad_err e;
-	char go;
 	report_to = a->report_fd;
 	/* First of all, so that every process after this one is born in the cgroup. */
 	if (sandbox_cgroup_join_self(a->join_fds, a->njoin, &e) < 0)
@@ -194,7 +203,8 @@ _Noreturn void sandbox_child_main(const struct child_args *a)
 	for (unsigned i = 0; i < a->njoin; i++)
 		close(a->join_fds[i]);
 	/* The parent writes our id maps first; EOF means it gave up. */
-	if (read(a->sync_fd, &go, 1) != 1)
+	int usr_tree;
+	if (handoff_recv(a->sync_fd, &usr_tree, &e) < 0)
 		_exit(125);
 	if (sandbox_ids_become_root(&e) < 0)
 		fail("user namespace", &e, 125);
@@ -203,9 +213,9 @@ _Noreturn void sandbox_child_main(const struct child_args *a)
 	struct pollfd pfd = { a->sync_fd, POLLIN, 0 };
 	if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) < 0 || poll(&pfd, 1, 0) != 0)
 		_exit(125);
-	if (reset_signals(&e) < 0 || fds(spec, a->report_fd, &e) < 0)
+	if (reset_signals(&e) < 0 || fds(spec, a->report_fd, &usr_tree, &e) < 0)
 		fail("process", &e, 125);
-	struct child_ctx ctx = { .spec = spec, .have_cgroup = a->have_cgroup };
+	struct child_ctx ctx = { .spec = spec, .have_cgroup = a->have_cgroup, .usr_tree = usr_tree };
 	for (size_t i = 0; i < ARRAY_SIZE(steps); i++)
 		if (steps[i].fn(&ctx, &e) < 0)
 			fail(steps[i].name, &e, 125);

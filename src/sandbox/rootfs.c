@@ -74,9 +74,31 @@ static int mount_tmpfs(const char *dst, mode_t mode, uint64_t size, uint64_t ino
 	return 0;
 }
 
+/* A writable /usr whose writes land in a tmpfs and vanish with the sandbox. The lower
+ * layer is the parent's idmapped copy of the host's /usr, on which host root's files
+ * belong to our root: otherwise no directory in /usr would be ours to write in. The
+ * tmpfs holding both layers is detached at once; only the overlay reaches them. */
+static int usr_overlay(const struct sandbox_policy *p, int usr_tree, const char *dst, struct ad_err *err)
+{
+	if (usr_tree < 0)
+		return ad_err_set(err, 0, "no /usr tree for the overlay");
+	if (mount_tmpfs(STAGE "/.usr-rw", 0755, p->tmp_size, p->tmp_files, err) < 0 ||
+	    fs_mkdir_p(STAGE "/.usr-rw/lower", 0755, err) < 0 || fs_mkdir_p(STAGE "/.usr-rw/upper", 0755, err) < 0 ||
+	    fs_mkdir_p(STAGE "/.usr-rw/work", 0755, err) < 0 || fs_mkdir_p(dst, 0755, err) < 0)
+		return -1;
+	if (move_mount(usr_tree, "", AT_FDCWD, STAGE "/.usr-rw/lower", MOVE_MOUNT_F_EMPTY_PATH) < 0)
+		return ad_err_sys(err, "attach the idmapped /usr");
+	if (mount("overlay", dst, "overlay", MS_NOSUID | MS_NODEV,
+		  "lowerdir=" STAGE "/.usr-rw/lower,upperdir=" STAGE "/.usr-rw/upper,workdir=" STAGE "/.usr-rw/work,userxattr") < 0)
+		return ad_err_sys(err, "mount overlay on /usr");
+	if (umount2(STAGE "/.usr-rw", MNT_DETACH) < 0 || rmdir(STAGE "/.usr-rw") < 0)
+		return ad_err_sys(err, "detach the /usr overlay's layers");
+	return 0;
+}
+
 /* /usr and friends: a symlink on merged-/usr hosts (Debian's /bin -> usr/bin) is made
  * again, a directory is bound read-only, a missing one is skipped. */
-static int system_tree(const struct sandbox_policy *p, struct ad_err *err)
+static int system_tree(const struct sandbox_policy *p, int usr_tree, struct ad_err *err)
 {
 	char dst[64], src[64], link[256];
 	for (size_t i = 0; i < ARRAY_SIZE(system_dirs); i++) {
@@ -93,17 +115,8 @@ static int system_tree(const struct sandbox_policy *p, struct ad_err *err)
 			if (symlink(link, dst) < 0)
 				return ad_err_sys(err, "symlink %s", dst);
 		} else if (i == 0 && p->usr_overlay) {
-			/* Writes land in a tmpfs that is detached at once: nothing but the
-			 * overlay can reach it, and it goes away with the sandbox. */
-			if (mount_tmpfs(STAGE "/.usr-rw", 0755, p->tmp_size, p->tmp_files, err) < 0 ||
-			    fs_mkdir_p(STAGE "/.usr-rw/upper", 0755, err) < 0 ||
-			    fs_mkdir_p(STAGE "/.usr-rw/work", 0755, err) < 0 || fs_mkdir_p(dst, 0755, err) < 0)
+			if (usr_overlay(p, usr_tree, dst, err) < 0)
 				return -1;
-			if (mount("overlay", dst, "overlay", MS_NOSUID | MS_NODEV,
-				  "lowerdir=/usr,upperdir=" STAGE "/.usr-rw/upper,workdir=" STAGE "/.usr-rw/work,userxattr") < 0)
-				return ad_err_sys(err, "mount overlay on /usr");
-			if (umount2(STAGE "/.usr-rw", MNT_DETACH) < 0 || rmdir(STAGE "/.usr-rw") < 0)
-				return ad_err_sys(err, "detach the /usr overlay's upper layer");
 		} else if (rootfs_bind(src, dst, 0, err) < 0) {
 			return -1;
 		}
@@ -129,7 +142,7 @@ static int pivot(struct ad_err *err)
 	return 0;
 }
 
-int sandbox_rootfs_build(const struct sandbox_policy *p, struct ad_err *err)
+int sandbox_rootfs_build(const struct sandbox_policy *p, int usr_tree, struct ad_err *err)
 {
 	int src_fd[SANDBOX_MAX_BINDS];
 	char path[SANDBOX_BIND_PATH_MAX + 32], src[64];
@@ -150,7 +163,7 @@ int sandbox_rootfs_build(const struct sandbox_policy *p, struct ad_err *err)
 		ad_err_sys(err, "mount the root tmpfs");
 		goto out;
 	}
-	if (system_tree(p, err) < 0 || rootfs_etc(STAGE, p, err) < 0)
+	if (system_tree(p, usr_tree, err) < 0 || rootfs_etc(STAGE, p, err) < 0)
 		goto out;
 	if (fs_mkdir_p(STAGE "/proc", 0555, err) < 0)
 		goto out;
@@ -174,5 +187,7 @@ int sandbox_rootfs_build(const struct sandbox_policy *p, struct ad_err *err)
 out:
 	while (opened > 0)
 		close(src_fd[--opened]);
+	if (usr_tree >= 0)
+		close(usr_tree);
 	return rc;
 }

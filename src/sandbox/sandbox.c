@@ -12,12 +12,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "child.h"
+#include "handoff.h"
 #include "core/cleanup.h"
 #include "core/log.h"
 #include "sandbox/cgroup.h"
@@ -72,6 +74,7 @@ static void close_all(const int *fds, unsigned n)
 int sandbox_start(const struct sandbox_spec *spec, struct sandbox **out, struct ad_err *err)
 {
 	static unsigned long serial;
+	int rc;
 	struct sandbox *sb = calloc(1, sizeof(*sb));
 	int sync[2] = { -1, -1 }, rep[2] = { -1, -1 };
 	char name[64];
@@ -95,7 +98,7 @@ int sandbox_start(const struct sandbox_spec *spec, struct sandbox **out, struct 
 		ad_err_prefix(err, "cgroup");
 		goto fail;
 	}
-	if (pipe2(sync, O_CLOEXEC) < 0 || pipe2(rep, O_CLOEXEC) < 0) {
+	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sync) < 0 || pipe2(rep, O_CLOEXEC) < 0) {
 		ad_err_sys(err, "pipe");
 		close_all(args.join_fds, (unsigned)njoin);
 		goto fail;
@@ -139,16 +142,22 @@ int sandbox_start(const struct sandbox_spec *spec, struct sandbox **out, struct 
 		ad_err_prefix(err, "user namespace");
 		goto fail;
 	}
-	if (write(sync[1], "g", 1) != 1) {
-		ad_err_sys(err, "start the sandbox");
+	int usr_tree = -1;
+	if (spec->policy->usr_overlay && handoff_usr_tree(pid, &usr_tree, err) < 0) {
+		ad_err_prefix(err, "rootfs");
 		goto fail;
 	}
+	rc = handoff_send(sync[1], usr_tree, err);
+	if (usr_tree >= 0)
+		close(usr_tree);
+	if (rc < 0)
+		goto fail;
 	sb->sync_fd = sync[1];
 	sb->deadline_ns = now_ns() + (uint64_t)sb->timeout_s * 1000000000u;
 	*out = sb;
 	return 0;
 fail:
-	/* closing sync[1] unblocks a waiting child, which then exits */
+	/* closing sync[1] ends a waiting child's wait for the go: it exits */
 	for (int i = 0; i < 2; i++) {
 		if (sync[i] >= 0)
 			close(sync[i]);
