@@ -83,8 +83,9 @@ $(eval $(call flavour,asan,$(SAN_CFLAGS)))
 
 all: agentd
 
+# copy, then rename: a running ./agentd is replaced, not written over
 agentd: build/rel/agentd
-	cp $< $@
+	cp $< $@.tmp && mv -f $@.tmp $@
 
 deps:
 	@missing=""; \

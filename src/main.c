@@ -96,14 +96,7 @@ static int parse_options(int argc, char **argv, struct options *o)
 		usage(stderr);
 		return -1;
 	}
-	if (o->config == NULL)
-		o->config = getenv("AGENTD_CONFIG");
-	if (o->config == NULL && access(AGENTD_CONFIG_PATH, F_OK) == 0)
-		o->config = AGENTD_CONFIG_PATH;
-	if (o->env_file == NULL)
-		o->env_file = getenv("AGENTD_ENV_FILE");
-	if (o->env_file == NULL)
-		o->env_file = ".env";
+	config_locate(&o->config, &o->env_file);
 	return 0;
 }
 

@@ -93,6 +93,11 @@ struct setting {
 extern const struct setting config_settings[];
 extern const size_t config_settings_count;
 
+/* Where the settings come from when the command line did not say: *config from
+ * $AGENTD_CONFIG, else the installed file if it exists, else NULL (built-in defaults);
+ * *env_file from $AGENTD_ENV_FILE, else ./.env. Given values are kept. */
+void config_locate(const char **config, const char **env_file);
+
 /* Read the config file (NULL: built-in defaults only), then the .env file (NULL: none),
  * then the process environment. On failure err names the setting and the reason. */
 int config_load(struct config *cfg, const char *path, const char *env_file, struct ad_err *err);

@@ -11,6 +11,7 @@
 #ifndef AGENTD_CORE_ERR_H
 #define AGENTD_CORE_ERR_H
 
+#include <errno.h>   /* ad_err_sys() reads errno */
 #include <stddef.h>
 
 #define AD_ERR_MSG_MAX 512

@@ -9,4 +9,8 @@
 /* mkdir -p: create path and missing parents with mode; an existing directory is fine. */
 int fs_mkdir_p(const char *path, mode_t mode, struct ad_err *err);
 
+/* Write text to path, opened with flags (O_WRONLY | O_CLOEXEC added) and mode, in one
+ * write(2): cgroup, /proc and small generated files. */
+int fs_write_text(const char *path, const char *text, int flags, mode_t mode, struct ad_err *err);
+
 #endif

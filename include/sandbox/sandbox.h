@@ -43,6 +43,7 @@ enum sandbox_outcome {
 struct sandbox_result {
 	enum sandbox_outcome outcome;
 	int status;
+	long oom_kills;                 /* > 0: the OOM killer struck, whatever the outcome */
 	char message[AD_ERR_MSG_MAX];   /* for a person: what happened */
 };
 

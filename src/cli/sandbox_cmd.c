@@ -73,12 +73,7 @@ static int parse(int argc, char **argv, struct run_opts *o)
 		usage(stderr);
 		return -1;
 	}
-	if (o->config == NULL)
-		o->config = getenv("AGENTD_CONFIG");
-	if (o->config == NULL && access(AGENTD_CONFIG_PATH, F_OK) == 0)
-		o->config = AGENTD_CONFIG_PATH;
-	if (o->env_file == NULL)
-		o->env_file = getenv("AGENTD_ENV_FILE") ? getenv("AGENTD_ENV_FILE") : ".env";
+	config_locate(&o->config, &o->env_file);
 	return optind;
 }
 
@@ -103,7 +98,7 @@ static int run_sandbox(const struct sandbox_spec *spec)
 	struct sandbox_result res;
 	sandbox_wait(sb, sfd, &res);
 	sandbox_destroy(sb);
-	if (res.outcome != SANDBOX_EXITED && res.outcome != SANDBOX_SIGNALED)
+	if ((res.outcome != SANDBOX_EXITED && res.outcome != SANDBOX_SIGNALED) || res.oom_kills > 0)
 		fprintf(stderr, "agentd: sandbox: %s\n", res.message);
 	return sandbox_result_exit_code(&res);
 }

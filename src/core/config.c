@@ -102,6 +102,22 @@ static int load_file(struct config *cfg, const char *path, struct ad_err *err)
 	return apply_object(cfg, root, "", dir, err);
 }
 
+#ifndef AGENTD_CONFIG_PATH
+#define AGENTD_CONFIG_PATH "/etc/agentd/agentd.json"
+#endif
+
+void config_locate(const char **config, const char **env_file)
+{
+	if (*config == NULL)
+		*config = getenv("AGENTD_CONFIG");
+	if (*config == NULL && access(AGENTD_CONFIG_PATH, F_OK) == 0)
+		*config = AGENTD_CONFIG_PATH;
+	if (*env_file == NULL)
+		*env_file = getenv("AGENTD_ENV_FILE");
+	if (*env_file == NULL)
+		*env_file = ".env";
+}
+
 int config_load(struct config *cfg, const char *path, const char *env_file, struct ad_err *err)
 {
 	memset(cfg, 0, sizeof(*cfg));

@@ -6,7 +6,11 @@
 #include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
+#include <fcntl.h>
 #include <sys/stat.h>
+#include <unistd.h>
+
+#include "core/cleanup.h"
 
 int fs_mkdir_p(const char *path, mode_t mode, struct ad_err *err)
 {
@@ -29,5 +33,16 @@ int fs_mkdir_p(const char *path, mode_t mode, struct ad_err *err)
 		return ad_err_sys(err, "stat %s", path);
 	if (!S_ISDIR(st.st_mode))
 		return ad_err_set(err, ENOTDIR, "%s", path);
+	return 0;
+}
+
+int fs_write_text(const char *path, const char *text, int flags, mode_t mode, struct ad_err *err)
+{
+	_cleanup_close_ int fd = open(path, flags | O_WRONLY | O_CLOEXEC, mode);
+	if (fd < 0)
+		return ad_err_sys(err, "open %s", path);
+	size_t n = strlen(text);
+	if (write(fd, text, n) != (ssize_t)n)
+		return ad_err_sys(err, "write %s", path);
 	return 0;
 }

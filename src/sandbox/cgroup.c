@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "core/cleanup.h"
+#include "core/fsutil.h"
 #include "core/log.h"
 
 #define CPU_PERIOD_US 100000
@@ -21,13 +22,7 @@ static int write_file(const char *dir, const char *file, const char *value, stru
 {
 	char path[PATH_MAX + 64];
 	snprintf(path, sizeof(path), "%s/%s", dir, file);
-	_cleanup_close_ int fd = open(path, O_WRONLY | O_CLOEXEC);
-	if (fd < 0)
-		return ad_err_sys(err, "open %s", path);
-	size_t n = strlen(value);
-	if (write(fd, value, n) != (ssize_t)n)
-		return ad_err_sys(err, "write %s \"%s\"", file, value);
-	return 0;
+	return fs_write_text(path, value, 0, 0, err);
 }
 
 static ssize_t read_file(const char *dir, const char *file, char *buf, size_t size)

@@ -224,7 +224,7 @@ _Noreturn void sandbox_child_main(const struct child_args *a)
 	pid_t cmd = vfork();
 	if (cmd < 0) {
 		ad_err_sys(&e, "fork the command");
-		fail("exec", &e, 125);
+		fail("process", &e, 125);
 	}
 	if (cmd == 0)
 		run_command(spec);

@@ -111,6 +111,17 @@ static const struct {
 	{ "session_timeout_s", LIMIT_SECONDS, offsetof(struct sandbox_policy, session_timeout_s) },
 };
 
+/* The smallest value the config accepts for sandbox.<key>: no request goes lower. */
+static int64_t setting_min(const char *key)
+{
+	char full[64];
+	snprintf(full, sizeof(full), "sandbox.%s", strcmp(key, "cpus") == 0 ? "cpus" : key);
+	for (size_t i = 0; i < config_settings_count; i++)
+		if (strcmp(config_settings[i].key, full) == 0)
+			return config_settings[i].min;
+	return 1;
+}
+
 /* One value, as JSON number or text, in the unit of its kind (milli: thousandths). */
 static int limit_value(enum limit_kind kind, const cJSON *v, int64_t *out)
 {
@@ -165,6 +176,13 @@ int sandbox_policy_tighten(struct sandbox_policy *p, const cJSON *req, struct ad
 		if ((uint64_t)v > cur)
 			return ad_err_set(err, 0, "%s may only be lowered: %lld is above the configured %llu",
 					  k->string, (long long)v, (unsigned long long)cur);
+		int64_t floor = setting_min(k->string);
+		if (v < floor && limits[i].kind == LIMIT_MILLI)
+			return ad_err_set(err, 0, "%s: %.3f is below the smallest allowed, %.3f", k->string,
+					  (double)v / 1000, (double)floor / 1000);
+		if (v < floor)
+			return ad_err_set(err, 0, "%s: %lld is below the smallest allowed, %lld", k->string,
+					  (long long)v, (long long)floor);
 		if (limits[i].kind == LIMIT_SECONDS)
 			*(unsigned *)slot = (unsigned)v;
 		else

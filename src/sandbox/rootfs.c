@@ -23,13 +23,7 @@ static const char *const system_dirs[] = { "usr", "bin", "sbin", "lib", "lib32",
 
 int rootfs_write_file(const char *path, const char *text, struct ad_err *err)
 {
-	_cleanup_close_ int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0644);
-	if (fd < 0)
-		return ad_err_sys(err, "create %s", path);
-	size_t n = strlen(text);
-	if (write(fd, text, n) != (ssize_t)n)
-		return ad_err_sys(err, "write %s", path);
-	return 0;
+	return fs_write_text(path, text, O_CREAT | O_TRUNC | O_NOFOLLOW, 0644, err);
 }
 
 static int make_mountpoint(const char *src, const char *dst, struct ad_err *err)

@@ -176,8 +176,10 @@ static void human_size(uint64_t bytes, char *buf, size_t size)
 {
 	if (bytes % (1u << 30) == 0)
 		snprintf(buf, size, "%llu GiB", (unsigned long long)(bytes >> 30));
-	else
+	else if (bytes % (1u << 20) == 0)
 		snprintf(buf, size, "%llu MiB", (unsigned long long)(bytes >> 20));
+	else
+		snprintf(buf, size, "%llu bytes", (unsigned long long)bytes);
 }
 
 /* Turn init's reports and the cgroup's counters into a result. */
@@ -217,12 +219,18 @@ static void conclude(struct sandbox *sb, struct sandbox_result *res)
 		snprintf(res->message, sizeof(res->message), "exited with status %d", res->status);
 	}
 	if (ooms > 0) {
+		/* The OOM killer struck. It is the outcome when the command died of it (killed,
+		 * or a shell passing on 128+SIGKILL); a command that coped keeps its status. */
 		char limit[32];
 		human_size(sb->memory_max, limit, sizeof(limit));
-		res->outcome = SANDBOX_OOM;
+		bool died = res->outcome == SANDBOX_SIGNALED || res->status >= 128;
+		if (died)
+			res->outcome = SANDBOX_OOM;
 		snprintf(res->message, sizeof(res->message),
 			 "out of memory: the sandbox reached its memory limit of %s and the kernel killed "
-			 "a process (%ld OOM kill%s)", limit, ooms, ooms == 1 ? "" : "s");
+			 "a process (%ld OOM kill%s)%s", limit, ooms, ooms == 1 ? "" : "s",
+			 died ? "" : "; the command went on and exited by itself");
+		res->oom_kills = ooms;
 	}
 }
 

@@ -7,7 +7,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "core/cleanup.h"
+#include "core/fsutil.h"
 
 void sandbox_ids_choose(struct sandbox_ids *ids, const struct sandbox_policy *p, unsigned long serial)
 {
@@ -24,13 +24,7 @@ static int write_proc(pid_t pid, const char *file, const char *text, struct ad_e
 {
 	char path[64];
 	snprintf(path, sizeof(path), "/proc/%d/%s", (int)pid, file);
-	_cleanup_close_ int fd = open(path, O_WRONLY | O_CLOEXEC);
-	if (fd < 0)
-		return ad_err_sys(err, "open %s", path);
-	size_t n = strlen(text);
-	if (write(fd, text, n) != (ssize_t)n)
-		return ad_err_sys(err, "write %s", path);
-	return 0;
+	return fs_write_text(path, text, 0, 0, err);
 }
 
 int sandbox_ids_write_maps(pid_t child, const struct sandbox_ids *ids, struct ad_err *err)
