@@ -105,6 +105,35 @@ static void count_code_points(void **state)
 		assert_int_equal(utf8_count(cases[i].s, strlen(cases[i].s)), cases[i].n);
 }
 
+/* Text from a client becomes valid UTF-8 without control bytes, and fits its buffer. */
+static void sanitise_escapes_and_cuts(void **state)
+{
+	(void)state;
+	static const struct {
+		const char *in, *out;
+	} cases[] = {
+		{ "plain", "plain" },
+		{ "h\xc3\xa9llo", "h\xc3\xa9llo" },                 /* valid UTF-8 kept */
+		{ "/x\xff\xfe", "/x\\xff\\xfe" },                   /* invalid bytes spelled out */
+		{ "\xc0\xaf", "\\xc0\\xaf" },                       /* overlong '/' */
+		{ "\xed\xa0\x80", "\\xed\\xa0\\x80" },           /* surrogate */
+		{ "a\nb\x1b[2J", "a\\x0ab\\x1b[2J" },               /* control bytes too */
+	};
+	char out[64];
+	for (size_t i = 0; i < N(cases); i++) {
+		utf8_sanitise(cases[i].in, out, sizeof(out));
+		if (strcmp(out, cases[i].out) != 0)
+			fail_msg("case %zu: got \"%s\", want \"%s\"", i, out, cases[i].out);
+		assert_true(utf8_valid(out, strlen(out), NULL));
+	}
+	/* cut whole: never half a sequence or half an escape */
+	char small[6];
+	utf8_sanitise("ab\xe2\x82\xac\xff", small, sizeof(small));
+	assert_string_equal(small, "ab\xe2\x82\xac");
+	utf8_sanitise("abc\xff", small, sizeof(small));
+	assert_string_equal(small, "abc");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -112,6 +141,7 @@ int main(void)
 		cmocka_unit_test(invalid_sequences_and_offsets),
 		cmocka_unit_test(length_is_respected),
 		cmocka_unit_test(count_code_points),
+		cmocka_unit_test(sanitise_escapes_and_cuts),
 	};
 	return cmocka_run_group_tests_name("utf8", tests, NULL, NULL);
 }
