@@ -23,8 +23,8 @@ struct sandbox_cgroup {
  * processes, as the no-internal-process rule demands. No-op on v1. */
 int sandbox_cgroup_prepare(struct cgroup_host *host, struct ad_err *err);
 
-/* Remove the cgroups of sandboxes whose parent died without cleaning up (SIGKILL):
- * "agentd-<pid>-<n>" below ours whose <pid> no longer exists. Returns how many. */
+/* Remove what parents that died without cleaning up (SIGKILL) left: "agentd-<pid>-<n>"
+ * cgroups below ours whose <pid> is gone, empty and at least 2 s old. Returns how many. */
 int sandbox_cgroup_sweep(const struct cgroup_host *host);
 
 int sandbox_cgroup_create(struct sandbox_cgroup *cg, const struct cgroup_host *host, const char *name,

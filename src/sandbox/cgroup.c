@@ -5,11 +5,13 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
+#include <sys/types.h>
 #include <unistd.h>
 
 #include "core/cleanup.h"
@@ -126,6 +128,19 @@ static int limit_v2(struct sandbox_cgroup *cg, const struct sandbox_policy *p, s
 
 static int without_cgroup(struct sandbox_cgroup *cg, const struct sandbox_policy *p, struct ad_err *err);
 
+/* EEXIST: a dead parent that had our pid left it (we never reuse a name); it goes if
+ * it is empty, as it will be (sandboxes die with their parent). */
+static int make_dir(const char *dir, struct ad_err *err)
+{
+	if (mkdir(dir, 0755) == 0)
+		return 0;
+	if (errno != EEXIST)
+		return ad_err_sys(err, "mkdir %s", dir);
+	if (rmdir(dir) < 0 || mkdir(dir, 0755) < 0)
+		return ad_err_set(err, EEXIST, "mkdir %s (a cgroup of that name is still in use)", dir);
+	return 0;
+}
+
 static int create_limited(struct sandbox_cgroup *cg, const struct cgroup_host *host, const char *name,
 			  const struct sandbox_policy *p, struct ad_err *err)
 {
@@ -141,8 +156,7 @@ static int create_limited(struct sandbox_cgroup *cg, const struct cgroup_host *h
 			return ad_err_set(err, 0, "the %s controller is not available", cgroup_ctl_names[i]);
 		}
 		snprintf(cg->dir[i], sizeof(cg->dir[i]), "%s/%s", base, name);
-		if (mkdir(cg->dir[i], 0755) < 0) {
-			ad_err_sys(err, "mkdir %s", cg->dir[i]);
+		if (make_dir(cg->dir[i], err) < 0) {
 			cg->dir[i][0] = '\0';
 			sandbox_cgroup_remove(cg, NULL);
 			return -1;
@@ -175,14 +189,25 @@ static int without_cgroup(struct sandbox_cgroup *cg, const struct sandbox_policy
 	return 0;
 }
 
-/* "agentd-<pid>-<n>": the pid, when the name is ours and its process is gone. */
-static pid_t orphan_owner(const char *name)
+/* A sandbox dies with its parent (PR_SET_PDEATHSIG), so a parent's leftovers are
+ * empty cgroups: nothing needs killing, only removing. A cgroup is taken for a
+ * leftover when it is ours by name, its parent's pid is not alive (as far as we can
+ * see), it is empty, and older than STALE_AFTER_S: a parent in another pid namespace,
+ * whose pid we cannot see, may have made it a moment ago and not be in it yet. */
+#define STALE_AFTER_S 2
+
+static bool is_leftover(const char *base, const char *name, time_t now)
 {
 	unsigned long pid, n;
-	char tail;
-	if (sscanf(name, "agentd-%lu-%lu%c", &pid, &n, &tail) != 2 || pid == 0)
-		return 0;
-	return kill((pid_t)pid, 0) < 0 && errno == ESRCH ? (pid_t)pid : 0;
+	char tail, path[PATH_MAX + 300], buf[16];
+	struct stat st;
+	if (sscanf(name, "agentd-%lu-%lu%c", &pid, &n, &tail) != 2 || pid == 0 || pid > INT32_MAX ||
+	    kill((pid_t)pid, 0) == 0 || errno != ESRCH)
+		return false;
+	snprintf(path, sizeof(path), "%s/%s", base, name);
+	if (stat(path, &st) < 0 || now - st.st_mtime < STALE_AFTER_S)
+		return false;
+	return read_file(path, "cgroup.procs", buf, sizeof(buf)) == 0;
 }
 
 /* The whole cgroup of a sandbox named name: every controller's copy on v1. */
@@ -200,17 +225,18 @@ static void cgroup_by_name(struct sandbox_cgroup *cg, const struct cgroup_host *
 int sandbox_cgroup_sweep(const struct cgroup_host *host)
 {
 	int removed = 0;
+	time_t now = time(NULL);
 	unsigned n = host->version == 2 ? 1 : host->version == 1 ? CG_NCTL : 0;
 	for (unsigned i = 0; i < n; i++) {
 		const char *base = host->version == 2 ? host->v2_dir : host->ctl[i].dir;
 		DIR *d = host->version == 2 || host->ctl[i].available ? opendir(base) : NULL;
 		struct dirent *de;
 		while (d != NULL && (de = readdir(d)) != NULL) {
-			if (de->d_type != DT_DIR || orphan_owner(de->d_name) == 0)
+			if (de->d_type != DT_DIR || !is_leftover(base, de->d_name, now))
 				continue;
+			/* rmdir refuses a cgroup with processes: a live one is never harmed */
 			struct sandbox_cgroup cg;
 			cgroup_by_name(&cg, host, de->d_name);
-			sandbox_cgroup_kill(&cg);
 			if (sandbox_cgroup_remove(&cg, NULL) == 0)
 				removed++;
 		}
