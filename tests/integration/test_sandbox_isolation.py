@@ -22,6 +22,15 @@ import sandbox_util as su
 
 CAP_FIELDS = ("CapInh", "CapPrm", "CapEff", "CapBnd", "CapAmb")
 
+# Inside the sandbox: attempt(name, fn) records 0 or the errno of the OSError in res.
+ATTEMPT = """res = {}
+def attempt(name, fn):
+    try:
+        fn(); res[name] = 0
+    except OSError as e:
+        res[name] = e.errno
+"""
+
 
 # ------------------------------------------------------------ privileges
 
@@ -83,13 +92,7 @@ def test_cannot_chown_to_unmapped_or_gain_ids():
     """Root inside holds one id only: setuid to any other id and chown to it fail."""
     code = r"""
 import json, os, errno
-res = {}
-def attempt(name, fn):
-    try:
-        fn(); res[name] = 0
-    except OSError as e:
-        res[name] = e.errno
-open("/workspace/f", "w").close()
+""" + ATTEMPT + r"""open("/workspace/f", "w").close()
 attempt("chown", lambda: os.chown("/workspace/f", 1000, 1000))
 attempt("setgroups", lambda: os.setgroups([0, 1]))
 if os.fork() == 0:
@@ -301,13 +304,7 @@ def test_hostname_default_and_configured(tmp_path):
 def test_system_dirs_root_and_etc_read_only():
     code = r"""
 import errno, json, os
-res = {}
-def attempt(name, fn):
-    try:
-        fn(); res[name] = 0
-    except OSError as e:
-        res[name] = e.errno
-def create(path):
+""" + ATTEMPT + r"""def create(path):
     return lambda: open(path, "x").close()
 for path in ["/usr/agentd-probe", "/usr/bin/agentd-probe", "/usr/local/agentd-probe", "/bin/agentd-probe",
              "/sbin/agentd-probe", "/lib/agentd-probe", "/agentd-probe", "/etc/agentd-probe",
