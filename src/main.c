@@ -20,6 +20,7 @@
 #include "core/sdnotify.h"
 #include "http/server.h"
 #include "sandbox/policy.h"
+#include "sandbox/sandbox.h"
 
 enum { EXIT_USAGE = 2 };
 
@@ -185,6 +186,9 @@ static int serve(struct app *app, struct ad_err *err)
 
 int main(int argc, char **argv)
 {
+	/* first: the sandbox's init must do nothing but its job */
+	if (argc > 1 && strcmp(argv[1], "sandbox-init") == 0)
+		return sandbox_init_main(argc - 1, argv + 1);
 	if (argc > 1 && strcmp(argv[1], "sandbox") == 0)
 		return cli_sandbox(argc - 1, argv + 1);
 	struct options o = { 0 };

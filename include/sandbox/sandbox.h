@@ -59,6 +59,9 @@ void sandbox_destroy(struct sandbox *sb);
 char **sandbox_env_build(const struct sandbox_policy *p, char *const *extra);
 void sandbox_env_free(char **env);
 
+/* `agentd sandbox-init COMMAND...`: the sandbox's PID 1 (src/sandbox/init.c). */
+int sandbox_init_main(int argc, char **argv);
+
 /* The CLI's exit code for a result: the command's code, 128+signal, 124 timed out,
  * 125 setup failed, 126/127 exec failed (not executable / not found). */
 int sandbox_result_exit_code(const struct sandbox_result *res);

@@ -23,10 +23,9 @@
 #include "sandbox/rootfs.h"
 #include "sandbox/userns.h"
 
-#define REPORT_FD 3
+#define REPORT_FD CHILD_REPORT_FD
 #define FIRST_FREE_FD 4
 
-extern char **environ;
 
 struct child_ctx {
 	const struct sandbox_spec *spec;
@@ -37,26 +36,33 @@ struct child_ctx {
 /* The report pipe's number: where the parent left it until fds() moves it to 3. */
 static int report_to = -1;
 
-static void report(const struct child_report *r)
+void child_report_write(int fd, const struct child_report *r)
 {
 	ssize_t n;
 	do
-		n = write(report_to, r, sizeof(*r));
+		n = write(fd, r, sizeof(*r));
 	while (n < 0 && errno == EINTR);
 }
 
-static _Noreturn void fail(const char *step, const struct ad_err *e, int code)
+_Noreturn void child_report_fail(int fd, const char *step, const struct ad_err *e, int code)
 {
 	struct child_report r = { .kind = REPORT_ERROR };
 	snprintf(r.step, sizeof(r.step), "%s", step);
 	r.err = *e;
-	report(&r);
+	child_report_write(fd, &r);
 	_exit(code);
 }
 
-/* stdio onto 0, 1, 2, the report pipe onto 3, *keep (if any) onto 4, every other
- * descriptor closed: nothing the parent holds open leaks into the sandbox. */
-static int fds(const struct sandbox_spec *spec, int report_fd, int *keep, struct ad_err *err)
+static _Noreturn void fail(const char *step, const struct ad_err *e, int code)
+{
+	child_report_fail(report_to, step, e, code);
+}
+
+/* stdio onto 0, 1, 2, the report pipe onto 3, the descriptors in keep[] (those >= 0)
+ * onto 4, 5, ..., every other descriptor closed: nothing the parent holds open leaks
+ * into the sandbox. */
+static int fds(const struct sandbox_spec *spec, int report_fd, int *keep[], unsigned nkeep,
+	       struct ad_err *err)
 {
 	int hi[4];
 	for (int i = 0; i < 3; i++) {
@@ -72,13 +78,17 @@ static int fds(const struct sandbox_spec *spec, int report_fd, int *keep, struct
 		if (dup3(hi[i], i, i == REPORT_FD ? O_CLOEXEC : 0) < 0)
 			return ad_err_sys(err, "dup3 %d", i);
 	report_to = REPORT_FD;
+	int high[8];
 	unsigned first_free = FIRST_FREE_FD;
-	if (*keep >= 0) {
-		int k = fcntl(*keep, F_DUPFD_CLOEXEC, 64);
-		if (k < 0 || dup3(k, FIRST_FREE_FD, O_CLOEXEC) < 0)
-			return ad_err_sys(err, "dup3 %d", FIRST_FREE_FD);
-		*keep = FIRST_FREE_FD;
-		first_free++;
+	for (unsigned i = 0; i < nkeep && i < ARRAY_SIZE(high); i++)
+		if (*keep[i] >= 0 && (high[i] = fcntl(*keep[i], F_DUPFD_CLOEXEC, 64)) < 0)
+			return ad_err_sys(err, "keep descriptor %d", *keep[i]);
+	for (unsigned i = 0; i < nkeep && i < ARRAY_SIZE(high); i++) {
+		if (*keep[i] < 0)
+			continue;
+		if (dup3(high[i], (int)first_free, O_CLOEXEC) < 0)
+			return ad_err_sys(err, "dup3 %u", first_free);
+		*keep[i] = (int)first_free++;
 	}
 	if (close_range(first_free, ~0U, 0) < 0)
 		return ad_err_sys(err, "close_range");
@@ -166,32 +176,6 @@ static const struct {
 	{ "seccomp", step_seccomp },
 };
 
-static _Noreturn void run_command(const struct sandbox_spec *spec)
-{
-	environ = spec->env;
-	execvp(spec->argv[0], spec->argv);
-	struct ad_err e;
-	int saved = errno;
-	ad_err_set(&e, saved, "%s", spec->argv[0]);
-	fail("exec", &e, saved == ENOENT ? 127 : 126);
-}
-
-/* PID 1: reap everything; when the command ends, report how and leave. */
-static _Noreturn void init_loop(pid_t cmd)
-{
-	for (;;) {
-		int st;
-		pid_t w = waitpid(-1, &st, 0);
-		if (w == cmd) {
-			struct child_report r = { .kind = REPORT_STATUS, .wstatus = st };
-			report(&r);
-			_exit(WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st));
-		}
-		if (w < 0 && errno != EINTR)
-			_exit(125);
-	}
-}
-
 _Noreturn void sandbox_child_main(const struct child_args *a)
 {
 	const struct sandbox_spec *spec = a->spec;
@@ -213,20 +197,22 @@ _Noreturn void sandbox_child_main(const struct child_args *a)
 	struct pollfd pfd = { a->sync_fd, POLLIN, 0 };
 	if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) < 0 || poll(&pfd, 1, 0) != 0)
 		_exit(125);
-	if (reset_signals(&e) < 0 || fds(spec, a->report_fd, &usr_tree, &e) < 0)
+	int exe_fd = a->exe_fd;
+	int *keep[] = { &usr_tree, &exe_fd };
+	if (reset_signals(&e) < 0 || fds(spec, a->report_fd, keep, ARRAY_SIZE(keep), &e) < 0)
 		fail("process", &e, 125);
 	struct child_ctx ctx = { .spec = spec, .have_cgroup = a->have_cgroup, .usr_tree = usr_tree };
 	for (size_t i = 0; i < ARRAY_SIZE(steps); i++)
 		if (steps[i].fn(&ctx, &e) < 0)
 			fail(steps[i].name, &e, 125);
-	/* vfork: no copy of our page tables for a child that only execs (or reports
-	 * and _exits); we are single-threaded and wait anyway */
-	pid_t cmd = vfork();
-	if (cmd < 0) {
-		ad_err_sys(&e, "fork the command");
-		fail("process", &e, 125);
+	/* A fresh image for PID 1: the binary through a descriptor opened before
+	 * pivot_root (not a path the sandbox could change), only the command's
+	 * environment, nothing of this process's memory. */
+	if (fcntl(REPORT_FD, F_SETFD, 0) < 0) {   /* the report pipe crosses into init */
+		ad_err_sys(&e, "report pipe");
+		fail("init", &e, 125);
 	}
-	if (cmd == 0)
-		run_command(spec);
-	init_loop(cmd);
+	execveat(exe_fd, "", a->init_argv, spec->env, AT_EMPTY_PATH);
+	ad_err_sys(&e, "exec agentd as the sandbox's init");
+	fail("init", &e, 125);
 }

@@ -22,8 +22,17 @@ struct child_report {
 	struct ad_err err;
 };
 
+/* One record on fd; a failing step's record, then _exit(code). */
+void child_report_write(int fd, const struct child_report *r);
+_Noreturn void child_report_fail(int fd, const char *step, const struct ad_err *e, int code);
+
+/* Where the report pipe is in the fresh init image. */
+#define CHILD_REPORT_FD 3
+
 struct child_args {
 	const struct sandbox_spec *spec;
+	int exe_fd;                  /* agentd's own binary, O_PATH: the fresh init image */
+	char **init_argv;            /* "agentd", "sandbox-init", the command... */
 	int sync_fd;                 /* read end: the parent's go */
 	int report_fd;               /* write end: struct child_report records */
 	int join_fds[CG_NCTL];       /* v1: "tasks" files to write "0" to */
@@ -32,7 +41,8 @@ struct child_args {
 };
 
 /* The child's life after clone: join its cgroup, wait for the parent's go, take every
- * setup step, run the command under a minimal init. Never returns. */
+ * setup step, then exec agentd anew as the sandbox's init (sandbox_init_main), so that
+ * nothing of the parent's memory or environment stays in the sandbox. Never returns. */
 _Noreturn void sandbox_child_main(const struct child_args *a);
 
 #endif

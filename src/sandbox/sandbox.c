@@ -93,6 +93,21 @@ int sandbox_start(const struct sandbox_spec *spec, struct sandbox **out, struct 
 		return -1;
 	}
 	struct child_args args = { .spec = spec, .have_cgroup = sb->cg.version != 0 };
+	/* The fresh image PID 1 will be: our binary, and its command line. */
+	size_t argc = 0;
+	while (spec->argv[argc] != NULL)
+		argc++;
+	_cleanup_free_ char **init_argv = calloc(argc + 3, sizeof(char *));
+	_cleanup_close_ int exe_fd = open("/proc/self/exe", O_PATH | O_CLOEXEC);
+	if (init_argv == NULL || exe_fd < 0) {
+		ad_err_sys(err, "prepare the sandbox's init");
+		goto fail;
+	}
+	init_argv[0] = (char *)"agentd";
+	init_argv[1] = (char *)"sandbox-init";
+	memcpy(init_argv + 2, spec->argv, argc * sizeof(char *));
+	args.exe_fd = exe_fd;
+	args.init_argv = init_argv;
 	int njoin = sandbox_cgroup_open_join(&sb->cg, args.join_fds, err);
 	if (njoin < 0) {
 		ad_err_prefix(err, "cgroup");

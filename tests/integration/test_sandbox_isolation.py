@@ -267,7 +267,7 @@ def test_host_sees_sandbox_processes_under_unprivileged_ids(tmp_path):
             return found if any(su.processes_with(f"sleep 30.{mark}")) and len(found) >= 3 else None
         procs = su.poll(sandbox_procs, 15)
         assert procs, "the sandbox's processes did not show up"
-        assert len(procs) == 3, procs        # init (a fork of the launcher: same cmdline), sh, sleep
+        assert len(procs) == 3, procs        # init ("agentd sandbox-init sh ..."), sh, sleep
         # init is the launcher's child
         kids = [int(x) for x in pathlib.Path(f"/proc/{l.pid}/task/{l.pid}/children").read_text().split()]
         assert len(kids) == 1 and kids[0] in procs, (kids, procs)
@@ -568,12 +568,24 @@ def test_ipc_namespace_hides_host_sysv_objects():
 
 
 def test_init_is_out_of_reach():
-    """PID 1 inside is agentd's init, a fork of the launcher holding its memory: the
-    command can neither read that memory, its files or its binary, nor kill it."""
+    """PID 1 inside is agentd's init, a fresh exec of agentd that is not dumpable: the
+    command can neither read its memory, its descriptors or its binary, nor kill it.
+    Its /proc/1/fd may be listed (the directory belongs to the sandbox's root, as init's
+    memory does since its exec), but not one of the links in it may be read or opened."""
     code = r"""
 import json, os, signal
 res = {}
-for name in ("environ", "mem", "exe", "root", "cwd", "fd", "map_files", "auxv", "stack", "syscall"):
+links = {}
+for n in os.listdir("/proc/1/fd"):
+    for what, fn in (("readlink", os.readlink), ("open", lambda p: os.open(p, os.O_RDONLY)),
+                     ("open-w", lambda p: os.open(p, os.O_WRONLY))):
+        try:
+            fn(f"/proc/1/fd/{n}")
+            links[f"{n} {what}"] = "allowed"
+        except OSError as e:
+            links[f"{n} {what}"] = e.errno
+res["fd links"] = links
+for name in ("environ", "mem", "exe", "root", "cwd", "map_files", "auxv", "stack", "syscall"):
     p = f"/proc/1/{name}"
     try:
         if os.path.isdir(p) and not os.path.islink(p):
@@ -597,8 +609,11 @@ print(json.dumps(res))
     lines = p.stdout.strip().splitlines()
     assert lines[-1] == "alive"
     res = json.loads(lines[-2])
-    for name in ("environ", "mem", "exe", "root", "cwd", "fd", "map_files", "auxv", "stack", "syscall"):
+    for name in ("environ", "mem", "exe", "root", "cwd", "map_files", "auxv", "stack", "syscall"):
         assert res[name] in (errno.EACCES, errno.EPERM), f"/proc/1/{name}: {res[name]}"
+    assert "3 open-w" in res["fd links"], res["fd links"]     # the report pipe is there...
+    for link, outcome in res["fd links"].items():             # ...and out of reach
+        assert outcome in (errno.EACCES, errno.EPERM), f"/proc/1/fd/{link}: {outcome}"
 
 
 def test_orphans_are_reaped():
