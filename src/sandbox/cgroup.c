@@ -224,25 +224,26 @@ static void cgroup_by_name(struct sandbox_cgroup *cg, const struct cgroup_host *
 
 int sandbox_cgroup_sweep(const struct cgroup_host *host)
 {
+	/* One directory is enough to find the names: on v1 every sandbox has a copy in
+	 * every controller (sandbox_cgroup_create), and they go all together. */
+	const char *base = host->version == 2 ? host->v2_dir
+			 : host->version == 1 && host->ctl[CG_PIDS].available ? host->ctl[CG_PIDS].dir : NULL;
+	DIR *d = base != NULL ? opendir(base) : NULL;
+	if (d == NULL)
+		return 0;
 	int removed = 0;
 	time_t now = time(NULL);
-	unsigned n = host->version == 2 ? 1 : host->version == 1 ? CG_NCTL : 0;
-	for (unsigned i = 0; i < n; i++) {
-		const char *base = host->version == 2 ? host->v2_dir : host->ctl[i].dir;
-		DIR *d = host->version == 2 || host->ctl[i].available ? opendir(base) : NULL;
-		struct dirent *de;
-		while (d != NULL && (de = readdir(d)) != NULL) {
-			if (de->d_type != DT_DIR || !is_leftover(base, de->d_name, now))
-				continue;
-			/* rmdir refuses a cgroup with processes: a live one is never harmed */
-			struct sandbox_cgroup cg;
-			cgroup_by_name(&cg, host, de->d_name);
-			if (sandbox_cgroup_remove(&cg, NULL) == 0)
-				removed++;
-		}
-		if (d != NULL)
-			closedir(d);
+	struct dirent *de;
+	while ((de = readdir(d)) != NULL) {
+		if (de->d_type != DT_DIR || !is_leftover(base, de->d_name, now))
+			continue;
+		/* rmdir refuses a cgroup with processes: a live one is never harmed */
+		struct sandbox_cgroup cg;
+		cgroup_by_name(&cg, host, de->d_name);
+		if (sandbox_cgroup_remove(&cg, NULL) == 0)
+			removed++;
 	}
+	closedir(d);
 	return removed;
 }
 

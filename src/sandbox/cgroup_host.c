@@ -2,6 +2,8 @@
 #include "sandbox/cgroup_host.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -13,15 +15,58 @@
 
 const char *const cgroup_ctl_names[CG_NCTL] = { "memory", "pids", "cpu", "freezer" };
 
-/* Mount point of a v1 hierarchy carrying ctl, or of the cgroup2 hierarchy (ctl NULL),
- * from /proc/self/mountinfo. */
-static int find_mount(const char *ctl, char *out, size_t size)
+#define PROC_TEXT_MAX (4 << 20)   /* mountinfo of a host with tens of thousands of mounts */
+
+/* A /proc file read whole, NUL-terminated; NULL on failure. Read once, searched for
+ * every controller. */
+static char *slurp(const char *path)
 {
-	_cleanup_fclose_ FILE *f = fopen("/proc/self/mountinfo", "re");
-	if (f == NULL)
-		return -1;
+	_cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC);
+	size_t len = 0, cap = 16384;
+	char *buf = malloc(cap);
+	if (fd < 0 || buf == NULL) {
+		free(buf);
+		return NULL;
+	}
+	for (;;) {
+		if (len + 1 == cap) {
+			char *nb = cap < PROC_TEXT_MAX ? realloc(buf, cap * 2) : NULL;
+			if (nb == NULL) {
+				free(buf);
+				return NULL;
+			}
+			buf = nb;
+			cap *= 2;
+		}
+		ssize_t n = read(fd, buf + len, cap - 1 - len);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			break;
+		len += (size_t)n;
+	}
+	buf[len] = '\0';
+	return buf;
+}
+
+/* Next line of text at *pos into line (cut to size); false at the end. */
+static bool next_line(const char **pos, char *line, size_t size)
+{
+	const char *p = *pos;
+	if (*p == '\0')
+		return false;
+	size_t n = strcspn(p, "\n");
+	snprintf(line, size, "%.*s", (int)n, p);
+	*pos = p + n + (p[n] == '\n');
+	return true;
+}
+
+/* Mount point of a v1 hierarchy carrying ctl, or of the cgroup2 hierarchy (ctl NULL),
+ * in mountinfo's text. */
+static int find_mount(const char *mountinfo, const char *ctl, char *out, size_t size)
+{
 	char line[4096];
-	while (fgets(line, sizeof(line), f)) {
+	for (const char *pos = mountinfo; next_line(&pos, line, sizeof(line));) {
 		/* id parent maj:min root mountpoint opts [optional...] - fstype source superopts */
 		char mnt[PATH_MAX], fstype[64], super[1024];
 		const char *sep = strstr(line, " - ");
@@ -44,15 +89,12 @@ static int find_mount(const char *ctl, char *out, size_t size)
 	return -1;
 }
 
-/* The daemon's path in the hierarchy of ctl ("" for the v2 line "0::/path"). */
-static int own_path(const char *ctl, char *out, size_t size)
+/* The daemon's path in the hierarchy of ctl ("" for the v2 line "0::/path"), in the
+ * text of /proc/self/cgroup. */
+static int own_path(const char *cgroups, const char *ctl, char *out, size_t size)
 {
-	_cleanup_fclose_ FILE *f = fopen("/proc/self/cgroup", "re");
-	if (f == NULL)
-		return -1;
 	char line[4096];
-	while (fgets(line, sizeof(line), f)) {
-		line[strcspn(line, "\n")] = '\0';
+	for (const char *pos = cgroups; next_line(&pos, line, sizeof(line));) {
 		char *c1 = strchr(line, ':');
 		char *c2 = c1 ? strchr(c1 + 1, ':') : NULL;
 		if (c2 == NULL)
@@ -87,10 +129,10 @@ static void join(char *out, size_t size, const char *mnt, const char *path)
 	snprintf(out, size, "%s%s", mnt, strcmp(path, "/") == 0 ? "" : path);
 }
 
-static void detect_v2(struct cgroup_host *h, const char *mnt, bool test_write)
+static void detect_v2(struct cgroup_host *h, const char *cgroups, const char *mnt, bool test_write)
 {
 	char path[PATH_MAX], file[PATH_MAX + 32], ctls[512] = "";
-	if (own_path("", path, sizeof(path)) < 0)
+	if (own_path(cgroups, "", path, sizeof(path)) < 0)
 		return;
 	join(h->v2_dir, sizeof(h->v2_dir), mnt, path);
 	snprintf(file, sizeof(file), "%s/cgroup.controllers", h->v2_dir);
@@ -115,13 +157,13 @@ static void detect_v2(struct cgroup_host *h, const char *mnt, bool test_write)
 	h->version = 2;
 }
 
-static void detect_v1(struct cgroup_host *h, bool test_write)
+static void detect_v1(struct cgroup_host *h, const char *mountinfo, const char *cgroups, bool test_write)
 {
 	for (int i = 0; i < CG_NCTL; i++) {
 		char mnt[PATH_MAX], path[PATH_MAX];
 		struct cgroup_ctl_info *c = &h->ctl[i];
-		if (find_mount(cgroup_ctl_names[i], mnt, sizeof(mnt)) < 0 ||
-		    own_path(cgroup_ctl_names[i], path, sizeof(path)) < 0)
+		if (find_mount(mountinfo, cgroup_ctl_names[i], mnt, sizeof(mnt)) < 0 ||
+		    own_path(cgroups, cgroup_ctl_names[i], path, sizeof(path)) < 0)
 			continue;
 		join(c->dir, sizeof(c->dir), mnt, path);
 		c->available = access(c->dir, F_OK) == 0;
@@ -134,18 +176,22 @@ static void detect_v1(struct cgroup_host *h, bool test_write)
 int cgroup_host_detect(struct cgroup_host *h, bool test_write, struct ad_err *err)
 {
 	memset(h, 0, sizeof(*h));
-	if (access("/proc/self/cgroup", R_OK) < 0)
+	_cleanup_free_ char *cgroups = slurp("/proc/self/cgroup");
+	if (cgroups == NULL)
 		return ad_err_sys(err, "read /proc/self/cgroup");
+	_cleanup_free_ char *mountinfo = slurp("/proc/self/mountinfo");
+	if (mountinfo == NULL)
+		return ad_err_sys(err, "read /proc/self/mountinfo");
 	char v2mnt[PATH_MAX] = "";
-	bool have_v2 = find_mount(NULL, v2mnt, sizeof(v2mnt)) == 0;
+	bool have_v2 = find_mount(mountinfo, NULL, v2mnt, sizeof(v2mnt)) == 0;
 	struct statfs sfs;
 	bool pure_v2 = statfs("/sys/fs/cgroup", &sfs) == 0 && sfs.f_type == CGROUP2_SUPER_MAGIC;
 
-	detect_v1(h, test_write);
+	detect_v1(h, mountinfo, cgroups, test_write);
 	if (h->version == 1) {
 		h->hybrid = have_v2;
 	} else if (have_v2 || pure_v2) {
-		detect_v2(h, pure_v2 ? "/sys/fs/cgroup" : v2mnt, test_write);
+		detect_v2(h, cgroups, pure_v2 ? "/sys/fs/cgroup" : v2mnt, test_write);
 	}
 	if (h->version == 0)
 		snprintf(h->detail, sizeof(h->detail), "no cgroup hierarchy with memory, pids or cpu found");
