@@ -5,6 +5,7 @@
 #   make run        deps + build + start on 127.0.0.1:8080 with config/agentd.json
 #   make test       deps + build + every test, then again on an ASan+UBSan build
 #   make bench      sandbox start-up and memory, beside bubblewrap and unshare
+#   make fuzz       libFuzzer on every parser (FUZZ_SECONDS each)
 #   make install    PREFIX=/usr/local DESTDIR= : binary, static files, config, unit
 
 VERSION    := 0.1.0
@@ -53,12 +54,15 @@ SAN_CFLAGS := -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-s
 SRCS       := $(sort $(wildcard src/*/*.c))
 MAIN_SRC   := src/main.c
 UNIT_SRCS  := $(sort $(wildcard tests/unit/test_*.c))
+FUZZ_SRCS  := $(sort $(wildcard tests/fuzz/fuzz_*.c))
+FUZZ_NAMES := $(FUZZ_SRCS:tests/fuzz/fuzz_%.c=%)
 
 # Two flavours of the same tree: build/rel (the ./agentd you run) and build/asan.
 define flavour
 $(1)_OBJS  := $$(SRCS:src/%.c=build/$(1)/%.o)
 $(1)_MAIN  := build/$(1)/main.o
 $(1)_UNITS := $$(UNIT_SRCS:tests/unit/%.c=build/$(1)/tests/%)
+$(1)_FUZZ  := $$(FUZZ_NAMES:%=build/$(1)/fuzz/fuzz_%)
 
 build/$(1)/%.o: src/%.c
 	@mkdir -p $$(@D)
@@ -69,6 +73,12 @@ build/$(1)/tests/%: tests/unit/%.c $$($(1)_OBJS)
 	$$(CC) $$(ALL_CFLAGS) $(2) -Wno-missing-prototypes $$< $$($(1)_OBJS) -o $$@ \
 		$$(ALL_LDFLAGS) $(2) $$(PKG_LIBS) -lcmocka
 
+# fuzz targets with the replay driver: the corpus runs in make test
+build/$(1)/fuzz/fuzz_%: tests/fuzz/fuzz_%.c tests/fuzz/replay.c $$($(1)_OBJS)
+	@mkdir -p $$(@D)
+	$$(CC) $$(ALL_CFLAGS) $(2) -Wno-missing-prototypes $$(filter %.c,$$^) $$($(1)_OBJS) -o $$@ \
+		$$(ALL_LDFLAGS) $(2) $$(PKG_LIBS)
+
 build/$(1)/agentd: $$($(1)_MAIN) $$($(1)_OBJS)
 	$$(CC) $$^ -o $$@ $$(ALL_LDFLAGS) $(2) $$(PKG_LIBS)
 
@@ -78,7 +88,7 @@ endef
 $(eval $(call flavour,rel,))
 $(eval $(call flavour,asan,$(SAN_CFLAGS)))
 
-.PHONY: all deps run test test-rel test-asan run-tests bench install uninstall clean
+.PHONY: all deps run test test-rel test-asan run-tests bench fuzz install uninstall clean
 .DEFAULT_GOAL := all
 
 all: agentd
@@ -110,10 +120,10 @@ test:
 	@$(MAKE) --no-print-directory test-rel
 	@$(MAKE) --no-print-directory test-asan
 
-test-rel: agentd $(rel_UNITS)
+test-rel: agentd $(rel_UNITS) $(rel_FUZZ)
 	@$(MAKE) --no-print-directory FLAVOUR=rel BIN=$(CURDIR)/agentd run-tests
 
-test-asan: build/asan/agentd $(asan_UNITS)
+test-asan: build/asan/agentd $(asan_UNITS) $(asan_FUZZ)
 	@$(MAKE) --no-print-directory FLAVOUR=asan BIN=$(CURDIR)/build/asan/agentd run-tests
 
 # ASan aborts on the first error; UBSan as well (-fno-sanitize-recover).
@@ -123,6 +133,9 @@ run-tests:
 	@echo "== unit tests ($(FLAVOUR)) =="
 	@set -e; for t in $(UNIT_SRCS:tests/unit/%.c=build/$(FLAVOUR)/tests/%); do \
 		$(SAN_ENV) $$t; done
+	@echo "== fuzz corpus replay ($(FLAVOUR)) =="
+	@set -e; for f in $(FUZZ_NAMES); do \
+		$(SAN_ENV) build/$(FLAVOUR)/fuzz/fuzz_$$f tests/fuzz/corpus/$$f; done
 	@echo "== integration tests ($(FLAVOUR)) =="
 	$(SAN_ENV) AGENTD_BIN=$(BIN) $(PYTHON) -m pytest -q -p no:cacheprovider tests/integration
 
@@ -132,6 +145,24 @@ bench:
 	@$(MAKE) --no-print-directory deps
 	@$(MAKE) --no-print-directory all
 	$(PYTHON) tests/bench/sandbox_bench.py --runs 200
+
+# Coverage-guided fuzzing with libFuzzer (clang), FUZZ_SECONDS per target, starting
+# from tests/fuzz/corpus/NAME; what it finds lands in build/fuzz/. A crash file replays
+# with build/rel/fuzz/fuzz_NAME FILE.
+FUZZ_SECONDS ?= 60
+FUZZ_CC      ?= clang
+FUZZ_FLAGS   := -g -O1 -fno-omit-frame-pointer -fsanitize=address,undefined
+fuzz:
+	@$(MAKE) --no-print-directory deps DEB_PKGS="$(DEB_BUILD) clang libclang-rt-14-dev"
+	@mkdir -p build/fuzz
+	@set -e; for f in $(FUZZ_NAMES); do \
+		echo "== fuzz_$$f ($(FUZZ_SECONDS) s) =="; \
+		$(FUZZ_CC) -std=gnu11 -Iinclude $(DEFS) $(PKG_CFLAGS) $(FUZZ_FLAGS) -fsanitize=fuzzer \
+			tests/fuzz/fuzz_$$f.c $(SRCS) -o build/fuzz/fuzz_$$f $(PKG_LIBS); \
+		mkdir -p build/fuzz/corpus-$$f; cp -n tests/fuzz/corpus/$$f/* build/fuzz/corpus-$$f/; \
+		build/fuzz/fuzz_$$f -max_total_time=$(FUZZ_SECONDS) -artifact_prefix=build/fuzz/ \
+			build/fuzz/corpus-$$f; \
+	done
 
 install: agentd
 	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(DATADIR)/static $(DESTDIR)$(SYSCONFDIR)/agentd \
