@@ -1,0 +1,257 @@
+/* Putting a streamed message back together: see include/claude/stream.h. */
+#include "claude/stream.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/cleanup.h"
+#include "core/json.h"
+
+struct claude_stream {
+	size_t max, used;          /* bytes of text, thinking and JSON taken so far */
+	cJSON *message;            /* from message_start on */
+	cJSON *content;            /* message's content array */
+	int open;                  /* index of the block being streamed, or -1 */
+	char *json;                /* tool input pieces of the open block */
+	size_t json_len;
+	bool done;
+	char api_error[64];
+};
+
+struct claude_stream *claude_stream_new(size_t max_bytes)
+{
+	struct claude_stream *s = calloc(1, sizeof(*s));
+	if (s != NULL) {
+		s->max = max_bytes;
+		s->open = -1;
+	}
+	return s;
+}
+
+void claude_stream_free(struct claude_stream *s)
+{
+	if (s == NULL)
+		return;
+	cJSON_Delete(s->message);
+	free(s->json);
+	free(s);
+}
+
+bool claude_stream_done(const struct claude_stream *s)
+{
+	return s->done;
+}
+
+const cJSON *claude_stream_message(const struct claude_stream *s)
+{
+	return s->message;
+}
+
+const char *claude_stream_api_error(const struct claude_stream *s)
+{
+	return s->api_error[0] ? s->api_error : NULL;
+}
+
+static const char *str(const cJSON *obj, const char *key)
+{
+	const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, key);
+	return cJSON_IsString(v) ? v->valuestring : NULL;
+}
+
+/* obj[key] = item, replacing or adding (case-sensitively: JSON keys are); the item is
+ * freed when it cannot be placed. */
+static int set_item(cJSON *obj, const char *key, cJSON *item, struct ad_err *err)
+{
+	bool ok = item != NULL &&
+		  (cJSON_GetObjectItemCaseSensitive(obj, key) != NULL
+			   ? cJSON_ReplaceItemInObjectCaseSensitive(obj, key, item)
+			   : cJSON_AddItemToObject(obj, key, item));
+	if (!ok) {
+		cJSON_Delete(item);
+		return ad_err_set(err, ENOMEM, "stream");
+	}
+	return 0;
+}
+
+static int charge(struct claude_stream *s, size_t n, struct ad_err *err)
+{
+	if (n > s->max - s->used)
+		return ad_err_set(err, 0, "streamed message larger than %zu bytes", s->max);
+	s->used += n;
+	return 0;
+}
+
+/* Append text to the string field key of block. */
+static int append(struct claude_stream *s, cJSON *block, const char *key, const char *text, struct ad_err *err)
+{
+	size_t add = strlen(text);
+	if (charge(s, add, err) < 0)
+		return -1;
+	const char *old = str(block, key);
+	size_t have = old ? strlen(old) : 0;
+	_cleanup_free_ char *joined = malloc(have + add + 1);
+	if (joined == NULL)
+		return ad_err_set(err, ENOMEM, "stream");
+	memcpy(joined, old ? old : "", have);
+	memcpy(joined + have, text, add + 1);
+	return set_item(block, key, cJSON_CreateString(joined), err);
+}
+
+/* Merge the numbers of a usage object into the message's usage. */
+static int take_usage(cJSON *message, const cJSON *usage, struct ad_err *err)
+{
+	cJSON *have = cJSON_GetObjectItemCaseSensitive(message, "usage");
+	if (!cJSON_IsObject(usage) || !cJSON_IsObject(have))
+		return 0;
+	const cJSON *u;
+	cJSON_ArrayForEach(u, usage)
+		if (cJSON_IsNumber(u) && set_item(have, u->string, cJSON_CreateNumber(u->valuedouble), err) < 0)
+			return -1;
+	return 0;
+}
+
+static int on_message_start(struct claude_stream *s, const cJSON *ev, struct ad_err *err)
+{
+	const cJSON *m = cJSON_GetObjectItemCaseSensitive(ev, "message");
+	if (s->message != NULL)
+		return ad_err_set(err, 0, "a second message_start");
+	if (!cJSON_IsObject(m) || str(m, "id") == NULL)
+		return ad_err_set(err, 0, "message_start without a message");
+	s->message = cJSON_Duplicate(m, true);
+	if (s->message == NULL)
+		return ad_err_set(err, ENOMEM, "stream");
+	cJSON_DeleteItemFromObjectCaseSensitive(s->message, "content");
+	s->content = cJSON_AddArrayToObject(s->message, "content");
+	if (!cJSON_IsObject(cJSON_GetObjectItemCaseSensitive(s->message, "usage")))
+		cJSON_AddObjectToObject(s->message, "usage");
+	return s->content ? 0 : ad_err_set(err, ENOMEM, "stream");
+}
+
+static int on_block_start(struct claude_stream *s, const cJSON *ev, struct ad_err *err)
+{
+	const cJSON *index = cJSON_GetObjectItemCaseSensitive(ev, "index");
+	const cJSON *block = cJSON_GetObjectItemCaseSensitive(ev, "content_block");
+	if (s->open >= 0)
+		return ad_err_set(err, 0, "content_block_start while block %d is open", s->open);
+	if (!cJSON_IsNumber(index) || index->valueint != cJSON_GetArraySize(s->content))
+		return ad_err_set(err, 0, "content_block_start out of order");
+	if (!cJSON_IsObject(block) || str(block, "type") == NULL)
+		return ad_err_set(err, 0, "content_block_start without a typed block");
+	cJSON *copy = cJSON_Duplicate(block, true);
+	if (copy == NULL || !cJSON_AddItemToArray(s->content, copy))
+		return ad_err_set(err, ENOMEM, "stream");
+	s->open = index->valueint;
+	s->json_len = 0;
+	return 0;
+}
+
+static int on_block_delta(struct claude_stream *s, const cJSON *ev, struct ad_err *err)
+{
+	const cJSON *index = cJSON_GetObjectItemCaseSensitive(ev, "index");
+	const cJSON *delta = cJSON_GetObjectItemCaseSensitive(ev, "delta");
+	if (!cJSON_IsNumber(index) || index->valueint != s->open || s->open < 0)
+		return ad_err_set(err, 0, "content_block_delta for a block that is not open");
+	cJSON *block = cJSON_GetArrayItem(s->content, s->open);
+	const char *type = str(delta, "type"), *btype = str(block, "type");
+	if (type == NULL)
+		return ad_err_set(err, 0, "content_block_delta without a delta type");
+	if (strcmp(type, "text_delta") == 0 && strcmp(btype, "text") == 0 && str(delta, "text"))
+		return append(s, block, "text", str(delta, "text"), err);
+	if (strcmp(type, "thinking_delta") == 0 && strcmp(btype, "thinking") == 0 && str(delta, "thinking"))
+		return append(s, block, "thinking", str(delta, "thinking"), err);
+	if (strcmp(type, "signature_delta") == 0 && strcmp(btype, "thinking") == 0 && str(delta, "signature"))
+		return append(s, block, "signature", str(delta, "signature"), err);
+	if (strcmp(type, "input_json_delta") == 0 && str(delta, "partial_json") &&
+	    (strcmp(btype, "tool_use") == 0 || strcmp(btype, "server_tool_use") == 0)) {
+		const char *piece = str(delta, "partial_json");
+		size_t n = strlen(piece);
+		if (charge(s, n, err) < 0)
+			return -1;
+		char *grown = realloc(s->json, s->json_len + n + 1);
+		if (grown == NULL)
+			return ad_err_set(err, ENOMEM, "stream");
+		s->json = grown;
+		memcpy(s->json + s->json_len, piece, n + 1);
+		s->json_len += n;
+		return 0;
+	}
+	if (strcmp(type, "citations_delta") == 0)
+		return 0;   /* citations: not kept */
+	return ad_err_set(err, 0, "a %s for a %s block", type, btype);
+}
+
+static int on_block_stop(struct claude_stream *s, const cJSON *ev, struct ad_err *err)
+{
+	const cJSON *index = cJSON_GetObjectItemCaseSensitive(ev, "index");
+	if (!cJSON_IsNumber(index) || index->valueint != s->open || s->open < 0)
+		return ad_err_set(err, 0, "content_block_stop for a block that is not open");
+	cJSON *block = cJSON_GetArrayItem(s->content, s->open);
+	const char *btype = str(block, "type");
+	s->open = -1;
+	if (strcmp(btype, "tool_use") != 0 && strcmp(btype, "server_tool_use") != 0)
+		return 0;
+	/* the input pieces make one JSON object; none at all means {} */
+	cJSON *input = NULL;
+	if (s->json_len == 0)
+		input = cJSON_CreateObject();
+	else if (json_parse_strict(s->json, s->json_len, &input, err) < 0)
+		return ad_err_prefix(err, "tool_use input");
+	if (!cJSON_IsObject(input)) {
+		cJSON_Delete(input);
+		return ad_err_set(err, 0, "tool_use input is not a JSON object");
+	}
+	s->json_len = 0;
+	return set_item(block, "input", input, err);
+}
+
+static int on_message_delta(struct claude_stream *s, const cJSON *ev, struct ad_err *err)
+{
+	const cJSON *delta = cJSON_GetObjectItemCaseSensitive(ev, "delta");
+	static const char *const keys[] = { "stop_reason", "stop_sequence" };
+	for (size_t i = 0; cJSON_IsObject(delta) && i < ARRAY_SIZE(keys); i++) {
+		const cJSON *v = cJSON_GetObjectItemCaseSensitive(delta, keys[i]);
+		if (v != NULL && set_item(s->message, keys[i], cJSON_Duplicate(v, true), err) < 0)
+			return -1;
+	}
+	return take_usage(s->message, cJSON_GetObjectItemCaseSensitive(ev, "usage"), err);
+}
+
+int claude_stream_event(struct claude_stream *s, const char *event, const char *data, size_t len,
+			struct ad_err *err)
+{
+	if (strcmp(event, "ping") == 0)
+		return 0;
+	_cleanup_cjson_ cJSON *ev = NULL;
+	if (json_parse_strict(data, len, &ev, err) < 0)
+		return ad_err_prefix(err, "%s event", event);
+	if (strcmp(event, "error") == 0) {
+		const cJSON *e = cJSON_GetObjectItemCaseSensitive(ev, "error");
+		const char *type = str(e, "type"), *msg = str(e, "message");
+		snprintf(s->api_error, sizeof(s->api_error), "%s", type ? type : "api_error");
+		return ad_err_set(err, 0, "the API reported %s: %s", s->api_error, msg ? msg : "(no message)");
+	}
+	if (s->done)
+		return ad_err_set(err, 0, "%s event after message_stop", event);
+	if (strcmp(event, "message_start") == 0)
+		return on_message_start(s, ev, err);
+	if (s->message == NULL)
+		return strncmp(event, "message", 7) == 0 || strncmp(event, "content_block", 13) == 0
+			       ? ad_err_set(err, 0, "%s before message_start", event) : 0;
+	if (strcmp(event, "content_block_start") == 0)
+		return on_block_start(s, ev, err);
+	if (strcmp(event, "content_block_delta") == 0)
+		return on_block_delta(s, ev, err);
+	if (strcmp(event, "content_block_stop") == 0)
+		return on_block_stop(s, ev, err);
+	if (strcmp(event, "message_delta") == 0)
+		return on_message_delta(s, ev, err);
+	if (strcmp(event, "message_stop") == 0) {
+		if (s->open >= 0)
+			return ad_err_set(err, 0, "message_stop while block %d is open", s->open);
+		s->done = true;
+		return 0;
+	}
+	return 0;   /* an event type newer than this code: skipped, as the API asks */
+}
