@@ -38,14 +38,19 @@ HARDEN     := -fstack-protector-strong -fPIE -D_FORTIFY_SOURCE=2
 DEFS        = -D_GNU_SOURCE -DAGENTD_VERSION='"$(VERSION)"' \
               -DAGENTD_STATIC_DIR='"$(DATADIR)/static"' \
               -DAGENTD_CONFIG_PATH='"$(SYSCONFDIR)/agentd/agentd.json"' \
-              $(if $(MHD_SONAME),-DMHD_SONAME='"$(MHD_SONAME)"')
+              $(if $(MHD_SONAME),-DMHD_SONAME='"$(MHD_SONAME)"') \
+              $(if $(CURL_SONAME),-DCURL_SONAME='"$(CURL_SONAME)"')
 PKG_CFLAGS  = $(shell $(PKG_CONFIG) --cflags $(PKGS))
-# libmicrohttpd is not linked but dlopen()ed by the server (src/http/mhd_loader.c),
-# so that processes serving no HTTP never load it and GnuTLS behind it.
-LINKED      = $(filter-out libmicrohttpd,$(PKGS))
+# libmicrohttpd and libcurl are not linked but dlopen()ed when first needed
+# (src/http/mhd_loader.c, src/claude/curl_loader.c), so that processes that serve no
+# HTTP or call no API (the sandbox's init, agentd sandbox run) never load them and the
+# TLS libraries behind them.
+LINKED      = $(filter-out libmicrohttpd libcurl,$(PKGS))
 PKG_LIBS    = $(shell $(PKG_CONFIG) --libs $(LINKED))
-MHD_SONAME  = $(shell objdump -p "$$($(PKG_CONFIG) --variable=libdir libmicrohttpd)/libmicrohttpd.so" 2>/dev/null \
+soname      = $(shell objdump -p "$$($(PKG_CONFIG) --variable=libdir $(1))/$(1).so" 2>/dev/null \
                 | awk '/SONAME/ { print $$2 }')
+MHD_SONAME  = $(call soname,libmicrohttpd)
+CURL_SONAME = $(call soname,libcurl)
 ALL_CFLAGS  = -std=gnu11 -Iinclude $(DEFS) $(WARNINGS) $(HARDEN) $(CFLAGS) $(PKG_CFLAGS) -MMD -MP
 ALL_LDFLAGS = -pie -Wl,-z,relro,-z,now $(LDFLAGS)
 
