@@ -29,6 +29,7 @@ static void usage(FILE *out)
 	fprintf(out,
 		"Usage: agentd [OPTIONS]\n"
 		"       agentd sandbox run [OPTIONS] [--] COMMAND [ARGS...]\n"
+		"       agentd check-api [--config FILE] [--message TEXT]\n"
 		"Serve Claude agents over HTTP, each conversation in its own Linux sandbox.\n"
 		"\n"
 		"  -c, --config FILE    settings file (default: $AGENTD_CONFIG, else\n"
@@ -191,6 +192,8 @@ int main(int argc, char **argv)
 		return sandbox_init_main(argc - 1, argv + 1);
 	if (argc > 1 && strcmp(argv[1], "sandbox") == 0)
 		return cli_sandbox(argc - 1, argv + 1);
+	if (argc > 1 && strcmp(argv[1], "check-api") == 0)
+		return cli_check_api(argc - 1, argv + 1);
 	struct options o = { 0 };
 	if (parse_options(argc, argv, &o) < 0)
 		return EXIT_USAGE;

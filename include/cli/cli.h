@@ -5,4 +5,7 @@
 /* agentd sandbox run [--config FILE] [--set KEY=VALUE]... [--] CMD [ARGS...] */
 int cli_sandbox(int argc, char **argv);
 
+/* agentd check-api [--config FILE] [--message TEXT] */
+int cli_check_api(int argc, char **argv);
+
 #endif

@@ -40,6 +40,10 @@ struct config {
 	struct {
 		char *base_url;
 		char *api_key;     /* environment or .env only, never the config file */
+		char *model;
+		int64_t max_tokens;
+		int64_t timeout_s;
+		int64_t max_retries;
 		int64_t max_message_chars;
 	} anthropic;
 	struct {

@@ -84,6 +84,17 @@ static int check_bind(const char *v, struct ad_err *err)
 	return 0;
 }
 
+static int check_model(const char *v, struct ad_err *err)
+{
+	size_t n = strlen(v);
+	if (n == 0 || n > 128)
+		return ad_err_set(err, 0, "must be 1 to 128 characters");
+	for (size_t i = 0; i < n; i++)
+		if (!strchr("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_.:@", v[i]))
+			return ad_err_set(err, 0, "\"%s\": letters, digits and - _ . : @ only", v);
+	return 0;
+}
+
 static const char *const log_levels[] = { "debug", "info", "warn", "error", NULL };
 static const char *const log_formats[] = { "text", "json", NULL };
 
@@ -135,6 +146,18 @@ const struct setting config_settings[] = {
 	{ "anthropic.api_key", SETTING_STRING, OFF(anthropic.api_key), "ANTHROPIC_API_KEY", "",
 	  0, 0, NULL, check_api_key, SETTING_SECRET,
 	  "The Anthropic API key: environment or .env only, refused in the config file." },
+	{ "anthropic.model", SETTING_STRING, OFF(anthropic.model), "AGENTD_MODEL", "claude-sonnet-4-5",
+	  0, 0, NULL, check_model, 0,
+	  "Model the agents use." },
+	{ "anthropic.max_tokens", SETTING_INT, OFF(anthropic.max_tokens), "AGENTD_MAX_TOKENS", "4096",
+	  1, 128000, NULL, NULL, 0,
+	  "Most tokens one model reply may have." },
+	{ "anthropic.timeout_s", SETTING_INT, OFF(anthropic.timeout_s), "AGENTD_API_TIMEOUT_S", "600",
+	  5, 3600, NULL, NULL, 0,
+	  "Seconds one API call may take, connection (at most 5 s of it) to last byte." },
+	{ "anthropic.max_retries", SETTING_INT, OFF(anthropic.max_retries), "AGENTD_API_MAX_RETRIES", "2",
+	  0, 10, NULL, NULL, 0,
+	  "Retries of a failed API call (429, 5xx, 529, connection errors), with backoff." },
 	{ "anthropic.max_message_chars", SETTING_INT, OFF(anthropic.max_message_chars), "AGENTD_MAX_MESSAGE_CHARS", "10000",
 	  1, 1000000, NULL, NULL, 0,
 	  "Longest user message accepted, in characters (Unicode code points)." },

@@ -1,0 +1,33 @@
+/* Calling the Messages API (POST /v1/messages, streaming) with libcurl: the key and
+ * version headers added here, events passed on as they arrive, retries as the SDKs do
+ * (claude/retry.h) while nothing has been passed on yet, every attempt's request-id
+ * logged, and every failure turned into a sentence for the user. Blocking. */
+#ifndef AGENTD_CLAUDE_CLIENT_H
+#define AGENTD_CLAUDE_CLIENT_H
+
+#include <stddef.h>
+
+#include "claude/sse.h"
+#include "core/err.h"
+
+struct claude_client {
+	const char *base_url;        /* "https://api.anthropic.com" */
+	const char *api_key;
+	unsigned timeout_s;          /* one attempt, connection to last byte */
+	unsigned max_retries;
+};
+
+struct claude_call {
+	long status;                 /* of the last attempt; 0 when no response came */
+	unsigned attempts;
+	char request_id[128];        /* of the last attempt, "" when none */
+	char error_type[64];         /* the API's error type ("rate_limit_error"), or "" */
+	char message[AD_ERR_MSG_MAX];/* when the call failed: what to tell the user */
+};
+
+/* body: a Messages request with "stream": true. fn gets every event (message_start ...
+ * message_stop, ping, error). 0 when the stream ended with message_stop. */
+int claude_call(const struct claude_client *c, const char *body, sse_event_fn fn, void *ctx,
+		struct claude_call *call);
+
+#endif
