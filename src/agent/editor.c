@@ -1,0 +1,330 @@
+/* The text editor tool: see include/agent/tools.h. */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "agent/tools.h"
+#include "core/cleanup.h"
+#include "core/fsutil.h"
+
+#define SNIPPET_CONTEXT 4
+
+void tool_result_init(struct tool_result *r)
+{
+	buf_init(&r->out, TOOL_OUTPUT_MAX);
+	r->is_error = false;
+}
+
+void tool_result_error(struct tool_result *r, const char *fmt, ...)
+{
+	char msg[1024];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	buf_free(&r->out);
+	buf_init(&r->out, TOOL_OUTPUT_MAX);
+	buf_puts(&r->out, msg);
+	r->is_error = true;
+}
+
+const char *tool_result_text(struct tool_result *r)
+{
+	if (r->out.dropped > 0) {
+		size_t cut = r->out.dropped;
+		r->out.dropped = 0;
+		r->out.cap += 128;   /* room for the note itself */
+		buf_printf(&r->out, "\n[output cut: %zu more bytes not shown]", cut);
+	}
+	return buf_str(&r->out);
+}
+
+void tool_result_free(struct tool_result *r)
+{
+	buf_free(&r->out);
+}
+
+static const char *str(const cJSON *obj, const char *key)
+{
+	const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, key);
+	return cJSON_IsString(v) ? v->valuestring : NULL;
+}
+
+/* A whole text file; NULL and a result error otherwise. */
+static char *read_text(const char *path, size_t *len, mode_t *mode, struct tool_result *r)
+{
+	_cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+	struct stat st;
+	if (fd < 0 || fstat(fd, &st) < 0) {
+		tool_result_error(r, "cannot open %s: %s", path, strerror(errno));
+		return NULL;
+	}
+	if (!S_ISREG(st.st_mode) || (size_t)st.st_size > EDITOR_FILE_MAX) {
+		tool_result_error(r, "%s is not a regular file of at most %u bytes", path, EDITOR_FILE_MAX);
+		return NULL;
+	}
+	char *text = malloc((size_t)st.st_size + 1);
+	ssize_t n = text ? read(fd, text, (size_t)st.st_size) : -1;
+	if (n < 0) {
+		tool_result_error(r, "cannot read %s: %s", path, strerror(errno));
+		free(text);
+		return NULL;
+	}
+	if (memchr(text, '\0', (size_t)n) != NULL) {
+		tool_result_error(r, "%s is a binary file; the editor works on text", path);
+		free(text);
+		return NULL;
+	}
+	text[n] = '\0';
+	*len = (size_t)n;
+	if (mode)
+		*mode = st.st_mode & 07777;
+	return text;
+}
+
+/* Replace path's contents at once: a temporary file beside it, then rename. */
+static int write_text(const char *path, const char *text, size_t len, mode_t mode, struct tool_result *r)
+{
+	char tmp[PATH_MAX];
+	snprintf(tmp, sizeof(tmp), "%s.agentd-edit-XXXXXX", path);
+	int fd = mkostemp(tmp, O_CLOEXEC);
+	if (fd < 0) {
+		tool_result_error(r, "cannot write beside %s: %s", path, strerror(errno));
+		return -1;
+	}
+	size_t off = 0;
+	while (off < len) {
+		ssize_t n = write(fd, text + off, len - off);
+		if (n <= 0) {
+			tool_result_error(r, "cannot write %s: %s", path, n < 0 ? strerror(errno) : "short write");
+			close(fd);
+			unlink(tmp);
+			return -1;
+		}
+		off += (size_t)n;
+	}
+	if (fchmod(fd, mode) < 0 || close(fd) < 0 || rename(tmp, path) < 0) {
+		tool_result_error(r, "cannot replace %s: %s", path, strerror(errno));
+		unlink(tmp);
+		return -1;
+	}
+	return 0;
+}
+
+static size_t count_lines(const char *text, size_t len)
+{
+	size_t n = 0;
+	for (size_t i = 0; i < len; i++)
+		n += text[i] == '\n';
+	return n + (len > 0 && text[len - 1] != '\n');
+}
+
+/* Lines first..last (1-based, inclusive) with their numbers, as cat -n shows them. */
+static void numbered(struct buf *out, const char *text, size_t first, size_t last)
+{
+	size_t line = 1;
+	for (const char *p = text; *p && line <= last; line++) {
+		size_t n = strcspn(p, "\n");
+		if (line >= first) {
+			buf_printf(out, "%6zu\t", line);
+			buf_append(out, p, n);
+			buf_puts(out, "\n");
+		}
+		p += n + (p[n] == '\n');
+	}
+}
+
+/* The line an offset is on, 1-based. */
+static size_t line_of(const char *text, size_t off)
+{
+	size_t line = 1;
+	for (size_t i = 0; i < off; i++)
+		line += text[i] == '\n';
+	return line;
+}
+
+/* The edited lines from..to with a few around them. */
+static void snippet(struct tool_result *r, const char *path, const char *text, size_t from, size_t to)
+{
+	size_t lines = count_lines(text, strlen(text));
+	size_t first = from > SNIPPET_CONTEXT ? from - SNIPPET_CONTEXT : 1;
+	size_t last = to + SNIPPET_CONTEXT < lines ? to + SNIPPET_CONTEXT : lines;
+	buf_printf(&r->out, "The file %s has been edited. Lines %zu to %zu now read:\n", path, first, last);
+	numbered(&r->out, text, first, last);
+}
+
+static void list_dir(struct buf *out, const char *dir, int depth)
+{
+	struct dirent **names;
+	int n = scandir(dir, &names, NULL, alphasort);
+	for (int i = 0; i < n; i++) {
+		const char *name = names[i]->d_name;
+		if (name[0] != '.') {
+			char path[PATH_MAX];
+			struct stat st;
+			snprintf(path, sizeof(path), "%s/%s", dir, name);
+			bool is_dir = lstat(path, &st) == 0 && S_ISDIR(st.st_mode);
+			buf_printf(out, "%s%s\n", path, is_dir ? "/" : "");
+			if (is_dir && depth < 2)
+				list_dir(out, path, depth + 1);
+		}
+		free(names[i]);
+	}
+	if (n >= 0)
+		free(names);
+}
+
+static void view(const char *path, const cJSON *input, struct tool_result *r)
+{
+	struct stat st;
+	if (stat(path, &st) == 0 && S_ISDIR(st.st_mode)) {
+		buf_printf(&r->out, "Files and directories in %s, two levels deep, hidden ones left out:\n", path);
+		list_dir(&r->out, path, 1);
+		return;
+	}
+	size_t len;
+	_cleanup_free_ char *text = read_text(path, &len, NULL, r);
+	if (text == NULL)
+		return;
+	size_t lines = count_lines(text, len), first = 1, last = lines;
+	const cJSON *range = cJSON_GetObjectItemCaseSensitive(input, "view_range");
+	if (range != NULL) {
+		const cJSON *a = cJSON_GetArrayItem(range, 0), *b = cJSON_GetArrayItem(range, 1);
+		if (cJSON_GetArraySize(range) != 2 || !cJSON_IsNumber(a) || !cJSON_IsNumber(b) || a->valueint < 1 ||
+		    (size_t)a->valueint > lines || (b->valueint != -1 && (b->valueint < a->valueint || (size_t)b->valueint > lines)))
+			return tool_result_error(r, "view_range must be [first, last] with 1 <= first <= last <= %zu "
+					      "(or last -1 for the end); %s has %zu lines", lines, path, lines);
+		first = (size_t)a->valueint;
+		last = b->valueint == -1 ? lines : (size_t)b->valueint;
+	}
+	const cJSON *maxc = cJSON_GetObjectItemCaseSensitive(input, "max_characters");
+	if (cJSON_IsNumber(maxc) && maxc->valuedouble >= 1 && maxc->valuedouble < TOOL_OUTPUT_MAX)
+		r->out.cap = (size_t)maxc->valuedouble;
+	numbered(&r->out, text, first, last);
+}
+
+static void create(const char *path, const cJSON *input, struct tool_result *r)
+{
+	const char *text = str(input, "file_text");
+	if (text == NULL)
+		return tool_result_error(r, "create needs file_text");
+	char dir[PATH_MAX];
+	snprintf(dir, sizeof(dir), "%s", path);
+	char *slash = strrchr(dir, '/');
+	struct ad_err e;
+	if (slash != NULL && slash != dir) {
+		*slash = '\0';
+		if (fs_mkdir_p(dir, 0755, &e) < 0)
+			return tool_result_error(r, "cannot create %s: %s", path, e.msg);
+	}
+	struct stat st;
+	mode_t mode = stat(path, &st) == 0 ? st.st_mode & 07777 : 0644;
+	if (write_text(path, text, strlen(text), mode, r) == 0)
+		buf_printf(&r->out, "Created %s (%zu lines).", path, count_lines(text, strlen(text)));
+}
+
+/* Text with [at, at+cut) replaced by add: a new string. */
+static char *text_splice(const char *text, size_t len, size_t at, size_t cut, const char *add, size_t *out_len)
+{
+	size_t alen = strlen(add);
+	char *res = malloc(len - cut + alen + 1);
+	if (res == NULL)
+		return NULL;
+	memcpy(res, text, at);
+	memcpy(res + at, add, alen);
+	memcpy(res + at + alen, text + at + cut, len - at - cut + 1);
+	*out_len = len - cut + alen;
+	return res;
+}
+
+/* Replace [at, at+cut) of text with add, write it, show the changed lines. */
+static void apply_edit(const char *path, const char *text, size_t len, mode_t mode, size_t at, size_t cut,
+		       const char *add, struct tool_result *r)
+{
+	size_t nlen;
+	_cleanup_free_ char *edited = text_splice(text, len, at, cut, add, &nlen);
+	if (edited == NULL)
+		return tool_result_error(r, "out of memory");
+	if (write_text(path, edited, nlen, mode, r) == 0)
+		snippet(r, path, edited, line_of(edited, at), line_of(edited, at + strlen(add)));
+}
+
+static void str_replace(const char *path, const cJSON *input, struct tool_result *r)
+{
+	const char *old = str(input, "old_str"), *new = str(input, "new_str");
+	if (old == NULL || old[0] == '\0')
+		return tool_result_error(r, "str_replace needs a non-empty old_str");
+	size_t len;
+	mode_t mode;
+	_cleanup_free_ char *text = read_text(path, &len, &mode, r);
+	if (text == NULL)
+		return;
+	size_t count = 0, first = 0;
+	char lines[256] = "";
+	for (const char *p = text; (p = strstr(p, old)) != NULL; p++) {
+		if (count++ == 0)
+			first = (size_t)(p - text);
+		size_t n = strlen(lines);
+		snprintf(lines + n, sizeof(lines) - n, "%s%zu", n ? ", " : "", line_of(text, (size_t)(p - text)));
+	}
+	if (count == 0)
+		return tool_result_error(r, "old_str was not found in %s; it must match exactly, white space included", path);
+	if (count > 1)
+		return tool_result_error(r, "old_str occurs %zu times in %s (lines %s); include more context so that "
+				      "it matches exactly once", count, path, lines);
+	apply_edit(path, text, len, mode, first, strlen(old), new ? new : "", r);
+}
+
+static void insert(const char *path, const cJSON *input, struct tool_result *r)
+{
+	const cJSON *at = cJSON_GetObjectItemCaseSensitive(input, "insert_line");
+	const char *add = str(input, "insert_text") ? str(input, "insert_text") : str(input, "new_str");
+	if (!cJSON_IsNumber(at) || add == NULL)
+		return tool_result_error(r, "insert needs insert_line and insert_text");
+	size_t len;
+	mode_t mode;
+	_cleanup_free_ char *text = read_text(path, &len, &mode, r);
+	if (text == NULL)
+		return;
+	size_t lines = count_lines(text, len);
+	if (at->valuedouble < 0 || at->valuedouble > (double)lines)
+		return tool_result_error(r, "insert_line must be from 0 (the top) to %zu; %s has %zu lines", lines, path, lines);
+	/* the offset just after line insert_line, which gets a newline if it had none */
+	size_t off = 0, line = (size_t)at->valueint;
+	for (size_t l = 0; l < line; l++)
+		off += strcspn(text + off, "\n") + (text[off + strcspn(text + off, "\n")] == '\n');
+	_cleanup_free_ char *piece = malloc(strlen(add) + 3);
+	if (piece == NULL)
+		return tool_result_error(r, "out of memory");
+	bool need_nl_before = off == len && len > 0 && text[len - 1] != '\n';
+	size_t alen = strlen(add);
+	sprintf(piece, "%s%s%s", need_nl_before ? "\n" : "", add, alen && add[alen - 1] == '\n' ? "" : "\n");
+	apply_edit(path, text, len, mode, off, 0, piece, r);
+}
+
+void tool_editor(const char *base, const cJSON *input, struct tool_result *r)
+{
+	const char *cmd = str(input, "command"), *p = str(input, "path");
+	if (cmd == NULL || p == NULL || p[0] == '\0')
+		return tool_result_error(r, "the editor needs a command and a path");
+	char path[PATH_MAX];
+	if (snprintf(path, sizeof(path), "%s%s%s", p[0] == '/' ? "" : base, p[0] == '/' ? "" : "/", p) >= (int)sizeof(path))
+		return tool_result_error(r, "path too long");
+	if (strcmp(cmd, "view") == 0)
+		view(path, input, r);
+	else if (strcmp(cmd, "create") == 0)
+		create(path, input, r);
+	else if (strcmp(cmd, "str_replace") == 0)
+		str_replace(path, input, r);
+	else if (strcmp(cmd, "insert") == 0)
+		insert(path, input, r);
+	else
+		tool_result_error(r, "unknown command \"%s\": use view, create, str_replace or insert", cmd);
+}
