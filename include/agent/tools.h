@@ -31,4 +31,13 @@ void tool_result_free(struct tool_result *r);
  * in insert_text or new_str). */
 void tool_editor(const char *base, const cJSON *input, struct tool_result *r);
 
+/* glob: {"pattern", "path"?}: paths below path (default: base) matching pattern, in
+ * which a "**" segment takes any number of directories; hidden entries only when the
+ * pattern names them. Symlinked directories are not followed. */
+void tool_glob(const char *base, const cJSON *input, struct tool_result *r);
+
+/* grep: {"pattern": ERE, "path"?, "glob"?, "ignore_case"?}: "file:line:text" for every
+ * matching line of the text files below path (or path itself); binary files skipped. */
+void tool_grep(const char *base, const cJSON *input, struct tool_result *r);
+
 #endif

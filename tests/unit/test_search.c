@@ -1,0 +1,146 @@
+/* Unit tests for the glob and grep tools (include/agent/tools.h). */
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "agent/tools.h"
+
+static char dir[64], outside[64];
+
+static void put(const char *rel, const char *text)
+{
+	char path[256], cmd[320];
+	snprintf(path, sizeof(path), "%s/%s", dir, rel);
+	snprintf(cmd, sizeof(cmd), "mkdir -p \"$(dirname '%s')\"", path);
+	assert_int_equal(system(cmd), 0);
+	FILE *f = fopen(path, "w");
+	assert_non_null(f);
+	fputs(text, f);
+	fclose(f);
+}
+
+static int setup(void **state)
+{
+	(void)state;
+	snprintf(dir, sizeof(dir), "/tmp/agentd-search-XXXXXX");
+	snprintf(outside, sizeof(outside), "/tmp/agentd-outside-XXXXXX");
+	if (mkdtemp(dir) == NULL || mkdtemp(outside) == NULL)
+		return -1;
+	put("a.py", "import os\nprint('hello')\n");
+	put("src/b.py", "def hello():\n    return 'HELLO'\n");
+	put("src/deep/er/c.py", "x = 1\n");
+	put("src/notes.txt", "hello from notes\n");
+	put(".hidden/h.py", "hello = 1\n");
+	put("bin.dat", "hello");
+	char path[256];
+	snprintf(path, sizeof(path), "%s/bin.dat", dir);
+	FILE *f = fopen(path, "w");
+	fwrite("hello\0world", 1, 11, f);
+	fclose(f);
+	char link[256], target[256];
+	snprintf(target, sizeof(target), "%s/secret.py", outside);
+	f = fopen(target, "w");
+	fputs("hello secret\n", f);
+	fclose(f);
+	snprintf(link, sizeof(link), "%s/src/out", dir);
+	return symlink(outside, link);
+}
+
+static int teardown(void **state)
+{
+	(void)state;
+	char cmd[200];
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s' '%s'", dir, outside);
+	return system(cmd);
+}
+
+static bool run(void (*tool)(const char *, const cJSON *, struct tool_result *), const char *json, char *out, size_t size)
+{
+	cJSON *in = cJSON_Parse(json);
+	struct tool_result r;
+	tool_result_init(&r);
+	tool(dir, in, &r);
+	snprintf(out, size, "%s", tool_result_text(&r));
+	bool err = r.is_error;
+	tool_result_free(&r);
+	cJSON_Delete(in);
+	return err;
+}
+
+/* How many lines of out end with suffix. */
+static int lines_ending(const char *out, const char *suffix)
+{
+	int n = 0;
+	size_t sl = strlen(suffix);
+	for (const char *p = out; *p;) {
+		size_t len = strcspn(p, "\n");
+		if (len >= sl && strncmp(p + len - sl, suffix, sl) == 0)
+			n++;
+		p += len + (p[len] == '\n');
+	}
+	return n;
+}
+
+static void glob_patterns(void **state)
+{
+	(void)state;
+	char out[8192];
+	assert_false(run(tool_glob, "{\"pattern\":\"**/*.py\"}", out, sizeof(out)));
+	assert_int_equal(lines_ending(out, "/a.py"), 1);
+	assert_int_equal(lines_ending(out, "/src/b.py"), 1);
+	assert_int_equal(lines_ending(out, "/src/deep/er/c.py"), 1);
+	assert_null(strstr(out, "h.py"));         /* hidden: not unless named */
+	assert_null(strstr(out, "secret"));       /* a symlinked directory: not followed */
+	assert_false(run(tool_glob, "{\"pattern\":\"*.py\"}", out, sizeof(out)));
+	assert_int_equal(lines_ending(out, ".py"), 1);
+	assert_false(run(tool_glob, "{\"pattern\":\"src/*\"}", out, sizeof(out)));
+	assert_non_null(strstr(out, "/src/deep/\n"));
+	assert_non_null(strstr(out, "/src/notes.txt\n"));
+	assert_false(run(tool_glob, "{\"pattern\":\".hidden/*.py\"}", out, sizeof(out)));
+	assert_int_equal(lines_ending(out, "/.hidden/h.py"), 1);
+	assert_false(run(tool_glob, "{\"pattern\":\"*.py\",\"path\":\"src/deep/er\"}", out, sizeof(out)));
+	assert_int_equal(lines_ending(out, "/c.py"), 1);
+	assert_false(run(tool_glob, "{\"pattern\":\"**/*.rs\"}", out, sizeof(out)));
+	assert_non_null(strstr(out, "No paths below"));
+	assert_true(run(tool_glob, "{\"pattern\":\"/etc/*\"}", out, sizeof(out)));
+	assert_true(run(tool_glob, "{\"pattern\":\"*\",\"path\":\"nope\"}", out, sizeof(out)));
+}
+
+static void grep_lines(void **state)
+{
+	(void)state;
+	char out[8192];
+	assert_false(run(tool_grep, "{\"pattern\":\"hello\"}", out, sizeof(out)));
+	assert_non_null(strstr(out, "/a.py:2:print('hello')\n"));
+	assert_non_null(strstr(out, "/src/b.py:1:def hello():\n"));
+	assert_non_null(strstr(out, "/src/notes.txt:1:hello from notes\n"));
+	assert_null(strstr(out, "bin.dat"));      /* binary: skipped */
+	assert_null(strstr(out, "secret"));       /* not through the symlink */
+	assert_false(run(tool_grep, "{\"pattern\":\"hello\",\"ignore_case\":true,\"glob\":\"*.py\"}", out, sizeof(out)));
+	assert_non_null(strstr(out, "/src/b.py:2:    return 'HELLO'\n"));
+	assert_null(strstr(out, "notes.txt"));
+	assert_false(run(tool_grep, "{\"pattern\":\"^x = [0-9]+$\",\"path\":\"src/deep/er/c.py\"}", out, sizeof(out)));
+	assert_non_null(strstr(out, "c.py:1:x = 1\n"));
+	assert_false(run(tool_grep, "{\"pattern\":\"nothing-like-this\"}", out, sizeof(out)));
+	assert_non_null(strstr(out, "No line below"));
+	assert_true(run(tool_grep, "{\"pattern\":\"(unclosed\"}", out, sizeof(out)));
+	assert_non_null(strstr(out, "bad pattern"));
+	assert_true(run(tool_grep, "{}", out, sizeof(out)));
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(glob_patterns),
+		cmocka_unit_test(grep_lines),
+	};
+	return cmocka_run_group_tests_name("search", tests, setup, teardown);
+}
