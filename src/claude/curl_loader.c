@@ -9,6 +9,7 @@
 #include <curl/curl.h>
 
 #include "core/cleanup.h"
+#include "core/dlload.h"
 
 #ifndef CURL_SONAME
 #define CURL_SONAME "libcurl.so.4"
@@ -26,10 +27,7 @@ static struct {
 	__typeof__(&curl_slist_free_all) slist_free_all;
 } api;
 
-static const struct {
-	const char *name;
-	size_t offset;
-} symbols[] = {
+static const struct dl_symbol symbols[] = {
 #define SYM(field, name) { name, offsetof(__typeof__(api), field) }
 	SYM(global_init, "curl_global_init"),
 	SYM(easy_init, "curl_easy_init"),
@@ -48,21 +46,14 @@ int curl_load(struct ad_err *err)
 	static void *handle;
 	if (handle != NULL)
 		return 0;
-	void *h = dlopen(CURL_SONAME, RTLD_NOW | RTLD_LOCAL);
+	void *h = dl_load(CURL_SONAME, "libcurl4", symbols, ARRAY_SIZE(symbols), &api, err);
 	if (h == NULL)
-		return ad_err_set(err, 0, "cannot load %s (install libcurl4): %s", CURL_SONAME, dlerror());
-	for (size_t i = 0; i < ARRAY_SIZE(symbols); i++) {
-		void *fn = dlsym(h, symbols[i].name);
-		if (fn == NULL) {
-			dlclose(h);
-			return ad_err_set(err, 0, "%s has no %s: too old?", CURL_SONAME, symbols[i].name);
-		}
-		*(void **)((char *)&api + symbols[i].offset) = fn;
-	}
+		return -1;
 	CURLcode rc = api.global_init(CURL_GLOBAL_DEFAULT);
 	if (rc != CURLE_OK) {
+		ad_err_set(err, 0, "curl_global_init: %s", api.easy_strerror(rc));
 		dlclose(h);
-		return ad_err_set(err, 0, "curl_global_init: %s", api.easy_strerror(rc));
+		return -1;
 	}
 	handle = h;
 	return 0;

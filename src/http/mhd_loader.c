@@ -1,13 +1,13 @@
 /* libmicrohttpd through dlopen(): see include/http/mhd_loader.h. */
 #include "http/mhd_loader.h"
 
-#include <dlfcn.h>
 #include <stdarg.h>
 #include <stddef.h>
 
 #include <microhttpd.h>
 
 #include "core/cleanup.h"
+#include "core/dlload.h"
 
 #ifndef MHD_SONAME
 #define MHD_SONAME "libmicrohttpd.so.12"
@@ -30,10 +30,7 @@ static struct {
 	__typeof__(&MHD_resume_connection) resume_connection;
 } api;
 
-static const struct {
-	const char *name;
-	size_t offset;
-} symbols[] = {
+static const struct dl_symbol symbols[] = {
 #define SYM(field, name) { name, offsetof(__typeof__(api), field) }
 	SYM(start_daemon_va, "MHD_start_daemon_va"),
 	SYM(stop_daemon, "MHD_stop_daemon"),
@@ -55,21 +52,9 @@ static const struct {
 int mhd_load(struct ad_err *err)
 {
 	static void *handle;
-	if (handle != NULL)
-		return 0;
-	void *h = dlopen(MHD_SONAME, RTLD_NOW | RTLD_LOCAL);
-	if (h == NULL)
-		return ad_err_set(err, 0, "cannot load %s (install libmicrohttpd): %s", MHD_SONAME, dlerror());
-	for (size_t i = 0; i < ARRAY_SIZE(symbols); i++) {
-		void *fn = dlsym(h, symbols[i].name);
-		if (fn == NULL) {
-			dlclose(h);
-			return ad_err_set(err, 0, "%s has no %s: too old?", MHD_SONAME, symbols[i].name);
-		}
-		*(void **)((char *)&api + symbols[i].offset) = fn;
-	}
-	handle = h;
-	return 0;
+	if (handle == NULL)
+		handle = dl_load(MHD_SONAME, "libmicrohttpd", symbols, ARRAY_SIZE(symbols), &api, err);
+	return handle != NULL ? 0 : -1;
 }
 
 /* The forwarders: the prototypes are <microhttpd.h>'s, so a mismatch does not build. */
