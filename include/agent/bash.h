@@ -1,0 +1,22 @@
+/* The bash tool (bash_20250124): one shell per session, so that the working directory
+ * and exported variables survive from call to call, as in a terminal. Each command runs
+ * in that shell with stdin from /dev/null, stdout and stderr together, the output
+ * capped; its end and exit status are marked by a line with a random nonce that the
+ * command's own output cannot forge. Past its timeout the shell's whole process group
+ * (the command and all it started) is killed and a fresh shell takes its place. */
+#ifndef AGENTD_AGENT_BASH_H
+#define AGENTD_AGENT_BASH_H
+
+#include <cjson/cJSON.h>
+
+#include "agent/tools.h"
+
+struct bash_session;
+
+/* shell: the program ("/bin/bash"); dir: where it starts. */
+struct bash_session *bash_session_new(const char *shell, const char *dir);
+/* {"command": "...", "restart": bool}; timeout_s per command. */
+void tool_bash(struct bash_session *s, const cJSON *input, unsigned timeout_s, struct tool_result *r);
+void bash_session_free(struct bash_session *s);
+
+#endif

@@ -1,0 +1,194 @@
+/* The persistent shell: see include/agent/bash.h. */
+#include "agent/bash.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "core/cleanup.h"
+
+#define MARK "__agentd_done_"
+
+struct bash_session {
+	char shell[256], dir[256];
+	pid_t pid;                  /* the shell, leader of its own process group */
+	int in, out;                /* its stdin (ours to write), stdout+stderr */
+};
+
+static void stop_shell(struct bash_session *s)
+{
+	if (s->pid > 0) {
+		kill(-s->pid, SIGKILL);  /* the shell and everything it started */
+		while (waitpid(s->pid, NULL, 0) < 0 && errno == EINTR)
+			;
+	}
+	if (s->in >= 0)
+		close(s->in);
+	if (s->out >= 0)
+		close(s->out);
+	s->pid = 0;
+	s->in = s->out = -1;
+}
+
+static int start_shell(struct bash_session *s)
+{
+	int in[2], out[2];
+	if (pipe2(in, O_CLOEXEC) < 0)
+		return -1;
+	if (pipe2(out, O_CLOEXEC) < 0) {
+		close(in[0]), close(in[1]);
+		return -1;
+	}
+	pid_t pid = fork();
+	if (pid == 0) {
+		setsid();   /* its own process group, to be killed whole */
+		dup2(in[0], 0), dup2(out[1], 1), dup2(out[1], 2);
+		if (chdir(s->dir) < 0)
+			_exit(126);
+		execl(s->shell, s->shell, "--noprofile", "--norc", (char *)NULL);
+		_exit(127);
+	}
+	close(in[0]), close(out[1]);
+	if (pid < 0) {
+		close(in[1]), close(out[0]);
+		return -1;
+	}
+	s->pid = pid;
+	s->in = in[1];
+	s->out = out[0];
+	return 0;
+}
+
+struct bash_session *bash_session_new(const char *shell, const char *dir)
+{
+	struct bash_session *s = calloc(1, sizeof(*s));
+	if (s == NULL)
+		return NULL;
+	snprintf(s->shell, sizeof(s->shell), "%s", shell);
+	snprintf(s->dir, sizeof(s->dir), "%s", dir);
+	s->in = s->out = -1;
+	return s;
+}
+
+void bash_session_free(struct bash_session *s)
+{
+	if (s == NULL)
+		return;
+	stop_shell(s);
+	free(s);
+}
+
+static long now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1000L + ts.tv_nsec / 1000000L;
+}
+
+/* Read the shell's output until the marker line; the output before it goes to r.
+ * Returns the exit status, -1 on timeout, -2 when the shell died. */
+static int collect(struct bash_session *s, const char *marker, long deadline, struct tool_result *r)
+{
+	struct buf seen;          /* a window that can hold the marker line whole */
+	buf_init(&seen, 1 << 20);
+	size_t mlen = strlen(marker);
+	int status = -2;
+	for (;;) {
+		long left = deadline - now_ms();
+		if (left <= 0) {
+			status = -1;
+			break;
+		}
+		struct pollfd pfd = { s->out, POLLIN, 0 };
+		if (poll(&pfd, 1, left > 1000 ? 1000 : (int)left) <= 0)
+			continue;
+		char chunk[8192];
+		ssize_t n = read(s->out, chunk, sizeof(chunk));
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			break;        /* the shell is gone */
+		buf_append(&seen, chunk, (size_t)n);
+		char *m = strstr(seen.data, marker);
+		if (m != NULL && strchr(m + mlen, '\n') != NULL) {
+			status = atoi(m + mlen);
+			/* the marker follows a newline of ours, and the output's own last
+			 * newline is not shown either */
+			size_t keep = (size_t)(m - seen.data);
+			for (int i = 0; i < 2 && keep > 0 && seen.data[keep - 1] == '\n'; i++)
+				keep--;
+			buf_append(&r->out, seen.data, keep);
+			break;
+		}
+		/* pass on all but a tail that may be the start of the marker */
+		size_t safe = seen.len > mlen + 16 ? seen.len - mlen - 16 : 0;
+		if (safe > 0) {
+			buf_append(&r->out, seen.data, safe);
+			memmove(seen.data, seen.data + safe, seen.len - safe + 1);
+			seen.len -= safe;
+		}
+	}
+	buf_free(&seen);
+	return status;
+}
+
+void tool_bash(struct bash_session *s, const cJSON *input, unsigned timeout_s, struct tool_result *r)
+{
+	const cJSON *cmd = cJSON_GetObjectItemCaseSensitive(input, "command");
+	if (cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(input, "restart"))) {
+		stop_shell(s);
+		if (start_shell(s) < 0)
+			return tool_result_error(r, "cannot start %s: %s", s->shell, strerror(errno));
+		buf_puts(&r->out, "The shell was restarted.");
+		return;
+	}
+	if (!cJSON_IsString(cmd) || cmd->valuestring[0] == '\0')
+		return tool_result_error(r, "bash needs a command");
+	if (s->pid <= 0 && start_shell(s) < 0)
+		return tool_result_error(r, "cannot start %s: %s", s->shell, strerror(errno));
+	uint64_t nonce[2];
+	if (getrandom(nonce, sizeof(nonce), 0) != sizeof(nonce))
+		return tool_result_error(r, "no randomness for the command marker");
+	char marker[96];
+	snprintf(marker, sizeof(marker), MARK "%016llx%016llx_", (unsigned long long)nonce[0],
+		 (unsigned long long)nonce[1]);
+	/* the command as a group, its stdin from /dev/null; then the marker and $? */
+	_cleanup_free_ char *script = NULL;
+	if (asprintf(&script, "{\n%s\n} </dev/null 2>&1\nprintf '\\n%s%%d\\n' \"$?\"\n", cmd->valuestring,
+		     marker) < 0)
+		return tool_result_error(r, "out of memory");
+	size_t len = strlen(script), off = 0;
+	while (off < len) {
+		ssize_t n = write(s->in, script + off, len - off);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			stop_shell(s);
+			return tool_result_error(r, "the shell is gone; it starts again with the next command");
+		}
+		off += (size_t)n;
+	}
+	int status = collect(s, marker, now_ms() + (long)timeout_s * 1000, r);
+	if (status == -1) {
+		stop_shell(s);
+		r->is_error = true;
+		buf_printf(&r->out, "\n[timed out after %u s: the command and everything it started were "
+			   "killed; a new shell starts with the next command, cwd and variables reset]", timeout_s);
+	} else if (status == -2) {
+		stop_shell(s);
+		r->is_error = true;
+		buf_puts(&r->out, "\n[the shell exited; a new one starts with the next command]");
+	} else if (status != 0) {
+		r->is_error = true;
+		buf_printf(&r->out, "\n[exit status %d]", status);
+	}
+}
