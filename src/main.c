@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "api/app.h"
+#include "core/clock.h"
 #include "cli/cli.h"
 #include "core/fsutil.h"
 #include "core/json.h"
@@ -102,13 +103,6 @@ static int parse_options(int argc, char **argv, struct options *o)
 	return 0;
 }
 
-static uint64_t monotonic_ns(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
-
 static void notify(const char *state)
 {
 	struct ad_err e;
@@ -127,7 +121,7 @@ static int prepare(struct app *app, const struct options *o, struct ad_err *err)
 		return ad_err_prefix(err, "state_dir");
 	if (static_files_open(&app->static_files, app->cfg.static_dir, err) < 0)
 		return ad_err_prefix(err, "static_dir");
-	app->start_ns = monotonic_ns();
+	app->start_ns = clock_mono_ns();
 	sandbox_probe_run(&app->probe, app->policy.allow_no_cgroup);
 	if (app->probe.ready)
 		log_info("sandbox self-check: ready (cgroup v%d)", app->probe.cgroup.version);

@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "core/cleanup.h"
+#include "core/clock.h"
 
 #define MARK "__agentd_done_"
 
@@ -87,13 +88,6 @@ void bash_session_free(struct bash_session *s)
 	free(s);
 }
 
-static long now_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1000L + ts.tv_nsec / 1000000L;
-}
-
 /* Read the shell's output until the marker line; the output before it goes to r.
  * Returns the exit status, -1 on timeout, -2 when the shell died. */
 static int collect(struct bash_session *s, const char *marker, long deadline, struct tool_result *r)
@@ -103,7 +97,7 @@ static int collect(struct bash_session *s, const char *marker, long deadline, st
 	size_t mlen = strlen(marker);
 	int status = -2;
 	for (;;) {
-		long left = deadline - now_ms();
+		long left = deadline - (long)clock_mono_ms();
 		if (left <= 0) {
 			status = -1;
 			break;
@@ -177,7 +171,7 @@ void tool_bash(struct bash_session *s, const cJSON *input, unsigned timeout_s, s
 		}
 		off += (size_t)n;
 	}
-	int status = collect(s, marker, now_ms() + (long)timeout_s * 1000, r);
+	int status = collect(s, marker, (long)clock_mono_ms() + (long)timeout_s * 1000, r);
 	if (status == -1) {
 		stop_shell(s);
 		r->is_error = true;

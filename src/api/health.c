@@ -1,14 +1,11 @@
 /* GET /api/health: liveness, version, uptime and what the sandbox self-check found. */
-#include <time.h>
-
 #include "api/app.h"
+#include "core/clock.h"
 
 enum MHD_Result api_health(struct http_req *req)
 {
 	struct app *app = req->app;
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	uint64_t now = (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+	uint64_t now = clock_mono_ns();
 
 	cJSON *root = cJSON_CreateObject();
 	cJSON_AddStringToObject(root, "status", app->probe.ready ? "ok" : "degraded");

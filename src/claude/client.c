@@ -13,6 +13,7 @@
 
 #include "claude/curl_loader.h"
 #include "claude/retry.h"
+#include "core/clock.h"
 #include "core/json.h"
 #include "core/log.h"
 
@@ -225,10 +226,9 @@ int claude_call(const struct claude_client *c, const char *body, sse_event_fn fn
 		a->fn = fn;
 		a->ctx = ctx;
 		a->sse = sse_parser_new(MAX_EVENT_BYTES);
-		struct timespec t0, t1;
-		clock_gettime(CLOCK_MONOTONIC, &t0);
+		uint64_t t0 = clock_mono_ns();
 		CURLcode rc = a->sse ? perform(c, body, a) : CURLE_OUT_OF_MEMORY;
-		clock_gettime(CLOCK_MONOTONIC, &t1);
+		double took_ms = (double)(clock_mono_ns() - t0) / 1e6;
 		call->attempts++;
 		sse_parser_free(a->sse);
 		if (a->status / 100 != 2 && a->status != 0)
@@ -236,7 +236,7 @@ int claude_call(const struct claude_client *c, const char *body, sse_event_fn fn
 		bool ok = rc == CURLE_OK && a->streaming && a->stopped && !a->failed;
 		log_info("claude: POST /v1/messages: %ld %s in %.0f ms, request-id %s%s%s", a->status,
 			 ok ? "ok" : rc != CURLE_OK && !a->failed ? curl_easy_strerror(rc) : a->error_type,
-			 (double)(t1.tv_sec - t0.tv_sec) * 1e3 + (double)(t1.tv_nsec - t0.tv_nsec) / 1e6,
+			 took_ms,
 			 a->request_id[0] ? a->request_id : "-", a->err.msg[0] ? ": " : "", a->err.msg);
 		call->status = a->status;
 		snprintf(call->request_id, sizeof(call->request_id), "%s", a->request_id);

@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "core/cleanup.h"
+#include "core/clock.h"
 #include "core/json.h"
 #include "core/log.h"
 #include "http/mhd_loader.h"
@@ -25,13 +26,6 @@ struct http_server {
 	atomic_bool draining;
 };
 
-static uint64_t now_ns(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
-
 /* Called by MHD once the request line is in, before any header: the request context is
  * born here, with the request target exactly as the client sent it. */
 static void *on_request_start(void *cls, const char *uri, struct MHD_Connection *conn)
@@ -40,7 +34,7 @@ static void *on_request_start(void *cls, const char *uri, struct MHD_Connection 
 	struct http_req *req = calloc(1, sizeof(*req));
 	if (req == NULL)
 		return NULL;
-	req->start_ns = now_ns();
+	req->start_ns = clock_mono_ns();
 	req->target = strdup(uri);
 	req->path = strndup(uri, strcspn(uri, "?#"));
 	req->app = srv->app;
@@ -64,7 +58,7 @@ static void on_request_end(void *cls, struct MHD_Connection *conn, void **req_cl
 			.remote = req->remote[0] ? req->remote : NULL,
 			.status = req->status,
 			.bytes = req->bytes_out,
-			.duration_ms = (double)(now_ns() - req->start_ns) / 1e6,
+			.duration_ms = (double)(clock_mono_ns() - req->start_ns) / 1e6,
 		};
 		log_access(&rec);
 	}
@@ -311,9 +305,9 @@ unsigned http_server_drain(struct http_server *srv, unsigned timeout_ms)
 	MHD_socket lfd = MHD_quiesce_daemon(srv->mhd);
 	if (lfd != MHD_INVALID_SOCKET)
 		close(lfd);
-	uint64_t deadline = now_ns() + (uint64_t)timeout_ms * 1000000u;
+	uint64_t deadline = clock_mono_ns() + (uint64_t)timeout_ms * 1000000u;
 	unsigned left;
-	while ((left = atomic_load(&srv->inflight)) > 0 && now_ns() < deadline) {
+	while ((left = atomic_load(&srv->inflight)) > 0 && clock_mono_ns() < deadline) {
 		struct timespec ts = { 0, 5 * 1000 * 1000 };
 		nanosleep(&ts, NULL);
 	}

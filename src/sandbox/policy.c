@@ -115,7 +115,7 @@ static const struct {
 static int64_t setting_min(const char *key)
 {
 	char full[64];
-	snprintf(full, sizeof(full), "sandbox.%s", strcmp(key, "cpus") == 0 ? "cpus" : key);
+	snprintf(full, sizeof(full), "sandbox.%s", key);
 	for (size_t i = 0; i < config_settings_count; i++)
 		if (strcmp(config_settings[i].key, full) == 0)
 			return config_settings[i].min;

@@ -21,6 +21,7 @@
 #include "child.h"
 #include "handoff.h"
 #include "core/cleanup.h"
+#include "core/clock.h"
 #include "core/log.h"
 #include "sandbox/cgroup.h"
 #include "sandbox/userns.h"
@@ -39,13 +40,6 @@ struct sandbox {
 	uint64_t memory_max;
 	struct sandbox_cgroup cg;
 };
-
-static uint64_t now_ns(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
 
 pid_t sandbox_init_pid(const struct sandbox *sb)
 {
@@ -168,7 +162,7 @@ int sandbox_start(const struct sandbox_spec *spec, struct sandbox **out, struct 
 	if (rc < 0)
 		goto fail;
 	sb->sync_fd = sync[1];
-	sb->deadline_ns = now_ns() + (uint64_t)sb->timeout_s * 1000000000u;
+	sb->deadline_ns = clock_mono_ns() + (uint64_t)sb->timeout_s * 1000000000u;
 	*out = sb;
 	return 0;
 fail:
@@ -253,7 +247,7 @@ int sandbox_wait(struct sandbox *sb, int cancel_fd, struct sandbox_result *res)
 {
 	memset(res, 0, sizeof(*res));
 	for (;;) {
-		uint64_t now = now_ns();
+		uint64_t now = clock_mono_ns();
 		if (now >= sb->deadline_ns) {
 			kill_all(sb);
 			res->outcome = SANDBOX_TIMED_OUT;
