@@ -59,6 +59,8 @@ int handoff_recv(int sock, int *fd, struct ad_err *err)
 	return 0;
 }
 
+#define NEEDS_ROOT(e) ((e) == EPERM ? " (sandbox.usr_overlay needs agentd to run as root)" : "")
+
 int handoff_usr_tree(pid_t child, int *out, struct ad_err *err)
 {
 	char path[64];
@@ -68,13 +70,13 @@ int handoff_usr_tree(pid_t child, int *out, struct ad_err *err)
 		return ad_err_sys(err, "open %s", path);
 	_cleanup_close_ int tree = open_tree(AT_FDCWD, "/usr", OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_RECURSIVE);
 	if (tree < 0)
-		return ad_err_sys(err, "clone the /usr mount tree");
+		return ad_err_sys(err, "clone the /usr mount tree%s", NEEDS_ROOT(errno));
 	struct mount_attr attr = {
 		.attr_set = MOUNT_ATTR_IDMAP | MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV,
 		.userns_fd = (uint64_t)userns,
 	};
 	if (mount_setattr(tree, "", AT_EMPTY_PATH | AT_RECURSIVE, &attr, sizeof(attr)) < 0)
-		return ad_err_sys(err, "idmap /usr for the overlay%s", errno == EPERM ? " (sandbox.usr_overlay needs agentd to run as root)" : "");
+		return ad_err_sys(err, "idmap /usr for the overlay%s", NEEDS_ROOT(errno));
 	*out = steal_fd(&tree);
 	return 0;
 }

@@ -87,3 +87,13 @@ def test_health_reports_missing_limits(shared_dir, allow):
     finally:
         d.stop()
     d.assert_clean_exit()
+
+
+def test_usr_overlay_needs_root_and_says_so(shared_dir):
+    """The writable /usr needs an idmapped copy of the host's /usr, which only a
+    privileged agentd can make: unprivileged, the sandbox refuses with the reason."""
+    cfg = write(os.path.join(shared_dir, "c.json"), {"sandbox": {"allow_no_cgroup": True, "usr_overlay": True}})
+    r = sandbox_run(cfg, "touch", "/usr/local/x")
+    assert r.returncode == 125, r
+    assert "rootfs:" in r.stderr and "/usr" in r.stderr
+    assert "sandbox.usr_overlay needs agentd to run as root" in r.stderr
