@@ -3,6 +3,7 @@
  * This file is the command line and the daemon's life: read and check the settings,
  * run the sandbox self-check, serve HTTP, and stop cleanly on SIGTERM or SIGINT. */
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <signal.h>
 #include <stdio.h>
@@ -11,6 +12,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "agent/agent.h"
 #include "api/app.h"
 #include "core/clock.h"
 #include "cli/cli.h"
@@ -20,8 +22,11 @@
 #include "core/netaddr.h"
 #include "core/sdnotify.h"
 #include "http/server.h"
+#include "sandbox/cgroup.h"
 #include "sandbox/policy.h"
 #include "sandbox/sandbox.h"
+#include "session/hub.h"
+#include "session/spawner.h"
 
 enum { EXIT_USAGE = 2 };
 
@@ -64,9 +69,26 @@ static void help_config(void)
 	printf("| setting | environment | type | default | meaning |\n|---|---|---|---|---|\n");
 	for (size_t i = 0; i < config_settings_count; i++) {
 		const struct setting *s = &config_settings[i];
-		printf("| `%s` | %s%s%s | %s | %s%s%s | %s |\n", s->key, s->env ? "`" : "", s->env ? s->env : "-",
-		       s->env ? "`" : "", types[s->type], s->def[0] ? "`" : "", s->def[0] ? s->def : "(empty)",
-		       s->def[0] ? "`" : "", s->doc);
+		printf("| `%s` | %s%s%s | %s | ", s->key, s->env ? "`" : "", s->env ? s->env : "-",
+		       s->env ? "`" : "", types[s->type]);
+		if (s->def[0] == '\0')
+			fputs("(empty)", stdout);
+		else if (s->type == SETTING_LIST)   /* one code span per item, pipes escaped */
+			for (const char *p = s->def; *p; p++) {
+				if (p == s->def || p[-1] == ',')
+					putchar('`');
+				if (*p == '|')
+					putchar('\\');
+				if (*p == ',')
+					fputs("`, ", stdout);
+				else
+					putchar(*p);
+				if (p[1] == '\0')
+					putchar('`');
+			}
+		else
+			printf("`%s`", s->def);
+		printf(" | %s |\n", s->doc);
 	}
 }
 
@@ -129,7 +151,12 @@ static int prepare(struct app *app, const struct options *o, struct ad_err *err)
 		log_warn("sandbox self-check: sandboxes cannot start here: %s", app->probe.reason);
 	if (app->cfg.anthropic.api_key[0] == '\0')
 		log_warn("ANTHROPIC_API_KEY is not set: /api/chat answers 503 until it is");
-	return 0;
+	/* the spawner is forked now, while this process has one thread */
+	if (cgroup_host_detect(&app->cgroups, false, err) < 0)
+		return ad_err_prefix(err, "cgroup");
+	if (app->cgroups.version != 0 && sandbox_cgroup_prepare(&app->cgroups, err) < 0)
+		log_warn("cgroup: %s", err->msg);
+	return spawner_start(&app->spawner, &app->cfg, &app->policy, &app->cgroups, err);
 }
 
 static int serve(struct app *app, struct ad_err *err)
@@ -158,6 +185,8 @@ static int serve(struct app *app, struct ad_err *err)
 	signal(SIGPIPE, SIG_IGN);
 
 	struct http_server *srv;
+	if (hub_start(&app->hub, err) < 0)
+		return -1;
 	if (http_server_start(&srv, &opts, api_routes, app, err) < 0)
 		return -1;
 	char addr[80];
@@ -175,15 +204,25 @@ static int serve(struct app *app, struct ad_err *err)
 	if (left > 0)
 		log_warn("%u requests still in flight at the deadline; closing them", left);
 	http_server_free(srv);
+	hub_stop(app->hub);     /* sessions left: their supervisors see the hang-up and clean up */
+	app->hub = NULL;
 	log_info("stopped");
 	return 0;
+}
+
+/* The agent, inside the sandbox: its socket is not for the tools it starts. */
+static int run_agent(int fd)
+{
+	if (fcntl(fd, F_SETFD, FD_CLOEXEC) < 0)
+		return 125;
+	return agent_main(fd);
 }
 
 int main(int argc, char **argv)
 {
 	/* first: the sandbox's init must do nothing but its job */
 	if (argc > 1 && strcmp(argv[1], "sandbox-init") == 0)
-		return sandbox_init_main(argc - 1, argv + 1);
+		return sandbox_init_main(argc - 1, argv + 1, run_agent);
 	if (argc > 1 && strcmp(argv[1], "sandbox") == 0)
 		return cli_sandbox(argc - 1, argv + 1);
 	if (argc > 1 && strcmp(argv[1], "check-api") == 0)
@@ -219,6 +258,8 @@ int main(int argc, char **argv)
 		log_error("%s", e.msg);
 		rc = 1;
 	}
+	hub_stop(app.hub);
+	spawner_stop(app.spawner);
 	static_files_free(app.static_files);
 	config_free(&app.cfg);
 	return rc;

@@ -7,6 +7,8 @@
 #ifndef AGENTD_AGENT_BASH_H
 #define AGENTD_AGENT_BASH_H
 
+#include <stdbool.h>
+
 #include <cjson/cJSON.h>
 
 #include "agent/tools.h"
@@ -17,6 +19,11 @@ struct bash_session;
 struct bash_session *bash_session_new(const char *shell, const char *dir);
 /* {"command": "...", "restart": bool}; timeout_s per command. */
 void tool_bash(struct bash_session *s, const cJSON *input, unsigned timeout_s, struct tool_result *r);
+/* While a command runs, fd (-1: none) readable or hung up means stop: the command's
+ * process group is killed as on a timeout and the result says "interrupted". */
+void bash_session_set_cancel_fd(struct bash_session *s, int fd);
+/* The last tool_bash was stopped that way. */
+bool bash_session_interrupted(const struct bash_session *s);
 void bash_session_free(struct bash_session *s);
 
 #endif

@@ -7,6 +7,7 @@
 #include "core/config.h"
 #include "http/http.h"
 #include "http/static_files.h"
+#include "sandbox/cgroup_host.h"
 #include "sandbox/policy.h"
 #include "sandbox/probe.h"
 
@@ -15,6 +16,9 @@ struct app {
 	struct sandbox_policy policy;
 	struct sandbox_probe probe;
 	struct static_files *static_files;
+	struct cgroup_host cgroups;
+	struct spawner *spawner;      /* forks a supervisor per session */
+	struct hub *hub;              /* the sessions' sockets */
 	uint64_t start_ns;            /* CLOCK_MONOTONIC at start-up */
 };
 

@@ -15,6 +15,10 @@ struct claude_client {
 	const char *api_key;
 	unsigned timeout_s;          /* one attempt, connection to last byte */
 	unsigned max_retries;
+	int abort_fd;                /* -1, or a descriptor whose readability or hang-up
+					abandons the call (and any wait between attempts) */
+	void *handle;                /* libcurl's, kept between calls so that connections
+					(and TLS sessions) are reused; NULL at first */
 };
 
 struct claude_call {
@@ -27,7 +31,13 @@ struct claude_call {
 
 /* body: a Messages request with "stream": true. fn gets every event (message_start ...
  * message_stop, ping, error). 0 when the stream ended with message_stop. */
-int claude_call(const struct claude_client *c, const char *body, sse_event_fn fn, void *ctx,
+/* call->status of a call abandoned through abort_fd */
+#define CLAUDE_ABORTED (-1)
+
+int claude_call(struct claude_client *c, const char *body, sse_event_fn fn, void *ctx,
 		struct claude_call *call);
+
+/* Free what the calls kept (the handle and its connections). */
+void claude_client_cleanup(struct claude_client *c);
 
 #endif

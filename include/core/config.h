@@ -45,7 +45,22 @@ struct config {
 		int64_t timeout_s;
 		int64_t max_retries;
 		int64_t max_message_chars;
+		char **models;             /* others a request may ask for; NULL-terminated */
+		int64_t price_input_milli; /* USD per million tokens, in thousandths */
+		int64_t price_output_milli;
+		int64_t price_cache_write_milli;
+		int64_t price_cache_read_milli;
 	} anthropic;
+	struct {
+		char *system_prompt;
+		bool allow_system;         /* a request may bring its own system prompt */
+		int64_t max_turns;
+		char **deny_commands;      /* extended regular expressions; NULL-terminated */
+	} agent;
+	struct {
+		int64_t max_requests;      /* model calls one session may make */
+		int64_t max_tokens;        /* input + output tokens one session may spend */
+	} session;
 	struct {
 		int64_t memory_max;
 		int64_t pids_max;
@@ -109,6 +124,9 @@ void config_free(struct config *cfg);
 
 /* The effective configuration as JSON, secrets shown only as set or not. */
 struct cJSON *config_to_json(const struct config *cfg);
+
+/* anthropic.model, or one of anthropic.models. */
+bool config_model_allowed(const struct config *cfg, const char *model);
 
 /* Helpers shared with the table's checks and the tests. */
 int config_parse_size(const char *text, int64_t *out);

@@ -58,7 +58,12 @@ struct http_req {
 	char *body;                     /* HTTP_BODY_RAW routes; NUL-terminated */
 	size_t body_len;
 	char remote[64];
+	/* A handler that suspends the connection (MHD_suspend_connection) is called again
+	 * when it is resumed, with ctx as it left it; ctx_free(ctx) runs at the request's end. */
+	void *ctx;
+	void (*ctx_free)(void *ctx);
 	/* transport state */
+	bool dispatched;                /* the handler has been called */
 	uint64_t start_ns;
 	size_t body_cap;
 	bool body_over;
@@ -84,6 +89,10 @@ enum MHD_Result http_reply_error(struct http_req *req, unsigned status, const ch
 /* fd is owned by the reply from here on. */
 enum MHD_Result http_reply_fd(struct http_req *req, unsigned status, int fd, uint64_t size,
 			      const char *content_type);
+/* A body produced as it goes (chunked): reader is called for each piece, done(cls)
+ * when the response is freed (also when the client went away), even on failure. */
+enum MHD_Result http_reply_stream(struct http_req *req, unsigned status, const char *content_type,
+				  MHD_ContentReaderCallback reader, void *cls, MHD_ContentReaderFreeCallback done);
 /* 405 with an Allow header listing the methods in allowed. */
 enum MHD_Result http_reply_method_not_allowed(struct http_req *req, unsigned allowed);
 

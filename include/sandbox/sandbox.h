@@ -12,6 +12,7 @@
 #ifndef AGENTD_SANDBOX_SANDBOX_H
 #define AGENTD_SANDBOX_SANDBOX_H
 
+#include <stdint.h>
 #include <sys/types.h>
 
 #include "core/err.h"
@@ -28,8 +29,16 @@ struct sandbox_spec {
 	char *const *argv;                      /* the command; argv[0] looked up in PATH */
 	char **env;                             /* its environment: sandbox_env_build */
 	int stdio[3];                           /* its stdin, stdout, stderr; -1: /dev/null */
+	int pass_fd;                            /* -1, or a descriptor the command gets as
+						   SANDBOX_PASS_FD (the agent's socket) */
 	unsigned timeout_s;                     /* 0: the policy's command timeout */
 };
+
+#define SANDBOX_PASS_FD 4
+
+/* argv[0] that runs the built-in agent (agent_main) instead of a program: init forks
+ * it from its own fresh image, nothing to exec inside the sandbox. */
+#define SANDBOX_AGENT_ARGV0 "--agent"
 
 enum sandbox_outcome {
 	SANDBOX_EXITED,       /* status: the exit code */
@@ -53,14 +62,23 @@ pid_t sandbox_init_pid(const struct sandbox *sb);
 int sandbox_wait(struct sandbox *sb, int cancel_fd, struct sandbox_result *res);
 void sandbox_destroy(struct sandbox *sb);
 
+/* For callers with an event loop of their own: the pidfd of init (readable once the
+ * sandbox has ended: then sandbox_finish), and the wall-clock deadline. */
+int sandbox_event_fd(const struct sandbox *sb);
+uint64_t sandbox_deadline_ns(const struct sandbox *sb);
+void sandbox_finish(struct sandbox *sb, struct sandbox_result *res);
+/* Kill everything now; res says why (SANDBOX_TIMED_OUT or SANDBOX_CANCELLED). */
+void sandbox_stop(struct sandbox *sb, enum sandbox_outcome why, struct sandbox_result *res);
+
 /* The command's environment: PATH, HOME=/workspace, USER, LOGNAME, SHELL, the policy's
  * env_allow names copied from ours, then extra ("K=V"). NULL-terminated; free with
  * sandbox_env_free. */
 char **sandbox_env_build(const struct sandbox_policy *p, char *const *extra);
 void sandbox_env_free(char **env);
 
-/* `agentd sandbox-init COMMAND...`: the sandbox's PID 1 (src/sandbox/init.c). */
-int sandbox_init_main(int argc, char **argv);
+/* `agentd sandbox-init COMMAND...`: the sandbox's PID 1 (src/sandbox/init.c). A
+ * command of SANDBOX_AGENT_ARGV0 runs agent(SANDBOX_PASS_FD) in a child instead. */
+int sandbox_init_main(int argc, char **argv, int (*agent)(int fd));
 
 /* The CLI's exit code for a result: the command's code, 128+signal, 124 timed out,
  * 125 setup failed, 126/127 exec failed (not executable / not found). */

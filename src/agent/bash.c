@@ -23,12 +23,16 @@ struct bash_session {
 	char shell[256], dir[256];
 	pid_t pid;                  /* the shell, leader of its own process group */
 	int in, out;                /* its stdin (ours to write), stdout+stderr */
+	int cancel_fd;              /* readable: stop the command now; -1 when none */
+	bool interrupted;           /* the last command was stopped through cancel_fd */
 };
 
 static void stop_shell(struct bash_session *s)
 {
 	if (s->pid > 0) {
 		kill(-s->pid, SIGKILL);  /* the shell and everything it started */
+		/* the shell itself too: stopped before its setsid(), it has no group yet */
+		kill(s->pid, SIGKILL);
 		while (waitpid(s->pid, NULL, 0) < 0 && errno == EINTR)
 			;
 	}
@@ -52,6 +56,7 @@ static int start_shell(struct bash_session *s)
 	pid_t pid = fork();
 	if (pid == 0) {
 		setsid();   /* its own process group, to be killed whole */
+		signal(SIGPIPE, SIG_DFL);   /* the agent ignores it; the commands must not */
 		dup2(in[0], 0), dup2(out[1], 1), dup2(out[1], 2);
 		if (chdir(s->dir) < 0)
 			_exit(126);
@@ -76,8 +81,18 @@ struct bash_session *bash_session_new(const char *shell, const char *dir)
 		return NULL;
 	snprintf(s->shell, sizeof(s->shell), "%s", shell);
 	snprintf(s->dir, sizeof(s->dir), "%s", dir);
-	s->in = s->out = -1;
+	s->in = s->out = s->cancel_fd = -1;
 	return s;
+}
+
+void bash_session_set_cancel_fd(struct bash_session *s, int fd)
+{
+	s->cancel_fd = fd;
+}
+
+bool bash_session_interrupted(const struct bash_session *s)
+{
+	return s->interrupted;
 }
 
 void bash_session_free(struct bash_session *s)
@@ -89,7 +104,8 @@ void bash_session_free(struct bash_session *s)
 }
 
 /* Read the shell's output until the marker line; the output before it goes to r.
- * Returns the exit status, -1 on timeout, -2 when the shell died. */
+ * Returns the exit status, -1 on timeout, -2 when the shell died, -3 when cancel_fd
+ * became readable (or hung up). */
 static int collect(struct bash_session *s, const char *marker, long deadline, struct tool_result *r)
 {
 	struct buf seen;          /* a window that can hold the marker line whole */
@@ -102,9 +118,13 @@ static int collect(struct bash_session *s, const char *marker, long deadline, st
 			status = -1;
 			break;
 		}
-		struct pollfd pfd = { s->out, POLLIN, 0 };
-		if (poll(&pfd, 1, left > 1000 ? 1000 : (int)left) <= 0)
+		struct pollfd pfd[2] = { { s->out, POLLIN, 0 }, { s->cancel_fd, POLLIN, 0 } };
+		if (poll(pfd, s->cancel_fd >= 0 ? 2 : 1, left > 1000 ? 1000 : (int)left) <= 0)
 			continue;
+		if (s->cancel_fd >= 0 && pfd[1].revents != 0) {
+			status = -3;
+			break;
+		}
 		char chunk[8192];
 		ssize_t n = read(s->out, chunk, sizeof(chunk));
 		if (n < 0 && errno == EINTR)
@@ -138,6 +158,7 @@ static int collect(struct bash_session *s, const char *marker, long deadline, st
 void tool_bash(struct bash_session *s, const cJSON *input, unsigned timeout_s, struct tool_result *r)
 {
 	const cJSON *cmd = cJSON_GetObjectItemCaseSensitive(input, "command");
+	s->interrupted = false;
 	if (cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(input, "restart"))) {
 		stop_shell(s);
 		if (start_shell(s) < 0)
@@ -172,11 +193,15 @@ void tool_bash(struct bash_session *s, const cJSON *input, unsigned timeout_s, s
 		off += (size_t)n;
 	}
 	int status = collect(s, marker, (long)clock_mono_ms() + (long)timeout_s * 1000, r);
-	if (status == -1) {
+	if (status == -1 || status == -3) {
 		stop_shell(s);
+		s->interrupted = status == -3;
 		r->is_error = true;
-		buf_printf(&r->out, "\n[timed out after %u s: the command and everything it started were "
-			   "killed; a new shell starts with the next command, cwd and variables reset]", timeout_s);
+		char why[64] = "interrupted";
+		if (status == -1)
+			snprintf(why, sizeof(why), "timed out after %u s", timeout_s);
+		buf_printf(&r->out, "\n[%s: the command and everything it started were killed; a new shell "
+			   "starts with the next command, cwd and variables reset]", why);
 	} else if (status == -2) {
 		stop_shell(s);
 		r->is_error = true;

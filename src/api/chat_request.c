@@ -25,6 +25,14 @@ static int check_text(const char *field, const char *s, int64_t max_chars, struc
 	return 0;
 }
 
+/* The API refuses text that is empty or only white space. */
+static int check_words(const char *field, const char *s, int64_t max_chars, struct ad_err *err)
+{
+	if (s[strspn(s, " \t\r\n")] == '\0')
+		return ad_err_set(err, 0, "%s must hold more than white space", field);
+	return check_text(field, s, max_chars, err);
+}
+
 static int check_token(const char *field, const char *s, size_t max, const char *extra, struct ad_err *err)
 {
 	size_t n = strlen(s);
@@ -59,7 +67,7 @@ static int check_turn(const cJSON *t, int i, struct ad_err *err)
 			return ad_err_set(err, 0, "history[%d] has an unknown field \"%s\"", i, k->string);
 	snprintf(field, sizeof(field), "history[%d].content", i);
 	if (cJSON_IsString(content))
-		return check_text(field, content->valuestring, 0, err);
+		return check_words(field, content->valuestring, 0, err);
 	if (!cJSON_IsArray(content) || cJSON_GetArraySize(content) == 0)
 		return ad_err_set(err, 0, "%s must be a string or a non-empty array of content blocks", field);
 	int j = 0;
@@ -68,14 +76,20 @@ static int check_turn(const cJSON *t, int i, struct ad_err *err)
 		if (!cJSON_IsObject(b) || !cJSON_IsString(type))
 			return ad_err_set(err, 0, "%s[%d] must be an object with a \"type\"", field, j);
 		const cJSON *text = cJSON_GetObjectItemCaseSensitive(b, "text");
-		if (strcmp(type->valuestring, "text") == 0) {
-			char sub[96];
-			snprintf(sub, sizeof(sub), "%s[%d].text", field, j);
-			if (!cJSON_IsString(text))
-				return ad_err_set(err, 0, "%s must be a string", sub);
-			if (check_text(sub, text->valuestring, 0, err) < 0)
-				return -1;
-		}
+		char sub[96];
+		snprintf(sub, sizeof(sub), "%s[%d]", field, j);
+		/* a conversation's past, as a chat page keeps it: text only */
+		if (strcmp(type->valuestring, "text") != 0)
+			return ad_err_set(err, 0, "%s is a \"%s\" block; history takes text blocks only", sub,
+					  type->valuestring);
+		for (const cJSON *k = b->child; k; k = k->next)
+			if (strcmp(k->string, "type") && strcmp(k->string, "text"))
+				return ad_err_set(err, 0, "%s has an unknown field \"%s\"", sub, k->string);
+		snprintf(sub, sizeof(sub), "%s[%d].text", field, j);
+		if (!cJSON_IsString(text))
+			return ad_err_set(err, 0, "%s must be a string", sub);
+		if (check_words(sub, text->valuestring, 0, err) < 0)
+			return -1;
 	}
 	return 0;
 }
@@ -122,7 +136,7 @@ int chat_request_parse(const cJSON *body, int64_t max_message_chars, struct chat
 		return ad_err_set(err, 0, "message is required");
 	if (out->message[0] == '\0')
 		return ad_err_set(err, 0, "message must not be empty");
-	if (check_text("message", out->message, max_message_chars, err) < 0)
+	if (check_words("message", out->message, max_message_chars, err) < 0)
 		return -1;
 	if (out->history != NULL) {
 		int n = cJSON_GetArraySize(out->history);

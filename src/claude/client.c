@@ -3,6 +3,7 @@
 
 #include <curl/curl.h>
 #include <errno.h>
+#include <poll.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -32,6 +33,8 @@ struct attempt {
 	unsigned events;             /* passed on */
 	bool stopped;                /* message_stop came */
 	bool failed;                 /* the stream or its consumer failed: do not retry */
+	bool aborted;                /* abort_fd fired */
+	int abort_fd;
 	struct ad_err err;
 	char error_type[64];
 	char body[ERROR_BODY_MAX + 1];
@@ -125,7 +128,32 @@ static void read_error_body(struct attempt *a)
 	cJSON_Delete(j);
 }
 
-static CURLcode perform(const struct claude_client *c, const char *body, struct attempt *a)
+/* Readable or hung up: whoever asked for the call no longer wants it. */
+static bool abort_wanted(int fd, int timeout_ms)
+{
+	struct pollfd p = { fd, POLLIN, 0 };
+	if (fd < 0) {
+		if (timeout_ms > 0)
+			poll(NULL, 0, timeout_ms);
+		return false;
+	}
+	int n;
+	while ((n = poll(&p, 1, timeout_ms)) < 0 && errno == EINTR)
+		;
+	return n > 0;
+}
+
+static int on_progress(void *ud, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ultotal, curl_off_t ulnow)
+{
+	struct attempt *a = ud;
+	if (abort_wanted(a->abort_fd, 0)) {
+		a->aborted = true;
+		return 1;
+	}
+	return 0;
+}
+
+static CURLcode perform(struct claude_client *c, const char *body, struct attempt *a)
 {
 	char url[1024], key[600];
 	size_t blen = strlen(c->base_url);
@@ -137,7 +165,11 @@ static CURLcode perform(const struct claude_client *c, const char *body, struct 
 				  "accept: text/event-stream", "user-agent: agentd/" AGENTD_VERSION };
 	for (size_t i = 0; i < sizeof(headers) / sizeof(headers[0]); i++)
 		h = curl_slist_append(h, headers[i]);
-	CURL *curl = a->curl = curl_easy_init();
+	if (c->handle == NULL)
+		c->handle = curl_easy_init();
+	else
+		curl_easy_reset(c->handle);   /* options go; the connection cache stays */
+	CURL *curl = a->curl = c->handle;
 	CURLcode rc = CURLE_OUT_OF_MEMORY;
 	if (curl != NULL && h != NULL) {
 		curl_easy_setopt(curl, CURLOPT_URL, url);
@@ -152,11 +184,15 @@ static CURLcode perform(const struct claude_client *c, const char *body, struct 
 		curl_easy_setopt(curl, CURLOPT_HEADERDATA, a);
 		curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, on_body);
 		curl_easy_setopt(curl, CURLOPT_WRITEDATA, a);
+		if (c->abort_fd >= 0) {
+			curl_easy_setopt(curl, CURLOPT_NOPROGRESS, 0L);
+			curl_easy_setopt(curl, CURLOPT_XFERINFOFUNCTION, on_progress);
+			curl_easy_setopt(curl, CURLOPT_XFERINFODATA, a);
+		}
 		rc = curl_easy_perform(curl);
 		if (a->status == 0)
 			curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &a->status);
 	}
-	curl_easy_cleanup(curl);
 	curl_slist_free_all(h);
 	/* the key was in these buffers: do not leave it on the stack */
 	explicit_bzero(key, sizeof(key));
@@ -171,7 +207,9 @@ static void explain(const struct claude_client *c, const struct attempt *a, CURL
 	const char *tries = n > 1 ? " attempts" : " attempt";
 	char *m = call->message;
 	size_t sz = sizeof(call->message);
-	if (rc == CURLE_OPERATION_TIMEDOUT)
+	if (a->aborted)
+		snprintf(m, sz, "the call was cancelled");
+	else if (rc == CURLE_OPERATION_TIMEDOUT)
 		snprintf(m, sz, "the Anthropic API did not answer within %u s (%u%s)", c->timeout_s, n, tries);
 	else if (a->status == 0 && !a->failed)
 		snprintf(m, sz, "cannot reach the Anthropic API at %s: %s (%u%s)", c->base_url,
@@ -202,7 +240,14 @@ static void explain(const struct claude_client *c, const struct attempt *a, CURL
 		snprintf(m, sz, "the answer ended early (no message_stop; %s)", curl_easy_strerror(rc));
 }
 
-int claude_call(const struct claude_client *c, const char *body, sse_event_fn fn, void *ctx,
+void claude_client_cleanup(struct claude_client *c)
+{
+	if (c->handle != NULL)
+		curl_easy_cleanup(c->handle);
+	c->handle = NULL;
+}
+
+int claude_call(struct claude_client *c, const char *body, sse_event_fn fn, void *ctx,
 		struct claude_call *call)
 {
 	memset(call, 0, sizeof(*call));
@@ -225,6 +270,7 @@ int claude_call(const struct claude_client *c, const char *body, sse_event_fn fn
 		memset(a, 0, sizeof(*a));
 		a->fn = fn;
 		a->ctx = ctx;
+		a->abort_fd = c->abort_fd;
 		a->sse = sse_parser_new(MAX_EVENT_BYTES);
 		uint64_t t0 = clock_mono_ns();
 		CURLcode rc = a->sse ? perform(c, body, a) : CURLE_OUT_OF_MEMORY;
@@ -238,7 +284,7 @@ int claude_call(const struct claude_client *c, const char *body, sse_event_fn fn
 			 ok ? "ok" : rc != CURLE_OK && !a->failed ? curl_easy_strerror(rc) : a->error_type,
 			 took_ms,
 			 a->request_id[0] ? a->request_id : "-", a->err.msg[0] ? ": " : "", a->err.msg);
-		call->status = a->status;
+		call->status = a->aborted ? CLAUDE_ABORTED : a->status;
 		snprintf(call->request_id, sizeof(call->request_id), "%s", a->request_id);
 		snprintf(call->error_type, sizeof(call->error_type), "%s", a->error_type);
 		if (ok)
@@ -250,7 +296,7 @@ int claude_call(const struct claude_client *c, const char *body, sse_event_fn fn
 			.retry_after = a->retry_after[0] ? a->retry_after : NULL,
 		};
 		/* only what has not been passed on yet can be asked again */
-		bool again = a->events == 0 && !a->failed && call->attempts <= c->max_retries &&
+		bool again = a->events == 0 && !a->failed && !a->aborted && call->attempts <= c->max_retries &&
 			     (rc != CURLE_OK || a->status / 100 != 2 ? claude_should_retry(&at) : false);
 		if (!again) {
 			explain(c, a, rc, call);
@@ -259,9 +305,12 @@ int claude_call(const struct claude_client *c, const char *body, sse_event_fn fn
 		}
 		long ms = claude_retry_delay_ms(&at, call->attempts, (double)rand() / ((double)RAND_MAX + 1), time(NULL));
 		log_info("claude: retrying in %ld ms (retry %u of %u)", ms, call->attempts, c->max_retries);
-		struct timespec wait = { ms / 1000, (ms % 1000) * 1000000L };
-		while (nanosleep(&wait, &wait) < 0 && errno == EINTR)
-			;
+		if (abort_wanted(c->abort_fd, (int)ms)) {
+			snprintf(call->message, sizeof(call->message), "the call was cancelled");
+			call->status = CLAUDE_ABORTED;
+			free(a);
+			return -1;
+		}
 	}
 	free(a);
 	return 0;

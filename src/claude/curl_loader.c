@@ -22,6 +22,7 @@ static struct {
 	__typeof__(&curl_easy_perform) easy_perform;
 	__typeof__(&curl_easy_getinfo) easy_getinfo;
 	__typeof__(&curl_easy_cleanup) easy_cleanup;
+	__typeof__(&curl_easy_reset) easy_reset;
 	__typeof__(&curl_easy_strerror) easy_strerror;
 	__typeof__(&curl_slist_append) slist_append;
 	__typeof__(&curl_slist_free_all) slist_free_all;
@@ -35,6 +36,7 @@ static const struct dl_symbol symbols[] = {
 	SYM(easy_perform, "curl_easy_perform"),
 	SYM(easy_getinfo, "curl_easy_getinfo"),
 	SYM(easy_cleanup, "curl_easy_cleanup"),
+	SYM(easy_reset, "curl_easy_reset"),
 	SYM(easy_strerror, "curl_easy_strerror"),
 	SYM(slist_append, "curl_slist_append"),
 	SYM(slist_free_all, "curl_slist_free_all"),
@@ -110,6 +112,11 @@ CURLcode curl_easy_getinfo(CURL *curl, CURLINFO info, ...)
 void curl_easy_cleanup(CURL *curl)
 {
 	api.easy_cleanup(curl);
+}
+
+void curl_easy_reset(CURL *curl)
+{
+	api.easy_reset(curl);
 }
 
 const char *curl_easy_strerror(CURLcode code)

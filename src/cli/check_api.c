@@ -83,6 +83,7 @@ int cli_check_api(int argc, char **argv)
 		struct claude_client client = {
 			.base_url = cfg.anthropic.base_url, .api_key = cfg.anthropic.api_key,
 			.timeout_s = (unsigned)cfg.anthropic.timeout_s, .max_retries = (unsigned)cfg.anthropic.max_retries,
+			.abort_fd = -1,
 		};
 		struct claude_call call;
 		if (claude_call(&client, body, show, s, &call) == 0) {
@@ -101,6 +102,7 @@ int cli_check_api(int argc, char **argv)
 			fprintf(stderr, "agentd: %s%s%s\n", call.message, call.request_id[0] ? "; request-id " : "",
 				call.request_id);
 		}
+		claude_client_cleanup(&client);
 	}
 	free(body);
 	claude_stream_free(s);

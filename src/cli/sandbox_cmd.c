@@ -127,7 +127,7 @@ static int run(struct config *cfg, struct run_opts *o, char **cmd)
 	}
 	struct sandbox_spec spec = {
 		.policy = &policy, .seccomp = prog, .cgroups = &host, .argv = cmd, .env = env,
-		.stdio = { STDIN_FILENO, STDOUT_FILENO, STDERR_FILENO },
+		.stdio = { STDIN_FILENO, STDOUT_FILENO, STDERR_FILENO }, .pass_fd = -1,
 	};
 	int rc = run_sandbox(&spec);
 	sandbox_env_free(env);

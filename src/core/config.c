@@ -239,3 +239,13 @@ cJSON *config_to_json(const struct config *cfg)
 	}
 	return root;
 }
+
+bool config_model_allowed(const struct config *cfg, const char *model)
+{
+	if (strcmp(model, cfg->anthropic.model) == 0)
+		return true;
+	for (char **m = cfg->anthropic.models; m != NULL && *m != NULL; m++)
+		if (strcmp(model, *m) == 0)
+			return true;
+	return false;
+}

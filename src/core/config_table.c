@@ -2,6 +2,7 @@
  * struct config, the environment variable that overrides it, the default, limits and
  * documentation. README.md's configuration reference follows this table, and
  * `agentd --check-config` prints the effective values. */
+#include <regex.h>
 #include <stddef.h>
 #include <string.h>
 
@@ -95,6 +96,20 @@ static int check_model(const char *v, struct ad_err *err)
 	return 0;
 }
 
+/* A deny-list item: an extended regular expression (with GNU's \\s, \\b, ...). */
+static int check_regex(const char *v, struct ad_err *err)
+{
+	regex_t re;
+	int rc = regcomp(&re, v, REG_EXTENDED | REG_NOSUB);
+	if (rc != 0) {
+		char why[128];
+		regerror(rc, &re, why, sizeof(why));
+		return ad_err_set(err, 0, "\"%s\" is not a valid extended regular expression: %s", v, why);
+	}
+	regfree(&re);
+	return 0;
+}
+
 static const char *const log_levels[] = { "debug", "info", "warn", "error", NULL };
 static const char *const log_formats[] = { "text", "json", NULL };
 
@@ -161,6 +176,45 @@ const struct setting config_settings[] = {
 	{ "anthropic.max_message_chars", SETTING_INT, OFF(anthropic.max_message_chars), "AGENTD_MAX_MESSAGE_CHARS", "10000",
 	  1, 1000000, NULL, NULL, 0,
 	  "Longest user message accepted, in characters (Unicode code points)." },
+	{ "anthropic.models", SETTING_LIST, OFF(anthropic.models), "AGENTD_MODELS", "",
+	  0, 0, NULL, check_model, 0,
+	  "Other models a request may ask for with \"model\"; anthropic.model is always allowed." },
+	{ "anthropic.price_input", SETTING_MILLI, OFF(anthropic.price_input_milli), "AGENTD_PRICE_INPUT", "3",
+	  0, 1000000000, NULL, NULL, 0,
+	  "US dollars per million input tokens, for cost_usd." },
+	{ "anthropic.price_output", SETTING_MILLI, OFF(anthropic.price_output_milli), "AGENTD_PRICE_OUTPUT", "15",
+	  0, 1000000000, NULL, NULL, 0,
+	  "US dollars per million output tokens." },
+	{ "anthropic.price_cache_write", SETTING_MILLI, OFF(anthropic.price_cache_write_milli), "AGENTD_PRICE_CACHE_WRITE", "3.75",
+	  0, 1000000000, NULL, NULL, 0,
+	  "US dollars per million tokens written to the prompt cache." },
+	{ "anthropic.price_cache_read", SETTING_MILLI, OFF(anthropic.price_cache_read_milli), "AGENTD_PRICE_CACHE_READ", "0.3",
+	  0, 1000000000, NULL, NULL, 0,
+	  "US dollars per million tokens read from the prompt cache." },
+	{ "agent.system_prompt", SETTING_STRING, OFF(agent.system_prompt), "AGENTD_SYSTEM_PROMPT",
+	  "You are an agent working in a Linux sandbox. Your files are in /workspace. Use the tools to run commands and edit files. Answer briefly.",
+	  0, 0, NULL, NULL, 0,
+	  "System prompt of every agent (empty: none)." },
+	{ "agent.allow_system", SETTING_BOOL, OFF(agent.allow_system), "AGENTD_ALLOW_SYSTEM", "true",
+	  0, 0, NULL, NULL, 0,
+	  "Whether a request may replace the system prompt with its own \"system\"." },
+	{ "agent.max_turns", SETTING_INT, OFF(agent.max_turns), "AGENTD_MAX_TURNS", "30",
+	  1, 10000, NULL, NULL, 0,
+	  "Model calls in one run (one user message) before it stops with stop_reason \"max_turns\"." },
+	{ "agent.deny_commands", SETTING_LIST, OFF(agent.deny_commands), NULL,
+	  "\\brm\\s+(-[a-zA-Z-]*\\s+)*-[a-zA-Z]*[rR][a-zA-Z]*\\s+(-[a-zA-Z-]*\\s+)*/(\\*|\\s|;|$),"
+	  "\\bdd\\s.*\\bif=/dev/zero,"
+	  ":\\(\\)\\s*\\{\\s*:\\s*\\|\\s*:\\s*&\\s*\\}\\s*;\\s*:,"
+	  "\\bcurl\\b[^|]*\\|\\s*(sudo\\s+)?(ba|z|da)?sh\\b,"
+	  "\\bwget\\b[^|]*\\|\\s*(sudo\\s+)?(ba|z|da)?sh\\b",
+	  0, 0, NULL, check_regex, 0,
+	  "Commands the bash tool refuses (extended regular expressions, matched anywhere in the command). Defence in depth: the sandbox is the boundary. Config file only." },
+	{ "session.max_requests", SETTING_INT, OFF(session.max_requests), "AGENTD_SESSION_MAX_REQUESTS", "200",
+	  1, 1000000, NULL, NULL, 0,
+	  "Model calls one session may make in all; the supervisor refuses more (a taken-over sandbox spends no more)." },
+	{ "session.max_tokens", SETTING_INT, OFF(session.max_tokens), "AGENTD_SESSION_MAX_TOKENS", "5000000",
+	  1000, 10000000000, NULL, NULL, 0,
+	  "Input plus output tokens one session may spend; the call that crosses it is the last." },
 	{ "sandbox.memory_max", SETTING_SIZE, OFF(sandbox.memory_max), "AGENTD_SANDBOX_MEMORY_MAX", "1G",
 	  16 * MiB, 1024 * GiB, NULL, NULL, 0,
 	  "Memory of one sandbox, page cache included; no swap. Past it the kernel's OOM killer ends a process." },

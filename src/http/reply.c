@@ -112,3 +112,17 @@ enum MHD_Result http_reply_fd(struct http_req *req, unsigned status, int fd, uin
 	MHD_add_response_header(r, MHD_HTTP_HEADER_CACHE_CONTROL, "no-cache");
 	return queue(req, status, r, size);
 }
+
+enum MHD_Result http_reply_stream(struct http_req *req, unsigned status, const char *content_type,
+				  MHD_ContentReaderCallback reader, void *cls, MHD_ContentReaderFreeCallback done)
+{
+	struct MHD_Response *r = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 16 << 10, reader, cls, done);
+	if (r == NULL) {
+		done(cls);
+		return MHD_NO;
+	}
+	MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, content_type);
+	MHD_add_response_header(r, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
+	MHD_add_response_header(r, "X-Accel-Buffering", "no");   /* proxies: pass events on at once */
+	return queue(req, status, r, 0);
+}

@@ -64,6 +64,8 @@ static void on_request_end(void *cls, struct MHD_Connection *conn, void **req_cl
 	}
 	if (toe != MHD_REQUEST_TERMINATED_COMPLETED_OK && req->status == 0)
 		log_debug("http: request ended without a response (code %d)", (int)toe);
+	if (req->ctx_free != NULL)
+		req->ctx_free(req->ctx);
 	http_req_free_params(req);
 	cJSON_Delete(req->json);
 	free(req->body);
@@ -200,6 +202,8 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *conn, const c
 		return MHD_NO;   /* out of memory at the start: close the connection */
 	if (!req->started)
 		return begin(srv, req, method);
+	if (req->dispatched)            /* resumed after the handler suspended it */
+		return req->route->fn(req);
 	if (*upload_size > 0) {
 		take_body(srv, req, upload_data, *upload_size);
 		*upload_size = 0;
@@ -213,6 +217,7 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *conn, const c
 		if (json_parse_strict(req->body ? req->body : "", req->body_len, &req->json, &e) < 0)
 			return http_reply_error(req, 400, HTTP_ERR_INVALID, "malformed JSON body: %s", e.msg);
 	}
+	req->dispatched = true;
 	return req->route->fn(req);
 }
 

@@ -197,10 +197,14 @@ _Noreturn void sandbox_child_main(const struct child_args *a)
 	struct pollfd pfd = { a->sync_fd, POLLIN, 0 };
 	if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) < 0 || poll(&pfd, 1, 0) != 0)
 		_exit(125);
-	int exe_fd = a->exe_fd;
-	int *keep[] = { &usr_tree, &exe_fd };
+	int exe_fd = a->exe_fd, pass_fd = spec->pass_fd;
+	int *keep[] = { &pass_fd, &usr_tree, &exe_fd };   /* pass_fd first: it lands on 4 */
 	if (reset_signals(&e) < 0 || fds(spec, a->report_fd, keep, ARRAY_SIZE(keep), &e) < 0)
 		fail("process", &e, 125);
+	if (pass_fd >= 0 && (pass_fd != SANDBOX_PASS_FD || fcntl(pass_fd, F_SETFD, 0) < 0)) {
+		ad_err_sys(&e, "pass descriptor %d", pass_fd);
+		fail("process", &e, 125);
+	}
 	struct child_ctx ctx = { .spec = spec, .have_cgroup = a->have_cgroup, .usr_tree = usr_tree };
 	for (size_t i = 0; i < ARRAY_SIZE(steps); i++)
 		if (steps[i].fn(&ctx, &e) < 0)

@@ -243,17 +243,46 @@ static void conclude(struct sandbox *sb, struct sandbox_result *res)
 	}
 }
 
-int sandbox_wait(struct sandbox *sb, int cancel_fd, struct sandbox_result *res)
+int sandbox_event_fd(const struct sandbox *sb)
+{
+	return sb->pidfd;
+}
+
+uint64_t sandbox_deadline_ns(const struct sandbox *sb)
+{
+	return sb->deadline_ns;
+}
+
+void sandbox_finish(struct sandbox *sb, struct sandbox_result *res)
 {
 	memset(res, 0, sizeof(*res));
+	if (!sb->reaped) {
+		while (waitpid(sb->pid, &sb->init_status, 0) < 0 && errno == EINTR)
+			;
+		sb->reaped = true;
+	}
+	conclude(sb, res);
+}
+
+void sandbox_stop(struct sandbox *sb, enum sandbox_outcome why, struct sandbox_result *res)
+{
+	memset(res, 0, sizeof(*res));
+	kill_all(sb);
+	res->outcome = why;
+	res->status = SIGKILL;
+	if (why == SANDBOX_TIMED_OUT)
+		snprintf(res->message, sizeof(res->message),
+			 "timed out after %u s: the command and all its processes were killed", sb->timeout_s);
+	else
+		snprintf(res->message, sizeof(res->message), "cancelled: the sandbox was killed");
+}
+
+int sandbox_wait(struct sandbox *sb, int cancel_fd, struct sandbox_result *res)
+{
 	for (;;) {
 		uint64_t now = clock_mono_ns();
 		if (now >= sb->deadline_ns) {
-			kill_all(sb);
-			res->outcome = SANDBOX_TIMED_OUT;
-			res->status = SIGKILL;
-			snprintf(res->message, sizeof(res->message),
-				 "timed out after %u s: the command and all its processes were killed", sb->timeout_s);
+			sandbox_stop(sb, SANDBOX_TIMED_OUT, res);
 			return 0;
 		}
 		struct pollfd pfd[2] = { { sb->pidfd, POLLIN, 0 }, { cancel_fd, POLLIN, 0 } };
@@ -262,17 +291,11 @@ int sandbox_wait(struct sandbox *sb, int cancel_fd, struct sandbox_result *res)
 		if (n < 0 && errno != EINTR)
 			return ad_err_sys(NULL, "poll");
 		if (n > 0 && (pfd[0].revents & POLLIN)) {
-			while (waitpid(sb->pid, &sb->init_status, 0) < 0 && errno == EINTR)
-				;
-			sb->reaped = true;
-			conclude(sb, res);
+			sandbox_finish(sb, res);
 			return 0;
 		}
 		if (n > 0 && cancel_fd >= 0 && pfd[1].revents) {
-			kill_all(sb);
-			res->outcome = SANDBOX_CANCELLED;
-			res->status = SIGKILL;
-			snprintf(res->message, sizeof(res->message), "cancelled: the sandbox was killed");
+			sandbox_stop(sb, SANDBOX_CANCELLED, res);
 			return 0;
 		}
 	}

@@ -2,6 +2,7 @@
 {"error": {"type", "message"}} with a useful message, and the daemon keeps serving."""
 
 import json
+import socket
 
 import pytest
 
@@ -20,8 +21,17 @@ def srv(module_daemon_factory):
 
 @pytest.fixture(scope="module")
 def srv_with_key(module_daemon_factory):
-    return module_daemon_factory(env={"ANTHROPIC_API_KEY": "sk-ant-test-key"},
+    # An API that cannot be reached: a loopback port nothing listens on (never a remote one).
+    return module_daemon_factory(env={"ANTHROPIC_API_KEY": "sk-ant-test-key",
+                                      "ANTHROPIC_BASE_URL": f"http://127.0.0.1:{closed_port()}",
+                                      "AGENTD_API_MAX_RETRIES": "0"},
                                  settings={"anthropic.max_message_chars": MAX_CHARS})
+
+
+def closed_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
 
 
 @pytest.fixture(autouse=True)
@@ -283,9 +293,9 @@ def test_chat_without_api_key_503(srv):
     assert "ANTHROPIC_API_KEY" in err["message"], err
 
 
-def test_chat_with_api_key_501(srv_with_key):
-    err = assert_json_error(srv_with_key.post_json("/api/chat", {"message": "hello"}), 501)
-    assert err["message"]
+def test_chat_with_an_unreachable_api_is_a_502_that_says_so(srv_with_key):
+    err = assert_json_error(srv_with_key.post_json("/api/chat", {"message": "hello"}), 502)
+    assert "cannot reach the Anthropic API" in err["message"], err
 
 
 def test_chat_validation_comes_before_key_check(srv_with_key):
@@ -296,7 +306,7 @@ def test_chat_validation_comes_before_key_check(srv_with_key):
 def test_curl_default_form_type_with_json_body(srv_with_key):
     r = srv_with_key.request("POST", "/api/chat", body=b'{"message": "hello"}',
                              headers={"Content-Type": "application/x-www-form-urlencoded"})
-    assert_json_error(r, 501)
+    assert_json_error(r, 502)   # taken as JSON and run; the API is unreachable here
 
 
 @pytest.mark.parametrize("request_line", [
@@ -321,7 +331,9 @@ def test_moderate_nesting_is_accepted(srv):
         inner = [inner]
     nested["meta"] = inner  # extra data in a content block: 13 levels in all
     history = [{"role": "user", "content": [nested]}, {"role": "assistant", "content": "ok"}]
-    assert_json_error(srv.post_json("/api/chat", {"message": "hi", "history": history}), 503)
+    # parsed (not refused for its depth), then refused for the field the API would refuse
+    err = assert_json_error(srv.post_json("/api/chat", {"message": "hi", "history": history}), 400)
+    assert "unknown field \"meta\"" in err["message"] and "deep" not in err["message"], err
 
 
 # --------------------------------------------------------------------------- keep-alive

@@ -116,6 +116,7 @@ static void message_refusals(void **state)
 		{ "{}", LIMIT, "message is required" },
 		{ "{\"stream\":true}", LIMIT, "message is required" },
 		{ "{\"message\":\"\"}", LIMIT, "must not be empty" },
+		{ "{\"message\":\" \\n\\t \"}", LIMIT, "message must hold more than white space" },
 		{ "{\"message\":5}", LIMIT, "message must be a string" },
 		{ "{\"message\":null}", LIMIT, "message must be a string" },
 		{ "{\"message\":[\"hi\"]}", LIMIT, "message must be a string" },
@@ -179,6 +180,14 @@ static void history_refusals(void **state)
 		{ H("[" U("\"a\\u001b\"") "," A("\"b\"") "]"), LIMIT, "history[0].content contains an ESC" },
 		{ H("[" U("\"a\"") "," A("[{\"type\":\"text\",\"text\":\"ok\"},{\"type\":\"text\",\"text\":\"\\u0001\"}]") "]"),
 		  LIMIT, "history[1].content[1].text contains the control character 0x01" },
+		/* what the API would refuse, refused here with the field named */
+		{ H("[" U("\" \\n\"") "," A("\"b\"") "]"), LIMIT, "history[0].content must hold more than white" },
+		{ H("[" U("\"a\"") "," A("[{\"type\":\"text\",\"text\":\"\"}]") "]"), LIMIT,
+		  "history[1].content[0].text must hold more than white space" },
+		{ H("[" U("[{\"type\":\"image\",\"source\":{}}]") "," A("\"b\"") "]"), LIMIT,
+		  "history[0].content[0] is a \"image\" block; history takes text blocks only" },
+		{ H("[" U("[{\"type\":\"text\",\"text\":\"a\",\"cache_control\":{}}]") "," A("\"b\"") "]"), LIMIT,
+		  "history[0].content[0] has an unknown field \"cache_control\"" },
 	};
 	for (size_t i = 0; i < N(cases); i++)
 		expect_refused(&cases[i]);

@@ -1,0 +1,37 @@
+/* A run of the agent: one TURN from the supervisor, worked on with model calls and tool
+ * calls until the model ends its turn, max_turns calls were made, a CANCEL came or a call
+ * failed. The agent's state that outlives runs is struct agent (agent/agent.h starts it). */
+#ifndef AGENTD_AGENT_RUN_H
+#define AGENTD_AGENT_RUN_H
+
+#include <cjson/cJSON.h>
+
+#include "agent/conversation.h"
+#include "agent/deny.h"
+#include "agent/inbox.h"
+#include "agent/model_call.h"
+#include "agent/tooldefs.h"
+#include "core/err.h"
+
+struct agent {
+	struct model_link link;     /* the socket to the supervisor, its frames */
+	cJSON *hello;               /* the supervisor's HELLO: the strings below point into it */
+	const char *model, *system, *workspace;
+	long max_tokens, max_turns, command_timeout_s;
+	struct deny_list *deny;
+	struct toolbox *tools;
+	cJSON *tooldefs;            /* the request's tools array */
+	struct conv *conv;
+	bool running;               /* between a TURN and its done or error event */
+};
+
+/* Work on one TURN payload; ends with a done or an error event. -1 only when the
+ * supervisor broke the protocol or went away (err). */
+int run_turn(struct agent *a, const cJSON *turn, struct ad_err *err);
+
+/* Send one run event (taken). */
+int run_event(struct agent *a, cJSON *ev, struct ad_err *err);
+/* End the run with an error event {"type": "error", "error": {type, message}}. */
+int run_fail(struct agent *a, const char *type, const char *message, struct ad_err *err);
+
+#endif

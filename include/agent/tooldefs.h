@@ -1,0 +1,30 @@
+/* The agent's tools in one place: their names and definitions as the Messages API
+ * takes them (the `tools` array of a request), and the dispatch from a tool_use's name
+ * to the implementation (agent/tools.h, agent/bash.h), with the bash deny-list
+ * (agent/deny.h) checked before a command runs. */
+#ifndef AGENTD_AGENT_TOOLDEFS_H
+#define AGENTD_AGENT_TOOLDEFS_H
+
+#include <stdbool.h>
+
+#include <cjson/cJSON.h>
+
+#include "agent/deny.h"
+#include "agent/tools.h"
+
+/* The `tools` array of a request (a new array), NULL when out of memory. */
+cJSON *tooldefs_json(void);
+
+struct toolbox;
+
+/* workspace: where tools start and relative paths lead; timeout_s: per bash command;
+ * deny: borrowed, may be NULL; cancel_fd: readable means stop a running command (-1:
+ * none). The shell starts with the first bash call. */
+struct toolbox *toolbox_new(const char *workspace, unsigned timeout_s, const struct deny_list *deny,
+			    int cancel_fd);
+/* Run one tool_use into r (tool_result_init'ed by the caller). True when the call was
+ * stopped through cancel_fd. An unknown name is an error result, not a failure. */
+bool toolbox_run(struct toolbox *t, const char *name, const cJSON *input, struct tool_result *r);
+void toolbox_free(struct toolbox *t);
+
+#endif

@@ -1,0 +1,55 @@
+/* What the frames of ipc/frame.h carry between agentd's three roles, version 1.
+ *
+ *   gateway <-> supervisor: one SOCK_STREAM socketpair per session; supervisor <-> agent:
+ *   another, whose agent end is fd PROTO_AGENT_FD inside the sandbox. Every payload is one JSON object; fields not named here are refused by
+ *   the reader where it says so, ignored elsewhere.
+ *
+ * supervisor -> agent
+ *   HELLO      {"role": "supervisor", "version": 1, "config": {
+ *                  "model", "max_tokens", "system" (string, may be ""), "max_turns",
+ *                  "command_timeout_s", "deny_commands": [ERE...], "workspace"}}
+ *              first frame, once
+ *   TURN       {"message": "...", "history"?: [{role, content}...], "model"?, "system"?}
+ *              a user message to work on; history only seeds an empty conversation;
+ *              model/system (checked by the gateway) replace the config's for this run
+ *   API_EVENT  {"event": "content_block_delta", "data": "<the event's JSON, as text>"}
+ *   API_END    {"ok": true}
+ *              {"ok": false, "error": {"type": "rate_limit_error", "message": "..."},
+ *               "status": 429}   the call failed; message is for the user
+ *   CANCEL     {}   stop the run in flight (the running tool's process group is killed)
+ *
+ * agent -> supervisor
+ *   HELLO        {"role": "agent", "version": 1}   once, when ready for a TURN
+ *   API_REQUEST  {"request": {Messages API body: model, max_tokens, system?, messages,
+ *                 tools, stream: true}}   one at a time; answered by API_EVENTs, API_END
+ *   RUN_EVENT    one event of the run, in the order it happens:
+ *     {"type": "text", "text": "..."}                      a piece of the model's text
+ *     {"type": "tool_start", "id", "name", "input"}          a tool call begins
+ *     {"type": "tool_output", "id", "output"}                its output (capped, cut noted)
+ *     {"type": "tool_end", "id", "name", "is_error", "duration_ms"}
+ *     {"type": "message", "message": {role, content}}        appended to the transcript
+ *     {"type": "done", "reply", "stop_reason", "turns"}      the run ended
+ *     {"type": "error", "error": {"type", "message"}}        the run ended on an error
+ *   stop_reason: end_turn, max_tokens, stop_sequence, refusal, pause_turn (after the
+ *   model paused more times in a row than max_turns allows), max_turns, cancelled.
+ *
+ * supervisor -> gateway: the agent's RUN_EVENTs, passed on after checks, plus its own:
+ *     {"type": "usage", "turn": {4 counters}, "total": {4 counters}, "cost_usd"}
+ *   after each model call (counted by the supervisor from the API's stream, not taken
+ *   from the agent), "done" with "usage" and "cost_usd" added, and "error" when the
+ *   sandbox or the session failed. The socket's EOF ends the session.
+ * gateway -> supervisor: TURN and CANCEL, passed on to the agent.
+ */
+#ifndef AGENTD_IPC_PROTOCOL_H
+#define AGENTD_IPC_PROTOCOL_H
+
+#define PROTO_VERSION 1
+
+/* The agent's end of its socket, inside the sandbox. */
+#define PROTO_AGENT_FD 4
+
+/* The four usage counters, in the API's names and order. */
+#define PROTO_USAGE_FIELDS                                                              \
+	"input_tokens", "output_tokens", "cache_creation_input_tokens", "cache_read_input_tokens"
+
+#endif

@@ -1,0 +1,49 @@
+/* The supervisor's relay: the agent in the sandbox asks for a Messages API call with an
+ * API_REQUEST frame; the relay checks the request against the config (fields, model,
+ * max_tokens, stream) and the session's budget (requests and tokens), adds the key,
+ * makes the call, and streams the events back as API_EVENT frames, then one API_END.
+ * Usage is counted here, from the API's own stream, never taken from the agent. */
+#ifndef AGENTD_SESSION_RELAY_H
+#define AGENTD_SESSION_RELAY_H
+
+#include <stdint.h>
+
+#include <cjson/cJSON.h>
+
+#include "claude/client.h"
+#include "core/config.h"
+#include "core/err.h"
+
+struct usage {
+	int64_t input, output, cache_write, cache_read;
+};
+
+struct relay {
+	const struct config *cfg;
+	struct claude_client client;
+	unsigned requests;            /* calls made in this session */
+	struct usage total;           /* this session */
+	struct usage last;            /* the last call */
+	/* Called before each event goes to the agent: the supervisor passes on what the
+	 * agent has sent meanwhile, so that neither waits on the other with a full socket. */
+	int (*pump)(void *ctx, struct ad_err *err);
+	void *pump_ctx;
+};
+
+/* abort_fd: readable or hung up when the gateway wants the call abandoned. */
+void relay_init(struct relay *r, const struct config *cfg, int abort_fd);
+
+/* Check one Messages request from the agent; on refusal err says why. */
+int relay_check_request(const struct config *cfg, const cJSON *req, struct ad_err *err);
+
+/* Serve one API_REQUEST payload. Fails only when the agent can no longer be written to;
+ * a refused or failed call is answered with API_END {"ok": false, ...}. */
+int relay_serve(struct relay *r, const cJSON *payload, int agent_fd, struct ad_err *err);
+
+void usage_add(struct usage *to, const struct usage *u);
+/* {"input_tokens", "output_tokens", "cache_creation_input_tokens", "cache_read_input_tokens"} */
+cJSON *usage_json(const struct usage *u);
+/* In US dollars, at the config's prices. */
+double usage_cost(const struct config *cfg, const struct usage *u);
+
+#endif

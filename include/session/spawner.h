@@ -1,0 +1,28 @@
+/* The spawner: a single-threaded process forked from the gateway before its first
+ * thread starts, which forks one supervisor per session. The gateway never forks
+ * while threads run (DESIGN.md section 1). What every supervisor needs and costs time
+ * to make — the seccomp program, the cgroup layout, libcurl loaded and initialised — is
+ * made once in the spawner and inherited, copy-on-write. */
+#ifndef AGENTD_SESSION_SPAWNER_H
+#define AGENTD_SESSION_SPAWNER_H
+
+#include "core/err.h"
+#include "sandbox/cgroup_host.h"
+#include "sandbox/policy.h"
+
+struct spawner;
+
+/* Fork the spawner. Call before any thread exists, after the cgroup layout was found
+ * and prepared (sandbox_cgroup_prepare: on v2 it moves this process, and so the
+ * spawner, into a leaf); the spawner has its own copy of cfg, policy and host. */
+int spawner_start(struct spawner **out, const struct config *cfg, const struct sandbox_policy *policy,
+		  const struct cgroup_host *host, struct ad_err *err);
+
+/* A new supervisor for session id: the gateway's end of its socket (SOCK_STREAM,
+ * close-on-exec). Safe from any thread. */
+int spawner_spawn(struct spawner *sp, const char *session_id, struct ad_err *err);
+
+/* Tell the spawner to exit (its supervisors go on until their sessions end) and free. */
+void spawner_stop(struct spawner *sp);
+
+#endif

@@ -1,0 +1,137 @@
+/* The agent's main loop: see include/agent/agent.h. The HELLO exchange, then TURNs
+ * (src/agent/run.c) until the supervisor hangs up. Nothing is logged: what went wrong
+ * goes to the supervisor as an event, and the sandbox's output is not to be trusted
+ * with anything anyway. */
+#include "agent/agent.h"
+
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "agent/run.h"
+#include "core/cleanup.h"
+#include "core/json.h"
+#include "ipc/frame.h"
+#include "ipc/link.h"
+#include "ipc/protocol.h"
+
+static const char *str(const cJSON *obj, const char *key)
+{
+	const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, key);
+	return cJSON_IsString(v) ? v->valuestring : NULL;
+}
+
+/* A whole number from min to max. */
+static int whole(const cJSON *obj, const char *key, long min, long max, long *out, struct ad_err *err)
+{
+	const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, key);
+	if (!cJSON_IsNumber(v) || v->valuedouble < (double)min || v->valuedouble > (double)max ||
+	    v->valuedouble != (double)(long)v->valuedouble)
+		return ad_err_set(err, 0, "hello: config.%s must be a whole number from %ld to %ld", key, min,
+				  max);
+	*out = (long)v->valuedouble;
+	return 0;
+}
+
+/* The supervisor's HELLO: who it is, the protocol version, the agent's config. */
+static int take_hello(struct agent *a, unsigned type, cJSON *hello, struct ad_err *err)
+{
+	a->hello = hello;
+	const cJSON *v = cJSON_GetObjectItemCaseSensitive(hello, "version");
+	const cJSON *c = cJSON_GetObjectItemCaseSensitive(hello, "config");
+	if (type != FRAME_HELLO || !str(hello, "role") || strcmp(str(hello, "role"), "supervisor") != 0)
+		return ad_err_set(err, 0, "the first frame must be the supervisor's hello");
+	if (!cJSON_IsNumber(v) || v->valuedouble != PROTO_VERSION)
+		return ad_err_set(err, 0, "hello: the supervisor speaks another protocol version (this "
+				  "agent: %d)", PROTO_VERSION);
+	a->model = str(c, "model");
+	a->system = str(c, "system");
+	a->workspace = str(c, "workspace");
+	if (!a->model || !a->model[0] || !a->system || !a->workspace || a->workspace[0] != '/')
+		return ad_err_set(err, 0, "hello: config needs model, system (strings) and workspace (a "
+				  "full path)");
+	if (whole(c, "max_tokens", 1, 1L << 30, &a->max_tokens, err) < 0 ||
+	    whole(c, "max_turns", 1, 1L << 20, &a->max_turns, err) < 0 ||
+	    whole(c, "command_timeout_s", 1, 1L << 24, &a->command_timeout_s, err) < 0)
+		return -1;
+	const cJSON *deny = cJSON_GetObjectItemCaseSensitive(c, "deny_commands"), *p;
+	if (!cJSON_IsArray(deny) || cJSON_GetArraySize(deny) > DENY_MAX_PATTERNS)
+		return ad_err_set(err, 0, "hello: config.deny_commands must be an array of at most %d patterns",
+				  DENY_MAX_PATTERNS);
+	const char *patterns[DENY_MAX_PATTERNS + 1];
+	size_t n = 0;
+	cJSON_ArrayForEach(p, deny) {
+		if (!cJSON_IsString(p))
+			return ad_err_set(err, 0, "hello: config.deny_commands holds strings");
+		patterns[n++] = p->valuestring;
+	}
+	patterns[n] = NULL;
+	if (deny_list_new(patterns, &a->deny, err) < 0)
+		return ad_err_prefix(err, "hello");
+	a->tools = toolbox_new(a->workspace, (unsigned)a->command_timeout_s, a->deny, a->link.fd);
+	a->tooldefs = tooldefs_json();
+	a->conv = conv_new();
+	if (a->tools == NULL || a->tooldefs == NULL || a->conv == NULL)
+		return ad_err_set(err, ENOMEM, "agent");
+	cJSON *reply = cJSON_CreateObject();
+	cJSON_AddStringToObject(reply, "role", "agent");
+	cJSON_AddNumberToObject(reply, "version", PROTO_VERSION);
+	return link_send_take(a->link.fd, FRAME_HELLO, reply, err);
+}
+
+/* Between runs: TURNs start one; a CANCEL that crossed the run's end is moot; the rest
+ * of an abandoned model call is dropped. 0 when the supervisor hung up. */
+static int serve(struct agent *a, struct ad_err *err)
+{
+	for (;;) {
+		unsigned type;
+		_cleanup_cjson_ cJSON *p = NULL;
+		int rc = inbox_next(a->link.in, -1, &type, &p, err);
+		if (rc <= 0)
+			return rc;
+		if (type == FRAME_TURN)
+			rc = run_turn(a, p, err);
+		else if (type != FRAME_CANCEL)
+			rc = model_late_frame(&a->link, type, err);
+		if (rc < 0)
+			return -1;
+	}
+}
+
+static void agent_free(struct agent *a)
+{
+	conv_free(a->conv);
+	cJSON_Delete(a->tooldefs);
+	toolbox_free(a->tools);
+	deny_list_free(a->deny);
+	cJSON_Delete(a->hello);
+	inbox_free(a->link.in);
+}
+
+int agent_main(int fd)
+{
+	struct agent a = { .link = { .fd = fd } };
+	struct ad_err err;
+	/* the commands the model runs must not inherit the socket */
+	if (fcntl(fd, F_SETFD, FD_CLOEXEC) < 0)
+		return 1;
+	/* a shell that died leaves a pipe without a reader: EPIPE, not death */
+	signal(SIGPIPE, SIG_IGN);
+	int rc = -1;
+	if ((a.link.in = inbox_new(fd)) != NULL) {
+		unsigned type;
+		cJSON *hello = NULL;
+		rc = inbox_next(a.link.in, -1, &type, &hello, &err);
+		if (rc == 0)
+			rc = ad_err_set(&err, 0, "the supervisor hung up before its hello");
+		if (rc > 0)
+			rc = take_hello(&a, type, hello, &err) < 0 ? -1 : serve(&a, &err);
+	}
+	struct ad_err ignored;
+	if (rc < 0 && a.running)
+		run_fail(&a, "protocol_error", err.msg, &ignored);
+	agent_free(&a);
+	return rc < 0 ? 1 : 0;
+}

@@ -1,0 +1,192 @@
+/* The gateway's session I/O thread: see include/session/hub.h. */
+#include "session/hub.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "core/log.h"
+#include "ipc/link.h"
+
+#define HUB_EVENTS 64
+
+struct hub_link {
+	struct hub *hub;
+	int fd;
+	struct frame_decoder *dec;
+	const struct hub_link_ops *ops;
+	void *owner;
+	pthread_mutex_t send_lock;
+	struct hub_link *prev, *next;   /* every live link, for hub_stop */
+};
+
+struct hub {
+	int ep, wake;
+	pthread_t thread;
+	pthread_mutex_t lock;           /* the list */
+	struct hub_link *links;
+};
+
+static void unlink_link(struct hub *h, struct hub_link *l)
+{
+	pthread_mutex_lock(&h->lock);
+	if (l->prev)
+		l->prev->next = l->next;
+	else
+		h->links = l->next;
+	if (l->next)
+		l->next->prev = l->prev;
+	pthread_mutex_unlock(&h->lock);
+}
+
+/* On the hub's thread only: the end of a link. */
+static void finish(struct hub_link *l, const char *why)
+{
+	struct hub *h = l->hub;
+	epoll_ctl(h->ep, EPOLL_CTL_DEL, l->fd, NULL);
+	unlink_link(h, l);
+	l->ops->closed(l->owner, why);
+	close(l->fd);
+	frame_decoder_free(l->dec);
+	pthread_mutex_destroy(&l->send_lock);
+	free(l);
+}
+
+static int on_frame(void *ctx, unsigned type, cJSON *payload, struct ad_err *err)
+{
+	struct hub_link *l = ctx;
+	if (type != FRAME_RUN_EVENT) {
+		cJSON_Delete(payload);
+		return ad_err_set(err, 0, "a supervisor may not send %s frames", frame_type_name(type));
+	}
+	l->ops->event(l->owner, payload);
+	return 0;
+}
+
+static void *hub_main(void *arg)
+{
+	struct hub *h = arg;
+	struct epoll_event evs[HUB_EVENTS];
+	for (;;) {
+		int n = epoll_wait(h->ep, evs, HUB_EVENTS, -1);
+		if (n < 0 && errno != EINTR) {
+			log_error("hub: epoll_wait: %s", strerror(errno));
+			break;
+		}
+		for (int i = 0; i < n; i++) {
+			struct hub_link *l = evs[i].data.ptr;
+			if (l == NULL)
+				return NULL;     /* hub_stop */
+			struct ad_err e;
+			int rc = link_recv(l->fd, l->dec, on_frame, l, &e);
+			if (rc < 0)
+				log_warn("hub: session link: %s", e.msg);
+			if (rc != 0)
+				finish(l, rc < 0 ? e.msg : NULL);
+		}
+	}
+	return NULL;
+}
+
+int hub_start(struct hub **out, struct ad_err *err)
+{
+	struct hub *h = calloc(1, sizeof(*h));
+	if (h == NULL)
+		return ad_err_set(err, ENOMEM, "hub");
+	h->ep = epoll_create1(EPOLL_CLOEXEC);
+	h->wake = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	struct epoll_event ev = { .events = EPOLLIN, .data.ptr = NULL };
+	if (h->ep < 0 || h->wake < 0 || epoll_ctl(h->ep, EPOLL_CTL_ADD, h->wake, &ev) < 0) {
+		ad_err_sys(err, "hub: epoll");
+		goto fail;
+	}
+	pthread_mutex_init(&h->lock, NULL);
+	int rc = pthread_create(&h->thread, NULL, hub_main, h);
+	if (rc != 0) {
+		ad_err_set(err, rc, "hub: start the thread");
+		pthread_mutex_destroy(&h->lock);
+		goto fail;
+	}
+	*out = h;
+	return 0;
+fail:
+	if (h->ep >= 0)
+		close(h->ep);
+	if (h->wake >= 0)
+		close(h->wake);
+	free(h);
+	return -1;
+}
+
+void hub_stop(struct hub *h)
+{
+	if (h == NULL)
+		return;
+	uint64_t one = 1;
+	if (write(h->wake, &one, sizeof(one)) < 0)
+		log_warn("hub: wake the thread: %s", strerror(errno));
+	pthread_join(h->thread, NULL);
+	/* the thread is gone: its work falls to us */
+	while (h->links != NULL)
+		finish(h->links, "agentd is shutting down");
+	pthread_mutex_destroy(&h->lock);
+	close(h->ep);
+	close(h->wake);
+	free(h);
+}
+
+struct hub_link *hub_attach(struct hub *h, int fd, const struct hub_link_ops *ops, void *owner,
+			    struct ad_err *err)
+{
+	struct hub_link *l = calloc(1, sizeof(*l));
+	if (l == NULL || (l->dec = frame_decoder_new(FRAME_MAX_PAYLOAD)) == NULL) {
+		free(l);
+		close(fd);
+		ad_err_set(err, ENOMEM, "hub: link");
+		return NULL;
+	}
+	l->hub = h;
+	l->fd = fd;
+	l->ops = ops;
+	l->owner = owner;
+	pthread_mutex_init(&l->send_lock, NULL);
+	fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
+	pthread_mutex_lock(&h->lock);
+	l->next = h->links;
+	if (h->links)
+		h->links->prev = l;
+	h->links = l;
+	pthread_mutex_unlock(&h->lock);
+	struct epoll_event ev = { .events = EPOLLIN, .data.ptr = l };
+	if (epoll_ctl(h->ep, EPOLL_CTL_ADD, fd, &ev) < 0) {
+		ad_err_sys(err, "hub: epoll_ctl");
+		unlink_link(h, l);
+		close(fd);
+		frame_decoder_free(l->dec);
+		pthread_mutex_destroy(&l->send_lock);
+		free(l);
+		return NULL;
+	}
+	return l;
+}
+
+int hub_link_send(struct hub_link *l, unsigned type, const cJSON *payload, struct ad_err *err)
+{
+	pthread_mutex_lock(&l->send_lock);
+	int rc = link_send(l->fd, type, payload, err);
+	pthread_mutex_unlock(&l->send_lock);
+	return rc;
+}
+
+void hub_link_close(struct hub_link *l)
+{
+	shutdown(l->fd, SHUT_RDWR);
+}

@@ -1,0 +1,209 @@
+/* The supervisor's relay: see include/session/relay.h. */
+#include "session/relay.h"
+
+#include <errno.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/cleanup.h"
+#include "core/json.h"
+#include "core/log.h"
+#include "ipc/link.h"
+
+/* The request fields an agent may use; everything else is refused. */
+static const char *const allowed_fields[] = {
+	"model", "max_tokens", "system", "messages", "tools", "tool_choice", "stream",
+	"temperature", "top_p", "top_k", "stop_sequences", "thinking", "metadata",
+};
+
+int relay_check_request(const struct config *cfg, const cJSON *req, struct ad_err *err)
+{
+	if (!cJSON_IsObject(req))
+		return ad_err_set(err, 0, "the request is not a JSON object");
+	const cJSON *f;
+	cJSON_ArrayForEach(f, req) {
+		size_t i = 0;
+		while (i < ARRAY_SIZE(allowed_fields) && strcmp(f->string, allowed_fields[i]) != 0)
+			i++;
+		if (i == ARRAY_SIZE(allowed_fields))
+			return ad_err_set(err, 0, "field \"%s\" is not allowed", f->string);
+	}
+	const cJSON *model = cJSON_GetObjectItemCaseSensitive(req, "model");
+	if (!cJSON_IsString(model) || !config_model_allowed(cfg, model->valuestring))
+		return ad_err_set(err, 0, "model %s%s%s is not allowed by agentd's configuration",
+				  cJSON_IsString(model) ? "\"" : "", cJSON_IsString(model) ? model->valuestring : "(none)",
+				  cJSON_IsString(model) ? "\"" : "");
+	const cJSON *mt = cJSON_GetObjectItemCaseSensitive(req, "max_tokens");
+	if (!cJSON_IsNumber(mt) || mt->valuedouble < 1 || mt->valuedouble > (double)cfg->anthropic.max_tokens ||
+	    mt->valuedouble != (double)(int64_t)mt->valuedouble)
+		return ad_err_set(err, 0, "max_tokens must be a whole number from 1 to %lld",
+				  (long long)cfg->anthropic.max_tokens);
+	if (!cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(req, "stream")))
+		return ad_err_set(err, 0, "\"stream\" must be true");
+	const cJSON *msgs = cJSON_GetObjectItemCaseSensitive(req, "messages");
+	if (!cJSON_IsArray(msgs) || cJSON_GetArraySize(msgs) == 0)
+		return ad_err_set(err, 0, "\"messages\" must be a non-empty array");
+	return 0;
+}
+
+/* The budget, checked before each call: the call that crosses the token budget is the
+ * last one allowed, as the tokens of a call are known only after it. */
+static int check_budget(const struct relay *r, struct ad_err *err)
+{
+	const struct config *cfg = r->cfg;
+	int64_t tokens = r->total.input + r->total.output + r->total.cache_write + r->total.cache_read;
+	if (r->requests >= (unsigned)cfg->session.max_requests)
+		return ad_err_set(err, 0, "this session has made its %lld model requests (session.max_requests)",
+				  (long long)cfg->session.max_requests);
+	if (tokens >= cfg->session.max_tokens)
+		return ad_err_set(err, 0, "this session has spent %lld of its %lld tokens (session.max_tokens)",
+				  (long long)tokens, (long long)cfg->session.max_tokens);
+	return 0;
+}
+
+void relay_init(struct relay *r, const struct config *cfg, int abort_fd)
+{
+	memset(r, 0, sizeof(*r));
+	r->cfg = cfg;
+	r->client = (struct claude_client){
+		.base_url = cfg->anthropic.base_url,
+		.api_key = cfg->anthropic.api_key,
+		.timeout_s = (unsigned)cfg->anthropic.timeout_s,
+		.max_retries = (unsigned)cfg->anthropic.max_retries,
+		.abort_fd = abort_fd,
+	};
+}
+
+static void usage_read(struct usage *u, const cJSON *j)
+{
+	static const struct { const char *name; size_t off; } fields[] = {
+		{ "input_tokens", offsetof(struct usage, input) },
+		{ "output_tokens", offsetof(struct usage, output) },
+		{ "cache_creation_input_tokens", offsetof(struct usage, cache_write) },
+		{ "cache_read_input_tokens", offsetof(struct usage, cache_read) },
+	};
+	for (size_t i = 0; i < ARRAY_SIZE(fields); i++) {
+		const cJSON *v = cJSON_GetObjectItemCaseSensitive(j, fields[i].name);
+		if (cJSON_IsNumber(v) && v->valuedouble >= 0 && v->valuedouble < 1e15)
+			*(int64_t *)(void *)((char *)u + fields[i].off) = (int64_t)v->valuedouble;
+	}
+}
+
+void usage_add(struct usage *to, const struct usage *u)
+{
+	to->input += u->input;
+	to->output += u->output;
+	to->cache_write += u->cache_write;
+	to->cache_read += u->cache_read;
+}
+
+cJSON *usage_json(const struct usage *u)
+{
+	cJSON *j = cJSON_CreateObject();
+	cJSON_AddNumberToObject(j, "input_tokens", (double)u->input);
+	cJSON_AddNumberToObject(j, "output_tokens", (double)u->output);
+	cJSON_AddNumberToObject(j, "cache_creation_input_tokens", (double)u->cache_write);
+	cJSON_AddNumberToObject(j, "cache_read_input_tokens", (double)u->cache_read);
+	return j;
+}
+
+double usage_cost(const struct config *cfg, const struct usage *u)
+{
+	const typeof(cfg->anthropic) *a = &cfg->anthropic;
+	double milli = (double)u->input * (double)a->price_input_milli +
+		       (double)u->output * (double)a->price_output_milli +
+		       (double)u->cache_write * (double)a->price_cache_write_milli +
+		       (double)u->cache_read * (double)a->price_cache_read_milli;
+	return milli / 1e3 / 1e6;
+}
+
+struct call_ctx {
+	struct relay *relay;
+	int agent_fd;
+	struct usage usage;
+	bool agent_gone;
+	struct ad_err agent_err;
+};
+
+/* Each event goes on to the agent as it comes; the usage counters are read on the way
+ * (message_start carries the input side, message_delta the running totals). */
+static int on_event(void *ud, const char *event, const char *data, size_t len, struct ad_err *err)
+{
+	struct call_ctx *c = ud;
+	if (strcmp(event, "message_start") == 0 || strcmp(event, "message_delta") == 0) {
+		_cleanup_cjson_ cJSON *j = cJSON_ParseWithLength(data, len);
+		const cJSON *src = strcmp(event, "message_start") == 0 ? cJSON_GetObjectItemCaseSensitive(j, "message") : j;
+		usage_read(&c->usage, cJSON_GetObjectItemCaseSensitive(src, "usage"));
+	}
+	if (c->relay->pump != NULL && c->relay->pump(c->relay->pump_ctx, &c->agent_err) < 0) {
+		c->agent_gone = true;
+		return ad_err_set(err, 0, "the agent failed while the answer streamed");
+	}
+	_cleanup_free_ char *text = strndup(data, len);
+	cJSON *ev = cJSON_CreateObject();
+	if (text == NULL || cJSON_AddStringToObject(ev, "event", event) == NULL ||
+	    cJSON_AddStringToObject(ev, "data", text) == NULL) {
+		cJSON_Delete(ev);
+		return ad_err_set(err, ENOMEM, "relay an event");
+	}
+	if (link_send_take(c->agent_fd, FRAME_API_EVENT, ev, &c->agent_err) < 0) {
+		c->agent_gone = true;
+		return ad_err_set(err, 0, "the agent stopped reading");
+	}
+	return 0;
+}
+
+static int api_end_error(int fd, const char *type, const char *message, long status, struct ad_err *err)
+{
+	cJSON *end = cJSON_CreateObject();
+	cJSON_AddFalseToObject(end, "ok");
+	cJSON *e = cJSON_AddObjectToObject(end, "error");
+	cJSON_AddStringToObject(e, "type", type);
+	cJSON_AddStringToObject(e, "message", message);
+	cJSON_AddNumberToObject(end, "status", (double)status);
+	return link_send_take(fd, FRAME_API_END, end, err);
+}
+
+int relay_serve(struct relay *r, const cJSON *payload, int agent_fd, struct ad_err *err)
+{
+	const cJSON *req = cJSON_GetObjectItemCaseSensitive(payload, "request");
+	struct ad_err why;
+	memset(&r->last, 0, sizeof(r->last));
+	if (relay_check_request(r->cfg, req, &why) < 0) {
+		log_warn("relay: refused the agent's request: %s", why.msg);
+		char msg[AD_ERR_MSG_MAX + 64];
+		snprintf(msg, sizeof(msg), "agentd refused the model request: %s", why.msg);
+		return api_end_error(agent_fd, "invalid_request_error", msg, 400, err);
+	}
+	if (check_budget(r, &why) < 0) {
+		log_info("relay: budget spent: %s", why.msg);
+		return api_end_error(agent_fd, "budget_exceeded_error", why.msg, 429, err);
+	}
+	_cleanup_free_ char *body = json_print(req);
+	if (body == NULL)
+		return ad_err_set(err, ENOMEM, "print the request");
+	struct call_ctx c = { .relay = r, .agent_fd = agent_fd };
+	struct claude_call call;
+	r->requests++;
+	int rc = claude_call(&r->client, body, on_event, &c, &call);
+	/* what the API counted is spent, whether or not the call ended well */
+	r->last = c.usage;
+	usage_add(&r->total, &c.usage);
+	if (c.agent_gone) {
+		*err = c.agent_err;
+		return -1;
+	}
+	if (rc < 0) {
+		const char *type = call.status == CLAUDE_ABORTED ? "cancelled"
+				   : call.error_type[0]             ? call.error_type
+				   : call.status == 0               ? "api_connection_error"
+								    : "api_error";
+		return api_end_error(agent_fd, type, call.message, call.status, err);
+	}
+	cJSON *end = cJSON_CreateObject();
+	cJSON_AddTrueToObject(end, "ok");
+	return link_send_take(agent_fd, FRAME_API_END, end, err);
+}

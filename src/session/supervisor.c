@@ -1,0 +1,342 @@
+/* The supervisor: see include/session/supervisor.h.
+ *
+ * One poll() loop over three descriptors: the gateway's socket (turns, cancels, and
+ * its hang-up, which ends the session), the agent's socket (model requests and run
+ * events), and the sandbox's pidfd (the agent ended). A model call blocks the loop while
+ * it streams; a hang-up or a cancel from the gateway abandons it (relay's abort_fd). */
+#include "session/supervisor.h"
+
+#include <errno.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+#include <unistd.h>
+
+#include "core/cleanup.h"
+#include "core/clock.h"
+#include "core/log.h"
+#include "ipc/link.h"
+#include "ipc/protocol.h"
+#include "sandbox/sandbox.h"
+#include "session/relay.h"
+
+/* A stalled agent must not stall its supervisor for ever. */
+#define AGENT_SEND_TIMEOUT_S 30
+
+struct supervisor {
+	const struct supervisor_env *env;
+	const char *id;
+	int gw, agent;
+	struct frame_decoder *gw_dec, *agent_dec;
+	struct sandbox *sb;
+	struct relay relay;
+	struct usage run_usage;       /* the run in flight */
+	bool running;                 /* a TURN went to the agent; its done or error has not come */
+	bool in_call;                 /* a model call is streaming */
+	bool usage_pending;           /* the last call's usage event waits for the agent's text */
+	bool quit;
+	struct ad_err fault;          /* why the session ends, when it is a failure */
+};
+
+static int to_gateway(struct supervisor *s, cJSON *ev)
+{
+	struct ad_err e;
+	if (link_send_take(s->gw, FRAME_RUN_EVENT, ev, &e) < 0) {
+		log_debug("session %s: gateway gone: %s", s->id, e.msg);
+		s->quit = true;
+		return -1;
+	}
+	return 0;
+}
+
+static void flush_usage(struct supervisor *s);
+
+static void send_error(struct supervisor *s, const char *type, const char *message)
+{
+	flush_usage(s);
+	cJSON *ev = cJSON_CreateObject();
+	cJSON_AddStringToObject(ev, "type", "error");
+	cJSON *e = cJSON_AddObjectToObject(ev, "error");
+	cJSON_AddStringToObject(e, "type", type);
+	cJSON_AddStringToObject(e, "message", message);
+	to_gateway(s, ev);
+	s->running = false;
+}
+
+static int send_hello(struct supervisor *s, struct ad_err *err)
+{
+	const struct config *cfg = s->env->cfg;
+	cJSON *h = cJSON_CreateObject();
+	cJSON_AddStringToObject(h, "role", "supervisor");
+	cJSON_AddNumberToObject(h, "version", PROTO_VERSION);
+	cJSON *c = cJSON_AddObjectToObject(h, "config");
+	cJSON_AddStringToObject(c, "model", cfg->anthropic.model);
+	cJSON_AddNumberToObject(c, "max_tokens", (double)cfg->anthropic.max_tokens);
+	cJSON_AddStringToObject(c, "system", cfg->agent.system_prompt);
+	cJSON_AddNumberToObject(c, "max_turns", (double)cfg->agent.max_turns);
+	cJSON_AddNumberToObject(c, "command_timeout_s", (double)s->env->policy->command_timeout_s);
+	cJSON *deny = cJSON_AddArrayToObject(c, "deny_commands");
+	for (char **p = cfg->agent.deny_commands; p != NULL && *p != NULL; p++)
+		cJSON_AddItemToArray(deny, cJSON_CreateString(*p));
+	cJSON_AddStringToObject(c, "workspace", "/workspace");
+	return link_send_take(s->agent, FRAME_HELLO, h, err);
+}
+
+/* The usage of the last call, with the run's running total. It goes out once the
+ * agent has passed on the call's text (its next frame that is not text), so that a
+ * client sees a call's text before the call's usage. */
+static void flush_usage(struct supervisor *s)
+{
+	if (!s->usage_pending)
+		return;
+	s->usage_pending = false;
+	const struct usage *u = &s->relay.last;
+	usage_add(&s->run_usage, u);
+	cJSON *ev = cJSON_CreateObject();
+	cJSON_AddStringToObject(ev, "type", "usage");
+	cJSON_AddItemToObject(ev, "turn", usage_json(u));
+	cJSON_AddItemToObject(ev, "total", usage_json(&s->run_usage));
+	cJSON_AddNumberToObject(ev, "cost_usd", usage_cost(s->env->cfg, &s->run_usage));
+	to_gateway(s, ev);
+}
+
+static const char *const run_event_types[] = {
+	"text", "tool_start", "tool_output", "tool_end", "message", "done", "error",
+};
+
+/* A run event from the agent: its type must be one of ours; done gets the usage as
+ * the supervisor counted it. */
+static int pass_run_event(struct supervisor *s, cJSON *ev, struct ad_err *err)
+{
+	const cJSON *type = cJSON_GetObjectItemCaseSensitive(ev, "type");
+	size_t i = 0;
+	while (cJSON_IsString(type) && i < ARRAY_SIZE(run_event_types) && strcmp(type->valuestring, run_event_types[i]))
+		i++;
+	if (!cJSON_IsString(type) || i == ARRAY_SIZE(run_event_types)) {
+		cJSON_Delete(ev);
+		return ad_err_set(err, 0, "run event of unknown type");
+	}
+	if (!s->running) {
+		cJSON_Delete(ev);
+		return ad_err_set(err, 0, "run event \"%s\" outside a run", type->valuestring);
+	}
+	bool last = strcmp(type->valuestring, "done") == 0 || strcmp(type->valuestring, "error") == 0;
+	if (strcmp(type->valuestring, "done") == 0) {
+		cJSON_DeleteItemFromObjectCaseSensitive(ev, "usage");
+		cJSON_DeleteItemFromObjectCaseSensitive(ev, "cost_usd");
+		cJSON_AddItemToObject(ev, "usage", usage_json(&s->run_usage));
+		cJSON_AddNumberToObject(ev, "cost_usd", usage_cost(s->env->cfg, &s->run_usage));
+	}
+	if (last)
+		s->running = false;
+	to_gateway(s, ev);
+	return 0;
+}
+
+static bool is_text_event(unsigned type, const cJSON *payload)
+{
+	const cJSON *t = cJSON_GetObjectItemCaseSensitive(payload, "type");
+	return type == FRAME_RUN_EVENT && cJSON_IsString(t) && strcmp(t->valuestring, "text") == 0;
+}
+
+static int on_agent_frame(void *ctx, unsigned type, cJSON *payload, struct ad_err *err)
+{
+	struct supervisor *s = ctx;
+	int rc = 0;
+	if (!is_text_event(type, payload))
+		flush_usage(s);
+	switch (type) {
+	case FRAME_HELLO: {
+		const cJSON *v = cJSON_GetObjectItemCaseSensitive(payload, "version");
+		if (!cJSON_IsNumber(v) || v->valueint != PROTO_VERSION)
+			rc = ad_err_set(err, 0, "the agent speaks another protocol version");
+		break;
+	}
+	case FRAME_API_REQUEST:
+		if (!s->running || s->in_call) {
+			rc = ad_err_set(err, 0, "a model request %s", s->in_call ? "during another" : "outside a run");
+			break;
+		}
+		s->in_call = true;
+		rc = relay_serve(&s->relay, payload, s->agent, err);
+		s->in_call = false;
+		s->usage_pending = rc == 0;
+		break;
+	case FRAME_RUN_EVENT:
+		return pass_run_event(s, payload, err);
+	default:
+		rc = ad_err_set(err, 0, "the agent may not send %s frames", frame_type_name(type));
+	}
+	cJSON_Delete(payload);
+	return rc;
+}
+
+static int on_gateway_frame(void *ctx, unsigned type, cJSON *payload, struct ad_err *err)
+{
+	struct supervisor *s = ctx;
+	int rc;
+	if (type == FRAME_TURN && s->running)
+		rc = ad_err_set(err, 0, "a turn while a run is in flight");
+	else if (type == FRAME_TURN || type == FRAME_CANCEL)
+		rc = link_send(s->agent, type, payload, err);
+	else
+		rc = ad_err_set(err, 0, "the gateway may not send %s frames", frame_type_name(type));
+	if (rc == 0 && type == FRAME_TURN) {
+		s->running = true;
+		memset(&s->run_usage, 0, sizeof(s->run_usage));
+	}
+	cJSON_Delete(payload);
+	return rc;
+}
+
+/* relay's pump: what the agent sent while a call streams (its text events). */
+static int pump_agent(void *ctx, struct ad_err *err)
+{
+	struct supervisor *s = ctx;
+	struct pollfd p = { s->agent, POLLIN, 0 };
+	while (poll(&p, 1, 0) > 0) {
+		int rc = link_recv(s->agent, s->agent_dec, on_agent_frame, s, err);
+		if (rc != 0)
+			return rc < 0 ? -1 : ad_err_set(err, 0, "the agent hung up in the middle of a call");
+	}
+	return 0;
+}
+
+static int start_sandbox(struct supervisor *s, struct ad_err *err)
+{
+	const struct supervisor_env *env = s->env;
+	int sv[2];
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0)
+		return ad_err_sys(err, "socketpair");
+	s->agent = sv[0];
+	struct timeval tv = { AGENT_SEND_TIMEOUT_S, 0 };
+	setsockopt(s->agent, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+	char **envp = sandbox_env_build(env->policy, NULL);
+	char *argv[] = { (char *)SANDBOX_AGENT_ARGV0, NULL };
+	/* the agent's stderr reaches the log only when debugging: it is the sandbox's text */
+	int err_fd = log_enabled(AD_LOG_DEBUG) ? STDERR_FILENO : -1;
+	struct sandbox_spec spec = {
+		.policy = env->policy, .seccomp = env->seccomp, .cgroups = env->cgroups,
+		.argv = argv, .env = envp, .stdio = { -1, -1, err_fd }, .pass_fd = sv[1],
+		.timeout_s = env->policy->session_timeout_s,
+	};
+	int rc = envp ? sandbox_start(&spec, &s->sb, err) : ad_err_set(err, ENOMEM, "environment");
+	close(sv[1]);
+	sandbox_env_free(envp);
+	if (rc < 0)
+		return -1;
+	return send_hello(s, err);
+}
+
+/* The sandbox ended by itself: say so if a run was waiting for it. */
+static void sandbox_ended(struct supervisor *s)
+{
+	struct sandbox_result res;
+	sandbox_finish(s->sb, &res);
+	log_info("session %s: the sandbox ended: %s", s->id, res.message);
+	if (s->running) {
+		char msg[AD_ERR_MSG_MAX + 64];
+		snprintf(msg, sizeof(msg), "the agent's sandbox ended during the run: %s", res.message);
+		send_error(s, "sandbox_error", msg);
+	}
+	s->quit = true;
+}
+
+static void time_up(struct supervisor *s)
+{
+	struct sandbox_result res;
+	sandbox_stop(s->sb, SANDBOX_TIMED_OUT, &res);
+	char msg[AD_ERR_MSG_MAX + 64];
+	snprintf(msg, sizeof(msg), "the session reached its time limit (sandbox.session_timeout_s): %s", res.message);
+	log_info("session %s: %s", s->id, msg);
+	send_error(s, "timeout_error", msg);
+	s->quit = true;
+}
+
+static void serve(struct supervisor *s)
+{
+	struct ad_err e;
+	while (!s->quit) {
+		uint64_t now = clock_mono_ns(), deadline = sandbox_deadline_ns(s->sb);
+		if (now >= deadline) {
+			time_up(s);
+			break;
+		}
+		struct pollfd p[3] = {
+			{ s->gw, POLLIN, 0 }, { s->agent, POLLIN, 0 }, { sandbox_event_fd(s->sb), POLLIN, 0 },
+		};
+		uint64_t left = (deadline - now) / 1000000u + 1;
+		int n = poll(p, 3, left > 60000 ? 60000 : (int)left);
+		if (n < 0 && errno != EINTR) {
+			ad_err_sys(&s->fault, "poll");
+			break;
+		}
+		if (n <= 0)
+			continue;
+		if (p[1].revents) {
+			int rc = link_recv(s->agent, s->agent_dec, on_agent_frame, s, &e);
+			if (rc < 0) {
+				ad_err_prefix(&e, "the agent broke the protocol");
+				log_warn("session %s: %s", s->id, e.msg);
+				send_error(s, "agent_error", e.msg);
+				break;
+			}
+			if (rc == 1)     /* the agent closed its end: the pidfd will say how it ended */
+				p[1].revents = 0, s->agent = (close(s->agent), -1);
+		}
+		if (p[0].revents && !s->quit) {
+			int rc = link_recv(s->gw, s->gw_dec, on_gateway_frame, s, &e);
+			if (rc != 0) {
+				if (rc < 0)
+					log_warn("session %s: from the gateway: %s", s->id, e.msg);
+				break;
+			}
+		}
+		if (p[2].revents && !s->quit)
+			sandbox_ended(s);
+		if (s->agent < 0 && !s->quit) {
+			/* no more events can come: wait for the sandbox to end, briefly */
+			struct pollfd w = { sandbox_event_fd(s->sb), POLLIN, 0 };
+			poll(&w, 1, 1000);
+			sandbox_ended(s);
+		}
+	}
+}
+
+int supervisor_main(const struct supervisor_env *env, int gw_fd, const char *session_id)
+{
+	struct supervisor s = { .env = env, .id = session_id, .gw = gw_fd, .agent = -1 };
+	struct ad_err e;
+	signal(SIGPIPE, SIG_IGN);
+	s.gw_dec = frame_decoder_new(FRAME_MAX_PAYLOAD);
+	s.agent_dec = frame_decoder_new(FRAME_MAX_PAYLOAD);
+	relay_init(&s.relay, env->cfg, gw_fd);
+	s.relay.pump = pump_agent;
+	s.relay.pump_ctx = &s;
+	uint64_t t0 = clock_mono_ns();
+	if (s.gw_dec == NULL || s.agent_dec == NULL) {
+		ad_err_set(&e, ENOMEM, "frame decoders");
+		send_error(&s, "sandbox_error", e.msg);
+	} else if (start_sandbox(&s, &e) < 0) {
+		ad_err_prefix(&e, "the sandbox could not be built");
+		log_error("session %s: %s", session_id, e.msg);
+		send_error(&s, "sandbox_error", e.msg);
+	} else {
+		log_debug("session %s: sandbox up in %.2f ms", session_id, (double)(clock_mono_ns() - t0) / 1e6);
+		serve(&s);
+	}
+	if (s.sb != NULL)
+		sandbox_destroy(s.sb);
+	if (s.agent >= 0)
+		close(s.agent);
+	frame_decoder_free(s.gw_dec);
+	frame_decoder_free(s.agent_dec);
+	claude_client_cleanup(&s.relay.client);
+	log_info("session %s: ended after %u model calls (%.0f ms)", session_id, s.relay.requests,
+		 (double)(clock_mono_ns() - t0) / 1e6);
+	return s.fault.msg[0] ? 1 : 0;
+}

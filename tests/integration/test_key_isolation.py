@@ -1,0 +1,120 @@
+"""The Anthropic API key stays out of the sandbox: a command run by the model finds it
+in no environment, no /proc file and no file of the sandbox; the host, looking at every
+process of a live sandbox (environ, cmdline, memory), finds it nowhere either; and it
+is in neither the daemon's log, its state directory nor any reply. Only the supervisor
+puts it on the wire, as x-api-key."""
+
+import json
+import os
+import re
+import threading
+
+from chat_util import (KEY, bash, calls, chat_ok, finish, mock, only_result,  # noqa: F401
+                       sandbox_processes, start_chat_daemon, stream_chat, check_stream_done)
+import sandbox_util as su
+
+HALF = len(KEY) // 2
+# The key never appears whole in the command: a subshell joins its halves for grep.
+SNOOP = ("env; echo ENV-END; cat /proc/*/environ 2>/dev/null | tr '\\0' '\\n'; echo PROC-ENV-END; "
+         "for f in /proc/[0-9]*/cmdline; do tr '\\0' ' ' < $f; echo; done; echo CMDLINE-END; "
+         # in a subshell, so that the persistent shell never holds the joined key (its
+         # memory is searched later); /usr is the host's, read-only: not where a key
+         # handed to the sandbox would be
+         f"(K1='{KEY[:HALF]}'; K2='{KEY[HALF:]}'; "
+         "grep -rIlF -D skip --exclude-dir=proc --exclude-dir=sys --exclude-dir=usr \"$K1$K2\" / 2>/dev/null); "
+         "echo GREP-END $?")
+
+
+def _key_in_memory(pid, needle=KEY.encode()):
+    """Where in pid's readable memory the key is ([] when nowhere); None if unreadable."""
+    found = []
+    try:
+        maps = open(f"/proc/{pid}/maps").read().splitlines()
+        mem = open(f"/proc/{pid}/mem", "rb", buffering=0)
+    except OSError:
+        return None
+    with mem:
+        for line in maps:
+            addr, perms = line.split()[:2]
+            if "r" not in perms:
+                continue
+            lo, hi = (int(x, 16) for x in addr.split("-"))
+            if hi - lo > 256 << 20:
+                continue
+            try:
+                mem.seek(lo)
+                data = mem.read(hi - lo)
+            except (OSError, OverflowError, ValueError):
+                continue
+            if data and needle in data:
+                found.append(line)
+    return found
+
+
+def _read(path):
+    try:
+        with open(path, "rb") as f:
+            return f.read()
+    except OSError as e:
+        return e
+
+
+def test_the_key_is_nowhere_in_the_sandbox(daemon_factory, mock):
+    d = start_chat_daemon(daemon_factory, mock, AGENTD_LOG_LEVEL="debug")
+    mark = su.marker()
+    mock.enqueue(calls(bash(SNOOP)), calls(bash(f"sleep 3.{mark}; echo slept")), {"text": "nothing found"})
+    out = {}
+    t = threading.Thread(target=lambda: out.setdefault("doc", chat_ok(d, "look for secrets")))
+    t.start()
+    try:
+        # while the sandbox lives (its bash sleeps), look at each of its processes from the host
+        assert su.wait_for_process(f"3.{mark}", timeout=60), f"the sandbox's sleep never showed:\n{d.stderr}"
+        procs = sandbox_processes(d.proc.pid)
+        seen = {}
+        for pid in procs:
+            env, cmd = _read(f"/proc/{pid}/environ"), _read(f"/proc/{pid}/cmdline")
+            mem = _key_in_memory(pid)
+            seen[pid] = (cmd, env, mem)
+    finally:
+        t.join(120)
+    assert len(procs) >= 3, f"found only {procs} in the sandbox (init, agent, bash, sleep expected)"
+    assert any(isinstance(c, bytes) and f"3.{mark}".encode() in c for c, _, _ in seen.values()), seen
+    for pid, (cmd, env, mem) in seen.items():
+        assert isinstance(env, bytes), f"could not read /proc/{pid}/environ as root: {env}"
+        assert KEY.encode() not in env, f"the key is in the environment of sandbox process {pid} ({cmd!r})"
+        assert not isinstance(cmd, bytes) or KEY.encode() not in cmd, f"the key is in the cmdline of {pid}"
+        assert mem is not None, f"could not read the memory of sandbox process {pid} ({cmd!r})"
+        assert mem == [], f"the key is in the memory of sandbox process {pid} ({cmd!r}): {mem}"
+
+    doc = out.get("doc")
+    assert doc is not None, f"the run did not finish:\n{d.stderr}"
+    text, is_error = only_result(mock, 1)
+    # the snoop ran and saw things: an environment, processes, a grep that finished
+    assert "PATH=" in text and "ENV-END" in text and "PROC-ENV-END" in text and "CMDLINE-END" in text, text
+    assert re.search(r"GREP-END [12]\b", text), f"grep did not finish cleanly: {text[-500:]}"
+    listed = text.split("CMDLINE-END", 1)[1].split("GREP-END", 1)[0].strip()
+    assert listed == "", f"files in the sandbox hold the key: {listed}"
+    assert KEY not in text and KEY[:HALF] + KEY[HALF:] not in text
+
+    # the key only ever went out as the x-api-key header, never in a request body
+    for req in mock.requests:
+        assert req["headers"]["x-api-key"] == KEY
+        assert KEY not in json.dumps(req["body"], ensure_ascii=False)
+    assert KEY not in json.dumps(doc, ensure_ascii=False)
+    finish(d, mock)             # not in the log either (debug level)
+
+
+def test_the_key_is_not_in_the_state_directory_or_the_stream(daemon_factory, mock):
+    d = start_chat_daemon(daemon_factory, mock, AGENTD_LOG_LEVEL="debug")
+    mock.enqueue(calls(bash("cat /proc/self/environ | tr '\\0' '\\n'; echo; ls -la /proc/1/")), {"text": "done"})
+    s = stream_chat(d, "stream it")
+    check_stream_done(s)
+    assert KEY.encode() not in s.raw
+    hits = []
+    for top, _dirs, files in os.walk(d.workdir):
+        for f in files:
+            data = _read(os.path.join(top, f))
+            if isinstance(data, bytes) and KEY.encode() in data:
+                hits.append(os.path.join(top, f))
+    assert hits == [], f"files under the daemon's directory hold the key: {hits}"
+    finish(d, mock)

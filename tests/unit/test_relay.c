@@ -1,0 +1,97 @@
+/* Unit tests for the supervisor relay's checks and accounting (include/session/relay.h). */
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <stdlib.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include "core/json.h"
+#include "session/relay.h"
+
+static char *models[] = { "claude-other", NULL };
+
+static struct config test_config(void)
+{
+	struct config c = { 0 };
+	c.anthropic.model = "claude-test";
+	c.anthropic.models = models;
+	c.anthropic.max_tokens = 4096;
+	c.anthropic.price_input_milli = 3000;
+	c.anthropic.price_output_milli = 15000;
+	c.anthropic.price_cache_write_milli = 3750;
+	c.anthropic.price_cache_read_milli = 300;
+	return c;
+}
+
+/* 0 when the request (JSON text) passes; else the refusal must mention needle. */
+static void check(const char *json, const char *needle)
+{
+	struct config cfg = test_config();
+	cJSON *req = cJSON_Parse(json);
+	assert_non_null(req);
+	struct ad_err e = { 0 };
+	int rc = relay_check_request(&cfg, req, &e);
+	cJSON_Delete(req);
+	if (needle == NULL && rc != 0)
+		fail_msg("refused %s: %s", json, e.msg);
+	if (needle != NULL && (rc == 0 || strstr(e.msg, needle) == NULL))
+		fail_msg("%s: want a refusal about \"%s\", got rc %d \"%s\"", json, needle, rc, e.msg);
+}
+
+#define MSGS "\"messages\": [{\"role\": \"user\", \"content\": \"hi\"}]"
+
+static void accepted_requests(void **state)
+{
+	(void)state;
+	check("{\"model\": \"claude-test\", \"max_tokens\": 100, \"stream\": true, " MSGS "}", NULL);
+	check("{\"model\": \"claude-other\", \"max_tokens\": 4096, \"stream\": true, \"system\": \"s\", "
+	      "\"tools\": [], " MSGS "}", NULL);
+}
+
+static void refused_requests(void **state)
+{
+	(void)state;
+	check("[]", "not a JSON object");
+	check("{\"model\": \"claude-opus\", \"max_tokens\": 100, \"stream\": true, " MSGS "}", "claude-opus");
+	check("{\"max_tokens\": 100, \"stream\": true, " MSGS "}", "(none)");
+	check("{\"model\": \"claude-test\", \"max_tokens\": 4097, \"stream\": true, " MSGS "}", "max_tokens");
+	check("{\"model\": \"claude-test\", \"max_tokens\": 0, \"stream\": true, " MSGS "}", "max_tokens");
+	check("{\"model\": \"claude-test\", \"max_tokens\": 1.5, \"stream\": true, " MSGS "}", "max_tokens");
+	check("{\"model\": \"claude-test\", \"max_tokens\": 100, " MSGS "}", "stream");
+	check("{\"model\": \"claude-test\", \"max_tokens\": 100, \"stream\": false, " MSGS "}", "stream");
+	check("{\"model\": \"claude-test\", \"max_tokens\": 100, \"stream\": true, \"messages\": []}", "messages");
+	/* a taken-over agent must not reach features the operator did not choose */
+	check("{\"model\": \"claude-test\", \"max_tokens\": 100, \"stream\": true, \"mcp_servers\": [], " MSGS "}",
+	      "mcp_servers");
+	check("{\"model\": \"claude-test\", \"max_tokens\": 100, \"stream\": true, \"container\": \"x\", " MSGS "}",
+	      "container");
+}
+
+static void usage_and_cost(void **state)
+{
+	(void)state;
+	struct config cfg = test_config();
+	struct usage total = { 0 }, a = { 1000000, 0, 0, 0 }, b = { 0, 1000000, 1000000, 1000000 };
+	usage_add(&total, &a);
+	usage_add(&total, &b);
+	/* 3 + 15 + 3.75 + 0.30 dollars */
+	assert_true(usage_cost(&cfg, &total) > 22.0499 && usage_cost(&cfg, &total) < 22.0501);
+	cJSON *j = usage_json(&total);
+	char *text = json_print(j);
+	assert_string_equal(text, "{\"input_tokens\":1000000,\"output_tokens\":1000000,"
+				  "\"cache_creation_input_tokens\":1000000,\"cache_read_input_tokens\":1000000}");
+	cJSON_free(text);
+	cJSON_Delete(j);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(accepted_requests),
+		cmocka_unit_test(refused_requests),
+		cmocka_unit_test(usage_and_cost),
+	};
+	return cmocka_run_group_tests_name("relay", tests, NULL, NULL);
+}
