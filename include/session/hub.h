@@ -22,7 +22,12 @@ struct hub_link_ops {
 	/* The link is gone: why is NULL after a clean hang-up, else what broke. The last
 	 * call for this owner. */
 	void (*closed)(void *owner, const char *why);
+	/* Every HUB_TICK_MS on the hub's thread (may be NULL): time-driven work such as
+	 * keep-alives, by which a client that went away is noticed. */
+	void (*tick)(void *owner);
 };
+
+#define HUB_TICK_MS 5000
 
 int hub_start(struct hub **out, struct ad_err *err);
 /* Stop the thread, close every link left (their closed() runs), free. */

@@ -238,7 +238,30 @@ static void on_closed(void *owner, const char *why)
 	unref(r);
 }
 
-static const struct hub_link_ops run_ops = { on_event, on_closed };
+/* A streaming client waiting through a long tool call gets an SSE comment now and
+ * then: proxies keep the connection, and a client that went away is found out (the
+ * write fails, the request ends, chat_run_release hangs up on the session). */
+static void on_tick(void *owner)
+{
+	struct chat_run *r = owner;
+	static const char ping[] = ": keep-alive\n\n";
+	/* the hub holds its list's lock here, and chat_run_start() takes ours before the
+	 * hub's: never wait for ours, a busy run is skipped until the next tick */
+	if (pthread_mutex_trylock(&r->lock) != 0)
+		return;
+	if (r->stream && r->suspended && !r->ended && !r->overflow) {
+		char *nb = realloc(r->out, r->out_len + sizeof(ping) - 1);
+		if (nb != NULL) {
+			r->out = nb;
+			memcpy(r->out + r->out_len, ping, sizeof(ping) - 1);
+			r->out_len += sizeof(ping) - 1;
+			wake(r);
+		}
+	}
+	pthread_mutex_unlock(&r->lock);
+}
+
+static const struct hub_link_ops run_ops = { on_event, on_closed, on_tick };
 
 static cJSON *turn_payload(const struct chat_request *cr)
 {

@@ -13,6 +13,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "core/clock.h"
 #include "core/log.h"
 #include "ipc/link.h"
 
@@ -71,12 +72,27 @@ static int on_frame(void *ctx, unsigned type, cJSON *payload, struct ad_err *err
 	return 0;
 }
 
+static void tick_all(struct hub *h)
+{
+	pthread_mutex_lock(&h->lock);
+	for (struct hub_link *l = h->links; l != NULL; l = l->next)
+		if (l->ops->tick != NULL)
+			l->ops->tick(l->owner);
+	pthread_mutex_unlock(&h->lock);
+}
+
 static void *hub_main(void *arg)
 {
 	struct hub *h = arg;
 	struct epoll_event evs[HUB_EVENTS];
+	uint64_t next_tick = clock_mono_ms() + HUB_TICK_MS;
 	for (;;) {
-		int n = epoll_wait(h->ep, evs, HUB_EVENTS, -1);
+		uint64_t now = clock_mono_ms();
+		if (now >= next_tick) {
+			tick_all(h);
+			next_tick = now + HUB_TICK_MS;
+		}
+		int n = epoll_wait(h->ep, evs, HUB_EVENTS, (int)(next_tick - now));
 		if (n < 0 && errno != EINTR) {
 			log_error("hub: epoll_wait: %s", strerror(errno));
 			break;

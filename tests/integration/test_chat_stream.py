@@ -140,8 +140,10 @@ def _disconnect_then_recover(d, mock, stop, mark):
 
 
 def test_a_client_that_leaves_during_a_tool_call(chatd, mock):
+    # the tool would run for a minute: the gateway's keep-alive comments (every 5 s)
+    # find out that the client left, and the sandbox goes long before the sleep ends
     mark = su.marker()
-    mock.enqueue(calls(bash(f"sleep 3.{mark}; echo late")), {"text": "nobody hears this"})
+    mock.enqueue(calls(bash(f"sleep 60.{mark}; echo late")), {"text": "nobody hears this"})
     _disconnect_then_recover(chatd, mock, lambda e: e.event == "tool_start", mark)
 
 
