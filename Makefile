@@ -151,7 +151,8 @@ bench:
 	@$(MAKE) --no-print-directory deps
 	@$(MAKE) --no-print-directory all
 	$(PYTHON) tests/bench/sandbox_bench.py --runs 200
-	$(PYTHON) tests/bench/chat_bench.py --runs 200
+	$(PYTHON) tests/bench/chat_bench.py --runs 200 --pool 0
+	$(PYTHON) tests/bench/chat_bench.py --runs 200 --pool 2
 
 # Coverage-guided fuzzing with libFuzzer (clang), FUZZ_SECONDS per target, starting
 # from tests/fuzz/corpus/NAME; what it finds lands in build/fuzz/. A crash file replays

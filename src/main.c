@@ -26,9 +26,13 @@
 #include "sandbox/policy.h"
 #include "sandbox/sandbox.h"
 #include "session/hub.h"
+#include "session/session.h"
 #include "session/spawner.h"
 
 enum { EXIT_USAGE = 2 };
+
+/* After the sessions are gone, the requests that waited for them end at once. */
+#define SHUTDOWN_GRACE_MS 2000
 
 static void usage(FILE *out)
 {
@@ -36,6 +40,7 @@ static void usage(FILE *out)
 		"Usage: agentd [OPTIONS]\n"
 		"       agentd sandbox run [OPTIONS] [--] COMMAND [ARGS...]\n"
 		"       agentd check-api [--config FILE] [--message TEXT]\n"
+		"       agentd token add NAME | list | remove NAME [--config FILE]\n"
 		"Serve Claude agents over HTTP, each conversation in its own Linux sandbox.\n"
 		"\n"
 		"  -c, --config FILE    settings file (default: $AGENTD_CONFIG, else\n"
@@ -143,6 +148,8 @@ static int prepare(struct app *app, const struct options *o, struct ad_err *err)
 		return ad_err_prefix(err, "state_dir");
 	if (static_files_open(&app->static_files, app->cfg.static_dir, err) < 0)
 		return ad_err_prefix(err, "static_dir");
+	if (api_auth_setup(app, err) < 0)      /* tokens: before any thread or child */
+		return -1;
 	app->start_ns = clock_mono_ns();
 	sandbox_probe_run(&app->probe, app->policy.allow_no_cgroup);
 	if (app->probe.ready)
@@ -171,6 +178,7 @@ static int serve(struct app *app, struct ad_err *err)
 		.max_per_ip = (unsigned)cfg->http.max_connections_per_ip,
 		.idle_timeout_s = (unsigned)cfg->http.idle_timeout_s,
 		.access_log = cfg->log.access,
+		.authorize = api_authorize,
 	};
 	if (netaddr_parse(cfg->listen, &opts.addr, err) < 0)
 		return ad_err_prefix(err, "listen");
@@ -185,13 +193,15 @@ static int serve(struct app *app, struct ad_err *err)
 	signal(SIGPIPE, SIG_IGN);
 
 	struct http_server *srv;
-	if (hub_start(&app->hub, err) < 0)
+	if (hub_start(&app->hub, err) < 0 || sessions_new(&app->sessions, app, err) < 0)
 		return -1;
 	if (http_server_start(&srv, &opts, api_routes, app, err) < 0)
 		return -1;
 	char addr[80];
 	netaddr_format(http_server_address(srv), addr, sizeof(addr));
 	log_info("agentd %s listening on http://%s/", AGENTD_VERSION, addr);
+	if (app->probe.ready && app->cfg.anthropic.api_key[0] != '\0')
+		sessions_pool_fill(app->sessions);
 	notify("READY=1");
 
 	siginfo_t si;
@@ -200,9 +210,15 @@ static int serve(struct app *app, struct ad_err *err)
 	log_info("%s: shutting down, letting requests in flight finish (up to %llds)",
 		 strsignal(si.si_signo), (long long)cfg->http.shutdown_timeout_s);
 	notify("STOPPING=1");
+	sessions_shutdown(app->sessions);
 	unsigned left = http_server_drain(srv, (unsigned)cfg->http.shutdown_timeout_s * 1000u);
 	if (left > 0)
-		log_warn("%u requests still in flight at the deadline; closing them", left);
+		log_warn("%u requests still in flight at the deadline; ending their sessions", left);
+	/* every session's supervisor hangs up its sandbox; turns still waited for end */
+	sessions_free(app->sessions);
+	app->sessions = NULL;
+	if (left > 0 && (left = http_server_drain(srv, SHUTDOWN_GRACE_MS)) > 0)
+		log_warn("%u requests still in flight; closing them", left);
 	http_server_free(srv);
 	hub_stop(app->hub);     /* sessions left: their supervisors see the hang-up and clean up */
 	app->hub = NULL;
@@ -227,6 +243,8 @@ int main(int argc, char **argv)
 		return cli_sandbox(argc - 1, argv + 1);
 	if (argc > 1 && strcmp(argv[1], "check-api") == 0)
 		return cli_check_api(argc - 1, argv + 1);
+	if (argc > 1 && strcmp(argv[1], "token") == 0)
+		return cli_token(argc - 1, argv + 1);
 	struct options o = { 0 };
 	if (parse_options(argc, argv, &o) < 0)
 		return EXIT_USAGE;
@@ -261,6 +279,7 @@ int main(int argc, char **argv)
 	hub_stop(app.hub);
 	spawner_stop(app.spawner);
 	static_files_free(app.static_files);
+	api_auth_free(&app);
 	config_free(&app.cfg);
 	return rc;
 }

@@ -19,13 +19,38 @@ struct app {
 	struct cgroup_host cgroups;
 	struct spawner *spawner;      /* forks a supervisor per session */
 	struct hub *hub;              /* the sessions' sockets */
+	struct sessions *sessions;    /* the registry */
 	uint64_t start_ns;            /* CLOCK_MONOTONIC at start-up */
+	struct token_set *tokens;     /* API tokens: the store and AGENTD_TOKENS */
+	struct ratelimit *limiter;    /* a bucket per token, or per anonymous client address */
 };
+
+/* Authentication and rate limits (auth.c): the tokens and the limiter, loaded before
+ * any thread starts (a start-up error when listen is beyond loopback with no token and
+ * auth.allow_anonymous unset); the server's authorize hook, whose ctx is the app. */
+struct http_refusal;
+int api_auth_setup(struct app *app, struct ad_err *err);
+int api_authorize(void *app, struct http_req *req, struct http_refusal *no);
+void api_auth_free(struct app *app);
 
 /* The route table, ending with a NULL pattern. */
 extern const struct http_route api_routes[];
 
 enum MHD_Result api_health(struct http_req *req);
 enum MHD_Result api_chat(struct http_req *req);
+enum MHD_Result api_sessions_create(struct http_req *req);
+enum MHD_Result api_sessions_list(struct http_req *req);
+enum MHD_Result api_session_get(struct http_req *req);
+enum MHD_Result api_session_delete(struct http_req *req);
+enum MHD_Result api_session_post_message(struct http_req *req);
+enum MHD_Result api_session_messages(struct http_req *req);
+enum MHD_Result api_session_events(struct http_req *req);
+enum MHD_Result api_session_interrupt(struct http_req *req);
+
+/* Who asks: the token's name, or "anonymous" when no token is configured. */
+const char *api_owner(const struct http_req *req);
+/* 503: at capacity (err->errnum EAGAIN, with Retry-After), or no session could start. */
+struct ad_err;
+enum MHD_Result api_reply_capacity(struct http_req *req, const struct ad_err *err);
 
 #endif

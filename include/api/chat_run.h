@@ -1,10 +1,9 @@
-/* One POST /api/chat run on the gateway's side: the session's supervisor is spawned,
- * the turn sent, and the run's events gathered as the hub hands them over, into the
- * JSON reply and, for a streaming client, into Server-Sent Events as they come.
- *
- * Two references hold a run: the HTTP request's (chat_run_release) and the hub's
- * (dropped when the link closes). The hub's thread fills it; MHD's threads read it;
- * a suspended connection is resumed when there is something for it. */
+/* One turn of a session as an HTTP client waits for it (POST /api/chat, POST
+ * /api/sessions/{id}/messages): the session hands it the turn's events as they come;
+ * it gathers them into the JSON reply and, for a streaming client, into Server-Sent
+ * Events. Two references hold it: the HTTP request's (chat_run_release) and the
+ * session's (dropped when the turn ends). The hub's thread fills it; MHD's threads read
+ * it; a suspended connection is resumed when there is something for it. */
 #ifndef AGENTD_API_CHAT_RUN_H
 #define AGENTD_API_CHAT_RUN_H
 
@@ -15,15 +14,23 @@
 #include <cjson/cJSON.h>
 #include <microhttpd.h>
 
-#include "api/chat_request.h"
-#include "core/err.h"
-
-struct app;
 struct chat_run;
 
-/* Spawn the session and send the turn (model and system already checked). */
-struct chat_run *chat_run_start(struct app *app, const struct chat_request *cr, bool stream,
-				struct ad_err *err);
+/* released(ctx, left_early) runs once, outside any lock, when the HTTP side lets go of
+ * the run (left_early: the client went away before the end); ctx must live until then. */
+struct chat_run *chat_run_new(const char *session_id, bool stream, void (*released)(void *ctx, bool left_early),
+			      void *ctx);
+void chat_run_ref(struct chat_run *r);
+void chat_run_unref(struct chat_run *r);
+
+/* From the session: one event of the turn (not taken), with its session-wide id; an
+ * end of the turn without its done or error (why); the periodic tick (keep-alives). */
+void chat_run_event(struct chat_run *r, unsigned id, const cJSON *ev);
+void chat_run_fail(struct chat_run *r, const char *type, const char *message);
+void chat_run_tick(struct chat_run *r);
+/* The session's first event on a stream: {"session_id"}. */
+void chat_run_hello(struct chat_run *r, unsigned id);
+bool chat_run_ended(struct chat_run *r);
 
 /* JSON: suspend conn until the run has ended; false (nothing suspended) if it has. */
 bool chat_run_wait(struct chat_run *r, struct MHD_Connection *conn);

@@ -8,4 +8,7 @@ int cli_sandbox(int argc, char **argv);
 /* agentd check-api [--config FILE] [--message TEXT] */
 int cli_check_api(int argc, char **argv);
 
+/* agentd token add NAME | list | remove NAME [--config FILE] */
+int cli_token(int argc, char **argv);
+
 #endif

@@ -60,7 +60,17 @@ struct config {
 	struct {
 		int64_t max_requests;      /* model calls one session may make */
 		int64_t max_tokens;        /* input + output tokens one session may spend */
+		int pattern;               /* enum session_pattern: the default */
+		int64_t idle_timeout_s;    /* long-running: destroyed after this long idle */
+		int64_t max_sessions;      /* alive at once, all tokens */
+		int64_t max_per_token;     /* alive at once, one token */
+		int64_t pool_size;         /* sandboxes built ahead of time */
 	} session;
+	struct {
+		bool allow_anonymous;      /* no token configured: serve beyond loopback anyway */
+		int64_t rate_per_minute;   /* per token (or client address); 0: no limit */
+		int64_t burst;             /* the token bucket's size */
+	} auth;
 	struct {
 		int64_t memory_max;
 		int64_t pids_max;

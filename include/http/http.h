@@ -37,12 +37,21 @@ enum http_body {
 struct http_req;
 typedef enum MHD_Result (*http_handler_fn)(struct http_req *req);
 
+/* Route flags. Routes are protected unless marked public: the server's authorize hook
+ * (http/server.h) runs for every other route before its body is read. */
+#define HTTP_ROUTE_PUBLIC 1u   /* no authentication, no rate limit: health, static files */
+
 struct http_route {
 	const char *pattern;   /* "/api/health", "/api/sessions/{id}"; a final "*" matches the rest */
 	unsigned methods;      /* enum http_method bits; GET implies HEAD */
 	enum http_body body;
 	http_handler_fn fn;
+	unsigned flags;        /* HTTP_ROUTE_* */
 };
+
+/* The principal: who a request acts for, set before the handler runs. */
+#define HTTP_PRINCIPAL_MAX 64
+#define HTTP_PRINCIPAL_ANONYMOUS "anonymous"
 
 struct http_req {
 	struct MHD_Connection *conn;
@@ -58,6 +67,9 @@ struct http_req {
 	char *body;                     /* HTTP_BODY_RAW routes; NUL-terminated */
 	size_t body_len;
 	char remote[64];
+	/* The name of the token the request came with, or "anonymous" (no token configured,
+	 * or a public route): what sessions belong to. */
+	char principal[HTTP_PRINCIPAL_MAX + 1];
 	/* A handler that suspends the connection (MHD_suspend_connection) is called again
 	 * when it is resumed, with ctx as it left it; ctx_free(ctx) runs at the request's end. */
 	void *ctx;
@@ -80,12 +92,18 @@ struct http_req {
 #define HTTP_ERR_TOO_LARGE "request_too_large"
 #define HTTP_ERR_MEDIA_TYPE "unsupported_media_type_error"
 #define HTTP_ERR_UNAVAILABLE "unavailable_error"
+#define HTTP_ERR_AUTH "authentication_error"
+#define HTTP_ERR_RATE_LIMIT "rate_limit_error"
 #define HTTP_ERR_INTERNAL "api_error"
 
 /* Replies: each queues exactly one response and records status and size for the log. */
 enum MHD_Result http_reply_json(struct http_req *req, unsigned status, cJSON *body);
 enum MHD_Result http_reply_error(struct http_req *req, unsigned status, const char *type,
 				 const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+/* The same with one more header (Retry-After, WWW-Authenticate, ...). */
+enum MHD_Result http_reply_error_header(struct http_req *req, unsigned status, const char *type,
+					const char *hname, const char *hvalue, const char *fmt, ...)
+	__attribute__((format(printf, 6, 7)));
 /* fd is owned by the reply from here on. */
 enum MHD_Result http_reply_fd(struct http_req *req, unsigned status, int fd, uint64_t size,
 			      const char *content_type);

@@ -12,6 +12,14 @@
 
 struct http_server;
 
+/* Why a request was refused before its handler ran (see authorize below). */
+struct http_refusal {
+	unsigned status;            /* 401, 429, ... */
+	const char *type;           /* HTTP_ERR_AUTH, HTTP_ERR_RATE_LIMIT, ... */
+	unsigned retry_after_s;     /* > 0: sent as Retry-After */
+	char message[256];          /* for a person: what is wrong, and what to do */
+};
+
 struct http_server_opts {
 	struct netaddr addr;
 	unsigned threads;            /* >= 1 */
@@ -21,6 +29,11 @@ struct http_server_opts {
 	unsigned max_per_ip;         /* 0: no limit */
 	unsigned idle_timeout_s;
 	bool access_log;
+	/* Called from any server thread after routing and before the body is read, for
+	 * every route not marked HTTP_ROUTE_PUBLIC, with the app given to the server: set
+	 * req->principal and return 0 to go on, or fill *no and return -1 to answer at once
+	 * (a 401 carries WWW-Authenticate: Bearer). NULL: every request is anonymous. */
+	int (*authorize)(void *app, struct http_req *req, struct http_refusal *no);
 };
 
 int http_server_start(struct http_server **out, const struct http_server_opts *opts,

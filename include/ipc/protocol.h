@@ -34,6 +34,7 @@
  *   model paused more times in a row than max_turns allows), max_turns, cancelled.
  *
  * supervisor -> gateway: the agent's RUN_EVENTs, passed on after checks, plus its own:
+ *     {"type": "ready", "cgroup": {"version", dirs...}}   the sandbox is up (agent HELLO)
  *     {"type": "usage", "turn": {4 counters}, "total": {4 counters}, "cost_usd"}
  *   after each model call (counted by the supervisor from the API's stream, not taken
  *   from the agent), "done" with "usage" and "cost_usd" added, and "error" when the

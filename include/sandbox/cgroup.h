@@ -8,6 +8,8 @@
 #include <stdbool.h>
 #include <sys/types.h>
 
+#include <cjson/cJSON.h>
+
 #include "core/err.h"
 #include "sandbox/cgroup_host.h"
 #include "sandbox/policy.h"
@@ -42,6 +44,11 @@ int sandbox_cgroup_join_self(const int fds[CG_NCTL], unsigned n, struct ad_err *
 void sandbox_cgroup_kill(const struct sandbox_cgroup *cg);
 /* How many times the kernel's OOM killer struck in the cgroup. */
 long sandbox_cgroup_oom_kills(const struct sandbox_cgroup *cg);
+/* {"version", and the directories: "dir" (v2) or one per controller (v1)}. */
+cJSON *sandbox_cgroup_json(const struct sandbox_cgroup *cg);
+/* From such a description: {"memory_bytes", "memory_peak_bytes", "cpu_seconds", "pids"}
+ * as the kernel counts them now (null where it does not say). */
+cJSON *sandbox_cgroup_stats(const cJSON *info);
 /* Remove the cgroup (waiting briefly for exiting processes to leave it). */
 int sandbox_cgroup_remove(struct sandbox_cgroup *cg, struct ad_err *err);
 

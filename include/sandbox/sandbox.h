@@ -58,6 +58,8 @@ struct sandbox_result {
 
 int sandbox_start(const struct sandbox_spec *spec, struct sandbox **out, struct ad_err *err);
 pid_t sandbox_init_pid(const struct sandbox *sb);
+struct sandbox_cgroup;
+const struct sandbox_cgroup *sandbox_cgroup_of(const struct sandbox *sb);
 /* cancel_fd: -1, or an fd whose readability ends the wait with SANDBOX_CANCELLED. */
 int sandbox_wait(struct sandbox *sb, int cancel_fd, struct sandbox_result *res);
 void sandbox_destroy(struct sandbox *sb);

@@ -18,9 +18,9 @@ struct spawner;
 int spawner_start(struct spawner **out, const struct config *cfg, const struct sandbox_policy *policy,
 		  const struct cgroup_host *host, struct ad_err *err);
 
-/* A new supervisor for session id: the gateway's end of its socket (SOCK_STREAM,
- * close-on-exec). Safe from any thread. */
-int spawner_spawn(struct spawner *sp, const char *session_id, struct ad_err *err);
+/* A new supervisor for session id with opts (JSON: {"policy"?: tightenings}): the
+ * gateway's end of its socket (SOCK_STREAM, close-on-exec). Safe from any thread. */
+int spawner_spawn(struct spawner *sp, const char *session_id, const char *opts, struct ad_err *err);
 
 /* Tell the spawner to exit (its supervisors go on until their sessions end) and free. */
 void spawner_stop(struct spawner *sp);

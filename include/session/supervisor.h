@@ -19,7 +19,8 @@ struct supervisor_env {
 	const struct cgroup_host *cgroups;
 };
 
-/* Serve the session whose gateway end is gw_fd until it ends; the exit status. */
-int supervisor_main(const struct supervisor_env *env, int gw_fd, const char *session_id);
+/* Serve the session whose gateway end is gw_fd until it ends; opts is the session's
+ * options as the gateway sent them (JSON, checked there). The exit status. */
+int supervisor_main(const struct supervisor_env *env, int gw_fd, const char *session_id, const char *opts);
 
 #endif

@@ -1,6 +1,7 @@
 /* GET /api/health: liveness, version, uptime and what the sandbox self-check found. */
 #include "api/app.h"
 #include "core/clock.h"
+#include "session/session.h"
 
 enum MHD_Result api_health(struct http_req *req)
 {
@@ -12,6 +13,9 @@ enum MHD_Result api_health(struct http_req *req)
 	cJSON_AddStringToObject(root, "version", AGENTD_VERSION);
 	cJSON_AddNumberToObject(root, "uptime_s", (double)((now - app->start_ns) / 1000000000u));
 	cJSON_AddItemToObject(root, "sandbox", sandbox_probe_json(&app->probe));
+	cJSON *sessions = cJSON_AddObjectToObject(root, "sessions");
+	cJSON_AddNumberToObject(sessions, "alive", sessions_count(app->sessions, NULL));
+	cJSON_AddItemToObject(sessions, "pool", sessions_pool_json(app->sessions));
 	cJSON *api = cJSON_AddObjectToObject(root, "anthropic");
 	cJSON_AddBoolToObject(api, "api_key_configured", app->cfg.anthropic.api_key[0] != '\0');
 	cJSON_AddStringToObject(api, "base_url", app->cfg.anthropic.base_url);

@@ -110,6 +110,7 @@ static int check_regex(const char *v, struct ad_err *err)
 	return 0;
 }
 
+static const char *const session_patterns[] = { "ephemeral", "long-running", "hybrid", "shared", NULL };
 static const char *const log_levels[] = { "debug", "info", "warn", "error", NULL };
 static const char *const log_formats[] = { "text", "json", NULL };
 
@@ -215,6 +216,31 @@ const struct setting config_settings[] = {
 	{ "session.max_tokens", SETTING_INT, OFF(session.max_tokens), "AGENTD_SESSION_MAX_TOKENS", "5000000",
 	  1000, 10000000000, NULL, NULL, 0,
 	  "Input plus output tokens one session may spend; the call that crosses it is the last." },
+	{ "session.pattern", SETTING_ENUM, OFF(session.pattern), "AGENTD_SESSION_PATTERN", "long-running",
+	  0, 0, session_patterns, NULL, 0,
+	  "Lifecycle of a session made without \"pattern\": ephemeral, long-running, hybrid or shared." },
+	{ "session.idle_timeout_s", SETTING_INT, OFF(session.idle_timeout_s), "AGENTD_SESSION_IDLE_TIMEOUT_S", "900",
+	  1, 604800, NULL, NULL, 0,
+	  "A long-running session idle this long is destroyed (hybrid: suspended); a session may ask for less." },
+	{ "session.max_sessions", SETTING_INT, OFF(session.max_sessions), "AGENTD_MAX_SESSIONS", "1000",
+	  1, 100000, NULL, NULL, 0,
+	  "Sessions alive at once (all tokens); past it, 503 with Retry-After." },
+	{ "session.max_per_token", SETTING_INT, OFF(session.max_per_token), "AGENTD_MAX_SESSIONS_PER_TOKEN", "100",
+	  1, 100000, NULL, NULL, 0,
+	  "Sessions alive at once for one token; past it, 503 with Retry-After." },
+	{ "session.pool_size", SETTING_INT, OFF(session.pool_size), "AGENTD_POOL_SIZE", "2",
+	  0, 1000, NULL, NULL, 0,
+	  "Sandboxes kept built ahead of time, so that a new session starts at once (0: none)." },
+	/* auth.* (tokens, rate limits) follow here */
+	{ "auth.allow_anonymous", SETTING_BOOL, OFF(auth.allow_anonymous), "AGENTD_ALLOW_ANONYMOUS", "false",
+	  0, 0, NULL, NULL, 0,
+	  "With no API token configured, serve anyway on a listen address beyond loopback: anyone who reaches it can run agents." },
+	{ "auth.rate_per_minute", SETTING_INT, OFF(auth.rate_per_minute), "AGENTD_RATE_PER_MINUTE", "600",
+	  0, 1000000, NULL, NULL, 0,
+	  "API requests one token may make per minute on average (without tokens: one remote client address); past it, 429 with Retry-After. 0: no limit." },
+	{ "auth.burst", SETTING_INT, OFF(auth.burst), "AGENTD_RATE_BURST", "60",
+	  1, 1000000, NULL, NULL, 0,
+	  "API requests one token may make back to back after a quiet spell: the size of its token bucket." },
 	{ "sandbox.memory_max", SETTING_SIZE, OFF(sandbox.memory_max), "AGENTD_SANDBOX_MEMORY_MAX", "1G",
 	  16 * MiB, 1024 * GiB, NULL, NULL, 0,
 	  "Memory of one sandbox, page cache included; no swap. Past it the kernel's OOM killer ends a process." },

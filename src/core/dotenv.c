@@ -11,6 +11,7 @@
 
 #include "core/cleanup.h"
 #include "core/log.h"
+#include "core/statefile.h"
 
 #define DOTENV_MAX_BYTES (64 * 1024)
 #define DOTENV_MAX_VARS 256
@@ -156,37 +157,14 @@ int dotenv_parse(const char *text, size_t len, struct dotenv **out, struct ad_er
 
 int dotenv_load(const char *path, struct dotenv **out, struct ad_err *err)
 {
-	_cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
-	if (fd < 0) {
-		if (errno == ENOENT)
-			return dotenv_parse("", 0, out, err);
-		return ad_err_sys(err, "open %s", path);
-	}
+	_cleanup_free_ char *buf = NULL;
+	size_t len;
+	if (statefile_read(path, DOTENV_MAX_BYTES, &buf, &len, err) < 0)
+		return err->errnum == ENOENT ? dotenv_parse("", 0, out, err) : -1;
 	struct stat st;
-	if (fstat(fd, &st) < 0)
-		return ad_err_sys(err, "stat %s", path);
-	if (!S_ISREG(st.st_mode))
-		return ad_err_set(err, 0, "%s: not a regular file", path);
-	if (st.st_size > DOTENV_MAX_BYTES)
-		return ad_err_set(err, 0, "%s: larger than %d bytes", path, DOTENV_MAX_BYTES);
-	if (st.st_mode & 077)
+	if (stat(path, &st) == 0 && (st.st_mode & 077))
 		log_warn("%s is readable by other users; it may hold the API key (chmod 600 it)", path);
-	_cleanup_free_ char *buf = malloc((size_t)st.st_size + 1);
-	if (buf == NULL)
-		return ad_err_set(err, ENOMEM, "%s", path);
-	size_t got = 0;
-	while (got < (size_t)st.st_size) {
-		ssize_t n = read(fd, buf + got, (size_t)st.st_size - got);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			return ad_err_sys(err, "read %s", path);
-		if (n == 0)
-			break;
-		got += (size_t)n;
-	}
-	buf[got] = '\0';
-	if (dotenv_parse(buf, got, out, err) < 0)
+	if (dotenv_parse(buf, len, out, err) < 0)
 		return ad_err_prefix(err, "%s", path);
 	return 0;
 }

@@ -58,9 +58,9 @@ enum MHD_Result http_reply_json(struct http_req *req, unsigned status, cJSON *bo
 	return queue(req, status, r, len);
 }
 
-/* {"error": {"type": ..., "message": ...}}, with an Allow header when allow is set. */
+/* {"error": {"type": ..., "message": ...}}, with one more header when hname is set. */
 static enum MHD_Result reply_error(struct http_req *req, unsigned status, const char *type,
-				   const char *raw_msg, const char *allow)
+				   const char *raw_msg, const char *hname, const char *hvalue)
 {
 	/* the message may quote the client's path or method: keep the JSON valid UTF-8 */
 	char msg[1024];
@@ -76,20 +76,38 @@ static enum MHD_Result reply_error(struct http_req *req, unsigned status, const 
 	cJSON_Delete(root);
 	size_t len = 0;
 	struct MHD_Response *r = json_response(text, &len);
-	if (r != NULL && allow != NULL)
-		MHD_add_response_header(r, MHD_HTTP_HEADER_ALLOW, allow);
+	if (r != NULL && hname != NULL)
+		MHD_add_response_header(r, hname, hvalue);
 	return queue(req, status, r, len);
+}
+
+__attribute__((format(printf, 6, 0)))
+static enum MHD_Result reply_error_v(struct http_req *req, unsigned status, const char *type, const char *hname,
+				     const char *hvalue, const char *fmt, va_list ap)
+{
+	char msg[1024];
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	return reply_error(req, status, type, msg, hname, hvalue);
 }
 
 enum MHD_Result http_reply_error(struct http_req *req, unsigned status, const char *type,
 				 const char *fmt, ...)
 {
-	char msg[1024];
 	va_list ap;
 	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
+	enum MHD_Result r = reply_error_v(req, status, type, NULL, NULL, fmt, ap);
 	va_end(ap);
-	return reply_error(req, status, type, msg, NULL);
+	return r;
+}
+
+enum MHD_Result http_reply_error_header(struct http_req *req, unsigned status, const char *type,
+					const char *hname, const char *hvalue, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	enum MHD_Result r = reply_error_v(req, status, type, hname, hvalue, fmt, ap);
+	va_end(ap);
+	return r;
 }
 
 enum MHD_Result http_reply_method_not_allowed(struct http_req *req, unsigned allowed)
@@ -97,7 +115,7 @@ enum MHD_Result http_reply_method_not_allowed(struct http_req *req, unsigned all
 	char list[128], msg[512];
 	http_methods_format(allowed, list, sizeof(list));
 	snprintf(msg, sizeof(msg), "%s is not allowed here; allowed: %s", req->method_name, list);
-	return reply_error(req, 405, HTTP_ERR_METHOD, msg, list);
+	return reply_error(req, 405, HTTP_ERR_METHOD, msg, MHD_HTTP_HEADER_ALLOW, list);
 }
 
 enum MHD_Result http_reply_fd(struct http_req *req, unsigned status, int fd, uint64_t size,

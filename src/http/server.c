@@ -5,6 +5,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <stdatomic.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -40,6 +41,7 @@ static void *on_request_start(void *cls, const char *uri, struct MHD_Connection 
 	req->app = srv->app;
 	req->conn = conn;
 	req->method_name = "-";
+	snprintf(req->principal, sizeof(req->principal), "%s", HTTP_PRINCIPAL_ANONYMOUS);
 	atomic_fetch_add(&srv->inflight, 1);
 	return req;
 }
@@ -112,6 +114,23 @@ static enum MHD_Result add_header_size(void *cls, enum MHD_ValueKind kind, const
 	return MHD_YES;
 }
 
+/* A refusal of the authorize hook, answered before the body is read. */
+static enum MHD_Result refuse(struct http_req *req, const struct http_refusal *no)
+{
+	char retry[16];
+	const char *name = NULL, *value = NULL;
+	if (no->status == 401) {
+		name = MHD_HTTP_HEADER_WWW_AUTHENTICATE;
+		value = "Bearer realm=\"agentd\"";
+	} else if (no->retry_after_s > 0) {
+		snprintf(retry, sizeof(retry), "%u", no->retry_after_s);
+		name = MHD_HTTP_HEADER_RETRY_AFTER;
+		value = retry;
+	}
+	return http_reply_error_header(req, no->status, no->type ? no->type : HTTP_ERR_AUTH,
+				       name, value, "%s", no->message);
+}
+
 /* First call for a request: route it and check what can be checked before the body. */
 static enum MHD_Result begin(struct http_server *srv, struct http_req *req, const char *method)
 {
@@ -137,6 +156,11 @@ static enum MHD_Result begin(struct http_server *srv, struct http_req *req, cons
 		return http_reply_method_not_allowed(req, allowed);
 	if (req->route == NULL)
 		return http_reply_error(req, 404, HTTP_ERR_NOT_FOUND, "no such resource: %s", req->path);
+	if (!(req->route->flags & HTTP_ROUTE_PUBLIC) && srv->opts.authorize != NULL) {
+		struct http_refusal no = { 0 };
+		if (srv->opts.authorize(srv->app, req, &no) < 0)
+			return refuse(req, &no);
+	}
 
 	const char *cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
 	const char *te = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_TRANSFER_ENCODING);

@@ -46,6 +46,11 @@ pid_t sandbox_init_pid(const struct sandbox *sb)
 	return sb->pid;
 }
 
+const struct sandbox_cgroup *sandbox_cgroup_of(const struct sandbox *sb)
+{
+	return &sb->cg;
+}
+
 /* Kill everything: through the cgroup first (it holds whatever double-forked away),
  * then init, whose death takes the whole pid namespace with it; reap init. */
 static void kill_all(struct sandbox *sb)

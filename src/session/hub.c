@@ -72,13 +72,30 @@ static int on_frame(void *ctx, unsigned type, cJSON *payload, struct ad_err *err
 	return 0;
 }
 
+/* Owners are freed only on this thread (finish), so a snapshot of the list stays good
+ * while the ticks run, without the list's lock: a tick may take its owner's locks. */
 static void tick_all(struct hub *h)
 {
+	struct { const struct hub_link_ops *ops; void *owner; } *snap = NULL;
+	size_t n = 0, cap = 0;
 	pthread_mutex_lock(&h->lock);
-	for (struct hub_link *l = h->links; l != NULL; l = l->next)
-		if (l->ops->tick != NULL)
-			l->ops->tick(l->owner);
+	for (struct hub_link *l = h->links; l != NULL; l = l->next) {
+		if (l->ops->tick == NULL)
+			continue;
+		if (n == cap) {
+			cap = cap ? cap * 2 : 64;
+			void *ns = realloc(snap, cap * sizeof(*snap));
+			if (ns == NULL)
+				break;
+			snap = ns;
+		}
+		snap[n].ops = l->ops;
+		snap[n++].owner = l->owner;
+	}
 	pthread_mutex_unlock(&h->lock);
+	for (size_t i = 0; i < n; i++)
+		snap[i].ops->tick(snap[i].owner);
+	free(snap);
 }
 
 static void *hub_main(void *arg)

@@ -1,7 +1,8 @@
 /* The spawner: see include/session/spawner.h.
  *
- * Requests come over a SOCK_SEQPACKET socket, one message each: the session id as
- * bytes, the supervisor's end of the session socket as SCM_RIGHTS. The spawner forks,
+ * Requests come over a SOCK_SEQPACKET socket, one message each: the session id, a
+ * newline and the session's options (JSON), with the supervisor's end of the session
+ * socket as SCM_RIGHTS. The spawner forks,
  * the child becomes the supervisor; children are reaped by the kernel (SA_NOCLDWAIT). */
 #include "session/spawner.h"
 
@@ -24,6 +25,7 @@
 #include "session/supervisor.h"
 
 #define SESSION_ID_MAX 64
+#define REQUEST_MAX (64u << 10)           /* the id, a newline, the session's options (JSON) */
 
 struct spawner {
 	int sock;          /* the gateway's end */
@@ -42,10 +44,10 @@ static void refuse(int fd, const struct ad_err *why)
 	link_send_take(fd, FRAME_RUN_EVENT, ev, &ignored);
 }
 
-static int recv_request(int sock, char *id, int *fd)
+static int recv_request(int sock, char *req, int *fd)
 {
 	char cbuf[CMSG_SPACE(sizeof(int))];
-	struct iovec iov = { id, SESSION_ID_MAX };
+	struct iovec iov = { req, REQUEST_MAX - 1 };
 	struct msghdr m = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf, .msg_controllen = sizeof(cbuf) };
 	ssize_t n;
 	while ((n = recvmsg(sock, &m, MSG_CMSG_CLOEXEC)) < 0 && errno == EINTR)
@@ -56,7 +58,11 @@ static int recv_request(int sock, char *id, int *fd)
 	struct cmsghdr *c = CMSG_FIRSTHDR(&m);
 	if (c != NULL && c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS)
 		memcpy(fd, CMSG_DATA(c), sizeof(int));
-	id[n < SESSION_ID_MAX ? n : SESSION_ID_MAX - 1] = '\0';
+	req[n] = '\0';
+	if (*fd >= 0 && strchr(req, '\n') == NULL) {
+		close(*fd);
+		*fd = -1;
+	}
 	return *fd >= 0 ? 0 : -1;
 }
 
@@ -78,10 +84,12 @@ static _Noreturn void spawner_main(int sock, const struct config *cfg, const str
 	sandbox_cgroup_sweep(host);   /* what supervisors killed with SIGKILL left behind */
 	struct supervisor_env env = { .cfg = cfg, .policy = policy, .seccomp = prog, .cgroups = host };
 
+	char *req = malloc(REQUEST_MAX);
+	if (req == NULL)
+		_exit(1);
 	for (;;) {
-		char id[SESSION_ID_MAX];
 		int fd;
-		int rc = recv_request(sock, id, &fd);
+		int rc = recv_request(sock, req, &fd);
 		if (rc == 1)
 			_exit(0);        /* the gateway closed its end */
 		if (rc < 0)
@@ -97,7 +105,9 @@ static _Noreturn void spawner_main(int sock, const struct config *cfg, const str
 			struct sigaction dfl = { .sa_handler = SIG_DFL };
 			sigaction(SIGCHLD, &dfl, NULL);
 			prctl(PR_SET_NAME, "agentd-session", 0, 0, 0);
-			_exit(supervisor_main(&env, fd, id));
+			char *opts = strchr(req, '\n');
+			*opts++ = '\0';
+			_exit(supervisor_main(&env, fd, req, opts));
 		}
 		if (pid < 0) {
 			struct ad_err e;
@@ -138,14 +148,23 @@ int spawner_start(struct spawner **out, const struct config *cfg, const struct s
 	return 0;
 }
 
-int spawner_spawn(struct spawner *sp, const char *session_id, struct ad_err *err)
+int spawner_spawn(struct spawner *sp, const char *session_id, const char *opts, struct ad_err *err)
 {
+	char *req = NULL;
+	int len = asprintf(&req, "%.*s\n%s", SESSION_ID_MAX - 1, session_id, opts);
+	if (len < 0)
+		return ad_err_set(err, ENOMEM, "spawn request");
+	if ((size_t)len >= REQUEST_MAX) {
+		free(req);
+		return ad_err_set(err, 0, "the session's options take %d bytes; the limit is %u", len, REQUEST_MAX - 1);
+	}
 	int sv[2];
-	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0)
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0) {
+		free(req);
 		return ad_err_sys(err, "socketpair");
+	}
 	char cbuf[CMSG_SPACE(sizeof(int))] = { 0 };
-	size_t len = strnlen(session_id, SESSION_ID_MAX - 1);
-	struct iovec iov = { (void *)(uintptr_t)session_id, len };
+	struct iovec iov = { req, (size_t)len };
 	struct msghdr m = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf, .msg_controllen = sizeof(cbuf) };
 	struct cmsghdr *c = CMSG_FIRSTHDR(&m);
 	c->cmsg_level = SOL_SOCKET;
@@ -156,6 +175,7 @@ int spawner_spawn(struct spawner *sp, const char *session_id, struct ad_err *err
 	while ((n = sendmsg(sp->sock, &m, MSG_NOSIGNAL)) < 0 && errno == EINTR)
 		;
 	close(sv[1]);
+	free(req);
 	if (n < 0) {
 		ad_err_sys(err, "hand the session to the spawner");
 		close(sv[0]);

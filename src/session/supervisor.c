@@ -21,6 +21,7 @@
 #include "core/log.h"
 #include "ipc/link.h"
 #include "ipc/protocol.h"
+#include "sandbox/cgroup.h"
 #include "sandbox/sandbox.h"
 #include "session/relay.h"
 
@@ -152,8 +153,15 @@ static int on_agent_frame(void *ctx, unsigned type, cJSON *payload, struct ad_er
 	switch (type) {
 	case FRAME_HELLO: {
 		const cJSON *v = cJSON_GetObjectItemCaseSensitive(payload, "version");
-		if (!cJSON_IsNumber(v) || v->valueint != PROTO_VERSION)
+		if (!cJSON_IsNumber(v) || v->valueint != PROTO_VERSION) {
 			rc = ad_err_set(err, 0, "the agent speaks another protocol version");
+			break;
+		}
+		/* the sandbox is up: the gateway learns it, and where its cgroup is */
+		cJSON *ready = cJSON_CreateObject();
+		cJSON_AddStringToObject(ready, "type", "ready");
+		cJSON_AddItemToObject(ready, "cgroup", sandbox_cgroup_json(sandbox_cgroup_of(s->sb)));
+		to_gateway(s, ready);
 		break;
 	}
 	case FRAME_API_REQUEST:
@@ -307,8 +315,22 @@ static void serve(struct supervisor *s)
 	}
 }
 
-int supervisor_main(const struct supervisor_env *env, int gw_fd, const char *session_id)
+/* The session's own policy: p (the config's), tightened as the session asked. */
+static int session_policy(const char *opts, struct sandbox_policy *p, struct ad_err *err)
 {
+	cJSON *o = cJSON_Parse(opts);
+	const cJSON *tighten = cJSON_GetObjectItemCaseSensitive(o, "policy");
+	int rc = tighten != NULL ? sandbox_policy_tighten(p, tighten, err) : 0;
+	cJSON_Delete(o);
+	return rc;
+}
+
+int supervisor_main(const struct supervisor_env *env, int gw_fd, const char *session_id, const char *opts)
+{
+	struct sandbox_policy policy = *env->policy;
+	struct supervisor_env own = *env;
+	own.policy = &policy;
+	env = &own;
 	struct supervisor s = { .env = env, .id = session_id, .gw = gw_fd, .agent = -1 };
 	struct ad_err e;
 	signal(SIGPIPE, SIG_IGN);
@@ -321,6 +343,9 @@ int supervisor_main(const struct supervisor_env *env, int gw_fd, const char *ses
 	if (s.gw_dec == NULL || s.agent_dec == NULL) {
 		ad_err_set(&e, ENOMEM, "frame decoders");
 		send_error(&s, "sandbox_error", e.msg);
+	} else if (session_policy(opts, &policy, &e) < 0) {
+		ad_err_prefix(&e, "the session's sandbox policy");
+		send_error(&s, "invalid_request_error", e.msg);
 	} else if (start_sandbox(&s, &e) < 0) {
 		ad_err_prefix(&e, "the sandbox could not be built");
 		log_error("session %s: %s", session_id, e.msg);

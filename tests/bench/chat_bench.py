@@ -121,6 +121,7 @@ def main():
     ap.add_argument("--runs", type=int, default=200)
     ap.add_argument("--agentd", default=os.path.join(ROOT, "agentd"))
     ap.add_argument("--command", default="echo hi", help="the bash call the model asks for")
+    ap.add_argument("--pool", type=int, default=0, help="session.pool_size (sandboxes built ahead)")
     args = ap.parse_args()
 
     tmp = tempfile.mkdtemp(prefix="agentd-chat-bench-")
@@ -136,7 +137,8 @@ def main():
             json.dump({"listen": "127.0.0.1:0", "state_dir": os.path.join(tmp, "state"),
                        "static_dir": os.path.join(tmp, "static")}, f)
         env = {"PATH": "/usr/local/bin:/usr/bin:/bin", "ANTHROPIC_API_KEY": KEY,
-               "ANTHROPIC_BASE_URL": f"http://{mock_addr[0]}:{mock_addr[1]}", "AGENTD_MODEL": MODEL}
+               "ANTHROPIC_BASE_URL": f"http://{mock_addr[0]}:{mock_addr[1]}", "AGENTD_MODEL": MODEL,
+               "AGENTD_POOL_SIZE": str(args.pool), "AGENTD_ACCESS_LOG": "false"}
         daemon = Proc([args.agentd, "--config", cfg], env=env, cwd=tmp)
         addr = daemon.wait_ready("agentd")
 
@@ -150,7 +152,12 @@ def main():
             sys.exit(f"benchmark: a run failed: {e}\nagentd's log:\n" + "\n".join(daemon.lines[-20:]))
         conn.close()
 
-        reqs = get_json(mock_addr, "/_mock/requests")
+        # the reply can reach us before the mock has noted the end of its last answer
+        for _ in range(100):
+            reqs = get_json(mock_addr, "/_mock/requests")
+            if all(r.get("t_done") is not None for r in reqs):
+                break
+            time.sleep(0.02)
         state = get_json(mock_addr, "/_mock/state")
         if state["violations"]:
             sys.exit("benchmark: the mock saw invalid requests:\n  " + "\n  ".join(state["violations"][:20]))
@@ -171,7 +178,7 @@ def main():
             end_ms.append((t_end - b["t_done"]) * 1000)
 
         print(f"ephemeral POST /api/chat, one bash call ({args.command!r}) then a text reply; "
-              f"{len(runs)} runs, sequential, keep-alive")
+              f"{len(runs)} runs, sequential, keep-alive; warm pool of {args.pool}")
         print(f"{'':44} {'median':>9} {'p99':>9} {'mean':>9}")
 
         def row(label, v, target=""):

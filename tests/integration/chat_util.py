@@ -67,7 +67,9 @@ def chatd(daemon_factory, mock):
 def chat_env(mock, key=KEY, **extra):
     """The daemon's environment: the mock as the API, KEY, MODEL; extra as given
     (values str()-ed; None drops a variable, e.g. ANTHROPIC_API_KEY=None)."""
-    env = {"ANTHROPIC_BASE_URL": mock.url, "AGENTD_MODEL": MODEL, "AGENTD_API_MAX_RETRIES": "2"}
+    # no warm pool unless a test asks: its sandboxes would count as left behind
+    env = {"ANTHROPIC_BASE_URL": mock.url, "AGENTD_MODEL": MODEL, "AGENTD_API_MAX_RETRIES": "2",
+           "AGENTD_POOL_SIZE": "0"}
     if key is not None:
         env["ANTHROPIC_API_KEY"] = key
     for k, v in extra.items():
@@ -304,18 +306,19 @@ class Stream:
         return f"<Stream {self.status} {self.names}>"
 
 
-def stream_chat(d, body, headers=None, stop=None, timeout=CHAT_TIMEOUT):
-    """POST /api/chat and read the SSE stream event by event until it ends, or until
-    stop(event) is true (then the connection is closed: a client going away)."""
+def stream_chat(d, body, headers=None, stop=None, timeout=CHAT_TIMEOUT, path="/api/chat", method="POST"):
+    """POST /api/chat (or method path) and read the SSE stream event by event until it
+    ends, or until stop(event) is true (then the connection is closed: a client going
+    away). body None: no body (GET .../events)."""
     if isinstance(body, str):
         body = {"message": body, "stream": True}
-    data = body if isinstance(body, bytes) else json.dumps(body).encode()
-    hdrs = {"Content-Type": "application/json", "Content-Length": str(len(data))}
+    data = b"" if body is None else body if isinstance(body, bytes) else json.dumps(body).encode()
+    hdrs = {"Content-Type": "application/json", "Content-Length": str(len(data))} if body is not None else {}
     hdrs.update(headers or {})
     conn = http.client.HTTPConnection(d.host, d.port, timeout=timeout)
     events, raw, closed_early = [], [], False
     try:
-        conn.request("POST", "/api/chat", body=data, headers=hdrs)
+        conn.request(method, path, body=data if body is not None else None, headers=hdrs)
         r = conn.getresponse()
         if not r.headers.get("Content-Type", "").startswith("text/event-stream"):
             return Stream(r.status, r.headers, [], r.read(), False)

@@ -1,0 +1,38 @@
+/* An outgoing Server-Sent Events stream: events queued by one thread, read out by
+ * libmicrohttpd's content reader on another, the connection parked (suspended) while
+ * there is nothing to send and resumed when there is. Not locked itself: its owner's
+ * lock guards every call. The backlog a slow client may leave is capped. */
+#ifndef AGENTD_HTTP_SSE_OUT_H
+#define AGENTD_HTTP_SSE_OUT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <sys/types.h>
+
+#include <cjson/cJSON.h>
+#include <microhttpd.h>
+
+#define SSE_BACKLOG_MAX (32u << 20)
+
+struct sse_out {
+	char *data;
+	size_t len, off;             /* bytes queued; bytes of them read */
+	bool overflow;               /* the client fell too far behind: the stream is cut */
+	struct MHD_Connection *conn;
+	bool suspended;
+};
+
+/* "id: N\nevent: NAME\ndata: JSON\n\n" (no id line when id is 0). */
+void sse_out_event(struct sse_out *q, unsigned id, const char *event, const cJSON *data);
+/* Bytes already in the format (a logged event being replayed). */
+void sse_out_raw(struct sse_out *q, const char *text, size_t len);
+/* ": TEXT\n\n", a comment: keeps proxies and finds clients that left. */
+void sse_out_comment(struct sse_out *q, const char *text);
+/* Resume the connection if it is parked. */
+void sse_out_wake(struct sse_out *q);
+/* The content reader's work: bytes, END_OF_STREAM once done and drained, END_WITH_ERROR
+ * after an overflow, or 0 after parking the connection. */
+ssize_t sse_out_read(struct sse_out *q, char *buf, size_t max, bool done);
+void sse_out_free(struct sse_out *q);
+
+#endif

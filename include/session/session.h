@@ -1,0 +1,95 @@
+/* Sessions on the gateway's side: an opaque session per conversation with its own
+ * supervisor and sandbox, kept in a registry by id; explicit states, changed only by
+ * session_enter() (session.c), which logs every transition:
+ *
+ *     creating -> ready -> running <-> idle -> destroyed
+ *                   \          \        \-> suspended (hybrid) -> creating ...
+ *                    `-> failed  `-> failed
+ *
+ * Lifecycle patterns (DESIGN.md section 6): ephemeral (destroyed after its one turn),
+ * long-running (kept; destroyed after session.idle_timeout_s idle), hybrid, shared.
+ * Every event of the session gets a session-wide id and goes to the turn in flight (the
+ * HTTP client waiting for it) and to the session's event log, which GET .../events
+ * streams and resumes from Last-Event-ID. */
+#ifndef AGENTD_SESSION_SESSION_H
+#define AGENTD_SESSION_SESSION_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include <cjson/cJSON.h>
+
+#include "core/err.h"
+
+struct app;
+struct chat_run;
+struct session;
+struct sessions;
+
+enum session_state {
+	SESSION_CREATING, SESSION_READY, SESSION_RUNNING, SESSION_IDLE, SESSION_SUSPENDED, SESSION_FAILED,
+	SESSION_DESTROYED,
+};
+
+enum session_pattern { PATTERN_EPHEMERAL, PATTERN_LONG_RUNNING, PATTERN_HYBRID, PATTERN_SHARED };
+
+extern const char *const session_state_names[];
+extern const char *const session_pattern_names[];
+
+struct session_opts {
+	enum session_pattern pattern;
+	const char *owner;              /* the principal that creates it */
+	const char *system, *model;     /* defaults for its turns; NULL: the config's */
+	unsigned idle_timeout_s;        /* 0: the config's */
+	const cJSON *policy;            /* sandbox tightenings ({"memory_max": "256M", ...}), or NULL */
+};
+
+/* The registry, with the spawner and hub it makes sessions with (app). */
+int sessions_new(struct sessions **out, struct app *app, struct ad_err *err);
+/* agentd is stopping: event streams end (turns in flight go on). */
+void sessions_shutdown(struct sessions *reg);
+/* Destroy every session, free. */
+void sessions_free(struct sessions *reg);
+/* Alive (not destroyed), in all and for owner. */
+unsigned sessions_count(struct sessions *reg, const char *owner);
+/* The warm pool: {"size", "ready", "building", "hits", "misses"}. */
+cJSON *sessions_pool_json(struct sessions *reg);
+/* Build the pool's sandboxes (at start-up; later it refills as sessions take them). */
+void sessions_pool_fill(struct sessions *reg);
+/* {"sessions": [...]} of owner's, as session_json(.., false). */
+cJSON *sessions_list(struct sessions *reg, const char *owner);
+
+/* A new session, registered; the caller holds a reference (session_unref). Fails when
+ * the spawner cannot be reached; at capacity, err->errnum is EAGAIN. */
+struct session *session_create(struct sessions *reg, const struct session_opts *o, struct ad_err *err);
+/* owner's session id, referenced; NULL when there is none (or it is another's). */
+struct session *session_find(struct sessions *reg, const char *id, const char *owner);
+void session_ref(struct session *s);
+void session_unref(struct session *s);
+const char *session_id(const struct session *s);
+
+/* Start a turn ({"message", "history"?, "model"?, "system"?}); run gets its events.
+ * err->errnum EBUSY: a turn is in flight; ENOENT: the session is gone. */
+int session_turn(struct session *s, cJSON *turn, struct chat_run *run, struct ad_err *err);
+/* Stop the turn in flight (the tool's process group, the model call); 0, or -1 when
+ * none is running. */
+int session_interrupt(struct session *s, struct ad_err *err);
+/* Destroy: the supervisor tears the sandbox down; the session leaves the registry. */
+void session_destroy(struct session *s, const char *why);
+
+/* {id, state, pattern, created, last_active, turns, usage, cost_usd, ...}; detail adds
+ * the live resource usage of the sandbox's cgroup. */
+cJSON *session_json(struct session *s, bool detail);
+/* {"messages": [...]}: the transcript. */
+cJSON *session_transcript(struct session *s);
+
+/* GET .../events: a reader of the events after last_id (0: all that are kept), then of
+ * those to come, until the session ends; MHD's content reader and free callback. */
+struct event_reader;
+struct MHD_Connection;
+struct event_reader *session_events_open(struct session *s, unsigned last_id, struct MHD_Connection *conn);
+ssize_t session_events_read(void *cls, uint64_t pos, char *buf, size_t max);
+void session_events_close(void *cls);
+
+#endif

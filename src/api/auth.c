@@ -1,0 +1,137 @@
+/* Who may call the API, and how often: the tokens and the rate limiter set up at
+ * start-up, and the server's authorize hook, run before a protected route's body is
+ * read (routes marked HTTP_ROUTE_PUBLIC never come here). */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "api/app.h"
+#include "auth/ratelimit.h"
+#include "auth/tokens.h"
+#include "core/log.h"
+#include "core/netaddr.h"
+#include "http/server.h"
+
+/* Buckets kept at once: every token in use, or that many anonymous clients. */
+#define API_RATELIMIT_KEYS 16384
+
+int api_auth_setup(struct app *app, struct ad_err *err)
+{
+	const struct config *cfg = &app->cfg;
+	if (token_store_load(&app->tokens, cfg->state_dir, err) < 0)
+		return -1;
+	size_t stored = token_set_count(app->tokens);
+	/* A list of secrets, so not a setting: never logged, never in --check-config; and
+	 * out of the environment once read (set-up runs before any thread or child). */
+	const char *env = getenv("AGENTD_TOKENS");
+	if (env != NULL && token_set_add_env(app->tokens, env, err) < 0)
+		return -1;
+	unsetenv("AGENTD_TOKENS");
+	size_t all = token_set_count(app->tokens);
+
+	struct netaddr addr;
+	if (netaddr_parse(cfg->listen, &addr, err) < 0)
+		return ad_err_prefix(err, "listen");
+	if (all > 0)
+		log_info("auth: %zu API tokens (%zu from the token store, %zu from AGENTD_TOKENS); "
+			 "requests without a valid one get 401", all, stored, all - stored);
+	else if (netaddr_is_loopback(&addr))
+		log_info("auth: no API token configured: requests are anonymous (on loopback only; "
+			 "`agentd token add NAME` makes a token)");
+	else if (cfg->auth.allow_anonymous)
+		log_warn("auth: no API token configured and auth.allow_anonymous is set: anyone who "
+			 "reaches %s can run agents", cfg->listen);
+	else
+		return ad_err_set(err, 0, "listen is %s, beyond loopback, and no API token is configured, "
+				  "so anyone who reaches it could run agents: make a token with `agentd token "
+				  "add NAME` (or set AGENTD_TOKENS), or set auth.allow_anonymous: true "
+				  "(AGENTD_ALLOW_ANONYMOUS=true) to serve without authentication", cfg->listen);
+	struct ratelimit_opts rl = {
+		.per_minute = cfg->auth.rate_per_minute,
+		.burst = cfg->auth.burst,
+		.max_keys = API_RATELIMIT_KEYS,
+	};
+	return ratelimit_new(&app->limiter, &rl, err);
+}
+
+void api_auth_free(struct app *app)
+{
+	ratelimit_free(app->limiter);
+	token_set_free(app->tokens);
+	app->limiter = NULL;
+	app->tokens = NULL;
+}
+
+static int refuse(struct http_refusal *no, unsigned status, const char *type, const char *msg)
+{
+	no->status = status;
+	no->type = type;
+	snprintf(no->message, sizeof(no->message), "%s", msg);
+	return -1;
+}
+
+/* The Authorization header against the tokens: the principal, or a 401 that says what
+ * is wrong with the header. */
+static int authenticate(const struct app *app, struct http_req *req, struct http_refusal *no)
+{
+	const char *h = MHD_lookup_connection_value(req->conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION);
+	if (h == NULL)
+		return refuse(no, 401, HTTP_ERR_AUTH, "no Authorization header: this API needs a token, sent "
+			      "as \"Authorization: Bearer <token>\" (`agentd token add NAME` makes one)");
+	size_t scheme = strcspn(h, " \t");
+	if (scheme != 6 || strncasecmp(h, "Bearer", 6) != 0) {
+		char msg[200];
+		snprintf(msg, sizeof(msg), "the Authorization header must use the Bearer scheme, "
+			 "\"Authorization: Bearer <token>\"; it uses \"%.*s\"", (int)(scheme < 32 ? scheme : 32), h);
+		return refuse(no, 401, HTTP_ERR_AUTH, msg);
+	}
+	const char *token = h + scheme + strspn(h + scheme, " \t");
+	size_t len = strlen(token);
+	while (len > 0 && (token[len - 1] == ' ' || token[len - 1] == '\t'))
+		len--;
+	if (len == 0)
+		return refuse(no, 401, HTTP_ERR_AUTH, "the Authorization header has the Bearer scheme but no token");
+	const char *name = token_set_match(app->tokens, token, len);
+	if (name == NULL)
+		return refuse(no, 401, HTTP_ERR_AUTH, "the bearer token is not valid here (unknown, "
+			      "removed, or made for another agentd)");
+	snprintf(req->principal, sizeof(req->principal), "%s", name);
+	return 0;
+}
+
+static bool remote_is_loopback(const char *remote)
+{
+	char text[80];
+	struct netaddr a;
+	struct ad_err e;
+	snprintf(text, sizeof(text), strchr(remote, ':') ? "[%s]:0" : "%s:0", remote);
+	return netaddr_parse(text, &a, &e) == 0 && netaddr_is_loopback(&a);
+}
+
+int api_authorize(void *ctx, struct http_req *req, struct http_refusal *no)
+{
+	struct app *app = ctx;
+	char key[RATELIMIT_KEY_MAX];
+	if (token_set_count(app->tokens) > 0) {
+		if (authenticate(app, req, no) < 0)
+			return -1;
+		snprintf(key, sizeof(key), "token:%s", req->principal);
+	} else {
+		/* anonymous: a bucket per client address. Loopback clients are the machine's
+		 * own, and all one address: limiting them as one would only throttle every
+		 * local user together (and the tests), so they are not limited. */
+		if (remote_is_loopback(req->remote))
+			return 0;
+		snprintf(key, sizeof(key), "addr:%s", req->remote);
+	}
+	unsigned wait_s = ratelimit_take(app->limiter, key);
+	if (wait_s == 0)
+		return 0;
+	char msg[256];
+	snprintf(msg, sizeof(msg), "rate limit reached for %s: %lld requests a minute, %lld at once; "
+		 "retry in %u s", token_set_count(app->tokens) ? req->principal : req->remote,
+		 (long long)app->cfg.auth.rate_per_minute, (long long)app->cfg.auth.burst, wait_s);
+	no->retry_after_s = wait_s;
+	return refuse(no, 429, HTTP_ERR_RATE_LIMIT, msg);
+}

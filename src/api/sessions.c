@@ -1,0 +1,199 @@
+/* The session API: /api/sessions and /api/sessions/{id}[/messages|/events|/interrupt].
+ * A session belongs to the principal that made it; to anyone else it does not exist. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "api/app.h"
+#include "api/chat_request.h"
+#include "api/turn.h"
+#include "session/session.h"
+
+#define CAPACITY_RETRY_S "5"
+
+const char *api_owner(const struct http_req *req)
+{
+	return req->principal[0] ? req->principal : "anonymous";
+}
+
+enum MHD_Result api_reply_capacity(struct http_req *req, const struct ad_err *e)
+{
+	if (e->errnum == EAGAIN)
+		return http_reply_error_header(req, 503, HTTP_ERR_UNAVAILABLE, "Retry-After", CAPACITY_RETRY_S, "%s",
+					       e->msg);
+	return http_reply_error(req, 503, HTTP_ERR_UNAVAILABLE, "cannot start a session: %s", e->msg);
+}
+
+/* The body of POST /api/sessions, field by field. */
+static int parse_opts(struct app *app, const cJSON *body, struct session_opts *o, struct ad_err *err)
+{
+	o->pattern = (enum session_pattern)app->cfg.session.pattern;
+	if (body == NULL)
+		return 0;
+	if (!cJSON_IsObject(body))
+		return ad_err_set(err, 0, "the body must be a JSON object");
+	for (const cJSON *k = body->child; k; k = k->next) {
+		const char *n = k->string;
+		if (strcmp(n, "pattern") == 0) {
+			int i = 0;
+			while (cJSON_IsString(k) && session_pattern_names[i] && strcmp(k->valuestring, session_pattern_names[i]))
+				i++;
+			if (!cJSON_IsString(k) || session_pattern_names[i] == NULL)
+				return ad_err_set(err, 0, "pattern must be one of ephemeral, long-running, hybrid, shared");
+			o->pattern = (enum session_pattern)i;
+		} else if (strcmp(n, "system") == 0 || strcmp(n, "model") == 0) {
+			if (!cJSON_IsString(k))
+				return ad_err_set(err, 0, "%s must be a string", n);
+			*(n[0] == 's' ? &o->system : &o->model) = k->valuestring;
+		} else if (strcmp(n, "idle_timeout_s") == 0) {
+			if (!cJSON_IsNumber(k) || k->valuedouble < 1 || k->valuedouble > (double)app->cfg.session.idle_timeout_s)
+				return ad_err_set(err, 0, "idle_timeout_s must be a number of seconds from 1 to %lld",
+						  (long long)app->cfg.session.idle_timeout_s);
+			o->idle_timeout_s = (unsigned)k->valuedouble;
+		} else if (strcmp(n, "policy") == 0) {
+			struct sandbox_policy p = app->policy;   /* checked here, applied by the supervisor */
+			if (sandbox_policy_tighten(&p, k, err) < 0)
+				return ad_err_prefix(err, "policy");
+			o->policy = k;
+		} else {
+			return ad_err_set(err, 0, "unknown field \"%s\"", n);
+		}
+	}
+	if (o->pattern == PATTERN_HYBRID || o->pattern == PATTERN_SHARED)
+		return ad_err_set(err, ENOSYS, "pattern \"%s\" is not available in this version of agentd",
+				  session_pattern_names[o->pattern]);
+	return 0;
+}
+
+enum MHD_Result api_sessions_create(struct http_req *req)
+{
+	struct app *app = req->app;
+	struct session_opts o = { .owner = api_owner(req) };
+	struct ad_err e;
+	if (parse_opts(app, req->json, &o, &e) < 0)
+		return http_reply_error(req, e.errnum == ENOSYS ? 501 : 400,
+					e.errnum == ENOSYS ? "not_implemented_error" : HTTP_ERR_INVALID, "%s", e.msg);
+	struct chat_request fake = { .model = o.model, .system = o.system };
+	bool refused;
+	enum MHD_Result r = api_turn_refuse(req, &fake, &refused);
+	if (refused)
+		return r;
+	if (app->cfg.anthropic.api_key[0] == '\0')
+		return http_reply_error(req, 503, HTTP_ERR_UNAVAILABLE,
+					"no Anthropic API key is configured: set ANTHROPIC_API_KEY, then restart agentd");
+	if (!app->probe.ready)
+		return http_reply_error(req, 503, HTTP_ERR_UNAVAILABLE, "sandboxes cannot start on this host: %s",
+					app->probe.reason);
+	struct session *s = session_create(app->sessions, &o, &e);
+	if (s == NULL)
+		return api_reply_capacity(req, &e);
+	cJSON *j = session_json(s, false);
+	session_unref(s);
+	return http_reply_json(req, 201, j);
+}
+
+enum MHD_Result api_sessions_list(struct http_req *req)
+{
+	struct app *app = req->app;
+	return http_reply_json(req, 200, sessions_list(app->sessions, api_owner(req)));
+}
+
+/* The session of the path's {id}, or a 404 answered. */
+static struct session *find(struct http_req *req, enum MHD_Result *r)
+{
+	struct app *app = req->app;
+	struct session *s = session_find(app->sessions, req->params[0], api_owner(req));
+	if (s == NULL)
+		*r = http_reply_error(req, 404, HTTP_ERR_NOT_FOUND, "no session \"%s\"", req->params[0]);
+	return s;
+}
+
+enum MHD_Result api_session_get(struct http_req *req)
+{
+	enum MHD_Result r;
+	struct session *s = find(req, &r);
+	if (s == NULL)
+		return r;
+	cJSON *j = session_json(s, true);
+	session_unref(s);
+	return http_reply_json(req, 200, j);
+}
+
+enum MHD_Result api_session_delete(struct http_req *req)
+{
+	enum MHD_Result r;
+	struct session *s = find(req, &r);
+	if (s == NULL)
+		return r;
+	session_destroy(s, "deleted by its owner");
+	cJSON *j = session_json(s, false);
+	session_unref(s);
+	return http_reply_json(req, 200, j);
+}
+
+enum MHD_Result api_session_post_message(struct http_req *req)
+{
+	struct app *app = req->app;
+	if (req->ctx != NULL)
+		return api_turn_resumed(req);
+	struct chat_request cr;
+	struct ad_err e;
+	bool refused;
+	if (chat_request_parse(req->json, app->cfg.anthropic.max_message_chars, &cr, &e) < 0)
+		return http_reply_error(req, 400, HTTP_ERR_INVALID, "%s", e.msg);
+	if (cr.session_id != NULL)
+		return http_reply_error(req, 400, HTTP_ERR_INVALID, "session_id belongs in the path here");
+	enum MHD_Result r = api_turn_refuse(req, &cr, &refused);
+	if (refused)
+		return r;
+	struct session *s = find(req, &r);
+	if (s == NULL)
+		return r;
+	r = api_turn_start(req, s, &cr);
+	session_unref(s);
+	return r;
+}
+
+enum MHD_Result api_session_messages(struct http_req *req)
+{
+	enum MHD_Result r;
+	struct session *s = find(req, &r);
+	if (s == NULL)
+		return r;
+	cJSON *j = session_transcript(s);
+	session_unref(s);
+	return http_reply_json(req, 200, j);
+}
+
+enum MHD_Result api_session_interrupt(struct http_req *req)
+{
+	enum MHD_Result r;
+	struct ad_err e;
+	struct session *s = find(req, &r);
+	if (s == NULL)
+		return r;
+	int rc = session_interrupt(s, &e);
+	session_unref(s);
+	if (rc < 0)
+		return http_reply_error(req, 409, "conflict_error", "%s", e.msg);
+	cJSON *j = cJSON_CreateObject();
+	cJSON_AddBoolToObject(j, "interrupted", true);
+	return http_reply_json(req, 202, j);
+}
+
+enum MHD_Result api_session_events(struct http_req *req)
+{
+	enum MHD_Result r;
+	struct session *s = find(req, &r);
+	if (s == NULL)
+		return r;
+	const char *last = MHD_lookup_connection_value(req->conn, MHD_HEADER_KIND, "Last-Event-ID");
+	unsigned long after = last ? strtoul(last, NULL, 10) : 0;
+	struct event_reader *er = session_events_open(s, after > 0xffffffffUL ? 0 : (unsigned)after, req->conn);
+	session_unref(s);
+	if (er == NULL)
+		return http_reply_error(req, 500, HTTP_ERR_INTERNAL, "out of memory");
+	return http_reply_stream(req, 200, "text/event-stream; charset=utf-8", session_events_read, er,
+				 session_events_close);
+}

@@ -1,0 +1,101 @@
+/* An outgoing Server-Sent Events stream: see include/http/sse_out.h. */
+#include "http/sse_out.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/json.h"
+#include "core/log.h"
+
+static void append(struct sse_out *q, const char *parts[], const size_t lens[], size_t n)
+{
+	size_t need = 0;
+	for (size_t i = 0; i < n; i++)
+		need += lens[i];
+	if (q->overflow)
+		return;
+	if (q->len - q->off + need > SSE_BACKLOG_MAX) {
+		log_warn("sse: a client fell %zu bytes behind; cutting its stream", q->len - q->off);
+		q->overflow = true;
+		return;
+	}
+	if (q->off > 0) {                /* keep what is unread at the front */
+		memmove(q->data, q->data + q->off, q->len - q->off);
+		q->len -= q->off;
+		q->off = 0;
+	}
+	char *nb = realloc(q->data, q->len + need);
+	if (nb == NULL) {
+		q->overflow = true;
+		return;
+	}
+	q->data = nb;
+	for (size_t i = 0; i < n; i++) {
+		memcpy(q->data + q->len, parts[i], lens[i]);
+		q->len += lens[i];
+	}
+}
+
+void sse_out_event(struct sse_out *q, unsigned id, const char *event, const cJSON *data)
+{
+	char head[96];
+	int hn = id ? snprintf(head, sizeof(head), "id: %u\nevent: %s\ndata: ", id, event)
+		    : snprintf(head, sizeof(head), "event: %s\ndata: ", event);
+	char *json = json_print(data);
+	if (json == NULL) {
+		q->overflow = true;
+		return;
+	}
+	const char *parts[] = { head, json, "\n\n" };
+	const size_t lens[] = { (size_t)hn, strlen(json), 2 };
+	append(q, parts, lens, 3);
+	cJSON_free(json);
+}
+
+void sse_out_raw(struct sse_out *q, const char *text, size_t len)
+{
+	const char *parts[] = { text };
+	const size_t lens[] = { len };
+	append(q, parts, lens, 1);
+}
+
+void sse_out_comment(struct sse_out *q, const char *text)
+{
+	const char *parts[] = { ": ", text, "\n\n" };
+	const size_t lens[] = { 2, strlen(text), 2 };
+	append(q, parts, lens, 3);
+}
+
+void sse_out_wake(struct sse_out *q)
+{
+	if (q->suspended) {
+		q->suspended = false;
+		MHD_resume_connection(q->conn);
+	}
+}
+
+ssize_t sse_out_read(struct sse_out *q, char *buf, size_t max, bool done)
+{
+	if (q->overflow)
+		return MHD_CONTENT_READER_END_WITH_ERROR;
+	if (q->len > q->off) {
+		size_t avail = q->len - q->off, n = avail < max ? avail : max;
+		memcpy(buf, q->data + q->off, n);
+		q->off += n;
+		return (ssize_t)n;
+	}
+	if (done)
+		return MHD_CONTENT_READER_END_OF_STREAM;
+	/* nothing yet: park the connection until its owner has something (sse_out_wake) */
+	q->suspended = true;
+	MHD_suspend_connection(q->conn);
+	return 0;
+}
+
+void sse_out_free(struct sse_out *q)
+{
+	free(q->data);
+	q->data = NULL;
+	q->len = q->off = 0;
+}

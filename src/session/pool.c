@@ -1,0 +1,121 @@
+/* The warm pool: session.pool_size sessions whose sandboxes are built before anyone
+ * asks, so that a new session gets one at once. A pooled session belongs to nobody and
+ * has no idle timeout; taking one makes it the new session (its id included), and the
+ * pool is topped up behind it. Sessions that ask for a policy of their own build theirs. */
+#include "session_int.h"
+
+#include <stdlib.h>
+
+#include "api/app.h"
+#include "core/log.h"
+
+static bool usable(const struct session *s)
+{
+	return s->state == SESSION_READY || s->state == SESSION_CREATING;
+}
+
+struct session *pool_take(struct sessions *reg, const struct session_opts *o)
+{
+	struct session *got = NULL;
+	pthread_mutex_lock(&reg->lock);
+	/* a ready one first; one still being built is faster than a new one */
+	for (int pass = 0; pass < 2 && got == NULL; pass++)
+		for (unsigned i = 0; i < reg->pool_n && got == NULL; i++) {
+			struct session *s = reg->pool[i];
+			pthread_mutex_lock(&s->lock);
+			if (pass == 0 ? s->state == SESSION_READY : usable(s)) {
+				got = s;
+				reg->pool[i] = reg->pool[--reg->pool_n];
+				s->pooled = false;
+				session_adopt(s, o);
+			}
+			pthread_mutex_unlock(&s->lock);
+		}
+	if (reg->app->cfg.session.pool_size > 0)
+		got ? reg->pool_hits++ : reg->pool_misses++;
+	pthread_mutex_unlock(&reg->lock);
+	return got;
+}
+
+/* Drop what failed, then build what is missing, outside the registry's lock. */
+void pool_fill(struct sessions *reg)
+{
+	unsigned want = (unsigned)reg->app->cfg.session.pool_size, need;
+	struct session *dead[POOL_MAX];
+	unsigned ndead = 0;
+	pthread_mutex_lock(&reg->lock);
+	for (unsigned i = 0; i < reg->pool_n;) {
+		struct session *s = reg->pool[i];
+		pthread_mutex_lock(&s->lock);
+		bool ok = usable(s);
+		pthread_mutex_unlock(&s->lock);
+		if (ok) {
+			i++;
+		} else {
+			dead[ndead++] = s;
+			reg->pool[i] = reg->pool[--reg->pool_n];
+		}
+	}
+	need = want > reg->pool_n + reg->pool_filling ? want - reg->pool_n - reg->pool_filling : 0;
+	reg->pool_filling += need;
+	pthread_mutex_unlock(&reg->lock);
+	for (unsigned i = 0; i < ndead; i++)
+		session_unref(dead[i]);
+	for (unsigned i = 0; i < need; i++) {
+		struct ad_err e;
+		struct session_opts o = { .pattern = PATTERN_LONG_RUNNING, .owner = "" };
+		struct session *s = session_alloc(reg, &o, &e);
+		if (s != NULL && session_spawn(reg, s, NULL, &e) < 0) {
+			session_unref(s);
+			s = NULL;
+		}
+		if (s == NULL)
+			log_warn("pool: cannot build a sandbox ahead of time: %s", e.msg);
+		pthread_mutex_lock(&reg->lock);
+		reg->pool_filling--;
+		if (s != NULL) {
+			s->pooled = true;
+			reg->pool[reg->pool_n++] = s;
+		}
+		pthread_mutex_unlock(&reg->lock);
+	}
+}
+
+void pool_drain(struct sessions *reg)
+{
+	pthread_mutex_lock(&reg->lock);
+	unsigned n = reg->pool_n;
+	struct session *all[POOL_MAX];
+	for (unsigned i = 0; i < n; i++)
+		all[i] = reg->pool[i];
+	reg->pool_n = 0;
+	pthread_mutex_unlock(&reg->lock);
+	for (unsigned i = 0; i < n; i++) {
+		session_destroy(all[i], "agentd is shutting down");
+		session_unref(all[i]);
+	}
+}
+
+cJSON *sessions_pool_json(struct sessions *reg)
+{
+	cJSON *j = cJSON_CreateObject();
+	pthread_mutex_lock(&reg->lock);
+	unsigned ready = 0;
+	for (unsigned i = 0; i < reg->pool_n; i++) {
+		pthread_mutex_lock(&reg->pool[i]->lock);
+		ready += reg->pool[i]->state == SESSION_READY;
+		pthread_mutex_unlock(&reg->pool[i]->lock);
+	}
+	cJSON_AddNumberToObject(j, "size", (double)reg->app->cfg.session.pool_size);
+	cJSON_AddNumberToObject(j, "ready", ready);
+	cJSON_AddNumberToObject(j, "building", reg->pool_n - ready + reg->pool_filling);
+	cJSON_AddNumberToObject(j, "hits", (double)reg->pool_hits);
+	cJSON_AddNumberToObject(j, "misses", (double)reg->pool_misses);
+	pthread_mutex_unlock(&reg->lock);
+	return j;
+}
+
+void sessions_pool_fill(struct sessions *reg)
+{
+	pool_fill(reg);
+}

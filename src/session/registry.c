@@ -1,0 +1,266 @@
+/* The session registry: id -> session, the capacity limits, and making sessions. */
+#include "session_int.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+
+#include "api/app.h"
+#include "core/clock.h"
+#include "core/json.h"
+#include "core/log.h"
+#include "session/hub.h"
+#include "session/spawner.h"
+
+extern const struct hub_link_ops session_link_ops;
+static struct session **snapshot(struct sessions *reg, size_t *n);
+
+bool registry_shutting_down(const struct sessions *reg)
+{
+	return atomic_load(&reg->shutting_down);
+}
+
+void sessions_shutdown(struct sessions *reg)
+{
+	atomic_store(&reg->shutting_down, true);
+	size_t n;
+	struct session **all = snapshot(reg, &n);
+	for (size_t i = 0; i < n; i++) {
+		pthread_mutex_lock(&all[i]->lock);
+		session_readers_wake(all[i]);
+		pthread_mutex_unlock(&all[i]->lock);
+		session_unref(all[i]);
+	}
+	free(all);
+}
+
+static unsigned bucket(const char *id)
+{
+	unsigned h = 2166136261u;         /* FNV-1a */
+	for (; *id; id++)
+		h = (h ^ (unsigned char)*id) * 16777619u;
+	return h % BUCKETS;
+}
+
+int sessions_new(struct sessions **out, struct app *app, struct ad_err *err)
+{
+	struct sessions *reg = calloc(1, sizeof(*reg));
+	if (reg == NULL)
+		return ad_err_set(err, ENOMEM, "sessions");
+	pthread_mutex_init(&reg->lock, NULL);
+	reg->app = app;
+	*out = reg;
+	return 0;
+}
+
+const struct config *registry_config(const struct sessions *reg)
+{
+	return &reg->app->cfg;
+}
+
+/* Every session, referenced, for work outside the registry's lock. */
+static struct session **snapshot(struct sessions *reg, size_t *n)
+{
+	pthread_mutex_lock(&reg->lock);
+	struct session **all = calloc(reg->count + 1, sizeof(*all));
+	*n = 0;
+	for (unsigned b = 0; all != NULL && b < BUCKETS; b++)
+		for (struct session *s = reg->buckets[b]; s != NULL; s = s->hash_next) {
+			pthread_mutex_lock(&s->lock);
+			s->refs++;
+			pthread_mutex_unlock(&s->lock);
+			all[(*n)++] = s;
+		}
+	pthread_mutex_unlock(&reg->lock);
+	return all;
+}
+
+void sessions_free(struct sessions *reg)
+{
+	if (reg == NULL)
+		return;
+	size_t n;
+	struct session **all = snapshot(reg, &n);
+	for (size_t i = 0; i < n; i++) {
+		session_destroy(all[i], "agentd is shutting down");
+		session_unref(all[i]);
+	}
+	free(all);
+	pool_drain(reg);
+	pthread_mutex_destroy(&reg->lock);
+	free(reg);
+}
+
+static unsigned count_owned(struct sessions *reg, const char *owner)
+{
+	unsigned n = 0;
+	for (unsigned b = 0; b < BUCKETS; b++)
+		for (struct session *s = reg->buckets[b]; s != NULL; s = s->hash_next)
+			n += strcmp(s->owner, owner) == 0;
+	return n;
+}
+
+unsigned sessions_count(struct sessions *reg, const char *owner)
+{
+	pthread_mutex_lock(&reg->lock);
+	unsigned n = owner ? count_owned(reg, owner) : reg->count;
+	pthread_mutex_unlock(&reg->lock);
+	return n;
+}
+
+cJSON *sessions_list(struct sessions *reg, const char *owner)
+{
+	size_t n;
+	struct session **all = snapshot(reg, &n);
+	cJSON *j = cJSON_CreateObject();
+	cJSON *list = cJSON_AddArrayToObject(j, "sessions");
+	for (size_t i = 0; i < n; i++) {
+		if (strcmp(all[i]->owner, owner) == 0 && all[i]->pattern != PATTERN_EPHEMERAL)
+			cJSON_AddItemToArray(list, session_json(all[i], false));
+		session_unref(all[i]);
+	}
+	free(all);
+	return j;
+}
+
+struct session *session_find(struct sessions *reg, const char *id, const char *owner)
+{
+	pthread_mutex_lock(&reg->lock);
+	struct session *s = reg->buckets[bucket(id)];
+	while (s != NULL && strcmp(s->id, id) != 0)
+		s = s->hash_next;
+	if (s != NULL && strcmp(s->owner, owner) != 0)
+		s = NULL;                 /* another's: as if it did not exist */
+	if (s != NULL) {
+		pthread_mutex_lock(&s->lock);
+		s->refs++;
+		pthread_mutex_unlock(&s->lock);
+	}
+	pthread_mutex_unlock(&reg->lock);
+	return s;
+}
+
+void registry_remove(struct sessions *reg, struct session *s)
+{
+	bool found = false;
+	pthread_mutex_lock(&reg->lock);
+	for (struct session **p = &reg->buckets[bucket(s->id)]; *p != NULL; p = &(*p)->hash_next)
+		if (*p == s) {
+			*p = s->hash_next;
+			reg->count--;
+			found = true;
+			break;
+		}
+	pthread_mutex_unlock(&reg->lock);
+	if (found)
+		session_unref(s);         /* the registry's */
+}
+
+/* A slot under the limits, or EAGAIN. */
+static int reserve(struct sessions *reg, const char *owner, struct ad_err *err)
+{
+	const struct config *cfg = &reg->app->cfg;
+	int rc = 0;
+	pthread_mutex_lock(&reg->lock);
+	if (reg->count >= (unsigned)cfg->session.max_sessions)
+		rc = ad_err_set(err, EAGAIN, "agentd is at capacity: %u sessions (session.max_sessions)", reg->count);
+	else if (count_owned(reg, owner) >= (unsigned)cfg->session.max_per_token)
+		rc = ad_err_set(err, EAGAIN, "you have %lld sessions, the most one token may have "
+				"(session.max_per_token); delete one first", (long long)cfg->session.max_per_token);
+	else
+		reg->count++;
+	pthread_mutex_unlock(&reg->lock);
+	return rc;
+}
+
+struct session *session_alloc(struct sessions *reg, const struct session_opts *o, struct ad_err *err)
+{
+	struct session *s = calloc(1, sizeof(*s));
+	unsigned char rnd[12];
+	if (s == NULL || (s->transcript = cJSON_CreateArray()) == NULL ||
+	    getrandom(rnd, sizeof(rnd), 0) != (ssize_t)sizeof(rnd)) {
+		if (s != NULL)
+			cJSON_Delete(s->transcript);
+		free(s);
+		ad_err_set(err, ENOMEM, "session");
+		return NULL;
+	}
+	pthread_mutex_init(&s->lock, NULL);
+	s->refs = 1;                      /* the registry's (or the pool's) */
+	s->reg = reg;
+	int n = snprintf(s->id, sizeof(s->id), "sess_");
+	for (size_t i = 0; i < sizeof(rnd); i++)
+		n += snprintf(s->id + n, sizeof(s->id) - (size_t)n, "%02x", rnd[i]);
+	s->state = SESSION_CREATING;
+	session_adopt(s, o);
+	return s;
+}
+
+void session_adopt(struct session *s, const struct session_opts *o)
+{
+	const struct config *cfg = &s->reg->app->cfg;
+	snprintf(s->owner, sizeof(s->owner), "%s", o->owner);
+	s->pattern = o->pattern;
+	s->created = s->last_active = time(NULL);
+	s->idle_since_ns = clock_mono_ns();
+	s->idle_timeout_s = o->idle_timeout_s && o->idle_timeout_s < cfg->session.idle_timeout_s
+				    ? o->idle_timeout_s : (unsigned)cfg->session.idle_timeout_s;
+	free(s->system);
+	free(s->model);
+	s->system = o->system ? strdup(o->system) : NULL;
+	s->model = o->model ? strdup(o->model) : NULL;
+}
+
+int session_spawn(struct sessions *reg, struct session *s, const cJSON *policy, struct ad_err *err)
+{
+	struct app *app = reg->app;
+	cJSON *spec = cJSON_CreateObject();
+	if (policy != NULL)
+		cJSON_AddItemToObject(spec, "policy", cJSON_Duplicate(policy, true));
+	char *spec_text = json_print(spec);
+	cJSON_Delete(spec);
+	int fd = spec_text ? spawner_spawn(app->spawner, s->id, spec_text, err) : ad_err_set(err, ENOMEM, "spec");
+	cJSON_free(spec_text);
+	if (fd < 0)
+		return -1;
+	pthread_mutex_lock(&s->lock);
+	s->refs++;                        /* the hub's, until on_closed */
+	s->link = hub_attach(app->hub, fd, &session_link_ops, s, err);
+	bool ok = s->link != NULL;
+	if (!ok)
+		s->refs--;
+	pthread_mutex_unlock(&s->lock);
+	return ok ? 0 : -1;
+}
+
+struct session *session_create(struct sessions *reg, const struct session_opts *o, struct ad_err *err)
+{
+	if (reserve(reg, o->owner, err) < 0)
+		return NULL;
+	/* a sandbox built ahead of time fits any session that does not change the policy */
+	struct session *s = o->policy == NULL ? pool_take(reg, o) : NULL;
+	if (s == NULL) {
+		if ((s = session_alloc(reg, o, err)) == NULL)
+			goto unreserve;
+		if (session_spawn(reg, s, o->policy, err) < 0) {
+			session_unref(s);
+			goto unreserve;
+		}
+	}
+	session_ref(s);                   /* the caller's */
+	pthread_mutex_lock(&reg->lock);
+	unsigned b = bucket(s->id);
+	s->hash_next = reg->buckets[b];
+	reg->buckets[b] = s;
+	pthread_mutex_unlock(&reg->lock);
+	log_info("session %s: created (%s) for %s", s->id, session_pattern_names[s->pattern], s->owner);
+	pool_fill(reg);
+	return s;
+unreserve:
+	pthread_mutex_lock(&reg->lock);
+	reg->count--;
+	pthread_mutex_unlock(&reg->lock);
+	return NULL;
+}

@@ -1,0 +1,278 @@
+/* A session on the gateway's side: see include/session/session.h.
+ *
+ * Locks: a session's lock, then a turn's (chat_run) lock, never the other way; the
+ * registry's lock is never held while a session's is taken. */
+#include "session_int.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "api/chat_run.h"
+#include "core/clock.h"
+#include "core/log.h"
+#include "ipc/frame.h"
+#include "ipc/protocol.h"
+#include "sandbox/cgroup.h"
+#include "session/hub.h"
+
+const char *const session_state_names[] = {
+	[SESSION_CREATING] = "creating", [SESSION_READY] = "ready", [SESSION_RUNNING] = "running",
+	[SESSION_IDLE] = "idle", [SESSION_SUSPENDED] = "suspended", [SESSION_FAILED] = "failed",
+	[SESSION_DESTROYED] = "destroyed",
+};
+
+const char *const session_pattern_names[] = {
+	[PATTERN_EPHEMERAL] = "ephemeral", [PATTERN_LONG_RUNNING] = "long-running",
+	[PATTERN_HYBRID] = "hybrid", [PATTERN_SHARED] = "shared", NULL,
+};
+
+void session_enter(struct session *s, enum session_state to, const char *why)
+{
+	if (s->state == to)
+		return;
+	log_info("session %s: %s -> %s%s%s", s->id, session_state_names[s->state], session_state_names[to],
+		 why ? ": " : "", why ? why : "");
+	s->state = to;
+	if (to == SESSION_IDLE || to == SESSION_READY)
+		s->idle_since_ns = clock_mono_ns();
+}
+
+const char *session_id(const struct session *s)
+{
+	return s->id;
+}
+
+void session_ref(struct session *s)
+{
+	pthread_mutex_lock(&s->lock);
+	s->refs++;
+	pthread_mutex_unlock(&s->lock);
+}
+
+void session_unref(struct session *s)
+{
+	pthread_mutex_lock(&s->lock);
+	int left = --s->refs;
+	pthread_mutex_unlock(&s->lock);
+	if (left > 0)
+		return;
+	session_log_free(s);
+	cJSON_Delete(s->transcript);
+	cJSON_Delete(s->cgroup);
+	free(s->reason);
+	free(s->system);
+	free(s->model);
+	pthread_mutex_destroy(&s->lock);
+	free(s);
+}
+
+/* Under the lock: the turn in flight is over; the caller gets its reference. */
+static struct chat_run *detach_run(struct session *s)
+{
+	struct chat_run *run = s->run;
+	s->run = NULL;
+	if (s->state == SESSION_RUNNING)
+		session_enter(s, SESSION_IDLE, NULL);
+	return run;
+}
+
+static void on_event(void *owner, cJSON *ev)
+{
+	struct session *s = owner;
+	const cJSON *t = cJSON_GetObjectItemCaseSensitive(ev, "type");
+	char type[32];
+	snprintf(type, sizeof(type), "%s", cJSON_IsString(t) ? t->valuestring : "");
+	struct chat_run *run, *ended = NULL;
+	bool destroy = false;
+	pthread_mutex_lock(&s->lock);
+	unsigned id = ++s->next_event_id;
+	if (strcmp(type, "ready") == 0) {
+		cJSON_Delete(s->cgroup);
+		s->cgroup = cJSON_DetachItemFromObjectCaseSensitive(ev, "cgroup");
+		if (s->state == SESSION_CREATING)
+			session_enter(s, SESSION_READY, "the sandbox is up");
+	} else if (strcmp(type, "message") == 0) {
+		cJSON *m = cJSON_DetachItemFromObjectCaseSensitive(ev, "message");
+		if (m != NULL)
+			cJSON_AddItemToArray(s->transcript, m);
+	} else if (strcmp(type, "usage") == 0) {
+		struct usage u = { 0 };
+		const cJSON *turn = cJSON_GetObjectItemCaseSensitive(ev, "turn");
+		static const char *const f[] = { PROTO_USAGE_FIELDS };
+		int64_t *dst[] = { &u.input, &u.output, &u.cache_write, &u.cache_read };
+		for (size_t i = 0; i < 4; i++) {
+			const cJSON *v = cJSON_GetObjectItemCaseSensitive(turn, f[i]);
+			*dst[i] = cJSON_IsNumber(v) ? (int64_t)v->valuedouble : 0;
+		}
+		usage_add(&s->usage, &u);
+	}
+	bool last = strcmp(type, "done") == 0 || strcmp(type, "error") == 0;
+	if (strcmp(type, "error") == 0) {
+		const cJSON *m = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(ev, "error"), "message");
+		free(s->reason);
+		s->reason = cJSON_IsString(m) ? strdup(m->valuestring) : NULL;
+	}
+	if (strcmp(type, "message") != 0)
+		session_log_event(s, id, type, ev);
+	run = s->run;
+	if (run != NULL)
+		chat_run_ref(run);
+	if (last) {
+		s->turns += strcmp(type, "done") == 0;
+		s->last_active = time(NULL);
+		ended = detach_run(s);
+		destroy = s->pattern == PATTERN_EPHEMERAL;
+	}
+	pthread_mutex_unlock(&s->lock);
+	if (run != NULL) {
+		chat_run_event(run, id, ev);
+		chat_run_unref(run);
+	}
+	if (ended != NULL)
+		chat_run_unref(ended);
+	cJSON_Delete(ev);
+	if (destroy)
+		session_destroy(s, "ephemeral: its turn is over");
+}
+
+static void on_closed(void *owner, const char *why)
+{
+	struct session *s = owner;
+	char msg[600];
+	pthread_mutex_lock(&s->lock);
+	s->link = NULL;
+	struct chat_run *run = s->run;
+	s->run = NULL;
+	if (!s->closing) {
+		snprintf(msg, sizeof(msg), "the session's supervisor ended%s%s", why ? ": " : s->reason ? ": " : "",
+			 why ? why : s->reason ? s->reason : "");
+		session_enter(s, SESSION_FAILED, msg);
+	}
+	session_readers_wake(s);
+	pthread_mutex_unlock(&s->lock);
+	if (run != NULL) {
+		chat_run_fail(run, "sandbox_error", s->closing ? "the session was destroyed during the turn"
+							   : "the session ended before the turn finished");
+		chat_run_unref(run);
+	}
+	session_unref(s);       /* the hub's */
+}
+
+/* Keep-alives for a streaming client, and the idle timeout. */
+static void on_tick(void *owner)
+{
+	struct session *s = owner;
+	pthread_mutex_lock(&s->lock);
+	struct chat_run *run = s->run;
+	if (run != NULL)
+		chat_run_ref(run);
+	for (struct event_reader *r = s->readers; r != NULL; r = r->next)
+		if (r->out.suspended) {
+			sse_out_comment(&r->out, "keep-alive");
+			sse_out_wake(&r->out);
+		}
+	bool idle = (s->state == SESSION_IDLE || s->state == SESSION_READY) && !s->pooled &&
+		    s->pattern != PATTERN_SHARED &&
+		    clock_mono_ns() - s->idle_since_ns > (uint64_t)s->idle_timeout_s * 1000000000u;
+	pthread_mutex_unlock(&s->lock);
+	if (run != NULL) {
+		chat_run_tick(run);
+		chat_run_unref(run);
+	}
+	if (idle)
+		session_destroy(s, "idle timeout");
+}
+
+const struct hub_link_ops session_link_ops = { on_event, on_closed, on_tick };
+
+int session_turn(struct session *s, cJSON *turn, struct chat_run *run, struct ad_err *err)
+{
+	int rc = 0;
+	pthread_mutex_lock(&s->lock);
+	if (s->link == NULL || s->closing || s->state == SESSION_FAILED || s->state == SESSION_DESTROYED) {
+		rc = ad_err_set(err, ENOENT, "session %s is %s", s->id, session_state_names[s->state]);
+	} else if (s->run != NULL) {
+		rc = ad_err_set(err, EBUSY, "session %s is working on a turn; wait for it or interrupt it", s->id);
+	} else {
+		if (s->model != NULL && cJSON_GetObjectItemCaseSensitive(turn, "model") == NULL)
+			cJSON_AddStringToObject(turn, "model", s->model);
+		if (s->system != NULL && cJSON_GetObjectItemCaseSensitive(turn, "system") == NULL)
+			cJSON_AddStringToObject(turn, "system", s->system);
+		rc = hub_link_send(s->link, FRAME_TURN, turn, err);
+		if (rc == 0) {
+			chat_run_ref(run);
+			s->run = run;
+			s->last_active = time(NULL);
+			session_enter(s, SESSION_RUNNING, NULL);
+			chat_run_hello(run, ++s->next_event_id);
+		}
+	}
+	pthread_mutex_unlock(&s->lock);
+	return rc;
+}
+
+int session_interrupt(struct session *s, struct ad_err *err)
+{
+	int rc;
+	pthread_mutex_lock(&s->lock);
+	if (s->run == NULL || s->link == NULL) {
+		rc = ad_err_set(err, ENOENT, "session %s has no turn in flight", s->id);
+	} else {
+		cJSON *cancel = cJSON_CreateObject();
+		rc = hub_link_send(s->link, FRAME_CANCEL, cancel, err);
+		cJSON_Delete(cancel);
+		if (rc == 0)
+			log_info("session %s: interrupt", s->id);
+	}
+	pthread_mutex_unlock(&s->lock);
+	return rc;
+}
+
+void session_destroy(struct session *s, const char *why)
+{
+	pthread_mutex_lock(&s->lock);
+	if (s->state == SESSION_DESTROYED) {
+		pthread_mutex_unlock(&s->lock);
+		return;
+	}
+	s->closing = true;
+	session_enter(s, SESSION_DESTROYED, why);
+	if (s->link != NULL)
+		hub_link_close(s->link);    /* the supervisor tears the sandbox down */
+	session_readers_wake(s);
+	pthread_mutex_unlock(&s->lock);
+	registry_remove(s->reg, s);
+}
+
+cJSON *session_json(struct session *s, bool detail)
+{
+	cJSON *j = cJSON_CreateObject();
+	pthread_mutex_lock(&s->lock);
+	cJSON_AddStringToObject(j, "id", s->id);
+	cJSON_AddStringToObject(j, "state", session_state_names[s->state]);
+	cJSON_AddStringToObject(j, "pattern", session_pattern_names[s->pattern]);
+	cJSON_AddNumberToObject(j, "created", (double)s->created);
+	cJSON_AddNumberToObject(j, "last_active", (double)s->last_active);
+	cJSON_AddNumberToObject(j, "idle_timeout_s", s->idle_timeout_s);
+	cJSON_AddNumberToObject(j, "turns", s->turns);
+	if (s->state == SESSION_FAILED && s->reason != NULL)
+		cJSON_AddStringToObject(j, "error", s->reason);
+	cJSON_AddItemToObject(j, "usage", usage_json(&s->usage));
+	cJSON_AddNumberToObject(j, "cost_usd", usage_cost(registry_config(s->reg), &s->usage));
+	if (detail)
+		cJSON_AddItemToObject(j, "resources", s->cgroup && s->link ? sandbox_cgroup_stats(s->cgroup)
+									   : cJSON_CreateNull());
+	pthread_mutex_unlock(&s->lock);
+	return j;
+}
+
+cJSON *session_transcript(struct session *s)
+{
+	cJSON *j = cJSON_CreateObject();
+	pthread_mutex_lock(&s->lock);
+	cJSON_AddItemToObject(j, "messages", cJSON_Duplicate(s->transcript, true));
+	pthread_mutex_unlock(&s->lock);
+	return j;
+}

@@ -1,0 +1,109 @@
+/* A session's event log and its readers (GET /api/sessions/{id}/events): every event
+ * is kept as the SSE frame it is sent as, the last EVENT_LOG_MAX of them (and at most
+ * EVENT_LOG_BYTES), so that a client that comes back with Last-Event-ID gets what it
+ * missed, then the events as they happen. */
+#include "session_int.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/json.h"
+
+static void drop_oldest(struct session *s)
+{
+	struct logged_event *e = &s->log[s->log_first];
+	s->log_bytes -= e->len;
+	free(e->frame);
+	e->frame = NULL;
+	s->log_first = (s->log_first + 1) % EVENT_LOG_MAX;
+	s->log_count--;
+}
+
+void session_log_event(struct session *s, unsigned id, const char *type, const cJSON *ev)
+{
+	cJSON *data = cJSON_Duplicate(ev, true);
+	cJSON_DeleteItemFromObjectCaseSensitive(data, "type");
+	char *json = json_print(data);
+	cJSON_Delete(data);
+	char *frame = NULL;
+	int n = json ? asprintf(&frame, "id: %u\nevent: %s\ndata: %s\n\n", id, type, json) : -1;
+	cJSON_free(json);
+	if (n < 0)
+		return;
+	while (s->log_count > 0 && (s->log_count == EVENT_LOG_MAX || s->log_bytes + (size_t)n > EVENT_LOG_BYTES))
+		drop_oldest(s);
+	struct logged_event *e = &s->log[(s->log_first + s->log_count) % EVENT_LOG_MAX];
+	*e = (struct logged_event){ id, frame, (size_t)n };
+	s->log_count++;
+	s->log_bytes += (size_t)n;
+	for (struct event_reader *r = s->readers; r != NULL; r = r->next) {
+		sse_out_raw(&r->out, frame, (size_t)n);
+		sse_out_wake(&r->out);
+	}
+}
+
+void session_log_free(struct session *s)
+{
+	while (s->log_count > 0)
+		drop_oldest(s);
+}
+
+void session_readers_wake(struct session *s)
+{
+	for (struct event_reader *r = s->readers; r != NULL; r = r->next)
+		sse_out_wake(&r->out);
+}
+
+static bool session_over(const struct session *s)
+{
+	return s->state == SESSION_DESTROYED || s->state == SESSION_FAILED || registry_shutting_down(s->reg);
+}
+
+struct event_reader *session_events_open(struct session *s, unsigned last_id, struct MHD_Connection *conn)
+{
+	struct event_reader *r = calloc(1, sizeof(*r));
+	if (r == NULL)
+		return NULL;
+	r->out.conn = conn;
+	pthread_mutex_lock(&s->lock);
+	s->refs++;
+	r->s = s;
+	unsigned oldest = s->log_count ? s->log[s->log_first].id : s->next_event_id + 1;
+	if (last_id + 1 < oldest && last_id != 0)
+		sse_out_comment(&r->out, "some events are no longer kept; these are the oldest there are");
+	for (unsigned i = 0; i < s->log_count; i++) {
+		const struct logged_event *e = &s->log[(s->log_first + i) % EVENT_LOG_MAX];
+		if (e->id > last_id)
+			sse_out_raw(&r->out, e->frame, e->len);
+	}
+	r->next = s->readers;
+	s->readers = r;
+	pthread_mutex_unlock(&s->lock);
+	return r;
+}
+
+ssize_t session_events_read(void *cls, uint64_t pos, char *buf, size_t max)
+{
+	struct event_reader *r = cls;
+	pthread_mutex_lock(&r->s->lock);
+	ssize_t n = sse_out_read(&r->out, buf, max, session_over(r->s));
+	pthread_mutex_unlock(&r->s->lock);
+	return n;
+}
+
+void session_events_close(void *cls)
+{
+	struct event_reader *r = cls;
+	struct session *s = r->s;
+	pthread_mutex_lock(&s->lock);
+	for (struct event_reader **p = &s->readers; *p != NULL; p = &(*p)->next)
+		if (*p == r) {
+			*p = r->next;
+			break;
+		}
+	pthread_mutex_unlock(&s->lock);
+	sse_out_free(&r->out);
+	free(r);
+	session_unref(s);
+}
