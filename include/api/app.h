@@ -46,9 +46,16 @@ enum MHD_Result api_session_post_message(struct http_req *req);
 enum MHD_Result api_session_messages(struct http_req *req);
 enum MHD_Result api_session_events(struct http_req *req);
 enum MHD_Result api_session_interrupt(struct http_req *req);
+enum MHD_Result api_session_exec(struct http_req *req);
+enum MHD_Result api_session_suspend(struct http_req *req);
+enum MHD_Result api_session_history(struct http_req *req);
+enum MHD_Result api_session_files(struct http_req *req);
 
 /* Who asks: the token's name, or "anonymous" when no token is configured. */
 const char *api_owner(const struct http_req *req);
+/* The caller's session of the path's {id} (referenced), or NULL with a 404 answered. */
+struct session;
+struct session *api_find_session(struct http_req *req, enum MHD_Result *r);
 /* 503: at capacity (err->errnum EAGAIN, with Retry-After), or no session could start. */
 struct ad_err;
 enum MHD_Result api_reply_capacity(struct http_req *req, const struct ad_err *err);

@@ -27,4 +27,9 @@ static inline void cleanup_cjsonp(cJSON **j)
 /* cJSON_PrintUnformatted with a NULL check spelled once. */
 char *json_print(const cJSON *j);
 
+/* The object of array whose "id" string equals that of obj's "id", or NULL. */
+cJSON *json_find_by_id(const cJSON *array, const cJSON *obj);
+/* to[name] = a copy of from[from_name], when from has it. */
+void json_copy_item(cJSON *to, const char *name, const cJSON *from, const char *from_name);
+
 #endif

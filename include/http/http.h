@@ -104,6 +104,9 @@ enum MHD_Result http_reply_error(struct http_req *req, unsigned status, const ch
 enum MHD_Result http_reply_error_header(struct http_req *req, unsigned status, const char *type,
 					const char *hname, const char *hvalue, const char *fmt, ...)
 	__attribute__((format(printf, 6, 7)));
+/* data (malloc()ed) is owned by the reply from here on. */
+enum MHD_Result http_reply_bytes(struct http_req *req, unsigned status, void *data, size_t len,
+				 const char *content_type);
 /* fd is owned by the reply from here on. */
 enum MHD_Result http_reply_fd(struct http_req *req, unsigned status, int fd, uint64_t size,
 			      const char *content_type);

@@ -28,6 +28,7 @@ enum frame_type {
 	FRAME_TURN,               /* gateway -> agent: a user message to work on */
 	FRAME_RUN_EVENT,          /* agent -> gateway: what the run does, for the client */
 	FRAME_CANCEL,             /* gateway -> agent: interrupt the run */
+	FRAME_OP,                 /* gateway -> agent: exec, files, snapshot, restore */
 	FRAME_TYPE_END            /* not a type: one past the last */
 };
 

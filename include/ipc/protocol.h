@@ -18,6 +18,24 @@
  *               "status": 429}   the call failed; message is for the user
  *   CANCEL     {}   stop the run in flight (the running tool's process group is killed)
  *
+ *   OP         {"id": N, "op": ...}: work on the sandbox between turns (never during one),
+ *              answered by RUN_EVENTs op_output* then one op_end with the same id:
+ *     exec      {"command", "timeout_s"}: bash -c COMMAND in /workspace, its own process
+ *               group, stdin /dev/null, stdout+stderr as op_output {"id", "data"} pieces
+ *               (UTF-8 text, invalid bytes replaced) as they come; op_end {"id", "ok": true,
+ *               "exit_status", "signal"?, "timed_out", "duration_ms", "output_bytes"}
+ *     read      {"path"}: op_end {"id", "ok", "size", "data_b64"} (at most PROTO_FILE_MAX)
+ *     write     {"path", "data_b64", "mode"?}: parents made; op_end {"id", "ok", "size"}
+ *     delete    {"path"}: a file, or a directory with all in it; op_end {"id", "ok"}
+ *     list      {"path"}: op_end {"id", "ok", "entries": [{"name", "type": "file" | "dir"
+ *               | "link" | "other", "size"}]}
+ *     snapshot  {}: the workspace as a tar stream, op_output {"id", "data_b64"} pieces,
+ *               then op_end {"id", "ok", "bytes"}
+ *     restore   {"data_b64", "last": bool}: pieces of such a tar stream, unpacked into
+ *               the workspace; op_end {"id", "ok"} after the last
+ *   Paths are relative to /workspace (or absolute below it) and may not leave it; a
+ *   failure is op_end {"id", "ok": false, "error": "a sentence"}.
+ *
  * agent -> supervisor
  *   HELLO        {"role": "agent", "version": 1}   once, when ready for a TURN
  *   API_REQUEST  {"request": {Messages API body: model, max_tokens, system?, messages,
@@ -48,6 +66,11 @@
 
 /* The agent's end of its socket, inside the sandbox. */
 #define PROTO_AGENT_FD 4
+
+/* The largest file read or written in one OP (base64 makes it 4/3 larger in a frame). */
+#define PROTO_FILE_MAX (4u << 20)
+/* The size of op_output pieces. */
+#define PROTO_CHUNK (64u << 10)
 
 /* The four usage counters, in the API's names and order. */
 #define PROTO_USAGE_FIELDS                                                              \

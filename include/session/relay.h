@@ -41,6 +41,8 @@ int relay_check_request(const struct config *cfg, const cJSON *req, struct ad_er
 int relay_serve(struct relay *r, const cJSON *payload, int agent_fd, struct ad_err *err);
 
 void usage_add(struct usage *to, const struct usage *u);
+/* The four counters from their JSON (usage_json's shape); missing ones stay. */
+void usage_read_json(struct usage *u, const cJSON *j);
 /* {"input_tokens", "output_tokens", "cache_creation_input_tokens", "cache_read_input_tokens"} */
 cJSON *usage_json(const struct usage *u);
 /* In US dollars, at the config's prices. */

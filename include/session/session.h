@@ -72,9 +72,20 @@ const char *session_id(const struct session *s);
 /* Start a turn ({"message", "history"?, "model"?, "system"?}); run gets its events.
  * err->errnum EBUSY: a turn is in flight; ENOENT: the session is gone. */
 int session_turn(struct session *s, cJSON *turn, struct chat_run *run, struct ad_err *err);
+/* Send an OP (include/ipc/protocol.h; its "id" is set here); w gets its events.
+ * err->errnum EBUSY: a turn or another op is in flight; ENOENT: the session is gone. */
+struct op_run;
+int session_op(struct session *s, cJSON *op, struct op_run *w, struct ad_err *err);
+/* {"history": [...]}: tool calls and execs. */
+cJSON *session_history(struct session *s);
 /* Stop the turn in flight (the tool's process group, the model call); 0, or -1 when
  * none is running. */
 int session_interrupt(struct session *s, struct ad_err *err);
+/* Hybrid: save and let the sandbox go (it comes back with the next turn); EBUSY when
+ * not idle, EINVAL for another pattern. */
+int session_suspend(struct session *s, struct ad_err *err);
+/* At start-up: the hybrid sessions saved in the state directory, suspended. */
+void sessions_restore(struct sessions *reg);
 /* Destroy: the supervisor tears the sandbox down; the session leaves the registry. */
 void session_destroy(struct session *s, const char *why);
 

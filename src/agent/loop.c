@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "agent/ops.h"
 #include "agent/run.h"
 #include "core/cleanup.h"
 #include "core/json.h"
@@ -81,10 +82,14 @@ static int take_hello(struct agent *a, unsigned type, cJSON *hello, struct ad_er
 	return link_send_take(a->link.fd, FRAME_HELLO, reply, err);
 }
 
-/* Between runs: TURNs start one; a CANCEL that crossed the run's end is moot; the rest
- * of an abandoned model call is dropped. 0 when the supervisor hung up. */
+/* Between runs: TURNs start one; OPs are worked on (agent/ops.h); a CANCEL that crossed
+ * the run's end is moot; the rest of an abandoned model call is dropped. 0 when the
+ * supervisor hung up. */
 static int serve(struct agent *a, struct ad_err *err)
 {
+	_cleanup_(ops_freep) struct ops *ops = ops_new(a->workspace, a->link.fd);
+	if (ops == NULL)
+		return ad_err_set(err, ENOMEM, "agent");
 	for (;;) {
 		unsigned type;
 		_cleanup_cjson_ cJSON *p = NULL;
@@ -92,7 +97,9 @@ static int serve(struct agent *a, struct ad_err *err)
 		if (rc <= 0)
 			return rc;
 		if (type == FRAME_TURN)
-			rc = run_turn(a, p, err);
+			rc = ops_interrupt(ops, err) < 0 ? -1 : run_turn(a, p, err);
+		else if (type == FRAME_OP)
+			rc = ops_handle(ops, p, err);
 		else if (type != FRAME_CANCEL)
 			rc = model_late_frame(&a->link, type, err);
 		if (rc < 0)

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "core/clock.h"
+#include "core/json.h"
 #include "core/log.h"
 #include "http/sse_out.h"
 
@@ -90,29 +91,10 @@ unsigned chat_error_status(const char *type)
 	return 502;   /* the API failed or refused: agentd is the gateway to it */
 }
 
-static cJSON *tool_call(struct chat_run *r, const cJSON *ev)
-{
-	const cJSON *id = cJSON_GetObjectItemCaseSensitive(ev, "id");
-	cJSON *c;
-	cJSON_ArrayForEach(c, r->tool_calls) {
-		const cJSON *cid = cJSON_GetObjectItemCaseSensitive(c, "id");
-		if (cJSON_IsString(id) && cJSON_IsString(cid) && strcmp(id->valuestring, cid->valuestring) == 0)
-			return c;
-	}
-	return NULL;
-}
-
-static void set_item(cJSON *obj, const char *name, const cJSON *from, const char *from_name)
-{
-	const cJSON *v = cJSON_GetObjectItemCaseSensitive(from, from_name);
-	if (v != NULL)
-		cJSON_ReplaceItemInObjectCaseSensitive(obj, name, cJSON_Duplicate(v, true));
-}
-
 /* A tool call, gathered from its start, output and end events. */
 static void record_tool(struct chat_run *r, const char *type, const cJSON *ev)
 {
-	cJSON *c = tool_call(r, ev);
+	cJSON *c = json_find_by_id(r->tool_calls, ev);
 	if (strcmp(type, "tool_start") == 0 && c == NULL) {
 		c = cJSON_CreateObject();
 		cJSON_AddItemToObject(c, "id", cJSON_CreateNull());
@@ -122,14 +104,14 @@ static void record_tool(struct chat_run *r, const char *type, const cJSON *ev)
 		cJSON_AddFalseToObject(c, "is_error");
 		cJSON_AddNumberToObject(c, "duration_ms", 0);
 		cJSON_AddItemToArray(r->tool_calls, c);
-		set_item(c, "id", ev, "id");
-		set_item(c, "name", ev, "name");
-		set_item(c, "input", ev, "input");
+		json_copy_item(c, "id", ev, "id");
+		json_copy_item(c, "name", ev, "name");
+		json_copy_item(c, "input", ev, "input");
 	} else if (c != NULL && strcmp(type, "tool_output") == 0) {
-		set_item(c, "output", ev, "output");
+		json_copy_item(c, "output", ev, "output");
 	} else if (c != NULL && strcmp(type, "tool_end") == 0) {
-		set_item(c, "is_error", ev, "is_error");
-		set_item(c, "duration_ms", ev, "duration_ms");
+		json_copy_item(c, "is_error", ev, "is_error");
+		json_copy_item(c, "duration_ms", ev, "duration_ms");
 	}
 }
 
@@ -141,13 +123,13 @@ static cJSON *build_reply(struct chat_run *r, const cJSON *done)
 	static const char *const fields[] = { "reply", "stop_reason", "turns" };
 	for (size_t i = 0; i < sizeof(fields) / sizeof(fields[0]); i++) {
 		cJSON_AddItemToObject(j, fields[i], cJSON_CreateNull());
-		set_item(j, fields[i], done, fields[i]);
+		json_copy_item(j, fields[i], done, fields[i]);
 	}
 	cJSON_AddItemToObject(j, "tool_calls", cJSON_Duplicate(r->tool_calls, true));
 	cJSON_AddItemToObject(j, "usage", cJSON_CreateNull());
-	set_item(j, "usage", done, "usage");
+	json_copy_item(j, "usage", done, "usage");
 	cJSON_AddNumberToObject(j, "cost_usd", 0);
-	set_item(j, "cost_usd", done, "cost_usd");
+	json_copy_item(j, "cost_usd", done, "cost_usd");
 	cJSON_AddNumberToObject(j, "duration_ms", (double)(clock_mono_ns() - r->start_ns) / 1e6);
 	return j;
 }

@@ -60,7 +60,7 @@ static int parse_opts(struct app *app, const cJSON *body, struct session_opts *o
 			return ad_err_set(err, 0, "unknown field \"%s\"", n);
 		}
 	}
-	if (o->pattern == PATTERN_HYBRID || o->pattern == PATTERN_SHARED)
+	if (o->pattern == PATTERN_SHARED)
 		return ad_err_set(err, ENOSYS, "pattern \"%s\" is not available in this version of agentd",
 				  session_pattern_names[o->pattern]);
 	return 0;
@@ -99,8 +99,7 @@ enum MHD_Result api_sessions_list(struct http_req *req)
 	return http_reply_json(req, 200, sessions_list(app->sessions, api_owner(req)));
 }
 
-/* The session of the path's {id}, or a 404 answered. */
-static struct session *find(struct http_req *req, enum MHD_Result *r)
+struct session *api_find_session(struct http_req *req, enum MHD_Result *r)
 {
 	struct app *app = req->app;
 	struct session *s = session_find(app->sessions, req->params[0], api_owner(req));
@@ -112,7 +111,7 @@ static struct session *find(struct http_req *req, enum MHD_Result *r)
 enum MHD_Result api_session_get(struct http_req *req)
 {
 	enum MHD_Result r;
-	struct session *s = find(req, &r);
+	struct session *s = api_find_session(req, &r);
 	if (s == NULL)
 		return r;
 	cJSON *j = session_json(s, true);
@@ -123,7 +122,7 @@ enum MHD_Result api_session_get(struct http_req *req)
 enum MHD_Result api_session_delete(struct http_req *req)
 {
 	enum MHD_Result r;
-	struct session *s = find(req, &r);
+	struct session *s = api_find_session(req, &r);
 	if (s == NULL)
 		return r;
 	session_destroy(s, "deleted by its owner");
@@ -147,7 +146,7 @@ enum MHD_Result api_session_post_message(struct http_req *req)
 	enum MHD_Result r = api_turn_refuse(req, &cr, &refused);
 	if (refused)
 		return r;
-	struct session *s = find(req, &r);
+	struct session *s = api_find_session(req, &r);
 	if (s == NULL)
 		return r;
 	r = api_turn_start(req, s, &cr);
@@ -158,7 +157,7 @@ enum MHD_Result api_session_post_message(struct http_req *req)
 enum MHD_Result api_session_messages(struct http_req *req)
 {
 	enum MHD_Result r;
-	struct session *s = find(req, &r);
+	struct session *s = api_find_session(req, &r);
 	if (s == NULL)
 		return r;
 	cJSON *j = session_transcript(s);
@@ -170,7 +169,7 @@ enum MHD_Result api_session_interrupt(struct http_req *req)
 {
 	enum MHD_Result r;
 	struct ad_err e;
-	struct session *s = find(req, &r);
+	struct session *s = api_find_session(req, &r);
 	if (s == NULL)
 		return r;
 	int rc = session_interrupt(s, &e);
@@ -185,7 +184,7 @@ enum MHD_Result api_session_interrupt(struct http_req *req)
 enum MHD_Result api_session_events(struct http_req *req)
 {
 	enum MHD_Result r;
-	struct session *s = find(req, &r);
+	struct session *s = api_find_session(req, &r);
 	if (s == NULL)
 		return r;
 	const char *last = MHD_lookup_connection_value(req->conn, MHD_HEADER_KIND, "Last-Event-ID");
@@ -196,4 +195,20 @@ enum MHD_Result api_session_events(struct http_req *req)
 		return http_reply_error(req, 500, HTTP_ERR_INTERNAL, "out of memory");
 	return http_reply_stream(req, 200, "text/event-stream; charset=utf-8", session_events_read, er,
 				 session_events_close);
+}
+
+enum MHD_Result api_session_suspend(struct http_req *req)
+{
+	enum MHD_Result r;
+	struct ad_err e;
+	struct session *s = api_find_session(req, &r);
+	if (s == NULL)
+		return r;
+	int rc = session_suspend(s, &e);
+	cJSON *j = rc == 0 ? session_json(s, false) : NULL;
+	session_unref(s);
+	if (rc < 0)
+		return http_reply_error(req, e.errnum == EINVAL ? 400 : 409, e.errnum == EINVAL ? HTTP_ERR_INVALID : "conflict_error",
+					"%s", e.msg);
+	return http_reply_json(req, 200, j);
 }

@@ -80,3 +80,22 @@ char *json_print(const cJSON *j)
 		errno = ENOMEM;
 	return s;
 }
+
+cJSON *json_find_by_id(const cJSON *array, const cJSON *obj)
+{
+	const cJSON *id = cJSON_GetObjectItemCaseSensitive(obj, "id");
+	cJSON *e;
+	cJSON_ArrayForEach(e, array) {
+		const cJSON *eid = cJSON_GetObjectItemCaseSensitive(e, "id");
+		if (cJSON_IsString(id) && cJSON_IsString(eid) && strcmp(id->valuestring, eid->valuestring) == 0)
+			return e;
+	}
+	return NULL;
+}
+
+void json_copy_item(cJSON *to, const char *name, const cJSON *from, const char *from_name)
+{
+	const cJSON *v = cJSON_GetObjectItemCaseSensitive(from, from_name);
+	if (v != NULL)
+		cJSON_ReplaceItemInObjectCaseSensitive(to, name, cJSON_Duplicate(v, true));
+}

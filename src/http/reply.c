@@ -2,6 +2,7 @@
  * headers all responses carry and records status and size for the access log. */
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -143,4 +144,17 @@ enum MHD_Result http_reply_stream(struct http_req *req, unsigned status, const c
 	MHD_add_response_header(r, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
 	MHD_add_response_header(r, "X-Accel-Buffering", "no");   /* proxies: pass events on at once */
 	return queue(req, status, r, 0);
+}
+
+enum MHD_Result http_reply_bytes(struct http_req *req, unsigned status, void *data, size_t len,
+				 const char *content_type)
+{
+	struct MHD_Response *r = MHD_create_response_from_buffer(len, data, MHD_RESPMEM_MUST_FREE);
+	if (r == NULL) {
+		free(data);
+		return MHD_NO;
+	}
+	MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, content_type);
+	MHD_add_response_header(r, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
+	return queue(req, status, r, len);
 }

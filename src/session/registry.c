@@ -2,16 +2,19 @@
 #include "session_int.h"
 
 #include <errno.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
 
 #include "api/app.h"
+#include "core/cleanup.h"
 #include "core/clock.h"
 #include "core/json.h"
 #include "core/log.h"
 #include "session/hub.h"
+#include "session/persist.h"
 #include "session/spawner.h"
 
 extern const struct hub_link_ops session_link_ops;
@@ -179,10 +182,12 @@ struct session *session_alloc(struct sessions *reg, const struct session_opts *o
 {
 	struct session *s = calloc(1, sizeof(*s));
 	unsigned char rnd[12];
-	if (s == NULL || (s->transcript = cJSON_CreateArray()) == NULL ||
+	if (s == NULL || (s->transcript = cJSON_CreateArray()) == NULL || (s->history = cJSON_CreateArray()) == NULL ||
 	    getrandom(rnd, sizeof(rnd), 0) != (ssize_t)sizeof(rnd)) {
-		if (s != NULL)
+		if (s != NULL) {
 			cJSON_Delete(s->transcript);
+			cJSON_Delete(s->history);
+		}
 		free(s);
 		ad_err_set(err, ENOMEM, "session");
 		return NULL;
@@ -263,4 +268,55 @@ unreserve:
 	reg->count--;
 	pthread_mutex_unlock(&reg->lock);
 	return NULL;
+}
+
+/* One saved session back in the registry, suspended. */
+static void restore_one(struct sessions *reg, const cJSON *m)
+{
+	struct ad_err e;
+	const cJSON *owner = cJSON_GetObjectItemCaseSensitive(m, "owner");
+	const cJSON *system = cJSON_GetObjectItemCaseSensitive(m, "system");
+	const cJSON *model = cJSON_GetObjectItemCaseSensitive(m, "model");
+	const cJSON *idle = cJSON_GetObjectItemCaseSensitive(m, "idle_timeout_s");
+	struct session_opts o = {
+		.pattern = PATTERN_HYBRID, .owner = cJSON_IsString(owner) ? owner->valuestring : "anonymous",
+		.system = cJSON_IsString(system) ? system->valuestring : NULL,
+		.model = cJSON_IsString(model) ? model->valuestring : NULL,
+		.idle_timeout_s = cJSON_IsNumber(idle) ? (unsigned)idle->valuedouble : 0,
+	};
+	struct session *s = session_alloc(reg, &o, &e);
+	if (s == NULL)
+		return;
+	snprintf(s->id, sizeof(s->id), "%s", cJSON_GetObjectItemCaseSensitive(m, "id")->valuestring);
+	static const struct { const char *name; size_t off; } times[] = {
+		{ "created", offsetof(struct session, created) }, { "last_active", offsetof(struct session, last_active) },
+	};
+	for (size_t i = 0; i < ARRAY_SIZE(times); i++) {
+		const cJSON *t = cJSON_GetObjectItemCaseSensitive(m, times[i].name);
+		if (cJSON_IsNumber(t))
+			*(time_t *)(void *)((char *)s + times[i].off) = (time_t)t->valuedouble;
+	}
+	const cJSON *turns = cJSON_GetObjectItemCaseSensitive(m, "turns");
+	s->turns = cJSON_IsNumber(turns) ? (unsigned)turns->valuedouble : 0;
+	usage_read_json(&s->usage, cJSON_GetObjectItemCaseSensitive(m, "usage"));
+	cJSON_Delete(s->transcript);
+	s->transcript = cJSON_Duplicate(cJSON_GetObjectItemCaseSensitive(m, "transcript"), true);
+	s->committed = cJSON_GetArraySize(s->transcript);
+	s->state = SESSION_SUSPENDED;
+	pthread_mutex_lock(&reg->lock);
+	unsigned b = bucket(s->id);
+	s->hash_next = reg->buckets[b];
+	reg->buckets[b] = s;
+	reg->count++;
+	pthread_mutex_unlock(&reg->lock);
+	log_info("session %s: back from the state directory, suspended (%u turns)", s->id, s->turns);
+}
+
+void sessions_restore(struct sessions *reg)
+{
+	cJSON *all = persist_load_all(reg->app->cfg.state_dir);
+	const cJSON *m;
+	cJSON_ArrayForEach(m, all)
+		restore_one(reg, m);
+	cJSON_Delete(all);
 }

@@ -77,7 +77,7 @@ void relay_init(struct relay *r, const struct config *cfg, int abort_fd)
 	};
 }
 
-static void usage_read(struct usage *u, const cJSON *j)
+void usage_read_json(struct usage *u, const cJSON *j)
 {
 	static const struct { const char *name; size_t off; } fields[] = {
 		{ "input_tokens", offsetof(struct usage, input) },
@@ -136,7 +136,7 @@ static int on_event(void *ud, const char *event, const char *data, size_t len, s
 	if (strcmp(event, "message_start") == 0 || strcmp(event, "message_delta") == 0) {
 		_cleanup_cjson_ cJSON *j = cJSON_ParseWithLength(data, len);
 		const cJSON *src = strcmp(event, "message_start") == 0 ? cJSON_GetObjectItemCaseSensitive(j, "message") : j;
-		usage_read(&c->usage, cJSON_GetObjectItemCaseSensitive(src, "usage"));
+		usage_read_json(&c->usage, cJSON_GetObjectItemCaseSensitive(src, "usage"));
 	}
 	if (c->relay->pump != NULL && c->relay->pump(c->relay->pump_ctx, &c->agent_err) < 0) {
 		c->agent_gone = true;

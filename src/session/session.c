@@ -16,6 +16,7 @@
 #include "ipc/protocol.h"
 #include "sandbox/cgroup.h"
 #include "session/hub.h"
+#include "session/persist.h"
 
 const char *const session_state_names[] = {
 	[SESSION_CREATING] = "creating", [SESSION_READY] = "ready", [SESSION_RUNNING] = "running",
@@ -60,6 +61,10 @@ void session_unref(struct session *s)
 		return;
 	session_log_free(s);
 	cJSON_Delete(s->transcript);
+	cJSON_Delete(s->history);
+	cJSON_Delete(s->op_input);
+	cJSON_Delete(s->held_end);
+	cJSON_Delete(s->pending_turn);
 	cJSON_Delete(s->cgroup);
 	free(s->reason);
 	free(s->system);
@@ -99,14 +104,24 @@ static void on_event(void *owner, cJSON *ev)
 			cJSON_AddItemToArray(s->transcript, m);
 	} else if (strcmp(type, "usage") == 0) {
 		struct usage u = { 0 };
-		const cJSON *turn = cJSON_GetObjectItemCaseSensitive(ev, "turn");
-		static const char *const f[] = { PROTO_USAGE_FIELDS };
-		int64_t *dst[] = { &u.input, &u.output, &u.cache_write, &u.cache_read };
-		for (size_t i = 0; i < 4; i++) {
-			const cJSON *v = cJSON_GetObjectItemCaseSensitive(turn, f[i]);
-			*dst[i] = cJSON_IsNumber(v) ? (int64_t)v->valuedouble : 0;
-		}
+		usage_read_json(&u, cJSON_GetObjectItemCaseSensitive(ev, "turn"));
 		usage_add(&s->usage, &u);
+	}
+	session_history_event(s, type, ev);
+	if (strncmp(type, "op_", 3) == 0) {
+		struct op_run *op = s->op;
+		bool end = strcmp(type, "op_end") == 0;
+		if (end)
+			s->op = NULL;
+		if (op != NULL && !end)
+			op_run_ref(op);
+		pthread_mutex_unlock(&s->lock);
+		if (op != NULL) {
+			op_run_event(op, id, ev);
+			op_run_unref(op);
+		}
+		cJSON_Delete(ev);
+		return;
 	}
 	bool last = strcmp(type, "done") == 0 || strcmp(type, "error") == 0;
 	if (strcmp(type, "error") == 0) {
@@ -119,11 +134,25 @@ static void on_event(void *owner, cJSON *ev)
 	run = s->run;
 	if (run != NULL)
 		chat_run_ref(run);
+	bool held = false;
 	if (last) {
-		s->turns += strcmp(type, "done") == 0;
+		bool done = strcmp(type, "done") == 0;
+		s->turns += done;
 		s->last_active = time(NULL);
-		ended = detach_run(s);
+		if (done) {
+			s->committed = cJSON_GetArraySize(s->transcript);
+		} else {          /* the agent rolled the turn back: so does the transcript */
+			while (cJSON_GetArraySize(s->transcript) > s->committed)
+				cJSON_DeleteItemFromArray(s->transcript, s->committed);
+		}
+		held = done && hybrid_hold_done(s, id, ev);
+		if (!held)
+			ended = detach_run(s);
 		destroy = s->pattern == PATTERN_EPHEMERAL;
+	}
+	if (held && run != NULL) {  /* the turn hears of its end once it is saved */
+		chat_run_unref(run);
+		run = NULL;
 	}
 	pthread_mutex_unlock(&s->lock);
 	if (run != NULL) {
@@ -144,8 +173,12 @@ static void on_closed(void *owner, const char *why)
 	pthread_mutex_lock(&s->lock);
 	s->link = NULL;
 	struct chat_run *run = s->run;
+	struct op_run *op = s->op;
 	s->run = NULL;
-	if (!s->closing) {
+	s->op = NULL;
+	if (s->suspending) {
+		s->suspending = false;        /* suspended: its sandbox is gone, as it should be */
+	} else if (!s->closing) {
 		snprintf(msg, sizeof(msg), "the session's supervisor ended%s%s", why ? ": " : s->reason ? ": " : "",
 			 why ? why : s->reason ? s->reason : "");
 		session_enter(s, SESSION_FAILED, msg);
@@ -156,6 +189,10 @@ static void on_closed(void *owner, const char *why)
 		chat_run_fail(run, "sandbox_error", s->closing ? "the session was destroyed during the turn"
 							   : "the session ended before the turn finished");
 		chat_run_unref(run);
+	}
+	if (op != NULL) {
+		op_run_fail(op, "the session's sandbox ended before the operation finished");
+		op_run_unref(op);
 	}
 	session_unref(s);       /* the hub's */
 }
@@ -168,6 +205,9 @@ static void on_tick(void *owner)
 	struct chat_run *run = s->run;
 	if (run != NULL)
 		chat_run_ref(run);
+	struct op_run *op = s->op;
+	if (op != NULL)
+		op_run_ref(op);
 	for (struct event_reader *r = s->readers; r != NULL; r = r->next)
 		if (r->out.suspended) {
 			sse_out_comment(&r->out, "keep-alive");
@@ -181,7 +221,14 @@ static void on_tick(void *owner)
 		chat_run_tick(run);
 		chat_run_unref(run);
 	}
-	if (idle)
+	if (op != NULL) {
+		op_run_tick(op);
+		op_run_unref(op);
+	}
+	struct ad_err e;
+	if (idle && s->pattern == PATTERN_HYBRID && session_suspend(s, &e) < 0)
+		log_warn("session %s: cannot suspend: %s", s->id, e.msg);
+	else if (idle && s->pattern != PATTERN_HYBRID)
 		session_destroy(s, "idle timeout");
 }
 
@@ -191,10 +238,15 @@ int session_turn(struct session *s, cJSON *turn, struct chat_run *run, struct ad
 {
 	int rc = 0;
 	pthread_mutex_lock(&s->lock);
+	if (s->state == SESSION_SUSPENDED) {
+		pthread_mutex_unlock(&s->lock);
+		return hybrid_resume(s, turn, run, err);
+	}
 	if (s->link == NULL || s->closing || s->state == SESSION_FAILED || s->state == SESSION_DESTROYED) {
 		rc = ad_err_set(err, ENOENT, "session %s is %s", s->id, session_state_names[s->state]);
-	} else if (s->run != NULL) {
-		rc = ad_err_set(err, EBUSY, "session %s is working on a turn; wait for it or interrupt it", s->id);
+	} else if (s->run != NULL || s->op != NULL) {
+		rc = ad_err_set(err, EBUSY, "session %s is working on a %s; wait for it%s", s->id,
+				s->run ? "turn" : "command or file", s->run ? " or interrupt it" : "");
 	} else {
 		if (s->model != NULL && cJSON_GetObjectItemCaseSensitive(turn, "model") == NULL)
 			cJSON_AddStringToObject(turn, "model", s->model);
@@ -209,6 +261,47 @@ int session_turn(struct session *s, cJSON *turn, struct chat_run *run, struct ad
 			chat_run_hello(run, ++s->next_event_id);
 		}
 	}
+	pthread_mutex_unlock(&s->lock);
+	return rc;
+}
+
+int session_send_op(struct session *s, cJSON *op, struct op_run *w, struct ad_err *err)
+{
+	cJSON_DeleteItemFromObjectCaseSensitive(op, "id");
+	cJSON_AddNumberToObject(op, "id", ++s->next_op_id);
+	if (hub_link_send(s->link, FRAME_OP, op, err) < 0)
+		return -1;
+	const cJSON *kind = cJSON_GetObjectItemCaseSensitive(op, "op");
+	snprintf(s->op_kind, sizeof(s->op_kind), "%s", cJSON_IsString(kind) ? kind->valuestring : "");
+	cJSON_Delete(s->op_input);
+	s->op_input = cJSON_Duplicate(cJSON_GetObjectItemCaseSensitive(op, "command"), true);
+	op_run_ref(w);
+	s->op = w;
+	s->last_active = time(NULL);
+	s->idle_since_ns = clock_mono_ns();
+	return 0;
+}
+
+int session_send_op_more(struct session *s, cJSON *op, struct ad_err *err)
+{
+	cJSON_DeleteItemFromObjectCaseSensitive(op, "id");
+	cJSON_AddNumberToObject(op, "id", s->next_op_id);
+	return hub_link_send(s->link, FRAME_OP, op, err);
+}
+
+int session_op(struct session *s, cJSON *op, struct op_run *w, struct ad_err *err)
+{
+	int rc;
+	pthread_mutex_lock(&s->lock);
+	if (s->link == NULL || s->closing || s->state == SESSION_FAILED || s->state == SESSION_DESTROYED ||
+	    s->state == SESSION_SUSPENDED)
+		rc = ad_err_set(err, ENOENT, "session %s is %s%s", s->id, session_state_names[s->state],
+				s->state == SESSION_SUSPENDED ? "; a message resumes it" : "");
+	else if (s->run != NULL || s->op != NULL)
+		rc = ad_err_set(err, EBUSY, "session %s is working on a %s; try again when it is done", s->id,
+				s->run ? "turn" : "command or file");
+	else
+		rc = session_send_op(s, op, w, err);
 	pthread_mutex_unlock(&s->lock);
 	return rc;
 }
@@ -242,8 +335,11 @@ void session_destroy(struct session *s, const char *why)
 	if (s->link != NULL)
 		hub_link_close(s->link);    /* the supervisor tears the sandbox down */
 	session_readers_wake(s);
+	bool saved = s->pattern == PATTERN_HYBRID;
 	pthread_mutex_unlock(&s->lock);
 	registry_remove(s->reg, s);
+	if (saved && !registry_shutting_down(s->reg))   /* at shutdown it stays, to resume */
+		persist_remove(registry_config(s->reg)->state_dir, s->id);
 }
 
 cJSON *session_json(struct session *s, bool detail)

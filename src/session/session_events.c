@@ -16,8 +16,28 @@ static void drop_oldest(struct session *s)
 	s->log_bytes -= e->len;
 	free(e->frame);
 	e->frame = NULL;
-	s->log_first = (s->log_first + 1) % EVENT_LOG_MAX;
+	s->log_first = (s->log_first + 1) % s->log_cap;
 	s->log_count--;
+}
+
+/* Room for one more: a full ring below the maximum doubles (oldest first again). */
+static bool grow(struct session *s)
+{
+	if (s->log_count < s->log_cap)
+		return true;
+	if (s->log_cap == EVENT_LOG_MAX)
+		return false;
+	unsigned cap = s->log_cap ? s->log_cap * 2 : 16;
+	struct logged_event *nl = calloc(cap, sizeof(*nl));
+	if (nl == NULL)
+		return false;
+	for (unsigned i = 0; i < s->log_count; i++)
+		nl[i] = s->log[(s->log_first + i) % s->log_cap];
+	free(s->log);
+	s->log = nl;
+	s->log_cap = cap;
+	s->log_first = 0;
+	return true;
 }
 
 void session_log_event(struct session *s, unsigned id, const char *type, const cJSON *ev)
@@ -31,9 +51,13 @@ void session_log_event(struct session *s, unsigned id, const char *type, const c
 	cJSON_free(json);
 	if (n < 0)
 		return;
-	while (s->log_count > 0 && (s->log_count == EVENT_LOG_MAX || s->log_bytes + (size_t)n > EVENT_LOG_BYTES))
+	while (s->log_count > 0 && ((!grow(s) && s->log_count == s->log_cap) || s->log_bytes + (size_t)n > EVENT_LOG_BYTES))
 		drop_oldest(s);
-	struct logged_event *e = &s->log[(s->log_first + s->log_count) % EVENT_LOG_MAX];
+	if (!grow(s)) {
+		free(frame);
+		return;
+	}
+	struct logged_event *e = &s->log[(s->log_first + s->log_count) % s->log_cap];
 	*e = (struct logged_event){ id, frame, (size_t)n };
 	s->log_count++;
 	s->log_bytes += (size_t)n;
@@ -47,6 +71,8 @@ void session_log_free(struct session *s)
 {
 	while (s->log_count > 0)
 		drop_oldest(s);
+	free(s->log);
+	s->log = NULL;
 }
 
 void session_readers_wake(struct session *s)
@@ -73,7 +99,7 @@ struct event_reader *session_events_open(struct session *s, unsigned last_id, st
 	if (last_id + 1 < oldest && last_id != 0)
 		sse_out_comment(&r->out, "some events are no longer kept; these are the oldest there are");
 	for (unsigned i = 0; i < s->log_count; i++) {
-		const struct logged_event *e = &s->log[(s->log_first + i) % EVENT_LOG_MAX];
+		const struct logged_event *e = &s->log[(s->log_first + i) % s->log_cap];
 		if (e->id > last_id)
 			sse_out_raw(&r->out, e->frame, e->len);
 	}

@@ -8,6 +8,7 @@
 #include <stdint.h>
 #include <time.h>
 
+#include "api/op_run.h"
 #include "http/sse_out.h"
 #include "session/relay.h"
 #include "session/session.h"
@@ -58,13 +59,25 @@ struct session {
 	bool closing;                      /* destroy asked: the link's end is expected */
 	bool pooled;                       /* in the warm pool, nobody's yet */
 	struct chat_run *run;              /* the turn in flight, referenced */
+	struct op_run *op;                 /* the op in flight, referenced */
+	char op_kind[16];                  /* its "op" */
+	cJSON *op_input;                   /* exec: its command, for the history */
+	unsigned next_op_id;
+	cJSON *history;                    /* tool calls and execs (session_history.c) */
+	int committed;                     /* transcript messages of completed turns */
+	/* hybrid.c */
+	struct snapshot_file *snap;        /* the workspace being saved */
+	cJSON *held_end;                   /* the done event, given to the turn once saved */
+	unsigned held_id;
+	cJSON *pending_turn;               /* resuming: sent once the workspace is back */
+	bool suspending;                   /* the old sandbox's link is closing */
 	unsigned turns, next_event_id;
 	struct usage usage;
 	cJSON *transcript;                 /* messages, as the agent appended them */
 	cJSON *cgroup;                     /* where the sandbox's cgroup is, from "ready" */
 	char *reason;                      /* why it failed (the last error event), or NULL */
-	struct logged_event log[EVENT_LOG_MAX];
-	unsigned log_first, log_count;     /* a ring */
+	struct logged_event *log;          /* a ring, grown up to EVENT_LOG_MAX */
+	unsigned log_cap, log_first, log_count;
 	size_t log_bytes;
 	struct event_reader *readers;
 	struct session *hash_next;         /* registry.c */
@@ -74,6 +87,20 @@ struct session {
 void session_enter(struct session *s, enum session_state to, const char *why);
 void session_log_event(struct session *s, unsigned id, const char *type, const cJSON *ev);
 void session_log_free(struct session *s);
+/* Under the lock: send an OP and make w its waiter; one more frame of the same op. */
+int session_send_op(struct session *s, cJSON *op, struct op_run *w, struct ad_err *err);
+int session_send_op_more(struct session *s, cJSON *op, struct ad_err *err);
+
+/* hybrid.c. Under the lock: take over a hybrid turn's done (saved first, answered
+ * after); session.json now. Without the lock: resume a suspended session with turn. */
+bool hybrid_hold_done(struct session *s, unsigned id, const cJSON *ev);
+int hybrid_save_meta(struct session *s, struct ad_err *err);
+int hybrid_resume(struct session *s, cJSON *turn, struct chat_run *run, struct ad_err *err);
+
+/* session_history.c: a tool or exec event into the history. */
+void session_history_event(struct session *s, const char *type, const cJSON *ev);
+#define HISTORY_MAX 1000
+
 /* Wake every reader (the session ended: they drain and finish). */
 void session_readers_wake(struct session *s);
 

@@ -37,6 +37,7 @@ struct supervisor {
 	struct relay relay;
 	struct usage run_usage;       /* the run in flight */
 	bool running;                 /* a TURN went to the agent; its done or error has not come */
+	bool op_active;               /* an OP went to the agent; its op_end has not come */
 	bool in_call;                 /* a model call is streaming */
 	bool usage_pending;           /* the last call's usage event waits for the agent's text */
 	bool quit;
@@ -106,7 +107,7 @@ static void flush_usage(struct supervisor *s)
 }
 
 static const char *const run_event_types[] = {
-	"text", "tool_start", "tool_output", "tool_end", "message", "done", "error",
+	"text", "tool_start", "tool_output", "tool_end", "message", "done", "error", "op_output", "op_end",
 };
 
 /* A run event from the agent: its type must be one of ours; done gets the usage as
@@ -121,10 +122,13 @@ static int pass_run_event(struct supervisor *s, cJSON *ev, struct ad_err *err)
 		cJSON_Delete(ev);
 		return ad_err_set(err, 0, "run event of unknown type");
 	}
-	if (!s->running) {
+	bool op_event = strncmp(type->valuestring, "op_", 3) == 0;
+	if (op_event ? !s->op_active : !s->running) {
 		cJSON_Delete(ev);
-		return ad_err_set(err, 0, "run event \"%s\" outside a run", type->valuestring);
+		return ad_err_set(err, 0, "run event \"%s\" outside %s", type->valuestring, op_event ? "an op" : "a run");
 	}
+	if (strcmp(type->valuestring, "op_end") == 0)
+		s->op_active = false;
 	bool last = strcmp(type->valuestring, "done") == 0 || strcmp(type->valuestring, "error") == 0;
 	if (strcmp(type->valuestring, "done") == 0) {
 		cJSON_DeleteItemFromObjectCaseSensitive(ev, "usage");
@@ -187,9 +191,11 @@ static int on_gateway_frame(void *ctx, unsigned type, cJSON *payload, struct ad_
 {
 	struct supervisor *s = ctx;
 	int rc;
-	if (type == FRAME_TURN && s->running)
-		rc = ad_err_set(err, 0, "a turn while a run is in flight");
-	else if (type == FRAME_TURN || type == FRAME_CANCEL)
+	const cJSON *kind = type == FRAME_OP ? cJSON_GetObjectItemCaseSensitive(payload, "op") : NULL;
+	bool more = s->op_active && cJSON_IsString(kind) && strcmp(kind->valuestring, "restore") == 0;
+	if ((type == FRAME_TURN || type == FRAME_OP) && (s->running || s->op_active) && !more)
+		rc = ad_err_set(err, 0, "a %s while a %s is in flight", frame_type_name(type), s->running ? "run" : "op");
+	else if (type == FRAME_TURN || type == FRAME_CANCEL || type == FRAME_OP)
 		rc = link_send(s->agent, type, payload, err);
 	else
 		rc = ad_err_set(err, 0, "the gateway may not send %s frames", frame_type_name(type));
@@ -197,6 +203,8 @@ static int on_gateway_frame(void *ctx, unsigned type, cJSON *payload, struct ad_
 		s->running = true;
 		memset(&s->run_usage, 0, sizeof(s->run_usage));
 	}
+	if (rc == 0 && type == FRAME_OP)
+		s->op_active = true;
 	cJSON_Delete(payload);
 	return rc;
 }

@@ -1,0 +1,39 @@
+/* What a hybrid session keeps on disk, under <state_dir>/sessions/<id>/:
+ *
+ *     session.json    who owns it, its pattern and defaults, turns, usage, and the
+ *                     transcript of its completed turns (replaced atomically)
+ *     workspace.tar   /workspace as it was at the end of the last completed turn
+ *                     (written to a temporary file, fsync()ed, renamed)
+ *
+ * Both are written after every completed turn, before the client gets the answer, so a
+ * crash or kill -9 of the daemon loses at most the turn in flight. */
+#ifndef AGENTD_SESSION_PERSIST_H
+#define AGENTD_SESSION_PERSIST_H
+
+#include <stddef.h>
+
+#include <cjson/cJSON.h>
+
+#include "core/err.h"
+
+#define PERSIST_META_MAX (64u << 20)
+
+/* <state_dir>/sessions/<id>, made if missing. */
+int persist_dir(const char *state_dir, const char *id, char *out, size_t size, struct ad_err *err);
+int persist_save_meta(const char *state_dir, const char *id, const cJSON *meta, struct ad_err *err);
+/* The metas of every saved session (NULL-free array; each entry with "id"); what
+ * cannot be read is logged and skipped. */
+cJSON *persist_load_all(const char *state_dir);
+void persist_remove(const char *state_dir, const char *id);
+
+/* The workspace snapshot, as it arrives in base64 pieces. */
+struct snapshot_file;
+struct snapshot_file *snapshot_begin(const char *state_dir, const char *id, struct ad_err *err);
+int snapshot_write_b64(struct snapshot_file *f, const char *b64, struct ad_err *err);
+/* Keep it (fsync, rename over workspace.tar) or drop it; f is freed either way. */
+int snapshot_commit(struct snapshot_file *f, struct ad_err *err);
+void snapshot_abort(struct snapshot_file *f);
+/* The saved snapshot's path, when there is one. */
+int snapshot_path(const char *state_dir, const char *id, char *out, size_t size);
+
+#endif

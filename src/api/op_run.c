@@ -1,0 +1,193 @@
+/* One OP as its asker waits for it: see include/api/op_run.h. */
+#include "api/op_run.h"
+
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/buf.h"
+#include "core/log.h"
+#include "http/sse_out.h"
+
+struct op_run {
+	pthread_mutex_t lock;
+	int refs;
+	bool stream, ended, waiting;
+	cJSON *end;                      /* the op_end event */
+	char error[512];                 /* when it failed without one */
+	struct buf output;
+	struct sse_out sse;
+	struct MHD_Connection *conn;
+	void (*sink)(void *ctx, const cJSON *ev);
+	void (*done)(void *ctx, bool ok, const char *error);
+	void *sink_ctx;
+};
+
+struct op_run *op_run_new(bool stream)
+{
+	struct op_run *o = calloc(1, sizeof(*o));
+	if (o == NULL)
+		return NULL;
+	pthread_mutex_init(&o->lock, NULL);
+	o->refs = 1;
+	o->stream = stream;
+	buf_init(&o->output, OP_OUTPUT_MAX);
+	return o;
+}
+
+void op_run_ref(struct op_run *o)
+{
+	pthread_mutex_lock(&o->lock);
+	o->refs++;
+	pthread_mutex_unlock(&o->lock);
+}
+
+void op_run_unref(struct op_run *o)
+{
+	pthread_mutex_lock(&o->lock);
+	int left = --o->refs;
+	pthread_mutex_unlock(&o->lock);
+	if (left > 0)
+		return;
+	cJSON_Delete(o->end);
+	buf_free(&o->output);
+	sse_out_free(&o->sse);
+	pthread_mutex_destroy(&o->lock);
+	free(o);
+}
+
+void op_run_set_sink(struct op_run *o, void (*sink)(void *ctx, const cJSON *ev),
+		     void (*done)(void *ctx, bool ok, const char *error), void *ctx)
+{
+	o->sink = sink;
+	o->done = done;
+	o->sink_ctx = ctx;
+}
+
+/* Under the lock. */
+static void wake(struct op_run *o)
+{
+	if (o->stream) {
+		sse_out_wake(&o->sse);
+	} else if (o->waiting && o->ended) {
+		o->waiting = false;
+		MHD_resume_connection(o->conn);
+	}
+}
+
+void op_run_event(struct op_run *o, unsigned id, const cJSON *ev)
+{
+	const cJSON *t = cJSON_GetObjectItemCaseSensitive(ev, "type");
+	bool end = cJSON_IsString(t) && strcmp(t->valuestring, "op_end") == 0;
+	if (o->sink != NULL) {              /* the sink's own thread rules: no lock needed */
+		o->sink(o->sink_ctx, ev);
+		if (end) {
+			const cJSON *ok = cJSON_GetObjectItemCaseSensitive(ev, "ok");
+			const cJSON *err = cJSON_GetObjectItemCaseSensitive(ev, "error");
+			o->done(o->sink_ctx, cJSON_IsTrue(ok), cJSON_IsString(err) ? err->valuestring : "the op failed");
+		}
+	}
+	pthread_mutex_lock(&o->lock);
+	if (!o->ended && end) {
+		o->end = cJSON_Duplicate(ev, true);
+		cJSON_DeleteItemFromObjectCaseSensitive(o->end, "type");
+		o->ended = true;
+		if (o->stream)
+			sse_out_event(&o->sse, id, "exit", o->end);
+	} else if (!o->ended && o->sink == NULL) {
+		const cJSON *data = cJSON_GetObjectItemCaseSensitive(ev, "data");
+		if (cJSON_IsString(data) && o->stream) {
+			cJSON *out = cJSON_CreateObject();
+			cJSON_AddStringToObject(out, "data", data->valuestring);
+			sse_out_event(&o->sse, id, "output", out);
+			cJSON_Delete(out);
+		} else if (cJSON_IsString(data)) {
+			buf_puts(&o->output, data->valuestring);
+		}
+	}
+	wake(o);
+	pthread_mutex_unlock(&o->lock);
+}
+
+void op_run_fail(struct op_run *o, const char *message)
+{
+	if (o->sink != NULL && !o->ended)
+		o->done(o->sink_ctx, false, message);
+	pthread_mutex_lock(&o->lock);
+	if (!o->ended) {
+		snprintf(o->error, sizeof(o->error), "%s", message);
+		o->ended = true;
+		if (o->stream) {
+			cJSON *e = cJSON_CreateObject();
+			cJSON *inner = cJSON_AddObjectToObject(e, "error");
+			cJSON_AddStringToObject(inner, "type", "sandbox_error");
+			cJSON_AddStringToObject(inner, "message", message);
+			sse_out_event(&o->sse, 0, "error", e);
+			cJSON_Delete(e);
+		}
+	}
+	wake(o);
+	pthread_mutex_unlock(&o->lock);
+}
+
+void op_run_tick(struct op_run *o)
+{
+	pthread_mutex_lock(&o->lock);
+	if (o->stream && o->sse.suspended && !o->ended) {
+		sse_out_comment(&o->sse, "keep-alive");
+		sse_out_wake(&o->sse);
+	}
+	pthread_mutex_unlock(&o->lock);
+}
+
+bool op_run_wait(struct op_run *o, struct MHD_Connection *conn)
+{
+	pthread_mutex_lock(&o->lock);
+	bool wait = !o->ended;
+	if (wait) {
+		o->conn = conn;
+		o->waiting = true;
+		MHD_suspend_connection(conn);
+	}
+	pthread_mutex_unlock(&o->lock);
+	return wait;
+}
+
+cJSON *op_run_end(struct op_run *o, char **output, bool *cut, const char **error)
+{
+	pthread_mutex_lock(&o->lock);
+	cJSON *end = cJSON_Duplicate(o->end, true);
+	*error = o->end ? NULL : o->error;
+	if (output != NULL) {
+		*output = strdup(buf_str(&o->output));
+		*cut = o->output.dropped > 0;
+	}
+	pthread_mutex_unlock(&o->lock);
+	return end;
+}
+
+void op_run_set_conn(struct op_run *o, struct MHD_Connection *conn)
+{
+	pthread_mutex_lock(&o->lock);
+	o->sse.conn = conn;
+	pthread_mutex_unlock(&o->lock);
+}
+
+ssize_t op_run_read(void *cls, uint64_t pos, char *buf, size_t max)
+{
+	struct op_run *o = cls;
+	pthread_mutex_lock(&o->lock);
+	ssize_t n = sse_out_read(&o->sse, buf, max, o->ended);
+	pthread_mutex_unlock(&o->lock);
+	return n;
+}
+
+void op_run_release(void *cls)
+{
+	struct op_run *o = cls;
+	pthread_mutex_lock(&o->lock);
+	o->sse.suspended = o->waiting = false;
+	pthread_mutex_unlock(&o->lock);
+	op_run_unref(o);
+}

@@ -1,0 +1,283 @@
+/* Hybrid sessions: saved after every completed turn (the transcript and a snapshot of
+ * the workspace, include/session/persist.h) before the client gets the answer;
+ * suspended when idle (the sandbox goes, the session stays); resumed by the next turn,
+ * also after a restart of the daemon: a new sandbox, the workspace unpacked into it,
+ * the conversation given back to the agent as the turn's history. */
+#include "session_int.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "api/app.h"
+#include "api/chat_run.h"
+#include "core/base64.h"
+#include "core/clock.h"
+#include "core/log.h"
+#include "ipc/frame.h"
+#include "ipc/protocol.h"
+#include "session/hub.h"
+#include "session/persist.h"
+
+static const char *state_dir(const struct session *s)
+{
+	return registry_config(s->reg)->state_dir;
+}
+
+/* Under the lock: what session.json holds. */
+static cJSON *meta(struct session *s)
+{
+	cJSON *j = cJSON_CreateObject();
+	cJSON_AddStringToObject(j, "id", s->id);
+	cJSON_AddStringToObject(j, "owner", s->owner);
+	cJSON_AddStringToObject(j, "pattern", session_pattern_names[s->pattern]);
+	cJSON_AddNumberToObject(j, "created", (double)s->created);
+	cJSON_AddNumberToObject(j, "last_active", (double)s->last_active);
+	cJSON_AddNumberToObject(j, "idle_timeout_s", s->idle_timeout_s);
+	cJSON_AddNumberToObject(j, "turns", s->turns);
+	cJSON_AddItemToObject(j, "usage", usage_json(&s->usage));
+	if (s->system)
+		cJSON_AddStringToObject(j, "system", s->system);
+	if (s->model)
+		cJSON_AddStringToObject(j, "model", s->model);
+	cJSON *t = cJSON_AddArrayToObject(j, "transcript");
+	int i = 0;
+	for (cJSON *m = s->transcript ? s->transcript->child : NULL; m && i < s->committed; m = m->next, i++)
+		cJSON_AddItemToArray(t, cJSON_Duplicate(m, true));
+	return j;
+}
+
+/* Under the lock. */
+int hybrid_save_meta(struct session *s, struct ad_err *err)
+{
+	cJSON *j = meta(s);
+	int rc = persist_save_meta(state_dir(s), s->id, j, err);
+	cJSON_Delete(j);
+	return rc;
+}
+
+/* ----------------------------------------------------------------- saving a turn */
+
+static void save_piece(void *ctx, const cJSON *ev)
+{
+	struct session *s = ctx;
+	const cJSON *b64 = cJSON_GetObjectItemCaseSensitive(ev, "data_b64");
+	struct ad_err e;
+	if (s->snap != NULL && cJSON_IsString(b64) && snapshot_write_b64(s->snap, b64->valuestring, &e) < 0) {
+		log_error("session %s: %s", s->id, e.msg);
+		snapshot_abort(s->snap);
+		s->snap = NULL;
+	}
+}
+
+/* The snapshot ended: keep it, write the transcript, then give the client its answer. */
+static void save_done(void *ctx, bool ok, const char *error)
+{
+	struct session *s = ctx;
+	struct ad_err e;
+	pthread_mutex_lock(&s->lock);
+	struct snapshot_file *snap = s->snap;
+	s->snap = NULL;
+	if (!ok || snap == NULL) {
+		log_error("session %s: the workspace could not be saved: %s", s->id, ok ? "write failed" : error);
+		if (snap)
+			snapshot_abort(snap);
+	} else if (snapshot_commit(snap, &e) < 0 || hybrid_save_meta(s, &e) < 0) {
+		log_error("session %s: saving the turn: %s", s->id, e.msg);
+	}
+	struct chat_run *run = s->run;
+	cJSON *held = s->held_end;
+	unsigned id = s->held_id;
+	s->run = NULL;
+	s->held_end = NULL;
+	if (s->state == SESSION_RUNNING)
+		session_enter(s, SESSION_IDLE, "saved");
+	pthread_mutex_unlock(&s->lock);
+	if (run != NULL) {
+		if (held != NULL)
+			chat_run_event(run, id, held);
+		chat_run_unref(run);
+	}
+	cJSON_Delete(held);
+	session_unref(s);   /* the save's */
+}
+
+bool hybrid_hold_done(struct session *s, unsigned id, const cJSON *ev)
+{
+	struct ad_err e;
+	if (s->pattern != PATTERN_HYBRID || s->link == NULL)
+		return false;
+	struct op_run *w = op_run_new(false);
+	if (w == NULL || (s->snap = snapshot_begin(state_dir(s), s->id, &e)) == NULL) {
+		log_error("session %s: cannot save the turn: %s", s->id, w ? e.msg : "out of memory");
+		if (w)
+			op_run_unref(w);
+		return false;
+	}
+	s->refs++;          /* the save's, given back in save_done */
+	op_run_set_sink(w, save_piece, save_done, s);
+	cJSON *op = cJSON_CreateObject();
+	cJSON_AddStringToObject(op, "op", "snapshot");
+	if (session_send_op(s, op, w, &e) < 0) {
+		log_error("session %s: cannot save the turn: %s", s->id, e.msg);
+		snapshot_abort(s->snap);
+		s->snap = NULL;
+		s->refs--;
+		cJSON_Delete(op);
+		op_run_unref(w);
+		return false;
+	}
+	cJSON_Delete(op);
+	op_run_unref(w);    /* the session holds it while it runs */
+	s->held_end = cJSON_Duplicate(ev, true);
+	s->held_id = id;
+	return true;
+}
+
+/* ----------------------------------------------------------------- suspend, resume */
+
+int session_suspend(struct session *s, struct ad_err *err)
+{
+	int rc = 0;
+	pthread_mutex_lock(&s->lock);
+	if (s->pattern != PATTERN_HYBRID)
+		rc = ad_err_set(err, EINVAL, "only a hybrid session can be suspended");
+	else if (s->state == SESSION_SUSPENDED)
+		rc = 0;
+	else if (s->run != NULL || s->op != NULL || s->link == NULL || (s->state != SESSION_IDLE && s->state != SESSION_READY))
+		rc = ad_err_set(err, EBUSY, "session %s is %s; it can be suspended when idle", s->id,
+				session_state_names[s->state]);
+	else if (hybrid_save_meta(s, err) == 0) {
+		s->suspending = true;
+		session_enter(s, SESSION_SUSPENDED, "its sandbox goes; the workspace is saved");
+		hub_link_close(s->link);
+	} else {
+		rc = -1;
+	}
+	pthread_mutex_unlock(&s->lock);
+	return rc;
+}
+
+/* The workspace is back: now the turn. */
+static void restore_done(void *ctx, bool ok, const char *error)
+{
+	struct session *s = ctx;
+	struct ad_err e;
+	pthread_mutex_lock(&s->lock);
+	cJSON *turn = s->pending_turn;
+	s->pending_turn = NULL;
+	struct chat_run *run = NULL;
+	int rc = ok && s->link != NULL ? hub_link_send(s->link, FRAME_TURN, turn, &e)
+				       : ad_err_set(&e, 0, "the workspace could not be restored: %s", ok ? "the sandbox ended" : error);
+	if (rc < 0) {
+		run = s->run;
+		s->run = NULL;
+		session_enter(s, SESSION_FAILED, e.msg);
+	} else {
+		session_enter(s, SESSION_RUNNING, "resumed");
+	}
+	pthread_mutex_unlock(&s->lock);
+	cJSON_Delete(turn);
+	if (run != NULL) {
+		chat_run_fail(run, "sandbox_error", e.msg);
+		chat_run_unref(run);
+	}
+	session_unref(s);   /* the restore's */
+}
+
+static void ignore_piece(void *ctx, const cJSON *ev)
+{
+	(void)ctx;
+	(void)ev;
+}
+
+/* Send the saved workspace in pieces (one restore op); under the lock. */
+static int send_restore(struct session *s, struct op_run *w, struct ad_err *err)
+{
+	char path[4200];
+	if (snapshot_path(state_dir(s), s->id, path, sizeof(path)) < 0) {
+		cJSON *op = cJSON_CreateObject();   /* nothing saved yet: an empty restore */
+		cJSON_AddStringToObject(op, "op", "restore");
+		cJSON_AddStringToObject(op, "data_b64", "");
+		cJSON_AddTrueToObject(op, "last");
+		int rc = session_send_op(s, op, w, err);
+		cJSON_Delete(op);
+		return rc;
+	}
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return ad_err_sys(err, "open %s", path);
+	char *raw = malloc(PROTO_CHUNK), *b64 = malloc(base64_encoded_len(PROTO_CHUNK) + 1);
+	int rc = raw && b64 ? 0 : ad_err_set(err, ENOMEM, "restore");
+	bool first = true;
+	while (rc == 0) {
+		ssize_t n = read(fd, raw, PROTO_CHUNK);
+		if (n < 0) {
+			rc = ad_err_sys(err, "read %s", path);
+			break;
+		}
+		base64_encode(raw, (size_t)n, b64);
+		cJSON *op = cJSON_CreateObject();
+		cJSON_AddStringToObject(op, "op", "restore");
+		cJSON_AddStringToObject(op, "data_b64", b64);
+		cJSON_AddBoolToObject(op, "last", n == 0);
+		rc = first ? session_send_op(s, op, w, err) : session_send_op_more(s, op, err);
+		first = false;
+		cJSON_Delete(op);
+		if (n == 0)
+			break;
+	}
+	free(raw);
+	free(b64);
+	close(fd);
+	return rc;
+}
+
+int hybrid_resume(struct session *s, cJSON *turn, struct chat_run *run, struct ad_err *err)
+{
+	pthread_mutex_lock(&s->lock);
+	if (s->state != SESSION_SUSPENDED || s->suspending || s->run != NULL) {
+		int rc = ad_err_set(err, EBUSY, "session %s is %s; try again in a moment", s->id,
+				    s->suspending ? "being suspended" : session_state_names[s->state]);
+		pthread_mutex_unlock(&s->lock);
+		return rc;
+	}
+	chat_run_ref(run);
+	s->run = run;
+	session_enter(s, SESSION_CREATING, "resuming");
+	cJSON_DeleteItemFromObjectCaseSensitive(turn, "history");
+	int i = 0;
+	cJSON *history = cJSON_AddArrayToObject(turn, "history");
+	for (cJSON *m = s->transcript->child; m && i < s->committed; m = m->next, i++)
+		cJSON_AddItemToArray(history, cJSON_Duplicate(m, true));
+	s->pending_turn = cJSON_Duplicate(turn, true);
+	chat_run_hello(run, ++s->next_event_id);
+	pthread_mutex_unlock(&s->lock);
+
+	struct op_run *w = op_run_new(false);
+	int rc = w ? session_spawn(s->reg, s, NULL, err) : ad_err_set(err, ENOMEM, "resume");
+	pthread_mutex_lock(&s->lock);
+	if (rc == 0) {
+		s->refs++;          /* the restore's, given back in restore_done */
+		op_run_set_sink(w, ignore_piece, restore_done, s);
+		if ((rc = send_restore(s, w, err)) < 0)
+			s->refs--;
+	}
+	if (rc < 0) {
+		s->run = NULL;
+		cJSON_Delete(s->pending_turn);
+		s->pending_turn = NULL;
+		session_enter(s, SESSION_SUSPENDED, err->msg);
+		if (s->link != NULL) {
+			s->suspending = true;
+			hub_link_close(s->link);
+		}
+		chat_run_unref(run);
+	}
+	pthread_mutex_unlock(&s->lock);
+	if (w != NULL)
+		op_run_unref(w);
+	return rc;
+}

@@ -1,0 +1,117 @@
+"""Hybrid sessions: saved after every turn, suspended (sandbox gone), resumed with the
+workspace and the conversation; also after a restart of the daemon and after kill -9
+in the middle of a turn; a corrupt state file is reported and skipped."""
+
+import json
+import os
+import signal
+import time
+
+from chat_util import (CHAT_TIMEOUT, HostState, bash, calls, chat_env, chat_settings, finish, mock,  # noqa: F401
+                       only_result)
+from conftest import assert_json_error
+import sandbox_util as su
+
+
+def start(daemon_factory, mock, workdir=None, **env):
+    kw = {"workdir": workdir} if workdir else {}
+    return daemon_factory(settings=chat_settings(), env=chat_env(mock, **env), **kw)
+
+
+def turn(d, sid, text, status=200):
+    r = d.post_json(f"/api/sessions/{sid}/messages", {"message": text}, timeout=CHAT_TIMEOUT)
+    assert r.status == status, f"{r}\n{d.stderr[-3000:]}"
+    return r.json()
+
+
+def state_of(d, sid):
+    return d.get(f"/api/sessions/{sid}").json()["state"]
+
+
+def test_suspend_and_resume_keep_the_workspace_and_the_conversation(daemon_factory, mock):
+    d = start(daemon_factory, mock)
+    host = HostState(d)
+    sid = d.post_json("/api/sessions", {"pattern": "hybrid"}).json()["id"]
+    mock.enqueue(calls(bash("mkdir -p notes && echo kept > notes/a.txt && chmod 600 notes/a.txt")), {"text": "saved"})
+    assert turn(d, sid, "write it")["reply"] == "saved"
+    r = d.request("POST", f"/api/sessions/{sid}/suspend")
+    assert r.status == 200 and r.json()["state"] == "suspended", r
+    host.assert_clean(timeout=20)          # the sandbox is gone
+    mock.enqueue(calls(bash("cat notes/a.txt; stat -c %a notes/a.txt")), {"text": "resumed"})
+    assert turn(d, sid, "read it")["reply"] == "resumed"
+    assert only_result(mock, 3) == ("kept\n600", False), only_result(mock, 3)
+    # the conversation came back: the resumed turn's request holds the first turn
+    assert "write it" in json.dumps(mock.requests[2]["body"]["messages"])
+    assert state_of(d, sid) == "idle"
+    assert d.request("DELETE", f"/api/sessions/{sid}").status == 200
+    assert not os.path.exists(os.path.join(d.workdir, "state", "sessions", sid))
+    finish(d, mock)
+
+
+def test_a_hybrid_session_survives_a_restart(daemon_factory, mock, tmp_path):
+    d = start(daemon_factory, mock, workdir=str(tmp_path / "d"))
+    sid = d.post_json("/api/sessions", {"pattern": "hybrid"}).json()["id"]
+    mock.enqueue(calls(bash("echo before > f.txt")), {"text": "one"})
+    turn(d, sid, "first")
+    d.stop()
+    d2 = start(daemon_factory, mock, workdir=str(tmp_path / "d"))
+    info = d2.get(f"/api/sessions/{sid}").json()
+    assert info["state"] == "suspended" and info["turns"] == 1 and info["pattern"] == "hybrid", info
+    mock.enqueue(calls(bash("cat f.txt")), {"text": "two"})
+    assert turn(d2, sid, "second")["reply"] == "two"
+    assert only_result(mock, 3) == ("before", False)
+    finish(d2, mock)
+
+
+def test_kill_9_in_the_middle_of_a_turn_loses_only_that_turn(daemon_factory, mock, tmp_path):
+    d = start(daemon_factory, mock, workdir=str(tmp_path / "d"))
+    sid = d.post_json("/api/sessions", {"pattern": "hybrid"}).json()["id"]
+    mock.enqueue(calls(bash("echo one > one.txt")), {"text": "t1"})
+    turn(d, sid, "turn one")
+    mock.enqueue(calls(bash("echo two > two.txt")), {"text": "t2"})
+    turn(d, sid, "turn two")
+    mark = su.marker()
+    mock.enqueue(calls(bash(f"echo three > three.txt; sleep 60.{mark}")), {"text": "never"})
+    import threading
+    def turn_three():
+        try:
+            d.post_json(f"/api/sessions/{sid}/messages", {"message": "turn three"}, timeout=CHAT_TIMEOUT)
+        except OSError:
+            pass          # the daemon is killed under it: that is the point
+    threading.Thread(target=turn_three, daemon=True).start()
+    assert su.wait_for_process(f"60.{mark}", timeout=30)
+    os.kill(d.proc.pid, signal.SIGKILL)
+    d.proc.wait(10)
+    # its supervisors see the hang-up and clean up
+    deadline = time.monotonic() + 20
+    while su.wait_for_process(f"60.{mark}", timeout=0.2) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    d2 = start(daemon_factory, mock, workdir=str(tmp_path / "d"))
+    info = d2.get(f"/api/sessions/{sid}").json()
+    assert info["state"] == "suspended" and info["turns"] == 2, info
+    msgs = d2.get(f"/api/sessions/{sid}/messages").json()["messages"]
+    text = json.dumps(msgs)
+    assert "turn one" in text and "turn two" in text and "turn three" not in text
+    mock.reset()
+    mock.enqueue(calls(bash("ls *.txt")), {"text": "back"})
+    assert turn(d2, sid, "what is there")["reply"] == "back"
+    assert only_result(mock, 1) == ("one.txt\ntwo.txt", False), only_result(mock, 1)
+    finish(d2, mock)
+
+
+def test_a_corrupt_state_file_is_reported_and_skipped(daemon_factory, mock, tmp_path):
+    d = start(daemon_factory, mock, workdir=str(tmp_path / "d"))
+    good = d.post_json("/api/sessions", {"pattern": "hybrid"}).json()["id"]
+    mock.enqueue({"text": "ok"})
+    turn(d, good, "hi")
+    d.stop()
+    sessions = os.path.join(str(tmp_path / "d"), "state", "sessions")
+    bad = "sess_" + "ab" * 12
+    os.makedirs(os.path.join(sessions, bad))
+    with open(os.path.join(sessions, bad, "session.json"), "w") as f:
+        f.write('{"id": "' + bad + '", "transcript": [')       # cut short
+    d2 = start(daemon_factory, mock, workdir=str(tmp_path / "d"))
+    assert d2.get(f"/api/sessions/{good}").json()["state"] == "suspended"
+    assert_json_error(d2.get(f"/api/sessions/{bad}"), 404)
+    assert bad in d2.stderr and "skipped" in d2.stderr
+    finish(d2, mock)

@@ -1,0 +1,128 @@
+"""Working on a session's sandbox between turns: exec (JSON and streamed), files in and
+out of /workspace (and nowhere else), and the history of tool calls and execs."""
+
+import json
+import time
+
+import pytest
+
+from chat_util import (CHAT_TIMEOUT, bash, calls, chatd, finish, mock, only_result,  # noqa: F401
+                       stream_chat)
+from conftest import assert_json_error
+
+
+def create(d, body=None):
+    r = d.post_json("/api/sessions", body if body is not None else {})
+    assert r.status == 201, r
+    return r.json()["id"]
+
+
+def exec_(d, sid, command, status=200, **extra):
+    r = d.post_json(f"/api/sessions/{sid}/exec", {"command": command, **extra}, timeout=CHAT_TIMEOUT)
+    assert r.status == status, f"{r}\n{d.stderr[-2000:]}"
+    return r.json()
+
+
+def test_exec_runs_in_the_sandbox(chatd, mock):
+    sid = create(chatd)
+    doc = exec_(chatd, sid, "hostname; id -u; pwd; echo err >&2; exit 3")
+    assert doc["exit_status"] == 3 and doc["timed_out"] is False, doc
+    assert doc["output"].split() == ["sandbox", "0", "/workspace", "err"], doc
+    assert doc["output_bytes"] == len(doc["output"].encode()) and doc["output_truncated"] is False
+    assert doc["duration_ms"] >= 0
+    # the workspace persists between execs and turns
+    exec_(chatd, sid, "echo from-exec > /workspace/e.txt")
+    mock.enqueue(calls(bash("cat /workspace/e.txt")), {"text": "seen"})
+    r = chatd.post_json(f"/api/sessions/{sid}/messages", {"message": "read it"}, timeout=CHAT_TIMEOUT)
+    assert r.status == 200 and only_result(mock, 1) == ("from-exec", False), r
+    finish(chatd, mock)
+
+
+def test_exec_timeout_kills_the_group(chatd, mock):
+    sid = create(chatd)
+    t0 = time.monotonic()
+    doc = exec_(chatd, sid, "sleep 100 & sleep 100", timeout_s=1)
+    assert doc["timed_out"] is True and time.monotonic() - t0 < 15, doc
+    assert exec_(chatd, sid, "pgrep -c sleep || true")["output"].strip() == "0"
+    finish(chatd, mock)
+
+
+def test_exec_streams(chatd, mock):
+    sid = create(chatd)
+    s = stream_chat(chatd, {"command": "for i in 1 2 3; do echo line$i; sleep 0.2; done", "stream": True},
+                    path=f"/api/sessions/{sid}/exec")
+    assert s.status == 200, s
+    outs = [e for e in s.events if e.event == "output"]
+    assert "".join(e.data["data"] for e in outs) == "line1\nline2\nline3\n"
+    assert len(outs) >= 2, "the output came in one piece: not streamed"
+    assert s.events[-1].event == "exit" and s.events[-1].data["exit_status"] == 0
+    finish(chatd, mock)
+
+
+def test_files_in_and_out(chatd, mock):
+    sid = create(chatd)
+    blob = bytes(range(256)) * 40
+    r = chatd.request("PUT", f"/api/sessions/{sid}/files/dir/sub/data.bin", body=blob)
+    assert r.status == 200 and r.json()["size"] == len(blob), r
+    r = chatd.get(f"/api/sessions/{sid}/files/dir/sub/data.bin")
+    assert r.status == 200 and r.body == blob and r.header("Content-Type") == "application/octet-stream"
+    assert exec_(chatd, sid, "sha256sum dir/sub/data.bin | cut -c1-8")["output"].strip() == \
+        __import__("hashlib").sha256(blob).hexdigest()[:8]
+    listing = chatd.get(f"/api/sessions/{sid}/files/dir/").json()["entries"]
+    assert [(e["name"], e["type"]) for e in listing] == [("sub", "dir")], listing
+    root = chatd.get(f"/api/sessions/{sid}/files").json()["entries"]
+    assert "dir" in [e["name"] for e in root]
+    assert chatd.request("DELETE", f"/api/sessions/{sid}/files/dir").status == 200
+    assert_json_error(chatd.get(f"/api/sessions/{sid}/files/dir/sub/data.bin"), 404)
+    finish(chatd, mock)
+
+
+@pytest.mark.parametrize("path", ["../etc/passwd", "%2e%2e/etc/passwd", "sub/../../etc/passwd", "link/passwd"])
+def test_paths_that_leave_the_workspace_are_refused(chatd, mock, path):
+    sid = create(chatd)
+    exec_(chatd, sid, "mkdir -p sub; ln -s /etc link")
+    r = chatd.get(f"/api/sessions/{sid}/files/{path}")
+    assert r.status in (400, 404), r
+    assert b"root:" not in r.body
+    r = chatd.request("PUT", f"/api/sessions/{sid}/files/{path}", body=b"x")
+    assert r.status in (400, 404), r
+    finish(chatd, mock)
+
+
+def test_the_history_has_tool_calls_and_execs(chatd, mock):
+    sid = create(chatd)
+    mock.enqueue(calls(bash("echo tool")), {"text": "ok"})
+    chatd.post_json(f"/api/sessions/{sid}/messages", {"message": "go"}, timeout=CHAT_TIMEOUT)
+    exec_(chatd, sid, "echo exec; exit 1")
+    hist = chatd.get(f"/api/sessions/{sid}/history").json()["history"]
+    assert [(h["kind"], h["tool"]) for h in hist] == [("tool", "bash"), ("exec", "exec")], hist
+    assert hist[0]["input"] == {"command": "echo tool"} and hist[0]["is_error"] is False
+    assert hist[0]["output_bytes"] == len("tool") and hist[0]["duration_ms"] is not None
+    assert hist[1]["input"] == "echo exec; exit 1" and hist[1]["exit_status"] == 1 and hist[1]["is_error"] is True
+    assert all(h["time"] > 1.7e9 for h in hist)
+    finish(chatd, mock)
+
+
+def test_exec_during_a_turn_is_a_conflict(chatd, mock):
+    sid = create(chatd)
+    mock.enqueue({"text": "slow", "latency_ms": 1500})
+    import threading
+    t = threading.Thread(target=lambda: chatd.post_json(f"/api/sessions/{sid}/messages", {"message": "x"},
+                                                         timeout=CHAT_TIMEOUT))
+    t.start()
+    time.sleep(0.5)
+    err = assert_json_error(chatd.post_json(f"/api/sessions/{sid}/exec", {"command": "true"}), 409)
+    assert "turn" in err["message"]
+    t.join(CHAT_TIMEOUT)
+    finish(chatd, mock)
+
+
+@pytest.mark.parametrize("body,needle", [
+    ({}, "command"), ({"command": ""}, "command"), ({"command": 5}, "command"),
+    ({"command": "true", "timeout_s": 0}, "timeout_s"), ({"command": "true", "nope": 1}, "unknown field"),
+])
+def test_bad_exec_requests(chatd, mock, body, needle):
+    sid = create(chatd)
+    err = assert_json_error(chatd.post_json(f"/api/sessions/{sid}/exec", body), 400)
+    assert needle in err["message"]
+    finish(chatd, mock)
