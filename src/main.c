@@ -240,6 +240,10 @@ int main(int argc, char **argv)
 	/* first: the sandbox's init must do nothing but its job */
 	if (argc > 1 && strcmp(argv[1], "sandbox-init") == 0)
 		return sandbox_init_main(argc - 1, argv + 1, run_agent);
+	/* sandbox_join()'s agent. It ends with _exit(), as init's agent does: under seccomp,
+	 * exit handlers have nothing to do (LeakSanitizer's would need ptrace) */
+	if (argc > 1 && strcmp(argv[1], "sandbox-member") == 0)
+		_exit(fcntl(SANDBOX_PASS_FD, F_GETFD) < 0 ? 2 : run_agent(SANDBOX_PASS_FD));
 	if (argc > 1 && strcmp(argv[1], "sandbox") == 0)
 		return cli_sandbox(argc - 1, argv + 1);
 	if (argc > 1 && strcmp(argv[1], "check-api") == 0)

@@ -26,7 +26,13 @@ struct ad_err {
 int ad_err_set(struct ad_err *err, int errnum, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 
-/* Same, with errno taken from the current errno. */
+/* Fill err with a failure that is not a system call's: code (an errno value) only
+ * classifies it for the caller (EBUSY: try later, ENOENT: gone, ...); the message is
+ * the sentence alone. Returns -1. */
+int ad_err_code(struct ad_err *err, int code, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+/* Same as ad_err_set, with errno taken from the current errno. */
 #define ad_err_sys(err, ...) ad_err_set((err), errno, __VA_ARGS__)
 
 /* Prepend "context: " to the message. Returns -1 so that it can end a failure path:

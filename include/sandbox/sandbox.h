@@ -15,6 +15,8 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include <cjson/cJSON.h>
+
 #include "core/err.h"
 #include "sandbox/cgroup_host.h"
 #include "sandbox/policy.h"
@@ -63,6 +65,24 @@ const struct sandbox_cgroup *sandbox_cgroup_of(const struct sandbox *sb);
 /* cancel_fd: -1, or an fd whose readability ends the wait with SANDBOX_CANCELLED. */
 int sandbox_wait(struct sandbox *sb, int cancel_fd, struct sandbox_result *res);
 void sandbox_destroy(struct sandbox *sb);
+
+/* A process that joins a running sandbox (a shared session's): target is its init as
+ * the host sees it, cgroup where its cgroup is (sandbox_cgroup_json); the process runs
+ * the agent on pass_fd. The result is waited for and torn down like a sandbox of its
+ * own, but tearing it down ends only this process: the sandbox stays. The caller's
+ * later children are born in the sandbox's pid namespace: call from a process that
+ * makes no other (a supervisor). */
+struct sandbox_join_spec {
+	const struct sandbox_policy *policy;
+	const struct seccomp_prog *seccomp;
+	pid_t target;
+	const struct cJSON *cgroup;
+	char **env;
+	int pass_fd;
+	int err_fd;                             /* its stderr; -1: /dev/null */
+	unsigned timeout_s;
+};
+int sandbox_join(const struct sandbox_join_spec *spec, struct sandbox **out, struct ad_err *err);
 
 /* For callers with an event loop of their own: the pidfd of init (readable once the
  * sandbox has ended: then sandbox_finish), and the wall-clock deadline. */

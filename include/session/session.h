@@ -43,6 +43,7 @@ struct session_opts {
 	const char *system, *model;     /* defaults for its turns; NULL: the config's */
 	unsigned idle_timeout_s;        /* 0: the config's */
 	const cJSON *policy;            /* sandbox tightenings ({"memory_max": "256M", ...}), or NULL */
+	const char *sandbox;            /* shared: the shared sandbox's name (default "shared") */
 };
 
 /* The registry, with the spawner and hub it makes sessions with (app). */

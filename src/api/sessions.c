@@ -51,6 +51,12 @@ static int parse_opts(struct app *app, const cJSON *body, struct session_opts *o
 				return ad_err_set(err, 0, "idle_timeout_s must be a number of seconds from 1 to %lld",
 						  (long long)app->cfg.session.idle_timeout_s);
 			o->idle_timeout_s = (unsigned)k->valuedouble;
+		} else if (strcmp(n, "sandbox") == 0) {
+			if (!cJSON_IsString(k) || strlen(k->valuestring) == 0 || strlen(k->valuestring) > 63 ||
+			    k->valuestring[strspn(k->valuestring, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+								"0123456789._-")] != '\0')
+				return ad_err_set(err, 0, "sandbox must be a name of 1 to 63 letters, digits, '.', '_' or '-'");
+			o->sandbox = k->valuestring;
 		} else if (strcmp(n, "policy") == 0) {
 			struct sandbox_policy p = app->policy;   /* checked here, applied by the supervisor */
 			if (sandbox_policy_tighten(&p, k, err) < 0)
@@ -60,9 +66,10 @@ static int parse_opts(struct app *app, const cJSON *body, struct session_opts *o
 			return ad_err_set(err, 0, "unknown field \"%s\"", n);
 		}
 	}
-	if (o->pattern == PATTERN_SHARED)
-		return ad_err_set(err, ENOSYS, "pattern \"%s\" is not available in this version of agentd",
-				  session_pattern_names[o->pattern]);
+	if (o->sandbox != NULL && o->pattern != PATTERN_SHARED)
+		return ad_err_set(err, 0, "sandbox names a shared sandbox: it goes with \"pattern\": \"shared\"");
+	if (o->pattern == PATTERN_SHARED && o->policy != NULL)
+		return ad_err_set(err, 0, "a shared sandbox keeps the policy it was built with: no \"policy\" here");
 	return 0;
 }
 
@@ -72,8 +79,7 @@ enum MHD_Result api_sessions_create(struct http_req *req)
 	struct session_opts o = { .owner = api_owner(req) };
 	struct ad_err e;
 	if (parse_opts(app, req->json, &o, &e) < 0)
-		return http_reply_error(req, e.errnum == ENOSYS ? 501 : 400,
-					e.errnum == ENOSYS ? "not_implemented_error" : HTTP_ERR_INVALID, "%s", e.msg);
+		return http_reply_error(req, 400, HTTP_ERR_INVALID, "%s", e.msg);
 	struct chat_request fake = { .model = o.model, .system = o.system };
 	bool refused;
 	enum MHD_Result r = api_turn_refuse(req, &fake, &refused);

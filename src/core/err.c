@@ -6,6 +6,19 @@
 #include <stdio.h>
 #include <string.h>
 
+int ad_err_code(struct ad_err *err, int code, const char *fmt, ...)
+{
+	if (err == NULL)
+		return -1;
+	va_list ap;
+	va_start(ap, fmt);
+	if (vsnprintf(err->msg, sizeof(err->msg), fmt, ap) < 0)
+		err->msg[0] = '\0';
+	va_end(ap);
+	err->errnum = code;
+	return -1;
+}
+
 int ad_err_set(struct ad_err *err, int errnum, const char *fmt, ...)
 {
 	if (err == NULL)

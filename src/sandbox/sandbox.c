@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "child.h"
+#include "sandbox_int.h"
 #include "handoff.h"
 #include "core/cleanup.h"
 #include "core/clock.h"
@@ -27,19 +28,6 @@
 #include "sandbox/userns.h"
 
 #define NS_FLAGS (CLONE_NEWUSER | CLONE_NEWPID | CLONE_NEWNS | CLONE_NEWNET | CLONE_NEWIPC | CLONE_NEWUTS)
-
-struct sandbox {
-	pid_t pid;                 /* init, as the host sees it */
-	int pidfd;
-	int report_fd;
-	int sync_fd;               /* held open: the child's way to tell we are alive */
-	bool reaped;
-	int init_status;
-	uint64_t deadline_ns;
-	unsigned timeout_s;
-	uint64_t memory_max;
-	struct sandbox_cgroup cg;
-};
 
 pid_t sandbox_init_pid(const struct sandbox *sb)
 {

@@ -143,11 +143,11 @@ int session_suspend(struct session *s, struct ad_err *err)
 	int rc = 0;
 	pthread_mutex_lock(&s->lock);
 	if (s->pattern != PATTERN_HYBRID)
-		rc = ad_err_set(err, EINVAL, "only a hybrid session can be suspended");
+		rc = ad_err_code(err, EINVAL, "only a hybrid session can be suspended");
 	else if (s->state == SESSION_SUSPENDED)
 		rc = 0;
 	else if (s->run != NULL || s->op != NULL || s->link == NULL || (s->state != SESSION_IDLE && s->state != SESSION_READY))
-		rc = ad_err_set(err, EBUSY, "session %s is %s; it can be suspended when idle", s->id,
+		rc = ad_err_code(err, EBUSY, "session %s is %s; it can be suspended when idle", s->id,
 				session_state_names[s->state]);
 	else if (hybrid_save_meta(s, err) == 0) {
 		s->suspending = true;
@@ -239,7 +239,7 @@ int hybrid_resume(struct session *s, cJSON *turn, struct chat_run *run, struct a
 {
 	pthread_mutex_lock(&s->lock);
 	if (s->state != SESSION_SUSPENDED || s->suspending || s->run != NULL) {
-		int rc = ad_err_set(err, EBUSY, "session %s is %s; try again in a moment", s->id,
+		int rc = ad_err_code(err, EBUSY, "session %s is %s; try again in a moment", s->id,
 				    s->suspending ? "being suspended" : session_state_names[s->state]);
 		pthread_mutex_unlock(&s->lock);
 		return rc;
@@ -257,7 +257,7 @@ int hybrid_resume(struct session *s, cJSON *turn, struct chat_run *run, struct a
 	pthread_mutex_unlock(&s->lock);
 
 	struct op_run *w = op_run_new(false);
-	int rc = w ? session_spawn(s->reg, s, NULL, err) : ad_err_set(err, ENOMEM, "resume");
+	int rc = w ? session_spawn(s->reg, s, NULL, NULL, err) : ad_err_set(err, ENOMEM, "resume");
 	pthread_mutex_lock(&s->lock);
 	if (rc == 0) {
 		s->refs++;          /* the restore's, given back in restore_done */

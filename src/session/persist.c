@@ -34,7 +34,7 @@ static bool id_ok(const char *id)
 int persist_dir(const char *state_dir, const char *id, char *out, size_t size, struct ad_err *err)
 {
 	if (!id_ok(id))
-		return ad_err_set(err, EINVAL, "\"%s\" is not a session id", id);
+		return ad_err_code(err, EINVAL, "\"%s\" is not a session id", id);
 	snprintf(out, size, "%s/sessions/%s", state_dir, id);
 	return fs_mkdir_p(out, 0700, err);
 }

@@ -157,6 +157,8 @@ void registry_remove(struct sessions *reg, struct session *s)
 			break;
 		}
 	pthread_mutex_unlock(&reg->lock);
+	if (found && s->group != NULL)
+		shared_member_gone(s);
 	if (found)
 		session_unref(s);         /* the registry's */
 }
@@ -168,9 +170,9 @@ static int reserve(struct sessions *reg, const char *owner, struct ad_err *err)
 	int rc = 0;
 	pthread_mutex_lock(&reg->lock);
 	if (reg->count >= (unsigned)cfg->session.max_sessions)
-		rc = ad_err_set(err, EAGAIN, "agentd is at capacity: %u sessions (session.max_sessions)", reg->count);
+		rc = ad_err_code(err, EAGAIN, "agentd is at capacity: %u sessions (session.max_sessions)", reg->count);
 	else if (count_owned(reg, owner) >= (unsigned)cfg->session.max_per_token)
-		rc = ad_err_set(err, EAGAIN, "you have %lld sessions, the most one token may have "
+		rc = ad_err_code(err, EAGAIN, "you have %lld sessions, the most one token may have "
 				"(session.max_per_token); delete one first", (long long)cfg->session.max_per_token);
 	else
 		reg->count++;
@@ -218,12 +220,15 @@ void session_adopt(struct session *s, const struct session_opts *o)
 	s->model = o->model ? strdup(o->model) : NULL;
 }
 
-int session_spawn(struct sessions *reg, struct session *s, const cJSON *policy, struct ad_err *err)
+int session_spawn(struct sessions *reg, struct session *s, const cJSON *policy, const cJSON *join,
+		  struct ad_err *err)
 {
 	struct app *app = reg->app;
 	cJSON *spec = cJSON_CreateObject();
 	if (policy != NULL)
 		cJSON_AddItemToObject(spec, "policy", cJSON_Duplicate(policy, true));
+	if (join != NULL)
+		cJSON_AddItemToObject(spec, "join", cJSON_Duplicate(join, true));
 	char *spec_text = json_print(spec);
 	cJSON_Delete(spec);
 	int fd = spec_text ? spawner_spawn(app->spawner, s->id, spec_text, err) : ad_err_set(err, ENOMEM, "spec");
@@ -245,11 +250,14 @@ struct session *session_create(struct sessions *reg, const struct session_opts *
 	if (reserve(reg, o->owner, err) < 0)
 		return NULL;
 	/* a sandbox built ahead of time fits any session that does not change the policy */
-	struct session *s = o->policy == NULL ? pool_take(reg, o) : NULL;
+	struct session *s = o->pattern == PATTERN_SHARED ? shared_create(reg, o, err)
+			    : o->policy == NULL ? pool_take(reg, o) : NULL;
+	if (s == NULL && o->pattern == PATTERN_SHARED)
+		goto unreserve;
 	if (s == NULL) {
 		if ((s = session_alloc(reg, o, err)) == NULL)
 			goto unreserve;
-		if (session_spawn(reg, s, o->policy, err) < 0) {
+		if (session_spawn(reg, s, o->policy, NULL, err) < 0) {
 			session_unref(s);
 			goto unreserve;
 		}

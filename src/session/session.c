@@ -93,9 +93,13 @@ static void on_event(void *owner, cJSON *ev)
 	bool destroy = false;
 	pthread_mutex_lock(&s->lock);
 	unsigned id = ++s->next_event_id;
+	bool host_ready = false;
 	if (strcmp(type, "ready") == 0) {
 		cJSON_Delete(s->cgroup);
 		s->cgroup = cJSON_DetachItemFromObjectCaseSensitive(ev, "cgroup");
+		const cJSON *pid = cJSON_GetObjectItemCaseSensitive(ev, "init_pid");
+		s->init_pid = cJSON_IsNumber(pid) ? pid->valueint : 0;
+		host_ready = s->hidden;
 		if (s->state == SESSION_CREATING)
 			session_enter(s, SESSION_READY, "the sandbox is up");
 	} else if (strcmp(type, "message") == 0) {
@@ -162,6 +166,8 @@ static void on_event(void *owner, cJSON *ev)
 	if (ended != NULL)
 		chat_run_unref(ended);
 	cJSON_Delete(ev);
+	if (host_ready)
+		shared_host_ready(s);
 	if (destroy)
 		session_destroy(s, "ephemeral: its turn is over");
 }
@@ -184,7 +190,10 @@ static void on_closed(void *owner, const char *why)
 		session_enter(s, SESSION_FAILED, msg);
 	}
 	session_readers_wake(s);
+	bool host_failed = s->hidden && !s->closing;
 	pthread_mutex_unlock(&s->lock);
+	if (host_failed)
+		shared_host_failed(s);
 	if (run != NULL) {
 		chat_run_fail(run, "sandbox_error", s->closing ? "the session was destroyed during the turn"
 							   : "the session ended before the turn finished");
@@ -213,8 +222,7 @@ static void on_tick(void *owner)
 			sse_out_comment(&r->out, "keep-alive");
 			sse_out_wake(&r->out);
 		}
-	bool idle = (s->state == SESSION_IDLE || s->state == SESSION_READY) && !s->pooled &&
-		    s->pattern != PATTERN_SHARED &&
+	bool idle = (s->state == SESSION_IDLE || s->state == SESSION_READY) && !s->pooled && !s->hidden &&
 		    clock_mono_ns() - s->idle_since_ns > (uint64_t)s->idle_timeout_s * 1000000000u;
 	pthread_mutex_unlock(&s->lock);
 	if (run != NULL) {
@@ -242,27 +250,56 @@ int session_turn(struct session *s, cJSON *turn, struct chat_run *run, struct ad
 		pthread_mutex_unlock(&s->lock);
 		return hybrid_resume(s, turn, run, err);
 	}
-	if (s->link == NULL || s->closing || s->state == SESSION_FAILED || s->state == SESSION_DESTROYED) {
-		rc = ad_err_set(err, ENOENT, "session %s is %s", s->id, session_state_names[s->state]);
+	if (s->model != NULL && cJSON_GetObjectItemCaseSensitive(turn, "model") == NULL)
+		cJSON_AddStringToObject(turn, "model", s->model);
+	if (s->system != NULL && cJSON_GetObjectItemCaseSensitive(turn, "system") == NULL)
+		cJSON_AddStringToObject(turn, "system", s->system);
+	/* a shared session whose sandbox is still being built: the turn waits for it */
+	bool waits = s->link == NULL && s->state == SESSION_CREATING && s->group != NULL && !s->closing;
+	if (!waits && (s->link == NULL || s->closing || s->state == SESSION_FAILED || s->state == SESSION_DESTROYED)) {
+		rc = ad_err_code(err, ENOENT, "session %s is %s", s->id, session_state_names[s->state]);
 	} else if (s->run != NULL || s->op != NULL) {
-		rc = ad_err_set(err, EBUSY, "session %s is working on a %s; wait for it%s", s->id,
-				s->run ? "turn" : "command or file", s->run ? " or interrupt it" : "");
+		rc = ad_err_code(err, EBUSY, "session %s is working on a %s; wait for it%s", s->id,
+				 s->run ? "turn" : "command or file", s->run ? " or interrupt it" : "");
 	} else {
-		if (s->model != NULL && cJSON_GetObjectItemCaseSensitive(turn, "model") == NULL)
-			cJSON_AddStringToObject(turn, "model", s->model);
-		if (s->system != NULL && cJSON_GetObjectItemCaseSensitive(turn, "system") == NULL)
-			cJSON_AddStringToObject(turn, "system", s->system);
-		rc = hub_link_send(s->link, FRAME_TURN, turn, err);
+		if (waits)
+			s->pending_turn = cJSON_Duplicate(turn, true);
+		else
+			rc = hub_link_send(s->link, FRAME_TURN, turn, err);
 		if (rc == 0) {
 			chat_run_ref(run);
 			s->run = run;
 			s->last_active = time(NULL);
-			session_enter(s, SESSION_RUNNING, NULL);
+			if (!waits)
+				session_enter(s, SESSION_RUNNING, NULL);
 			chat_run_hello(run, ++s->next_event_id);
 		}
 	}
 	pthread_mutex_unlock(&s->lock);
 	return rc;
+}
+
+/* A session whose turn waited for its sandbox: now it goes (or fails). */
+void session_send_pending(struct session *s, const char *failure)
+{
+	struct ad_err e;
+	pthread_mutex_lock(&s->lock);
+	cJSON *turn = s->pending_turn;
+	s->pending_turn = NULL;
+	struct chat_run *run = NULL;
+	if (turn != NULL && failure == NULL && s->link != NULL && hub_link_send(s->link, FRAME_TURN, turn, &e) == 0) {
+		session_enter(s, SESSION_RUNNING, NULL);
+	} else if (turn != NULL) {
+		run = s->run;
+		s->run = NULL;
+		snprintf(e.msg, sizeof(e.msg), "%s", failure ? failure : "the session's sandbox is gone");
+	}
+	pthread_mutex_unlock(&s->lock);
+	cJSON_Delete(turn);
+	if (run != NULL) {
+		chat_run_fail(run, "sandbox_error", e.msg);
+		chat_run_unref(run);
+	}
 }
 
 int session_send_op(struct session *s, cJSON *op, struct op_run *w, struct ad_err *err)
@@ -295,10 +332,10 @@ int session_op(struct session *s, cJSON *op, struct op_run *w, struct ad_err *er
 	pthread_mutex_lock(&s->lock);
 	if (s->link == NULL || s->closing || s->state == SESSION_FAILED || s->state == SESSION_DESTROYED ||
 	    s->state == SESSION_SUSPENDED)
-		rc = ad_err_set(err, ENOENT, "session %s is %s%s", s->id, session_state_names[s->state],
+		rc = ad_err_code(err, ENOENT, "session %s is %s%s", s->id, session_state_names[s->state],
 				s->state == SESSION_SUSPENDED ? "; a message resumes it" : "");
 	else if (s->run != NULL || s->op != NULL)
-		rc = ad_err_set(err, EBUSY, "session %s is working on a %s; try again when it is done", s->id,
+		rc = ad_err_code(err, EBUSY, "session %s is working on a %s; try again when it is done", s->id,
 				s->run ? "turn" : "command or file");
 	else
 		rc = session_send_op(s, op, w, err);
@@ -311,7 +348,7 @@ int session_interrupt(struct session *s, struct ad_err *err)
 	int rc;
 	pthread_mutex_lock(&s->lock);
 	if (s->run == NULL || s->link == NULL) {
-		rc = ad_err_set(err, ENOENT, "session %s has no turn in flight", s->id);
+		rc = ad_err_code(err, ENOENT, "session %s has no turn in flight", s->id);
 	} else {
 		cJSON *cancel = cJSON_CreateObject();
 		rc = hub_link_send(s->link, FRAME_CANCEL, cancel, err);

@@ -32,6 +32,16 @@ struct event_reader {
 #define BUCKETS 1024
 #define POOL_MAX 1000
 
+/* A shared sandbox (shared.c): a hidden host session holds it; members join it. */
+struct shared_group {
+	char owner[80], name[64];
+	struct session *host;             /* referenced */
+	unsigned members;
+	struct session *waiting[64];      /* members to start once the host is ready */
+	unsigned nwaiting;
+	struct shared_group *next;
+};
+
 struct sessions {
 	pthread_mutex_t lock;
 	struct app *app;
@@ -41,6 +51,7 @@ struct sessions {
 	struct session *pool[POOL_MAX];   /* built ahead of time (pool.c) */
 	unsigned pool_n, pool_filling;
 	uint64_t pool_hits, pool_misses;
+	struct shared_group *groups;
 };
 
 struct session {
@@ -58,6 +69,9 @@ struct session {
 	struct hub_link *link;             /* NULL once closed */
 	bool closing;                      /* destroy asked: the link's end is expected */
 	bool pooled;                       /* in the warm pool, nobody's yet */
+	bool hidden;                       /* a shared sandbox's host: nobody's session */
+	struct shared_group *group;        /* shared: the sandbox it is in (or holds) */
+	int init_pid;                      /* from "ready": the sandbox's init on the host */
 	struct chat_run *run;              /* the turn in flight, referenced */
 	struct op_run *op;                 /* the op in flight, referenced */
 	char op_kind[16];                  /* its "op" */
@@ -108,7 +122,14 @@ void session_readers_wake(struct session *s);
 struct session *session_alloc(struct sessions *reg, const struct session_opts *o, struct ad_err *err);
 /* Under s->lock or before anyone else sees s: take on o's owner, pattern, defaults. */
 void session_adopt(struct session *s, const struct session_opts *o);
-int session_spawn(struct sessions *reg, struct session *s, const cJSON *policy, struct ad_err *err);
+int session_spawn(struct sessions *reg, struct session *s, const cJSON *policy, const cJSON *join,
+		  struct ad_err *err);
+void session_send_pending(struct session *s, const char *failure);
+/* shared.c */
+struct session *shared_create(struct sessions *reg, const struct session_opts *o, struct ad_err *err);
+void shared_host_ready(struct session *host);
+void shared_host_failed(struct session *host);
+void shared_member_gone(struct session *s);
 /* pool.c */
 struct session *pool_take(struct sessions *reg, const struct session_opts *o);
 void pool_fill(struct sessions *reg);

@@ -18,6 +18,7 @@
 
 #include "core/cleanup.h"
 #include "core/clock.h"
+#include "core/json.h"
 #include "core/log.h"
 #include "ipc/link.h"
 #include "ipc/protocol.h"
@@ -27,6 +28,8 @@
 
 /* A stalled agent must not stall its supervisor for ever. */
 #define AGENT_SEND_TIMEOUT_S 30
+/* A shared sandbox's member agent gets this long to end its shells by itself. */
+#define JOINED_EXIT_MS 1000
 
 struct supervisor {
 	const struct supervisor_env *env;
@@ -38,6 +41,8 @@ struct supervisor {
 	struct usage run_usage;       /* the run in flight */
 	bool running;                 /* a TURN went to the agent; its done or error has not come */
 	bool op_active;               /* an OP went to the agent; its op_end has not come */
+	bool joined;                  /* the agent joined a shared sandbox (not ours to end) */
+	const cJSON *join_cgroup;     /* then: that sandbox's cgroup */
 	bool in_call;                 /* a model call is streaming */
 	bool usage_pending;           /* the last call's usage event waits for the agent's text */
 	bool quit;
@@ -164,7 +169,9 @@ static int on_agent_frame(void *ctx, unsigned type, cJSON *payload, struct ad_er
 		/* the sandbox is up: the gateway learns it, and where its cgroup is */
 		cJSON *ready = cJSON_CreateObject();
 		cJSON_AddStringToObject(ready, "type", "ready");
-		cJSON_AddItemToObject(ready, "cgroup", sandbox_cgroup_json(sandbox_cgroup_of(s->sb)));
+		cJSON_AddItemToObject(ready, "cgroup", s->joined ? cJSON_Duplicate(s->join_cgroup, true)
+							       : sandbox_cgroup_json(sandbox_cgroup_of(s->sb)));
+		cJSON_AddNumberToObject(ready, "init_pid", sandbox_init_pid(s->sb));
 		to_gateway(s, ready);
 		break;
 	}
@@ -222,7 +229,7 @@ static int pump_agent(void *ctx, struct ad_err *err)
 	return 0;
 }
 
-static int start_sandbox(struct supervisor *s, struct ad_err *err)
+static int start_sandbox(struct supervisor *s, const cJSON *join, struct ad_err *err)
 {
 	const struct supervisor_env *env = s->env;
 	int sv[2];
@@ -233,14 +240,35 @@ static int start_sandbox(struct supervisor *s, struct ad_err *err)
 	setsockopt(s->agent, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
 	char **envp = sandbox_env_build(env->policy, NULL);
 	char *argv[] = { (char *)SANDBOX_AGENT_ARGV0, NULL };
-	/* the agent's stderr reaches the log only when debugging: it is the sandbox's text */
+	/* the agent's stderr reaches the log only when debugging (it is the sandbox's text),
+	 * and in sanitizer builds, whose reports from inside the sandbox must be seen */
+#if defined(__SANITIZE_ADDRESS__)
+	int err_fd = STDERR_FILENO;
+#else
 	int err_fd = log_enabled(AD_LOG_DEBUG) ? STDERR_FILENO : -1;
+#endif
 	struct sandbox_spec spec = {
 		.policy = env->policy, .seccomp = env->seccomp, .cgroups = env->cgroups,
 		.argv = argv, .env = envp, .stdio = { -1, -1, err_fd }, .pass_fd = sv[1],
 		.timeout_s = env->policy->session_timeout_s,
 	};
-	int rc = envp ? sandbox_start(&spec, &s->sb, err) : ad_err_set(err, ENOMEM, "environment");
+	int rc;
+	if (envp == NULL) {
+		rc = ad_err_set(err, ENOMEM, "environment");
+	} else if (join != NULL) {     /* a shared session: into the sandbox that runs already */
+		const cJSON *pid = cJSON_GetObjectItemCaseSensitive(join, "pid");
+		struct sandbox_join_spec js = {
+			.policy = env->policy, .seccomp = env->seccomp,
+			.target = cJSON_IsNumber(pid) ? (pid_t)pid->valuedouble : 0,
+			.cgroup = cJSON_GetObjectItemCaseSensitive(join, "cgroup"),
+			.env = envp, .pass_fd = sv[1], .err_fd = err_fd,
+			.timeout_s = env->policy->session_timeout_s,
+		};
+		rc = js.target > 0 ? sandbox_join(&js, &s->sb, err) : ad_err_set(err, 0, "no sandbox to join");
+		s->joined = rc == 0;
+	} else {
+		rc = sandbox_start(&spec, &s->sb, err);
+	}
 	close(sv[1]);
 	sandbox_env_free(envp);
 	if (rc < 0)
@@ -324,13 +352,10 @@ static void serve(struct supervisor *s)
 }
 
 /* The session's own policy: p (the config's), tightened as the session asked. */
-static int session_policy(const char *opts, struct sandbox_policy *p, struct ad_err *err)
+static int session_policy(const cJSON *o, struct sandbox_policy *p, struct ad_err *err)
 {
-	cJSON *o = cJSON_Parse(opts);
 	const cJSON *tighten = cJSON_GetObjectItemCaseSensitive(o, "policy");
-	int rc = tighten != NULL ? sandbox_policy_tighten(p, tighten, err) : 0;
-	cJSON_Delete(o);
-	return rc;
+	return tighten != NULL ? sandbox_policy_tighten(p, tighten, err) : 0;
 }
 
 int supervisor_main(const struct supervisor_env *env, int gw_fd, const char *session_id, const char *opts)
@@ -341,6 +366,8 @@ int supervisor_main(const struct supervisor_env *env, int gw_fd, const char *ses
 	env = &own;
 	struct supervisor s = { .env = env, .id = session_id, .gw = gw_fd, .agent = -1 };
 	struct ad_err e;
+	_cleanup_cjson_ cJSON *o = cJSON_Parse(opts);
+	const cJSON *join = cJSON_GetObjectItemCaseSensitive(o, "join");
 	signal(SIGPIPE, SIG_IGN);
 	s.gw_dec = frame_decoder_new(FRAME_MAX_PAYLOAD);
 	s.agent_dec = frame_decoder_new(FRAME_MAX_PAYLOAD);
@@ -351,16 +378,23 @@ int supervisor_main(const struct supervisor_env *env, int gw_fd, const char *ses
 	if (s.gw_dec == NULL || s.agent_dec == NULL) {
 		ad_err_set(&e, ENOMEM, "frame decoders");
 		send_error(&s, "sandbox_error", e.msg);
-	} else if (session_policy(opts, &policy, &e) < 0) {
+	} else if (session_policy(o, &policy, &e) < 0) {
 		ad_err_prefix(&e, "the session's sandbox policy");
 		send_error(&s, "invalid_request_error", e.msg);
-	} else if (start_sandbox(&s, &e) < 0) {
+	} else if ((s.join_cgroup = cJSON_GetObjectItemCaseSensitive(join, "cgroup"), start_sandbox(&s, join, &e)) < 0) {
 		ad_err_prefix(&e, "the sandbox could not be built");
 		log_error("session %s: %s", session_id, e.msg);
 		send_error(&s, "sandbox_error", e.msg);
 	} else {
 		log_debug("session %s: sandbox up in %.2f ms", session_id, (double)(clock_mono_ns() - t0) / 1e6);
 		serve(&s);
+	}
+	if (s.joined && s.agent >= 0) {
+		/* the sandbox is not ours to kill: the agent ends its own shells on the hang-up */
+		close(s.agent);
+		s.agent = -1;
+		struct pollfd p = { sandbox_event_fd(s.sb), POLLIN, 0 };
+		poll(&p, 1, JOINED_EXIT_MS);
 	}
 	if (s.sb != NULL)
 		sandbox_destroy(s.sb);

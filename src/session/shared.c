@@ -1,0 +1,189 @@
+/* Shared sessions ("pattern": "shared", DESIGN.md section 6, "single container"): the
+ * sessions of one owner that name the same "sandbox" share one sandbox, its workspace
+ * and its processes, each with an agent (and a conversation, a shell) of its own. A
+ * hidden host session builds and holds the sandbox; each member's supervisor joins it
+ * (sandbox_join). The sandbox goes when its last member does. */
+#include "session_int.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/log.h"
+#include "session/hub.h"
+
+/* Under the registry's lock. */
+static struct shared_group *find_group(struct sessions *reg, const char *owner, const char *name)
+{
+	for (struct shared_group *g = reg->groups; g != NULL; g = g->next)
+		if (strcmp(g->owner, owner) == 0 && strcmp(g->name, name) == 0)
+			return g;
+	return NULL;
+}
+
+static cJSON *join_spec(struct session *host)
+{
+	cJSON *j = cJSON_CreateObject();
+	pthread_mutex_lock(&host->lock);
+	cJSON_AddNumberToObject(j, "pid", host->init_pid);
+	cJSON_AddItemToObject(j, "cgroup", cJSON_Duplicate(host->cgroup, true));
+	pthread_mutex_unlock(&host->lock);
+	return j;
+}
+
+static bool host_ready(struct session *host)
+{
+	pthread_mutex_lock(&host->lock);
+	bool ready = host->init_pid > 0 && host->link != NULL && host->state != SESSION_FAILED;
+	pthread_mutex_unlock(&host->lock);
+	return ready;
+}
+
+static void start_member(struct session *host, struct session *m)
+{
+	struct ad_err e;
+	cJSON *join = join_spec(host);
+	if (session_spawn(m->reg, m, NULL, join, &e) < 0) {
+		pthread_mutex_lock(&m->lock);
+		session_enter(m, SESSION_FAILED, e.msg);
+		pthread_mutex_unlock(&m->lock);
+		session_send_pending(m, e.msg);
+	} else {
+		session_send_pending(m, NULL);
+	}
+	cJSON_Delete(join);
+}
+
+struct session *shared_create(struct sessions *reg, const struct session_opts *o, struct ad_err *err)
+{
+	const char *name = o->sandbox ? o->sandbox : "shared";
+	struct session *m = session_alloc(reg, o, err), *host = NULL;
+	if (m == NULL)
+		return NULL;
+	pthread_mutex_lock(&reg->lock);
+	struct shared_group *g = find_group(reg, o->owner, name);
+	bool made = g == NULL;
+	if (made && (g = calloc(1, sizeof(*g))) != NULL) {
+		snprintf(g->owner, sizeof(g->owner), "%s", o->owner);
+		snprintf(g->name, sizeof(g->name), "%s", name);
+		g->next = reg->groups;
+		reg->groups = g;
+	}
+	if (g != NULL && g->nwaiting == sizeof(g->waiting) / sizeof(g->waiting[0]) && g->host && !host_ready(g->host))
+		g = NULL;                     /* too many waiting for one sandbox being built */
+	if (g != NULL) {
+		g->members++;
+		m->group = g;
+		host = g->host;
+	}
+	pthread_mutex_unlock(&reg->lock);
+	if (g == NULL) {
+		session_unref(m);
+		ad_err_code(err, EAGAIN, "the shared sandbox \"%s\" is still being built for many sessions", name);
+		return NULL;
+	}
+	if (made) {                       /* the host: builds and holds the sandbox */
+		struct session_opts ho = { .pattern = PATTERN_SHARED, .owner = o->owner };
+		host = session_alloc(reg, &ho, err);
+		if (host != NULL) {
+			host->hidden = true;
+			host->group = g;
+			if (session_spawn(reg, host, NULL, NULL, err) < 0) {
+				session_unref(host);
+				host = NULL;
+			}
+		}
+		pthread_mutex_lock(&reg->lock);
+		g->host = host;
+		pthread_mutex_unlock(&reg->lock);
+		if (host == NULL) {
+			shared_member_gone(m);
+			session_unref(m);
+			return NULL;
+		}
+		log_info("session %s: holds the shared sandbox \"%s\" of %s", host->id, name, o->owner);
+	}
+	pthread_mutex_lock(&reg->lock);
+	bool now = host_ready(host);
+	if (!now)
+		g->waiting[g->nwaiting++] = m;
+	pthread_mutex_unlock(&reg->lock);
+	if (now)
+		start_member(host, m);
+	return m;
+}
+
+void shared_host_ready(struct session *host)
+{
+	struct sessions *reg = host->reg;
+	struct session *start[64];
+	unsigned n = 0;
+	pthread_mutex_lock(&reg->lock);
+	struct shared_group *g = host->group;
+	if (g != NULL) {
+		n = g->nwaiting;
+		memcpy(start, g->waiting, n * sizeof(*start));
+		g->nwaiting = 0;
+		for (unsigned i = 0; i < n; i++)
+			session_ref(start[i]);
+	}
+	pthread_mutex_unlock(&reg->lock);
+	for (unsigned i = 0; i < n; i++) {
+		start_member(host, start[i]);
+		session_unref(start[i]);
+	}
+}
+
+void shared_host_failed(struct session *host)
+{
+	struct sessions *reg = host->reg;
+	struct session *fail[64];
+	unsigned n = 0;
+	pthread_mutex_lock(&reg->lock);
+	struct shared_group *g = host->group;
+	if (g != NULL) {
+		n = g->nwaiting;
+		memcpy(fail, g->waiting, n * sizeof(*fail));
+		g->nwaiting = 0;
+		for (unsigned i = 0; i < n; i++)
+			session_ref(fail[i]);
+	}
+	pthread_mutex_unlock(&reg->lock);
+	for (unsigned i = 0; i < n; i++) {
+		pthread_mutex_lock(&fail[i]->lock);
+		session_enter(fail[i], SESSION_FAILED, "the shared sandbox could not be built");
+		pthread_mutex_unlock(&fail[i]->lock);
+		session_send_pending(fail[i], "the shared sandbox could not be built");
+		session_unref(fail[i]);
+	}
+}
+
+void shared_member_gone(struct session *m)
+{
+	struct sessions *reg = m->reg;
+	struct session *host = NULL;
+	pthread_mutex_lock(&reg->lock);
+	struct shared_group *g = m->group;
+	for (unsigned i = 0; g != NULL && i < g->nwaiting; i++)
+		if (g->waiting[i] == m)
+			g->waiting[i] = g->waiting[--g->nwaiting];
+	if (g != NULL && --g->members == 0) {      /* the last one: the sandbox goes */
+		for (struct shared_group **p = &reg->groups; *p != NULL; p = &(*p)->next)
+			if (*p == g) {
+				*p = g->next;
+				break;
+			}
+		host = g->host;
+		free(g);
+	}
+	m->group = NULL;
+	pthread_mutex_unlock(&reg->lock);
+	if (host != NULL) {
+		pthread_mutex_lock(&host->lock);
+		host->group = NULL;
+		pthread_mutex_unlock(&host->lock);
+		session_destroy(host, "its last member is gone");
+		session_unref(host);          /* the group's */
+	}
+}

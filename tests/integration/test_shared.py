@@ -1,0 +1,76 @@
+"""Shared sessions: the sessions that name the same sandbox share its workspace and its
+processes, each with its own agent, shell and conversation; the sandbox goes with the
+last of them."""
+
+import json
+
+from chat_util import (CHAT_TIMEOUT, HostState, bash, calls, chatd, finish, mock,  # noqa: F401
+                       only_result)
+from conftest import assert_json_error
+
+
+def create(d, body):
+    r = d.post_json("/api/sessions", body)
+    assert r.status == 201, r
+    return r.json()["id"]
+
+
+def turn(d, sid, text):
+    r = d.post_json(f"/api/sessions/{sid}/messages", {"message": text}, timeout=CHAT_TIMEOUT)
+    assert r.status == 200, f"{r}\n{d.stderr[-3000:]}"
+    return r.json()
+
+
+def test_two_sessions_share_one_sandbox(chatd, mock):
+    host = HostState(chatd)
+    a = create(chatd, {"pattern": "shared", "sandbox": "team"})
+    b = create(chatd, {"pattern": "shared", "sandbox": "team"})
+    other = create(chatd, {"pattern": "shared", "sandbox": "elsewhere"})
+    assert len({a, b, other}) == 3
+
+    mock.enqueue(calls(bash("echo from-a > shared.txt; cd /tmp; export WHO=a; "
+                            "readlink /proc/self/ns/pid /proc/self/ns/mnt")), {"text": "a wrote"})
+    assert turn(chatd, a, "write")["reply"] == "a wrote"
+    ns_a, _ = only_result(mock, 0 + 1)
+    mock.enqueue(calls(bash("cat /workspace/shared.txt; pwd; echo \"[$WHO]\"; "
+                            "readlink /proc/self/ns/pid /proc/self/ns/mnt")), {"text": "b read"})
+    assert turn(chatd, b, "read")["reply"] == "b read"
+    out_b, _ = only_result(mock, 3)
+    lines = out_b.splitlines()
+    # the same workspace and namespaces, but a shell of its own (its own cwd and variables)
+    assert lines[0] == "from-a" and lines[1] == "/workspace" and lines[2] == "[]", out_b
+    assert lines[3:] == ns_a.splitlines(), (ns_a, out_b)
+    # each has a conversation of its own
+    assert "write" not in json.dumps(mock.requests[2]["body"]["messages"])
+
+    mock.enqueue(calls(bash("cat /workspace/shared.txt 2>&1; readlink /proc/self/ns/pid")), {"text": "apart"})
+    turn(chatd, other, "look")
+    out_o, _ = only_result(mock, 5)
+    assert "No such file" in out_o and out_o.splitlines()[-1] != ns_a.splitlines()[0], out_o
+
+    # one that joins later, once the sandbox is up, gets in at once
+    c = create(chatd, {"pattern": "shared", "sandbox": "team"})
+    mock.enqueue(calls(bash("cat /workspace/shared.txt")), {"text": "late"})
+    turn(chatd, c, "late")
+    assert only_result(mock, 7) == ("from-a", False)
+    assert "shared" == chatd.get(f"/api/sessions/{c}").json()["pattern"]
+
+    # the sandbox stays while a member is left, and goes with the last one
+    assert chatd.request("DELETE", f"/api/sessions/{a}").status == 200
+    mock.enqueue(calls(bash("cat /workspace/shared.txt")), {"text": "still"})
+    turn(chatd, b, "still there?")
+    assert only_result(mock, 9) == ("from-a", False)
+    for sid in (b, c, other):
+        assert chatd.request("DELETE", f"/api/sessions/{sid}").status == 200
+    host.assert_clean(timeout=20)
+    finish(chatd, mock)
+
+
+def test_shared_requests_that_cannot_be(chatd, mock):
+    for body, needle in [({"pattern": "shared", "policy": {"pids_max": 64}}, "policy"),
+                         ({"sandbox": "team"}, "shared"),
+                         ({"pattern": "shared", "sandbox": "no/slash"}, "sandbox must be"),
+                         ({"pattern": "shared", "sandbox": ""}, "sandbox must be")]:
+        err = assert_json_error(chatd.post_json("/api/sessions", body), 400)
+        assert needle in err["message"], (body, err)
+    finish(chatd, mock)
