@@ -49,7 +49,7 @@
  *     {"type": "done", "reply", "stop_reason", "turns"}      the run ended
  *     {"type": "error", "error": {"type", "message"}}        the run ended on an error
  *   stop_reason: end_turn, max_tokens, stop_sequence, refusal, pause_turn (after the
- *   model paused more times in a row than max_turns allows), max_turns, cancelled.
+ *   model paused more times in a row than max_turns allows), max_turns, interrupted.
  *
  * supervisor -> gateway: the agent's RUN_EVENTs, passed on after checks, plus its own:
  *     {"type": "ready", "cgroup": {"version", dirs...}}   the sandbox is up (agent HELLO)

@@ -216,7 +216,7 @@ static int take_reply(struct run *r, const cJSON *reply, struct ad_err *err)
 	if (run_tools(r, m, &cancelled, err) < 0)
 		return -1;
 	if (cancelled)
-		snprintf(r->stop, sizeof(r->stop), "cancelled");
+		snprintf(r->stop, sizeof(r->stop), "interrupted");
 	return !cancelled;
 }
 
@@ -234,7 +234,7 @@ static int turns(struct run *r, struct ad_err *err)
 		}
 		int rc = cancel_came(a, 0, err);
 		if (rc != 0) {
-			snprintf(r->stop, sizeof(r->stop), "cancelled");
+			snprintf(r->stop, sizeof(r->stop), "interrupted");
 			return rc;
 		}
 		/* the conversation keeps the API's rules by construction; a slip is our bug,
@@ -253,7 +253,7 @@ static int turns(struct run *r, struct ad_err *err)
 		if (rc < 0)
 			return -1;
 		if (rc == MODEL_CANCELLED) {
-			snprintf(r->stop, sizeof(r->stop), "cancelled");
+			snprintf(r->stop, sizeof(r->stop), "interrupted");
 			return 1;
 		}
 		if (rc == MODEL_FAILED)

@@ -50,6 +50,38 @@ static double read_number(const char *dir, const char *file, const char *key)
 	return end == p ? -1 : v;
 }
 
+/* CPU seconds without cpuacct (v1 hosts that mount it apart from cpu): the processes of
+ * the cgroup, with the time of the children they reaped (everything in a sandbox is
+ * reaped inside it, by its init at the latest). */
+static double cpu_from_procs(const char *dir)
+{
+	char path[PATH_MAX + 32], line[64];
+	snprintf(path, sizeof(path), "%s/cgroup.procs", dir);
+	FILE *f = fopen(path, "re");
+	if (f == NULL)
+		return -1;
+	double ticks = 0, hz = (double)sysconf(_SC_CLK_TCK);
+	while (fgets(line, sizeof(line), f) != NULL) {
+		char stat[PATH_MAX], buf[1024];
+		snprintf(stat, sizeof(stat), "/proc/%d/stat", atoi(line));
+		int fd = open(stat, O_RDONLY | O_CLOEXEC);
+		ssize_t n = fd >= 0 ? read(fd, buf, sizeof(buf) - 1) : -1;
+		if (fd >= 0)
+			close(fd);
+		if (n <= 0)
+			continue;
+		buf[n] = '\0';
+		const char *p = strrchr(buf, ')');
+		unsigned long long v[4];
+		/* after ")": state, then fields 4..13, then utime stime cutime cstime */
+		if (p != NULL && sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu %llu %llu",
+					&v[0], &v[1], &v[2], &v[3]) == 4)
+			ticks += (double)(v[0] + v[1] + v[2] + v[3]);
+	}
+	fclose(f);
+	return ticks / (hz > 0 ? hz : 100);
+}
+
 static void add(cJSON *j, const char *name, double v)
 {
 	if (v >= 0)
@@ -83,7 +115,7 @@ cJSON *sandbox_cgroup_stats(const cJSON *info)
 	add(j, "memory_bytes", read_number(md, "memory.usage_in_bytes", NULL));
 	add(j, "memory_peak_bytes", read_number(md, "memory.max_usage_in_bytes", NULL));
 	double ns = read_number(cJSON_IsString(cpu) ? cpu->valuestring : "/nonexistent", "cpuacct.usage", NULL);
-	add(j, "cpu_seconds", ns < 0 ? -1 : ns / 1e9);
+	add(j, "cpu_seconds", ns >= 0 ? ns / 1e9 : cpu_from_procs(md));
 	add(j, "pids", read_number(cJSON_IsString(pids) ? pids->valuestring : "/nonexistent", "pids.current", NULL));
 	return j;
 }

@@ -50,7 +50,9 @@ def test_a_long_running_session_keeps_its_sandbox_between_turns(chatd, mock):
     assert s["state"] in ("creating", "ready"), s
     wait_state(chatd, s["id"], "ready")
 
-    mock.enqueue(calls(bash("echo kept > /workspace/f; cd /tmp; export X=42")), {"text": "first"})
+    # (and some CPU time, for the figures below: a loop in the shell itself)
+    mock.enqueue(calls(bash("echo kept > /workspace/f; cd /tmp; export X=42; "
+                            "i=0; while [ $i -lt 100000 ]; do i=$((i+1)); done")), {"text": "first"})
     doc = message(chatd, s["id"], "remember")
     assert doc["reply"] == "first" and doc["session_id"] == s["id"]
 
@@ -68,8 +70,7 @@ def test_a_long_running_session_keeps_its_sandbox_between_turns(chatd, mock):
     assert info["usage"]["input_tokens"] == sum(r["usage"]["input_tokens"] for r in mock.requests)
     res = info["resources"]
     assert res["memory_bytes"] > 0 and res["memory_peak_bytes"] >= res["memory_bytes"] and res["pids"] >= 2, res
-    # v1 hosts whose cpuacct is not mounted with cpu (these) have no per-cgroup CPU time
-    assert res["cpu_seconds"] is None or res["cpu_seconds"] > 0, res
+    assert res["cpu_seconds"] > 0, res
 
     listed = chatd.get("/api/sessions").json()["sessions"]
     assert [x["id"] for x in listed] == [s["id"]]
@@ -146,7 +147,7 @@ def test_interrupt_stops_the_running_tool(chatd, mock):
     t.join(30)
     assert time.monotonic() - t0 < 10
     doc = out["r"].json()
-    assert out["r"].status == 200 and doc["stop_reason"] == "cancelled", out["r"]
+    assert out["r"].status == 200 and doc["stop_reason"] == "interrupted", out["r"]
     assert not su.wait_for_process(f"60.{mark}", timeout=0.5), "the interrupted command still runs"
     # nothing to interrupt now; the session still works, and its transcript kept the turn
     assert_json_error(chatd.request("POST", f"/api/sessions/{s['id']}/interrupt"), 409)

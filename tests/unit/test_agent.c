@@ -388,7 +388,7 @@ static void cancel_stops_a_long_command(void **state)
 	struct timespec t0, t1;
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	send_json(FRAME_CANCEL, "{}");
-	check_done("", "cancelled", 1);
+	check_done("", "interrupted", 1);
 	clock_gettime(CLOCK_MONOTONIC, &t1);
 	assert_true(t1.tv_sec - t0.tv_sec < 5);
 	assert_true(cJSON_IsTrue(jget(event("tool_end", 0), "is_error")));
@@ -413,12 +413,12 @@ static void cancel_during_a_model_call(void **state)
 	ask("{\"message\":\"One\"}");
 	send_json(FRAME_API_END, "{\"ok\":false,\"error\":{\"type\":\"cancelled\",\"message\":\"x\"},\"status\":0}");
 	send_json(FRAME_CANCEL, "{}");
-	check_done("", "cancelled", 1);
+	check_done("", "interrupted", 1);
 	/* the CANCEL first, the call's end later (between runs, or before the next call) */
 	ask("{\"message\":\"Two\"}");
 	assert_int_equal(n_messages(), 1);
 	send_json(FRAME_CANCEL, "{}");
-	check_done("", "cancelled", 1);
+	check_done("", "interrupted", 1);
 	api_event("ping", cJSON_Parse("{\"type\":\"ping\"}"));
 	turn("{\"message\":\"Three\"}");
 	send_json(FRAME_API_END, "{\"ok\":true}");
