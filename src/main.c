@@ -227,23 +227,15 @@ static int serve(struct app *app, struct ad_err *err)
 	return 0;
 }
 
-/* The agent, inside the sandbox: its socket is not for the tools it starts. */
-static int run_agent(int fd)
-{
-	if (fcntl(fd, F_SETFD, FD_CLOEXEC) < 0)
-		return 125;
-	return agent_main(fd);
-}
-
 int main(int argc, char **argv)
 {
 	/* first: the sandbox's init must do nothing but its job */
 	if (argc > 1 && strcmp(argv[1], "sandbox-init") == 0)
-		return sandbox_init_main(argc - 1, argv + 1, run_agent);
+		return sandbox_init_main(argc - 1, argv + 1, agent_main);
 	/* sandbox_join()'s agent. It ends with _exit(), as init's agent does: under seccomp,
 	 * exit handlers have nothing to do (LeakSanitizer's would need ptrace) */
 	if (argc > 1 && strcmp(argv[1], "sandbox-member") == 0)
-		_exit(fcntl(SANDBOX_PASS_FD, F_GETFD) < 0 ? 2 : run_agent(SANDBOX_PASS_FD));
+		_exit(fcntl(SANDBOX_PASS_FD, F_GETFD) < 0 ? 2 : agent_main(SANDBOX_PASS_FD));
 	if (argc > 1 && strcmp(argv[1], "sandbox") == 0)
 		return cli_sandbox(argc - 1, argv + 1);
 	if (argc > 1 && strcmp(argv[1], "check-api") == 0)

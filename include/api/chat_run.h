@@ -30,7 +30,6 @@ void chat_run_fail(struct chat_run *r, const char *type, const char *message);
 void chat_run_tick(struct chat_run *r);
 /* The session's first event on a stream: {"session_id"}. */
 void chat_run_hello(struct chat_run *r, unsigned id);
-bool chat_run_ended(struct chat_run *r);
 
 /* JSON: suspend conn until the run has ended; false (nothing suspended) if it has. */
 bool chat_run_wait(struct chat_run *r, struct MHD_Connection *conn);

@@ -27,6 +27,10 @@ static inline void cleanup_cjsonp(cJSON **j)
 /* cJSON_PrintUnformatted with a NULL check spelled once. */
 char *json_print(const cJSON *j);
 
+/* {"error": {"type": type, "message": message}}: the one shape of an error, in HTTP
+ * replies, run events and API_END frames alike. */
+cJSON *json_error(const char *type, const char *message);
+
 /* The object of array whose "id" string equals that of obj's "id", or NULL. */
 cJSON *json_find_by_id(const cJSON *array, const cJSON *obj);
 /* to[name] = a copy of from[from_name], when from has it. */

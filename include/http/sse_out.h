@@ -1,7 +1,9 @@
-/* An outgoing Server-Sent Events stream: events queued by one thread, read out by
- * libmicrohttpd's content reader on another, the connection parked (suspended) while
- * there is nothing to send and resumed when there is. Not locked itself: its owner's
- * lock guards every call. The backlog a slow client may leave is capped. */
+/* A client waiting for something that happens on another thread (a turn, an op, a
+ * session's events). A streaming client gets Server-Sent Events: queued by one thread,
+ * read out by libmicrohttpd's content reader on another, the connection parked
+ * (suspended) while there is nothing to send and resumed when there is. A JSON client's
+ * connection is parked until the end. Not locked itself: its owner's lock guards every
+ * call. The backlog a slow client may leave is capped. */
 #ifndef AGENTD_HTTP_SSE_OUT_H
 #define AGENTD_HTTP_SSE_OUT_H
 
@@ -20,6 +22,7 @@ struct sse_out {
 	bool overflow;               /* the client fell too far behind: the stream is cut */
 	struct MHD_Connection *conn;
 	bool suspended;
+	bool stream;                 /* false: a JSON client, waiting for the end */
 };
 
 /* "id: N\nevent: NAME\ndata: JSON\n\n" (no id line when id is 0). */
@@ -30,6 +33,16 @@ void sse_out_raw(struct sse_out *q, const char *text, size_t len);
 void sse_out_comment(struct sse_out *q, const char *text);
 /* Resume the connection if it is parked. */
 void sse_out_wake(struct sse_out *q);
+/* Something happened (done: it was the end): a streaming client looks again; a JSON
+ * client only at the end. */
+void sse_out_notify(struct sse_out *q, bool done);
+/* JSON: park conn until the end; false (nothing parked) when it has come. */
+bool sse_out_park(struct sse_out *q, struct MHD_Connection *conn, bool done);
+/* A comment to a parked streaming client, now and then: proxies keep the connection,
+ * and a client that went away is found out (the write fails, the request ends). */
+void sse_out_keepalive(struct sse_out *q, bool done);
+/* The request ended: nothing of ours is parked any more. */
+void sse_out_release(struct sse_out *q);
 /* The content reader's work: bytes, END_OF_STREAM once done and drained, END_WITH_ERROR
  * after an overflow, or 0 after parking the connection. */
 ssize_t sse_out_read(struct sse_out *q, char *buf, size_t max, bool done);

@@ -1,8 +1,9 @@
 /* What the frames of ipc/frame.h carry between agentd's three roles, version 1.
  *
  *   gateway <-> supervisor: one SOCK_STREAM socketpair per session; supervisor <-> agent:
- *   another, whose agent end is fd PROTO_AGENT_FD inside the sandbox. Every payload is one JSON object; fields not named here are refused by
- *   the reader where it says so, ignored elsewhere.
+ *   another, whose agent end is fd SANDBOX_PASS_FD (sandbox/sandbox.h) inside the
+ *   sandbox. Every payload is one JSON object; fields not named here are refused by the
+ *   reader where it says so, ignored elsewhere.
  *
  * supervisor -> agent
  *   HELLO      {"role": "supervisor", "version": 1, "config": {
@@ -64,16 +65,9 @@
 
 #define PROTO_VERSION 1
 
-/* The agent's end of its socket, inside the sandbox. */
-#define PROTO_AGENT_FD 4
-
 /* The largest file read or written in one OP (base64 makes it 4/3 larger in a frame). */
 #define PROTO_FILE_MAX (4u << 20)
 /* The size of op_output pieces. */
 #define PROTO_CHUNK (64u << 10)
-
-/* The four usage counters, in the API's names and order. */
-#define PROTO_USAGE_FIELDS                                                              \
-	"input_tokens", "output_tokens", "cache_creation_input_tokens", "cache_read_input_tokens"
 
 #endif

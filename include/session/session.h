@@ -69,6 +69,7 @@ struct session *session_find(struct sessions *reg, const char *id, const char *o
 void session_ref(struct session *s);
 void session_unref(struct session *s);
 const char *session_id(const struct session *s);
+enum session_pattern session_pattern(struct session *s);
 
 /* Start a turn ({"message", "history"?, "model"?, "system"?}); run gets its events.
  * err->errnum EBUSY: a turn is in flight; ENOENT: the session is gone. */

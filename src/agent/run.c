@@ -47,11 +47,8 @@ int run_event(struct agent *a, cJSON *ev, struct ad_err *err)
 int run_fail(struct agent *a, const char *type, const char *message, struct ad_err *err)
 {
 	a->running = false;
-	cJSON *ev = cJSON_CreateObject();
+	cJSON *ev = json_error(type, message);
 	cJSON_AddStringToObject(ev, "type", "error");
-	cJSON *e = cJSON_AddObjectToObject(ev, "error");
-	cJSON_AddStringToObject(e, "type", type);
-	cJSON_AddStringToObject(e, "message", message);
 	return run_event(a, ev, err);
 }
 

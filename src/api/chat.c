@@ -25,13 +25,8 @@ enum MHD_Result api_chat(struct http_req *req)
 	struct session *s = NULL;
 	if (cr.session_id != NULL && (s = session_find(app->sessions, cr.session_id, api_owner(req))) == NULL)
 		return http_reply_error(req, 404, HTTP_ERR_NOT_FOUND, "no session \"%s\"", cr.session_id);
-	if (s == NULL && cfg->anthropic.api_key[0] == '\0')
-		return http_reply_error(req, 503, HTTP_ERR_UNAVAILABLE,
-					"no Anthropic API key is configured: set ANTHROPIC_API_KEY in agentd's "
-					"environment or in its .env file (see .env.example), then restart agentd");
-	if (s == NULL && !app->probe.ready)
-		return http_reply_error(req, 503, HTTP_ERR_UNAVAILABLE, "sandboxes cannot start on this host: %s",
-					app->probe.reason);
+	if (s == NULL && (r = api_refuse_new_session(req, &refused), refused))
+		return r;
 	if (s == NULL) {
 		struct session_opts o = { .pattern = PATTERN_EPHEMERAL, .owner = api_owner(req) };
 		if ((s = session_create(app->sessions, &o, &e)) == NULL)

@@ -15,15 +15,12 @@ struct chat_run {
 	pthread_mutex_t lock;
 	int refs;
 	char id[48];                    /* the session's */
-	bool stream;
 	uint64_t start_ns;
 	cJSON *tool_calls;
 	cJSON *result;                  /* the reply, or {"error": ...}, once ended */
 	unsigned status;
 	bool ended;
-	struct sse_out sse;
-	bool waiting;                   /* JSON: the connection is parked until the end */
-	struct MHD_Connection *conn;
+	struct sse_out sse;             /* the client: streaming, or waiting for the end */
 	void (*released)(void *ctx, bool left_early);
 	void *ctx;
 };
@@ -39,7 +36,7 @@ struct chat_run *chat_run_new(const char *session_id, bool stream, void (*releas
 	pthread_mutex_init(&r->lock, NULL);
 	r->refs = 1;
 	snprintf(r->id, sizeof(r->id), "%s", session_id);
-	r->stream = stream;
+	r->sse.stream = stream;
 	r->start_ns = clock_mono_ns();
 	r->released = released;
 	r->ctx = ctx;
@@ -65,17 +62,6 @@ void chat_run_unref(struct chat_run *r)
 	cJSON_Delete(r->result);
 	sse_out_free(&r->sse);
 	free(r);
-}
-
-/* Under the lock: whoever waits gets to look again (a JSON client only at the end). */
-static void wake(struct chat_run *r)
-{
-	if (r->stream) {
-		sse_out_wake(&r->sse);
-	} else if (r->waiting && r->ended) {
-		r->waiting = false;
-		MHD_resume_connection(r->conn);
-	}
 }
 
 unsigned chat_error_status(const char *type)
@@ -134,22 +120,13 @@ static cJSON *build_reply(struct chat_run *r, const cJSON *done)
 	return j;
 }
 
-static cJSON *error_body(const char *type, const char *message)
-{
-	cJSON *j = cJSON_CreateObject();
-	cJSON *e = cJSON_AddObjectToObject(j, "error");
-	cJSON_AddStringToObject(e, "type", type);
-	cJSON_AddStringToObject(e, "message", message);
-	return j;
-}
-
 /* Under the lock: the turn is over, with result. */
 static void end_run(struct chat_run *r, unsigned id, cJSON *result, unsigned status, const char *event)
 {
 	r->result = result;
 	r->status = status;
 	r->ended = true;
-	if (r->stream)
+	if (r->sse.stream)
 		sse_out_event(&r->sse, id, event, result);
 }
 
@@ -168,19 +145,19 @@ void chat_run_event(struct chat_run *r, unsigned id, const cJSON *ev)
 		const cJSON *em = cJSON_GetObjectItemCaseSensitive(e, "message");
 		const char *etype = cJSON_IsString(et) ? et->valuestring : "api_error";
 		log_info("chat %s: the turn failed: %s: %s", r->id, etype, cJSON_IsString(em) ? em->valuestring : "");
-		end_run(r, id, error_body(etype, cJSON_IsString(em) ? em->valuestring : "the run failed"),
+		end_run(r, id, json_error(etype, cJSON_IsString(em) ? em->valuestring : "the run failed"),
 			chat_error_status(etype), "error");
 	} else {
 		if (strncmp(type, "tool_", 5) == 0)
 			record_tool(r, type, ev);
-		if (r->stream) {
+		if (r->sse.stream) {
 			cJSON *data = cJSON_Duplicate(ev, true);
 			cJSON_DeleteItemFromObjectCaseSensitive(data, "type");
 			sse_out_event(&r->sse, id, type, data);
 			cJSON_Delete(data);
 		}
 	}
-	wake(r);
+	sse_out_notify(&r->sse, r->ended);
 	pthread_mutex_unlock(&r->lock);
 }
 
@@ -189,9 +166,9 @@ void chat_run_fail(struct chat_run *r, const char *type, const char *message)
 	pthread_mutex_lock(&r->lock);
 	if (!r->ended) {
 		log_warn("chat %s: %s", r->id, message);
-		end_run(r, 0, error_body(type, message), chat_error_status(type), "error");
+		end_run(r, 0, json_error(type, message), chat_error_status(type), "error");
 	}
-	wake(r);
+	sse_out_notify(&r->sse, r->ended);
 	pthread_mutex_unlock(&r->lock);
 }
 
@@ -200,42 +177,25 @@ void chat_run_hello(struct chat_run *r, unsigned id)
 	cJSON *hello = cJSON_CreateObject();
 	cJSON_AddStringToObject(hello, "session_id", r->id);
 	pthread_mutex_lock(&r->lock);
-	if (r->stream)
+	if (r->sse.stream)
 		sse_out_event(&r->sse, id, "session", hello);
 	pthread_mutex_unlock(&r->lock);
 	cJSON_Delete(hello);
 }
 
-bool chat_run_ended(struct chat_run *r)
-{
-	pthread_mutex_lock(&r->lock);
-	bool ended = r->ended;
-	pthread_mutex_unlock(&r->lock);
-	return ended;
-}
-
-/* A streaming client waiting through a long tool call gets an SSE comment now and
- * then: proxies keep the connection, and a client that went away is found out (the
- * write fails, the request ends, chat_run_release tells the session). */
+/* Keep-alives while a long tool call runs: a client that went away is found out (and
+ * chat_run_release tells the session). */
 void chat_run_tick(struct chat_run *r)
 {
 	pthread_mutex_lock(&r->lock);
-	if (r->stream && r->sse.suspended && !r->ended) {
-		sse_out_comment(&r->sse, "keep-alive");
-		sse_out_wake(&r->sse);
-	}
+	sse_out_keepalive(&r->sse, r->ended);
 	pthread_mutex_unlock(&r->lock);
 }
 
 bool chat_run_wait(struct chat_run *r, struct MHD_Connection *conn)
 {
 	pthread_mutex_lock(&r->lock);
-	bool wait = !r->ended;
-	if (wait) {
-		r->conn = conn;
-		r->waiting = true;
-		MHD_suspend_connection(conn);
-	}
+	bool wait = sse_out_park(&r->sse, conn, r->ended);
 	pthread_mutex_unlock(&r->lock);
 	return wait;
 }
@@ -270,7 +230,7 @@ void chat_run_release(void *cls)
 	struct chat_run *r = cls;
 	pthread_mutex_lock(&r->lock);
 	bool left_early = !r->ended;
-	r->sse.suspended = r->waiting = false;
+	sse_out_release(&r->sse);
 	pthread_mutex_unlock(&r->lock);
 	if (left_early)
 		log_info("chat %s: the client went away before the end of the turn", r->id);

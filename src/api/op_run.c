@@ -7,18 +7,18 @@
 #include <string.h>
 
 #include "core/buf.h"
+#include "core/json.h"
 #include "core/log.h"
 #include "http/sse_out.h"
 
 struct op_run {
 	pthread_mutex_t lock;
 	int refs;
-	bool stream, ended, waiting;
+	bool ended;
 	cJSON *end;                      /* the op_end event */
 	char error[512];                 /* when it failed without one */
 	struct buf output;
-	struct sse_out sse;
-	struct MHD_Connection *conn;
+	struct sse_out sse;              /* the client: streaming (exec), or waiting for the end */
 	void (*sink)(void *ctx, const cJSON *ev);
 	void (*done)(void *ctx, bool ok, const char *error);
 	void *sink_ctx;
@@ -31,7 +31,7 @@ struct op_run *op_run_new(bool stream)
 		return NULL;
 	pthread_mutex_init(&o->lock, NULL);
 	o->refs = 1;
-	o->stream = stream;
+	o->sse.stream = stream;
 	buf_init(&o->output, OP_OUTPUT_MAX);
 	return o;
 }
@@ -65,17 +65,6 @@ void op_run_set_sink(struct op_run *o, void (*sink)(void *ctx, const cJSON *ev),
 	o->sink_ctx = ctx;
 }
 
-/* Under the lock. */
-static void wake(struct op_run *o)
-{
-	if (o->stream) {
-		sse_out_wake(&o->sse);
-	} else if (o->waiting && o->ended) {
-		o->waiting = false;
-		MHD_resume_connection(o->conn);
-	}
-}
-
 void op_run_event(struct op_run *o, unsigned id, const cJSON *ev)
 {
 	const cJSON *t = cJSON_GetObjectItemCaseSensitive(ev, "type");
@@ -93,11 +82,11 @@ void op_run_event(struct op_run *o, unsigned id, const cJSON *ev)
 		o->end = cJSON_Duplicate(ev, true);
 		cJSON_DeleteItemFromObjectCaseSensitive(o->end, "type");
 		o->ended = true;
-		if (o->stream)
+		if (o->sse.stream)
 			sse_out_event(&o->sse, id, "exit", o->end);
 	} else if (!o->ended && o->sink == NULL) {
 		const cJSON *data = cJSON_GetObjectItemCaseSensitive(ev, "data");
-		if (cJSON_IsString(data) && o->stream) {
+		if (cJSON_IsString(data) && o->sse.stream) {
 			cJSON *out = cJSON_CreateObject();
 			cJSON_AddStringToObject(out, "data", data->valuestring);
 			sse_out_event(&o->sse, id, "output", out);
@@ -106,7 +95,7 @@ void op_run_event(struct op_run *o, unsigned id, const cJSON *ev)
 			buf_puts(&o->output, data->valuestring);
 		}
 	}
-	wake(o);
+	sse_out_notify(&o->sse, o->ended);
 	pthread_mutex_unlock(&o->lock);
 }
 
@@ -118,38 +107,27 @@ void op_run_fail(struct op_run *o, const char *message)
 	if (!o->ended) {
 		snprintf(o->error, sizeof(o->error), "%s", message);
 		o->ended = true;
-		if (o->stream) {
-			cJSON *e = cJSON_CreateObject();
-			cJSON *inner = cJSON_AddObjectToObject(e, "error");
-			cJSON_AddStringToObject(inner, "type", "sandbox_error");
-			cJSON_AddStringToObject(inner, "message", message);
+		if (o->sse.stream) {
+			cJSON *e = json_error("sandbox_error", message);
 			sse_out_event(&o->sse, 0, "error", e);
 			cJSON_Delete(e);
 		}
 	}
-	wake(o);
+	sse_out_notify(&o->sse, o->ended);
 	pthread_mutex_unlock(&o->lock);
 }
 
 void op_run_tick(struct op_run *o)
 {
 	pthread_mutex_lock(&o->lock);
-	if (o->stream && o->sse.suspended && !o->ended) {
-		sse_out_comment(&o->sse, "keep-alive");
-		sse_out_wake(&o->sse);
-	}
+	sse_out_keepalive(&o->sse, o->ended);
 	pthread_mutex_unlock(&o->lock);
 }
 
 bool op_run_wait(struct op_run *o, struct MHD_Connection *conn)
 {
 	pthread_mutex_lock(&o->lock);
-	bool wait = !o->ended;
-	if (wait) {
-		o->conn = conn;
-		o->waiting = true;
-		MHD_suspend_connection(conn);
-	}
+	bool wait = sse_out_park(&o->sse, conn, o->ended);
 	pthread_mutex_unlock(&o->lock);
 	return wait;
 }
@@ -187,7 +165,7 @@ void op_run_release(void *cls)
 {
 	struct op_run *o = cls;
 	pthread_mutex_lock(&o->lock);
-	o->sse.suspended = o->waiting = false;
+	sse_out_release(&o->sse);
 	pthread_mutex_unlock(&o->lock);
 	op_run_unref(o);
 }

@@ -17,6 +17,21 @@ const char *api_owner(const struct http_req *req)
 	return req->principal[0] ? req->principal : "anonymous";
 }
 
+enum MHD_Result api_refuse_new_session(struct http_req *req, bool *refused)
+{
+	struct app *app = req->app;
+	*refused = true;
+	if (app->cfg.anthropic.api_key[0] == '\0')
+		return http_reply_error(req, 503, HTTP_ERR_UNAVAILABLE,
+					"no Anthropic API key is configured: set ANTHROPIC_API_KEY in agentd's "
+					"environment or in its .env file (see .env.example), then restart agentd");
+	if (!app->probe.ready)
+		return http_reply_error(req, 503, HTTP_ERR_UNAVAILABLE, "sandboxes cannot start on this host: %s",
+					app->probe.reason);
+	*refused = false;
+	return MHD_YES;
+}
+
 enum MHD_Result api_reply_capacity(struct http_req *req, const struct ad_err *e)
 {
 	if (e->errnum == EAGAIN)
@@ -85,12 +100,8 @@ enum MHD_Result api_sessions_create(struct http_req *req)
 	enum MHD_Result r = api_turn_refuse(req, &fake, &refused);
 	if (refused)
 		return r;
-	if (app->cfg.anthropic.api_key[0] == '\0')
-		return http_reply_error(req, 503, HTTP_ERR_UNAVAILABLE,
-					"no Anthropic API key is configured: set ANTHROPIC_API_KEY, then restart agentd");
-	if (!app->probe.ready)
-		return http_reply_error(req, 503, HTTP_ERR_UNAVAILABLE, "sandboxes cannot start on this host: %s",
-					app->probe.reason);
+	if ((r = api_refuse_new_session(req, &refused), refused))
+		return r;
 	struct session *s = session_create(app->sessions, &o, &e);
 	if (s == NULL)
 		return api_reply_capacity(req, &e);

@@ -48,11 +48,8 @@ static cJSON *turn_payload(const struct chat_request *cr)
 static void released(void *ctx, bool left_early)
 {
 	struct session *s = ctx;
-	cJSON *j = left_early ? session_json(s, false) : NULL;
-	const cJSON *pattern = cJSON_GetObjectItemCaseSensitive(j, "pattern");
-	if (cJSON_IsString(pattern) && strcmp(pattern->valuestring, "ephemeral") == 0)
+	if (left_early && session_pattern(s) == PATTERN_EPHEMERAL)
 		session_destroy(s, "its client went away");
-	cJSON_Delete(j);
 	session_unref(s);
 }
 
@@ -86,9 +83,10 @@ enum MHD_Result api_turn_start(struct http_req *req, struct session *s, const st
 	cJSON_Delete(turn);
 	if (rc < 0) {
 		chat_run_release(run);    /* not begun: a client "leaving early" ends an ephemeral one */
-		return e.errnum == EBUSY ? http_reply_error(req, 409, "conflict_error", "%s", e.msg)
-		       : e.errnum == ENOENT ? http_reply_error(req, 409, "conflict_error", "%s", e.msg)
-					    : http_reply_error(req, 503, HTTP_ERR_UNAVAILABLE, "%s", e.msg);
+		/* busy, or gone (failed, destroyed) meanwhile: the session's state; else the link */
+		if (e.errnum == EBUSY || e.errnum == ENOENT)
+			return http_reply_error(req, 409, "conflict_error", "%s", e.msg);
+		return http_reply_error(req, 503, HTTP_ERR_UNAVAILABLE, "%s", e.msg);
 	}
 	if (stream) {
 		chat_run_set_conn(run, req->conn);

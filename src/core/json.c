@@ -99,3 +99,12 @@ void json_copy_item(cJSON *to, const char *name, const cJSON *from, const char *
 	if (v != NULL)
 		cJSON_ReplaceItemInObjectCaseSensitive(to, name, cJSON_Duplicate(v, true));
 }
+
+cJSON *json_error(const char *type, const char *message)
+{
+	cJSON *j = cJSON_CreateObject();
+	cJSON *e = cJSON_AddObjectToObject(j, "error");
+	cJSON_AddStringToObject(e, "type", type);
+	cJSON_AddStringToObject(e, "message", message);
+	return j;
+}

@@ -68,12 +68,8 @@ static enum MHD_Result reply_error(struct http_req *req, unsigned status, const 
 	utf8_sanitise(raw_msg, msg, sizeof(msg));
 	if (status >= 500 && status != 501 && status != 503)   /* those two are expected */
 		log_warn("http: %s %s: %u %s", req->method_name, req->target, status, msg);
-	cJSON *root = cJSON_CreateObject();
-	cJSON *e = cJSON_AddObjectToObject(root, "error");
-	char *text = NULL;
-	if (e != NULL && cJSON_AddStringToObject(e, "type", type) &&
-	    cJSON_AddStringToObject(e, "message", msg))
-		text = json_print(root);
+	cJSON *root = json_error(type, msg);
+	char *text = json_print(root);
 	cJSON_Delete(root);
 	size_t len = 0;
 	struct MHD_Response *r = json_response(text, &len);

@@ -75,6 +75,35 @@ void sse_out_wake(struct sse_out *q)
 	}
 }
 
+void sse_out_notify(struct sse_out *q, bool done)
+{
+	if (q->stream || done)
+		sse_out_wake(q);
+}
+
+bool sse_out_park(struct sse_out *q, struct MHD_Connection *conn, bool done)
+{
+	if (done)
+		return false;
+	q->conn = conn;
+	q->suspended = true;
+	MHD_suspend_connection(conn);
+	return true;
+}
+
+void sse_out_keepalive(struct sse_out *q, bool done)
+{
+	if (q->stream && q->suspended && !done) {
+		sse_out_comment(q, "keep-alive");
+		sse_out_wake(q);
+	}
+}
+
+void sse_out_release(struct sse_out *q)
+{
+	q->suspended = false;
+}
+
 ssize_t sse_out_read(struct sse_out *q, char *buf, size_t max, bool done)
 {
 	if (q->overflow)

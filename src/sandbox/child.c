@@ -95,21 +95,6 @@ static int fds(const struct sandbox_spec *spec, int report_fd, int *keep[], unsi
 	return 0;
 }
 
-/* Signal state is inherited across exec: what the parent blocked or ignored must not
- * follow the command. */
-static int reset_signals(struct ad_err *err)
-{
-	struct sigaction dfl = { .sa_handler = SIG_DFL };
-	for (int sig = 1; sig < NSIG; sig++)
-		if (sig != SIGKILL && sig != SIGSTOP)
-			sigaction(sig, &dfl, NULL);
-	sigset_t none;
-	sigemptyset(&none);
-	if (sigprocmask(SIG_SETMASK, &none, NULL) < 0)
-		return ad_err_sys(err, "sigprocmask");
-	return 0;
-}
-
 static int step_cgroupns(struct child_ctx *c, struct ad_err *err)
 {
 	/* now that the parent has put us in our cgroup, it becomes our cgroup root */
@@ -140,15 +125,8 @@ static int step_rlimits(struct child_ctx *c, struct ad_err *err)
 
 static int step_process(struct child_ctx *c, struct ad_err *err)
 {
-	if (chdir("/workspace") < 0)
-		return ad_err_sys(err, "chdir /workspace");
-	/* a new session: no controlling terminal shared with the host */
-	if (setsid() < 0)
-		return ad_err_sys(err, "setsid");
-	/* init holds the report pipe; no one may read its memory or ptrace it */
-	if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0)
-		return ad_err_sys(err, "prctl PR_SET_DUMPABLE");
-	return 0;
+	/* init holds the report pipe: no one may read its memory or ptrace it */
+	return sandbox_process_setup(err);
 }
 
 static int step_caps(struct child_ctx *c, struct ad_err *err)
@@ -199,7 +177,7 @@ _Noreturn void sandbox_child_main(const struct child_args *a)
 		_exit(125);
 	int exe_fd = a->exe_fd, pass_fd = spec->pass_fd;
 	int *keep[] = { &pass_fd, &usr_tree, &exe_fd };   /* pass_fd first: it lands on 4 */
-	if (reset_signals(&e) < 0 || fds(spec, a->report_fd, keep, ARRAY_SIZE(keep), &e) < 0)
+	if (sandbox_reset_signals(&e) < 0 || fds(spec, a->report_fd, keep, ARRAY_SIZE(keep), &e) < 0)
 		fail("process", &e, 125);
 	if (pass_fd >= 0 && (pass_fd != SANDBOX_PASS_FD || fcntl(pass_fd, F_SETFD, 0) < 0)) {
 		ad_err_sys(&e, "pass descriptor %d", pass_fd);

@@ -67,19 +67,10 @@ static _Noreturn void join_child_main(const struct join_child *c)
 		ad_err_sys(&e, "descriptors");
 		fail(c->report_fd, "process", &e);
 	}
-	struct sigaction dfl = { .sa_handler = SIG_DFL };
-	for (int sig = 1; sig < NSIG; sig++)
-		if (sig != SIGKILL && sig != SIGSTOP)
-			sigaction(sig, &dfl, NULL);
-	sigset_t none;
-	sigemptyset(&none);
-	sigprocmask(SIG_SETMASK, &none, NULL);
+	if (sandbox_reset_signals(&e) < 0 || sandbox_process_setup(&e) < 0)
+		fail(5, "process", &e);
 	if (sandbox_set_rlimits(spec->policy, false, &e) < 0)
 		fail(5, "rlimits", &e);
-	if (chdir("/workspace") < 0 || setsid() < 0 || prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0) {
-		ad_err_sys(&e, "process");
-		fail(5, "process", &e);
-	}
 	if (sandbox_caps_drop_all(&e) < 0)
 		fail(5, "capabilities", &e);
 	if (seccomp_filter_load(spec->seccomp, &e) < 0)

@@ -1,9 +1,11 @@
-/* Loopback, host name, rlimits: see include/sandbox/proc_setup.h. */
+/* Loopback, host name, rlimits, signals, the process: see include/sandbox/proc_setup.h. */
 #include "sandbox/proc_setup.h"
 
 #include <net/if.h>
+#include <signal.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -54,5 +56,29 @@ int sandbox_set_rlimits(const struct sandbox_policy *p, bool with_pids_rlimit, s
 		return -1;
 	if (with_pids_rlimit && set_limit(RLIMIT_NPROC, "NPROC", (rlim_t)p->pids_max, err) < 0)
 		return -1;
+	return 0;
+}
+
+int sandbox_reset_signals(struct ad_err *err)
+{
+	struct sigaction dfl = { .sa_handler = SIG_DFL };
+	for (int sig = 1; sig < NSIG; sig++)
+		if (sig != SIGKILL && sig != SIGSTOP)
+			sigaction(sig, &dfl, NULL);
+	sigset_t none;
+	sigemptyset(&none);
+	if (sigprocmask(SIG_SETMASK, &none, NULL) < 0)
+		return ad_err_sys(err, "sigprocmask");
+	return 0;
+}
+
+int sandbox_process_setup(struct ad_err *err)
+{
+	if (chdir("/workspace") < 0)
+		return ad_err_sys(err, "chdir /workspace");
+	if (setsid() < 0)
+		return ad_err_sys(err, "setsid");
+	if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0)
+		return ad_err_sys(err, "prctl PR_SET_DUMPABLE");
 	return 0;
 }

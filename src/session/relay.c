@@ -158,11 +158,8 @@ static int on_event(void *ud, const char *event, const char *data, size_t len, s
 
 static int api_end_error(int fd, const char *type, const char *message, long status, struct ad_err *err)
 {
-	cJSON *end = cJSON_CreateObject();
+	cJSON *end = json_error(type, message);
 	cJSON_AddFalseToObject(end, "ok");
-	cJSON *e = cJSON_AddObjectToObject(end, "error");
-	cJSON_AddStringToObject(e, "type", type);
-	cJSON_AddStringToObject(e, "message", message);
 	cJSON_AddNumberToObject(end, "status", (double)status);
 	return link_send_take(fd, FRAME_API_END, end, err);
 }

@@ -13,7 +13,6 @@
 #include "core/clock.h"
 #include "core/log.h"
 #include "ipc/frame.h"
-#include "ipc/protocol.h"
 #include "sandbox/cgroup.h"
 #include "session/hub.h"
 #include "session/persist.h"
@@ -43,6 +42,14 @@ void session_enter(struct session *s, enum session_state to, const char *why)
 const char *session_id(const struct session *s)
 {
 	return s->id;
+}
+
+enum session_pattern session_pattern(struct session *s)
+{
+	pthread_mutex_lock(&s->lock);     /* a pooled session takes its pattern on */
+	enum session_pattern p = s->pattern;
+	pthread_mutex_unlock(&s->lock);
+	return p;
 }
 
 void session_ref(struct session *s)
@@ -218,10 +225,7 @@ static void on_tick(void *owner)
 	if (op != NULL)
 		op_run_ref(op);
 	for (struct event_reader *r = s->readers; r != NULL; r = r->next)
-		if (r->out.suspended) {
-			sse_out_comment(&r->out, "keep-alive");
-			sse_out_wake(&r->out);
-		}
+		sse_out_keepalive(&r->out, false);
 	bool idle = (s->state == SESSION_IDLE || s->state == SESSION_READY) && !s->pooled && !s->hidden &&
 		    clock_mono_ns() - s->idle_since_ns > (uint64_t)s->idle_timeout_s * 1000000000u;
 	pthread_mutex_unlock(&s->lock);

@@ -92,6 +92,7 @@ struct event_reader *session_events_open(struct session *s, unsigned last_id, st
 	if (r == NULL)
 		return NULL;
 	r->out.conn = conn;
+	r->out.stream = true;
 	pthread_mutex_lock(&s->lock);
 	s->refs++;
 	r->s = s;

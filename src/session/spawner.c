@@ -18,6 +18,7 @@
 
 #include "claude/curl_loader.h"
 #include "core/cleanup.h"
+#include "core/json.h"
 #include "core/log.h"
 #include "ipc/link.h"
 #include "sandbox/cgroup.h"
@@ -35,11 +36,8 @@ struct spawner {
 /* What went wrong making the supervisors' common ground, told to each session. */
 static void refuse(int fd, const struct ad_err *why)
 {
-	cJSON *ev = cJSON_CreateObject();
+	cJSON *ev = json_error("sandbox_error", why->msg);
 	cJSON_AddStringToObject(ev, "type", "error");
-	cJSON *e = cJSON_AddObjectToObject(ev, "error");
-	cJSON_AddStringToObject(e, "type", "sandbox_error");
-	cJSON_AddStringToObject(e, "message", why->msg);
 	struct ad_err ignored;
 	link_send_take(fd, FRAME_RUN_EVENT, ev, &ignored);
 }

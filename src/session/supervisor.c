@@ -65,11 +65,8 @@ static void flush_usage(struct supervisor *s);
 static void send_error(struct supervisor *s, const char *type, const char *message)
 {
 	flush_usage(s);
-	cJSON *ev = cJSON_CreateObject();
+	cJSON *ev = json_error(type, message);
 	cJSON_AddStringToObject(ev, "type", "error");
-	cJSON *e = cJSON_AddObjectToObject(ev, "error");
-	cJSON_AddStringToObject(e, "type", type);
-	cJSON_AddStringToObject(e, "message", message);
 	to_gateway(s, ev);
 	s->running = false;
 }
