@@ -118,3 +118,20 @@ def test_the_key_is_not_in_the_state_directory_or_the_stream(daemon_factory, moc
                 hits.append(os.path.join(top, f))
     assert hits == [], f"files under the daemon's directory hold the key: {hits}"
     finish(d, mock)
+
+
+def test_the_commands_the_model_runs_cannot_reach_the_supervisor(daemon_factory, mock):
+    """The agent's socket to its supervisor is close-on-exec: no process it starts holds
+    it, so a command cannot send model requests or events of its own."""
+    d = start_chat_daemon(daemon_factory, mock)
+    mock.enqueue(calls(bash("for p in /proc/[0-9]*; do for f in $p/fd/*; do "
+                            "echo \"$(cat $p/comm 2>/dev/null) $(readlink $f 2>/dev/null)\"; done; done")),
+                 {"text": "done"})
+    chat_ok(d, "list descriptors")
+    text, _ = only_result(mock, 1)
+    lines = [line.split(" ", 1) for line in text.splitlines()]
+    # the shell and the command were seen, with their descriptors (agentd's own
+    # processes, not dumpable, show none): none of them is a socket
+    assert any(c == "bash" and "/dev/null" in f for c, f in lines), text
+    assert [c for c, f in lines if "socket:" in f and c != "agentd"] == [], text
+    finish(d, mock)

@@ -74,3 +74,27 @@ def test_shared_requests_that_cannot_be(chatd, mock):
         err = assert_json_error(chatd.post_json("/api/sessions", body), 400)
         assert needle in err["message"], (body, err)
     finish(chatd, mock)
+
+
+def test_another_tokens_sandbox_of_the_same_name_is_another_sandbox(daemon_factory, mock):
+    from chat_util import start_chat_daemon
+    d = start_chat_daemon(daemon_factory, mock, AGENTD_TOKENS="tok-alice-0123456789,tok-bob-0123456789",
+                          AGENTD_RATE_PER_MINUTE=0)
+    alice = {"Authorization": "Bearer tok-alice-0123456789"}
+    bob = {"Authorization": "Bearer tok-bob-0123456789"}
+    ids = []
+    for who in (alice, bob):
+        r = d.post_json("/api/sessions", {"pattern": "shared", "sandbox": "team"}, headers=who)
+        assert r.status == 201, r
+        ids.append(r.json()["id"])
+    ns = []
+    for sid, who in zip(ids, (alice, bob)):
+        mock.enqueue(calls(bash("ls /workspace; echo mine-$RANDOM > /workspace/x; readlink /proc/self/ns/mnt")),
+                     {"text": "ok"})
+        r = d.post_json(f"/api/sessions/{sid}/messages", {"message": "look"}, headers=who, timeout=CHAT_TIMEOUT)
+        assert r.status == 200, r
+        out, _ = only_result(mock, len(mock.requests) - 1)
+        ns.append(out.splitlines())
+    # bob's sandbox is empty when he looks, and not the one alice wrote into
+    assert ns[1][0] != "x" and ns[0][-1] != ns[1][-1], ns
+    finish(d, mock)
