@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "core/cleanup.h"
+#include "core/clock.h"
 #include "core/fsutil.h"
 #include "core/log.h"
 
@@ -275,6 +276,9 @@ int sandbox_cgroup_join_self(const int fds[CG_NCTL], unsigned n, struct ad_err *
 	return 0;
 }
 
+/* How long a cgroup may take to empty once its processes are killed. */
+#define CG_EMPTY_WAIT_MS 10000u
+
 static void pause_ms(long ms)
 {
 	struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
@@ -330,10 +334,15 @@ void sandbox_cgroup_kill(const struct sandbox_cgroup *cg)
 		kill_listed(fz);
 		write_file(fz, "freezer.state", "THAWED", &ignore);
 	}
-	for (int i = 0; i < 2000 && populated(cg); i++) {
-		if (cg->version == 1 && i % 50 == 49)
+	/* A killed process may take a while to leave: one that the OOM killer chose, or
+	 * any on a loaded host. Wait by the clock, not by a count of naps. */
+	uint64_t start = clock_mono_ms(), last_kill = start;
+	for (long nap = 1; populated(cg) && clock_mono_ms() - start < CG_EMPTY_WAIT_MS; nap = nap < 16 ? nap * 2 : nap) {
+		if (cg->version == 1 && clock_mono_ms() - last_kill >= 50) {
 			kill_listed(cg->dir[CG_FREEZER]);
-		pause_ms(1);
+			last_kill = clock_mono_ms();
+		}
+		pause_ms(nap);
 	}
 }
 
@@ -352,16 +361,16 @@ int sandbox_cgroup_remove(struct sandbox_cgroup *cg, struct ad_err *err)
 	for (unsigned i = 0; i < cg->ndirs; i++) {
 		if (cg->dir[i][0] == '\0')
 			continue;
-		/* A process just killed may still be leaving: EBUSY for a few ms. */
-		int tries = 0;
-		while (rmdir(cg->dir[i]) < 0) {
+		/* A process just killed may still be leaving: EBUSY until it has. */
+		uint64_t start = clock_mono_ms();
+		for (long nap = 1; rmdir(cg->dir[i]) < 0; nap = nap < 16 ? nap * 2 : nap) {
 			if (errno == ENOENT)
 				break;
-			if (errno != EBUSY || ++tries > 1000) {
+			if (errno != EBUSY || clock_mono_ms() - start >= CG_EMPTY_WAIT_MS) {
 				rc = ad_err_sys(err, "rmdir %s", cg->dir[i]);
 				break;
 			}
-			pause_ms(1);
+			pause_ms(nap);
 		}
 		cg->dir[i][0] = '\0';
 	}

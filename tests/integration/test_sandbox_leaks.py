@@ -83,6 +83,8 @@ def test_200_sandboxes_leave_nothing_behind(tmp_path):
             problems.append(f"#{r['n']} {r['name']}: no {want_err!r} on stderr: {r['err'][-300:]}")
         if r["name"] == "normal" and r["out"] != "ok\n":
             problems.append(f"#{r['n']} normal: stdout {r['out']!r}")
+        if "sandbox: rmdir" in r["err"]:     # the launcher says why a cgroup stayed
+            problems.append(f"#{r['n']} {r['name']}: {r['err'][-300:]}")
         if r["left"]:
             problems.append(f"#{r['n']} {r['name']}: processes left right after the launcher exited: {r['left']}")
     assert not problems, "\n".join(problems[:20])
