@@ -56,13 +56,16 @@ void sessions_free(struct sessions *reg);
 unsigned sessions_count(struct sessions *reg, const char *owner);
 /* The warm pool: {"size", "ready", "building", "hits", "misses"}. */
 cJSON *sessions_pool_json(struct sessions *reg);
-/* Build the pool's sandboxes (at start-up; later it refills as sessions take them). */
+/* Build what the pool lacks: at start-up, and after a request took a sandbox from it,
+ * once that request's own work is on its way (the build competes for the CPU). */
 void sessions_pool_fill(struct sessions *reg);
 /* {"sessions": [...]} of owner's, as session_json(.., false). */
 cJSON *sessions_list(struct sessions *reg, const char *owner);
 
-/* A new session, registered; the caller holds a reference (session_unref). Fails when
- * the spawner cannot be reached; at capacity, err->errnum is EAGAIN. */
+/* A new session, registered; the caller holds a reference (session_unref). It takes a
+ * sandbox from the warm pool when one fits; the caller refills the pool afterwards
+ * (sessions_pool_fill). Fails when the spawner cannot be reached; at capacity,
+ * err->errnum is EAGAIN. */
 struct session *session_create(struct sessions *reg, const struct session_opts *o, struct ad_err *err);
 /* owner's session id, referenced; NULL when there is none (or it is another's). */
 struct session *session_find(struct sessions *reg, const char *id, const char *owner);

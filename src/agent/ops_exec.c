@@ -220,14 +220,14 @@ int op_exec(const struct op *o, const cJSON *req, cJSON *end, struct ad_err *why
 	_cleanup_close_ int rd = pipefd[0];
 	const char *argv[] = { "/bin/bash", "-c", cmd, NULL };
 	const int fds[3] = { devnull, wr, wr };
-	uint64_t t0 = clock_mono_ms();
+	uint64_t t0 = clock_mono_ns();
 	pid_t pid;
 	if (op_spawn(o->workspace, argv, fds, &pid, why) < 0)
 		return OP_FAILED;
 	close(steal_fd(&wr));
 	p->o = o;
 	p->fd = steal_fd(&rd);
-	int rc = exec_wait(p, pid, t0 + (uint64_t)timeout_s * 1000, err);
+	int rc = exec_wait(p, pid, t0 / 1000000u + (uint64_t)timeout_s * 1000, err);
 	if (rc == EXEC_TIMED_OUT && exec_stop(p, pid, err) < 0)
 		rc = -1;
 	/* a normal end leaves alone what it started in the background and let go of the output */
@@ -241,7 +241,7 @@ int op_exec(const struct op *o, const cJSON *req, cJSON *end, struct ad_err *why
 	if (sig)
 		cJSON_AddNumberToObject(end, "signal", sig);
 	cJSON_AddBoolToObject(end, "timed_out", rc == EXEC_TIMED_OUT);
-	cJSON_AddNumberToObject(end, "duration_ms", (double)(clock_mono_ms() - t0));
+	cJSON_AddNumberToObject(end, "duration_ms", clock_ms_since(t0));
 	cJSON_AddNumberToObject(end, "output_bytes", (double)p->bytes);
 	return OP_DONE;
 }

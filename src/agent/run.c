@@ -114,9 +114,9 @@ static int call_tool(struct agent *a, const cJSON *use, struct tool_result *tr, 
 	cJSON_AddItemToObject(ev, "input", cJSON_Duplicate(input, true));
 	if (run_event(a, ev, err) < 0)
 		return -1;
-	uint64_t t0 = clock_mono_ms();
+	uint64_t t0 = clock_mono_ns();
 	bool stopped = toolbox_run(a->tools, name, input, tr);
-	uint64_t ms = clock_mono_ms() - t0;
+	double ms = clock_ms_since(t0);
 	ev = cJSON_CreateObject();
 	cJSON_AddStringToObject(ev, "type", "tool_output");
 	cJSON_AddStringToObject(ev, "id", id);
@@ -128,7 +128,7 @@ static int call_tool(struct agent *a, const cJSON *use, struct tool_result *tr, 
 	cJSON_AddStringToObject(ev, "id", id);
 	cJSON_AddStringToObject(ev, "name", name);
 	cJSON_AddBoolToObject(ev, "is_error", tr->is_error);
-	cJSON_AddNumberToObject(ev, "duration_ms", (double)ms);
+	cJSON_AddNumberToObject(ev, "duration_ms", ms);
 	if (run_event(a, ev, err) < 0)
 		return -1;
 	/* what made the socket readable is a CANCEL; anything else breaks the protocol */

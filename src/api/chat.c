@@ -27,12 +27,15 @@ enum MHD_Result api_chat(struct http_req *req)
 		return http_reply_error(req, 404, HTTP_ERR_NOT_FOUND, "no session \"%s\"", cr.session_id);
 	if (s == NULL && (r = api_refuse_new_session(req, &refused), refused))
 		return r;
-	if (s == NULL) {
+	bool created = s == NULL;
+	if (created) {
 		struct session_opts o = { .pattern = PATTERN_EPHEMERAL, .owner = api_owner(req) };
 		if ((s = session_create(app->sessions, &o, &e)) == NULL)
 			return api_reply_capacity(req, &e);
 	}
 	r = api_turn_start(req, s, &cr);
 	session_unref(s);
+	if (created)              /* the turn is on its way: now the pool makes up for it */
+		sessions_pool_fill(app->sessions);
 	return r;
 }

@@ -269,7 +269,6 @@ struct session *session_create(struct sessions *reg, const struct session_opts *
 	reg->buckets[b] = s;
 	pthread_mutex_unlock(&reg->lock);
 	log_info("session %s: created (%s) for %s", s->id, session_pattern_names[s->pattern], s->owner);
-	pool_fill(reg);
 	return s;
 unreserve:
 	pthread_mutex_lock(&reg->lock);

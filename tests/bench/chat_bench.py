@@ -10,7 +10,9 @@ Prints, over --runs runs (after a few uncounted warm-up runs):
   - the whole request at the client: median, p99;
   - the gateway+relay overhead per model call:
         (client time of the run - the mock's time on each of the run's requests
-         (t_done - t_received) - the bash tool's own time (tool_calls[].duration_ms))
+         (t_done - t_received; t_received is when its request line was read, so that the
+         mock's own header parsing is the mock's) - the bash tool's own time
+         (tool_calls[].duration_ms, to the microsecond))
         / the run's model calls
     which, as defined, also carries the sandbox's start and the agent loop;
   - where that time goes (the mock's and the client's clocks are both CLOCK_MONOTONIC):

@@ -764,7 +764,8 @@ class MockAnthropic:
                "headers": {k.lower(): v for k, v in h.headers.items()},
                "raw_size": 0, "body": None, "stream": False,
                "request_id": new_id("req_011C"), "status": None,
-               "t_received": time.monotonic(), "t_done": None, "violations": []}
+               "t_received": getattr(h, "t_arrived", None) or time.monotonic(), "t_done": None,
+               "violations": []}
         with self._cond:
             rec["index"] = len(self.requests)
             self.requests.append(rec)
@@ -1021,6 +1022,12 @@ class _Handler(BaseHTTPRequestHandler):
             self.server.mock.reject(self, ApiError(413, _TOO_LARGE))
             return False
         return super().handle_expect_100()
+
+    def parse_request(self):
+        # The request line is in: from here on the time is the mock's own (parsing the
+        # headers included), not its client's.
+        self.t_arrived = time.monotonic()
+        return super().parse_request()
 
     def _dispatch(self):
         if self.path.startswith("/_mock/"):
