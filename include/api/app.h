@@ -21,7 +21,9 @@ struct app {
 	struct hub *hub;              /* the sessions' sockets */
 	struct sessions *sessions;    /* the registry */
 	uint64_t start_ns;            /* CLOCK_MONOTONIC at start-up */
-	struct token_set *tokens;     /* API tokens: the store and AGENTD_TOKENS */
+	struct token_source *tokens;  /* API tokens: the store (followed) and AGENTD_TOKENS */
+	bool anonymous_ok;            /* without tokens, requests may be anonymous (loopback, or
+				       * auth.allow_anonymous) */
 	struct ratelimit *limiter;    /* a bucket per token, or per anonymous client address */
 };
 

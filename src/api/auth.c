@@ -1,5 +1,5 @@
-/* Who may call the API, and how often: the tokens and the rate limiter set up at
- * start-up, and the server's authorize hook, run before a protected route's body is
+/* Who may call the API, and how often: the tokens (followed as the store changes) and
+ * the rate limiter set up at start-up, and the server's authorize hook, run before a protected route's body is
  * read (routes marked HTTP_ROUTE_PUBLIC never come here). */
 #include <stdio.h>
 #include <stdlib.h>
@@ -8,6 +8,7 @@
 
 #include "api/app.h"
 #include "auth/ratelimit.h"
+#include "auth/token_source.h"
 #include "auth/tokens.h"
 #include "core/log.h"
 #include "core/netaddr.h"
@@ -19,26 +20,25 @@
 int api_auth_setup(struct app *app, struct ad_err *err)
 {
 	const struct config *cfg = &app->cfg;
-	if (token_store_load(&app->tokens, cfg->state_dir, err) < 0)
-		return -1;
-	size_t stored = token_set_count(app->tokens);
 	/* A list of secrets, so not a setting: never logged, never in --check-config; and
 	 * out of the environment once read (set-up runs before any thread or child). */
-	const char *env = getenv("AGENTD_TOKENS");
-	if (env != NULL && token_set_add_env(app->tokens, env, err) < 0)
-		return -1;
+	int rc = token_source_open(&app->tokens, cfg->state_dir, getenv("AGENTD_TOKENS"), TOKEN_RECHECK_MS, err);
 	unsetenv("AGENTD_TOKENS");
-	size_t all = token_set_count(app->tokens);
+	if (rc < 0)
+		return -1;
+	size_t stored, env;
+	token_source_count(app->tokens, &stored, &env);
 
 	struct netaddr addr;
 	if (netaddr_parse(cfg->listen, &addr, err) < 0)
 		return ad_err_prefix(err, "listen");
-	if (all > 0)
+	app->anonymous_ok = netaddr_is_loopback(&addr) || cfg->auth.allow_anonymous;
+	if (stored + env > 0)
 		log_info("auth: %zu API tokens (%zu from the token store, %zu from AGENTD_TOKENS); "
-			 "requests without a valid one get 401", all, stored, all - stored);
+			 "requests without a valid one get 401", stored + env, stored, env);
 	else if (netaddr_is_loopback(&addr))
 		log_info("auth: no API token configured: requests are anonymous (on loopback only; "
-			 "`agentd token add NAME` makes a token)");
+			 "`agentd token add NAME` makes a token, and it counts at once)");
 	else if (cfg->auth.allow_anonymous)
 		log_warn("auth: no API token configured and auth.allow_anonymous is set: anyone who "
 			 "reaches %s can run agents", cfg->listen);
@@ -58,7 +58,7 @@ int api_auth_setup(struct app *app, struct ad_err *err)
 void api_auth_free(struct app *app)
 {
 	ratelimit_free(app->limiter);
-	token_set_free(app->tokens);
+	token_source_free(app->tokens);
 	app->limiter = NULL;
 	app->tokens = NULL;
 }
@@ -73,7 +73,7 @@ static int refuse(struct http_refusal *no, unsigned status, const char *type, co
 
 /* The Authorization header against the tokens: the principal, or a 401 that says what
  * is wrong with the header. */
-static int authenticate(const struct app *app, struct http_req *req, struct http_refusal *no)
+static int authenticate(struct app *app, struct http_req *req, struct http_refusal *no)
 {
 	const char *h = MHD_lookup_connection_value(req->conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION);
 	if (h == NULL)
@@ -92,11 +92,9 @@ static int authenticate(const struct app *app, struct http_req *req, struct http
 		len--;
 	if (len == 0)
 		return refuse(no, 401, HTTP_ERR_AUTH, "the Authorization header has the Bearer scheme but no token");
-	const char *name = token_set_match(app->tokens, token, len);
-	if (name == NULL)
+	if (token_source_match(app->tokens, token, len, req->principal, sizeof(req->principal)) < 0)
 		return refuse(no, 401, HTTP_ERR_AUTH, "the bearer token is not valid here (unknown, "
 			      "removed, or made for another agentd)");
-	snprintf(req->principal, sizeof(req->principal), "%s", name);
 	return 0;
 }
 
@@ -113,7 +111,14 @@ int api_authorize(void *ctx, struct http_req *req, struct http_refusal *no)
 {
 	struct app *app = ctx;
 	char key[RATELIMIT_KEY_MAX];
-	if (token_set_count(app->tokens) > 0) {
+	size_t stored, env;
+	token_source_count(app->tokens, &stored, &env);
+	bool with_tokens = stored + env > 0;
+	if (!with_tokens && !app->anonymous_ok)
+		/* the last token was removed while agentd listens beyond loopback: closed */
+		return refuse(no, 401, HTTP_ERR_AUTH, "no API token is configured any more, and agentd "
+			      "listens beyond loopback: make one with `agentd token add NAME`");
+	if (with_tokens) {
 		if (authenticate(app, req, no) < 0)
 			return -1;
 		snprintf(key, sizeof(key), "token:%s", req->principal);
@@ -130,7 +135,7 @@ int api_authorize(void *ctx, struct http_req *req, struct http_refusal *no)
 		return 0;
 	char msg[256];
 	snprintf(msg, sizeof(msg), "rate limit reached for %s: %lld requests a minute, %lld at once; "
-		 "retry in %u s", token_set_count(app->tokens) ? req->principal : req->remote,
+		 "retry in %u s", with_tokens ? req->principal : req->remote,
 		 (long long)app->cfg.auth.rate_per_minute, (long long)app->cfg.auth.burst, wait_s);
 	no->retry_after_s = wait_s;
 	return refuse(no, 429, HTTP_ERR_RATE_LIMIT, msg);

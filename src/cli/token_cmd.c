@@ -18,7 +18,7 @@ static void usage(FILE *out)
 		"       agentd token remove NAME [--config FILE] [--env-file FILE]\n"
 		"Manage the API tokens in <state_dir>/" TOKEN_STORE_FILE ". `add` prints the new token once;\n"
 		"only its SHA-256 is kept. Names: 1 to %d of A-Z a-z 0-9 . _ -\n"
-		"agentd reads the tokens when it starts: restart it after a change.\n",
+		"A running agentd follows the store: a change counts within a second.\n",
 		TOKEN_NAME_MAX);
 }
 
@@ -34,7 +34,7 @@ static int token_add(const char *state_dir, const char *name)
 	fflush(stdout);
 	explicit_bzero(token, sizeof(token));
 	fprintf(stderr, "agentd: token \"%s\" saved (its hash only) in %s/%s; copy it now, it is not "
-		"shown again; agentd takes it at its next start\n", name, state_dir, TOKEN_STORE_FILE);
+		"shown again; a running agentd accepts it within a second\n", name, state_dir, TOKEN_STORE_FILE);
 	return 0;
 }
 
@@ -62,7 +62,7 @@ static int token_remove(const char *state_dir, const char *name)
 		fprintf(stderr, "agentd: token remove: %s\n", e.msg);
 		return 1;
 	}
-	fprintf(stderr, "agentd: token \"%s\" removed from %s/%s; agentd refuses it from its next start\n",
+	fprintf(stderr, "agentd: token \"%s\" removed from %s/%s; a running agentd refuses it within a second\n",
 		name, state_dir, TOKEN_STORE_FILE);
 	return 0;
 }

@@ -1,0 +1,36 @@
+/* The daemon's API tokens, kept in step with the store on disk.
+ *
+ * `agentd token add` and `agentd token remove` change <state_dir>/tokens.json while the
+ * daemon runs; a removed token must stop working without a restart (it may have leaked),
+ * and a new one should work at once. So the source looks at the store's identity (inode,
+ * size, change time) at most once a second, from whichever request comes, and reads it
+ * again when it changed. A store that cannot be read then (half-edited by hand, say) is
+ * reported once and the tokens read before are kept: a typo must not lock everyone out
+ * nor let everyone in. The AGENTD_TOKENS tokens are read once, at start-up.
+ *
+ * Safe to use from any thread. */
+#ifndef AGENTD_AUTH_TOKEN_SOURCE_H
+#define AGENTD_AUTH_TOKEN_SOURCE_H
+
+#include <stddef.h>
+
+#include "core/err.h"
+
+#define TOKEN_RECHECK_MS 1000
+
+struct token_source;
+
+/* Read the store in state_dir and the tokens of env_list (AGENTD_TOKENS; NULL for
+ * none); look at the store again at most every recheck_ms (TOKEN_RECHECK_MS; 0: at
+ * every call). Fails, naming the file and the problem, when the store cannot be read. */
+int token_source_open(struct token_source **out, const char *state_dir, const char *env_list,
+		      unsigned recheck_ms, struct ad_err *err);
+void token_source_free(struct token_source *src);
+
+/* How many tokens there are now: stored, and from the environment. */
+void token_source_count(struct token_source *src, size_t *stored, size_t *env);
+/* Copy into name (size bytes) the name of the token whose text is token[0..len) and
+ * return 0; -1 when no token matches. Timing-safe (token_set_match). */
+int token_source_match(struct token_source *src, const char *token, size_t len, char *name, size_t size);
+
+#endif

@@ -1,0 +1,158 @@
+/* Unit tests for the followed token store (include/auth/token_source.h), looking at the
+ * store at every call (recheck 0). */
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "auth/token_source.h"
+#include "auth/tokens.h"
+
+struct fixture {
+	char dir[64];
+	char path[128];
+};
+
+static int setup(void **state)
+{
+	struct fixture *f = calloc(1, sizeof(*f));
+	snprintf(f->dir, sizeof(f->dir), "/tmp/agentd-tokens-XXXXXX");
+	if (mkdtemp(f->dir) == NULL)
+		return -1;
+	snprintf(f->path, sizeof(f->path), "%s/%s", f->dir, TOKEN_STORE_FILE);
+	*state = f;
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	struct fixture *f = *state;
+	unlink(f->path);
+	rmdir(f->dir);
+	free(f);
+	return 0;
+}
+
+static void add(const struct fixture *f, const char *name, char token[TOKEN_LEN + 1])
+{
+	struct ad_err e;
+	if (token_store_add(f->dir, name, token, &e) < 0)
+		fail_msg("token_store_add: %s", e.msg);
+}
+
+static struct token_source *open_source(const struct fixture *f, const char *env)
+{
+	struct token_source *src = NULL;
+	struct ad_err e;
+	if (token_source_open(&src, f->dir, env, 0, &e) < 0)
+		fail_msg("token_source_open: %s", e.msg);
+	return src;
+}
+
+/* The name token matches, or "" for none. */
+static const char *who(struct token_source *src, const char *token)
+{
+	static char name[TOKEN_NAME_MAX + 1];
+	if (token_source_match(src, token, strlen(token), name, sizeof(name)) < 0)
+		return "";
+	return name;
+}
+
+static void replace_text(const struct fixture *f, const char *text)
+{
+	char tmp[160];
+	snprintf(tmp, sizeof(tmp), "%s.tmp", f->path);
+	FILE *fp = fopen(tmp, "w");
+	assert_non_null(fp);
+	fputs(text, fp);
+	fclose(fp);
+	assert_int_equal(rename(tmp, f->path), 0);
+}
+
+static void follows_adds_and_removals(void **state)
+{
+	struct fixture *f = *state;
+	char alice[TOKEN_LEN + 1], bob[TOKEN_LEN + 1];
+	add(f, "alice", alice);
+	struct token_source *src = open_source(f, "env-secret-1");
+	assert_string_equal(who(src, alice), "alice");
+	assert_string_equal(who(src, "env-secret-1"), "env-1");
+
+	add(f, "bob", bob);
+	assert_string_equal(who(src, bob), "bob");
+	struct ad_err e;
+	assert_int_equal(token_store_remove(f->dir, "alice", &e), 0);
+	assert_string_equal(who(src, alice), "");
+	assert_string_equal(who(src, bob), "bob");
+
+	size_t stored, env;
+	token_source_count(src, &stored, &env);
+	assert_int_equal(stored, 1);
+	assert_int_equal(env, 1);
+	token_source_free(src);
+}
+
+static void unreadable_store_keeps_the_old_tokens(void **state)
+{
+	struct fixture *f = *state;
+	char alice[TOKEN_LEN + 1], carol[TOKEN_LEN + 1];
+	add(f, "alice", alice);
+	struct token_source *src = open_source(f, NULL);
+	replace_text(f, "{\"tokens\": [");
+	assert_string_equal(who(src, alice), "alice");
+	assert_string_equal(who(src, alice), "alice");     /* and again, without a new report */
+	/* a good store again: read */
+	assert_int_equal(unlink(f->path), 0);
+	add(f, "carol", carol);
+	assert_string_equal(who(src, carol), "carol");
+	assert_string_equal(who(src, alice), "");
+	token_source_free(src);
+}
+
+static void a_deleted_store_holds_no_tokens(void **state)
+{
+	struct fixture *f = *state;
+	char alice[TOKEN_LEN + 1];
+	add(f, "alice", alice);
+	struct token_source *src = open_source(f, "env-secret-1");
+	assert_int_equal(unlink(f->path), 0);
+	assert_string_equal(who(src, alice), "");
+	assert_string_equal(who(src, "env-secret-1"), "env-1");
+	size_t stored, env;
+	token_source_count(src, &stored, &env);
+	assert_int_equal(stored, 0);
+	assert_int_equal(env, 1);
+	token_source_free(src);
+}
+
+static void a_bad_store_fails_at_open(void **state)
+{
+	struct fixture *f = *state;
+	replace_text(f, "not json");
+	struct token_source *src = NULL;
+	struct ad_err e;
+	assert_int_equal(token_source_open(&src, f->dir, NULL, 0, &e), -1);
+	assert_non_null(strstr(e.msg, f->path));
+	assert_null(src);
+	/* and bad environment tokens too */
+	unlink(f->path);
+	assert_int_equal(token_source_open(&src, f->dir, "a,,b", 0, &e), -1);
+	assert_null(src);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(follows_adds_and_removals, setup, teardown),
+		cmocka_unit_test_setup_teardown(unreadable_store_keeps_the_old_tokens, setup, teardown),
+		cmocka_unit_test_setup_teardown(a_deleted_store_holds_no_tokens, setup, teardown),
+		cmocka_unit_test_setup_teardown(a_bad_store_fails_at_open, setup, teardown),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
