@@ -1,5 +1,6 @@
 /* One sandbox's cgroup: made below the daemon's own cgroup, limited by the policy,
- * killed through (freezer+SIGKILL on v1, cgroup.kill on v2) and removed at the end.
+ * killed through (freezer+SIGKILL on v1, cgroup.kill on v2, or cgroup.freeze+SIGKILL
+ * before Linux 5.14) and removed at the end.
  * Never touches a cgroup it did not create. */
 #ifndef AGENTD_SANDBOX_CGROUP_H
 #define AGENTD_SANDBOX_CGROUP_H
@@ -20,9 +21,10 @@ struct sandbox_cgroup {
 	unsigned ndirs;
 };
 
-/* v2 only, once per process: controllers enabled for the children of the daemon's
- * cgroup. The daemon moves itself into a leaf ("<own>/agentd") when its cgroup holds
- * processes, as the no-internal-process rule demands. No-op on v1. */
+/* v2 only, once per process: memory, pids and cpu enabled for the children of the
+ * daemon's cgroup, those of them it has (a missing one fails each sandbox_cgroup_create,
+ * naming it and the fix). The daemon moves itself into a leaf ("<own>/agentd") when its
+ * cgroup holds processes, as the no-internal-process rule demands. No-op on v1. */
 int sandbox_cgroup_prepare(struct cgroup_host *host, struct ad_err *err);
 
 /* Remove what parents that died without cleaning up (SIGKILL) left: "agentd-<pid>-<n>"

@@ -32,4 +32,12 @@ extern const char *const cgroup_ctl_names[CG_NCTL];
  * controller. Fails only when /proc cannot be read; "no cgroup" is version 0. */
 int cgroup_host_detect(struct cgroup_host *h, bool test_write, struct ad_err *err);
 
+/* Whether a cgroup file's list of names ("memory pids cpu") has word. */
+bool cgroup_list_has(const char *list, const char *word);
+
+/* v2: 0 when the children of the daemon's cgroup get the memory, pids and cpu
+ * controllers (its cgroup.subtree_control, read now); otherwise fails naming the first
+ * one missing, the cgroup and the fix (systemd's Delegate=yes). */
+int cgroup_host_v2_check(const struct cgroup_host *h, struct ad_err *err);
+
 #endif

@@ -101,7 +101,8 @@ static int own_path(const char *cgroups, const char *ctl, char *out, size_t size
 			continue;
 		*c2 = '\0';
 		const char *list = c1 + 1;
-		bool hit = ctl[0] == '\0' ? strcmp(line, "0") == 0 && list[0] == '\0' : false;
+		/* v2: "0::/path", hierarchy 0 with no controller list */
+		bool hit = ctl[0] == '\0' && c1 == line + 1 && line[0] == '0' && list[0] == '\0';
 		char copy[256];
 		snprintf(copy, sizeof(copy), "%s", list);
 		char *save = NULL;
@@ -129,27 +130,39 @@ static void join(char *out, size_t size, const char *mnt, const char *path)
 	snprintf(out, size, "%s%s", mnt, strcmp(path, "/") == 0 ? "" : path);
 }
 
+/* The first line of dir/file (a list of controllers) into buf; "" when unreadable. */
+static void read_line(const char *dir, const char *file, char *buf, size_t size)
+{
+	char path[PATH_MAX + 32];
+	snprintf(path, sizeof(path), "%s/%s", dir, file);
+	FILE *f = fopen(path, "re");
+	if (f == NULL || fgets(buf, (int)size, f) == NULL)
+		buf[0] = '\0';
+	buf[strcspn(buf, "\n")] = '\0';
+	if (f != NULL)
+		fclose(f);
+}
+
+bool cgroup_list_has(const char *list, const char *word)
+{
+	size_t n = strlen(word);
+	for (const char *p = list; (p = strstr(p, word)) != NULL; p += n)
+		if ((p == list || p[-1] == ' ') && (p[n] == '\0' || p[n] == ' ' || p[n] == '\n'))
+			return true;
+	return false;
+}
+
 static void detect_v2(struct cgroup_host *h, const char *cgroups, const char *mnt, bool test_write)
 {
-	char path[PATH_MAX], file[PATH_MAX + 32], ctls[512] = "";
+	char path[PATH_MAX], ctls[512];
 	if (own_path(cgroups, "", path, sizeof(path)) < 0)
 		return;
 	join(h->v2_dir, sizeof(h->v2_dir), mnt, path);
-	snprintf(file, sizeof(file), "%s/cgroup.controllers", h->v2_dir);
-	FILE *f = fopen(file, "re");
-	if (f != NULL) {
-		if (fgets(ctls, sizeof(ctls), f) == NULL)
-			ctls[0] = '\0';
-		fclose(f);
-	}
+	read_line(h->v2_dir, "cgroup.controllers", ctls, sizeof(ctls));
 	bool writable = test_write && try_child(h->v2_dir);
 	for (int i = 0; i < CG_NCTL; i++) {
-		char *save = NULL, copy[512];
-		snprintf(copy, sizeof(copy), "%s", ctls);
 		/* v2 freezes through cgroup.freeze and kills through cgroup.kill: no controller */
-		bool have = i == CG_FREEZER;
-		for (char *o = strtok_r(copy, " \n", &save); o; o = strtok_r(NULL, " \n", &save))
-			have = have || strcmp(o, cgroup_ctl_names[i]) == 0;
+		bool have = i == CG_FREEZER || cgroup_list_has(ctls, cgroup_ctl_names[i]);
 		h->ctl[i].available = have;
 		h->ctl[i].writable = have && writable;
 		snprintf(h->ctl[i].dir, sizeof(h->ctl[i].dir), "%s", h->v2_dir);
@@ -195,5 +208,28 @@ int cgroup_host_detect(struct cgroup_host *h, bool test_write, struct ad_err *er
 	}
 	if (h->version == 0)
 		snprintf(h->detail, sizeof(h->detail), "no cgroup hierarchy with memory, pids or cpu found");
+	return 0;
+}
+
+/* Without Delegate=yes, systemd gives a service's cgroup no controllers, or enables
+ * them below it for its own use only: a sandbox's cgroup would have no memory.max. */
+#define V2_FIX "set Delegate=yes in agentd's systemd unit, or sandbox.allow_no_cgroup to run " \
+	       "sandboxes without memory, pids and CPU limits"
+
+int cgroup_host_v2_check(const struct cgroup_host *h, struct ad_err *err)
+{
+	char enabled[512], offered[512];
+	read_line(h->v2_dir, "cgroup.subtree_control", enabled, sizeof(enabled));
+	for (int i = 0; i < CG_FREEZER; i++) {
+		const char *name = cgroup_ctl_names[i];
+		if (cgroup_list_has(enabled, name))
+			continue;
+		read_line(h->v2_dir, "cgroup.controllers", offered, sizeof(offered));
+		if (!cgroup_list_has(offered, name))
+			return ad_err_code(err, ENOENT, "the %s controller is not delegated to agentd's cgroup %s "
+					   "(its cgroup.controllers: \"%s\"): " V2_FIX, name, h->v2_dir, offered);
+		return ad_err_code(err, ENOENT, "the %s controller is not enabled for the children of agentd's "
+				   "cgroup %s (its cgroup.subtree_control: \"%s\"): " V2_FIX, name, h->v2_dir, enabled);
+	}
 	return 0;
 }

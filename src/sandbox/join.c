@@ -123,9 +123,12 @@ int sandbox_join(const struct sandbox_join_spec *spec, struct sandbox **out, str
 		ad_err_sys(err, "the shared sandbox (pid %d)", (int)spec->target);
 		goto out;
 	}
-	if (open_cgroup(spec->cgroup, &c, &v2_fd, err) < 0 || pipe2(rep, O_CLOEXEC) < 0) {
-		if (rep[0] < 0)
-			ad_err_prefix(err, "cgroup");
+	if (open_cgroup(spec->cgroup, &c, &v2_fd, err) < 0) {
+		ad_err_prefix(err, "cgroup");
+		goto out;
+	}
+	if (pipe2(rep, O_CLOEXEC) < 0) {
+		ad_err_sys(err, "pipe");
 		goto out;
 	}
 	/* our next child is born in the sandbox's pid namespace */
