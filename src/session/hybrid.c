@@ -16,6 +16,7 @@
 #include "core/base64.h"
 #include "core/clock.h"
 #include "core/log.h"
+#include "core/workq.h"
 #include "ipc/frame.h"
 #include "ipc/protocol.h"
 #include "session/hub.h"
@@ -72,21 +73,21 @@ static void save_piece(void *ctx, const cJSON *ev)
 	}
 }
 
-/* The snapshot ended: keep it, write the transcript, then give the client its answer. */
-static void save_done(void *ctx, bool ok, const char *error)
+/* A turn's save on its way to disk. Made durable on the registry's saver thread, so
+ * that the hub's thread, which carries every session's events, never waits for an
+ * fsync; the client gets its answer once the save is done. */
+struct save_job {
+	struct session *s;                /* referenced: the save's */
+	struct snapshot_file *snap;
+	cJSON *meta;                      /* session.json as of the turn's end */
+};
+
+/* The turn is saved, or could not be: the client gets its answer. */
+static void save_release(struct session *s)
 {
-	struct session *s = ctx;
-	struct ad_err e;
 	pthread_mutex_lock(&s->lock);
-	struct snapshot_file *snap = s->snap;
-	s->snap = NULL;
-	if (!ok || snap == NULL) {
-		log_error("session %s: the workspace could not be saved: %s", s->id, ok ? "write failed" : error);
-		if (snap)
-			snapshot_abort(snap);
-	} else if (snapshot_commit(snap, &e) < 0 || hybrid_save_meta(s, &e) < 0) {
-		log_error("session %s: saving the turn: %s", s->id, e.msg);
-	}
+	s->saving = false;
+	bool gone = s->drop_saved;          /* deleted meanwhile (session_destroy) */
 	struct chat_run *run = s->run;
 	cJSON *held = s->held_end;
 	unsigned id = s->held_id;
@@ -95,6 +96,8 @@ static void save_done(void *ctx, bool ok, const char *error)
 	if (s->state == SESSION_RUNNING)
 		session_enter(s, SESSION_IDLE, "saved");
 	pthread_mutex_unlock(&s->lock);
+	if (gone)
+		persist_remove(state_dir(s), s->id);
 	if (run != NULL) {
 		if (held != NULL)
 			chat_run_event(run, id, held);
@@ -102,6 +105,42 @@ static void save_done(void *ctx, bool ok, const char *error)
 	}
 	cJSON_Delete(held);
 	session_unref(s);   /* the save's */
+}
+
+static void save_write(void *ctx)
+{
+	struct save_job *j = ctx;
+	struct session *s = j->s;
+	struct ad_err e;
+	if (snapshot_commit(j->snap, &e) < 0 || persist_save_meta(state_dir(s), s->id, j->meta, &e) < 0)
+		log_error("session %s: saving the turn: %s", s->id, e.msg);
+	cJSON_Delete(j->meta);
+	free(j);
+	save_release(s);
+}
+
+/* The snapshot ended (on the hub's thread): keep it and the transcript, then answer. */
+static void save_done(void *ctx, bool ok, const char *error)
+{
+	struct session *s = ctx;
+	struct save_job *j = NULL;
+	pthread_mutex_lock(&s->lock);
+	struct snapshot_file *snap = s->snap;
+	s->snap = NULL;
+	if (ok && snap != NULL && (j = malloc(sizeof(*j))) != NULL) {
+		*j = (struct save_job){ s, snap, meta(s) };
+		s->saving = true;
+	} else {
+		log_error("session %s: the workspace could not be saved: %s", s->id,
+			  !ok ? error : snap == NULL ? "write failed" : "out of memory");
+		if (snap != NULL)
+			snapshot_abort(snap);
+	}
+	pthread_mutex_unlock(&s->lock);
+	if (j == NULL)
+		save_release(s);
+	else if (workq_push(s->reg->saver, save_write, j) < 0)
+		save_write(j);      /* the saver has stopped (shutdown): here, then */
 }
 
 bool hybrid_hold_done(struct session *s, unsigned id, const cJSON *ev)

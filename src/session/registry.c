@@ -13,6 +13,7 @@
 #include "core/clock.h"
 #include "core/json.h"
 #include "core/log.h"
+#include "core/workq.h"
 #include "session/hub.h"
 #include "session/persist.h"
 #include "session/spawner.h"
@@ -52,6 +53,10 @@ int sessions_new(struct sessions **out, struct app *app, struct ad_err *err)
 	struct sessions *reg = calloc(1, sizeof(*reg));
 	if (reg == NULL)
 		return ad_err_set(err, ENOMEM, "sessions");
+	if (workq_start(&reg->saver, "agentd-saver", err) < 0) {
+		free(reg);
+		return -1;
+	}
 	pthread_mutex_init(&reg->lock, NULL);
 	reg->app = app;
 	*out = reg;
@@ -84,6 +89,8 @@ void sessions_free(struct sessions *reg)
 {
 	if (reg == NULL)
 		return;
+	workq_stop(reg->saver);   /* the saves under way are written first */
+	reg->saver = NULL;
 	size_t n;
 	struct session **all = snapshot(reg, &n);
 	for (size_t i = 0; i < n; i++) {

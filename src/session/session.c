@@ -376,10 +376,16 @@ void session_destroy(struct session *s, const char *why)
 	if (s->link != NULL)
 		hub_link_close(s->link);    /* the supervisor tears the sandbox down */
 	session_readers_wake(s);
-	bool saved = s->pattern == PATTERN_HYBRID;
+	/* its saved state goes, but at shutdown, when it stays to be resumed; a save on
+	 * its way to disk removes it itself once written (hybrid.c) */
+	bool drop = s->pattern == PATTERN_HYBRID && !registry_shutting_down(s->reg);
+	if (drop && s->saving) {
+		s->drop_saved = true;
+		drop = false;
+	}
 	pthread_mutex_unlock(&s->lock);
 	registry_remove(s->reg, s);
-	if (saved && !registry_shutting_down(s->reg))   /* at shutdown it stays, to resume */
+	if (drop)
 		persist_remove(registry_config(s->reg)->state_dir, s->id);
 }
 

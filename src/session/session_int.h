@@ -52,6 +52,7 @@ struct sessions {
 	unsigned pool_n, pool_filling;
 	uint64_t pool_hits, pool_misses;
 	struct shared_group *groups;
+	struct workq *saver;              /* hybrid saves' fsyncs, off the hub's thread */
 };
 
 struct session {
@@ -81,6 +82,8 @@ struct session {
 	int committed;                     /* transcript messages of completed turns */
 	/* hybrid.c */
 	struct snapshot_file *snap;        /* the workspace being saved */
+	bool saving;                       /* a save is on its way to disk (the saver's) */
+	bool drop_saved;                   /* deleted meanwhile: the save removes it all */
 	cJSON *held_end;                   /* the done event, given to the turn once saved */
 	unsigned held_id;
 	cJSON *pending_turn;               /* resuming: sent once the workspace is back */

@@ -1,0 +1,118 @@
+"""A hybrid session's save waits for the disk (fsync) on a thread of its own: on a slow
+disk, the turn's answer waits for its save, and every other session goes on meanwhile.
+
+The slow disk is the daemon's own fsync(2) made to take SLOW_S seconds, by a library
+built here and preloaded into the daemon (not into the sandboxes, whose environment
+agentd builds itself)."""
+
+import os
+import subprocess
+import threading
+import time
+
+import pytest
+
+from chat_util import CHAT_TIMEOUT, chat_env, chat_settings, finish, mock  # noqa: F401
+
+SLOW_S = 2
+
+SLOW_FSYNC_C = r"""
+#define _GNU_SOURCE
+#include <dlfcn.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+static int slow(const char *name, int fd)
+{
+	int (*real)(int) = (int (*)(int))dlsym(RTLD_NEXT, name);
+	const char *mark = getenv("SLOW_FSYNC_MARK");     /* says that an fsync is under way */
+	if (mark != NULL)
+		close(open(mark, O_WRONLY | O_CREAT | O_CLOEXEC, 0600));
+	sleep(%d);
+	return real(fd);
+}
+
+int fsync(int fd) { return slow("fsync", fd); }
+int fdatasync(int fd) { return slow("fdatasync", fd); }
+"""
+
+
+def wait_for_fsync(env):
+    """Until the daemon is inside a (slow) fsync."""
+    deadline = time.monotonic() + CHAT_TIMEOUT
+    while not os.path.exists(env["SLOW_FSYNC_MARK"]):
+        assert time.monotonic() < deadline, "no fsync came"
+        time.sleep(0.02)
+
+
+@pytest.fixture
+def slow_fsync(tmp_path):
+    src, lib = tmp_path / "slow_fsync.c", tmp_path / "slow_fsync.so"
+    src.write_text(SLOW_FSYNC_C % SLOW_S)
+    p = subprocess.run(["cc", "-shared", "-fPIC", "-o", str(lib), str(src), "-ldl"],
+                       capture_output=True, text=True)
+    assert p.returncode == 0, p.stderr
+    # an ASan build must accept a library loaded before its runtime
+    asan = os.environ.get("ASAN_OPTIONS", "")
+    return {"LD_PRELOAD": str(lib), "SLOW_FSYNC_MARK": str(tmp_path / "fsync-under-way"),
+            "ASAN_OPTIONS": f"{asan}:verify_asan_link_order=0" if asan else "verify_asan_link_order=0"}
+
+
+def test_a_slow_save_holds_its_own_answer_and_nobody_elses(daemon_factory, mock, slow_fsync):
+    d = daemon_factory(settings=chat_settings(), env=chat_env(mock, **slow_fsync))
+    hybrid = d.post_json("/api/sessions", {"pattern": "hybrid"}).json()["id"]
+    other = d.post_json("/api/sessions", {"pattern": "long-running"}).json()["id"]
+    time.sleep(SLOW_S + 0.5)                # what creating them wrote is on disk
+    if os.path.exists(slow_fsync["SLOW_FSYNC_MARK"]):
+        os.unlink(slow_fsync["SLOW_FSYNC_MARK"])
+
+    mock.enqueue({"text": "saved slowly"})
+    slow = {}
+
+    def hybrid_turn():
+        slow["r"] = d.post_json(f"/api/sessions/{hybrid}/messages", {"message": "one"}, timeout=CHAT_TIMEOUT)
+
+    t = threading.Thread(target=hybrid_turn)
+    t.start()
+    wait_for_fsync(slow_fsync)                       # the turn is done: its save waits for the disk
+
+    # the other session's whole turn while the save waits for the disk
+    mock.enqueue({"text": "not held up"})
+    r = d.post_json(f"/api/sessions/{other}/messages", {"message": "two"}, timeout=CHAT_TIMEOUT)
+    assert r.status == 200 and r.json()["reply"] == "not held up", r
+    assert t.is_alive(), "the hybrid turn answered before its save could have reached the disk"
+    assert d.get(f"/api/sessions/{hybrid}").json()["state"] == "running"
+
+    t.join(CHAT_TIMEOUT)
+    assert not t.is_alive()
+    assert slow["r"].status == 200 and slow["r"].json()["reply"] == "saved slowly", slow["r"]
+    # saved before it answered: the transcript and the workspace are on disk
+    saved = os.path.join(d.workdir, "state", "sessions", hybrid)
+    assert sorted(os.listdir(saved)) == ["session.json", "workspace.tar"], os.listdir(saved)
+    assert d.get(f"/api/sessions/{hybrid}").json()["state"] == "idle"
+    finish(d, mock)
+
+
+def test_a_session_deleted_while_its_save_waits_is_not_brought_back(daemon_factory, mock, slow_fsync, tmp_path):
+    workdir = str(tmp_path / "d")
+    d = daemon_factory(settings=chat_settings(), env=chat_env(mock, **slow_fsync), workdir=workdir)
+    sid = d.post_json("/api/sessions", {"pattern": "hybrid"}).json()["id"]
+    time.sleep(SLOW_S + 0.5)
+    if os.path.exists(slow_fsync["SLOW_FSYNC_MARK"]):
+        os.unlink(slow_fsync["SLOW_FSYNC_MARK"])
+    mock.enqueue({"text": "about to go"})
+    done = {}
+    t = threading.Thread(target=lambda: done.setdefault(
+        "r", d.post_json(f"/api/sessions/{sid}/messages", {"message": "one"}, timeout=CHAT_TIMEOUT)))
+    t.start()
+    wait_for_fsync(slow_fsync)
+    assert d.request("DELETE", f"/api/sessions/{sid}").status == 200
+    t.join(CHAT_TIMEOUT)
+    assert not t.is_alive()
+    # the save goes on after the delete; stopped before it is done, the daemon finishes
+    # it first, and then takes the files with it
+    d.stop()
+    assert not os.path.exists(os.path.join(workdir, "state", "sessions", sid))
+    d2 = daemon_factory(settings=chat_settings(), env=chat_env(mock), workdir=workdir)
+    assert d2.get(f"/api/sessions/{sid}").status == 404
