@@ -128,11 +128,42 @@ enum MHD_Result http_reply_fd(struct http_req *req, unsigned status, int fd, uin
 	return queue(req, status, r, size);
 }
 
+/* A streamed body, counted on its way out for the access log. MHD calls the reader
+ * only while the request lives; the free callback may come later and does not touch it. */
+struct counted {
+	MHD_ContentReaderCallback reader;
+	MHD_ContentReaderFreeCallback done;
+	void *cls;
+	struct http_req *req;
+};
+
+static ssize_t counted_read(void *c, uint64_t pos, char *buf, size_t max)
+{
+	struct counted *k = c;
+	ssize_t n = k->reader(k->cls, pos, buf, max);
+	if (n > 0)
+		k->req->bytes_out += (uint64_t)n;
+	return n;
+}
+
+static void counted_free(void *c)
+{
+	struct counted *k = c;
+	k->done(k->cls);
+	free(k);
+}
+
 enum MHD_Result http_reply_stream(struct http_req *req, unsigned status, const char *content_type,
 				  MHD_ContentReaderCallback reader, void *cls, MHD_ContentReaderFreeCallback done)
 {
-	struct MHD_Response *r = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 16 << 10, reader, cls, done);
+	struct counted *k = malloc(sizeof(*k));
+	struct MHD_Response *r = NULL;
+	if (k != NULL) {
+		*k = (struct counted){ reader, done, cls, req };
+		r = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 16 << 10, counted_read, k, counted_free);
+	}
 	if (r == NULL) {
+		free(k);
 		done(cls);
 		return MHD_NO;
 	}

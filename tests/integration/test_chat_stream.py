@@ -122,6 +122,18 @@ def test_curl_n(chatd, mock):
     finish(chatd, mock)
 
 
+def test_a_stream_is_counted_in_the_access_log(chatd, mock):
+    mock.enqueue(calls(bash("echo counted")), {"text": "counted it"})
+    start = chatd.mark()
+    p = _curl(chatd, {"message": "hi", "stream": True}, ["-o", "/dev/null", "-w", "%{size_download}"])
+    out, err = p.communicate(timeout=CHAT_TIMEOUT)
+    assert p.returncode == 0, err
+    rec = chatd.wait_access("/api/chat", start=start)
+    assert rec is not None and rec["status"] == 200, rec
+    assert rec["bytes"] == int(out) > 0, (rec, out)
+    finish(chatd, mock)
+
+
 def _disconnect_then_recover(d, mock, stop, mark):
     host = HostState(d)
     s = stream_chat(d, {"message": "go away", "stream": True}, stop=stop)
