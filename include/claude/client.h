@@ -19,6 +19,7 @@ struct claude_client {
 					abandons the call (and any wait between attempts) */
 	void *handle;                /* libcurl's, kept between calls so that connections
 					(and TLS sessions) are reused; NULL at first */
+	struct claude_warm *warm;    /* a connection opened ahead of the first call, or NULL */
 };
 
 struct claude_call {
@@ -36,6 +37,13 @@ struct claude_call {
 
 int claude_call(struct claude_client *c, const char *body, sse_event_fn fn, void *ctx,
 		struct claude_call *call);
+
+/* Before the first call, while nothing waits for it (a sandbox just built, maybe for
+ * the warm pool): open a TCP connection to the API's host, sending nothing on it, so
+ * that the first call starts with its request rather than a handshake. Best effort and
+ * cheap to waste: skipped when the environment names a proxy; the first call uses it
+ * only if it is at most 20 s old and the server has neither written nor hung up. */
+void claude_client_preconnect(struct claude_client *c);
 
 /* Free what the calls kept (the handle and its connections). */
 void claude_client_cleanup(struct claude_client *c);

@@ -14,6 +14,7 @@
 
 #include "claude/curl_loader.h"
 #include "claude/retry.h"
+#include "warm.h"
 #include "core/clock.h"
 #include "core/json.h"
 #include "core/log.h"
@@ -189,7 +190,10 @@ static CURLcode perform(struct claude_client *c, const char *body, struct attemp
 			curl_easy_setopt(curl, CURLOPT_XFERINFOFUNCTION, on_progress);
 			curl_easy_setopt(curl, CURLOPT_XFERINFODATA, a);
 		}
+		struct warm_use warm;
+		warm_apply(c, curl, &warm);
 		rc = curl_easy_perform(curl);
+		warm_release(&warm);
 		if (a->status == 0)
 			curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &a->status);
 	}
@@ -242,6 +246,7 @@ static void explain(const struct claude_client *c, const struct attempt *a, CURL
 
 void claude_client_cleanup(struct claude_client *c)
 {
+	warm_close(c);
 	if (c->handle != NULL)
 		curl_easy_cleanup(c->handle);
 	c->handle = NULL;

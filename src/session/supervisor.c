@@ -170,6 +170,7 @@ static int on_agent_frame(void *ctx, unsigned type, cJSON *payload, struct ad_er
 							       : sandbox_cgroup_json(sandbox_cgroup_of(s->sb)));
 		cJSON_AddNumberToObject(ready, "init_pid", sandbox_init_pid(s->sb));
 		to_gateway(s, ready);
+		claude_client_preconnect(&s->relay.client);   /* while nothing waits */
 		break;
 	}
 	case FRAME_API_REQUEST:

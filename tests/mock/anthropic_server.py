@@ -14,6 +14,7 @@ See README.md next to this file for the scripted-reply format.
 
 import argparse
 import copy
+import itertools
 import json
 import math
 import os
@@ -650,8 +651,10 @@ class MockAnthropic:
                  auto_command="ls /workspace", host="127.0.0.1", port=0,
                  max_output_tokens=DEFAULT_MAX_OUTPUT, max_body=MAX_BODY,
                  strict_alternation=True, check_signatures=True, log_path=None,
-                 verbose=False):
+                 verbose=False, idle_timeout=None):
         self.api_key = api_key
+        self.idle_timeout = idle_timeout    # seconds a connection may wait for a request
+        self._connections = itertools.count(1)
         self.models = set(models) if models is not None else None
         self.auto = "echo" if auto is True else (auto or None)
         if self.auto not in (None, "echo", "bash"):
@@ -764,6 +767,7 @@ class MockAnthropic:
                "headers": {k.lower(): v for k, v in h.headers.items()},
                "raw_size": 0, "body": None, "stream": False,
                "request_id": new_id("req_011C"), "status": None,
+               "connection": getattr(h, "conn_id", None), "t_connected": getattr(h, "t_connected", None),
                "t_received": getattr(h, "t_arrived", None) or time.monotonic(), "t_done": None,
                "violations": []}
         with self._cond:
@@ -1006,6 +1010,11 @@ class _Handler(BaseHTTPRequestHandler):
         return "mock-anthropic/1"
 
     def setup(self):
+        # accepted: which connection this is, and since when (a client may open one
+        # ahead of its first request)
+        self.t_connected = time.monotonic()
+        self.conn_id = next(self.server.mock._connections)
+        self.timeout = self.server.mock.idle_timeout     # None: wait for ever
         super().setup()
         self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 

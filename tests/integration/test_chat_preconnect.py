@@ -1,0 +1,66 @@
+"""The supervisor opens its connection to the API while its sandbox waits (for the warm
+pool, say), so that the first model call starts with its request; a connection the
+server has closed meanwhile is not used, and with a proxy in the environment none is
+opened ahead."""
+
+import time
+
+from chat_util import KEY, MODELS, MockAnthropic, chat_env, chat_ok, chat_settings, finish
+
+
+def wait_pool_ready(d, n, timeout=20):
+    deadline = time.monotonic() + timeout
+    while d.get("/api/health").json()["sessions"]["pool"]["ready"] < n:
+        assert time.monotonic() < deadline, "the warm pool did not fill"
+        time.sleep(0.05)
+
+
+def start(daemon_factory, mock, **env):
+    return daemon_factory(settings=chat_settings(), env=chat_env(mock, AGENTD_POOL_SIZE=1, **env))
+
+
+def test_a_pooled_sandbox_calls_over_a_connection_opened_ahead(daemon_factory):
+    with MockAnthropic(api_key=KEY, models=MODELS) as mock:
+        d = start(daemon_factory, mock)
+        wait_pool_ready(d, 1)
+        time.sleep(0.3)
+        sent = time.monotonic()
+        mock.enqueue({"text": "first"}, {"text": "second"})
+        assert chat_ok(d, "one")["reply"] == "first"
+        first = mock.requests[0]
+        assert first["t_connected"] < sent, "the first call opened its connection only then"
+        # the next session's pooled sandbox has one of its own, opened ahead as well
+        wait_pool_ready(d, 1)
+        time.sleep(0.3)
+        sent = time.monotonic()
+        assert chat_ok(d, "two")["reply"] == "second"
+        second = mock.requests[1]
+        assert second["connection"] != first["connection"] and second["t_connected"] < sent
+        finish(d, mock)
+
+
+def test_a_connection_the_server_closed_is_not_used(daemon_factory):
+    with MockAnthropic(api_key=KEY, models=MODELS, idle_timeout=0.2) as mock:
+        d = start(daemon_factory, mock)
+        wait_pool_ready(d, 1)
+        time.sleep(1.0)                         # the mock has hung up on the idle connection
+        sent = time.monotonic()
+        mock.enqueue({"text": "fresh"})
+        assert chat_ok(d, "hello")["reply"] == "fresh"
+        [req] = mock.requests
+        assert req["t_connected"] >= sent, "the call went over a new connection"
+        assert "retrying" not in d.stderr, "the dead connection cost an attempt"
+        finish(d, mock)
+
+
+def test_no_connection_ahead_when_a_proxy_is_configured(daemon_factory):
+    with MockAnthropic(api_key=KEY, models=MODELS) as mock:
+        # the proxy would be used but for no_proxy, which lets curl reach the mock directly
+        d = start(daemon_factory, mock, https_proxy="http://127.0.0.1:9", no_proxy="127.0.0.1")
+        wait_pool_ready(d, 1)
+        time.sleep(0.3)
+        sent = time.monotonic()
+        mock.enqueue({"text": "direct"})
+        assert chat_ok(d, "hello")["reply"] == "direct"
+        assert mock.requests[0]["t_connected"] >= sent
+        finish(d, mock)
