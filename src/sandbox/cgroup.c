@@ -72,7 +72,20 @@ int sandbox_cgroup_prepare(struct cgroup_host *host, struct ad_err *err)
 		return 0;
 	if (first.errnum != EBUSY)
 		return ad_err_set(err, first.errnum, "enable %s in %s/cgroup.subtree_control", want, own);
-	/* Processes live in our cgroup: move ourselves into a leaf, then enable. */
+	/* Processes live in our cgroup. If we are the only one, move into a leaf and enable
+	 * them; if others share it (a login shell's scope, say), it is not ours to rearrange. */
+	long others = 0;
+	char procs[4096];
+	if (cg_read(own, "cgroup.procs", procs, sizeof(procs)) > 0)
+		for (char *p = procs; *p != '\0';) {
+			long pid = strtol(p, &p, 10);
+			others += pid > 0 && pid != (long)getpid();
+			p += strspn(p, "\n");
+		}
+	if (others > 0)
+		return ad_err_set(err, EBUSY, "agentd's cgroup %s holds other processes too, so its controllers "
+				  "cannot be handed to sandboxes: run agentd in a cgroup of its own (systemd with "
+				  "Delegate=yes, or `systemd-run --scope -p Delegate=yes agentd ...`)", own);
 	char leaf[PATH_MAX + 16];
 	snprintf(leaf, sizeof(leaf), "%s/agentd", own);
 	if (mkdir(leaf, 0755) < 0 && errno != EEXIST)
