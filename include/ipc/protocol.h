@@ -34,6 +34,9 @@
  *               then op_end {"id", "ok", "bytes"}
  *     restore   {"data_b64", "last": bool}: pieces of such a tar stream, unpacked into
  *               the workspace; op_end {"id", "ok"} after the last
+ *   A hybrid session's gateway asks for {"op": "snapshot", "save": true} and
+ *   {"op": "restore", "saved": true} instead: its supervisor turns them into the two
+ *   above, with the pieces going to and from the state directory (session/snapshot_io.h).
  *   Paths are relative to /workspace (or absolute below it) and may not leave it; a
  *   failure is op_end {"id", "ok": false, "error": "a sentence"}.
  *

@@ -26,7 +26,7 @@ int persist_save_meta(const char *state_dir, const char *id, const cJSON *meta, 
 cJSON *persist_load_all(const char *state_dir);
 void persist_remove(const char *state_dir, const char *id);
 
-/* The workspace snapshot, as it arrives in base64 pieces. */
+/* The workspace snapshot, as it arrives in base64 pieces (in the session's supervisor). */
 struct snapshot_file;
 struct snapshot_file *snapshot_begin(const char *state_dir, const char *id, struct ad_err *err);
 int snapshot_write_b64(struct snapshot_file *f, const char *b64, struct ad_err *err);

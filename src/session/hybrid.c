@@ -6,19 +6,15 @@
 #include "session_int.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "api/app.h"
 #include "api/chat_run.h"
-#include "core/base64.h"
 #include "core/clock.h"
 #include "core/log.h"
 #include "core/workq.h"
 #include "ipc/frame.h"
-#include "ipc/protocol.h"
 #include "session/hub.h"
 #include "session/persist.h"
 
@@ -61,24 +57,19 @@ int hybrid_save_meta(struct session *s, struct ad_err *err)
 
 /* ----------------------------------------------------------------- saving a turn */
 
-static void save_piece(void *ctx, const cJSON *ev)
+/* The workspace's bytes go between the supervisor and the disk: no op_output here. */
+static void ignore_piece(void *ctx, const cJSON *ev)
 {
-	struct session *s = ctx;
-	const cJSON *b64 = cJSON_GetObjectItemCaseSensitive(ev, "data_b64");
-	struct ad_err e;
-	if (s->snap != NULL && cJSON_IsString(b64) && snapshot_write_b64(s->snap, b64->valuestring, &e) < 0) {
-		log_error("session %s: %s", s->id, e.msg);
-		snapshot_abort(s->snap);
-		s->snap = NULL;
-	}
+	(void)ctx;
+	(void)ev;
 }
 
-/* A turn's save on its way to disk. Made durable on the registry's saver thread, so
- * that the hub's thread, which carries every session's events, never waits for an
- * fsync; the client gets its answer once the save is done. */
+/* A turn's save: the supervisor has put the workspace's snapshot in place (see
+ * include/session/snapshot_io.h); session.json follows, on the registry's saver thread,
+ * so that the hub's thread, which carries every session's events, never waits for an
+ * fsync. The client gets its answer once both are done. */
 struct save_job {
 	struct session *s;                /* referenced: the save's */
-	struct snapshot_file *snap;
 	cJSON *meta;                      /* session.json as of the turn's end */
 };
 
@@ -112,29 +103,25 @@ static void save_write(void *ctx)
 	struct save_job *j = ctx;
 	struct session *s = j->s;
 	struct ad_err e;
-	if (snapshot_commit(j->snap, &e) < 0 || persist_save_meta(state_dir(s), s->id, j->meta, &e) < 0)
+	if (persist_save_meta(state_dir(s), s->id, j->meta, &e) < 0)
 		log_error("session %s: saving the turn: %s", s->id, e.msg);
 	cJSON_Delete(j->meta);
 	free(j);
 	save_release(s);
 }
 
-/* The snapshot ended (on the hub's thread): keep it and the transcript, then answer. */
+/* The snapshot is in place, or could not be (on the hub's thread): the transcript
+ * next, then the answer. */
 static void save_done(void *ctx, bool ok, const char *error)
 {
 	struct session *s = ctx;
 	struct save_job *j = NULL;
 	pthread_mutex_lock(&s->lock);
-	struct snapshot_file *snap = s->snap;
-	s->snap = NULL;
-	if (ok && snap != NULL && (j = malloc(sizeof(*j))) != NULL) {
-		*j = (struct save_job){ s, snap, meta(s) };
+	if (ok && (j = malloc(sizeof(*j))) != NULL) {
+		*j = (struct save_job){ s, meta(s) };
 		s->saving = true;
 	} else {
-		log_error("session %s: the workspace could not be saved: %s", s->id,
-			  !ok ? error : snap == NULL ? "write failed" : "out of memory");
-		if (snap != NULL)
-			snapshot_abort(snap);
+		log_error("session %s: the workspace could not be saved: %s", s->id, ok ? "out of memory" : error);
 	}
 	pthread_mutex_unlock(&s->lock);
 	if (j == NULL)
@@ -149,20 +136,17 @@ bool hybrid_hold_done(struct session *s, unsigned id, const cJSON *ev)
 	if (s->pattern != PATTERN_HYBRID || s->link == NULL)
 		return false;
 	struct op_run *w = op_run_new(false);
-	if (w == NULL || (s->snap = snapshot_begin(state_dir(s), s->id, &e)) == NULL) {
-		log_error("session %s: cannot save the turn: %s", s->id, w ? e.msg : "out of memory");
-		if (w)
-			op_run_unref(w);
+	if (w == NULL) {
+		log_error("session %s: cannot save the turn: out of memory", s->id);
 		return false;
 	}
 	s->refs++;          /* the save's, given back in save_done */
-	op_run_set_sink(w, save_piece, save_done, s);
+	op_run_set_sink(w, ignore_piece, save_done, s);
 	cJSON *op = cJSON_CreateObject();
 	cJSON_AddStringToObject(op, "op", "snapshot");
+	cJSON_AddTrueToObject(op, "save");           /* the supervisor writes it */
 	if (session_send_op(s, op, w, &e) < 0) {
 		log_error("session %s: cannot save the turn: %s", s->id, e.msg);
-		snapshot_abort(s->snap);
-		s->snap = NULL;
 		s->refs--;
 		cJSON_Delete(op);
 		op_run_unref(w);
@@ -226,51 +210,15 @@ static void restore_done(void *ctx, bool ok, const char *error)
 	session_unref(s);   /* the restore's */
 }
 
-static void ignore_piece(void *ctx, const cJSON *ev)
-{
-	(void)ctx;
-	(void)ev;
-}
-
-/* Send the saved workspace in pieces (one restore op); under the lock. */
+/* The saved workspace back into the new sandbox: one restore op, which the supervisor
+ * serves from the state directory; under the lock. */
 static int send_restore(struct session *s, struct op_run *w, struct ad_err *err)
 {
-	char path[4200];
-	if (snapshot_path(state_dir(s), s->id, path, sizeof(path)) < 0) {
-		cJSON *op = cJSON_CreateObject();   /* nothing saved yet: an empty restore */
-		cJSON_AddStringToObject(op, "op", "restore");
-		cJSON_AddStringToObject(op, "data_b64", "");
-		cJSON_AddTrueToObject(op, "last");
-		int rc = session_send_op(s, op, w, err);
-		cJSON_Delete(op);
-		return rc;
-	}
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return ad_err_sys(err, "open %s", path);
-	char *raw = malloc(PROTO_CHUNK), *b64 = malloc(base64_encoded_len(PROTO_CHUNK) + 1);
-	int rc = raw && b64 ? 0 : ad_err_set(err, ENOMEM, "restore");
-	bool first = true;
-	while (rc == 0) {
-		ssize_t n = read(fd, raw, PROTO_CHUNK);
-		if (n < 0) {
-			rc = ad_err_sys(err, "read %s", path);
-			break;
-		}
-		base64_encode(raw, (size_t)n, b64);
-		cJSON *op = cJSON_CreateObject();
-		cJSON_AddStringToObject(op, "op", "restore");
-		cJSON_AddStringToObject(op, "data_b64", b64);
-		cJSON_AddBoolToObject(op, "last", n == 0);
-		rc = first ? session_send_op(s, op, w, err) : session_send_op_more(s, op, err);
-		first = false;
-		cJSON_Delete(op);
-		if (n == 0)
-			break;
-	}
-	free(raw);
-	free(b64);
-	close(fd);
+	cJSON *op = cJSON_CreateObject();
+	cJSON_AddStringToObject(op, "op", "restore");
+	cJSON_AddTrueToObject(op, "saved");
+	int rc = session_send_op(s, op, w, err);
+	cJSON_Delete(op);
 	return rc;
 }
 

@@ -323,13 +323,6 @@ int session_send_op(struct session *s, cJSON *op, struct op_run *w, struct ad_er
 	return 0;
 }
 
-int session_send_op_more(struct session *s, cJSON *op, struct ad_err *err)
-{
-	cJSON_DeleteItemFromObjectCaseSensitive(op, "id");
-	cJSON_AddNumberToObject(op, "id", s->next_op_id);
-	return hub_link_send(s->link, FRAME_OP, op, err);
-}
-
 int session_op(struct session *s, cJSON *op, struct op_run *w, struct ad_err *err)
 {
 	int rc;

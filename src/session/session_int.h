@@ -81,7 +81,6 @@ struct session {
 	cJSON *history;                    /* tool calls and execs (session_history.c) */
 	int committed;                     /* transcript messages of completed turns */
 	/* hybrid.c */
-	struct snapshot_file *snap;        /* the workspace being saved */
 	bool saving;                       /* a save is on its way to disk (the saver's) */
 	bool drop_saved;                   /* deleted meanwhile: the save removes it all */
 	cJSON *held_end;                   /* the done event, given to the turn once saved */
@@ -104,9 +103,8 @@ struct session {
 void session_enter(struct session *s, enum session_state to, const char *why);
 void session_log_event(struct session *s, unsigned id, const char *type, const cJSON *ev);
 void session_log_free(struct session *s);
-/* Under the lock: send an OP and make w its waiter; one more frame of the same op. */
+/* Under the lock: send an OP and make w its waiter. */
 int session_send_op(struct session *s, cJSON *op, struct op_run *w, struct ad_err *err);
-int session_send_op_more(struct session *s, cJSON *op, struct ad_err *err);
 
 /* hybrid.c. Under the lock: take over a hybrid turn's done (saved first, answered
  * after); session.json now. Without the lock: resume a suspended session with turn. */

@@ -25,49 +25,20 @@
 #include "sandbox/cgroup.h"
 #include "sandbox/sandbox.h"
 #include "session/relay.h"
+#include "session/snapshot_io.h"
+#include "supervisor_int.h"
 
 /* A stalled agent must not stall its supervisor for ever. */
 #define AGENT_SEND_TIMEOUT_S 30
 /* A shared sandbox's member agent gets this long to end its shells by itself. */
 #define JOINED_EXIT_MS 1000
 
-struct supervisor {
-	const struct supervisor_env *env;
-	const char *id;
-	int gw, agent;
-	struct frame_decoder *gw_dec, *agent_dec;
-	struct sandbox *sb;
-	struct relay relay;
-	struct usage run_usage;       /* the run in flight */
-	bool running;                 /* a TURN went to the agent; its done or error has not come */
-	bool op_active;               /* an OP went to the agent; its op_end has not come */
-	bool joined;                  /* the agent joined a shared sandbox (not ours to end) */
-	const cJSON *join_cgroup;     /* then: that sandbox's cgroup */
-	bool in_call;                 /* a model call is streaming */
-	bool usage_pending;           /* the last call's usage event waits for the agent's text */
-	bool quit;
-	struct ad_err fault;          /* why the session ends, when it is a failure */
-};
-
-static int to_gateway(struct supervisor *s, cJSON *ev)
-{
-	struct ad_err e;
-	if (link_send_take(s->gw, FRAME_RUN_EVENT, ev, &e) < 0) {
-		log_debug("session %s: gateway gone: %s", s->id, e.msg);
-		s->quit = true;
-		return -1;
-	}
-	return 0;
-}
-
-static void flush_usage(struct supervisor *s);
-
 static void send_error(struct supervisor *s, const char *type, const char *message)
 {
-	flush_usage(s);
+	sup_flush_usage(s);
 	cJSON *ev = json_error(type, message);
 	cJSON_AddStringToObject(ev, "type", "error");
-	to_gateway(s, ev);
+	sup_to_gateway(s, ev);
 	s->running = false;
 }
 
@@ -90,137 +61,13 @@ static int send_hello(struct supervisor *s, struct ad_err *err)
 	return link_send_take(s->agent, FRAME_HELLO, h, err);
 }
 
-/* The usage of the last call, with the run's running total. It goes out once the
- * agent has passed on the call's text (its next frame that is not text), so that a
- * client sees a call's text before the call's usage. */
-static void flush_usage(struct supervisor *s)
-{
-	if (!s->usage_pending)
-		return;
-	s->usage_pending = false;
-	const struct usage *u = &s->relay.last;
-	usage_add(&s->run_usage, u);
-	cJSON *ev = cJSON_CreateObject();
-	cJSON_AddStringToObject(ev, "type", "usage");
-	cJSON_AddItemToObject(ev, "turn", usage_json(u));
-	cJSON_AddItemToObject(ev, "total", usage_json(&s->run_usage));
-	cJSON_AddNumberToObject(ev, "cost_usd", usage_cost(s->env->cfg, &s->run_usage));
-	to_gateway(s, ev);
-}
-
-static const char *const run_event_types[] = {
-	"text", "tool_start", "tool_output", "tool_end", "message", "done", "error", "op_output", "op_end",
-};
-
-/* A run event from the agent: its type must be one of ours; done gets the usage as
- * the supervisor counted it. */
-static int pass_run_event(struct supervisor *s, cJSON *ev, struct ad_err *err)
-{
-	const cJSON *type = cJSON_GetObjectItemCaseSensitive(ev, "type");
-	size_t i = 0;
-	while (cJSON_IsString(type) && i < ARRAY_SIZE(run_event_types) && strcmp(type->valuestring, run_event_types[i]))
-		i++;
-	if (!cJSON_IsString(type) || i == ARRAY_SIZE(run_event_types)) {
-		cJSON_Delete(ev);
-		return ad_err_set(err, 0, "run event of unknown type");
-	}
-	bool op_event = strncmp(type->valuestring, "op_", 3) == 0;
-	if (op_event ? !s->op_active : !s->running) {
-		cJSON_Delete(ev);
-		return ad_err_set(err, 0, "run event \"%s\" outside %s", type->valuestring, op_event ? "an op" : "a run");
-	}
-	if (strcmp(type->valuestring, "op_end") == 0)
-		s->op_active = false;
-	bool last = strcmp(type->valuestring, "done") == 0 || strcmp(type->valuestring, "error") == 0;
-	if (strcmp(type->valuestring, "done") == 0) {
-		cJSON_DeleteItemFromObjectCaseSensitive(ev, "usage");
-		cJSON_DeleteItemFromObjectCaseSensitive(ev, "cost_usd");
-		cJSON_AddItemToObject(ev, "usage", usage_json(&s->run_usage));
-		cJSON_AddNumberToObject(ev, "cost_usd", usage_cost(s->env->cfg, &s->run_usage));
-	}
-	if (last)
-		s->running = false;
-	to_gateway(s, ev);
-	return 0;
-}
-
-static bool is_text_event(unsigned type, const cJSON *payload)
-{
-	const cJSON *t = cJSON_GetObjectItemCaseSensitive(payload, "type");
-	return type == FRAME_RUN_EVENT && cJSON_IsString(t) && strcmp(t->valuestring, "text") == 0;
-}
-
-static int on_agent_frame(void *ctx, unsigned type, cJSON *payload, struct ad_err *err)
-{
-	struct supervisor *s = ctx;
-	int rc = 0;
-	if (!is_text_event(type, payload))
-		flush_usage(s);
-	switch (type) {
-	case FRAME_HELLO: {
-		const cJSON *v = cJSON_GetObjectItemCaseSensitive(payload, "version");
-		if (!cJSON_IsNumber(v) || v->valueint != PROTO_VERSION) {
-			rc = ad_err_set(err, 0, "the agent speaks another protocol version");
-			break;
-		}
-		/* the sandbox is up: the gateway learns it, and where its cgroup is */
-		cJSON *ready = cJSON_CreateObject();
-		cJSON_AddStringToObject(ready, "type", "ready");
-		cJSON_AddItemToObject(ready, "cgroup", s->joined ? cJSON_Duplicate(s->join_cgroup, true)
-							       : sandbox_cgroup_json(sandbox_cgroup_of(s->sb)));
-		cJSON_AddNumberToObject(ready, "init_pid", sandbox_init_pid(s->sb));
-		to_gateway(s, ready);
-		claude_client_preconnect(&s->relay.client);   /* while nothing waits */
-		break;
-	}
-	case FRAME_API_REQUEST:
-		if (!s->running || s->in_call) {
-			rc = ad_err_set(err, 0, "a model request %s", s->in_call ? "during another" : "outside a run");
-			break;
-		}
-		s->in_call = true;
-		rc = relay_serve(&s->relay, payload, s->agent, err);
-		s->in_call = false;
-		s->usage_pending = rc == 0;
-		break;
-	case FRAME_RUN_EVENT:
-		return pass_run_event(s, payload, err);
-	default:
-		rc = ad_err_set(err, 0, "the agent may not send %s frames", frame_type_name(type));
-	}
-	cJSON_Delete(payload);
-	return rc;
-}
-
-static int on_gateway_frame(void *ctx, unsigned type, cJSON *payload, struct ad_err *err)
-{
-	struct supervisor *s = ctx;
-	int rc;
-	const cJSON *kind = type == FRAME_OP ? cJSON_GetObjectItemCaseSensitive(payload, "op") : NULL;
-	bool more = s->op_active && cJSON_IsString(kind) && strcmp(kind->valuestring, "restore") == 0;
-	if ((type == FRAME_TURN || type == FRAME_OP) && (s->running || s->op_active) && !more)
-		rc = ad_err_set(err, 0, "a %s while a %s is in flight", frame_type_name(type), s->running ? "run" : "op");
-	else if (type == FRAME_TURN || type == FRAME_CANCEL || type == FRAME_OP)
-		rc = link_send(s->agent, type, payload, err);
-	else
-		rc = ad_err_set(err, 0, "the gateway may not send %s frames", frame_type_name(type));
-	if (rc == 0 && type == FRAME_TURN) {
-		s->running = true;
-		memset(&s->run_usage, 0, sizeof(s->run_usage));
-	}
-	if (rc == 0 && type == FRAME_OP)
-		s->op_active = true;
-	cJSON_Delete(payload);
-	return rc;
-}
-
 /* relay's pump: what the agent sent while a call streams (its text events). */
 static int pump_agent(void *ctx, struct ad_err *err)
 {
 	struct supervisor *s = ctx;
 	struct pollfd p = { s->agent, POLLIN, 0 };
 	while (poll(&p, 1, 0) > 0) {
-		int rc = link_recv(s->agent, s->agent_dec, on_agent_frame, s, err);
+		int rc = link_recv(s->agent, s->agent_dec, sup_agent_frame, s, err);
 		if (rc != 0)
 			return rc < 0 ? -1 : ad_err_set(err, 0, "the agent hung up in the middle of a call");
 	}
@@ -320,7 +167,7 @@ static void serve(struct supervisor *s)
 		if (n <= 0)
 			continue;
 		if (p[1].revents) {
-			int rc = link_recv(s->agent, s->agent_dec, on_agent_frame, s, &e);
+			int rc = link_recv(s->agent, s->agent_dec, sup_agent_frame, s, &e);
 			if (rc < 0) {
 				ad_err_prefix(&e, "the agent broke the protocol");
 				log_warn("session %s: %s", s->id, e.msg);
@@ -331,7 +178,7 @@ static void serve(struct supervisor *s)
 				p[1].revents = 0, s->agent = (close(s->agent), -1);
 		}
 		if (p[0].revents && !s->quit) {
-			int rc = link_recv(s->gw, s->gw_dec, on_gateway_frame, s, &e);
+			int rc = link_recv(s->gw, s->gw_dec, sup_gateway_frame, s, &e);
 			if (rc != 0) {
 				if (rc < 0)
 					log_warn("session %s: from the gateway: %s", s->id, e.msg);
@@ -370,6 +217,7 @@ int supervisor_main(const struct supervisor_env *env, int gw_fd, const char *ses
 	s.gw_dec = frame_decoder_new(FRAME_MAX_PAYLOAD);
 	s.agent_dec = frame_decoder_new(FRAME_MAX_PAYLOAD);
 	relay_init(&s.relay, env->cfg, gw_fd);
+	snapio_init(&s.snap, env->cfg->state_dir, session_id);
 	s.relay.pump = pump_agent;
 	s.relay.pump_ctx = &s;
 	uint64_t t0 = clock_mono_ns();
@@ -398,6 +246,7 @@ int supervisor_main(const struct supervisor_env *env, int gw_fd, const char *ses
 		sandbox_destroy(s.sb);
 	if (s.agent >= 0)
 		close(s.agent);
+	snapio_abort(&s.snap);
 	frame_decoder_free(s.gw_dec);
 	frame_decoder_free(s.agent_dec);
 	claude_client_cleanup(&s.relay.client);

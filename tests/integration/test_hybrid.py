@@ -115,3 +115,34 @@ def test_a_corrupt_state_file_is_reported_and_skipped(daemon_factory, mock, tmp_
     assert_json_error(d2.get(f"/api/sessions/{bad}"), 404)
     assert bad in d2.stderr and "skipped" in d2.stderr
     finish(d2, mock)
+
+
+def test_a_workspace_that_cannot_be_restored_fails_the_turn_not_silently(daemon_factory, mock, tmp_path):
+    """The supervisor reads the saved workspace itself: one it cannot read, or a tar
+    that does not unpack, ends the resumed turn with an error that says so, never with
+    an empty workspace passed off as the saved one."""
+    d = start(daemon_factory, mock, workdir=str(tmp_path / "d"))
+    saved = {}
+    for how in ("garbage", "symlink"):
+        sid = d.post_json("/api/sessions", {"pattern": "hybrid"}).json()["id"]
+        mock.enqueue(calls(bash("echo precious > keep.txt")), {"text": "kept"})
+        turn(d, sid, "keep it")
+        assert d.request("POST", f"/api/sessions/{sid}/suspend").status == 200
+        tar = os.path.join(d.workdir, "state", "sessions", sid, "workspace.tar")
+        os.unlink(tar)
+        if how == "garbage":
+            with open(tar, "wb") as f:
+                f.write(os.urandom(5000))
+        else:
+            os.symlink("/etc/passwd", tar)
+        saved[how] = sid
+    for how, sid in saved.items():
+        r = d.post_json(f"/api/sessions/{sid}/messages", {"message": "what is kept"}, timeout=CHAT_TIMEOUT)
+        assert r.status >= 500, (how, r)
+        msg = r.json()["error"]["message"]
+        assert "could not be restored" in msg, (how, msg)
+        if how == "symlink":
+            assert "cannot read the saved workspace" in msg, msg
+        assert state_of(d, sid) == "failed", how
+    assert len(mock.requests) == 4, "a turn went to the model without its workspace"
+    finish(d, mock)

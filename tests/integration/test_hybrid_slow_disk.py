@@ -1,10 +1,13 @@
-"""A hybrid session's save waits for the disk (fsync) on a thread of its own: on a slow
-disk, the turn's answer waits for its save, and every other session goes on meanwhile.
+"""A hybrid session's save waits for the disk (fsync) away from the gateway's event
+thread (the workspace in the session's supervisor, session.json on the gateway's saver
+thread): on a slow disk, the turn's answer waits for its save, and every other session
+goes on meanwhile.
 
 The slow disk is the daemon's own fsync(2) made to take SLOW_S seconds, by a library
 built here and preloaded into the daemon (not into the sandboxes, whose environment
 agentd builds itself)."""
 
+import glob
 import os
 import subprocess
 import threading
@@ -20,15 +23,17 @@ SLOW_FSYNC_C = r"""
 #define _GNU_SOURCE
 #include <dlfcn.h>
 #include <fcntl.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <unistd.h>
 
 static int slow(const char *name, int fd)
 {
 	int (*real)(int) = (int (*)(int))dlsym(RTLD_NEXT, name);
-	const char *mark = getenv("SLOW_FSYNC_MARK");     /* says that an fsync is under way */
-	if (mark != NULL)
-		close(open(mark, O_WRONLY | O_CREAT | O_CLOEXEC, 0600));
+	const char *mark = getenv("SLOW_FSYNC_MARK");     /* MARK.PID: PID is in an fsync */
+	char path[4096];
+	if (mark != NULL && snprintf(path, sizeof(path), "%%s.%%d", mark, (int)getpid()) < (int)sizeof(path))
+		close(open(path, O_WRONLY | O_CREAT | O_CLOEXEC, 0600));
 	sleep(%d);
 	return real(fd);
 }
@@ -38,12 +43,19 @@ int fdatasync(int fd) { return slow("fdatasync", fd); }
 """
 
 
-def wait_for_fsync(env):
-    """Until the daemon is inside a (slow) fsync."""
+def wait_for_fsync(env, d):
+    """Until the gateway (not a supervisor, which fsyncs the workspace's snapshot in a
+    process of the session's own) is inside a slow fsync: the session.json of a save."""
+    mark = f"{env['SLOW_FSYNC_MARK']}.{d.proc.pid}"
     deadline = time.monotonic() + CHAT_TIMEOUT
-    while not os.path.exists(env["SLOW_FSYNC_MARK"]):
+    while not os.path.exists(mark):
         assert time.monotonic() < deadline, "no fsync came"
         time.sleep(0.02)
+
+
+def forget_fsyncs(env):
+    for name in glob.glob(env["SLOW_FSYNC_MARK"] + ".*"):
+        os.unlink(name)
 
 
 @pytest.fixture
@@ -64,8 +76,7 @@ def test_a_slow_save_holds_its_own_answer_and_nobody_elses(daemon_factory, mock,
     hybrid = d.post_json("/api/sessions", {"pattern": "hybrid"}).json()["id"]
     other = d.post_json("/api/sessions", {"pattern": "long-running"}).json()["id"]
     time.sleep(SLOW_S + 0.5)                # what creating them wrote is on disk
-    if os.path.exists(slow_fsync["SLOW_FSYNC_MARK"]):
-        os.unlink(slow_fsync["SLOW_FSYNC_MARK"])
+    forget_fsyncs(slow_fsync)
 
     mock.enqueue({"text": "saved slowly"})
     slow = {}
@@ -75,7 +86,7 @@ def test_a_slow_save_holds_its_own_answer_and_nobody_elses(daemon_factory, mock,
 
     t = threading.Thread(target=hybrid_turn)
     t.start()
-    wait_for_fsync(slow_fsync)                       # the turn is done: its save waits for the disk
+    wait_for_fsync(slow_fsync, d)                    # the turn is done: its save waits for the disk
 
     # the other session's whole turn while the save waits for the disk
     mock.enqueue({"text": "not held up"})
@@ -99,14 +110,13 @@ def test_a_session_deleted_while_its_save_waits_is_not_brought_back(daemon_facto
     d = daemon_factory(settings=chat_settings(), env=chat_env(mock, **slow_fsync), workdir=workdir)
     sid = d.post_json("/api/sessions", {"pattern": "hybrid"}).json()["id"]
     time.sleep(SLOW_S + 0.5)
-    if os.path.exists(slow_fsync["SLOW_FSYNC_MARK"]):
-        os.unlink(slow_fsync["SLOW_FSYNC_MARK"])
+    forget_fsyncs(slow_fsync)
     mock.enqueue({"text": "about to go"})
     done = {}
     t = threading.Thread(target=lambda: done.setdefault(
         "r", d.post_json(f"/api/sessions/{sid}/messages", {"message": "one"}, timeout=CHAT_TIMEOUT)))
     t.start()
-    wait_for_fsync(slow_fsync)
+    wait_for_fsync(slow_fsync, d)
     assert d.request("DELETE", f"/api/sessions/{sid}").status == 200
     t.join(CHAT_TIMEOUT)
     assert not t.is_alive()

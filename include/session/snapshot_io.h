@@ -1,0 +1,45 @@
+/* The supervisor's side of a hybrid session's saves and resumes. The workspace's bytes
+ * go straight between the session's state directory and its agent, in the supervisor
+ * (a process of the session's own, which may block on them), never through the
+ * gateway: the gateway asks with one small OP and hears one op_end.
+ *
+ *   {"op": "restore", "saved": true}  the saved workspace.tar (persist.h) is sent to the
+ *                                     agent as restore pieces; none saved: an empty one
+ *   {"op": "snapshot", "save": true}  the agent's snapshot pieces are written to the
+ *                                     state directory, fsync()ed and renamed into place
+ *                                     at its op_end, which passes on to the gateway (with
+ *                                     "ok": false if they could not be kept) */
+#ifndef AGENTD_SESSION_SNAPSHOT_IO_H
+#define AGENTD_SESSION_SNAPSHOT_IO_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include <cjson/cJSON.h>
+
+#include "core/err.h"
+
+struct snapshot_file;
+
+struct snapio {
+	const char *state_dir, *id;
+	struct snapshot_file *save;        /* a save under way, or NULL */
+	double save_op;                    /* its op id */
+	char failed[AD_ERR_MSG_MAX];       /* why a piece could not be written, or "" */
+};
+
+enum { SNAPIO_NOT_OURS = 0, SNAPIO_SENT = 1, SNAPIO_FAILED = 2 };
+
+void snapio_init(struct snapio *io, const char *state_dir, const char *session_id);
+/* An OP from the gateway. SNAPIO_NOT_OURS: pass it on as it is. SNAPIO_SENT: done here,
+ * the agent's op_end will follow. SNAPIO_FAILED: nothing reached the agent; why says
+ * what went wrong, for an op_end the caller makes. -1: the agent's socket failed. */
+int snapio_gateway_op(struct snapio *io, const cJSON *op, int agent_fd, char *why, size_t size,
+		      struct ad_err *err);
+/* A run event from the agent: 1 when it was a save's piece, kept here (not passed on);
+ * 0 to pass it on (a save's op_end, committed first and changed if that failed). */
+int snapio_agent_event(struct snapio *io, cJSON *ev);
+/* Drop a save under way (the session ends). */
+void snapio_abort(struct snapio *io);
+
+#endif

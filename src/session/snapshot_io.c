@@ -1,0 +1,142 @@
+/* The supervisor's side of a hybrid session's saves and resumes: see
+ * include/session/snapshot_io.h. */
+#include "session/snapshot_io.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "core/base64.h"
+#include "core/log.h"
+#include "ipc/frame.h"
+#include "ipc/link.h"
+#include "ipc/protocol.h"
+#include "session/persist.h"
+
+void snapio_init(struct snapio *io, const char *state_dir, const char *session_id)
+{
+	*io = (struct snapio){ .state_dir = state_dir, .id = session_id, .save = NULL, .save_op = -1 };
+}
+
+static bool is_op(const cJSON *op, const char *kind, const char *flag)
+{
+	const cJSON *k = cJSON_GetObjectItemCaseSensitive(op, "op");
+	return cJSON_IsString(k) && strcmp(k->valuestring, kind) == 0 &&
+	       cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(op, flag));
+}
+
+/* One restore piece of op id to the agent. */
+static int send_piece(int agent_fd, double id, const char *b64, bool last, struct ad_err *err)
+{
+	cJSON *p = cJSON_CreateObject();
+	cJSON_AddNumberToObject(p, "id", id);
+	cJSON_AddStringToObject(p, "op", "restore");
+	cJSON_AddStringToObject(p, "data_b64", b64);
+	cJSON_AddBoolToObject(p, "last", last);
+	return link_send_take(agent_fd, FRAME_OP, p, err);
+}
+
+/* The saved tar, in pieces; none saved yet: one empty last piece. One that cannot be
+ * opened: SNAPIO_FAILED, nothing sent. One that fails midway still ends the restore
+ * (last: true), so that the agent reports the cut tar and is ready for what comes next. */
+static int restore(struct snapio *io, double id, int agent_fd, char *why, size_t size, struct ad_err *err)
+{
+	char path[4200];
+	if (snapshot_path(io->state_dir, io->id, path, sizeof(path)) < 0)
+		return send_piece(agent_fd, id, "", true, err) < 0 ? -1 : SNAPIO_SENT;
+	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	char *raw = malloc(PROTO_CHUNK), *b64 = malloc(base64_encoded_len(PROTO_CHUNK) + 1);
+	int rc = SNAPIO_SENT;
+	if (fd < 0 || raw == NULL || b64 == NULL) {
+		snprintf(why, size, "cannot read the saved workspace %s: %s", path, fd < 0 ? strerror(errno) : "out of memory");
+		rc = SNAPIO_FAILED;
+	}
+	while (rc == SNAPIO_SENT) {
+		ssize_t n = read(fd, raw, PROTO_CHUNK);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			log_error("session %s: reading the saved workspace %s: %s", io->id, path, strerror(errno));
+		base64_encode(raw, n > 0 ? (size_t)n : 0, b64);
+		if (send_piece(agent_fd, id, b64, n <= 0, err) < 0)
+			rc = -1;
+		if (n <= 0)
+			break;
+	}
+	free(raw);
+	free(b64);
+	if (fd >= 0)
+		close(fd);
+	return rc;
+}
+
+int snapio_gateway_op(struct snapio *io, const cJSON *op, int agent_fd, char *why, size_t size, struct ad_err *err)
+{
+	const cJSON *id = cJSON_GetObjectItemCaseSensitive(op, "id");
+	if (!cJSON_IsNumber(id))
+		return SNAPIO_NOT_OURS;
+	if (is_op(op, "restore", "saved"))
+		return restore(io, id->valuedouble, agent_fd, why, size, err);
+	if (!is_op(op, "snapshot", "save"))
+		return SNAPIO_NOT_OURS;
+	snapio_abort(io);
+	struct ad_err e;
+	if ((io->save = snapshot_begin(io->state_dir, io->id, &e)) == NULL) {
+		snprintf(why, size, "cannot save the workspace: %s", e.msg);
+		return SNAPIO_FAILED;
+	}
+	io->save_op = id->valuedouble;
+	cJSON *plain = cJSON_CreateObject();
+	cJSON_AddNumberToObject(plain, "id", id->valuedouble);
+	cJSON_AddStringToObject(plain, "op", "snapshot");
+	return link_send_take(agent_fd, FRAME_OP, plain, err) < 0 ? -1 : SNAPIO_SENT;
+}
+
+/* The save failed: its op_end says so, whatever the agent said. */
+static void fail_end(cJSON *ev, const char *why)
+{
+	cJSON_DeleteItemFromObjectCaseSensitive(ev, "ok");
+	cJSON_DeleteItemFromObjectCaseSensitive(ev, "error");
+	cJSON_AddFalseToObject(ev, "ok");
+	cJSON_AddStringToObject(ev, "error", why);
+}
+
+int snapio_agent_event(struct snapio *io, cJSON *ev)
+{
+	const cJSON *type = cJSON_GetObjectItemCaseSensitive(ev, "type");
+	const cJSON *id = cJSON_GetObjectItemCaseSensitive(ev, "id");
+	if (io->save == NULL || !cJSON_IsString(type) || !cJSON_IsNumber(id) || id->valuedouble != io->save_op)
+		return 0;
+	struct ad_err e;
+	if (strcmp(type->valuestring, "op_output") == 0) {
+		const cJSON *b64 = cJSON_GetObjectItemCaseSensitive(ev, "data_b64");
+		if (io->failed[0] == '\0' && (!cJSON_IsString(b64) || snapshot_write_b64(io->save, b64->valuestring, &e) < 0))
+			snprintf(io->failed, sizeof(io->failed), "%s", cJSON_IsString(b64) ? e.msg : "a piece without data_b64");
+		return 1;
+	}
+	if (strcmp(type->valuestring, "op_end") != 0)
+		return 0;
+	struct snapshot_file *f = io->save;
+	io->save = NULL;
+	if (!cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(ev, "ok"))) {
+		snapshot_abort(f);
+	} else if (io->failed[0] != '\0') {
+		snapshot_abort(f);
+		fail_end(ev, io->failed);
+	} else if (snapshot_commit(f, &e) < 0) {
+		fail_end(ev, e.msg);
+	}
+	io->failed[0] = '\0';
+	return 0;
+}
+
+void snapio_abort(struct snapio *io)
+{
+	if (io->save != NULL)
+		snapshot_abort(io->save);
+	io->save = NULL;
+	io->failed[0] = '\0';
+}

@@ -1,0 +1,174 @@
+/* The frames a supervisor passes between its gateway and its agent: run events,
+ * model requests and OPs. See include/session/supervisor.h. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/cleanup.h"
+#include "core/json.h"
+#include "core/log.h"
+#include "ipc/link.h"
+#include "ipc/protocol.h"
+#include "sandbox/cgroup.h"
+#include "sandbox/sandbox.h"
+#include "session/relay.h"
+#include "session/snapshot_io.h"
+#include "supervisor_int.h"
+
+int sup_to_gateway(struct supervisor *s, cJSON *ev)
+{
+	struct ad_err e;
+	if (link_send_take(s->gw, FRAME_RUN_EVENT, ev, &e) < 0) {
+		log_debug("session %s: gateway gone: %s", s->id, e.msg);
+		s->quit = true;
+		return -1;
+	}
+	return 0;
+}
+
+/* The usage of the last call, with the run's running total. It goes out once the
+ * agent has passed on the call's text (its next frame that is not text), so that a
+ * client sees a call's text before the call's usage. */
+void sup_flush_usage(struct supervisor *s)
+{
+	if (!s->usage_pending)
+		return;
+	s->usage_pending = false;
+	const struct usage *u = &s->relay.last;
+	usage_add(&s->run_usage, u);
+	cJSON *ev = cJSON_CreateObject();
+	cJSON_AddStringToObject(ev, "type", "usage");
+	cJSON_AddItemToObject(ev, "turn", usage_json(u));
+	cJSON_AddItemToObject(ev, "total", usage_json(&s->run_usage));
+	cJSON_AddNumberToObject(ev, "cost_usd", usage_cost(s->env->cfg, &s->run_usage));
+	sup_to_gateway(s, ev);
+}
+
+static const char *const run_event_types[] = {
+	"text", "tool_start", "tool_output", "tool_end", "message", "done", "error", "op_output", "op_end",
+};
+
+/* A run event from the agent: its type must be one of ours; done gets the usage as
+ * the supervisor counted it. */
+static int pass_run_event(struct supervisor *s, cJSON *ev, struct ad_err *err)
+{
+	const cJSON *type = cJSON_GetObjectItemCaseSensitive(ev, "type");
+	size_t i = 0;
+	while (cJSON_IsString(type) && i < ARRAY_SIZE(run_event_types) && strcmp(type->valuestring, run_event_types[i]))
+		i++;
+	if (!cJSON_IsString(type) || i == ARRAY_SIZE(run_event_types)) {
+		cJSON_Delete(ev);
+		return ad_err_set(err, 0, "run event of unknown type");
+	}
+	bool op_event = strncmp(type->valuestring, "op_", 3) == 0;
+	if (op_event ? !s->op_active : !s->running) {
+		cJSON_Delete(ev);
+		return ad_err_set(err, 0, "run event \"%s\" outside %s", type->valuestring, op_event ? "an op" : "a run");
+	}
+	if (op_event && snapio_agent_event(&s->snap, ev) == 1) {
+		cJSON_Delete(ev);              /* a piece of a save: on disk, not for the gateway */
+		return 0;
+	}
+	if (strcmp(type->valuestring, "op_end") == 0)
+		s->op_active = false;
+	bool last = strcmp(type->valuestring, "done") == 0 || strcmp(type->valuestring, "error") == 0;
+	if (strcmp(type->valuestring, "done") == 0) {
+		cJSON_DeleteItemFromObjectCaseSensitive(ev, "usage");
+		cJSON_DeleteItemFromObjectCaseSensitive(ev, "cost_usd");
+		cJSON_AddItemToObject(ev, "usage", usage_json(&s->run_usage));
+		cJSON_AddNumberToObject(ev, "cost_usd", usage_cost(s->env->cfg, &s->run_usage));
+	}
+	if (last)
+		s->running = false;
+	sup_to_gateway(s, ev);
+	return 0;
+}
+
+static bool is_text_event(unsigned type, const cJSON *payload)
+{
+	const cJSON *t = cJSON_GetObjectItemCaseSensitive(payload, "type");
+	return type == FRAME_RUN_EVENT && cJSON_IsString(t) && strcmp(t->valuestring, "text") == 0;
+}
+
+int sup_agent_frame(void *ctx, unsigned type, cJSON *payload, struct ad_err *err)
+{
+	struct supervisor *s = ctx;
+	int rc = 0;
+	if (!is_text_event(type, payload))
+		sup_flush_usage(s);
+	switch (type) {
+	case FRAME_HELLO: {
+		const cJSON *v = cJSON_GetObjectItemCaseSensitive(payload, "version");
+		if (!cJSON_IsNumber(v) || v->valueint != PROTO_VERSION) {
+			rc = ad_err_set(err, 0, "the agent speaks another protocol version");
+			break;
+		}
+		/* the sandbox is up: the gateway learns it, and where its cgroup is */
+		cJSON *ready = cJSON_CreateObject();
+		cJSON_AddStringToObject(ready, "type", "ready");
+		cJSON_AddItemToObject(ready, "cgroup", s->joined ? cJSON_Duplicate(s->join_cgroup, true)
+							       : sandbox_cgroup_json(sandbox_cgroup_of(s->sb)));
+		cJSON_AddNumberToObject(ready, "init_pid", sandbox_init_pid(s->sb));
+		sup_to_gateway(s, ready);
+		claude_client_preconnect(&s->relay.client);   /* while nothing waits */
+		break;
+	}
+	case FRAME_API_REQUEST:
+		if (!s->running || s->in_call) {
+			rc = ad_err_set(err, 0, "a model request %s", s->in_call ? "during another" : "outside a run");
+			break;
+		}
+		s->in_call = true;
+		rc = relay_serve(&s->relay, payload, s->agent, err);
+		s->in_call = false;
+		s->usage_pending = rc == 0;
+		break;
+	case FRAME_RUN_EVENT:
+		return pass_run_event(s, payload, err);
+	default:
+		rc = ad_err_set(err, 0, "the agent may not send %s frames", frame_type_name(type));
+	}
+	cJSON_Delete(payload);
+	return rc;
+}
+
+/* An OP that failed in the supervisor, before the agent saw it: its op_end. */
+static void op_failed_here(struct supervisor *s, const cJSON *op, const char *why)
+{
+	cJSON *end = cJSON_CreateObject();
+	cJSON_AddStringToObject(end, "type", "op_end");
+	json_copy_item(end, "id", op, "id");
+	cJSON_AddFalseToObject(end, "ok");
+	cJSON_AddStringToObject(end, "error", why);
+	sup_to_gateway(s, end);
+}
+
+int sup_gateway_frame(void *ctx, unsigned type, cJSON *payload, struct ad_err *err)
+{
+	struct supervisor *s = ctx;
+	int rc = 0;
+	char why[AD_ERR_MSG_MAX] = "";
+	if ((type == FRAME_TURN || type == FRAME_OP) && (s->running || s->op_active)) {
+		rc = ad_err_set(err, 0, "a %s while a %s is in flight", frame_type_name(type), s->running ? "run" : "op");
+	} else if (type == FRAME_OP) {
+		int io = snapio_gateway_op(&s->snap, payload, s->agent, why, sizeof(why), err);
+		if (io == SNAPIO_NOT_OURS)
+			rc = link_send(s->agent, type, payload, err);
+		else if (io < 0)
+			rc = -1;
+		if (io == SNAPIO_FAILED)
+			op_failed_here(s, payload, why);
+		else if (rc == 0)
+			s->op_active = true;
+	} else if (type == FRAME_TURN || type == FRAME_CANCEL) {
+		rc = link_send(s->agent, type, payload, err);
+		if (rc == 0 && type == FRAME_TURN) {
+			s->running = true;
+			memset(&s->run_usage, 0, sizeof(s->run_usage));
+		}
+	} else {
+		rc = ad_err_set(err, 0, "the gateway may not send %s frames", frame_type_name(type));
+	}
+	cJSON_Delete(payload);
+	return rc;
+}
