@@ -1,0 +1,180 @@
+/* What a session's link to its supervisor brings (on the hub's thread): run events,
+ * the link's end, and the ticks by which idle sessions time out. See session.c for the
+ * locking rules. */
+#include "session_int.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "api/chat_run.h"
+#include "core/clock.h"
+#include "core/log.h"
+#include "session/hub.h"
+
+/* Under the lock: the turn in flight is over; the caller gets its reference. */
+static struct chat_run *detach_run(struct session *s)
+{
+	struct chat_run *run = s->run;
+	s->run = NULL;
+	if (s->state == SESSION_RUNNING)
+		session_enter(s, SESSION_IDLE, NULL);
+	return run;
+}
+
+static void on_event(void *owner, cJSON *ev)
+{
+	struct session *s = owner;
+	const cJSON *t = cJSON_GetObjectItemCaseSensitive(ev, "type");
+	char type[32];
+	snprintf(type, sizeof(type), "%s", cJSON_IsString(t) ? t->valuestring : "");
+	struct chat_run *run, *ended = NULL;
+	bool destroy = false;
+	pthread_mutex_lock(&s->lock);
+	unsigned id = ++s->next_event_id;
+	bool host_ready = false;
+	if (strcmp(type, "ready") == 0) {
+		cJSON_Delete(s->cgroup);
+		s->cgroup = cJSON_DetachItemFromObjectCaseSensitive(ev, "cgroup");
+		const cJSON *pid = cJSON_GetObjectItemCaseSensitive(ev, "init_pid");
+		s->init_pid = cJSON_IsNumber(pid) ? pid->valueint : 0;
+		host_ready = s->hidden;
+		if (s->state == SESSION_CREATING)
+			session_enter(s, SESSION_READY, "the sandbox is up");
+	} else if (strcmp(type, "message") == 0) {
+		cJSON *m = cJSON_DetachItemFromObjectCaseSensitive(ev, "message");
+		if (m != NULL)
+			cJSON_AddItemToArray(s->transcript, m);
+	} else if (strcmp(type, "usage") == 0) {
+		struct usage u = { 0 };
+		usage_read_json(&u, cJSON_GetObjectItemCaseSensitive(ev, "turn"));
+		usage_add(&s->usage, &u);
+	}
+	session_history_event(s, type, ev);
+	if (strncmp(type, "op_", 3) == 0) {
+		struct op_run *op = s->op;
+		bool end = strcmp(type, "op_end") == 0;
+		if (end)
+			s->op = NULL;
+		if (op != NULL && !end)
+			op_run_ref(op);
+		pthread_mutex_unlock(&s->lock);
+		if (op != NULL) {
+			op_run_event(op, id, ev);
+			op_run_unref(op);
+		}
+		cJSON_Delete(ev);
+		return;
+	}
+	bool last = strcmp(type, "done") == 0 || strcmp(type, "error") == 0;
+	if (strcmp(type, "error") == 0) {
+		const cJSON *m = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(ev, "error"), "message");
+		free(s->reason);
+		s->reason = cJSON_IsString(m) ? strdup(m->valuestring) : NULL;
+	}
+	if (strcmp(type, "message") != 0)
+		session_log_event(s, id, type, ev);
+	run = s->run;
+	if (run != NULL)
+		chat_run_ref(run);
+	bool held = false;
+	if (last) {
+		bool done = strcmp(type, "done") == 0;
+		s->turns += done;
+		s->last_active = time(NULL);
+		if (done) {
+			s->committed = cJSON_GetArraySize(s->transcript);
+		} else {          /* the agent rolled the turn back: so does the transcript */
+			while (cJSON_GetArraySize(s->transcript) > s->committed)
+				cJSON_DeleteItemFromArray(s->transcript, s->committed);
+		}
+		held = done && hybrid_hold_done(s, id, ev);
+		if (!held)
+			ended = detach_run(s);
+		destroy = s->pattern == PATTERN_EPHEMERAL;
+	}
+	if (held && run != NULL) {  /* the turn hears of its end once it is saved */
+		chat_run_unref(run);
+		run = NULL;
+	}
+	pthread_mutex_unlock(&s->lock);
+	if (run != NULL) {
+		chat_run_event(run, id, ev);
+		chat_run_unref(run);
+	}
+	if (ended != NULL)
+		chat_run_unref(ended);
+	cJSON_Delete(ev);
+	if (host_ready)
+		shared_host_ready(s);
+	if (destroy)
+		session_destroy(s, "ephemeral: its turn is over");
+}
+
+static void on_closed(void *owner, const char *why)
+{
+	struct session *s = owner;
+	char msg[600];
+	pthread_mutex_lock(&s->lock);
+	s->link = NULL;
+	struct chat_run *run = s->run;
+	struct op_run *op = s->op;
+	s->run = NULL;
+	s->op = NULL;
+	if (s->suspending) {
+		s->suspending = false;        /* suspended: its sandbox is gone, as it should be */
+	} else if (!s->closing) {
+		snprintf(msg, sizeof(msg), "the session's supervisor ended%s%s", why ? ": " : s->reason ? ": " : "",
+			 why ? why : s->reason ? s->reason : "");
+		session_enter(s, SESSION_FAILED, msg);
+	}
+	session_readers_wake(s);
+	bool host_failed = s->hidden && !s->closing;
+	pthread_mutex_unlock(&s->lock);
+	if (host_failed)
+		shared_host_failed(s);
+	if (run != NULL) {
+		chat_run_fail(run, "sandbox_error", s->closing ? "the session was destroyed during the turn"
+							   : "the session ended before the turn finished");
+		chat_run_unref(run);
+	}
+	if (op != NULL) {
+		op_run_fail(op, "the session's sandbox ended before the operation finished");
+		op_run_unref(op);
+	}
+	session_unref(s);       /* the hub's */
+}
+
+/* Keep-alives for a streaming client, and the idle timeout. */
+static void on_tick(void *owner)
+{
+	struct session *s = owner;
+	pthread_mutex_lock(&s->lock);
+	struct chat_run *run = s->run;
+	if (run != NULL)
+		chat_run_ref(run);
+	struct op_run *op = s->op;
+	if (op != NULL)
+		op_run_ref(op);
+	for (struct event_reader *r = s->readers; r != NULL; r = r->next)
+		sse_out_keepalive(&r->out, false);
+	bool idle = (s->state == SESSION_IDLE || s->state == SESSION_READY) && !s->pooled && !s->hidden &&
+		    clock_mono_ns() - s->idle_since_ns > (uint64_t)s->idle_timeout_s * 1000000000u;
+	pthread_mutex_unlock(&s->lock);
+	if (run != NULL) {
+		chat_run_tick(run);
+		chat_run_unref(run);
+	}
+	if (op != NULL) {
+		op_run_tick(op);
+		op_run_unref(op);
+	}
+	struct ad_err e;
+	if (idle && s->pattern == PATTERN_HYBRID && session_suspend(s, &e) < 0)
+		log_warn("session %s: cannot suspend: %s", s->id, e.msg);
+	else if (idle && s->pattern != PATTERN_HYBRID)
+		session_destroy(s, "idle timeout");
+}
+
+const struct hub_link_ops session_link_ops = { on_event, on_closed, on_tick };
