@@ -23,7 +23,7 @@ def test_a_pooled_sandbox_calls_over_a_connection_opened_ahead(daemon_factory):
     with MockAnthropic(api_key=KEY, models=MODELS) as mock:
         d = start(daemon_factory, mock)
         wait_pool_ready(d, 1)
-        time.sleep(0.3)
+        time.sleep(1.0)                         # the mock has accepted it, even on a busy host
         sent = time.monotonic()
         mock.enqueue({"text": "first"}, {"text": "second"})
         assert chat_ok(d, "one")["reply"] == "first"
@@ -31,7 +31,7 @@ def test_a_pooled_sandbox_calls_over_a_connection_opened_ahead(daemon_factory):
         assert first["t_connected"] < sent, "the first call opened its connection only then"
         # the next session's pooled sandbox has one of its own, opened ahead as well
         wait_pool_ready(d, 1)
-        time.sleep(0.3)
+        time.sleep(1.0)                         # the mock has accepted it, even on a busy host
         sent = time.monotonic()
         assert chat_ok(d, "two")["reply"] == "second"
         second = mock.requests[1]
@@ -58,7 +58,7 @@ def test_no_connection_ahead_when_a_proxy_is_configured(daemon_factory):
         # the proxy would be used but for no_proxy, which lets curl reach the mock directly
         d = start(daemon_factory, mock, https_proxy="http://127.0.0.1:9", no_proxy="127.0.0.1")
         wait_pool_ready(d, 1)
-        time.sleep(0.3)
+        time.sleep(1.0)                         # the mock has accepted it, even on a busy host
         sent = time.monotonic()
         mock.enqueue({"text": "direct"})
         assert chat_ok(d, "hello")["reply"] == "direct"
