@@ -72,8 +72,13 @@ cJSON *persist_load_all(const char *state_dir)
 			log_warn("state: %s/%s is not a session's directory; skipped", dir, de->d_name);
 			continue;
 		}
-		if (statefile_read(path, PERSIST_META_MAX, &text, &len, &e) < 0 ||
-		    json_parse_strict(text, len, &meta, &e) < 0) {
+		if (statefile_read(path, PERSIST_META_MAX, &text, &len, &e) < 0 && e.errnum == ENOENT) {
+			/* no session.json: a first save cut short, or one that outlived its session */
+			log_info("state: %s/%s holds no session.json; removed", dir, de->d_name);
+			persist_remove(state_dir, de->d_name);
+			continue;
+		}
+		if (text == NULL || json_parse_strict(text, len, &meta, &e) < 0) {
 			log_warn("state: %s cannot be used (%s); the session is skipped", path, e.msg);
 			continue;
 		}

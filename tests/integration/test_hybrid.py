@@ -110,10 +110,17 @@ def test_a_corrupt_state_file_is_reported_and_skipped(daemon_factory, mock, tmp_
     os.makedirs(os.path.join(sessions, bad))
     with open(os.path.join(sessions, bad, "session.json"), "w") as f:
         f.write('{"id": "' + bad + '", "transcript": [')       # cut short
+    # a first save cut short: a half-written snapshot and no session.json
+    cut = "sess_" + "cd" * 12
+    os.makedirs(os.path.join(sessions, cut))
+    with open(os.path.join(sessions, cut, "workspace.tar.tmp"), "wb") as f:
+        f.write(b"\0" * 1000)
     d2 = start(daemon_factory, mock, workdir=str(tmp_path / "d"))
     assert d2.get(f"/api/sessions/{good}").json()["state"] == "suspended"
     assert_json_error(d2.get(f"/api/sessions/{bad}"), 404)
     assert bad in d2.stderr and "skipped" in d2.stderr
+    assert_json_error(d2.get(f"/api/sessions/{cut}"), 404)
+    assert not os.path.exists(os.path.join(sessions, cut)), "the leftover of a cut save stayed"
     finish(d2, mock)
 
 
