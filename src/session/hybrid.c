@@ -6,6 +6,7 @@
 #include "session_int.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -73,8 +74,9 @@ struct save_job {
 	cJSON *meta;                      /* session.json as of the turn's end */
 };
 
-/* The turn is saved, or could not be: the client gets its answer. */
-static void save_release(struct session *s)
+/* The turn is saved, or could not be (failure says why): the client gets its answer,
+ * with a warning when the turn would not survive a restart. */
+static void save_release(struct session *s, const char *failure)
 {
 	pthread_mutex_lock(&s->lock);
 	s->saving = false;
@@ -84,6 +86,17 @@ static void save_release(struct session *s)
 	unsigned id = s->held_id;
 	s->run = NULL;
 	s->held_end = NULL;
+	if (failure != NULL && held != NULL && !gone) {
+		char text[AD_ERR_MSG_MAX + 96];
+		snprintf(text, sizeof(text), "the turn is done but was not saved (%s): a restart of agentd "
+			 "would lose it", failure);
+		cJSON_AddStringToObject(held, "warning", text);
+		cJSON *w = cJSON_CreateObject();
+		cJSON_AddStringToObject(w, "type", "warning");
+		cJSON_AddStringToObject(w, "message", text);
+		session_log_event(s, ++s->next_event_id, "warning", w);
+		cJSON_Delete(w);
+	}
 	if (s->state == SESSION_RUNNING)
 		session_enter(s, SESSION_IDLE, "saved");
 	pthread_mutex_unlock(&s->lock);
@@ -103,11 +116,12 @@ static void save_write(void *ctx)
 	struct save_job *j = ctx;
 	struct session *s = j->s;
 	struct ad_err e;
-	if (persist_save_meta(state_dir(s), s->id, j->meta, &e) < 0)
+	bool failed = persist_save_meta(state_dir(s), s->id, j->meta, &e) < 0;
+	if (failed)
 		log_error("session %s: saving the turn: %s", s->id, e.msg);
 	cJSON_Delete(j->meta);
 	free(j);
-	save_release(s);
+	save_release(s, failed ? e.msg : NULL);
 }
 
 /* The snapshot is in place, or could not be (on the hub's thread): the transcript
@@ -125,7 +139,7 @@ static void save_done(void *ctx, bool ok, const char *error)
 	}
 	pthread_mutex_unlock(&s->lock);
 	if (j == NULL)
-		save_release(s);
+		save_release(s, ok ? "out of memory" : error);
 	else if (workq_push(s->reg->saver, save_write, j) < 0)
 		save_write(j);      /* the saver has stopped (shutdown): here, then */
 }

@@ -153,3 +153,27 @@ def test_a_workspace_that_cannot_be_restored_fails_the_turn_not_silently(daemon_
         assert state_of(d, sid) == "failed", how
     assert len(mock.requests) == 4, "a turn went to the model without its workspace"
     finish(d, mock)
+
+
+def test_a_turn_that_could_not_be_saved_says_so(daemon_factory, mock, tmp_path):
+    from chat_util import stream_chat
+    d = start(daemon_factory, mock, workdir=str(tmp_path / "d"))
+    sid = d.post_json("/api/sessions", {"pattern": "hybrid"}).json()["id"]
+    mock.enqueue({"text": "saved"})
+    assert "warning" not in turn(d, sid, "one")
+    # the session's state directory becomes a file: the next save cannot be written
+    sdir = os.path.join(d.workdir, "state", "sessions", sid)
+    for name in os.listdir(sdir):
+        os.unlink(os.path.join(sdir, name))
+    os.rmdir(sdir)
+    with open(sdir, "w") as f:
+        f.write("in the way")
+    mock.enqueue({"text": "not saved"})
+    doc = turn(d, sid, "two")
+    assert doc["reply"] == "not saved" and "was not saved" in doc["warning"], doc
+    # the session's event log says so too, after the turn's done
+    ev = stream_chat(d, None, path=f"/api/sessions/{sid}/events", method="GET",
+                     headers={"Last-Event-ID": "0"}, stop=lambda e: e.event == "warning", timeout=10)
+    assert [e.event for e in ev.events][-2:] == ["done", "warning"], ev.names
+    os.unlink(sdir)
+    finish(d, mock)
