@@ -14,6 +14,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include <cjson/cJSON.h>
 
@@ -23,14 +24,21 @@ struct snapshot_file;
 
 struct snapio {
 	const char *state_dir, *id;
+	uint64_t max_bytes;                /* what a tar of the workspace can come to */
 	struct snapshot_file *save;        /* a save under way, or NULL */
 	double save_op;                    /* its op id */
+	uint64_t save_b64;                 /* base64 characters of it so far */
 	char failed[AD_ERR_MSG_MAX];       /* why a piece could not be written, or "" */
 };
 
 enum { SNAPIO_NOT_OURS = 0, SNAPIO_SENT = 1, SNAPIO_FAILED = 2 };
 
-void snapio_init(struct snapio *io, const char *state_dir, const char *session_id);
+/* max_bytes: the most a save may write; an agent that sends more (a tar of its
+ * workspace cannot be larger) fails the save rather than filling the host's disk. */
+void snapio_init(struct snapio *io, const char *state_dir, const char *session_id, uint64_t max_bytes);
+/* What a tar of a workspace of so many bytes and files can come to: a header and a
+ * padded block per file, the end blocks, room for directories' entries. */
+uint64_t snapio_tar_max(uint64_t workspace_bytes, uint64_t workspace_files);
 /* An OP from the gateway. SNAPIO_NOT_OURS: pass it on as it is. SNAPIO_SENT: done here,
  * the agent's op_end will follow. SNAPIO_FAILED: nothing reached the agent; why says
  * what went wrong, for an op_end the caller makes. -1: the agent's socket failed. */

@@ -16,9 +16,14 @@
 #include "ipc/protocol.h"
 #include "session/persist.h"
 
-void snapio_init(struct snapio *io, const char *state_dir, const char *session_id)
+void snapio_init(struct snapio *io, const char *state_dir, const char *session_id, uint64_t max_bytes)
 {
-	*io = (struct snapio){ .state_dir = state_dir, .id = session_id, .save = NULL, .save_op = -1 };
+	*io = (struct snapio){ .state_dir = state_dir, .id = session_id, .max_bytes = max_bytes, .save_op = -1 };
+}
+
+uint64_t snapio_tar_max(uint64_t workspace_bytes, uint64_t workspace_files)
+{
+	return workspace_bytes + workspace_files * 1024 + (1u << 20);
 }
 
 static bool is_op(const cJSON *op, const char *kind, const char *flag)
@@ -89,6 +94,7 @@ int snapio_gateway_op(struct snapio *io, const cJSON *op, int agent_fd, char *wh
 		return SNAPIO_FAILED;
 	}
 	io->save_op = id->valuedouble;
+	io->save_b64 = 0;
 	cJSON *plain = cJSON_CreateObject();
 	cJSON_AddNumberToObject(plain, "id", id->valuedouble);
 	cJSON_AddStringToObject(plain, "op", "snapshot");
@@ -113,8 +119,15 @@ int snapio_agent_event(struct snapio *io, cJSON *ev)
 	struct ad_err e;
 	if (strcmp(type->valuestring, "op_output") == 0) {
 		const cJSON *b64 = cJSON_GetObjectItemCaseSensitive(ev, "data_b64");
-		if (io->failed[0] == '\0' && (!cJSON_IsString(b64) || snapshot_write_b64(io->save, b64->valuestring, &e) < 0))
-			snprintf(io->failed, sizeof(io->failed), "%s", cJSON_IsString(b64) ? e.msg : "a piece without data_b64");
+		if (io->failed[0] != '\0')
+			return 1;
+		if (!cJSON_IsString(b64))
+			snprintf(io->failed, sizeof(io->failed), "a piece without data_b64");
+		else if ((io->save_b64 += strlen(b64->valuestring)) / 4 * 3 > io->max_bytes)
+			snprintf(io->failed, sizeof(io->failed), "the snapshot is larger than a tar of the workspace "
+				 "can be (%llu bytes)", (unsigned long long)io->max_bytes);
+		else if (snapshot_write_b64(io->save, b64->valuestring, &e) < 0)
+			snprintf(io->failed, sizeof(io->failed), "%s", e.msg);
 		return 1;
 	}
 	if (strcmp(type->valuestring, "op_end") != 0)

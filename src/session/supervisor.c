@@ -217,7 +217,8 @@ int supervisor_main(const struct supervisor_env *env, int gw_fd, const char *ses
 	s.gw_dec = frame_decoder_new(FRAME_MAX_PAYLOAD);
 	s.agent_dec = frame_decoder_new(FRAME_MAX_PAYLOAD);
 	relay_init(&s.relay, env->cfg, gw_fd);
-	snapio_init(&s.snap, env->cfg->state_dir, session_id);
+	snapio_init(&s.snap, env->cfg->state_dir, session_id,
+		    snapio_tar_max(env->policy->workspace_size, env->policy->workspace_files));
 	s.relay.pump = pump_agent;
 	s.relay.pump_ctx = &s;
 	uint64_t t0 = clock_mono_ns();
