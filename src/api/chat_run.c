@@ -116,7 +116,7 @@ static cJSON *build_reply(struct chat_run *r, const cJSON *done)
 	json_copy_item(j, "usage", done, "usage");
 	cJSON_AddNumberToObject(j, "cost_usd", 0);
 	json_copy_item(j, "cost_usd", done, "cost_usd");
-	cJSON_AddNumberToObject(j, "duration_ms", (double)(clock_mono_ns() - r->start_ns) / 1e6);
+	cJSON_AddNumberToObject(j, "duration_ms", clock_ms_since(r->start_ns));
 	const cJSON *warning = cJSON_GetObjectItemCaseSensitive(done, "warning");
 	if (cJSON_IsString(warning))       /* a hybrid turn that could not be saved */
 		cJSON_AddStringToObject(j, "warning", warning->valuestring);
