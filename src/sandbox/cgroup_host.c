@@ -61,32 +61,41 @@ static bool next_line(const char **pos, char *line, size_t size)
 	return true;
 }
 
-/* Mount point of a v1 hierarchy carrying ctl, or of the cgroup2 hierarchy (ctl NULL),
- * in mountinfo's text. */
-static int find_mount(const char *mountinfo, const char *ctl, char *out, size_t size)
+/* A cgroup hierarchy's mount: where, and which of its directories it shows there ("/"
+ * but for a bind mount of a subtree, as a container may be given). */
+struct mount_at {
+	char dir[PATH_MAX];
+	char root[PATH_MAX];
+};
+
+/* The mount of a v1 hierarchy carrying ctl, or of the cgroup2 hierarchy (ctl NULL), in
+ * mountinfo's text; with at, the one on top at that mount point. */
+static int find_mount(const char *mountinfo, const char *ctl, const char *at, struct mount_at *out)
 {
 	char line[4096];
+	int found = -1;
 	for (const char *pos = mountinfo; next_line(&pos, line, sizeof(line));) {
 		/* id parent maj:min root mountpoint opts [optional...] - fstype source superopts */
-		char mnt[PATH_MAX], fstype[64], super[1024];
+		char root[PATH_MAX], mnt[PATH_MAX], fstype[64], super[1024];
 		const char *sep = strstr(line, " - ");
-		if (sep == NULL || sscanf(line, "%*s %*s %*s %*s %4095s", mnt) != 1 ||
-		    sscanf(sep + 3, "%63s %*s %1023s", fstype, super) != 2)
+		if (sep == NULL || sscanf(line, "%*s %*s %*s %4095s %4095s", root, mnt) != 2 ||
+		    sscanf(sep + 3, "%63s %*s %1023s", fstype, super) != 2 || (at != NULL && strcmp(mnt, at) != 0))
 			continue;
-		if (ctl == NULL && strcmp(fstype, "cgroup2") == 0) {
-			snprintf(out, size, "%s", mnt);
-			return 0;
-		}
+		bool hit = ctl == NULL && strcmp(fstype, "cgroup2") == 0;
 		if (ctl != NULL && strcmp(fstype, "cgroup") == 0) {
 			char *save = NULL;
-			for (char *o = strtok_r(super, ",", &save); o; o = strtok_r(NULL, ",", &save))
-				if (strcmp(o, ctl) == 0) {
-					snprintf(out, size, "%s", mnt);
-					return 0;
-				}
+			for (char *o = strtok_r(super, ",", &save); o && !hit; o = strtok_r(NULL, ",", &save))
+				hit = strcmp(o, ctl) == 0;
+		}
+		if (hit) {
+			snprintf(out->dir, sizeof(out->dir), "%s", mnt);
+			snprintf(out->root, sizeof(out->root), "%s", root);
+			found = 0;
+			if (at == NULL)
+				break;                /* else: a later one is mounted over it */
 		}
 	}
-	return -1;
+	return found;
 }
 
 /* The daemon's path in the hierarchy of ctl ("" for the v2 line "0::/path"), in the
@@ -125,9 +134,16 @@ static bool try_child(const char *dir)
 	return rmdir(probe) == 0;
 }
 
-static void join(char *out, size_t size, const char *mnt, const char *path)
+/* The directory of the cgroup at path (as /proc/self/cgroup names it) through mount m;
+ * -1 when m does not show it (a subtree mounted that it is not in). */
+static int place(char *out, size_t size, const struct mount_at *m, const char *path)
 {
-	snprintf(out, size, "%s%s", mnt, strcmp(path, "/") == 0 ? "" : path);
+	size_t rl = strcmp(m->root, "/") == 0 ? 0 : strlen(m->root);
+	if (strncmp(path, m->root, rl) != 0 || (path[rl] != '\0' && path[rl] != '/'))
+		return -1;
+	const char *below = path + rl;
+	snprintf(out, size, "%s%s", m->dir, strcmp(below, "/") == 0 ? "" : below);
+	return 0;
 }
 
 /* The first line of dir/file (a list of controllers) into buf; "" when unreadable. */
@@ -152,12 +168,11 @@ bool cgroup_list_has(const char *list, const char *word)
 	return false;
 }
 
-static void detect_v2(struct cgroup_host *h, const char *cgroups, const char *mnt, bool test_write)
+static void detect_v2(struct cgroup_host *h, const char *cgroups, const struct mount_at *m, bool test_write)
 {
 	char path[PATH_MAX], ctls[512];
-	if (own_path(cgroups, "", path, sizeof(path)) < 0)
+	if (own_path(cgroups, "", path, sizeof(path)) < 0 || place(h->v2_dir, sizeof(h->v2_dir), m, path) < 0)
 		return;
-	join(h->v2_dir, sizeof(h->v2_dir), mnt, path);
 	read_line(h->v2_dir, "cgroup.controllers", ctls, sizeof(ctls));
 	bool writable = test_write && try_child(h->v2_dir);
 	for (int i = 0; i < CG_NCTL; i++) {
@@ -173,12 +188,13 @@ static void detect_v2(struct cgroup_host *h, const char *cgroups, const char *mn
 static void detect_v1(struct cgroup_host *h, const char *mountinfo, const char *cgroups, bool test_write)
 {
 	for (int i = 0; i < CG_NCTL; i++) {
-		char mnt[PATH_MAX], path[PATH_MAX];
+		struct mount_at m;
+		char path[PATH_MAX];
 		struct cgroup_ctl_info *c = &h->ctl[i];
-		if (find_mount(mountinfo, cgroup_ctl_names[i], mnt, sizeof(mnt)) < 0 ||
-		    own_path(cgroups, cgroup_ctl_names[i], path, sizeof(path)) < 0)
+		if (find_mount(mountinfo, cgroup_ctl_names[i], NULL, &m) < 0 ||
+		    own_path(cgroups, cgroup_ctl_names[i], path, sizeof(path)) < 0 ||
+		    place(c->dir, sizeof(c->dir), &m, path) < 0)
 			continue;
-		join(c->dir, sizeof(c->dir), mnt, path);
 		c->available = access(c->dir, F_OK) == 0;
 		c->writable = c->available && test_write && try_child(c->dir);
 		if (c->available)
@@ -195,17 +211,18 @@ int cgroup_host_detect(struct cgroup_host *h, bool test_write, struct ad_err *er
 	_cleanup_free_ char *mountinfo = slurp("/proc/self/mountinfo");
 	if (mountinfo == NULL)
 		return ad_err_sys(err, "read /proc/self/mountinfo");
-	char v2mnt[PATH_MAX] = "";
-	bool have_v2 = find_mount(mountinfo, NULL, v2mnt, sizeof(v2mnt)) == 0;
+	struct mount_at v2;
+	bool have_v2 = find_mount(mountinfo, NULL, NULL, &v2) == 0;
 	struct statfs sfs;
 	bool pure_v2 = statfs("/sys/fs/cgroup", &sfs) == 0 && sfs.f_type == CGROUP2_SUPER_MAGIC;
+	if (pure_v2 && find_mount(mountinfo, NULL, "/sys/fs/cgroup", &v2) < 0)
+		v2 = (struct mount_at){ "/sys/fs/cgroup", "/" };
 
 	detect_v1(h, mountinfo, cgroups, test_write);
-	if (h->version == 1) {
+	if (h->version == 1)
 		h->hybrid = have_v2;
-	} else if (have_v2 || pure_v2) {
-		detect_v2(h, cgroups, pure_v2 ? "/sys/fs/cgroup" : v2mnt, test_write);
-	}
+	else if (have_v2 || pure_v2)
+		detect_v2(h, cgroups, &v2, test_write);
 	if (h->version == 0)
 		snprintf(h->detail, sizeof(h->detail), "no cgroup hierarchy with memory, pids or cpu found");
 	return 0;

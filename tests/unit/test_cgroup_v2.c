@@ -380,15 +380,30 @@ static _Noreturn void pure_v2_child(int out)
 	_exit(0);
 }
 
-static void pure_v2_host_detected_prepared_and_refused_with_the_fix(void **state)
+/* In a child in the test cgroup whose /sys/fs/cgroup is a bind mount of that cgroup
+ * alone, as a container may be given: the mount shows the cgroup at its top. */
+static _Noreturn void subtree_child(int out)
 {
-	NEED_V2();
+	struct ad_err e = { 0 };
+	struct cgroup_host h;
+	write_to(fx.dir, "cgroup.procs", "0");
+	CHECK(unshare(CLONE_NEWNS) == 0 && mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) == 0);
+	CHECK(mount(fx.dir, "/sys/fs/cgroup", NULL, MS_BIND, NULL) == 0);
+	CHECK(cgroup_host_detect(&h, true, &e) == 0);
+	snprintf(e.msg, sizeof(e.msg), "v%d dir %s", h.version, h.v2_dir);
+	CHECK(h.version == 2 && strcmp(h.v2_dir, "/sys/fs/cgroup") == 0);
+	CHECK(h.ctl[CG_FREEZER].available && h.ctl[CG_FREEZER].writable);
+	_exit(0);
+}
+
+static void in_child(void (*fn)(int))
+{
 	int p[2], status;
 	char msg[1024] = "";
 	assert_int_equal(pipe2(p, O_CLOEXEC), 0);
 	pid_t pid = fork();
 	if (pid == 0)
-		pure_v2_child(p[1]);
+		fn(p[1]);
 	close(p[1]);
 	assert_true(pid > 0);
 	fx.pidfds[0] = (int)syscall(SYS_pidfd_open, pid, 0);
@@ -401,7 +416,19 @@ static void pure_v2_host_detected_prepared_and_refused_with_the_fix(void **state
 	syscall(SYS_pidfd_send_signal, fx.pidfds[0], SIGKILL, NULL, 0);
 	assert_int_equal(waitpid(pid, &status, 0), pid);
 	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
-		fail_msg("pure v2 child: status 0x%x: %s", status, msg);
+		fail_msg("child: status 0x%x: %s", status, msg);
+}
+
+static void pure_v2_host_detected_prepared_and_refused_with_the_fix(void **state)
+{
+	NEED_V2();
+	in_child(pure_v2_child);
+}
+
+static void a_bind_mounted_subtree_is_found_at_its_mount(void **state)
+{
+	NEED_V2();
+	in_child(subtree_child);
 }
 
 int main(void)
@@ -411,6 +438,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(kill_without_cgroup_kill_freezes_and_signals, setup, teardown),
 		cmocka_unit_test_setup_teardown(stats_say_what_the_kernel_counts, setup, teardown),
 		cmocka_unit_test_setup_teardown(pure_v2_host_detected_prepared_and_refused_with_the_fix, setup, teardown),
+		cmocka_unit_test_setup_teardown(a_bind_mounted_subtree_is_found_at_its_mount, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
