@@ -93,6 +93,17 @@ def start_chat_daemon(daemon_factory, mock, settings=None, key=KEY, **env):
     return daemon_factory(settings=chat_settings(settings), env=chat_env(mock, key=key, **env))
 
 
+def wait_pool_ready(d, n, timeout=20):
+    """The warm pool as /api/health shows it, once n of its sandboxes are ready (or at
+    the timeout: the caller's assertion says what it found)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        pool = d.get("/api/health").json()["sessions"]["pool"]
+        if pool["ready"] >= n or time.monotonic() > deadline:
+            return pool
+        time.sleep(0.05)
+
+
 def finish(d, mock, key=KEY):
     """The end of every chat test: the mock saw only valid requests, the daemon is up
     and answering, and its log shows neither the key nor a sanitizer report."""

@@ -5,14 +5,7 @@ opened ahead."""
 
 import time
 
-from chat_util import KEY, MODELS, MockAnthropic, chat_env, chat_ok, chat_settings, finish
-
-
-def wait_pool_ready(d, n, timeout=20):
-    deadline = time.monotonic() + timeout
-    while d.get("/api/health").json()["sessions"]["pool"]["ready"] < n:
-        assert time.monotonic() < deadline, "the warm pool did not fill"
-        time.sleep(0.05)
+from chat_util import KEY, MODELS, MockAnthropic, chat_env, chat_ok, chat_settings, finish, wait_pool_ready
 
 
 def start(daemon_factory, mock, **env):
@@ -22,7 +15,7 @@ def start(daemon_factory, mock, **env):
 def test_a_pooled_sandbox_calls_over_a_connection_opened_ahead(daemon_factory):
     with MockAnthropic(api_key=KEY, models=MODELS) as mock:
         d = start(daemon_factory, mock)
-        wait_pool_ready(d, 1)
+        assert wait_pool_ready(d, 1)["ready"] >= 1
         time.sleep(1.0)                         # the mock has accepted it, even on a busy host
         sent = time.monotonic()
         mock.enqueue({"text": "first"}, {"text": "second"})
@@ -30,7 +23,7 @@ def test_a_pooled_sandbox_calls_over_a_connection_opened_ahead(daemon_factory):
         first = mock.requests[0]
         assert first["t_connected"] < sent, "the first call opened its connection only then"
         # the next session's pooled sandbox has one of its own, opened ahead as well
-        wait_pool_ready(d, 1)
+        assert wait_pool_ready(d, 1)["ready"] >= 1
         time.sleep(1.0)                         # the mock has accepted it, even on a busy host
         sent = time.monotonic()
         assert chat_ok(d, "two")["reply"] == "second"
@@ -42,7 +35,7 @@ def test_a_pooled_sandbox_calls_over_a_connection_opened_ahead(daemon_factory):
 def test_a_connection_the_server_closed_is_not_used(daemon_factory):
     with MockAnthropic(api_key=KEY, models=MODELS, idle_timeout=0.2) as mock:
         d = start(daemon_factory, mock)
-        wait_pool_ready(d, 1)
+        assert wait_pool_ready(d, 1)["ready"] >= 1
         time.sleep(1.0)                         # the mock has hung up on the idle connection
         sent = time.monotonic()
         mock.enqueue({"text": "fresh"})
@@ -57,7 +50,7 @@ def test_no_connection_ahead_when_a_proxy_is_configured(daemon_factory):
     with MockAnthropic(api_key=KEY, models=MODELS) as mock:
         # the proxy would be used but for no_proxy, which lets curl reach the mock directly
         d = start(daemon_factory, mock, https_proxy="http://127.0.0.1:9", no_proxy="127.0.0.1")
-        wait_pool_ready(d, 1)
+        assert wait_pool_ready(d, 1)["ready"] >= 1
         time.sleep(1.0)                         # the mock has accepted it, even on a busy host
         sent = time.monotonic()
         mock.enqueue({"text": "direct"})

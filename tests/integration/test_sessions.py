@@ -10,7 +10,7 @@ import time
 import pytest
 
 from chat_util import (CHAT_TIMEOUT, HostState, bash, calls, chatd, finish, mock,  # noqa: F401
-                       only_result, start_chat_daemon, stream_chat, check_stream_done)
+                       only_result, start_chat_daemon, stream_chat, check_stream_done, wait_pool_ready)
 from conftest import assert_json_error
 import sandbox_util as su
 
@@ -249,10 +249,7 @@ def test_capacity_is_a_503_with_retry_after(daemon_factory, mock):
 
 def test_the_warm_pool_hands_out_built_sandboxes_and_refills(daemon_factory, mock):
     d = start_chat_daemon(daemon_factory, mock, AGENTD_POOL_SIZE=2)
-    deadline = time.monotonic() + 20
-    while d.get("/api/health").json()["sessions"]["pool"]["ready"] < 2 and time.monotonic() < deadline:
-        time.sleep(0.05)
-    pool = d.get("/api/health").json()["sessions"]["pool"]
+    pool = wait_pool_ready(d, 2)
     assert pool["size"] == 2 and pool["ready"] == 2 and pool["hits"] == 0, pool
     # a session made now is ready at once: its sandbox was built before
     s = create(d)
@@ -266,10 +263,7 @@ def test_the_warm_pool_hands_out_built_sandboxes_and_refills(daemon_factory, moc
     # one with its own policy builds its own sandbox
     t = create(d, {"policy": {"pids_max": 64}})
     assert t["state"] == "creating", t
-    deadline = time.monotonic() + 20
-    while d.get("/api/health").json()["sessions"]["pool"]["ready"] < 2 and time.monotonic() < deadline:
-        time.sleep(0.05)
-    pool = d.get("/api/health").json()["sessions"]["pool"]
+    pool = wait_pool_ready(d, 2)
     assert pool["ready"] == 2 and pool["hits"] == 2 and pool["misses"] == 0, pool
     # pooled sandboxes belong to nobody: they are not listed
     assert sorted(x["id"] for x in d.get("/api/sessions").json()["sessions"]) == sorted([s["id"], t["id"]])
