@@ -34,7 +34,8 @@ enum frame_type {
 
 const char *frame_type_name(unsigned type);
 
-/* A whole frame in a new buffer (free()); *len set. */
+/* A whole frame in a new buffer (free()); *len set. A payload over FRAME_MAX_PAYLOAD
+ * fails with err->errnum EMSGSIZE. */
 int frame_encode(unsigned type, const cJSON *payload, char **out, size_t *len, struct ad_err *err);
 
 struct frame_decoder;

@@ -1,6 +1,7 @@
 /* One model call through the supervisor: see include/agent/model_call.h. */
 #include "agent/model_call.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -136,17 +137,13 @@ int model_call(struct model_link *l, cJSON *request, struct claude_stream **repl
 		cJSON_Delete(payload);
 		return ad_err_set(err, ENOMEM, "model request");
 	}
-	/* a conversation past the frame's cap fails this run, not the session */
-	char *text = json_print(payload);
-	bool printed = text != NULL, fits = printed && strlen(text) <= FRAME_MAX_PAYLOAD;
-	cJSON_free(text);
-	if (!fits) {
-		cJSON_Delete(payload);
-		return fail_with(fail, "request_too_large", !printed ? "out of memory"
-				 : "the conversation is larger than agentd's frames can carry; start a new session");
-	}
+	/* a conversation past the frame's cap fails this run, not the session: the frame is
+	 * refused before a byte of it is sent */
 	if (link_send_take(l->fd, FRAME_API_REQUEST, payload, err) < 0)
-		return -1;
+		return err->errnum == EMSGSIZE || err->errnum == ENOMEM
+			       ? fail_with(fail, "request_too_large", err->errnum == ENOMEM ? "out of memory"
+					   : "the conversation is larger than agentd's frames can carry; start a new session")
+			       : -1;
 	l->end_owed = true;
 	struct claude_stream *s = claude_stream_new(AGENT_REPLY_MAX);
 	if (s == NULL)

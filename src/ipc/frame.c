@@ -31,8 +31,8 @@ int frame_encode(unsigned type, const cJSON *payload, char **out, size_t *len, s
 	size_t n = strlen(json);
 	if (n > FRAME_MAX_PAYLOAD) {
 		cJSON_free(json);
-		return ad_err_set(err, 0, "%s frame of %zu bytes is over the limit of %u", frame_type_name(type),
-				  n, FRAME_MAX_PAYLOAD);
+		return ad_err_code(err, EMSGSIZE, "%s frame of %zu bytes is over the limit of %u",
+				   frame_type_name(type), n, FRAME_MAX_PAYLOAD);
 	}
 	char *buf = malloc(FRAME_HEADER_SIZE + n);
 	if (buf == NULL) {

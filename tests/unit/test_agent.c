@@ -472,6 +472,32 @@ static void a_bad_history_fails_the_run_only(void **state)
 	finish(0);
 }
 
+/* A conversation too large for a frame fails its run, not the agent: the request is
+ * refused before a byte of it goes out. */
+static void a_conversation_past_the_frame_cap_fails_the_run_only(void **state)
+{
+	(void)state;
+	start(10);
+	size_t big = FRAME_MAX_PAYLOAD - 1000;        /* the TURN fits; with the tools, the request not */
+	char *json = malloc(big + 200);
+	assert_non_null(json);
+	int n = snprintf(json, 200, "{\"message\":\"m\",\"history\":[{\"role\":\"user\",\"content\":\"");
+	memset(json + n, 'a', big);
+	snprintf(json + n + big, 200, "\"},{\"role\":\"assistant\",\"content\":\"ok\"}]}");
+	turn(json);
+	free(json);
+	const cJSON *end = until_end();
+	assert_string_equal(jstr(end, "type"), "error");
+	assert_string_equal(jstr(jget(end, "error"), "type"), "request_too_large");
+	assert_non_null(strstr(jstr(jget(end, "error"), "message"), "larger than agentd's frames"));
+	/* the conversation keeps its history: the next turn says the same, and the agent
+	 * still answers (the message tells the user to start a new session) */
+	turn("{\"message\":\"small\"}");
+	end = until_end();
+	assert_string_equal(jstr(jget(end, "error"), "type"), "request_too_large");
+	finish(0);
+}
+
 static void a_malformed_frame_ends_the_agent(void **state)
 {
 	(void)state;
@@ -547,6 +573,7 @@ int main(void)
 		cmocka_unit_test_teardown(cancel_during_a_model_call, reap),
 		cmocka_unit_test_teardown(two_turns_share_the_conversation, reap),
 		cmocka_unit_test_teardown(a_bad_history_fails_the_run_only, reap),
+		cmocka_unit_test_teardown(a_conversation_past_the_frame_cap_fails_the_run_only, reap),
 		cmocka_unit_test_teardown(a_malformed_frame_ends_the_agent, reap),
 		cmocka_unit_test_teardown(a_bad_hello_ends_the_agent, reap),
 	};
