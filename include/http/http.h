@@ -28,7 +28,7 @@ enum http_method {
 
 enum http_body {
 	HTTP_BODY_NONE,   /* a body, if sent, is read within the cap and dropped */
-	HTTP_BODY_JSON,   /* Content-Type application/json, parsed strictly */
+	HTTP_BODY_JSON,   /* Content-Type application/json, parsed strictly; an object */
 	HTTP_BODY_RAW,    /* any Content-Type, kept as bytes */
 };
 

@@ -242,6 +242,10 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *conn, const c
 		struct ad_err e;
 		if (json_parse_strict(req->body ? req->body : "", req->body_len, &req->json, &e) < 0)
 			return http_reply_error(req, 400, HTTP_ERR_INVALID, "malformed JSON body: %s", e.msg);
+		/* every JSON body of this API is an object: handlers may take that as given */
+		if (!cJSON_IsObject(req->json))
+			return http_reply_error(req, 400, HTTP_ERR_INVALID, "the body must be a JSON object, "
+						"not %s", cJSON_IsArray(req->json) ? "an array" : "a single value");
 	}
 	req->dispatched = true;
 	return req->route->fn(req);

@@ -120,9 +120,21 @@ def test_exec_during_a_turn_is_a_conflict(chatd, mock):
 @pytest.mark.parametrize("body,needle", [
     ({}, "command"), ({"command": ""}, "command"), ({"command": 5}, "command"),
     ({"command": "true", "timeout_s": 0}, "timeout_s"), ({"command": "true", "nope": 1}, "unknown field"),
+    ([1], "JSON object"), ('"ls"', "JSON object"), (5, "JSON object"), (None, "JSON object"),
 ])
 def test_bad_exec_requests(chatd, mock, body, needle):
     sid = create(chatd)
     err = assert_json_error(chatd.post_json(f"/api/sessions/{sid}/exec", body), 400)
     assert needle in err["message"]
+    finish(chatd, mock)
+
+
+def test_every_json_route_refuses_a_body_that_is_not_an_object(chatd, mock):
+    """Arrays and single values are valid JSON but no request of this API: 400 on every
+    route that takes a JSON body, and the daemon stays up."""
+    sid = create(chatd)
+    for path in ("/api/chat", "/api/sessions", f"/api/sessions/{sid}/messages", f"/api/sessions/{sid}/exec"):
+        for body in ([1], ["x"], '"text"', 7, True, None, []):   # (a str is sent as it is)
+            err = assert_json_error(chatd.post_json(path, body), 400)
+            assert "JSON object" in err["message"], (path, body, err)
     finish(chatd, mock)
