@@ -84,14 +84,14 @@ int session_turn(struct session *s, cJSON *turn, struct chat_run *run, struct ad
 {
 	int rc = 0;
 	pthread_mutex_lock(&s->lock);
-	if (s->state == SESSION_SUSPENDED) {
-		pthread_mutex_unlock(&s->lock);
-		return hybrid_resume(s, turn, run, err);
-	}
 	if (s->model != NULL && cJSON_GetObjectItemCaseSensitive(turn, "model") == NULL)
 		cJSON_AddStringToObject(turn, "model", s->model);
 	if (s->system != NULL && cJSON_GetObjectItemCaseSensitive(turn, "system") == NULL)
 		cJSON_AddStringToObject(turn, "system", s->system);
+	if (s->state == SESSION_SUSPENDED) {       /* the session's defaults come back with it */
+		pthread_mutex_unlock(&s->lock);
+		return hybrid_resume(s, turn, run, err);
+	}
 	/* a shared session whose sandbox is still being built: the turn waits for it */
 	bool waits = s->link == NULL && s->state == SESSION_CREATING && s->group != NULL && !s->closing;
 	if (!waits && (s->link == NULL || s->closing || s->state == SESSION_FAILED || s->state == SESSION_DESTROYED)) {

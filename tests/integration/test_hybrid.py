@@ -177,3 +177,22 @@ def test_a_turn_that_could_not_be_saved_says_so(daemon_factory, mock, tmp_path):
     assert [e.event for e in ev.events][-2:] == ["done", "warning"], ev.names
     os.unlink(sdir)
     finish(d, mock)
+
+
+def test_a_resumed_session_keeps_its_model_and_system_prompt(daemon_factory, mock, tmp_path):
+    from chat_util import OTHER_MODEL
+    d = start(daemon_factory, mock, workdir=str(tmp_path / "d"), AGENTD_MODELS=OTHER_MODEL)
+    r = d.post_json("/api/sessions", {"pattern": "hybrid", "model": OTHER_MODEL, "system": "You answer in haiku."})
+    assert r.status == 201, r.json()
+    sid = r.json()["id"]
+    mock.enqueue({"text": "one"}, {"text": "two"}, {"text": "three"})
+    turn(d, sid, "first")
+    assert d.request("POST", f"/api/sessions/{sid}/suspend").status == 200
+    turn(d, sid, "second")                       # resumed in a new sandbox
+    d.stop()
+    d2 = start(daemon_factory, mock, workdir=str(tmp_path / "d"), AGENTD_MODELS=OTHER_MODEL)
+    turn(d2, sid, "third")                       # resumed after a restart
+    for r in mock.requests:
+        assert r["body"]["model"] == OTHER_MODEL, r["body"]["model"]
+        assert "haiku" in json.dumps(r["body"].get("system")), r["body"].get("system")
+    finish(d2, mock)
