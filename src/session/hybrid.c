@@ -47,15 +47,6 @@ static cJSON *meta(struct session *s)
 	return j;
 }
 
-/* Under the lock. */
-int hybrid_save_meta(struct session *s, struct ad_err *err)
-{
-	cJSON *j = meta(s);
-	int rc = persist_save_meta(state_dir(s), s->id, j, err);
-	cJSON_Delete(j);
-	return rc;
-}
-
 /* ----------------------------------------------------------------- saving a turn */
 
 /* The workspace's bytes go between the supervisor and the disk: no op_output here. */
@@ -65,28 +56,40 @@ static void ignore_piece(void *ctx, const cJSON *ev)
 	(void)ev;
 }
 
-/* A turn's save: the supervisor has put the workspace's snapshot in place (see
- * include/session/snapshot_io.h); session.json follows, on the registry's saver thread,
- * so that the hub's thread, which carries every session's events, never waits for an
- * fsync. The client gets its answer once both are done. */
+/* session.json on its way to disk, on the registry's saver thread, so that the hub's
+ * thread, which carries every session's events, never waits for an fsync: after a turn
+ * (the supervisor has put the workspace's snapshot in place, see
+ * include/session/snapshot_io.h; the client gets its answer once both are done) and at
+ * a suspend. */
 struct save_job {
 	struct session *s;                /* referenced: the save's */
-	cJSON *meta;                      /* session.json as of the turn's end */
+	cJSON *meta;                      /* session.json as of now */
+	bool turn;                        /* a turn's: its answer waits for it */
 };
+
+/* Under the lock: a save for the saver to write. */
+static struct save_job *save_job(struct session *s, bool turn)
+{
+	struct save_job *j = malloc(sizeof(*j));
+	if (j == NULL)
+		return NULL;
+	*j = (struct save_job){ s, meta(s), turn };
+	s->saves_pending++;
+	s->refs++;
+	return j;
+}
 
 /* The turn is saved, or could not be (failure says why): the client gets its answer,
  * with a warning when the turn would not survive a restart. */
-static void save_release(struct session *s, const char *failure)
+static void answer_turn(struct session *s, const char *failure)
 {
 	pthread_mutex_lock(&s->lock);
-	s->saving = false;
-	bool gone = s->drop_saved;          /* deleted meanwhile (session_destroy) */
 	struct chat_run *run = s->run;
 	cJSON *held = s->held_end;
 	unsigned id = s->held_id;
 	s->run = NULL;
 	s->held_end = NULL;
-	if (failure != NULL && held != NULL && !gone) {
+	if (failure != NULL && held != NULL && !s->drop_saved) {
 		char text[AD_ERR_MSG_MAX + 96];
 		snprintf(text, sizeof(text), "the turn is done but was not saved (%s): a restart of agentd "
 			 "would lose it", failure);
@@ -100,15 +103,12 @@ static void save_release(struct session *s, const char *failure)
 	if (s->state == SESSION_RUNNING)
 		session_enter(s, SESSION_IDLE, "saved");
 	pthread_mutex_unlock(&s->lock);
-	if (gone)
-		persist_remove(state_dir(s), s->id);
 	if (run != NULL) {
 		if (held != NULL)
 			chat_run_event(run, id, held);
 		chat_run_unref(run);
 	}
 	cJSON_Delete(held);
-	session_unref(s);   /* the save's */
 }
 
 static void save_write(void *ctx)
@@ -118,10 +118,25 @@ static void save_write(void *ctx)
 	struct ad_err e;
 	bool failed = persist_save_meta(state_dir(s), s->id, j->meta, &e) < 0;
 	if (failed)
-		log_error("session %s: saving the turn: %s", s->id, e.msg);
+		log_error("session %s: saving session.json: %s", s->id, e.msg);
+	pthread_mutex_lock(&s->lock);
+	/* deleted meanwhile: session_destroy left the files to the last save to remove */
+	bool gone = --s->saves_pending == 0 && s->drop_saved;
+	pthread_mutex_unlock(&s->lock);
+	if (gone)
+		persist_remove(state_dir(s), s->id);
+	if (j->turn)
+		answer_turn(s, failed ? e.msg : NULL);
 	cJSON_Delete(j->meta);
 	free(j);
-	save_release(s, failed ? e.msg : NULL);
+	session_unref(s);   /* the save's */
+}
+
+/* Under the lock: hand j to the saver once the lock is let go (save_push). */
+static void save_push(struct session *s, struct save_job *j)
+{
+	if (j != NULL && workq_push(s->reg->saver, save_write, j) < 0)
+		save_write(j);      /* the saver has stopped (shutdown): here, then */
 }
 
 /* The snapshot is in place, or could not be (on the hub's thread): the transcript
@@ -129,19 +144,15 @@ static void save_write(void *ctx)
 static void save_done(void *ctx, bool ok, const char *error)
 {
 	struct session *s = ctx;
-	struct save_job *j = NULL;
 	pthread_mutex_lock(&s->lock);
-	if (ok && (j = malloc(sizeof(*j))) != NULL) {
-		*j = (struct save_job){ s, meta(s) };
-		s->saving = true;
-	} else {
-		log_error("session %s: the workspace could not be saved: %s", s->id, ok ? "out of memory" : error);
-	}
+	struct save_job *j = ok ? save_job(s, true) : NULL;
 	pthread_mutex_unlock(&s->lock);
-	if (j == NULL)
-		save_release(s, ok ? "out of memory" : error);
-	else if (workq_push(s->reg->saver, save_write, j) < 0)
-		save_write(j);      /* the saver has stopped (shutdown): here, then */
+	if (j == NULL) {
+		log_error("session %s: the workspace could not be saved: %s", s->id, ok ? "out of memory" : error);
+		answer_turn(s, ok ? "out of memory" : error);
+	}
+	save_push(s, j);
+	session_unref(s);   /* the snapshot op's */
 }
 
 bool hybrid_hold_done(struct session *s, unsigned id, const cJSON *ev)
@@ -154,7 +165,7 @@ bool hybrid_hold_done(struct session *s, unsigned id, const cJSON *ev)
 		log_error("session %s: cannot save the turn: out of memory", s->id);
 		return false;
 	}
-	s->refs++;          /* the save's, given back in save_done */
+	s->refs++;          /* the snapshot op's, given back in save_done */
 	op_run_set_sink(w, ignore_piece, save_done, s);
 	cJSON *op = cJSON_CreateObject();
 	cJSON_AddStringToObject(op, "op", "snapshot");
@@ -178,6 +189,7 @@ bool hybrid_hold_done(struct session *s, unsigned id, const cJSON *ev)
 int session_suspend(struct session *s, struct ad_err *err)
 {
 	int rc = 0;
+	struct save_job *j = NULL;
 	pthread_mutex_lock(&s->lock);
 	if (s->pattern != PATTERN_HYBRID)
 		rc = ad_err_code(err, EINVAL, "only a hybrid session can be suspended");
@@ -186,14 +198,15 @@ int session_suspend(struct session *s, struct ad_err *err)
 	else if (s->run != NULL || s->op != NULL || s->link == NULL || (s->state != SESSION_IDLE && s->state != SESSION_READY))
 		rc = ad_err_code(err, EBUSY, "session %s is %s; it can be suspended when idle", s->id,
 				session_state_names[s->state]);
-	else if (hybrid_save_meta(s, err) == 0) {
+	else if ((j = save_job(s, false)) == NULL) {
+		rc = ad_err_set(err, ENOMEM, "suspend");
+	} else {
 		s->suspending = true;
 		session_enter(s, SESSION_SUSPENDED, "its sandbox goes; the workspace is saved");
 		hub_link_close(s->link);
-	} else {
-		rc = -1;
 	}
 	pthread_mutex_unlock(&s->lock);
+	save_push(s, j);
 	return rc;
 }
 

@@ -206,7 +206,7 @@ void session_destroy(struct session *s, const char *why)
 	/* its saved state goes, but at shutdown, when it stays to be resumed; a save on
 	 * its way to disk removes it itself once written (hybrid.c) */
 	bool drop = s->pattern == PATTERN_HYBRID && !registry_shutting_down(s->reg);
-	if (drop && s->saving) {
+	if (drop && s->saves_pending > 0) {
 		s->drop_saved = true;
 		drop = false;
 	}

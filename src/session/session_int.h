@@ -81,7 +81,7 @@ struct session {
 	cJSON *history;                    /* tool calls and execs (session_history.c) */
 	int committed;                     /* transcript messages of completed turns */
 	/* hybrid.c */
-	bool saving;                       /* a save is on its way to disk (the saver's) */
+	unsigned saves_pending;            /* session.json writes with the saver (hybrid.c) */
 	bool drop_saved;                   /* deleted meanwhile: the save removes it all */
 	cJSON *held_end;                   /* the done event, given to the turn once saved */
 	unsigned held_id;
@@ -107,9 +107,8 @@ void session_log_free(struct session *s);
 int session_send_op(struct session *s, cJSON *op, struct op_run *w, struct ad_err *err);
 
 /* hybrid.c. Under the lock: take over a hybrid turn's done (saved first, answered
- * after); session.json now. Without the lock: resume a suspended session with turn. */
+ * after). Without the lock: resume a suspended session with turn. */
 bool hybrid_hold_done(struct session *s, unsigned id, const cJSON *ev);
-int hybrid_save_meta(struct session *s, struct ad_err *err);
 int hybrid_resume(struct session *s, cJSON *turn, struct chat_run *run, struct ad_err *err);
 
 /* session_history.c: a tool or exec event into the history. */

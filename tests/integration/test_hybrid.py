@@ -182,12 +182,14 @@ def test_a_turn_that_could_not_be_saved_says_so(daemon_factory, mock, tmp_path):
 def test_a_resumed_session_keeps_its_model_and_system_prompt(daemon_factory, mock, tmp_path):
     from chat_util import OTHER_MODEL
     d = start(daemon_factory, mock, workdir=str(tmp_path / "d"), AGENTD_MODELS=OTHER_MODEL)
+    host = HostState(d)
     r = d.post_json("/api/sessions", {"pattern": "hybrid", "model": OTHER_MODEL, "system": "You answer in haiku."})
     assert r.status == 201, r.json()
     sid = r.json()["id"]
     mock.enqueue({"text": "one"}, {"text": "two"}, {"text": "three"})
     turn(d, sid, "first")
     assert d.request("POST", f"/api/sessions/{sid}/suspend").status == 200
+    host.assert_clean(timeout=20)                # the old sandbox is gone (until then: 409)
     turn(d, sid, "second")                       # resumed in a new sandbox
     d.stop()
     d2 = start(daemon_factory, mock, workdir=str(tmp_path / "d"), AGENTD_MODELS=OTHER_MODEL)
