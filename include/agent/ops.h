@@ -9,7 +9,8 @@
  * path, nor a symlink (absolute, or leading out) can reach anything outside it.
  *
  * exec ends when bash has exited and its output is closed (background jobs that keep
- * the output open are waited for); at timeout_s its whole process group is killed. If
+ * the output open are waited for); at timeout_s (at most the session's command
+ * timeout) its whole process group is killed. If
  * the supervisor hangs up meanwhile, exec and snapshot are stopped and nothing is sent.
  *
  * A restore comes as several OPs with one id, the tar started at the first and waited
@@ -28,8 +29,9 @@
 
 struct ops;
 
-/* fd: the socket to the supervisor; workspace: a full path (kept, not copied). */
-struct ops *ops_new(const char *workspace, int fd);
+/* fd: the socket to the supervisor; workspace: a full path (kept, not copied);
+ * command_timeout_s: the session's limit on a command, which caps an exec's timeout_s. */
+struct ops *ops_new(const char *workspace, long command_timeout_s, int fd);
 /* Work on one OP payload. -1 only when the supervisor cannot be written to (err). */
 int ops_handle(struct ops *o, const cJSON *op, struct ad_err *err);
 /* A TURN is next: a restore still waiting for its last piece fails. */
@@ -48,6 +50,7 @@ static inline void ops_freep(struct ops **o)
 struct op {
 	int fd;                   /* the supervisor's socket */
 	const char *workspace;
+	long command_timeout_s;   /* the session's: an exec's timeout_s is cut to it */
 	double id;
 };
 

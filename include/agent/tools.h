@@ -21,9 +21,14 @@ struct tool_result {
 
 void tool_result_init(struct tool_result *r);
 void tool_result_error(struct tool_result *r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-/* The text for the tool_result block, with a note when output was cut. */
+/* The text for the tool_result block, with a note when output was cut: valid UTF-8
+ * without NULs, whatever the output held (a bad byte or a NUL becomes U+FFFD). */
 const char *tool_result_text(struct tool_result *r);
 void tool_result_free(struct tool_result *r);
+
+/* Read fd to its end: a new buffer (free()), NUL-terminated, and *len; NULL with errno
+ * set on a failure, EFBIG when there are more than max bytes. */
+char *tool_read_all(int fd, size_t max, size_t *len);
 
 /* str_replace_based_edit_tool (text_editor_20250728): view (files with line numbers,
  * view_range [first, last|-1], max_characters; directories two levels deep), create,

@@ -16,6 +16,14 @@ size_t utf8_seq_len(const char *s, size_t avail);
  * byte or a control byte becomes the four characters \xNN. Cut to fit size. */
 void utf8_sanitise(const char *in, char *out, size_t size);
 
+/* Bytes from outside (a command's output, a file) as JSON-ready text: s[0..len) into
+ * out, which has room for 3 * len + 1 bytes; an invalid byte or a NUL (which the text
+ * cannot carry) becomes U+FFFD. Unless final, a valid sequence cut short at the end is
+ * not taken: *kept says how many of the last bytes of s were left for the caller to put
+ * before its next piece (0 to 3; kept may be NULL when final). Returns the text's
+ * length; out is NUL-terminated. */
+size_t utf8_to_text(const char *s, size_t len, bool final, char *out, size_t *kept);
+
 /* Number of code points in valid UTF-8 text. */
 size_t utf8_count(const char *s, size_t len);
 

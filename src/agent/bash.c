@@ -132,8 +132,9 @@ static int collect(struct bash_session *s, const char *marker, long deadline, st
 		if (n <= 0)
 			break;        /* the shell is gone */
 		buf_append(&seen, chunk, (size_t)n);
-		char *m = strstr(seen.data, marker);
-		if (m != NULL && strchr(m + mlen, '\n') != NULL) {
+		/* the output may hold NULs: searched by its length, not as a string */
+		char *m = memmem(seen.data, seen.len, marker, mlen);
+		if (m != NULL && memchr(m + mlen, '\n', seen.len - (size_t)(m - seen.data) - mlen) != NULL) {
 			status = atoi(m + mlen);
 			/* the marker follows a newline of ours, and the output's own last
 			 * newline is not shown either */

@@ -3,7 +3,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,74 +15,40 @@
 
 #define SNIPPET_CONTEXT 4
 
-void tool_result_init(struct tool_result *r)
-{
-	buf_init(&r->out, TOOL_OUTPUT_MAX);
-	r->is_error = false;
-}
-
-void tool_result_error(struct tool_result *r, const char *fmt, ...)
-{
-	char msg[1024];
-	va_list ap;
-	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
-	va_end(ap);
-	buf_free(&r->out);
-	buf_init(&r->out, TOOL_OUTPUT_MAX);
-	buf_puts(&r->out, msg);
-	r->is_error = true;
-}
-
-const char *tool_result_text(struct tool_result *r)
-{
-	if (r->out.dropped > 0) {
-		size_t cut = r->out.dropped;
-		r->out.dropped = 0;
-		r->out.cap += 128;   /* room for the note itself */
-		buf_printf(&r->out, "\n[output cut: %zu more bytes not shown]", cut);
-	}
-	return buf_str(&r->out);
-}
-
-void tool_result_free(struct tool_result *r)
-{
-	buf_free(&r->out);
-}
-
 static const char *str(const cJSON *obj, const char *key)
 {
 	const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, key);
 	return cJSON_IsString(v) ? v->valuestring : NULL;
 }
 
-/* A whole text file; NULL and a result error otherwise. */
+/* A whole text file; NULL and a result error otherwise. Symlinks are followed; what
+ * is not a regular file (a FIFO, a device) is refused without waiting on it. */
 static char *read_text(const char *path, size_t *len, mode_t *mode, struct tool_result *r)
 {
-	_cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+	_cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
 	struct stat st;
 	if (fd < 0 || fstat(fd, &st) < 0) {
 		tool_result_error(r, "cannot open %s: %s", path, strerror(errno));
 		return NULL;
 	}
-	if (!S_ISREG(st.st_mode) || (size_t)st.st_size > EDITOR_FILE_MAX) {
-		tool_result_error(r, "%s is not a regular file of at most %u bytes", path, EDITOR_FILE_MAX);
+	if (!S_ISREG(st.st_mode)) {
+		tool_result_error(r, "%s is not a regular file; the editor works on text files", path);
 		return NULL;
 	}
-	char *text = malloc((size_t)st.st_size + 1);
-	ssize_t n = text ? read(fd, text, (size_t)st.st_size) : -1;
-	if (n < 0) {
-		tool_result_error(r, "cannot read %s: %s", path, strerror(errno));
-		free(text);
+	/* read to the end: the size said may be 0 (/proc) or already out of date */
+	char *text = (size_t)st.st_size <= EDITOR_FILE_MAX ? tool_read_all(fd, EDITOR_FILE_MAX, len) : NULL;
+	if (text == NULL) {
+		if ((size_t)st.st_size > EDITOR_FILE_MAX || errno == EFBIG)
+			tool_result_error(r, "%s is larger than the %u bytes the editor works on", path, EDITOR_FILE_MAX);
+		else
+			tool_result_error(r, "cannot read %s: %s", path, strerror(errno));
 		return NULL;
 	}
-	if (memchr(text, '\0', (size_t)n) != NULL) {
+	if (memchr(text, '\0', *len) != NULL) {
 		tool_result_error(r, "%s is a binary file; the editor works on text", path);
 		free(text);
 		return NULL;
 	}
-	text[n] = '\0';
-	*len = (size_t)n;
 	if (mode)
 		*mode = st.st_mode & 07777;
 	return text;

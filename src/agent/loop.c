@@ -87,7 +87,7 @@ static int take_hello(struct agent *a, unsigned type, cJSON *hello, struct ad_er
  * supervisor hung up. */
 static int serve(struct agent *a, struct ad_err *err)
 {
-	_cleanup_(ops_freep) struct ops *ops = ops_new(a->workspace, a->link.fd);
+	_cleanup_(ops_freep) struct ops *ops = ops_new(a->workspace, a->command_timeout_s, a->link.fd);
 	if (ops == NULL)
 		return ad_err_set(err, ENOMEM, "agent");
 	for (;;) {

@@ -39,16 +39,18 @@ struct restore {
 struct ops {
 	int fd;
 	const char *workspace;
+	long command_timeout_s;
 	struct restore r;
 };
 
-struct ops *ops_new(const char *workspace, int fd)
+struct ops *ops_new(const char *workspace, long command_timeout_s, int fd)
 {
 	struct ops *o = calloc(1, sizeof(*o));
 	if (o == NULL)
 		return NULL;
 	o->fd = fd;
 	o->workspace = workspace;
+	o->command_timeout_s = command_timeout_s;
 	o->r.in = o->r.out = -1;
 	return o;
 }
@@ -310,7 +312,8 @@ int ops_handle(struct ops *s, const cJSON *req, struct ad_err *err)
 {
 	const cJSON *id = cJSON_GetObjectItemCaseSensitive(req, "id");
 	const cJSON *kind = cJSON_GetObjectItemCaseSensitive(req, "op");
-	struct op op = { .fd = s->fd, .workspace = s->workspace, .id = -1 };
+	struct op op = { .fd = s->fd, .workspace = s->workspace,
+			 .command_timeout_s = s->command_timeout_s, .id = -1 };
 	if (cJSON_IsNumber(id) && id->valuedouble >= 0 && id->valuedouble <= OP_ID_MAX &&
 	    id->valuedouble == (double)(long long)id->valuedouble)
 		op.id = id->valuedouble;
@@ -336,8 +339,17 @@ int ops_handle(struct ops *s, const cJSON *req, struct ad_err *err)
 	cJSON *end = event("op_end", &op);
 	cJSON_AddTrueToObject(end, "ok");
 	int rc = op_table[i].run(&op, req, end, &why, err);
+	/* a reply past the frame's cap (a huge listing) fails the op, not the session: the
+	 * frame is refused before a byte of it is sent */
+	if (rc == OP_DONE && link_send_take(s->fd, FRAME_RUN_EVENT, end, err) < 0) {
+		if (err->errnum != EMSGSIZE && err->errnum != ENOMEM)
+			return -1;
+		ad_err_set(&why, 0, "the %s reply is larger than agentd's frames can carry%s", kind->valuestring,
+			   err->errnum == ENOMEM ? " (out of memory)" : "");
+		return send_failed(&op, why.msg, err);
+	}
 	if (rc == OP_DONE)
-		return link_send_take(s->fd, FRAME_RUN_EVENT, end, err);
+		return 0;
 	cJSON_Delete(end);
 	if (rc == OP_FAILED)
 		return send_failed(&op, why.msg, err);

@@ -76,52 +76,6 @@ struct carry {
 	size_t n;
 };
 
-/* s[0..avail) begins a valid sequence that needs more bytes than are there. */
-static bool cut_short(const char *s, size_t avail)
-{
-	/* continuation bytes that suit the second byte after any lead (E0 wants A0-BF,
-	 * ED 80-9F, F0 90-BF, F4 80-8F) */
-	static const unsigned char pads[] = { 0x80, 0x90, 0xa0 };
-	unsigned char lead = (unsigned char)s[0];
-	size_t need = lead >= 0xf0 ? 4 : lead >= 0xe0 ? 3 : lead >= 0xc0 ? 2 : 1;
-	for (size_t i = 0; i < ARRAY_SIZE(pads) && avail < need; i++) {
-		char seq[CARRY_MAX];
-		memcpy(seq, s, avail);
-		memset(seq + avail, pads[i], need - avail);
-		if (utf8_seq_len(seq, need) == need)
-			return true;
-	}
-	return false;
-}
-
-/* s[0..len) as UTF-8 text in out (3 * len + 1 bytes): an invalid byte or a NUL (which
- * JSON text cannot carry here) becomes U+FFFD; a sequence cut at the end waits in c,
- * unless final. Returns the text's length. */
-static size_t to_text(struct carry *c, const char *s, size_t len, bool final, char *out)
-{
-	size_t o = 0, i = 0;
-	c->n = 0;
-	while (i < len) {
-		size_t n = utf8_seq_len(s + i, len - i);
-		if (n == 0 && !final && cut_short(s + i, len - i)) {
-			c->n = len - i;
-			memcpy(c->b, s + i, c->n);
-			break;
-		}
-		if (n == 0 || s[i] == '\0') {
-			memcpy(out + o, "\xef\xbf\xbd", 3);
-			o += 3;
-			i++;
-			continue;
-		}
-		memcpy(out + o, s + i, n);
-		o += n;
-		i += n;
-	}
-	out[o] = '\0';
-	return o;
-}
-
 /* What exec reads: the command's output, turned into op_output pieces. */
 struct pump {
 	const struct op *o;
@@ -148,13 +102,18 @@ static int pump_read(struct pump *p, bool stop, struct ad_err *err)
 	p->bytes += (uint64_t)n;
 	at -= p->carry.n;
 	memcpy(at, p->carry.b, p->carry.n);
-	size_t len = to_text(&p->carry, at, p->carry.n + (size_t)n, p->fd < 0, p->text);
+	size_t all = p->carry.n + (size_t)n, kept;
+	size_t len = utf8_to_text(at, all, p->fd < 0, p->text, &kept);
+	memcpy(p->carry.b, at + all - kept, kept);
+	p->carry.n = kept;
 	if (len > 0 && op_output(p->o, "data", p->text, err) < 0)
 		return -1;
 	return n > 0;
 }
 
-static int exec_timeout(const cJSON *req, long *out, struct ad_err *why)
+/* The request's "timeout_s", a whole number from 1 to EXEC_TIMEOUT_MAX, cut to limit (the
+ * session's command timeout): a request for more gets the session's limit. */
+static int exec_timeout(const cJSON *req, long limit, long *out, struct ad_err *why)
 {
 	const cJSON *t = cJSON_GetObjectItemCaseSensitive(req, "timeout_s");
 	if (!cJSON_IsNumber(t) || t->valuedouble < 1 || t->valuedouble > EXEC_TIMEOUT_MAX ||
@@ -162,6 +121,8 @@ static int exec_timeout(const cJSON *req, long *out, struct ad_err *why)
 		return ad_err_set(why, 0, "exec needs \"timeout_s\": a whole number of seconds from 1 to %d",
 				  EXEC_TIMEOUT_MAX);
 	*out = (long)t->valuedouble;
+	if (limit > 0 && *out > limit)
+		*out = limit;
 	return 0;
 }
 
@@ -209,7 +170,7 @@ int op_exec(const struct op *o, const cJSON *req, cJSON *end, struct ad_err *why
 {
 	const char *cmd = op_string(req, "command", why);
 	long timeout_s = 0;
-	if (cmd == NULL || exec_timeout(req, &timeout_s, why) < 0)
+	if (cmd == NULL || exec_timeout(req, o->command_timeout_s, &timeout_s, why) < 0)
 		return OP_FAILED;
 	_cleanup_free_ struct pump *p = calloc(1, sizeof(*p));
 	_cleanup_close_ int devnull = open("/dev/null", O_RDONLY | O_CLOEXEC);

@@ -150,11 +150,11 @@ static void grep_file(struct grep_ctx *g, const char *full)
 	struct stat st;
 	if (fd < 0 || fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || (size_t)st.st_size > GREP_FILE_MAX)
 		return;
-	_cleanup_free_ char *text = malloc((size_t)st.st_size + 1);
-	ssize_t n = text ? read(fd, text, (size_t)st.st_size) : -1;
-	if (n <= 0 || memchr(text, '\0', (size_t)n) != NULL)
-		return;                      /* empty, unreadable or binary */
-	text[n] = '\0';
+	/* read to the end: the size said may be 0 (/proc) or already out of date */
+	size_t n = 0;
+	_cleanup_free_ char *text = tool_read_all(fd, GREP_FILE_MAX, &n);
+	if (text == NULL || n == 0 || memchr(text, '\0', n) != NULL)
+		return;                      /* unreadable, too large, empty or binary */
 	size_t line = 1;
 	for (char *p = text; *p; line++) {
 		char *nl = strchr(p, '\n');

@@ -77,6 +77,49 @@ void utf8_sanitise(const char *in, char *out, size_t size)
 	out[o] = '\0';
 }
 
+/* s[0..avail) begins a valid sequence that needs more bytes than are there. */
+static bool cut_short(const char *s, size_t avail)
+{
+	/* continuation bytes that suit the second byte after any lead (E0 wants A0-BF,
+	 * ED 80-9F, F0 90-BF, F4 80-8F) */
+	static const unsigned char pads[] = { 0x80, 0x90, 0xa0 };
+	unsigned char lead = (unsigned char)s[0];
+	size_t need = lead >= 0xf0 ? 4 : lead >= 0xe0 ? 3 : lead >= 0xc0 ? 2 : 1;
+	for (size_t i = 0; i < sizeof(pads) && avail < need; i++) {
+		char seq[4];
+		memcpy(seq, s, avail);
+		memset(seq + avail, pads[i], need - avail);
+		if (utf8_seq_len(seq, need) == need)
+			return true;
+	}
+	return false;
+}
+
+size_t utf8_to_text(const char *s, size_t len, bool final, char *out, size_t *kept)
+{
+	size_t o = 0, i = 0;
+	if (kept != NULL)
+		*kept = 0;
+	while (i < len) {
+		size_t n = utf8_seq_len(s + i, len - i);
+		if (n == 0 && !final && kept != NULL && cut_short(s + i, len - i)) {
+			*kept = len - i;
+			break;
+		}
+		if (n == 0 || s[i] == '\0') {
+			memcpy(out + o, "\xef\xbf\xbd", 3);
+			o += 3;
+			i++;
+			continue;
+		}
+		memcpy(out + o, s + i, n);
+		o += n;
+		i += n;
+	}
+	out[o] = '\0';
+	return o;
+}
+
 size_t utf8_count(const char *str, size_t len)
 {
 	size_t n = 0;

@@ -33,6 +33,7 @@ static struct {
 	cJSON *request;        /* the last API_REQUEST's "request" */
 	char dir[64];
 	int msg_id;
+	int command_timeout_s; /* the HELLO's, for the next start(); 0: 20 */
 } S;
 
 static inline int queue_frame(void *ctx, unsigned type, cJSON *payload, struct ad_err *err)
@@ -105,8 +106,9 @@ static inline void start(int max_turns)
 	char hello[1024];
 	snprintf(hello, sizeof(hello),
 		 "{\"role\":\"supervisor\",\"version\":1,\"config\":{\"model\":\"claude-test\",\"max_tokens\":1024,"
-		 "\"system\":\"Be brief.\",\"max_turns\":%d,\"command_timeout_s\":20,"
-		 "\"deny_commands\":[\"\\\\bforbidden\\\\b\"],\"workspace\":\"%s\"}}", max_turns, S.dir);
+		 "\"system\":\"Be brief.\",\"max_turns\":%d,\"command_timeout_s\":%d,"
+		 "\"deny_commands\":[\"\\\\bforbidden\\\\b\"],\"workspace\":\"%s\"}}", max_turns,
+		 S.command_timeout_s > 0 ? S.command_timeout_s : 20, S.dir);
 	send_json(FRAME_HELLO, hello);
 	unsigned type;
 	cJSON *h = next(&type);

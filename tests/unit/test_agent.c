@@ -238,6 +238,25 @@ static void two_tools_in_one_reply(void **state)
 	finish(0);
 }
 
+static void tool_output_that_is_not_text_is_sent_as_text(void **state)
+{
+	(void)state;
+	start(10);
+	ask("{\"message\":\"Show some bytes\"}");
+	ANSWER("tool_use", TOOL("toolu_r", "bash", "{\"command\":\"head -c 2000 /dev/urandom\"}"),
+	       TOOL("toolu_n", "bash", "{\"command\":\"printf 'a\\\\377b\\\\000c'\"}"));
+	until_request();
+	/* the frames were UTF-8 (the harness parses them strictly) and the run goes on */
+	assert_true(cJSON_IsFalse(jget(event("tool_end", 0), "is_error")));
+	const char *bytes = jstr(block(2, 0), "content");
+	assert_non_null(bytes);
+	assert_true(strlen(bytes) >= 2000);
+	assert_string_equal(jstr(event("tool_output", 1), "output"), "a\xef\xbf\xbd" "b\xef\xbf\xbd" "c");
+	assert_string_equal(jstr(block(2, 1), "content"), "a\xef\xbf\xbd" "b\xef\xbf\xbd" "c");
+	end_turn_with("Noise.", 2);
+	finish(0);
+}
+
 static void denied_commands_and_unknown_tools_are_error_results(void **state)
 {
 	(void)state;
@@ -564,6 +583,7 @@ int main(void)
 		cmocka_unit_test_teardown(a_plain_text_reply, reap),
 		cmocka_unit_test_teardown(one_bash_call_then_text, reap),
 		cmocka_unit_test_teardown(two_tools_in_one_reply, reap),
+		cmocka_unit_test_teardown(tool_output_that_is_not_text_is_sent_as_text, reap),
 		cmocka_unit_test_teardown(denied_commands_and_unknown_tools_are_error_results, reap),
 		cmocka_unit_test_teardown(max_tokens_runs_no_tools_and_keeps_the_conversation_valid, reap),
 		cmocka_unit_test_teardown(pause_turn_continues_the_same_message, reap),

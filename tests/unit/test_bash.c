@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "agent/bash.h"
+#include "core/utf8.h"
 
 static struct bash_session *sh;
 static char dir[64];
@@ -102,12 +103,32 @@ static void output_is_capped(void **state)
 	assert_string_equal(out, "still here");
 }
 
+static void bytes_that_are_not_text(void **state)
+{
+	(void)state;
+	char out[8192];
+	/* a NUL in the output does not hide the end of the command */
+	time_t t0 = time(NULL);
+	assert_false(run("printf 'a\\000b\\377c\\n'", 5, out, sizeof(out)));
+	assert_true(time(NULL) - t0 < 3);
+	assert_string_equal(out, "a\xef\xbf\xbd" "b\xef\xbf\xbd" "c");
+	/* whatever the bytes, the result is UTF-8 text */
+	for (int i = 0; i < 5; i++) {
+		assert_false(run("head -c 3000 /dev/urandom", 5, out, sizeof(out)));
+		assert_true(utf8_valid(out, strlen(out), NULL));
+		assert_true(strlen(out) >= 3000);
+	}
+	assert_false(run("echo still here", 10, out, sizeof(out)));
+	assert_string_equal(out, "still here");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(state_survives_between_calls),
 		cmocka_unit_test(timeout_kills_the_group_and_restarts),
 		cmocka_unit_test(output_is_capped),
+		cmocka_unit_test(bytes_that_are_not_text),
 	};
 	return cmocka_run_group_tests_name("bash", tests, setup, teardown);
 }

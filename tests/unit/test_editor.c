@@ -159,6 +159,39 @@ static void refusals(void **state)
 	}
 }
 
+static void files_that_are_not_plain(void **state)
+{
+	(void)state;
+	char out[8192], path[256];
+	/* a FIFO is refused, not waited on (an alarm fails the test instead of a hang) */
+	snprintf(path, sizeof(path), "%s/pipe", dir);
+	assert_int_equal(mkfifo(path, 0600), 0);
+	alarm(10);
+	assert_true(edit("{\"command\":\"view\",\"path\":\"pipe\"}", out, sizeof(out)));
+	assert_non_null(strstr(out, "is not a regular file"));
+	assert_true(edit("{\"command\":\"str_replace\",\"path\":\"pipe\",\"old_str\":\"a\",\"new_str\":\"b\"}",
+			 out, sizeof(out)));
+	assert_non_null(strstr(out, "is not a regular file"));
+	alarm(0);
+	/* a size that says nothing (/proc): read to the end all the same */
+	assert_false(edit("{\"command\":\"view\",\"path\":\"/proc/self/status\"}", out, sizeof(out)));
+	assert_non_null(strstr(out, "Name:"));
+	assert_non_null(strstr(out, "Pid:"));
+	/* bytes that are not UTF-8 come out as U+FFFD, also through a symlink */
+	snprintf(path, sizeof(path), "%s/latin1.txt", dir);
+	FILE *f = fopen(path, "w");
+	fputs("caf\xe9\n", f);
+	fclose(f);
+	snprintf(path, sizeof(path), "%s/link.txt", dir);
+	assert_int_equal(symlink("latin1.txt", path), 0);
+	assert_false(edit("{\"command\":\"view\",\"path\":\"link.txt\"}", out, sizeof(out)));
+	assert_string_equal(out, "     1\tcaf\xef\xbf\xbd\n");
+	/* an edit keeps the bytes it did not touch */
+	assert_false(edit("{\"command\":\"str_replace\",\"path\":\"latin1.txt\",\"old_str\":\"caf\",\"new_str\":\"th\"}",
+			  out, sizeof(out)));
+	file_is("latin1.txt", "th\xe9\n");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -166,6 +199,7 @@ int main(void)
 		cmocka_unit_test(str_replace_exactly_once),
 		cmocka_unit_test(insert_lines),
 		cmocka_unit_test(refusals),
+		cmocka_unit_test(files_that_are_not_plain),
 	};
 	return cmocka_run_group_tests_name("editor", tests, setup, teardown);
 }

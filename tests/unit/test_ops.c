@@ -279,6 +279,22 @@ static void exec_timeout_kills_the_whole_group(void **state)
 	finish(0);
 }
 
+static void exec_is_held_to_the_sessions_command_timeout(void **state)
+{
+	(void)state;
+	S.command_timeout_s = 1;
+	start(10);
+	S.command_timeout_s = 0;
+	/* asked for more than the session allows: the session's limit */
+	struct reply r = exec(sleeper(8), 60);
+	assert_true(ok(&r));
+	assert_true(cJSON_IsTrue(jget(r.end, "timed_out")));
+	assert_true(num(&r, "duration_ms") >= 1000 && num(&r, "duration_ms") < 5000);
+	reply_free(&r);
+	assert_false(running(sleeper(8)));
+	finish(0);
+}
+
 static void exec_output_is_utf8_even_when_split(void **state)
 {
 	(void)state;
@@ -433,6 +449,19 @@ static void list_says_names_types_and_sizes_in_order(void **state)
 	assert_int_equal(cJSON_GetArraySize(jget(r.end, "entries")), 1);
 	reply_free(&r);
 	check_failed(path_op("list", "a.txt"), "\"a.txt\": Not a directory");
+	finish(0);
+}
+
+static void a_listing_past_the_frame_cap_fails_the_op_only(void **state)
+{
+	(void)state;
+	start(10);
+	/* 34000 names of 240 bytes: more than a frame carries */
+	sh("mkdir %s/big && cd %s/big && seq -f '%%0240g' 1 34000 | xargs touch", S.dir, S.dir);
+	check_failed(path_op("list", "big"), "the list reply is larger than agentd's frames can carry");
+	struct reply r = exec("echo still here", 5);
+	assert_string_equal(r.out, "still here\n");
+	reply_free(&r);
 	finish(0);
 }
 
@@ -729,11 +758,13 @@ int main(void)
 		cmocka_unit_test_teardown(exec_streams_output_as_it_comes, reap),
 		cmocka_unit_test_teardown(exec_reports_exit_status_and_signal, reap),
 		cmocka_unit_test_teardown(exec_timeout_kills_the_whole_group, reap),
+		cmocka_unit_test_teardown(exec_is_held_to_the_sessions_command_timeout, reap),
 		cmocka_unit_test_teardown(exec_output_is_utf8_even_when_split, reap),
 		cmocka_unit_test_teardown(exec_a_megabyte_arrives_whole, reap),
 		cmocka_unit_test_teardown(hanging_up_during_exec_stops_it, reap),
 		cmocka_unit_test_teardown(write_then_read_round_trips_bytes, reap),
 		cmocka_unit_test_teardown(list_says_names_types_and_sizes_in_order, reap),
+		cmocka_unit_test_teardown(a_listing_past_the_frame_cap_fails_the_op_only, reap),
 		cmocka_unit_test_teardown(delete_removes_a_tree_without_following_links, reap),
 		cmocka_unit_test_teardown(paths_that_leave_the_workspace_are_refused, reap),
 		cmocka_unit_test_teardown(files_past_the_cap_are_refused, reap),

@@ -136,11 +136,29 @@ static void grep_lines(void **state)
 	assert_true(run(tool_grep, "{}", out, sizeof(out)));
 }
 
+static void grep_odd_files(void **state)
+{
+	(void)state;
+	char out[8192], path[256];
+	/* a size that says nothing (/proc): read to the end all the same */
+	assert_false(run(tool_grep, "{\"pattern\":\"^Name:\",\"path\":\"/proc/self/status\"}", out, sizeof(out)));
+	assert_non_null(strstr(out, "/proc/self/status:1:Name:"));
+	/* a line that is not UTF-8 comes out as text */
+	snprintf(path, sizeof(path), "%s/latin1.txt", dir);
+	FILE *f = fopen(path, "w");
+	fputs("caf\xe9 needle\n", f);
+	fclose(f);
+	assert_false(run(tool_grep, "{\"pattern\":\"needle\",\"path\":\"latin1.txt\"}", out, sizeof(out)));
+	assert_non_null(strstr(out, "latin1.txt:1:caf\xef\xbf\xbd needle\n"));
+	unlink(path);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(glob_patterns),
 		cmocka_unit_test(grep_lines),
+		cmocka_unit_test(grep_odd_files),
 	};
 	return cmocka_run_group_tests_name("search", tests, setup, teardown);
 }

@@ -134,6 +134,31 @@ static void sanitise_escapes_and_cuts(void **state)
 	assert_string_equal(small, "abc");
 }
 
+static void bytes_become_text(void **state)
+{
+	(void)state;
+	char out[64];
+	size_t kept = 99;
+	/* a bad byte and a NUL become U+FFFD; valid text stays */
+	assert_int_equal(utf8_to_text("a\xff" "b\0c\xc3\xa9", 7, true, out, &kept), 11);
+	assert_string_equal(out, "a\xef\xbf\xbd" "b\xef\xbf\xbd" "c\xc3\xa9");
+	assert_int_equal(kept, 0);
+	/* a sequence cut at the end waits, unless final */
+	assert_int_equal(utf8_to_text("x\xe2\x82", 3, false, out, &kept), 1);
+	assert_string_equal(out, "x");
+	assert_int_equal(kept, 2);
+	assert_int_equal(utf8_to_text("x\xe2\x82", 3, true, out, &kept), 7);
+	assert_string_equal(out, "x\xef\xbf\xbd\xef\xbf\xbd");
+	assert_int_equal(kept, 0);
+	/* a start no continuation can mend does not wait */
+	assert_int_equal(utf8_to_text("x\xe0\x80", 3, false, out, &kept), 7);
+	assert_int_equal(kept, 0);
+	assert_int_equal(utf8_to_text("\xf0", 1, false, out, &kept), 0);
+	assert_int_equal(kept, 1);
+	assert_int_equal(utf8_to_text("", 0, true, out, NULL), 0);
+	assert_string_equal(out, "");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -142,6 +167,7 @@ int main(void)
 		cmocka_unit_test(length_is_respected),
 		cmocka_unit_test(count_code_points),
 		cmocka_unit_test(sanitise_escapes_and_cuts),
+		cmocka_unit_test(bytes_become_text),
 	};
 	return cmocka_run_group_tests_name("utf8", tests, NULL, NULL);
 }
