@@ -246,8 +246,15 @@ int session_spawn(struct sessions *reg, struct session *s, const cJSON *policy, 
 	s->refs++;                        /* the hub's, until on_closed */
 	s->link = hub_attach(app->hub, fd, &session_link_ops, s, err);
 	bool ok = s->link != NULL;
-	if (!ok)
+	if (!ok) {
 		s->refs--;
+	} else if (s->closing) {
+		/* destroyed while its sandbox was being made: that sandbox goes at once (on_closed
+		 * gives the hub's reference back), and the session stays destroyed */
+		hub_link_close(s->link);
+		ok = false;
+		ad_err_code(err, ENOENT, "session %s was deleted while its sandbox was being made", s->id);
+	}
 	pthread_mutex_unlock(&s->lock);
 	return ok ? 0 : -1;
 }

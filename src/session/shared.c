@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/cleanup.h"
 #include "core/log.h"
 #include "session/hub.h"
 
@@ -46,13 +47,53 @@ static void start_member(struct session *host, struct session *m)
 	cJSON *join = join_spec(host);
 	if (session_spawn(m->reg, m, NULL, join, &e) < 0) {
 		pthread_mutex_lock(&m->lock);
-		session_enter(m, SESSION_FAILED, e.msg);
+		if (!m->closing)          /* deleted meanwhile: it stays destroyed */
+			session_enter(m, SESSION_FAILED, e.msg);
 		pthread_mutex_unlock(&m->lock);
 		session_send_pending(m, e.msg);
 	} else {
 		session_send_pending(m, NULL);
 	}
 	cJSON_Delete(join);
+}
+
+/* Under the registry's lock: g no longer found by its name (a new create of it makes
+ * another sandbox); it lives on until its last member goes. */
+static void unlink_group(struct sessions *reg, struct shared_group *g)
+{
+	for (struct shared_group **p = &reg->groups; *p != NULL; p = &(*p)->next)
+		if (*p == g) {
+			*p = g->next;
+			break;
+		}
+}
+
+/* Under the registry's lock: g's sandbox will not be: unlink g and take its waiting
+ * members (referenced, but skip), for fail_members outside the lock. */
+static unsigned take_waiting(struct sessions *reg, struct shared_group *g, struct session **out,
+			     const struct session *skip)
+{
+	unsigned n = 0;
+	unlink_group(reg, g);
+	for (unsigned i = 0; i < g->nwaiting; i++)
+		if (g->waiting[i] != skip) {
+			session_ref(g->waiting[i]);
+			out[n++] = g->waiting[i];
+		}
+	g->nwaiting = 0;
+	return n;
+}
+
+static void fail_members(struct session **fail, unsigned n)
+{
+	for (unsigned i = 0; i < n; i++) {
+		pthread_mutex_lock(&fail[i]->lock);
+		if (!fail[i]->closing)
+			session_enter(fail[i], SESSION_FAILED, "the shared sandbox could not be built");
+		pthread_mutex_unlock(&fail[i]->lock);
+		session_send_pending(fail[i], "the shared sandbox could not be built");
+		session_unref(fail[i]);
+	}
 }
 
 struct session *shared_create(struct sessions *reg, const struct session_opts *o, struct ad_err *err)
@@ -63,19 +104,27 @@ struct session *shared_create(struct sessions *reg, const struct session_opts *o
 		return NULL;
 	pthread_mutex_lock(&reg->lock);
 	struct shared_group *g = find_group(reg, o->owner, name);
-	bool made = g == NULL;
+	bool made = g == NULL, now = false;
 	if (made && (g = calloc(1, sizeof(*g))) != NULL) {
 		snprintf(g->owner, sizeof(g->owner), "%s", o->owner);
 		snprintf(g->name, sizeof(g->name), "%s", name);
 		g->next = reg->groups;
 		reg->groups = g;
 	}
-	if (g != NULL && g->nwaiting == sizeof(g->waiting) / sizeof(g->waiting[0]) && g->host && !host_ready(g->host))
+	/* a host still being built (g->host NULL) is not ready either: the member waits */
+	if (g != NULL && !made)
+		now = g->host != NULL && host_ready(g->host);
+	if (g != NULL && !now && g->nwaiting == ARRAY_SIZE(g->waiting))
 		g = NULL;                     /* too many waiting for one sandbox being built */
 	if (g != NULL) {
 		g->members++;
 		m->group = g;
-		host = g->host;
+		if (now) {
+			host = g->host;
+			session_ref(host);    /* for start_member, outside the lock */
+		} else {
+			g->waiting[g->nwaiting++] = m;  /* started by shared_host_ready */
+		}
 	}
 	pthread_mutex_unlock(&reg->lock);
 	if (g == NULL) {
@@ -94,23 +143,25 @@ struct session *shared_create(struct sessions *reg, const struct session_opts *o
 				host = NULL;
 			}
 		}
-		pthread_mutex_lock(&reg->lock);
-		g->host = host;
-		pthread_mutex_unlock(&reg->lock);
 		if (host == NULL) {
+			/* those that joined meanwhile fail with it; the name is free again */
+			struct session *fail[ARRAY_SIZE(g->waiting)];
+			pthread_mutex_lock(&reg->lock);
+			unsigned n = take_waiting(reg, g, fail, m);
+			pthread_mutex_unlock(&reg->lock);
+			fail_members(fail, n);
 			shared_member_gone(m);
 			session_unref(m);
 			return NULL;
 		}
+		pthread_mutex_lock(&reg->lock);
+		g->host = host;
+		pthread_mutex_unlock(&reg->lock);
 		log_info("session %s: holds the shared sandbox \"%s\" of %s", host->id, name, o->owner);
-	}
-	pthread_mutex_lock(&reg->lock);
-	bool now = host_ready(host);
-	if (!now)
-		g->waiting[g->nwaiting++] = m;
-	pthread_mutex_unlock(&reg->lock);
-	if (now)
+	} else if (now) {
 		start_member(host, m);
+		session_unref(host);
+	}
 	return m;
 }
 
@@ -142,21 +193,10 @@ void shared_host_failed(struct session *host)
 	unsigned n = 0;
 	pthread_mutex_lock(&reg->lock);
 	struct shared_group *g = host->group;
-	if (g != NULL) {
-		n = g->nwaiting;
-		memcpy(fail, g->waiting, n * sizeof(*fail));
-		g->nwaiting = 0;
-		for (unsigned i = 0; i < n; i++)
-			session_ref(fail[i]);
-	}
+	if (g != NULL)
+		n = take_waiting(reg, g, fail, NULL);
 	pthread_mutex_unlock(&reg->lock);
-	for (unsigned i = 0; i < n; i++) {
-		pthread_mutex_lock(&fail[i]->lock);
-		session_enter(fail[i], SESSION_FAILED, "the shared sandbox could not be built");
-		pthread_mutex_unlock(&fail[i]->lock);
-		session_send_pending(fail[i], "the shared sandbox could not be built");
-		session_unref(fail[i]);
-	}
+	fail_members(fail, n);
 }
 
 void shared_member_gone(struct session *m)
@@ -169,20 +209,15 @@ void shared_member_gone(struct session *m)
 		if (g->waiting[i] == m)
 			g->waiting[i] = g->waiting[--g->nwaiting];
 	if (g != NULL && --g->members == 0) {      /* the last one: the sandbox goes */
-		for (struct shared_group **p = &reg->groups; *p != NULL; p = &(*p)->next)
-			if (*p == g) {
-				*p = g->next;
-				break;
-			}
+		unlink_group(reg, g);
 		host = g->host;
+		if (host != NULL)
+			host->group = NULL;   /* under the registry's lock, as it is read */
 		free(g);
 	}
 	m->group = NULL;
 	pthread_mutex_unlock(&reg->lock);
 	if (host != NULL) {
-		pthread_mutex_lock(&host->lock);
-		host->group = NULL;
-		pthread_mutex_unlock(&host->lock);
 		session_destroy(host, "its last member is gone");
 		session_unref(host);          /* the group's */
 	}

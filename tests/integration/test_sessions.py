@@ -305,3 +305,44 @@ def test_the_session_cap_per_token(daemon_factory, mock):
     assert r.header("Retry-After") and "session.max_per_token" in err["message"], err
     assert d.post_json("/api/sessions", {}, headers=bob).status == 201
     finish(d, mock)
+
+
+def test_a_session_deleted_while_its_sandbox_is_made_stays_deleted(daemon_factory, mock):
+    """DELETE of a suspended hybrid session at the moment a message resumes it: the
+    session is gone for good and so is any sandbox the resume made (a race: it is tried
+    a number of times, the two requests let go together)."""
+    from chat_util import start_chat_daemon
+    from conftest import assert_no_sanitizer_report, read_response
+    d = start_chat_daemon(daemon_factory, mock, AGENTD_HTTP_THREADS=4)
+    host = HostState(d)
+
+    def raw(method, path, body=b""):
+        return (f"{method} {path} HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                f"Content-Length: {len(body)}\r\nConnection: close\r\n\r\n").encode() + body
+
+    for i in range(8):
+        sid = d.post_json("/api/sessions", {"pattern": "hybrid"}).json()["id"]
+        mock.enqueue({"text": "first"})
+        r = d.post_json(f"/api/sessions/{sid}/messages", {"message": "first"}, timeout=CHAT_TIMEOUT)
+        assert r.status == 200, r
+        assert d.request("POST", f"/api/sessions/{sid}/suspend").status == 200
+        mock.enqueue({"text": "maybe"})
+        reqs = [("POST", raw("POST", f"/api/sessions/{sid}/messages", json.dumps({"message": "hi"}).encode())),
+                ("DELETE", raw("DELETE", f"/api/sessions/{sid}"))]
+        if i % 2:
+            reqs.reverse()
+        socks = [d.connect(timeout=60) for _ in reqs]
+        for s, (_, r) in zip(socks, reqs):
+            s.sendall(r[:-1])
+        time.sleep(0.1)
+        for s, (_, r) in zip(socks, reqs):
+            s.sendall(r[-1:])
+        for s, (method, _) in zip(socks, reqs):
+            try:
+                read_response(s, method, timeout=60)
+            finally:
+                s.close()
+        assert d.get(f"/api/sessions/{sid}").status == 404
+        host.assert_clean(timeout=20)
+    d.assert_serving()
+    assert_no_sanitizer_report(d.stderr)
