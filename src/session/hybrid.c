@@ -283,7 +283,8 @@ int hybrid_resume(struct session *s, cJSON *turn, struct chat_run *run, struct a
 		s->run = NULL;
 		cJSON_Delete(s->pending_turn);
 		s->pending_turn = NULL;
-		session_enter(s, SESSION_SUSPENDED, err->msg);
+		if (s->state != SESSION_DESTROYED)   /* deleted meanwhile: it stays so */
+			session_enter(s, SESSION_SUSPENDED, err->msg);
 		if (s->link != NULL) {
 			s->suspending = true;
 			hub_link_close(s->link);
