@@ -47,6 +47,7 @@ struct http_route {
 	enum http_body body;
 	http_handler_fn fn;
 	unsigned flags;        /* HTTP_ROUTE_* */
+	size_t max_body;       /* its own body limit (bytes), or 0: http.max_body_bytes */
 };
 
 /* The principal: who a request acts for, set before the handler runs. */

@@ -2,6 +2,7 @@
  * token (when tokens are configured) and counts against the rate limit, except those
  * marked HTTP_ROUTE_PUBLIC. */
 #include "api/app.h"
+#include "ipc/protocol.h"
 
 static enum MHD_Result api_not_found(struct http_req *req)
 {
@@ -15,22 +16,24 @@ static enum MHD_Result serve_static(struct http_req *req)
 }
 
 const struct http_route api_routes[] = {
-	{ "/api/health", HTTP_GET, HTTP_BODY_NONE, api_health, HTTP_ROUTE_PUBLIC },
-	{ "/api/chat", HTTP_POST, HTTP_BODY_JSON, api_chat, 0 },
-	{ "/api/sessions", HTTP_POST, HTTP_BODY_JSON, api_sessions_create, 0 },
-	{ "/api/sessions", HTTP_GET, HTTP_BODY_NONE, api_sessions_list, 0 },
-	{ "/api/sessions/{id}", HTTP_GET, HTTP_BODY_NONE, api_session_get, 0 },
-	{ "/api/sessions/{id}", HTTP_DELETE, HTTP_BODY_NONE, api_session_delete, 0 },
-	{ "/api/sessions/{id}/messages", HTTP_POST, HTTP_BODY_JSON, api_session_post_message, 0 },
-	{ "/api/sessions/{id}/messages", HTTP_GET, HTTP_BODY_NONE, api_session_messages, 0 },
-	{ "/api/sessions/{id}/events", HTTP_GET, HTTP_BODY_NONE, api_session_events, 0 },
-	{ "/api/sessions/{id}/interrupt", HTTP_POST, HTTP_BODY_NONE, api_session_interrupt, 0 },
-	{ "/api/sessions/{id}/exec", HTTP_POST, HTTP_BODY_JSON, api_session_exec, 0 },
-	{ "/api/sessions/{id}/suspend", HTTP_POST, HTTP_BODY_NONE, api_session_suspend, 0 },
-	{ "/api/sessions/{id}/files", HTTP_GET, HTTP_BODY_NONE, api_session_files, 0 },
-	{ "/api/sessions/{id}/files/*", HTTP_GET | HTTP_PUT | HTTP_DELETE, HTTP_BODY_RAW, api_session_files, 0 },
-	{ "/api/sessions/{id}/history", HTTP_GET, HTTP_BODY_NONE, api_session_history, 0 },
-	{ "/api/*", HTTP_ANY, HTTP_BODY_NONE, api_not_found, 0 },
-	{ "/*", HTTP_GET, HTTP_BODY_NONE, serve_static, HTTP_ROUTE_PUBLIC },
-	{ NULL, 0, 0, NULL, 0 },
+	{ "/api/health", HTTP_GET, HTTP_BODY_NONE, api_health, HTTP_ROUTE_PUBLIC, 0 },
+	{ "/api/chat", HTTP_POST, HTTP_BODY_JSON, api_chat, 0, 0 },
+	{ "/api/sessions", HTTP_POST, HTTP_BODY_JSON, api_sessions_create, 0, 0 },
+	{ "/api/sessions", HTTP_GET, HTTP_BODY_NONE, api_sessions_list, 0, 0 },
+	{ "/api/sessions/{id}", HTTP_GET, HTTP_BODY_NONE, api_session_get, 0, 0 },
+	{ "/api/sessions/{id}", HTTP_DELETE, HTTP_BODY_NONE, api_session_delete, 0, 0 },
+	{ "/api/sessions/{id}/messages", HTTP_POST, HTTP_BODY_JSON, api_session_post_message, 0, 0 },
+	{ "/api/sessions/{id}/messages", HTTP_GET, HTTP_BODY_NONE, api_session_messages, 0, 0 },
+	{ "/api/sessions/{id}/events", HTTP_GET, HTTP_BODY_NONE, api_session_events, 0, 0 },
+	{ "/api/sessions/{id}/interrupt", HTTP_POST, HTTP_BODY_NONE, api_session_interrupt, 0, 0 },
+	{ "/api/sessions/{id}/exec", HTTP_POST, HTTP_BODY_JSON, api_session_exec, 0, 0 },
+	{ "/api/sessions/{id}/suspend", HTTP_POST, HTTP_BODY_NONE, api_session_suspend, 0, 0 },
+	{ "/api/sessions/{id}/files", HTTP_GET, HTTP_BODY_NONE, api_session_files, 0, 0 },
+	/* a file comes whole, up to what one OP carries (not http.max_body_bytes) */
+	{ "/api/sessions/{id}/files/*", HTTP_GET | HTTP_PUT | HTTP_DELETE, HTTP_BODY_RAW, api_session_files, 0,
+	  PROTO_FILE_MAX },
+	{ "/api/sessions/{id}/history", HTTP_GET, HTTP_BODY_NONE, api_session_history, 0, 0 },
+	{ "/api/*", HTTP_ANY, HTTP_BODY_NONE, api_not_found, 0, 0 },
+	{ "/*", HTTP_GET, HTTP_BODY_NONE, serve_static, HTTP_ROUTE_PUBLIC, 0 },
+	{ NULL, 0, 0, NULL, 0, 0 },
 };

@@ -169,10 +169,6 @@ enum MHD_Result api_session_files(struct http_req *req)
 			cJSON_Delete(op);
 			return http_reply_error(req, 400, HTTP_ERR_INVALID, "PUT needs a file name, not a directory");
 		}
-		if (req->body_len > PROTO_FILE_MAX) {
-			cJSON_Delete(op);
-			return http_reply_error(req, 413, HTTP_ERR_TOO_LARGE, "a file may have at most %u bytes", PROTO_FILE_MAX);
-		}
 		char *b64 = malloc(base64_encoded_len(req->body_len) + 1);
 		if (b64 == NULL) {
 			cJSON_Delete(op);

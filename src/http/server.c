@@ -134,6 +134,13 @@ static enum MHD_Result refuse(struct http_req *req, const struct http_refusal *n
 }
 
 /* First call for a request: route it and check what can be checked before the body. */
+
+/* The largest body req's route takes: its own limit, or http.max_body_bytes. */
+static size_t body_limit(const struct http_server *srv, const struct http_req *req)
+{
+	return req->route != NULL && req->route->max_body != 0 ? req->route->max_body : srv->opts.max_body;
+}
+
 static enum MHD_Result begin(struct http_server *srv, struct http_req *req, const char *method)
 {
 	struct MHD_Connection *conn = req->conn;
@@ -167,10 +174,10 @@ static enum MHD_Result begin(struct http_server *srv, struct http_req *req, cons
 	const char *cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
 	const char *te = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_TRANSFER_ENCODING);
 	unsigned long long length = cl ? strtoull(cl, NULL, 10) : 0;
-	if (length > srv->opts.max_body)
+	if (length > body_limit(srv, req))
 		return http_reply_error(req, 413, HTTP_ERR_TOO_LARGE,
 					"request body of %llu bytes is larger than the limit of %zu bytes",
-					length, srv->opts.max_body);
+					length, body_limit(srv, req));
 	if (req->route->body == HTTP_BODY_JSON) {
 		const char *ct = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_TYPE);
 		if (length == 0 && te == NULL)
@@ -191,7 +198,7 @@ static enum MHD_Result begin(struct http_server *srv, struct http_req *req, cons
 /* A piece of the body: kept up to the cap (dropped for routes that take none). */
 static void take_body(struct http_server *srv, struct http_req *req, const char *data, size_t n)
 {
-	if (req->body_over || req->body_len + n > srv->opts.max_body) {
+	if (req->body_over || req->body_len + n > body_limit(srv, req)) {
 		req->body_over = true;
 		return;
 	}
@@ -203,8 +210,8 @@ static void take_body(struct http_server *srv, struct http_req *req, const char 
 		size_t cap = req->body_cap ? req->body_cap : 4096;
 		while (cap < req->body_len + n + 1)
 			cap *= 2;
-		if (cap > srv->opts.max_body + 1)
-			cap = srv->opts.max_body + 1;
+		if (cap > body_limit(srv, req) + 1)
+			cap = body_limit(srv, req) + 1;
 		char *nb = realloc(req->body, cap);
 		if (nb == NULL) {
 			req->body_over = true;
@@ -237,7 +244,7 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *conn, const c
 	}
 	if (req->body_over)
 		return http_reply_error(req, 413, HTTP_ERR_TOO_LARGE,
-					"request body is larger than the limit of %zu bytes", srv->opts.max_body);
+					"request body is larger than the limit of %zu bytes", body_limit(srv, req));
 	if (req->route->body == HTTP_BODY_JSON) {
 		struct ad_err e;
 		if (json_parse_strict(req->body ? req->body : "", req->body_len, &req->json, &e) < 0)

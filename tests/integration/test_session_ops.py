@@ -2,6 +2,7 @@
 out of /workspace (and nowhere else), and the history of tool calls and execs."""
 
 import json
+import os
 import time
 
 import pytest
@@ -74,6 +75,25 @@ def test_files_in_and_out(chatd, mock):
     assert "dir" in [e["name"] for e in root]
     assert chatd.request("DELETE", f"/api/sessions/{sid}/files/dir").status == 200
     assert_json_error(chatd.get(f"/api/sessions/{sid}/files/dir/sub/data.bin"), 404)
+    finish(chatd, mock)
+
+
+def test_files_up_to_their_own_limit_not_the_body_limit(chatd, mock):
+    """A file may be up to 4 MiB, above http.max_body_bytes (1M): the files route has a
+    limit of its own; past it, 413 before the body is read; other routes keep 1M."""
+    sid = create(chatd)
+    big = os.urandom(3 << 20)
+    r = chatd.request("PUT", f"/api/sessions/{sid}/files/big.bin", body=big)
+    assert r.status == 200 and r.json()["size"] == len(big), r
+    r = chatd.get(f"/api/sessions/{sid}/files/big.bin", timeout=30)
+    assert r.status == 200 and r.body == big
+    # headers only: refused from Content-Length, before the body is read
+    for method, path, length, limit in (("PUT", f"/api/sessions/{sid}/files/too.bin", (4 << 20) + 1, 4 << 20),
+                                        ("POST", "/api/chat", 2 << 20, 1 << 20)):
+        r = chatd.raw(f"{method} {path} HTTP/1.1\r\nHost: t\r\nContent-Type: application/json\r\n"
+                      f"Content-Length: {length}\r\n\r\n".encode(), method=method)
+        err = assert_json_error(r, 413)
+        assert str(limit) in err["message"], err
     finish(chatd, mock)
 
 

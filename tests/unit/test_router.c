@@ -19,14 +19,14 @@ static enum MHD_Result dummy(struct http_req *req)
 
 /* Rows are named by index below. */
 static const struct http_route routes[] = {
-	{ "/api/health", HTTP_GET, HTTP_BODY_NONE, dummy, 0 },                       /* 0 */
-	{ "/api/chat", HTTP_POST, HTTP_BODY_JSON, dummy, 0 },                        /* 1 */
-	{ "/api/sessions/{id}", HTTP_GET | HTTP_DELETE, HTTP_BODY_NONE, dummy, 0 },  /* 2 */
-	{ "/api/sessions/{id}/files/{name}", HTTP_PUT, HTTP_BODY_RAW, dummy, 0 },    /* 3 */
-	{ "/api/head-only", HTTP_HEAD, HTTP_BODY_NONE, dummy, 0 },                   /* 4 */
-	{ "/api/*", HTTP_ANY, HTTP_BODY_NONE, dummy, 0 },                            /* 5 */
-	{ "/*", HTTP_GET, HTTP_BODY_NONE, dummy, 0 },                                /* 6 */
-	{ NULL, 0, 0, NULL, 0 },
+	{ "/api/health", HTTP_GET, HTTP_BODY_NONE, dummy, 0, 0 },                       /* 0 */
+	{ "/api/chat", HTTP_POST, HTTP_BODY_JSON, dummy, 0, 0 },                        /* 1 */
+	{ "/api/sessions/{id}", HTTP_GET | HTTP_DELETE, HTTP_BODY_NONE, dummy, 0, 0 },  /* 2 */
+	{ "/api/sessions/{id}/files/{name}", HTTP_PUT, HTTP_BODY_RAW, dummy, 0, 0 },    /* 3 */
+	{ "/api/head-only", HTTP_HEAD, HTTP_BODY_NONE, dummy, 0, 0 },                   /* 4 */
+	{ "/api/*", HTTP_ANY, HTTP_BODY_NONE, dummy, 0, 0 },                            /* 5 */
+	{ "/*", HTTP_GET, HTTP_BODY_NONE, dummy, 0, 0 },                                /* 6 */
+	{ NULL, 0, 0, NULL, 0, 0 },
 };
 
 #define NO_ROUTE (-1)
@@ -177,8 +177,8 @@ static void captures_past_the_limit_do_not_match(void **state)
 {
 	(void)state;
 	static const struct http_route deep[] = {
-		{ "/{a}/{b}/{c}/{d}/*", HTTP_GET, HTTP_BODY_NONE, dummy, 0 },
-		{ NULL, 0, 0, NULL, 0 },
+		{ "/{a}/{b}/{c}/{d}/*", HTTP_GET, HTTP_BODY_NONE, dummy, 0, 0 },
+		{ NULL, 0, 0, NULL, 0, 0 },
 	};
 	const char *paths[] = { "/1/2/3/4/rest", "/1/2/3/4/" };
 	for (size_t i = 0; i < N(paths); i++) {
