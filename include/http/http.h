@@ -75,9 +75,6 @@ struct http_req {
 	 * when it is resumed, with ctx as it left it; ctx_free(ctx) runs at the request's end. */
 	void *ctx;
 	void (*ctx_free)(void *ctx);
-	/* Work that must not delay the response: runs once it is out (or the request ended
-	 * without one), before ctx_free. */
-	void (*after)(struct http_req *req);
 	/* transport state */
 	bool dispatched;                /* the handler has been called */
 	uint64_t start_ns;

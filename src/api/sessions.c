@@ -88,13 +88,6 @@ static int parse_opts(struct app *app, const cJSON *body, struct session_opts *o
 	return 0;
 }
 
-/* The pool makes up for a sandbox taken once the answer is out, not before. */
-static void refill_pool(struct http_req *req)
-{
-	struct app *app = req->app;
-	sessions_pool_fill(app->sessions);
-}
-
 enum MHD_Result api_sessions_create(struct http_req *req)
 {
 	struct app *app = req->app;
@@ -114,8 +107,9 @@ enum MHD_Result api_sessions_create(struct http_req *req)
 		return api_reply_capacity(req, &e);
 	cJSON *j = session_json(s, false);
 	session_unref(s);
-	req->after = refill_pool;
-	return http_reply_json(req, 201, j);
+	r = http_reply_json(req, 201, j);
+	sessions_pool_fill(app->sessions);      /* the pool makes up for a sandbox taken */
+	return r;
 }
 
 enum MHD_Result api_sessions_list(struct http_req *req)

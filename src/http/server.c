@@ -66,8 +66,6 @@ static void on_request_end(void *cls, struct MHD_Connection *conn, void **req_cl
 	}
 	if (toe != MHD_REQUEST_TERMINATED_COMPLETED_OK && req->status == 0)
 		log_debug("http: request ended without a response (code %d)", (int)toe);
-	if (req->after != NULL)
-		req->after(req);
 	if (req->ctx_free != NULL)
 		req->ctx_free(req->ctx);
 	http_req_free_params(req);
