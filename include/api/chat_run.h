@@ -42,7 +42,5 @@ void chat_run_release(void *cls);
 /* SSE: the connection the reader suspends. */
 void chat_run_set_conn(struct chat_run *r, struct MHD_Connection *conn);
 
-/* The HTTP status for a run that ended with error type type. */
-unsigned chat_error_status(const char *type);
 
 #endif

@@ -24,5 +24,7 @@ void sha256_final(struct sha256 *s, uint8_t out[SHA256_LEN]);
 /* One-shot digest, and the same as lowercase hex with a NUL (SHA256_HEX_LEN + 1 bytes). */
 void sha256(const void *data, size_t len, uint8_t out[SHA256_LEN]);
 void sha256_hex(const void *data, size_t len, char out[SHA256_HEX_LEN + 1]);
+/* n bytes as 2n lower-case hex digits into out (2n + 1 bytes, NUL-terminated). */
+void hex_encode(const void *bytes, size_t n, char *out);
 
 #endif

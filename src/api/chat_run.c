@@ -64,7 +64,7 @@ void chat_run_unref(struct chat_run *r)
 	free(r);
 }
 
-unsigned chat_error_status(const char *type)
+static unsigned chat_error_status(const char *type)
 {
 	static const struct { const char *type; unsigned status; } map[] = {
 		{ "rate_limit_error", 429 }, { "budget_exceeded_error", 429 }, { "overloaded_error", 503 },

@@ -14,7 +14,7 @@
 
 const char *api_owner(const struct http_req *req)
 {
-	return req->principal[0] ? req->principal : "anonymous";
+	return req->principal;        /* the token's name, or "anonymous" (http/server.c) */
 }
 
 enum MHD_Result api_refuse_new_session(struct http_req *req, bool *refused)

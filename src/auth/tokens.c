@@ -28,16 +28,6 @@ struct token_set {
 	size_t n, cap;
 };
 
-static void to_hex(const uint8_t *b, size_t n, char *out)
-{
-	static const char digits[] = "0123456789abcdef";
-	for (size_t i = 0; i < n; i++) {
-		out[2 * i] = digits[b[i] >> 4];
-		out[2 * i + 1] = digits[b[i] & 15];
-	}
-	out[2 * n] = '\0';
-}
-
 static int from_hex(const char *s, uint8_t *out, size_t n)
 {
 	if (strlen(s) != 2 * n)
@@ -182,7 +172,7 @@ char *token_set_format(const struct token_set *ts)
 			cJSON_Delete(e);
 			continue;
 		}
-		to_hex(t->digest, SHA256_LEN, hex);
+		hex_encode(t->digest, SHA256_LEN, hex);
 		cJSON_AddStringToObject(e, "name", t->name);
 		cJSON_AddStringToObject(e, "sha256", hex);
 		cJSON_AddStringToObject(e, "created", t->created);
@@ -240,7 +230,7 @@ int token_set_make(struct token_set *ts, const char *name, char *token, struct a
 	if (got != (ssize_t)sizeof(rnd))
 		return ad_err_sys(err, "getrandom");
 	memcpy(token, TOKEN_PREFIX, strlen(TOKEN_PREFIX));
-	to_hex(rnd, sizeof(rnd), token + strlen(TOKEN_PREFIX));
+	hex_encode(rnd, sizeof(rnd), token + strlen(TOKEN_PREFIX));
 	explicit_bzero(rnd, sizeof(rnd));
 
 	uint8_t digest[SHA256_LEN];

@@ -131,14 +131,20 @@ void sha256(const void *data, size_t len, uint8_t out[SHA256_LEN])
 	sha256_final(&s, out);
 }
 
-void sha256_hex(const void *data, size_t len, char out[SHA256_HEX_LEN + 1])
+void hex_encode(const void *bytes, size_t n, char *out)
 {
 	static const char digits[] = "0123456789abcdef";
+	const uint8_t *b = bytes;
+	for (size_t i = 0; i < n; i++) {
+		out[2 * i] = digits[b[i] >> 4];
+		out[2 * i + 1] = digits[b[i] & 15];
+	}
+	out[2 * n] = '\0';
+}
+
+void sha256_hex(const void *data, size_t len, char out[SHA256_HEX_LEN + 1])
+{
 	uint8_t d[SHA256_LEN];
 	sha256(data, len, d);
-	for (int i = 0; i < SHA256_LEN; i++) {
-		out[2 * i] = digits[d[i] >> 4];
-		out[2 * i + 1] = digits[d[i] & 15];
-	}
-	out[SHA256_HEX_LEN] = '\0';
+	hex_encode(d, SHA256_LEN, out);
 }
