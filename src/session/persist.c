@@ -163,10 +163,13 @@ int snapshot_commit(struct snapshot_file *f, struct ad_err *err)
 	snprintf(tmp, sizeof(tmp), "%s/" SNAPSHOT_TMP, f->dir);
 	snprintf(final, sizeof(final), "%s/" SNAPSHOT, f->dir);
 	int rc = 0;
-	if (fsync(f->fd) < 0 || close(f->fd) < 0)
+	bool synced = fsync(f->fd) == 0;
+	if (close(f->fd) < 0 || !synced)
 		rc = ad_err_sys(err, "write %s", tmp);
 	else if (rename(tmp, final) < 0)
 		rc = ad_err_sys(err, "rename %s", tmp);
+	if (rc < 0)
+		unlink(tmp);           /* the last good snapshot stays */
 	if (rc == 0) {
 		int dfd = open(f->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 		if (dfd >= 0) {
