@@ -127,8 +127,13 @@ extern const size_t config_settings_count;
  * *env_file from $AGENTD_ENV_FILE, else ./.env. Given values are kept. */
 void config_locate(const char **config, const char **env_file);
 
+/* Take the variable name out of the environment and overwrite its value where it lies,
+ * so that neither a child nor /proc/PID/environ shows it: for secrets, once read. */
+void config_env_scrub(const char *name);
+
 /* Read the config file (NULL: built-in defaults only), then the .env file (NULL: none),
- * then the process environment. On failure err names the setting and the reason. */
+ * then the process environment (secrets are taken out of it once read). On failure err
+ * names the setting and the reason. */
 int config_load(struct config *cfg, const char *path, const char *env_file, struct ad_err *err);
 void config_free(struct config *cfg);
 

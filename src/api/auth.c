@@ -23,7 +23,7 @@ int api_auth_setup(struct app *app, struct ad_err *err)
 	/* A list of secrets, so not a setting: never logged, never in --check-config; and
 	 * out of the environment once read (set-up runs before any thread or child). */
 	int rc = token_source_open(&app->tokens, cfg->state_dir, getenv("AGENTD_TOKENS"), TOKEN_RECHECK_MS, err);
-	unsetenv("AGENTD_TOKENS");
+	config_env_scrub("AGENTD_TOKENS");
 	if (rc < 0)
 		return -1;
 	size_t stored, env;

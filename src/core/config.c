@@ -118,6 +118,14 @@ void config_locate(const char **config, const char **env_file)
 		*env_file = ".env";
 }
 
+void config_env_scrub(const char *name)
+{
+	char *v = getenv(name);
+	if (v != NULL)
+		explicit_bzero(v, strlen(v));   /* where it lies: the process's first stack too */
+	unsetenv(name);
+}
+
 int config_load(struct config *cfg, const char *path, const char *env_file, struct ad_err *err)
 {
 	memset(cfg, 0, sizeof(*cfg));
@@ -158,6 +166,8 @@ int config_load(struct config *cfg, const char *path, const char *env_file, stru
 			dotenv_free(dotenv);
 			goto fail;
 		}
+		if (s->flags & SETTING_SECRET)
+			config_env_scrub(s->env);     /* kept in cfg alone from now on */
 	}
 	dotenv_free(dotenv);
 	return 0;

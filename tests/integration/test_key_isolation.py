@@ -9,8 +9,9 @@ import os
 import re
 import threading
 
-from chat_util import (KEY, bash, calls, chat_ok, finish, mock, only_result,  # noqa: F401
-                       sandbox_processes, start_chat_daemon, stream_chat, check_stream_done)
+from chat_util import (CHAT_TIMEOUT, KEY, bash, calls, chat_ok, descendants, finish, mock,  # noqa: F401
+                       only_result, sandbox_processes, start_chat_daemon, stream_chat, check_stream_done,
+                       wait_pool_ready)
 import sandbox_util as su
 
 HALF = len(KEY) // 2
@@ -134,4 +135,27 @@ def test_the_commands_the_model_runs_cannot_reach_the_supervisor(daemon_factory,
     # processes, not dumpable, show none): none of them is a socket
     assert any(c == "bash" and "/dev/null" in f for c, f in lines), text
     assert [c for c, f in lines if "socket:" in f and c != "agentd"] == [], text
+    finish(d, mock)
+
+
+def test_secrets_leave_the_environment_of_agentd_once_read(daemon_factory, mock):
+    """The key and AGENTD_TOKENS are read once into agentd's memory and scrubbed from its
+    environment: /proc/PID/environ of the daemon and of every process it forked (the
+    spawner, the supervisors) shows neither, so no child it execs could inherit them."""
+    token = "tok-env-" + "9" * 24
+    d = start_chat_daemon(daemon_factory, mock, AGENTD_TOKENS=token, AGENTD_POOL_SIZE=1)
+    assert wait_pool_ready(d, 1)["ready"] >= 1
+    procs = [d.proc.pid] + [int(p) for p in descendants(d.proc.pid)]
+    assert len(procs) >= 3, procs          # the daemon, its spawner, the pooled supervisor
+    for pid in procs:
+        env = _read(f"/proc/{pid}/environ")
+        if not isinstance(env, bytes):
+            continue                           # gone meanwhile
+        assert KEY.encode() not in env, f"the key is in the environment of {pid}"
+        assert token.encode() not in env, f"AGENTD_TOKENS is in the environment of {pid}"
+    # and it works: the key is used, the token is accepted
+    mock.enqueue({"text": "still works"})
+    r = d.post_json("/api/chat", {"message": "hi"}, headers={"Authorization": f"Bearer {token}"},
+                    timeout=CHAT_TIMEOUT)
+    assert r.status == 200 and r.json()["reply"] == "still works", r
     finish(d, mock)
