@@ -106,6 +106,20 @@ def test_paths_that_leave_the_workspace_are_refused(chatd, mock, path):
     assert b"root:" not in r.body
     r = chatd.request("PUT", f"/api/sessions/{sid}/files/{path}", body=b"x")
     assert r.status in (400, 404), r
+    r = chatd.request("DELETE", f"/api/sessions/{sid}/files/{path}")
+    assert r.status in (400, 404), r
+    assert exec_(chatd, sid, "head -c 5 /etc/passwd")["output"] == "root:", "deleted or written outside"
+    finish(chatd, mock)
+
+
+def test_exec_keeps_the_first_mib_of_output_and_says_it_cut(chatd, mock):
+    sid = create(chatd)
+    doc = exec_(chatd, sid, "head -c 3000000 /dev/zero | tr '\\0' a; echo; echo done")
+    assert doc["exit_status"] == 0 and doc["output_bytes"] == 3000000 + 6, doc["output_bytes"]
+    assert doc["output_truncated"] is True
+    assert len(doc["output"].encode()) == 1 << 20 and set(doc["output"]) == {"a"}
+    small = exec_(chatd, sid, "echo small")
+    assert small["output"] == "small\n" and small["output_truncated"] is False
     finish(chatd, mock)
 
 
