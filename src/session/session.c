@@ -1,7 +1,8 @@
 /* A session on the gateway's side: see include/session/session.h.
  *
- * Locks: a session's lock, then a turn's (chat_run) lock, never the other way; the
- * registry's lock is never held while a session's is taken. */
+ * Locks, in this order and never the other way: the registry's lock, then a session's
+ * (the pool and shared groups look at their sessions' states under the registry's),
+ * then a turn's (chat_run). */
 #include "session_int.h"
 
 #include <errno.h>

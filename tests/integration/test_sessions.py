@@ -285,7 +285,19 @@ def test_a_session_belongs_to_the_token_that_made_it(daemon_factory, mock):
     assert_json_error(d.post_json(f"/api/sessions/{sid}/messages", {"message": "hi"}, headers=bob), 404)
     assert_json_error(d.post_json("/api/chat", {"message": "hi", "session_id": sid}, headers=bob), 404)
     assert_json_error(d.request("DELETE", f"/api/sessions/{sid}", headers=bob), 404)
+    for method, tail, body in (("POST", "exec", {"command": "touch /workspace/bob-was-here"}),
+                               ("PUT", "files/bob.txt", b"bob"), ("GET", "files/", None),
+                               ("DELETE", "files/x", None), ("GET", "events", None),
+                               ("POST", "interrupt", None), ("GET", "history", None),
+                               ("GET", "messages", None), ("POST", "suspend", None)):
+        hdrs = dict(bob, **({"Content-Type": "application/json"} if isinstance(body, dict) else {}))
+        data = json.dumps(body) if isinstance(body, dict) else body
+        r = d.request(method, f"/api/sessions/{sid}/{tail}", body=data, headers=hdrs)
+        assert_json_error(r, 404)
     assert d.get("/api/sessions", headers=bob).json()["sessions"] == []
+    # nothing bob sent reached alice's sandbox
+    listing = d.get(f"/api/sessions/{sid}/files/", headers=alice).json()["entries"]
+    assert listing == [], listing
     assert [x["id"] for x in d.get("/api/sessions", headers=alice).json()["sessions"]] == [sid]
     mock.enqueue({"text": "for alice"})
     r = d.post_json(f"/api/sessions/{sid}/messages", {"message": "hi"}, headers=alice, timeout=CHAT_TIMEOUT)
