@@ -35,8 +35,9 @@ MODELS = [MODEL, OTHER_MODEL]
 
 CHAT_TIMEOUT = 90            # one run: sandbox + model calls + tools (ASan builds are slower)
 # Sandboxes of the chat tests run under host uids of their own, so that a process
-# left behind is found by its uid whatever its command line.
-UID_BASE, UID_COUNT = 960000, 1000
+# left behind is found by its uid whatever its command line. AGENTD_TEST_UID_SHIFT moves
+# the range, so that two test runs on one host (two work trees) do not see each other's.
+UID_BASE, UID_COUNT = 960000 + int(os.environ.get("AGENTD_TEST_UID_SHIFT", "0")), 1000
 
 USAGE_FIELDS = ("input_tokens", "output_tokens", "cache_creation_input_tokens",
                 "cache_read_input_tokens")
