@@ -39,6 +39,9 @@ unsigned chat_run_result(struct chat_run *r, cJSON **body);
 /* SSE: MHD's content reader and free callback (the latter drops the HTTP reference). */
 ssize_t chat_run_read(void *cls, uint64_t pos, char *buf, size_t max);
 void chat_run_release(void *cls);
+/* Watch conn for the client leaving (http/hangup.h): gone(ctx, the ctx of
+ * chat_run_new) runs at once when it does, until the HTTP side lets go of the run. */
+void chat_run_watch_client(struct chat_run *r, struct MHD_Connection *conn, void (*gone)(void *ctx));
 /* SSE: the connection the reader suspends. */
 void chat_run_set_conn(struct chat_run *r, struct MHD_Connection *conn);
 

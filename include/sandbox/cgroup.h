@@ -30,6 +30,9 @@ int sandbox_cgroup_prepare(struct cgroup_host *host, struct ad_err *err);
 /* Remove what parents that died without cleaning up (SIGKILL) left: "agentd-<pid>-<n>"
  * cgroups below ours whose <pid> is gone, empty and at least 2 s old. Returns how many. */
 int sandbox_cgroup_sweep(const struct cgroup_host *host);
+/* The same for one parent known to be dead (its parent reaped it): its cgroups, at
+ * once, with whatever is still in them killed. Returns how many. */
+int sandbox_cgroup_sweep_owner(const struct cgroup_host *host, pid_t owner);
 
 int sandbox_cgroup_create(struct sandbox_cgroup *cg, const struct cgroup_host *host, const char *name,
 			  const struct sandbox_policy *p, struct ad_err *err);

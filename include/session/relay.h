@@ -24,10 +24,11 @@ struct relay {
 	unsigned requests;            /* calls made in this session */
 	struct usage total;           /* this session */
 	struct usage last;            /* the last call */
-	/* Called before each event goes to the agent: the supervisor passes on what the
-	 * agent has sent meanwhile, so that neither waits on the other with a full socket. */
-	int (*pump)(void *ctx, struct ad_err *err);
-	void *pump_ctx;
+	/* How a frame (taken) reaches the agent: the supervisor queues it, waiting while
+	 * the agent is behind and reading what it sends meanwhile, so that neither waits
+	 * on the other with a full socket; fails when the agent is stuck or gone. */
+	int (*send)(void *ctx, unsigned type, cJSON *payload, struct ad_err *err);
+	void *send_ctx;
 };
 
 /* abort_fd: readable or hung up when the gateway wants the call abandoned. */
@@ -38,7 +39,7 @@ int relay_check_request(const struct config *cfg, const cJSON *req, struct ad_er
 
 /* Serve one API_REQUEST payload. Fails only when the agent can no longer be written to;
  * a refused or failed call is answered with API_END {"ok": false, ...}. */
-int relay_serve(struct relay *r, const cJSON *payload, int agent_fd, struct ad_err *err);
+int relay_serve(struct relay *r, const cJSON *payload, struct ad_err *err);
 
 void usage_add(struct usage *to, const struct usage *u);
 /* The four counters from their JSON (usage_json's shape); missing ones stay. */

@@ -29,6 +29,9 @@ struct snapio {
 	double save_op;                    /* its op id */
 	uint64_t save_b64;                 /* base64 characters of it so far */
 	char failed[AD_ERR_MSG_MAX];       /* why a piece could not be written, or "" */
+	/* How an OP frame (taken) reaches the agent, paced as the relay's are. */
+	int (*send)(void *ctx, unsigned type, cJSON *payload, struct ad_err *err);
+	void *send_ctx;
 };
 
 enum { SNAPIO_NOT_OURS = 0, SNAPIO_SENT = 1, SNAPIO_FAILED = 2 };
@@ -41,9 +44,8 @@ void snapio_init(struct snapio *io, const char *state_dir, const char *session_i
 uint64_t snapio_tar_max(uint64_t workspace_bytes, uint64_t workspace_files);
 /* An OP from the gateway. SNAPIO_NOT_OURS: pass it on as it is. SNAPIO_SENT: done here,
  * the agent's op_end will follow. SNAPIO_FAILED: nothing reached the agent; why says
- * what went wrong, for an op_end the caller makes. -1: the agent's socket failed. */
-int snapio_gateway_op(struct snapio *io, const cJSON *op, int agent_fd, char *why, size_t size,
-		      struct ad_err *err);
+ * what went wrong, for an op_end the caller makes. -1: the agent could not be sent to. */
+int snapio_gateway_op(struct snapio *io, const cJSON *op, char *why, size_t size, struct ad_err *err);
 /* A run event from the agent: 1 when it was a save's piece, kept here (not passed on);
  * 0 to pass it on (a save's op_end, committed first and changed if that failed). */
 int snapio_agent_event(struct snapio *io, cJSON *ev);

@@ -22,7 +22,9 @@ int spawner_start(struct spawner **out, const struct config *cfg, const struct s
  * gateway's end of its socket (SOCK_STREAM, close-on-exec). Safe from any thread. */
 int spawner_spawn(struct spawner *sp, const char *session_id, const char *opts, struct ad_err *err);
 
-/* Tell the spawner to exit (its supervisors go on until their sessions end) and free. */
+/* Tell the spawner to exit and wait for it: it waits for its supervisors to end their
+ * sessions (up to 20 s, then they are killed), so call it after the sessions' links are
+ * closed. Frees sp. */
 void spawner_stop(struct spawner *sp);
 
 #endif

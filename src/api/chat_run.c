@@ -9,6 +9,7 @@
 #include "core/clock.h"
 #include "core/json.h"
 #include "core/log.h"
+#include "http/hangup.h"
 #include "http/sse_out.h"
 
 struct chat_run {
@@ -23,6 +24,7 @@ struct chat_run {
 	struct sse_out sse;             /* the client: streaming, or waiting for the end */
 	void (*released)(void *ctx, bool left_early);
 	void *ctx;
+	struct http_hangup *watch;      /* the client, watched for leaving (or NULL) */
 };
 
 struct chat_run *chat_run_new(const char *session_id, bool stream, void (*released)(void *ctx, bool left_early),
@@ -228,13 +230,27 @@ ssize_t chat_run_read(void *cls, uint64_t pos, char *buf, size_t max)
 	return n;
 }
 
+void chat_run_watch_client(struct chat_run *r, struct MHD_Connection *conn, void (*gone)(void *ctx))
+{
+	struct ad_err e;
+	struct http_hangup *w = http_hangup_watch(conn, gone, r->ctx, &e);
+	if (w == NULL)
+		log_warn("chat %s: %s; a client that leaves is noticed only when a write fails", r->id, e.msg);
+	pthread_mutex_lock(&r->lock);
+	r->watch = w;
+	pthread_mutex_unlock(&r->lock);
+}
+
 void chat_run_release(void *cls)
 {
 	struct chat_run *r = cls;
 	pthread_mutex_lock(&r->lock);
 	bool left_early = !r->ended;
 	sse_out_release(&r->sse);
+	struct http_hangup *w = r->watch;
+	r->watch = NULL;
 	pthread_mutex_unlock(&r->lock);
+	http_hangup_unwatch(w);        /* outside the lock: gone() may be waiting for it */
 	if (left_early)
 		log_info("chat %s: the client went away before the end of the turn", r->id);
 	if (r->released != NULL)

@@ -6,6 +6,7 @@
 #include <strings.h>
 
 #include "api/chat_run.h"
+#include "core/log.h"
 
 static bool wants_events(struct http_req *req, const struct chat_request *cr)
 {
@@ -53,6 +54,15 @@ static void released(void *ctx, bool left_early)
 	session_unref(s);
 }
 
+/* The client of an ephemeral run has gone: the run goes with it, now (the tool's
+ * processes, the model call in flight and the sandbox: session_destroy). */
+static void client_gone(void *ctx)
+{
+	struct session *s = ctx;
+	log_info("session %s: its client went away during the turn", session_id(s));
+	session_destroy(s, "its client went away");
+}
+
 static enum MHD_Result reply(struct http_req *req, struct chat_run *run)
 {
 	cJSON *body;
@@ -88,6 +98,9 @@ enum MHD_Result api_turn_start(struct http_req *req, struct session *s, const st
 			return http_reply_error(req, 409, "conflict_error", "%s", e.msg);
 		return http_reply_error(req, 503, HTTP_ERR_UNAVAILABLE, "%s", e.msg);
 	}
+	/* an ephemeral run goes with its client; a session's turn goes on without it */
+	if (session_pattern(s) == PATTERN_EPHEMERAL)
+		chat_run_watch_client(run, req->conn, client_gone);
 	if (stream) {
 		chat_run_set_conn(run, req->conn);
 		return http_reply_stream(req, 200, "text/event-stream; charset=utf-8", chat_run_read, run,

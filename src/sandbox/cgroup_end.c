@@ -74,6 +74,29 @@ int sandbox_cgroup_sweep(const struct cgroup_host *host)
 	return removed;
 }
 
+int sandbox_cgroup_sweep_owner(const struct cgroup_host *host, pid_t owner)
+{
+	const char *base = host->version == 2 ? host->v2_dir
+			 : host->version == 1 && host->ctl[CG_PIDS].available ? host->ctl[CG_PIDS].dir : NULL;
+	DIR *d = base != NULL ? opendir(base) : NULL;
+	if (d == NULL)
+		return 0;
+	char prefix[48];
+	int plen = snprintf(prefix, sizeof(prefix), "agentd-%ld-", (long)owner), removed = 0;
+	struct dirent *de;
+	while ((de = readdir(d)) != NULL) {
+		if (de->d_type != DT_DIR || strncmp(de->d_name, prefix, (size_t)plen) != 0)
+			continue;
+		struct sandbox_cgroup cg;
+		cgroup_by_name(&cg, host, de->d_name);
+		sandbox_cgroup_kill(&cg);
+		if (sandbox_cgroup_remove(&cg, NULL) == 0)
+			removed++;
+	}
+	closedir(d);
+	return removed;
+}
+
 /* How long a cgroup may take to empty once its processes are killed. */
 #define CG_EMPTY_WAIT_MS 10000u
 

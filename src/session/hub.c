@@ -6,6 +6,7 @@
 #include <pthread.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
@@ -16,8 +17,14 @@
 #include "core/clock.h"
 #include "core/log.h"
 #include "ipc/link.h"
+#include "ipc/link_out.h"
 
 #define HUB_EVENTS 64
+/* What may wait for a supervisor that does not read: more than a few of the largest
+ * frames (an upload is 5.4 MiB of base64) means it is stuck. */
+#define HUB_OUT_MAX (32u << 20)
+/* A supervisor that has taken nothing for this long while frames wait is given up. */
+#define HUB_STALL_MS 30000u
 
 struct hub_link {
 	struct hub *hub;
@@ -25,7 +32,10 @@ struct hub_link {
 	struct frame_decoder *dec;
 	const struct hub_link_ops *ops;
 	void *owner;
-	pthread_mutex_t send_lock;
+	pthread_mutex_t send_lock;      /* out, want_out, broke */
+	struct link_out out;            /* frames the supervisor has not taken yet */
+	bool want_out;                  /* EPOLLOUT is on: out has bytes waiting */
+	char broke[160];                /* why the hub gave up on the supervisor, or "" */
 	struct hub_link *prev, *next;   /* every live link, for hub_stop */
 };
 
@@ -54,11 +64,45 @@ static void finish(struct hub_link *l, const char *why)
 	struct hub *h = l->hub;
 	epoll_ctl(h->ep, EPOLL_CTL_DEL, l->fd, NULL);
 	unlink_link(h, l);
+	if (why == NULL && l->broke[0] != '\0')
+		why = l->broke;
 	l->ops->closed(l->owner, why);
 	close(l->fd);
 	frame_decoder_free(l->dec);
+	link_out_free(&l->out);
 	pthread_mutex_destroy(&l->send_lock);
 	free(l);
+}
+
+/* Under send_lock: EPOLLOUT on while frames wait, off once they are out. */
+static void watch_out(struct hub_link *l)
+{
+	bool want = link_out_pending(&l->out);
+	if (want == l->want_out)
+		return;
+	struct epoll_event ev = { .events = EPOLLIN | (want ? EPOLLOUT : 0), .data.ptr = l };
+	if (epoll_ctl(l->hub->ep, EPOLL_CTL_MOD, l->fd, &ev) == 0)
+		l->want_out = want;
+}
+
+/* Under send_lock: give up on a supervisor that does not take what it is sent. Its end
+ * sees the hang-up; ours reads end of file, and closed() says why. */
+static void give_up(struct hub_link *l, const char *why)
+{
+	if (l->broke[0] == '\0')
+		snprintf(l->broke, sizeof(l->broke), "%s", why);
+	shutdown(l->fd, SHUT_RDWR);
+}
+
+/* On the hub's thread: the socket has room. */
+static void flush_out(struct hub_link *l)
+{
+	struct ad_err e;
+	pthread_mutex_lock(&l->send_lock);
+	if (link_out_flush(&l->out, l->fd, &e) < 0)
+		give_up(l, e.msg);
+	watch_out(l);
+	pthread_mutex_unlock(&l->send_lock);
 }
 
 static int on_frame(void *ctx, unsigned type, cJSON *payload, struct ad_err *err)
@@ -78,8 +122,13 @@ static void tick_all(struct hub *h)
 {
 	struct { const struct hub_link_ops *ops; void *owner; } *snap = NULL;
 	size_t n = 0, cap = 0;
+	uint64_t now = clock_mono_ns();
 	pthread_mutex_lock(&h->lock);
 	for (struct hub_link *l = h->links; l != NULL; l = l->next) {
+		pthread_mutex_lock(&l->send_lock);
+		if (link_out_stalled_ms(&l->out, now) > HUB_STALL_MS)
+			give_up(l, "the session's supervisor took nothing it was sent for 30 s");
+		pthread_mutex_unlock(&l->send_lock);
 		if (l->ops->tick == NULL)
 			continue;
 		if (n == cap) {
@@ -118,6 +167,10 @@ static void *hub_main(void *arg)
 			struct hub_link *l = evs[i].data.ptr;
 			if (l == NULL)
 				return NULL;     /* hub_stop */
+			if (evs[i].events & EPOLLOUT)
+				flush_out(l);
+			if (!(evs[i].events & (EPOLLIN | EPOLLHUP | EPOLLERR)))
+				continue;
 			struct ad_err e;
 			int rc = link_recv(l->fd, l->dec, on_frame, l, &e);
 			if (rc < 0)
@@ -190,6 +243,7 @@ struct hub_link *hub_attach(struct hub *h, int fd, const struct hub_link_ops *op
 	l->fd = fd;
 	l->ops = ops;
 	l->owner = owner;
+	link_out_init(&l->out, HUB_OUT_MAX);
 	pthread_mutex_init(&l->send_lock, NULL);
 	fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
 	pthread_mutex_lock(&h->lock);
@@ -214,7 +268,12 @@ struct hub_link *hub_attach(struct hub *h, int fd, const struct hub_link_ops *op
 int hub_link_send(struct hub_link *l, unsigned type, const cJSON *payload, struct ad_err *err)
 {
 	pthread_mutex_lock(&l->send_lock);
-	int rc = link_send(l->fd, type, payload, err);
+	int rc = l->broke[0] != '\0' ? ad_err_code(err, EPIPE, "%s", l->broke)
+				       : link_out_send(&l->out, l->fd, type, payload, err);
+	if (rc < 0 && err->errnum == ENOBUFS)
+		give_up(l, "the session's supervisor stopped reading");
+	if (rc == 0)
+		watch_out(l);
 	pthread_mutex_unlock(&l->send_lock);
 	return rc;
 }

@@ -11,7 +11,7 @@
 #include "core/cleanup.h"
 #include "core/json.h"
 #include "core/log.h"
-#include "ipc/link.h"
+#include "ipc/frame.h"
 
 /* The request fields an agent may use; everything else is refused. */
 static const char *const allowed_fields[] = {
@@ -122,7 +122,6 @@ double usage_cost(const struct config *cfg, const struct usage *u)
 
 struct call_ctx {
 	struct relay *relay;
-	int agent_fd;
 	struct usage usage;
 	bool agent_gone;
 	struct ad_err agent_err;
@@ -138,10 +137,6 @@ static int on_event(void *ud, const char *event, const char *data, size_t len, s
 		const cJSON *src = strcmp(event, "message_start") == 0 ? cJSON_GetObjectItemCaseSensitive(j, "message") : j;
 		usage_read_json(&c->usage, cJSON_GetObjectItemCaseSensitive(src, "usage"));
 	}
-	if (c->relay->pump != NULL && c->relay->pump(c->relay->pump_ctx, &c->agent_err) < 0) {
-		c->agent_gone = true;
-		return ad_err_set(err, 0, "the agent failed while the answer streamed");
-	}
 	_cleanup_free_ char *text = strndup(data, len);
 	cJSON *ev = cJSON_CreateObject();
 	if (text == NULL || cJSON_AddStringToObject(ev, "event", event) == NULL ||
@@ -149,22 +144,22 @@ static int on_event(void *ud, const char *event, const char *data, size_t len, s
 		cJSON_Delete(ev);
 		return ad_err_set(err, ENOMEM, "relay an event");
 	}
-	if (link_send_take(c->agent_fd, FRAME_API_EVENT, ev, &c->agent_err) < 0) {
+	if (c->relay->send(c->relay->send_ctx, FRAME_API_EVENT, ev, &c->agent_err) < 0) {
 		c->agent_gone = true;
 		return ad_err_set(err, 0, "the agent stopped reading");
 	}
 	return 0;
 }
 
-static int api_end_error(int fd, const char *type, const char *message, long status, struct ad_err *err)
+static int api_end_error(struct relay *r, const char *type, const char *message, long status, struct ad_err *err)
 {
 	cJSON *end = json_error(type, message);
 	cJSON_AddFalseToObject(end, "ok");
 	cJSON_AddNumberToObject(end, "status", (double)status);
-	return link_send_take(fd, FRAME_API_END, end, err);
+	return r->send(r->send_ctx, FRAME_API_END, end, err);
 }
 
-int relay_serve(struct relay *r, const cJSON *payload, int agent_fd, struct ad_err *err)
+int relay_serve(struct relay *r, const cJSON *payload, struct ad_err *err)
 {
 	const cJSON *req = cJSON_GetObjectItemCaseSensitive(payload, "request");
 	struct ad_err why;
@@ -173,16 +168,16 @@ int relay_serve(struct relay *r, const cJSON *payload, int agent_fd, struct ad_e
 		log_warn("relay: refused the agent's request: %s", why.msg);
 		char msg[AD_ERR_MSG_MAX + 64];
 		snprintf(msg, sizeof(msg), "agentd refused the model request: %s", why.msg);
-		return api_end_error(agent_fd, "invalid_request_error", msg, 400, err);
+		return api_end_error(r, "invalid_request_error", msg, 400, err);
 	}
 	if (check_budget(r, &why) < 0) {
 		log_info("relay: budget spent: %s", why.msg);
-		return api_end_error(agent_fd, "budget_exceeded_error", why.msg, 429, err);
+		return api_end_error(r, "budget_exceeded_error", why.msg, 429, err);
 	}
 	_cleanup_free_ char *body = json_print(req);
 	if (body == NULL)
 		return ad_err_set(err, ENOMEM, "print the request");
-	struct call_ctx c = { .relay = r, .agent_fd = agent_fd };
+	struct call_ctx c = { .relay = r };
 	struct claude_call call;
 	r->requests++;
 	int rc = claude_call(&r->client, body, on_event, &c, &call);
@@ -198,9 +193,9 @@ int relay_serve(struct relay *r, const cJSON *payload, int agent_fd, struct ad_e
 				   : call.error_type[0]             ? call.error_type
 				   : call.status == 0               ? "api_connection_error"
 								    : "api_error";
-		return api_end_error(agent_fd, type, call.message, call.status, err);
+		return api_end_error(r, type, call.message, call.status, err);
 	}
 	cJSON *end = cJSON_CreateObject();
 	cJSON_AddTrueToObject(end, "ok");
-	return link_send_take(agent_fd, FRAME_API_END, end, err);
+	return r->send(r->send_ctx, FRAME_API_END, end, err);
 }

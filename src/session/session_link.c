@@ -128,6 +128,8 @@ static void on_closed(void *owner, const char *why)
 		snprintf(msg, sizeof(msg), "the session's supervisor ended%s%s", why ? ": " : s->reason ? ": " : "",
 			 why ? why : s->reason ? s->reason : "");
 		session_enter(s, SESSION_FAILED, msg);
+		free(s->reason);              /* GET .../{id} says why, whatever ended it */
+		s->reason = strdup(msg);
 	}
 	session_readers_wake(s);
 	bool host_failed = s->hidden && !s->closing;

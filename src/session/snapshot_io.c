@@ -12,7 +12,6 @@
 #include "core/base64.h"
 #include "core/log.h"
 #include "ipc/frame.h"
-#include "ipc/link.h"
 #include "ipc/protocol.h"
 #include "session/persist.h"
 
@@ -34,24 +33,24 @@ static bool is_op(const cJSON *op, const char *kind, const char *flag)
 }
 
 /* One restore piece of op id to the agent. */
-static int send_piece(int agent_fd, double id, const char *b64, bool last, struct ad_err *err)
+static int send_piece(struct snapio *io, double id, const char *b64, bool last, struct ad_err *err)
 {
 	cJSON *p = cJSON_CreateObject();
 	cJSON_AddNumberToObject(p, "id", id);
 	cJSON_AddStringToObject(p, "op", "restore");
 	cJSON_AddStringToObject(p, "data_b64", b64);
 	cJSON_AddBoolToObject(p, "last", last);
-	return link_send_take(agent_fd, FRAME_OP, p, err);
+	return io->send(io->send_ctx, FRAME_OP, p, err);
 }
 
 /* The saved tar, in pieces; none saved yet: one empty last piece. One that cannot be
  * opened: SNAPIO_FAILED, nothing sent. One that fails midway still ends the restore
  * (last: true), so that the agent reports the cut tar and is ready for what comes next. */
-static int restore(struct snapio *io, double id, int agent_fd, char *why, size_t size, struct ad_err *err)
+static int restore(struct snapio *io, double id, char *why, size_t size, struct ad_err *err)
 {
 	char path[4200];
 	if (snapshot_path(io->state_dir, io->id, path, sizeof(path)) < 0)
-		return send_piece(agent_fd, id, "", true, err) < 0 ? -1 : SNAPIO_SENT;
+		return send_piece(io, id, "", true, err) < 0 ? -1 : SNAPIO_SENT;
 	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
 	char *raw = malloc(PROTO_CHUNK), *b64 = malloc(base64_encoded_len(PROTO_CHUNK) + 1);
 	int rc = SNAPIO_SENT;
@@ -66,7 +65,7 @@ static int restore(struct snapio *io, double id, int agent_fd, char *why, size_t
 		if (n < 0)
 			log_error("session %s: reading the saved workspace %s: %s", io->id, path, strerror(errno));
 		base64_encode(raw, n > 0 ? (size_t)n : 0, b64);
-		if (send_piece(agent_fd, id, b64, n <= 0, err) < 0)
+		if (send_piece(io, id, b64, n <= 0, err) < 0)
 			rc = -1;
 		if (n <= 0)
 			break;
@@ -78,13 +77,13 @@ static int restore(struct snapio *io, double id, int agent_fd, char *why, size_t
 	return rc;
 }
 
-int snapio_gateway_op(struct snapio *io, const cJSON *op, int agent_fd, char *why, size_t size, struct ad_err *err)
+int snapio_gateway_op(struct snapio *io, const cJSON *op, char *why, size_t size, struct ad_err *err)
 {
 	const cJSON *id = cJSON_GetObjectItemCaseSensitive(op, "id");
 	if (!cJSON_IsNumber(id))
 		return SNAPIO_NOT_OURS;
 	if (is_op(op, "restore", "saved"))
-		return restore(io, id->valuedouble, agent_fd, why, size, err);
+		return restore(io, id->valuedouble, why, size, err);
 	if (!is_op(op, "snapshot", "save"))
 		return SNAPIO_NOT_OURS;
 	snapio_abort(io);
@@ -98,7 +97,7 @@ int snapio_gateway_op(struct snapio *io, const cJSON *op, int agent_fd, char *wh
 	cJSON *plain = cJSON_CreateObject();
 	cJSON_AddNumberToObject(plain, "id", id->valuedouble);
 	cJSON_AddStringToObject(plain, "op", "snapshot");
-	return link_send_take(agent_fd, FRAME_OP, plain, err) < 0 ? -1 : SNAPIO_SENT;
+	return io->send(io->send_ctx, FRAME_OP, plain, err) < 0 ? -1 : SNAPIO_SENT;
 }
 
 /* The save failed: its op_end says so, whatever the agent said. */

@@ -2,15 +2,23 @@
  *
  * Requests come over a SOCK_SEQPACKET socket, one message each: the session id, a
  * newline and the session's options (JSON), with the supervisor's end of the session
- * socket as SCM_RIGHTS. The spawner forks,
- * the child becomes the supervisor; children are reaped by the kernel (SA_NOCLDWAIT). */
+ * socket as SCM_RIGHTS. The spawner forks, the child becomes the supervisor.
+ *
+ * Lifetimes: the spawner dies with the gateway, and a supervisor with the spawner
+ * (PR_SET_PDEATHSIG), so that no session outlives a daemon killed with SIGKILL. When
+ * the gateway closes the socket (a clean stop), the spawner waits for its supervisors,
+ * which are tearing their sandboxes down, before it exits. It reaps them as they end,
+ * and a supervisor killed by a signal (it could not clean up) has its sandbox's cgroup
+ * killed and removed here. */
 #include "session/spawner.h"
 
 #include <errno.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
@@ -18,6 +26,7 @@
 
 #include "claude/curl_loader.h"
 #include "core/cleanup.h"
+#include "core/clock.h"
 #include "core/json.h"
 #include "core/log.h"
 #include "ipc/link.h"
@@ -27,6 +36,8 @@
 
 #define SESSION_ID_MAX 64
 #define REQUEST_MAX (64u << 10)           /* the id, a newline, the session's options (JSON) */
+/* At a clean stop, how long supervisors get to end their sessions before SIGKILL. */
+#define DRAIN_MS 20000u
 
 struct spawner {
 	int sock;          /* the gateway's end */
@@ -64,12 +75,94 @@ static int recv_request(int sock, char *req, int *fd)
 	return *fd >= 0 ? 0 : -1;
 }
 
+/* The supervisors alive, by pid. */
+struct kids {
+	pid_t *pid;
+	size_t n, cap;
+};
+
+static void kids_add(struct kids *k, pid_t pid)
+{
+	if (k->n == k->cap) {
+		size_t cap = k->cap ? k->cap * 2 : 64;
+		pid_t *np = realloc(k->pid, cap * sizeof(*np));
+		if (np == NULL)
+			return;        /* not tracked: it is still reaped, only not waited for */
+		k->pid = np;
+		k->cap = cap;
+	}
+	k->pid[k->n++] = pid;
+}
+
+static void kids_remove(struct kids *k, pid_t pid)
+{
+	for (size_t i = 0; i < k->n; i++)
+		if (k->pid[i] == pid) {
+			k->pid[i] = k->pid[--k->n];
+			return;
+		}
+}
+
+/* One supervisor has ended; one killed by a signal could not clean up after itself. */
+static void ended(const struct cgroup_host *host, struct kids *k, pid_t pid, int status)
+{
+	kids_remove(k, pid);
+	if (WIFSIGNALED(status)) {
+		log_warn("spawner: supervisor %ld was killed by signal %d; removing its sandbox's cgroup", (long)pid,
+			 WTERMSIG(status));
+		sandbox_cgroup_sweep_owner(host, pid);
+	}
+}
+
+/* Reap every supervisor that has ended, without waiting. */
+static void reap(const struct cgroup_host *host, struct kids *k)
+{
+	int status;
+	pid_t pid;
+	while ((pid = waitpid(-1, &status, WNOHANG)) > 0 || (pid < 0 && errno == EINTR))
+		if (pid > 0)
+			ended(host, k, pid, status);
+}
+
+/* The gateway has gone: its supervisors end their sessions (they saw the hang-up);
+ * those that take longer than DRAIN_MS are killed, and their cgroups removed. */
+static _Noreturn void drain_and_exit(const struct cgroup_host *host, struct kids *k)
+{
+	uint64_t until = clock_mono_ms() + DRAIN_MS;
+	for (reap(host, k); k->n > 0 && clock_mono_ms() < until; reap(host, k)) {
+		struct timespec nap = { 0, 10 * 1000000L };
+		nanosleep(&nap, NULL);
+	}
+	if (k->n > 0)
+		log_warn("spawner: %zu supervisors still running after %u s; killing them", k->n, DRAIN_MS / 1000);
+	for (size_t i = 0; i < k->n; i++)
+		kill(k->pid[i], SIGKILL);
+	while (k->n > 0) {
+		int status;
+		pid_t pid = waitpid(k->pid[0], &status, 0);
+		if (pid < 0 && errno == EINTR)
+			continue;
+		if (pid < 0)
+			kids_remove(k, k->pid[0]);
+		else
+			ended(host, k, pid, status);
+	}
+	_exit(0);
+}
+
+/* In a new supervisor: it dies with the spawner (which dies with the gateway). */
+static void die_with_parent(pid_t parent)
+{
+	prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
+	if (getppid() != parent)          /* the parent died before the line above */
+		_exit(1);
+}
+
 static _Noreturn void spawner_main(int sock, const struct config *cfg, const struct sandbox_policy *policy,
-				   const struct cgroup_host *host)
+				   const struct cgroup_host *host, pid_t gateway)
 {
 	prctl(PR_SET_NAME, "agentd-spawner", 0, 0, 0);
-	struct sigaction sa = { .sa_handler = SIG_IGN, .sa_flags = SA_NOCLDWAIT };
-	sigaction(SIGCHLD, &sa, NULL);
+	die_with_parent(gateway);
 	signal(SIGPIPE, SIG_IGN);
 	/* the gateway takes SIGINT/SIGTERM and ends us by closing the socket */
 	signal(SIGINT, SIG_IGN);
@@ -81,15 +174,23 @@ static _Noreturn void spawner_main(int sock, const struct config *cfg, const str
 		ad_err_prefix(&setup, "preparing sandboxes");
 	sandbox_cgroup_sweep(host);   /* what supervisors killed with SIGKILL left behind */
 	struct supervisor_env env = { .cfg = cfg, .policy = policy, .seccomp = prog, .cgroups = host };
+	struct kids kids = { 0 };
+	pid_t self = getpid();
 
 	char *req = malloc(REQUEST_MAX);
 	if (req == NULL)
 		_exit(1);
 	for (;;) {
+		/* wake now and then to reap, so that a killed supervisor's cgroup goes at once */
+		struct pollfd p = { sock, POLLIN, 0 };
+		int ready = poll(&p, 1, 500);
+		reap(host, &kids);
+		if (ready <= 0)
+			continue;
 		int fd;
 		int rc = recv_request(sock, req, &fd);
 		if (rc == 1)
-			_exit(0);        /* the gateway closed its end */
+			drain_and_exit(host, &kids);   /* the gateway closed its end */
 		if (rc < 0)
 			continue;
 		if (setup.msg[0]) {
@@ -100,8 +201,7 @@ static _Noreturn void spawner_main(int sock, const struct config *cfg, const str
 		pid_t pid = fork();
 		if (pid == 0) {
 			close(sock);
-			struct sigaction dfl = { .sa_handler = SIG_DFL };
-			sigaction(SIGCHLD, &dfl, NULL);
+			die_with_parent(self);
 			prctl(PR_SET_NAME, "agentd-session", 0, 0, 0);
 			char *opts = strchr(req, '\n');
 			*opts++ = '\0';
@@ -112,6 +212,8 @@ static _Noreturn void spawner_main(int sock, const struct config *cfg, const str
 			ad_err_sys(&e, "fork a supervisor");
 			log_error("spawner: %s", e.msg);
 			refuse(fd, &e);
+		} else {
+			kids_add(&kids, pid);
 		}
 		close(fd);
 	}
@@ -128,6 +230,7 @@ int spawner_start(struct spawner **out, const struct config *cfg, const struct s
 		free(sp);
 		return ad_err_sys(err, "socketpair");
 	}
+	pid_t gateway = getpid();
 	pid_t pid = fork();
 	if (pid < 0) {
 		close(sv[0]);
@@ -137,7 +240,7 @@ int spawner_start(struct spawner **out, const struct config *cfg, const struct s
 	}
 	if (pid == 0) {
 		close(sv[0]);
-		spawner_main(sv[1], cfg, policy, host);
+		spawner_main(sv[1], cfg, policy, host, gateway);
 	}
 	close(sv[1]);
 	sp->sock = sv[0];

@@ -7,13 +7,13 @@
 #include "session/supervisor.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <sys/time.h>
 #include <unistd.h>
 
 #include "core/cleanup.h"
@@ -28,19 +28,12 @@
 #include "session/snapshot_io.h"
 #include "supervisor_int.h"
 
-/* A stalled agent must not stall its supervisor for ever. */
-#define AGENT_SEND_TIMEOUT_S 30
+/* Frames the agent has not taken: more than a few of the largest means it is stuck. */
+#define AGENT_OUT_MAX (32u << 20)
+/* Frames the gateway has not taken; the hub reads as they come, so this is plenty. */
+#define GW_OUT_MAX (64u << 20)
 /* A shared sandbox's member agent gets this long to end its shells by itself. */
 #define JOINED_EXIT_MS 1000
-
-static void send_error(struct supervisor *s, const char *type, const char *message)
-{
-	sup_flush_usage(s);
-	cJSON *ev = json_error(type, message);
-	cJSON_AddStringToObject(ev, "type", "error");
-	sup_to_gateway(s, ev);
-	s->running = false;
-}
 
 static int send_hello(struct supervisor *s, struct ad_err *err)
 {
@@ -58,20 +51,15 @@ static int send_hello(struct supervisor *s, struct ad_err *err)
 	for (char **p = cfg->agent.deny_commands; p != NULL && *p != NULL; p++)
 		cJSON_AddItemToArray(deny, cJSON_CreateString(*p));
 	cJSON_AddStringToObject(c, "workspace", "/workspace");
-	return link_send_take(s->agent, FRAME_HELLO, h, err);
+	int rc = sup_to_agent(s, FRAME_HELLO, h, err);
+	cJSON_Delete(h);
+	return rc;
 }
 
-/* relay's pump: what the agent sent while a call streams (its text events). */
-static int pump_agent(void *ctx, struct ad_err *err)
+/* relay's and snapio's way to the agent: paced (supervisor_io.c). */
+static int send_paced(void *ctx, unsigned type, cJSON *payload, struct ad_err *err)
 {
-	struct supervisor *s = ctx;
-	struct pollfd p = { s->agent, POLLIN, 0 };
-	while (poll(&p, 1, 0) > 0) {
-		int rc = link_recv(s->agent, s->agent_dec, sup_agent_frame, s, err);
-		if (rc != 0)
-			return rc < 0 ? -1 : ad_err_set(err, 0, "the agent hung up in the middle of a call");
-	}
-	return 0;
+	return sup_to_agent_paced(ctx, type, payload, err);
 }
 
 static int start_sandbox(struct supervisor *s, const cJSON *join, struct ad_err *err)
@@ -81,8 +69,7 @@ static int start_sandbox(struct supervisor *s, const cJSON *join, struct ad_err 
 	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0)
 		return ad_err_sys(err, "socketpair");
 	s->agent = sv[0];
-	struct timeval tv = { AGENT_SEND_TIMEOUT_S, 0 };
-	setsockopt(s->agent, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+	fcntl(s->agent, F_SETFL, fcntl(s->agent, F_GETFL) | O_NONBLOCK);
 	char **envp = sandbox_env_build(env->policy, NULL);
 	char *argv[] = { (char *)SANDBOX_AGENT_ARGV0, NULL };
 	/* the agent's stderr reaches the log only when debugging (it is the sandbox's text),
@@ -130,7 +117,7 @@ static void sandbox_ended(struct supervisor *s)
 	if (s->running) {
 		char msg[AD_ERR_MSG_MAX + 64];
 		snprintf(msg, sizeof(msg), "the agent's sandbox ended during the run: %s", res.message);
-		send_error(s, "sandbox_error", msg);
+		sup_send_error(s, "sandbox_error", msg);
 	}
 	s->quit = true;
 }
@@ -142,42 +129,95 @@ static void time_up(struct supervisor *s)
 	char msg[AD_ERR_MSG_MAX + 64];
 	snprintf(msg, sizeof(msg), "the session reached its time limit (sandbox.session_timeout_s): %s", res.message);
 	log_info("session %s: %s", s->id, msg);
-	send_error(s, "timeout_error", msg);
+	sup_send_error(s, "timeout_error", msg);
 	s->quit = true;
+}
+
+/* What ends the session whatever the agent does: its time limit, an agent that takes
+ * nothing it is sent, that does not end its run after a CANCEL or an op in its time.
+ * The sandbox is killed through its cgroup. */
+static void check_deadlines(struct supervisor *s, uint64_t now)
+{
+	struct ad_err e;
+	if (now >= sandbox_deadline_ns(s->sb))
+		time_up(s);
+	else if (link_out_stalled_ms(&s->to_agent, now) >= SUP_STALL_MS)
+		sup_end(s, "agent_error", (sup_agent_stuck(s, &e), e.msg));
+	else if (s->cancel_by_ns != 0 && now >= s->cancel_by_ns)
+		sup_end(s, "agent_error", "the agent did not stop its run within 5 s of the interrupt; its sandbox was stopped");
+	else if (s->op_by_ns != 0 && now >= s->op_by_ns)
+		sup_end(s, "agent_error", "the agent did not finish the operation in its time; its sandbox was stopped");
+	else if (link_out_stalled_ms(&s->to_gw, now) >= SUP_STALL_MS) {
+		log_warn("session %s: the gateway took nothing for %u s; ending", s->id, SUP_STALL_MS / 1000);
+		s->quit = true;
+	}
+}
+
+/* The next moment check_deadlines may have something to do, in ms from now. */
+static int next_check_ms(const struct supervisor *s, uint64_t now)
+{
+	uint64_t at = sandbox_deadline_ns(s->sb);
+	if (s->cancel_by_ns != 0 && s->cancel_by_ns < at)
+		at = s->cancel_by_ns;
+	if (s->op_by_ns != 0 && s->op_by_ns < at)
+		at = s->op_by_ns;
+	uint64_t left = at > now ? (at - now) / 1000000u + 1 : 0;
+	if (link_out_pending(&s->to_agent) || link_out_pending(&s->to_gw))
+		left = left < 1000 ? left : 1000;      /* a stall is measured by the second */
+	return left > 60000 ? 60000 : (int)left;
+}
+
+/* An agent frame handler failed: the agent broke the protocol, is stuck, or the
+ * session's time ran out while waiting for it. */
+static void agent_failed(struct supervisor *s, struct ad_err *e)
+{
+	if (s->quit)
+		return;
+	if (clock_mono_ns() >= sandbox_deadline_ns(s->sb)) {
+		time_up(s);
+		return;
+	}
+	if (e->errnum == 0)
+		ad_err_prefix(e, "the agent broke the protocol");
+	sup_end(s, "agent_error", e->msg);
 }
 
 static void serve(struct supervisor *s)
 {
 	struct ad_err e;
 	while (!s->quit) {
-		uint64_t now = clock_mono_ns(), deadline = sandbox_deadline_ns(s->sb);
-		if (now >= deadline) {
-			time_up(s);
+		uint64_t now = clock_mono_ns();
+		check_deadlines(s, now);
+		if (s->quit)
 			break;
-		}
+		/* the gateway's queue full: the agent waits until it drains */
+		bool read_agent = s->agent >= 0 && link_out_queued(&s->to_gw) < GW_OUT_MAX / 2;
 		struct pollfd p[3] = {
-			{ s->gw, POLLIN, 0 }, { s->agent, POLLIN, 0 }, { sandbox_event_fd(s->sb), POLLIN, 0 },
+			{ s->gw, POLLIN | (link_out_pending(&s->to_gw) ? POLLOUT : 0), 0 },
+			{ s->agent, (read_agent ? POLLIN : 0) | (link_out_pending(&s->to_agent) ? POLLOUT : 0), 0 },
+			{ sandbox_event_fd(s->sb), POLLIN, 0 },
 		};
-		uint64_t left = (deadline - now) / 1000000u + 1;
-		int n = poll(p, 3, left > 60000 ? 60000 : (int)left);
+		int n = poll(p, 3, next_check_ms(s, now));
 		if (n < 0 && errno != EINTR) {
 			ad_err_sys(&s->fault, "poll");
 			break;
 		}
 		if (n <= 0)
 			continue;
-		if (p[1].revents) {
+		if ((p[0].revents & POLLOUT) && link_out_flush(&s->to_gw, s->gw, &e) < 0)
+			break;                 /* the gateway is gone */
+		if ((p[1].revents & POLLOUT) && link_out_flush(&s->to_agent, s->agent, &e) < 0)
+			p[1].revents |= POLLHUP;    /* gone: read what is left, then the end */
+		if (p[1].revents & (POLLIN | POLLHUP | POLLERR)) {
 			int rc = link_recv(s->agent, s->agent_dec, sup_agent_frame, s, &e);
 			if (rc < 0) {
-				ad_err_prefix(&e, "the agent broke the protocol");
-				log_warn("session %s: %s", s->id, e.msg);
-				send_error(s, "agent_error", e.msg);
+				agent_failed(s, &e);
 				break;
 			}
 			if (rc == 1)     /* the agent closed its end: the pidfd will say how it ended */
-				p[1].revents = 0, s->agent = (close(s->agent), -1);
+				s->agent = (close(s->agent), -1);
 		}
-		if (p[0].revents && !s->quit) {
+		if ((p[0].revents & (POLLIN | POLLHUP | POLLERR)) && !s->quit) {
 			int rc = link_recv(s->gw, s->gw_dec, sup_gateway_frame, s, &e);
 			if (rc != 0) {
 				if (rc < 0)
@@ -193,6 +233,14 @@ static void serve(struct supervisor *s)
 			poll(&w, 1, 1000);
 			sandbox_ended(s);
 		}
+	}
+	/* what the gateway should still hear (the run's end, an error), as far as it takes it */
+	if (s->gw >= 0 && link_out_pending(&s->to_gw)) {
+		struct pollfd w = { s->gw, POLLOUT, 0 };
+		uint64_t until = clock_mono_ns() + 1000000000ull;
+		while (link_out_pending(&s->to_gw) && clock_mono_ns() < until && poll(&w, 1, 100) >= 0 &&
+		       !(w.revents & (POLLERR | POLLHUP)) && link_out_flush(&s->to_gw, s->gw, &e) == 0)
+			;
 	}
 }
 
@@ -214,24 +262,29 @@ int supervisor_main(const struct supervisor_env *env, int gw_fd, const char *ses
 	_cleanup_cjson_ cJSON *o = cJSON_Parse(opts);
 	const cJSON *join = cJSON_GetObjectItemCaseSensitive(o, "join");
 	signal(SIGPIPE, SIG_IGN);
+	fcntl(gw_fd, F_SETFL, fcntl(gw_fd, F_GETFL) | O_NONBLOCK);
+	link_out_init(&s.to_gw, GW_OUT_MAX);
+	link_out_init(&s.to_agent, AGENT_OUT_MAX);
 	s.gw_dec = frame_decoder_new(FRAME_MAX_PAYLOAD);
 	s.agent_dec = frame_decoder_new(FRAME_MAX_PAYLOAD);
 	relay_init(&s.relay, env->cfg, gw_fd);
 	snapio_init(&s.snap, env->cfg->state_dir, session_id,
 		    snapio_tar_max(env->policy->workspace_size, env->policy->workspace_files));
-	s.relay.pump = pump_agent;
-	s.relay.pump_ctx = &s;
+	s.relay.send = send_paced;
+	s.relay.send_ctx = &s;
+	s.snap.send = send_paced;
+	s.snap.send_ctx = &s;
 	uint64_t t0 = clock_mono_ns();
 	if (s.gw_dec == NULL || s.agent_dec == NULL) {
 		ad_err_set(&e, ENOMEM, "frame decoders");
-		send_error(&s, "sandbox_error", e.msg);
+		sup_send_error(&s, "sandbox_error", e.msg);
 	} else if (session_policy(o, &policy, &e) < 0) {
 		ad_err_prefix(&e, "the session's sandbox policy");
-		send_error(&s, "invalid_request_error", e.msg);
+		sup_send_error(&s, "invalid_request_error", e.msg);
 	} else if ((s.join_cgroup = cJSON_GetObjectItemCaseSensitive(join, "cgroup"), start_sandbox(&s, join, &e)) < 0) {
 		ad_err_prefix(&e, "the sandbox could not be built");
 		log_error("session %s: %s", session_id, e.msg);
-		send_error(&s, "sandbox_error", e.msg);
+		sup_send_error(&s, "sandbox_error", e.msg);
 	} else {
 		log_debug("session %s: sandbox up in %.2f ms", session_id, (double)(clock_mono_ns() - t0) / 1e6);
 		serve(&s);
@@ -248,6 +301,8 @@ int supervisor_main(const struct supervisor_env *env, int gw_fd, const char *ses
 	if (s.agent >= 0)
 		close(s.agent);
 	snapio_abort(&s.snap);
+	link_out_free(&s.to_gw);
+	link_out_free(&s.to_agent);
 	frame_decoder_free(s.gw_dec);
 	frame_decoder_free(s.agent_dec);
 	claude_client_cleanup(&s.relay.client);

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "core/cleanup.h"
+#include "core/clock.h"
 #include "core/json.h"
 #include "core/log.h"
 #include "ipc/link.h"
@@ -14,17 +15,6 @@
 #include "session/relay.h"
 #include "session/snapshot_io.h"
 #include "supervisor_int.h"
-
-int sup_to_gateway(struct supervisor *s, cJSON *ev)
-{
-	struct ad_err e;
-	if (link_send_take(s->gw, FRAME_RUN_EVENT, ev, &e) < 0) {
-		log_debug("session %s: gateway gone: %s", s->id, e.msg);
-		s->quit = true;
-		return -1;
-	}
-	return 0;
-}
 
 /* The usage of the last call, with the run's running total. It goes out once the
  * agent has passed on the call's text (its next frame that is not text), so that a
@@ -69,8 +59,10 @@ static int pass_run_event(struct supervisor *s, cJSON *ev, struct ad_err *err)
 		cJSON_Delete(ev);              /* a piece of a save: on disk, not for the gateway */
 		return 0;
 	}
-	if (strcmp(type->valuestring, "op_end") == 0)
+	if (strcmp(type->valuestring, "op_end") == 0) {
 		s->op_active = false;
+		s->op_by_ns = 0;
+	}
 	bool last = strcmp(type->valuestring, "done") == 0 || strcmp(type->valuestring, "error") == 0;
 	if (strcmp(type->valuestring, "done") == 0) {
 		cJSON_DeleteItemFromObjectCaseSensitive(ev, "usage");
@@ -78,8 +70,10 @@ static int pass_run_event(struct supervisor *s, cJSON *ev, struct ad_err *err)
 		cJSON_AddItemToObject(ev, "usage", usage_json(&s->run_usage));
 		cJSON_AddNumberToObject(ev, "cost_usd", usage_cost(s->env->cfg, &s->run_usage));
 	}
-	if (last)
+	if (last) {
 		s->running = false;
+		s->cancel_by_ns = 0;
+	}
 	sup_to_gateway(s, ev);
 	return 0;
 }
@@ -119,7 +113,7 @@ int sup_agent_frame(void *ctx, unsigned type, cJSON *payload, struct ad_err *err
 			break;
 		}
 		s->in_call = true;
-		rc = relay_serve(&s->relay, payload, s->agent, err);
+		rc = relay_serve(&s->relay, payload, err);
 		s->in_call = false;
 		s->usage_pending = rc == 0;
 		break;
@@ -132,15 +126,17 @@ int sup_agent_frame(void *ctx, unsigned type, cJSON *payload, struct ad_err *err
 	return rc;
 }
 
-/* An OP that failed in the supervisor, before the agent saw it: its op_end. */
-static void op_failed_here(struct supervisor *s, const cJSON *op, const char *why)
+/* When the agent must have ended an OP: an exec's own time limit (else the session's
+ * command limit, as for every other op), and a margin. Past it the agent is stuck. */
+static uint64_t op_deadline_ns(const struct supervisor *s, const cJSON *op)
 {
-	cJSON *end = cJSON_CreateObject();
-	cJSON_AddStringToObject(end, "type", "op_end");
-	json_copy_item(end, "id", op, "id");
-	cJSON_AddFalseToObject(end, "ok");
-	cJSON_AddStringToObject(end, "error", why);
-	sup_to_gateway(s, end);
+	const cJSON *t = cJSON_GetObjectItemCaseSensitive(op, "timeout_s");
+	double limit = (double)s->env->policy->command_timeout_s;
+	if (cJSON_IsNumber(t) && t->valuedouble > 0 && t->valuedouble < limit)
+		limit = t->valuedouble;
+	if (limit < OP_MIN_S)
+		limit = OP_MIN_S;
+	return clock_mono_ns() + (uint64_t)((limit + OP_GRACE_S) * 1e9);
 }
 
 int sup_gateway_frame(void *ctx, unsigned type, cJSON *payload, struct ad_err *err)
@@ -151,20 +147,32 @@ int sup_gateway_frame(void *ctx, unsigned type, cJSON *payload, struct ad_err *e
 	if ((type == FRAME_TURN || type == FRAME_OP) && (s->running || s->op_active)) {
 		rc = ad_err_set(err, 0, "a %s while a %s is in flight", frame_type_name(type), s->running ? "run" : "op");
 	} else if (type == FRAME_OP) {
-		int io = snapio_gateway_op(&s->snap, payload, s->agent, why, sizeof(why), err);
+		const cJSON *id = cJSON_GetObjectItemCaseSensitive(payload, "id");
+		s->op_id = cJSON_IsNumber(id) ? id->valuedouble : 0;
+		s->op_active = true;           /* before the pieces: the agent may answer at once */
+		s->op_by_ns = op_deadline_ns(s, payload);
+		int io = snapio_gateway_op(&s->snap, payload, why, sizeof(why), err);
 		if (io == SNAPIO_NOT_OURS)
-			rc = link_send(s->agent, type, payload, err);
+			rc = sup_to_agent(s, type, payload, err);
 		else if (io < 0)
 			rc = -1;
 		if (io == SNAPIO_FAILED)
-			op_failed_here(s, payload, why);
-		else if (rc == 0)
-			s->op_active = true;
-	} else if (type == FRAME_TURN || type == FRAME_CANCEL) {
-		rc = link_send(s->agent, type, payload, err);
-		if (rc == 0 && type == FRAME_TURN) {
+			sup_op_failed(s, s->op_id, why);
+		else if (rc < 0)
+			s->op_active = false;
+	} else if (type == FRAME_TURN) {
+		rc = sup_to_agent(s, type, payload, err);
+		if (rc == 0) {
 			s->running = true;
+			s->cancel_by_ns = 0;
 			memset(&s->run_usage, 0, sizeof(s->run_usage));
+		}
+	} else if (type == FRAME_CANCEL) {
+		/* one cancel is enough; the agent that has not ended the run by the deadline
+		 * is stuck, and the session ends without it (supervisor.c) */
+		if (s->running && s->cancel_by_ns == 0) {
+			rc = sup_to_agent(s, type, payload, err);
+			s->cancel_by_ns = clock_mono_ns() + CANCEL_GRACE_MS * 1000000ull;
 		}
 	} else {
 		rc = ad_err_set(err, 0, "the gateway may not send %s frames", frame_type_name(type));

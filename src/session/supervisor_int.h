@@ -4,11 +4,13 @@
 #define AGENTD_SESSION_SUPERVISOR_INT_H
 
 #include <stdbool.h>
+#include <stdint.h>
 
 #include <cjson/cJSON.h>
 
 #include "core/err.h"
 #include "ipc/frame.h"
+#include "ipc/link_out.h"
 #include "session/relay.h"
 #include "session/snapshot_io.h"
 #include "session/supervisor.h"
@@ -18,11 +20,15 @@ struct supervisor {
 	const char *id;
 	int gw, agent;
 	struct frame_decoder *gw_dec, *agent_dec;
+	struct link_out to_gw, to_agent;  /* frames the peers have not taken yet */
 	struct sandbox *sb;
 	struct relay relay;
 	struct usage run_usage;       /* the run in flight */
 	bool running;                 /* a TURN went to the agent; its done or error has not come */
 	bool op_active;               /* an OP went to the agent; its op_end has not come */
+	double op_id;                 /* then: its id */
+	uint64_t op_by_ns;            /* then: when the agent must have ended it (0: no limit) */
+	uint64_t cancel_by_ns;        /* a CANCEL went to the agent: when the run must be over */
 	struct snapio snap;           /* a hybrid session's saves and resumes */
 	bool joined;                  /* the agent joined a shared sandbox (not ours to end) */
 	const cJSON *join_cgroup;     /* then: that sandbox's cgroup */
@@ -32,8 +38,35 @@ struct supervisor {
 	struct ad_err fault;          /* why the session ends, when it is a failure */
 };
 
-/* A run event to the gateway (taken); a gateway gone ends the session (quit). */
+/* A peer that takes nothing it was sent for this long is given up on. */
+#define SUP_STALL_MS 30000u
+/* An agent that has not ended its run this long after a CANCEL is stuck. */
+#define CANCEL_GRACE_MS 5000u
+/* An op may take its time limit (at least OP_MIN_S) and OP_GRACE_S more. */
+#define OP_MIN_S 60.0
+#define OP_GRACE_S 15.0
+
+/* supervisor_io.c: a run event to the gateway (taken), queued; a gateway gone or not
+ * reading ends the session (quit). */
 int sup_to_gateway(struct supervisor *s, cJSON *ev);
+/* A frame to the agent, queued (not waiting); fails when the agent is gone or its
+ * queue is full (ENOBUFS). */
+int sup_to_agent(struct supervisor *s, unsigned type, const cJSON *payload, struct ad_err *err);
+/* The same for a producer of many frames (payload taken): first waits, reading the
+ * agent meanwhile, until the agent has room; fails when it is stuck (see SUP_STALL_MS),
+ * gone, the session's time is up or the gateway hangs up. */
+int sup_to_agent_paced(struct supervisor *s, unsigned type, cJSON *payload, struct ad_err *err);
+/* Whatever the agent has sent, without waiting: 0, or -1 (broken, or hung up). */
+int sup_read_agent(struct supervisor *s, struct ad_err *err);
+/* err says the agent is stuck; -1. */
+int sup_agent_stuck(struct supervisor *s, struct ad_err *err);
+/* End the session now, whatever the agent does: the sandbox killed through its cgroup,
+ * the op and the run in flight failed with why, quit. */
+void sup_end(struct supervisor *s, const char *type, const char *why);
+/* The run ends on an error event of type (the gateway's run and session hear why). */
+void sup_send_error(struct supervisor *s, const char *type, const char *message);
+/* The op in flight ends with ok: false and why. */
+void sup_op_failed(struct supervisor *s, double id, const char *why);
 /* The last call's usage event, if it waits (see supervisor_frames.c). */
 void sup_flush_usage(struct supervisor *s);
 /* link_recv callbacks, ctx the supervisor: a frame from the agent, from the gateway. */

@@ -468,7 +468,11 @@ class HostState:
         extra = set(descendants(self.d.proc.pid)) - self.tree
         if extra:
             out["new processes under the daemon"] = {p: _cmdline(p) for p in extra}
-        cg = su.agentd_cgroups() - self.cgroups
+        # another test run on the host (another work tree) makes cgroups of its own: a
+        # cgroup counts when its owner is ours or gone, never when it is someone else's
+        ours = set(descendants(self.d.proc.pid))
+        cg = {c for c in su.agentd_cgroups() - self.cgroups
+              if su.cgroup_owner(c) in ours or not os.path.exists(f"/proc/{su.cgroup_owner(c)}")}
         if cg:
             out["cgroups"] = sorted(cg)
         if su.mount_table() != self.mounts:

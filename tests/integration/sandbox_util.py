@@ -189,6 +189,11 @@ def agentd_cgroups():
     return found
 
 
+def cgroup_owner(path):
+    """The pid of the launcher (supervisor) that made an agentd-<pid>-<n> cgroup."""
+    return int(CGROUP_NAME_RE.match(os.path.basename(path)).group(1))
+
+
 def cgroups_of_launchers(pids):
     """The agentd-* cgroup directories that launchers with these host pids made."""
     pids = {int(p) for p in pids}

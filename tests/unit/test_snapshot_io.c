@@ -76,6 +76,20 @@ static int on_frame(void *ctx, unsigned type, cJSON *p, struct ad_err *err)
 	return 0;
 }
 
+/* The supervisor's way to the agent, here straight to the socket. */
+static int send_to(void *ctx, unsigned type, cJSON *payload, struct ad_err *err)
+{
+	struct fixture *f = ctx;
+	return link_send_take(f->sv[0], type, payload, err);
+}
+
+static void io_init(struct snapio *io, struct fixture *f, uint64_t max)
+{
+	snapio_init(io, f->dir, SID, max);
+	io->send = send_to;
+	io->send_ctx = f;
+}
+
 /* Every frame the supervisor's end has sent so far. */
 static void drain(struct fixture *f)
 {
@@ -102,7 +116,7 @@ static cJSON *save(struct fixture *f, struct snapio *io, const char *const *piec
 	char why[256];
 	struct ad_err e;
 	cJSON *op = cJSON_Parse("{\"id\": 7, \"op\": \"snapshot\", \"save\": true}");
-	assert_int_equal(snapio_gateway_op(io, op, f->sv[0], why, sizeof(why), &e), SNAPIO_SENT);
+	assert_int_equal(snapio_gateway_op(io, op, why, sizeof(why), &e), SNAPIO_SENT);
 	cJSON_Delete(op);
 	drain(f);                             /* the agent is asked for a plain snapshot */
 	assert_string_equal(cJSON_GetObjectItemCaseSensitive(f->first, "op")->valuestring, "snapshot");
@@ -121,7 +135,7 @@ static void a_save_lands_on_disk_and_a_restore_sends_it_back(void **state)
 {
 	struct fixture *f = *state;
 	struct snapio io;
-	snapio_init(&io, f->dir, SID, 1 << 20);
+	io_init(&io, f, 1 << 20);
 	const char *pieces[] = { "hello ", "workspace" };
 	cJSON *end = save(f, &io, pieces, 2);
 	assert_true(cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(end, "ok")));
@@ -140,7 +154,7 @@ static void a_save_lands_on_disk_and_a_restore_sends_it_back(void **state)
 	char why[256];
 	struct ad_err e;
 	cJSON *op = cJSON_Parse("{\"id\": 8, \"op\": \"restore\", \"saved\": true}");
-	assert_int_equal(snapio_gateway_op(&io, op, f->sv[0], why, sizeof(why), &e), SNAPIO_SENT);
+	assert_int_equal(snapio_gateway_op(&io, op, why, sizeof(why), &e), SNAPIO_SENT);
 	cJSON_Delete(op);
 	drain(f);
 	assert_int_equal(f->got_len, strlen("hello workspace"));
@@ -153,7 +167,7 @@ static void an_agent_that_sends_too_much_fails_its_save(void **state)
 {
 	struct fixture *f = *state;
 	struct snapio io;
-	snapio_init(&io, f->dir, SID, 1000);
+	io_init(&io, f, 1000);
 	char big[801];
 	memset(big, 'x', 800);
 	big[800] = '\0';
@@ -179,11 +193,11 @@ static void an_unreadable_saved_workspace_is_refused_before_the_agent_hears(void
 	mkdir(dir, 0700);
 	assert_int_equal(symlink("/etc/passwd", f->tar), 0);
 	struct snapio io;
-	snapio_init(&io, f->dir, SID, 1 << 20);
+	io_init(&io, f, 1 << 20);
 	char why[256] = "";
 	struct ad_err e;
 	cJSON *op = cJSON_Parse("{\"id\": 9, \"op\": \"restore\", \"saved\": true}");
-	assert_int_equal(snapio_gateway_op(&io, op, f->sv[0], why, sizeof(why), &e), SNAPIO_FAILED);
+	assert_int_equal(snapio_gateway_op(&io, op, why, sizeof(why), &e), SNAPIO_FAILED);
 	cJSON_Delete(op);
 	assert_non_null(strstr(why, "cannot read the saved workspace"));
 	struct ad_err re;
@@ -196,14 +210,14 @@ static void other_ops_are_not_its_business(void **state)
 {
 	struct fixture *f = *state;
 	struct snapio io;
-	snapio_init(&io, f->dir, SID, 1 << 20);
+	io_init(&io, f, 1 << 20);
 	char why[256];
 	struct ad_err e;
 	const char *ops[] = { "{\"id\": 1, \"op\": \"exec\", \"command\": \"ls\"}",
 			      "{\"id\": 2, \"op\": \"snapshot\"}", "{\"id\": 3, \"op\": \"restore\", \"data_b64\": \"\"}" };
 	for (size_t i = 0; i < 3; i++) {
 		cJSON *op = cJSON_Parse(ops[i]);
-		assert_int_equal(snapio_gateway_op(&io, op, f->sv[0], why, sizeof(why), &e), SNAPIO_NOT_OURS);
+		assert_int_equal(snapio_gateway_op(&io, op, why, sizeof(why), &e), SNAPIO_NOT_OURS);
 		cJSON_Delete(op);
 	}
 	cJSON *ev = piece(2, "x", 1);                     /* no save under way: passed on */
