@@ -33,7 +33,10 @@ static int setup(void **state)
 static int teardown(void **state)
 {
 	struct fixture *f = *state;
+	char lock[160];
+	snprintf(lock, sizeof(lock), "%s/%s", f->dir, TOKEN_LOCK_FILE);
 	unlink(f->path);
+	unlink(lock);
 	rmdir(f->dir);
 	free(f);
 	return 0;
