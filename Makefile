@@ -113,11 +113,16 @@ deps:
 	export DEBIAN_FRONTEND=noninteractive; \
 	$$sudo apt-get update -q && $$sudo apt-get install -y -q --no-install-recommends $$missing
 
+# make run keeps its state in the tree: the settings below are what the CLI needs too
+# (tokens live in the state directory), so they are printed as the command to use.
 RUN_STATE ?= $(CURDIR)/.run/state
+RUN_SETTINGS = AGENTD_STATE_DIR=$(RUN_STATE)
+RUN_ARGS = --config config/agentd.json
 run: deps
 	@$(MAKE) --no-print-directory all
-	@echo "agentd: http://127.0.0.1:8080/ (Ctrl-C stops it)"
-	AGENTD_STATE_DIR=$(RUN_STATE) ./agentd --config config/agentd.json
+	@echo "agentd: http://127.0.0.1:8080/ (Ctrl-C stops it), its state in $(RUN_STATE)"
+	@echo "agentd: API tokens for this agentd: $(RUN_SETTINGS) ./agentd token add NAME $(RUN_ARGS)"
+	$(RUN_SETTINGS) ./agentd $(RUN_ARGS)
 
 # Unit tests, then the integration tests against the real binary; for both flavours.
 test:

@@ -13,10 +13,13 @@
 #define AGENTD_AUTH_TOKEN_SOURCE_H
 
 #include <stddef.h>
+#include <sys/types.h>
 
 #include "core/err.h"
 
 #define TOKEN_RECHECK_MS 1000
+/* In the state directory: a running agentd holds a read lock on it (token_follow.c). */
+#define TOKEN_LOCK_FILE "tokens.lock"
 
 struct token_source;
 
@@ -32,5 +35,13 @@ void token_source_count(struct token_source *src, size_t *stored, size_t *env);
 /* Copy into name (size bytes) the name of the token whose text is token[0..len) and
  * return 0; -1 when no token matches. Timing-safe (token_set_match). */
 int token_source_match(struct token_source *src, const char *token, size_t len, char *name, size_t size);
+
+/* Whether a running agentd follows the store in state_dir, so that `agentd token` can
+ * say what its change does rather than guess: token_follow_mark() is the daemon's side,
+ * an fd holding the lock until it is closed (token_source_open takes it); and
+ * token_follower() answers 1 with the pid of such a daemon, 0 when none runs, -1 when it
+ * cannot tell (err says why). */
+int token_follow_mark(const char *state_dir, struct ad_err *err);
+int token_follower(const char *state_dir, pid_t *pid, struct ad_err *err);
 
 #endif

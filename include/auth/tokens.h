@@ -3,7 +3,9 @@
  * A token is "agt_" and 64 hex digits (32 random bytes), shown once when it is made and
  * never kept: the store (<state_dir>/tokens.json, mode 0600) holds only its name, the
  * SHA-256 of the token, and when it was made. Tokens may also come from AGENTD_TOKENS
- * (comma-separated, for containers and tests), named env-1, env-2, ... in order.
+ * (comma-separated, for containers and tests), each named "env-" and 16 hex digits
+ * derived from its hash (not its place in the list: a token's sessions must not pass to
+ * another token when the list changes).
  *
  * A token's name is the principal the HTTP layer hands to the handlers: 1 to 64 of
  * [A-Za-z0-9._-]; "anonymous" and names starting with "env-" are kept for agentd. */
@@ -22,6 +24,8 @@
 #define TOKEN_STORE_FILE "tokens.json"
 #define TOKEN_STORE_MAX_BYTES (1024 * 1024)
 #define TOKENS_MAX 4096              /* in the store and the environment together */
+#define TOKEN_ENV_PREFIX "env-"     /* names of AGENTD_TOKENS tokens; kept for them */
+#define TOKEN_ENV_NAME_BYTES 8       /* of a hash, in the name as hex */
 #define TOKEN_ANONYMOUS "anonymous"  /* HTTP_PRINCIPAL_ANONYMOUS: kept, never a token's name */
 
 struct token_set;

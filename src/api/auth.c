@@ -38,7 +38,8 @@ int api_auth_setup(struct app *app, struct ad_err *err)
 			 "requests without a valid one get 401", stored + env, stored, env);
 	else if (netaddr_is_loopback(&addr))
 		log_info("auth: no API token configured: requests are anonymous (on loopback only; "
-			 "`agentd token add NAME` makes a token, and it counts at once)");
+			 "`agentd token add NAME`, with this agentd's settings (its state directory is "
+			 "%s), makes a token, and it counts at once)", cfg->state_dir);
 	else if (cfg->auth.allow_anonymous)
 		log_warn("auth: no API token configured and auth.allow_anonymous is set: anyone who "
 			 "reaches %s can run agents", cfg->listen);

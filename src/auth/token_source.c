@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "auth/tokens.h"
 #include "core/clock.h"
@@ -36,6 +37,7 @@ struct token_source {
 	struct store_id seen;          /* the version the tokens came from */
 	struct store_id failed;        /* a version that could not be read, reported once */
 	bool failing;
+	int follow_fd;                 /* holds the lock that says a daemon follows the store */
 };
 
 static int identify(const char *path, struct store_id *id, struct ad_err *err)
@@ -63,6 +65,7 @@ int token_source_open(struct token_source **out, const char *state_dir, const ch
 	snprintf(src->state_dir, sizeof(src->state_dir), "%s", state_dir);
 	snprintf(src->path, sizeof(src->path), "%s/%s", state_dir, TOKEN_STORE_FILE);
 	src->recheck_ms = recheck_ms;
+	src->follow_fd = -1;
 	pthread_mutex_init(&src->reload, NULL);
 	pthread_rwlock_init(&src->lock, NULL);
 	atomic_init(&src->next_check_ms, clock_mono_ms() + recheck_ms);
@@ -76,6 +79,9 @@ int token_source_open(struct token_source **out, const char *state_dir, const ch
 		token_source_free(src);
 		return -1;
 	}
+	struct ad_err e;
+	if ((src->follow_fd = token_follow_mark(state_dir, &e)) < 0)
+		log_warn("auth: %s: `agentd token` cannot tell that this agentd follows its store", e.msg);
 	*out = src;
 	return 0;
 }
@@ -86,6 +92,8 @@ void token_source_free(struct token_source *src)
 		return;
 	token_set_free(src->store);
 	token_set_free(src->env);
+	if (src->follow_fd >= 0)
+		close(src->follow_fd);
 	pthread_rwlock_destroy(&src->lock);
 	pthread_mutex_destroy(&src->reload);
 	free(src);

@@ -7,17 +7,53 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "auth/tokens.h"
 #include "core/cleanup.h"
 #include "core/fsutil.h"
 #include "core/statefile.h"
 
+/* The store's text, read only if it is a regular file. The daemon reads it from an HTTP
+ * worker: open(2) of a FIFO put in its place would wait for a writer, and a read of a
+ * character device might never end, so it is opened without waiting and anything but
+ * a regular file is refused before a byte is read. At most TOKEN_STORE_MAX_BYTES. */
+static int read_text(const char *path, char **out, size_t *len, struct ad_err *err)
+{
+	_cleanup_close_ int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
+	struct stat st;
+	if (fd < 0 || fstat(fd, &st) < 0)
+		return ad_err_sys(err, "%s", path);
+	if (!S_ISREG(st.st_mode))
+		return ad_err_set(err, 0, "%s is not a regular file (a %s): not read", path,
+				  S_ISFIFO(st.st_mode) ? "FIFO" : S_ISDIR(st.st_mode) ? "directory"
+				  : S_ISSOCK(st.st_mode) ? "socket" : "device");
+	if (st.st_size > TOKEN_STORE_MAX_BYTES)
+		return ad_err_set(err, EFBIG, "%s is larger than %d bytes", path, TOKEN_STORE_MAX_BYTES);
+	_cleanup_free_ char *buf = malloc(TOKEN_STORE_MAX_BYTES + 1);
+	if (buf == NULL)
+		return ad_err_set(err, ENOMEM, "%s", path);
+	size_t got = 0;
+	ssize_t n = 1;
+	while (got <= TOKEN_STORE_MAX_BYTES && n != 0)   /* one byte past the cap tells it grew */
+		if ((n = read(fd, buf + got, TOKEN_STORE_MAX_BYTES + 1 - got)) > 0)
+			got += (size_t)n;
+		else if (n < 0 && errno != EINTR)
+			return ad_err_sys(err, "read %s", path);
+	if (got > TOKEN_STORE_MAX_BYTES)
+		return ad_err_set(err, EFBIG, "%s is larger than %d bytes", path, TOKEN_STORE_MAX_BYTES);
+	buf[got] = '\0';
+	*len = got;
+	*out = steal_pointer(&buf);
+	return 0;
+}
+
 static int read_store(const char *path, struct token_set **out, struct ad_err *err)
 {
 	_cleanup_free_ char *text = NULL;
 	size_t len = 0;
-	if (statefile_read(path, TOKEN_STORE_MAX_BYTES, &text, &len, err) < 0) {
+	if (read_text(path, &text, &len, err) < 0) {
 		if (err->errnum != ENOENT)
 			return ad_err_prefix(err, "token store");
 		*out = token_set_new();                /* no store: no tokens */

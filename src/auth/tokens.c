@@ -62,7 +62,7 @@ int token_name_check(const char *name, struct ad_err *err)
 		return ad_err_set(err, 0, "a token name is 1 to %d characters", TOKEN_NAME_MAX);
 	if (strspn(name, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-") != n)
 		return ad_err_set(err, 0, "token name \"%.64s\": letters, digits, '.', '_' and '-' only", name);
-	if (strcmp(name, TOKEN_ANONYMOUS) == 0 || strncmp(name, "env-", 4) == 0)
+	if (strcmp(name, TOKEN_ANONYMOUS) == 0 || strncmp(name, TOKEN_ENV_PREFIX, strlen(TOKEN_ENV_PREFIX)) == 0)
 		return ad_err_set(err, 0, "token name \"%s\" is kept for agentd (anonymous access, "
 				  "AGENTD_TOKENS); choose another", name);
 	return 0;
@@ -72,10 +72,10 @@ static int insert(struct token_set *ts, const char *name, const uint8_t digest[S
 		  const char *created, bool env, struct ad_err *err)
 {
 	for (size_t i = 0; i < ts->n; i++) {
-		if (strcmp(ts->v[i].name, name) == 0)
-			return ad_err_set(err, 0, "a token named \"%s\" already exists", name);
 		if (memcmp(ts->v[i].digest, digest, SHA256_LEN) == 0)
 			return ad_err_set(err, 0, "token \"%s\" is the same as token \"%s\"", name, ts->v[i].name);
+		if (strcmp(ts->v[i].name, name) == 0)
+			return ad_err_set(err, 0, "a token named \"%s\" already exists", name);
 	}
 	if (ts->n >= TOKENS_MAX)
 		return ad_err_set(err, 0, "more than %d tokens", TOKENS_MAX);
@@ -187,6 +187,21 @@ char *token_set_format(const struct token_set *ts)
 	return out;
 }
 
+/* An AGENTD_TOKENS token's name, "env-" and 16 hex digits of the SHA-256 of its digest:
+ * the same token has the same name whatever its place in the list, and another token
+ * another name, so a session owned by a token that was taken out of the list is
+ * nobody's (a name by position handed it to whichever token came to stand there). The
+ * hash of the hash, not a prefix of the digest itself: the name is logged and the
+ * digest is what requests are compared with. 64 bits: two of TOKENS_MAX tokens meet
+ * by chance about once in 10^12 lists, and insert() refuses it when they do. */
+static void env_name(const uint8_t digest[SHA256_LEN], char name[TOKEN_NAME_MAX + 1])
+{
+	uint8_t again[SHA256_LEN];
+	sha256(digest, SHA256_LEN, again);
+	memcpy(name, TOKEN_ENV_PREFIX, strlen(TOKEN_ENV_PREFIX));
+	hex_encode(again, TOKEN_ENV_NAME_BYTES, name + strlen(TOKEN_ENV_PREFIX));
+}
+
 int token_set_add_env(struct token_set *ts, const char *list, struct ad_err *err)
 {
 	static const char blank[] = " \t\r\n";
@@ -209,10 +224,10 @@ int token_set_add_env(struct token_set *ts, const char *list, struct ad_err *err
 						  "not printable ASCII (at %zu)", item, i);
 		char name[TOKEN_NAME_MAX + 1];
 		uint8_t digest[SHA256_LEN];
-		snprintf(name, sizeof(name), "env-%zu", item);
 		sha256(p, n, digest);
+		env_name(digest, name);
 		if (insert(ts, name, digest, "", true, err) < 0)
-			return ad_err_prefix(err, "AGENTD_TOKENS");
+			return ad_err_prefix(err, "AGENTD_TOKENS: item %zu", item);
 		if (*end == '\0')
 			return 0;
 		p = end;

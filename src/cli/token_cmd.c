@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "auth/token_source.h"
 #include "auth/tokens.h"
 #include "cli/cli.h"
 #include "core/config.h"
@@ -18,8 +19,30 @@ static void usage(FILE *out)
 		"       agentd token remove NAME [--config FILE] [--env-file FILE]\n"
 		"Manage the API tokens in <state_dir>/" TOKEN_STORE_FILE ". `add` prints the new token once;\n"
 		"only its SHA-256 is kept. Names: 1 to %d of A-Z a-z 0-9 . _ -\n"
-		"A running agentd follows the store: a change counts within a second.\n",
+		"A running agentd that uses the same state directory follows the store: a change\n"
+		"counts within a second. Give the settings that agentd runs with (for `make run`,\n"
+		"the command it prints), and the command says whether one does.\n",
 		TOKEN_NAME_MAX);
+}
+
+/* What a change of the store does now: only what is so. A daemon that uses another
+ * state directory (`make run` keeps its own, .run/state) never sees this store, so
+ * "accepted" is said only when a running agentd follows this one. */
+static void say_who_follows(const char *state_dir, const char *effect)
+{
+	pid_t pid = 0;
+	struct ad_err e;
+	int rc = token_follower(state_dir, &pid, &e);
+	if (rc > 0)
+		fprintf(stderr, "agentd: the agentd running as pid %ld uses %s: it %s within a second\n",
+			(long)pid, state_dir, effect);
+	else if (rc == 0)
+		fprintf(stderr, "agentd: no running agentd uses %s, so nothing changes now: this counts when "
+			"an agentd starts with this state directory. An agentd with other settings has its "
+			"own tokens (`make run` prints the command for it): run this command with its "
+			"settings (--config FILE, AGENTD_STATE_DIR)\n", state_dir);
+	else
+		fprintf(stderr, "agentd: cannot tell whether a running agentd uses %s (%s)\n", state_dir, e.msg);
 }
 
 static int token_add(const char *state_dir, const char *name)
@@ -34,7 +57,8 @@ static int token_add(const char *state_dir, const char *name)
 	fflush(stdout);
 	explicit_bzero(token, sizeof(token));
 	fprintf(stderr, "agentd: token \"%s\" saved (its hash only) in %s/%s; copy it now, it is not "
-		"shown again; a running agentd accepts it within a second\n", name, state_dir, TOKEN_STORE_FILE);
+		"shown again\n", name, state_dir, TOKEN_STORE_FILE);
+	say_who_follows(state_dir, "accepts it, and refuses requests without a valid token,");
 	return 0;
 }
 
@@ -47,8 +71,7 @@ static int token_list(const char *state_dir)
 		return 1;
 	}
 	size_t n = token_set_count(ts);
-	if (n == 0)
-		fprintf(stderr, "agentd: no tokens in %s/%s\n", state_dir, TOKEN_STORE_FILE);
+	fprintf(stderr, "agentd: %zu tokens in %s/%s\n", n, state_dir, TOKEN_STORE_FILE);
 	for (size_t i = 0; i < n; i++)
 		printf("%-24s %s\n", token_set_name(ts, i), token_set_created(ts, i));
 	token_set_free(ts);
@@ -62,8 +85,8 @@ static int token_remove(const char *state_dir, const char *name)
 		fprintf(stderr, "agentd: token remove: %s\n", e.msg);
 		return 1;
 	}
-	fprintf(stderr, "agentd: token \"%s\" removed from %s/%s; a running agentd refuses it within a second\n",
-		name, state_dir, TOKEN_STORE_FILE);
+	fprintf(stderr, "agentd: token \"%s\" removed from %s/%s\n", name, state_dir, TOKEN_STORE_FILE);
+	say_who_follows(state_dir, "refuses it");
 	return 0;
 }
 

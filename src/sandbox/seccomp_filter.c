@@ -36,6 +36,10 @@ const char *const seccomp_denied_syscalls[] = {
 	"mount", "umount", "umount2", "pivot_root", "chroot",
 	"move_mount", "open_tree", "open_tree_attr", "fsopen", "fsconfig", "fsmount", "fspick",
 	"mount_setattr",
+	/* Reading the mount tree by id (Linux 6.8): /proc/self/mountinfo says the same for
+	 * this namespace, and they can name other namespaces. Docker refused them until its
+	 * Linux 6.13 update (moby#50077); a new kernel surface nothing here needs. */
+	"statmount", "listmount",
 	/* Creating or entering namespaces (clone is checked by flag). */
 	"unshare", "setns",
 	/* Large kernel attack surface reachable without privilege. */
@@ -58,22 +62,33 @@ const char *const seccomp_denied_syscalls[] = {
 	/* Reading or steering other processes. */
 	"ptrace", "process_vm_readv", "process_vm_writev", "process_madvise",
 	"pidfd_getfd", "kcmp",
-	/* NUMA placement (CAP_SYS_NICE in Docker). */
-	"mbind", "set_mempolicy", "set_mempolicy_home_node", "migrate_pages", "move_pages",
+	/* NUMA placement (CAP_SYS_NICE in Docker, which refuses get_mempolicy as well). */
+	"get_mempolicy", "mbind", "set_mempolicy", "set_mempolicy_home_node", "migrate_pages",
+	"move_pages",
+	/* The security modules' attributes of this process (Linux 6.8): CAP_SYS_ADMIN in
+	 * Docker; AppArmor or SELinux on the host may guard /proc/self/attr by other means. */
+	"lsm_get_self_attr", "lsm_set_self_attr", "lsm_list_modules",
 	/* Obsolete or never implemented; Docker refuses them as well. */
 	"uselib", "nfsservctl", "_sysctl", "sysfs", "ustat", "afs_syscall", "getpmsg",
 	"putpmsg", "security", "tuxcall", "vserver",
 	NULL,
 };
 
-/* Syscalls the kernel may have but this libseccomp's table may not know yet. A deny-list
- * lets unknown syscalls through, so the dangerous ones are named by number. The numbers
- * come from the unified table (424 and up) that x86_64 and arm64 share. */
+/* Syscalls the kernel may have but this libseccomp's table may not know yet (Debian 12's
+ * libseccomp 2.5.4 stops at Linux 5.17: set_mempolicy_home_node, 450). A deny-list lets
+ * unknown syscalls through, so the dangerous ones are named by number when libseccomp
+ * cannot resolve the name. The numbers come from the unified table (424 and up) that
+ * x86_64 and arm64 share. */
 static const struct {
 	const char *name;
 	int nr;
 } late_syscalls[] = {
 #if defined(__x86_64__) || defined(__aarch64__)
+	{ "statmount", 457 },
+	{ "listmount", 458 },
+	{ "lsm_get_self_attr", 459 },
+	{ "lsm_set_self_attr", 460 },
+	{ "lsm_list_modules", 461 },
 	{ "open_tree_attr", 467 },
 #endif
 	{ NULL, 0 },

@@ -6,7 +6,7 @@ opening it."""
 import os
 import time
 
-from conftest import assert_json_error
+from conftest import assert_json_error, poll
 from test_auth import add_token, bearer, store, token_cmd  # noqa: F401 (store: a fixture)
 
 FOLLOW_S = 5      # the daemon looks at the store once a second; allow for a loaded host
@@ -85,3 +85,43 @@ def test_last_token_removed_beyond_loopback_refuses_everyone(store, daemon_facto
     frank = add_token(store["cfg"], "frank")
     assert status_soon(d, bearer(frank), 404).status == 404
     assert_json_error(d.get("/api/x"), 401, "authentication_error")
+
+
+def test_a_fifo_in_place_of_the_store_blocks_no_request(store, daemon_factory):
+    d = daemon_factory(workdir=store["dir"], static_dir=store["dir"] / "static",
+                       settings={"auth": {"rate_per_minute": 0}})      # requests in a loop
+    path = store["dir"] / "state" / "tokens.json"
+    good = path.read_text()
+    path.unlink()
+    os.mkfifo(path, 0o600)
+    try:
+        # every request is answered, with the tokens read before, while the daemon looks
+        # at the store again and finds the FIFO (a read of it would wait for a writer)
+        def answered_and_reported():
+            r = d.get("/api/x", headers=bearer(store["alice"]), timeout=5)
+            assert r.status == 404, r
+            return "is not a regular file (a FIFO)" in d.stderr
+        assert poll(answered_and_reported, FOLLOW_S), d.stderr[-2000:]
+        # looked at again (at most once a second) while these come: still answered, one report
+        until = time.monotonic() + 2.5
+        while time.monotonic() < until:
+            assert d.get("/api/x", headers=bearer(store["bob"]), timeout=5).status == 404
+            assert_json_error(d.get("/api/x", timeout=5), 401, "authentication_error")
+        assert d.stderr.count("is not a regular file") == 1, d.stderr[-2000:]
+        # the CLI refuses it too, at once, instead of hanging on it
+        p = token_cmd(store["cfg"], "add", "eve")
+        assert p.returncode == 1 and "not a regular file" in p.stderr, p.stderr
+    finally:
+        release_readers(path)
+    path.unlink()
+    path.write_text(good)
+    dave = add_token(store["cfg"], "dave")
+    assert status_soon(d, bearer(dave), 404).status == 404
+
+
+def release_readers(fifo):
+    """Let a reader stuck on the FIFO go (it gets end-of-file), should one be there."""
+    try:
+        os.close(os.open(fifo, os.O_WRONLY | os.O_NONBLOCK))
+    except OSError:
+        pass           # ENXIO: nobody is reading it

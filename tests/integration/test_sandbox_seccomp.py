@@ -182,6 +182,13 @@ CALLS = {
     "kcmp": (lambda: sc(312, os.getpid(), os.getpid(), 0, 0, 0), "ptrace", True),
     # NUMA, personality, terminals
     "set_mempolicy": (lambda: sc(238, 0, NULL, 0), "numa", True),
+    "get_mempolicy": (lambda: sc(239, NULL, NULL, 0, NULL, 0), "numa", True),    # succeeds unfiltered
+    # Linux 6.8: the mount tree by id, the security modules' attributes
+    "statmount": (lambda: sc(457, NULL, NULL, 0, 0), "mount", True),            # EFAULT (ENOSYS before 6.8)
+    "listmount": (lambda: sc(458, NULL, NULL, 0, 0), "mount", True),
+    "lsm_get_self_attr": (lambda: sc(459, 0, NULL, NULL, 0), "lsm", True),      # EFAULT
+    "lsm_set_self_attr": (lambda: sc(460, 0, NULL, 0, 0), "lsm", True),         # EINVAL: size
+    "lsm_list_modules": (lambda: sc(461, NULL, NULL, 0), "lsm", True),          # EFAULT
     "personality(ADDR_NO_RANDOMIZE)": (lambda: sc(135, 0x0040000), "personality", True),
     "personality(MMAP_PAGE_ZERO)": (lambda: sc(135, 0x0100000), "personality", True),
     "ioctl(TIOCSTI)": (tiocsti(), "tty", True),
@@ -302,7 +309,7 @@ def _fmt(out):
 
 GROUPS = ["mount", "ns", "bpf", "perf", "uffd", "io_uring", "keys", "kexec", "modules", "handles", "swap",
           "reboot", "hostname", "acct", "quota", "syslog", "tty", "fanotify", "misc", "clock", "io", "ptrace",
-          "numa", "personality", "socket"]
+          "numa", "lsm", "personality", "socket"]
 
 
 @pytest.mark.parametrize("group", GROUPS)

@@ -33,7 +33,10 @@ static int setup(void **state)
 static int teardown(void **state)
 {
 	struct fixture *f = *state;
+	char lock[160];
+	snprintf(lock, sizeof(lock), "%s/%s", f->dir, TOKEN_LOCK_FILE);
 	unlink(f->path);
+	unlink(lock);
 	rmdir(f->dir);
 	free(f);
 	return 0;
@@ -64,6 +67,19 @@ static const char *who(struct token_source *src, const char *token)
 	return name;
 }
 
+/* The name the environment token text gets when it is the list alone. */
+static const char *env_name_of(const char *token)
+{
+	static char name[TOKEN_NAME_MAX + 1];
+	struct token_set *ts = token_set_new();
+	struct ad_err e;
+	if (ts == NULL || token_set_add_env(ts, token, &e) < 0)
+		fail_msg("token_set_add_env: %s", ts ? e.msg : "out of memory");
+	snprintf(name, sizeof(name), "%s", token_set_name(ts, 0));
+	token_set_free(ts);
+	return name;
+}
+
 static void replace_text(const struct fixture *f, const char *text)
 {
 	char tmp[160];
@@ -82,7 +98,7 @@ static void follows_adds_and_removals(void **state)
 	add(f, "alice", alice);
 	struct token_source *src = open_source(f, "env-secret-1");
 	assert_string_equal(who(src, alice), "alice");
-	assert_string_equal(who(src, "env-secret-1"), "env-1");
+	assert_string_equal(who(src, "env-secret-1"), env_name_of("env-secret-1"));
 
 	add(f, "bob", bob);
 	assert_string_equal(who(src, bob), "bob");
@@ -123,7 +139,7 @@ static void a_deleted_store_holds_no_tokens(void **state)
 	struct token_source *src = open_source(f, "env-secret-1");
 	assert_int_equal(unlink(f->path), 0);
 	assert_string_equal(who(src, alice), "");
-	assert_string_equal(who(src, "env-secret-1"), "env-1");
+	assert_string_equal(who(src, "env-secret-1"), env_name_of("env-secret-1"));
 	size_t stored, env;
 	token_source_count(src, &stored, &env);
 	assert_int_equal(stored, 0);
@@ -146,6 +162,31 @@ static void a_bad_store_fails_at_open(void **state)
 	assert_null(src);
 }
 
+/* An environment token's name is its own, whatever its place in the list: with a name
+ * by place, taking the first token out handed its sessions to the second. */
+static void environment_names_do_not_depend_on_the_place(void **state)
+{
+	struct fixture *f = *state;
+	struct token_source *both = open_source(f, "first-token-abc, second-token-xyz");
+	struct token_source *second = open_source(f, "second-token-xyz");
+	struct token_source *turned = open_source(f, "second-token-xyz,first-token-abc");
+	char name[TOKEN_NAME_MAX + 1];
+	snprintf(name, sizeof(name), "%s", who(both, "second-token-xyz"));
+	assert_string_equal(who(second, "second-token-xyz"), name);
+	assert_string_equal(who(turned, "second-token-xyz"), name);
+	assert_string_equal(who(turned, "first-token-abc"), who(both, "first-token-abc"));
+	assert_string_not_equal(who(both, "first-token-abc"), name);
+	assert_string_equal(who(second, "first-token-abc"), "");
+	/* "env-" and 16 hex digits, never the token's text nor a prefix of its hash */
+	assert_int_equal(strlen(name), 4 + 16);
+	assert_int_equal(strncmp(name, "env-", 4), 0);
+	assert_int_equal(strspn(name + 4, "0123456789abcdef"), 16);
+	assert_null(strstr(name, "second"));
+	token_source_free(both);
+	token_source_free(second);
+	token_source_free(turned);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -153,6 +194,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(unreadable_store_keeps_the_old_tokens, setup, teardown),
 		cmocka_unit_test_setup_teardown(a_deleted_store_holds_no_tokens, setup, teardown),
 		cmocka_unit_test_setup_teardown(a_bad_store_fails_at_open, setup, teardown),
+		cmocka_unit_test_setup_teardown(environment_names_do_not_depend_on_the_place, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
