@@ -14,7 +14,8 @@
 
 int statefile_read(const char *path, size_t max, char **out, size_t *len, struct ad_err *err)
 {
-	_cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC);
+	/* O_NONBLOCK: a FIFO put in a state file's place must not hold the reader in open() */
+	_cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
 	struct stat st;
 	if (fd < 0 || fstat(fd, &st) < 0)
 		return ad_err_sys(err, "%s", path);
