@@ -4,7 +4,7 @@
  * gateway: the gateway asks with one small OP and hears one op_end.
  *
  *   {"op": "restore", "saved": true}  the saved workspace.tar (persist.h) is sent to the
- *                                     agent as restore pieces; none saved: an empty one
+ *                                     agent as restore pieces; none saved: it fails
  *   {"op": "snapshot", "save": true}  the agent's snapshot pieces are written to the
  *                                     state directory, fsync()ed and renamed into place
  *                                     at its op_end, which passes on to the gateway (with

@@ -171,7 +171,7 @@ static void on_tick(void *owner)
 		op_run_unref(op);
 	}
 	struct ad_err e;
-	if (idle && s->pattern == PATTERN_HYBRID && session_suspend(s, &e) < 0)
+	if (idle && s->pattern == PATTERN_HYBRID && session_suspend(s, NULL, &e) < 0)
 		log_warn("session %s: cannot suspend: %s", s->id, e.msg);
 	else if (idle && s->pattern != PATTERN_HYBRID)
 		session_destroy(s, "idle timeout");

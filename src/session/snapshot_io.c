@@ -44,14 +44,17 @@ static int send_piece(int agent_fd, double id, const char *b64, bool last, struc
 	return link_send_take(agent_fd, FRAME_OP, p, err);
 }
 
-/* The saved tar, in pieces; none saved yet: one empty last piece. One that cannot be
- * opened: SNAPIO_FAILED, nothing sent. One that fails midway still ends the restore
- * (last: true), so that the agent reports the cut tar and is ready for what comes next. */
+/* The saved tar, in pieces. One that is missing (every suspend saves one: its loss is
+ * not an empty workspace) or cannot be opened: SNAPIO_FAILED, nothing sent. One that
+ * fails midway still ends the restore (last: true), so that the agent reports the cut
+ * tar and is ready for what comes next. */
 static int restore(struct snapio *io, double id, int agent_fd, char *why, size_t size, struct ad_err *err)
 {
 	char path[4200];
-	if (snapshot_path(io->state_dir, io->id, path, sizeof(path)) < 0)
-		return send_piece(agent_fd, id, "", true, err) < 0 ? -1 : SNAPIO_SENT;
+	if (snapshot_path(io->state_dir, io->id, path, sizeof(path)) < 0) {
+		snprintf(why, size, "the saved workspace %s is missing", path);
+		return SNAPIO_FAILED;
+	}
 	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
 	char *raw = malloc(PROTO_CHUNK), *b64 = malloc(base64_encoded_len(PROTO_CHUNK) + 1);
 	int rc = SNAPIO_SENT;
