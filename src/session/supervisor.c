@@ -217,8 +217,6 @@ int supervisor_main(const struct supervisor_env *env, int gw_fd, const char *ses
 	s.gw_dec = frame_decoder_new(FRAME_MAX_PAYLOAD);
 	s.agent_dec = frame_decoder_new(FRAME_MAX_PAYLOAD);
 	relay_init(&s.relay, env->cfg, gw_fd);
-	snapio_init(&s.snap, env->cfg->state_dir, session_id,
-		    snapio_tar_max(env->policy->workspace_size, env->policy->workspace_files));
 	s.relay.pump = pump_agent;
 	s.relay.pump_ctx = &s;
 	uint64_t t0 = clock_mono_ns();
@@ -234,6 +232,9 @@ int supervisor_main(const struct supervisor_env *env, int gw_fd, const char *ses
 		send_error(&s, "sandbox_error", e.msg);
 	} else {
 		log_debug("session %s: sandbox up in %.2f ms", session_id, (double)(clock_mono_ns() - t0) / 1e6);
+		/* the cap of a save: what a tar of this session's own workspace can come to */
+		snapio_init(&s.snap, env->cfg->state_dir, session_id,
+			    snapio_tar_max(policy.workspace_size, policy.workspace_files));
 		serve(&s);
 	}
 	if (s.joined && s.agent >= 0) {
