@@ -25,8 +25,8 @@ static const char *state_dir(const struct session *s)
 	return registry_config(s->reg)->state_dir;
 }
 
-/* Under the lock: what session.json holds. */
-static cJSON *meta(struct session *s)
+/* Under the lock: what session.json holds, with the snapshot of generation gen. */
+static cJSON *meta(struct session *s, uint64_t gen)
 {
 	cJSON *j = cJSON_CreateObject();
 	cJSON_AddStringToObject(j, "id", s->id);
@@ -36,6 +36,7 @@ static cJSON *meta(struct session *s)
 	cJSON_AddNumberToObject(j, "last_active", (double)s->last_active);
 	cJSON_AddNumberToObject(j, "idle_timeout_s", s->idle_timeout_s);
 	cJSON_AddNumberToObject(j, "turns", s->turns);
+	cJSON_AddNumberToObject(j, "workspace_generation", (double)gen);
 	cJSON_AddItemToObject(j, "usage", usage_json(&s->usage));
 	if (s->system)
 		cJSON_AddStringToObject(j, "system", s->system);
@@ -67,6 +68,7 @@ enum save_kind { SAVE_TURN, SAVE_SUSPEND };
 struct save_job {
 	struct session *s;                /* referenced: the save's */
 	cJSON *meta;                      /* session.json as of now */
+	uint64_t gen;                     /* the snapshot it names */
 	enum save_kind kind;
 };
 
@@ -76,7 +78,7 @@ static struct save_job *save_job(struct session *s, enum save_kind kind)
 	struct save_job *j = malloc(sizeof(*j));
 	if (j == NULL)
 		return NULL;
-	*j = (struct save_job){ s, meta(s), kind };
+	*j = (struct save_job){ s, meta(s, s->save_gen), s->save_gen, kind };
 	s->saves_pending++;
 	s->refs++;
 	return j;
@@ -119,14 +121,14 @@ static void answer_turn(struct session *s, const char *failure)
 	cJSON_Delete(held);
 }
 
-/* Who asked for a suspend hears that it is done. */
-static void reply_suspended(struct op_run *reply)
+void hybrid_reply_suspended(struct op_run *reply)
 {
 	cJSON *end = cJSON_CreateObject();
 	cJSON_AddStringToObject(end, "type", "op_end");
 	cJSON_AddTrueToObject(end, "ok");
 	op_run_event(reply, 0, end);
 	cJSON_Delete(end);
+	op_run_unref(reply);
 }
 
 /* The suspend's save is done: the sandbox goes; or failure says why it could not be
@@ -143,6 +145,8 @@ static void suspend_end(struct session *s, const char *failure)
 		s->suspending = true;
 		session_enter(s, SESSION_SUSPENDED, "its workspace is saved; its sandbox goes");
 		hub_link_close(s->link);
+		s->suspend_reply = reply;     /* answered once the sandbox is gone (on_closed) */
+		reply = NULL;
 	} else {
 		if (failure != NULL)
 			snprintf(text, sizeof(text), "the session was not suspended: its workspace could not be saved "
@@ -156,10 +160,7 @@ static void suspend_end(struct session *s, const char *failure)
 	pthread_mutex_unlock(&s->lock);
 	if (reply == NULL)
 		return;
-	if (text[0] != '\0')
-		op_run_fail(reply, text);
-	else
-		reply_suspended(reply);
+	op_run_fail(reply, text);
 	op_run_unref(reply);
 }
 
@@ -182,9 +183,13 @@ static void save_write(void *ctx)
 	pthread_mutex_lock(&s->lock);
 	/* deleted meanwhile: session_destroy left the files to the last save to remove */
 	bool gone = --s->saves_pending == 0 && s->drop_saved;
+	if (!failed && j->gen > s->saved_gen)
+		s->saved_gen = j->gen;
 	pthread_mutex_unlock(&s->lock);
 	if (gone)
 		persist_remove(state_dir(s), s->id);
+	else if (!failed)       /* session.json names j->gen: the older ones are not needed */
+		persist_prune(state_dir(s), s->id, j->gen);
 	save_finished(s, j->kind, failed ? e.msg : NULL);
 	cJSON_Delete(j->meta);
 	free(j);
@@ -228,6 +233,7 @@ static int send_save(struct session *s, void (*done)(void *ctx, bool ok, const c
 	cJSON *op = cJSON_CreateObject();
 	cJSON_AddStringToObject(op, "op", "snapshot");
 	cJSON_AddTrueToObject(op, "save");           /* the supervisor writes it */
+	cJSON_AddNumberToObject(op, "generation", (double)++s->save_gen);
 	int rc = session_send_op(s, op, w, err);
 	if (rc < 0)
 		s->refs--;
@@ -277,7 +283,9 @@ int session_suspend(struct session *s, struct op_run *reply, struct ad_err *err)
 		s->suspend_reply = reply;
 	}
 	pthread_mutex_unlock(&s->lock);
-	if (already && reply != NULL)
-		reply_suspended(reply);
+	if (already && reply != NULL) {
+		op_run_ref(reply);
+		hybrid_reply_suspended(reply);
+	}
 	return rc;
 }

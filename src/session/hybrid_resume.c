@@ -54,6 +54,7 @@ static int send_restore(struct session *s, struct op_run *w, struct ad_err *err)
 	cJSON *op = cJSON_CreateObject();
 	cJSON_AddStringToObject(op, "op", "restore");
 	cJSON_AddTrueToObject(op, "saved");
+	cJSON_AddNumberToObject(op, "generation", (double)s->saved_gen);   /* the one session.json names */
 	int rc = session_send_op(s, op, w, err);
 	cJSON_Delete(op);
 	return rc;

@@ -320,6 +320,8 @@ static void restore_one(struct sessions *reg, const cJSON *m)
 	}
 	const cJSON *turns = cJSON_GetObjectItemCaseSensitive(m, "turns");
 	s->turns = cJSON_IsNumber(turns) ? (unsigned)turns->valuedouble : 0;
+	const cJSON *gen = cJSON_GetObjectItemCaseSensitive(m, "workspace_generation");
+	s->saved_gen = s->save_gen = cJSON_IsNumber(gen) && gen->valuedouble >= 0 ? (uint64_t)gen->valuedouble : 0;
 	usage_read_json(&s->usage, cJSON_GetObjectItemCaseSensitive(m, "usage"));
 	cJSON_Delete(s->transcript);
 	s->transcript = cJSON_Duplicate(cJSON_GetObjectItemCaseSensitive(m, "transcript"), true);

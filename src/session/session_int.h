@@ -88,8 +88,11 @@ struct session {
 	cJSON *pending_turn;               /* resuming: sent once the workspace is back */
 	bool suspending;                   /* the old sandbox's link is closing */
 	bool suspend_saving;               /* a suspend saves the workspace: no turn, no op */
-	struct op_run *suspend_reply;      /* who waits for that suspend (referenced), or NULL */
+	struct op_run *suspend_reply;      /* who waits for that suspend (referenced), or NULL;
+					    * kept until the sandbox is gone */
 	bool stop_saved;                   /* agentd stops: its suspend was started */
+	uint64_t saved_gen;                /* the snapshot session.json names (persist.h) */
+	uint64_t save_gen;                 /* the last save's generation */
 	unsigned turns, next_event_id;
 	struct usage usage;
 	cJSON *transcript;                 /* messages, as the agent appended them */
@@ -113,6 +116,8 @@ int session_send_op(struct session *s, cJSON *op, struct op_run *w, struct ad_er
  * after); a warning into the session's event log. */
 bool hybrid_hold_done(struct session *s, unsigned id, const cJSON *ev);
 void hybrid_warn(struct session *s, const char *text);
+/* Who asked for a suspend (reply, its reference taken) hears that it is done. */
+void hybrid_reply_suspended(struct op_run *reply);
 /* An op's sink that keeps nothing: a save's or a restore's bytes go between the
  * supervisor and the disk, none of them here. */
 void hybrid_ignore_piece(void *ctx, const cJSON *ev);

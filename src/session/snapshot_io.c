@@ -33,6 +33,24 @@ static bool is_op(const cJSON *op, const char *kind, const char *flag)
 	       cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(op, flag));
 }
 
+/* The largest generation: one a double holds exactly. */
+#define GENERATION_MAX 9007199254740991.0
+
+/* The op's "generation": which snapshot it saves or restores (none: 0). -1 when it
+ * is not a whole number a snapshot's name can carry. */
+static int op_generation(const cJSON *op, uint64_t *gen)
+{
+	const cJSON *g = cJSON_GetObjectItemCaseSensitive(op, "generation");
+	*gen = 0;
+	if (g == NULL)
+		return 0;
+	if (!cJSON_IsNumber(g) || g->valuedouble < 0 || g->valuedouble > GENERATION_MAX ||
+	    g->valuedouble != (double)(uint64_t)g->valuedouble)
+		return -1;
+	*gen = (uint64_t)g->valuedouble;
+	return 0;
+}
+
 /* One restore piece of op id to the agent. */
 static int send_piece(int agent_fd, double id, const char *b64, bool last, struct ad_err *err)
 {
@@ -48,10 +66,11 @@ static int send_piece(int agent_fd, double id, const char *b64, bool last, struc
  * not an empty workspace) or cannot be opened: SNAPIO_FAILED, nothing sent. One that
  * fails midway still ends the restore (last: true), so that the agent reports the cut
  * tar and is ready for what comes next. */
-static int restore(struct snapio *io, double id, int agent_fd, char *why, size_t size, struct ad_err *err)
+static int restore(struct snapio *io, double id, uint64_t gen, int agent_fd, char *why, size_t size,
+		   struct ad_err *err)
 {
 	char path[4200];
-	if (snapshot_path(io->state_dir, io->id, path, sizeof(path)) < 0) {
+	if (snapshot_path(io->state_dir, io->id, gen, path, sizeof(path)) < 0) {
 		snprintf(why, size, "the saved workspace %s is missing", path);
 		return SNAPIO_FAILED;
 	}
@@ -84,15 +103,19 @@ static int restore(struct snapio *io, double id, int agent_fd, char *why, size_t
 int snapio_gateway_op(struct snapio *io, const cJSON *op, int agent_fd, char *why, size_t size, struct ad_err *err)
 {
 	const cJSON *id = cJSON_GetObjectItemCaseSensitive(op, "id");
-	if (!cJSON_IsNumber(id))
+	bool restoring = is_op(op, "restore", "saved");
+	uint64_t gen;
+	if (!cJSON_IsNumber(id) || (!restoring && !is_op(op, "snapshot", "save")))
 		return SNAPIO_NOT_OURS;
-	if (is_op(op, "restore", "saved"))
-		return restore(io, id->valuedouble, agent_fd, why, size, err);
-	if (!is_op(op, "snapshot", "save"))
-		return SNAPIO_NOT_OURS;
+	if (op_generation(op, &gen) < 0) {
+		snprintf(why, size, "\"generation\" must be a whole number from 0 to 2^53-1");
+		return SNAPIO_FAILED;
+	}
+	if (restoring)
+		return restore(io, id->valuedouble, gen, agent_fd, why, size, err);
 	snapio_abort(io);
 	struct ad_err e;
-	if ((io->save = snapshot_begin(io->state_dir, io->id, &e)) == NULL) {
+	if ((io->save = snapshot_begin(io->state_dir, io->id, gen, &e)) == NULL) {
 		snprintf(why, size, "cannot save the workspace: %s", e.msg);
 		return SNAPIO_FAILED;
 	}

@@ -100,7 +100,7 @@ def test_a_slow_save_holds_its_own_answer_and_nobody_elses(daemon_factory, mock,
     assert slow["r"].status == 200 and slow["r"].json()["reply"] == "saved slowly", slow["r"]
     # saved before it answered: the transcript and the workspace are on disk
     saved = os.path.join(d.workdir, "state", "sessions", hybrid)
-    assert sorted(os.listdir(saved)) == ["session.json", "workspace.tar"], os.listdir(saved)
+    assert sorted(os.listdir(saved)) == ["session.json", "workspace.1.tar"], os.listdir(saved)
     assert d.get(f"/api/sessions/{hybrid}").json()["state"] == "idle"
     finish(d, mock)
 

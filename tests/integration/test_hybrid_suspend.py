@@ -7,6 +7,7 @@ was; a resumed session's conversation and workspace always belong together."""
 import hashlib
 import json
 import os
+import subprocess
 import time
 
 from chat_util import (CHAT_TIMEOUT, HostState, bash, calls, chat_env, chat_settings, error_is_a_sentence,  # noqa: F401
@@ -97,6 +98,18 @@ def resume_and_check(d, sid, mock, files):
     got = {line.split()[1]: line.split()[0] for line in out.splitlines()}
     assert got == sums, out
     assert_files(d, sid, files)
+
+
+def assert_back_as_turn_one_left_it(d, sid, mock):
+    """Suspended, with turn one's conversation (not turn two's) and turn one's files."""
+    info = d.get(f"/api/sessions/{sid}").json()
+    assert info["state"] == "suspended" and info["turns"] == 1, info
+    text = json.dumps(d.get(f"/api/sessions/{sid}/messages").json()["messages"])
+    assert "turn one" in text and "turn two" not in text, text
+    mock.reset()
+    mock.enqueue(calls(bash("ls *.txt")), {"text": "back"})
+    assert turn(d, sid, "what is there")["reply"] == "back"
+    assert only_result(mock, 1) == ("one.txt", False), only_result(mock, 1)
 
 
 def test_files_made_after_a_turn_survive_a_suspend(daemon_factory, mock):
@@ -204,14 +217,7 @@ def test_the_conversation_and_the_workspace_come_back_together(daemon_factory, m
     assert "could not be saved" in d.stderr
     unblock_saves(d, sid, workdir)
     d2 = start(daemon_factory, mock, workdir=workdir)
-    info = d2.get(f"/api/sessions/{sid}").json()
-    assert info["state"] == "suspended" and info["turns"] == 1, info
-    text = json.dumps(d2.get(f"/api/sessions/{sid}/messages").json()["messages"])
-    assert "turn one" in text and "turn two" not in text, text
-    mock.reset()
-    mock.enqueue(calls(bash("ls *.txt")), {"text": "back"})
-    assert turn(d2, sid, "what is there")["reply"] == "back"
-    assert only_result(mock, 1) == ("one.txt", False), only_result(mock, 1)
+    assert_back_as_turn_one_left_it(d2, sid, mock)
     finish(d2, mock)
 
 
@@ -232,3 +238,26 @@ def test_the_snapshot_cap_is_the_sessions_own(daemon_factory, mock):
     assert r.status == 200 and r.json()["state"] == "suspended", r
     resume_and_check(d, sid, mock, {"small.txt": b"small\n"})
     finish(d, mock)
+
+
+def test_a_transcript_that_could_not_be_saved_never_comes_back_with_newer_files(daemon_factory, mock, tmp_path):
+    """The workspace of turn two is saved, its session.json cannot be (made immutable):
+    the session, stopped and started again, comes back as turn one left it, both its
+    conversation and its files, not with turn two's files under turn one's talk."""
+    workdir = str(tmp_path / "d")
+    d = start(daemon_factory, mock, workdir=workdir)
+    sid = hybrid(d)
+    mock.enqueue(calls(bash("echo one > one.txt")), {"text": "t1"})
+    assert "warning" not in turn(d, sid, "turn one")
+    meta = os.path.join(session_dir(d, sid, workdir), "session.json")
+    subprocess.run(["chattr", "+i", meta], check=True)
+    try:
+        mock.enqueue(calls(bash("echo two > two.txt")), {"text": "t2"})
+        doc = turn(d, sid, "turn two")
+        assert "was not saved" in doc.get("warning", ""), doc
+        d.stop()                                      # its save at the stop fails the same way
+    finally:
+        subprocess.run(["chattr", "-i", meta], check=True)
+    d2 = start(daemon_factory, mock, workdir=workdir)
+    assert_back_as_turn_one_left_it(d2, sid, mock)
+    finish(d2, mock)
