@@ -128,7 +128,8 @@ def test_files_made_after_a_turn_survive_a_suspend(daemon_factory, mock):
 
 def test_files_made_after_a_turn_survive_the_idle_timeout(daemon_factory, mock):
     d = start(daemon_factory, mock)
-    sid = hybrid(d, idle_timeout_s=1)
+    # long enough that the upload and the exec come before it, however slow the machine
+    sid = hybrid(d, idle_timeout_s=5)
     mock.enqueue({"text": "one"})
     turn(d, sid, "first")
     files = after_turn_files(d, sid)
