@@ -104,9 +104,10 @@ static void answer_turn(struct session *s, const char *failure)
 	s->run = NULL;
 	s->held_end = NULL;
 	if (failure != NULL && held != NULL && !s->drop_saved) {
-		char text[AD_ERR_MSG_MAX + 96];
-		snprintf(text, sizeof(text), "the turn is done but was not saved (%s): a restart of agentd "
-			 "would lose it", failure);
+		char text[AD_ERR_MSG_MAX + 200];
+		snprintf(text, sizeof(text), "the turn is done but was not saved (%s): until a later save "
+			 "succeeds (the next turn's, a suspend), a restart of agentd would bring the session "
+			 "back without it, with the workspace as it was before it", failure);
 		cJSON_AddStringToObject(held, "warning", text);
 		hybrid_warn(s, text);
 	}

@@ -321,7 +321,9 @@ static void restore_one(struct sessions *reg, const cJSON *m)
 	const cJSON *turns = cJSON_GetObjectItemCaseSensitive(m, "turns");
 	s->turns = cJSON_IsNumber(turns) ? (unsigned)turns->valuedouble : 0;
 	const cJSON *gen = cJSON_GetObjectItemCaseSensitive(m, "workspace_generation");
-	s->saved_gen = s->save_gen = cJSON_IsNumber(gen) && gen->valuedouble >= 0 ? (uint64_t)gen->valuedouble : 0;
+	/* a generation no snapshot can have: generation 0's, which a resume then reports missing */
+	s->saved_gen = s->save_gen = cJSON_IsNumber(gen) && gen->valuedouble >= 0 && gen->valuedouble < 9e15
+					     ? (uint64_t)gen->valuedouble : 0;
 	usage_read_json(&s->usage, cJSON_GetObjectItemCaseSensitive(m, "usage"));
 	cJSON_Delete(s->transcript);
 	s->transcript = cJSON_Duplicate(cJSON_GetObjectItemCaseSensitive(m, "transcript"), true);
