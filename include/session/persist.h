@@ -1,16 +1,21 @@
 /* What a hybrid session keeps on disk, under <state_dir>/sessions/<id>/:
  *
- *     session.json    who owns it, its pattern and defaults, turns, usage, and the
- *                     transcript of its completed turns (replaced atomically)
- *     workspace.tar   /workspace as it was at the end of the last completed turn
- *                     (written to a temporary file, fsync()ed, renamed)
+ *     session.json       who owns it, its pattern and defaults, turns, usage, the
+ *                        transcript of its completed turns, and the generation of the
+ *                        workspace snapshot that goes with them (replaced atomically)
+ *     workspace.<N>.tar  /workspace as it was at save N (written to a temporary
+ *                        file, fsync()ed, renamed); workspace.tar: generation 0
  *
- * Both are written after every completed turn, before the client gets the answer, so a
- * crash or kill -9 of the daemon loses at most the turn in flight. */
+ * Both are written after every completed turn, before the client gets the answer, and
+ * at a suspend: the snapshot first, then session.json naming it; only then are older
+ * snapshots removed. So a crash or kill -9 of the daemon, or a session.json that could
+ * not be written, loses at most the last save, and what comes back is always a
+ * transcript with the workspace saved with it. */
 #ifndef AGENTD_SESSION_PERSIST_H
 #define AGENTD_SESSION_PERSIST_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include <cjson/cJSON.h>
 
@@ -25,15 +30,17 @@ int persist_save_meta(const char *state_dir, const char *id, const cJSON *meta, 
  * cannot be read is logged and skipped. */
 cJSON *persist_load_all(const char *state_dir);
 void persist_remove(const char *state_dir, const char *id);
+/* The snapshots older than generation keep go (session.json names keep now). */
+void persist_prune(const char *state_dir, const char *id, uint64_t keep);
 
 /* The workspace snapshot, as it arrives in base64 pieces (in the session's supervisor). */
 struct snapshot_file;
-struct snapshot_file *snapshot_begin(const char *state_dir, const char *id, struct ad_err *err);
+struct snapshot_file *snapshot_begin(const char *state_dir, const char *id, uint64_t gen, struct ad_err *err);
 int snapshot_write_b64(struct snapshot_file *f, const char *b64, struct ad_err *err);
-/* Keep it (fsync, rename over workspace.tar) or drop it; f is freed either way. */
+/* Keep it (fsync, rename to generation gen's name) or drop it; f is freed either way. */
 int snapshot_commit(struct snapshot_file *f, struct ad_err *err);
 void snapshot_abort(struct snapshot_file *f);
-/* The saved snapshot's path, when there is one. */
-int snapshot_path(const char *state_dir, const char *id, char *out, size_t size);
+/* Generation gen's snapshot's path (out: also when there is none; then -1). */
+int snapshot_path(const char *state_dir, const char *id, uint64_t gen, char *out, size_t size);
 
 #endif

@@ -86,9 +86,12 @@ cJSON *session_history(struct session *s);
 /* Stop the turn in flight (the tool's process group, the model call); 0, or -1 when
  * none is running. */
 int session_interrupt(struct session *s, struct ad_err *err);
-/* Hybrid: save and let the sandbox go (it comes back with the next turn); EBUSY when
- * not idle, EINVAL for another pattern. */
-int session_suspend(struct session *s, struct ad_err *err);
+/* Hybrid: save the workspace as it is now and session.json, then let the sandbox go
+ * (it comes back with the next turn). reply, when not NULL, hears how it ended: an
+ * op_end {"ok": true} once suspended (at once if it was), or a failure that says why
+ * the session is not suspended (the save failed: it goes on as it was). EBUSY when
+ * not idle, EINVAL for another pattern; then reply hears nothing. */
+int session_suspend(struct session *s, struct op_run *reply, struct ad_err *err);
 /* At start-up: the hybrid sessions saved in the state directory, suspended. */
 void sessions_restore(struct sessions *reg);
 /* Destroy: the supervisor tears the sandbox down; the session leaves the registry. */

@@ -3,12 +3,14 @@
  * (a process of the session's own, which may block on them), never through the
  * gateway: the gateway asks with one small OP and hears one op_end.
  *
- *   {"op": "restore", "saved": true}  the saved workspace.tar (persist.h) is sent to the
- *                                     agent as restore pieces; none saved: an empty one
- *   {"op": "snapshot", "save": true}  the agent's snapshot pieces are written to the
- *                                     state directory, fsync()ed and renamed into place
- *                                     at its op_end, which passes on to the gateway (with
- *                                     "ok": false if they could not be kept) */
+ *   {"op": "restore", "saved": true, "generation": N}
+ *       the saved snapshot of generation N (persist.h) is sent to the agent as restore
+ *       pieces; none saved: it fails
+ *   {"op": "snapshot", "save": true, "generation": N}
+ *       the agent's snapshot pieces are written to the state directory, fsync()ed and
+ *       renamed into place as generation N at its op_end, which passes on to the
+ *       gateway (with "ok": false if they could not be kept)
+ * Without "generation": generation 0. */
 #ifndef AGENTD_SESSION_SNAPSHOT_IO_H
 #define AGENTD_SESSION_SNAPSHOT_IO_H
 

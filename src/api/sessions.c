@@ -7,6 +7,7 @@
 
 #include "api/app.h"
 #include "api/chat_request.h"
+#include "api/op_run.h"
 #include "api/turn.h"
 #include "session/session.h"
 
@@ -216,18 +217,38 @@ enum MHD_Result api_session_events(struct http_req *req)
 				 session_events_close);
 }
 
+/* The suspend saves the workspace first: the handler is called again once it is done
+ * (req->ctx is the op_run that hears it); a save that failed answers 500 and says why. */
 enum MHD_Result api_session_suspend(struct http_req *req)
 {
 	enum MHD_Result r;
 	struct ad_err e;
+	const char *why;
+	struct op_run *o = req->ctx;
+	if (o != NULL && op_run_wait(o, req->conn))
+		return MHD_YES;
+	cJSON *end = o != NULL ? op_run_end(o, NULL, NULL, &why) : NULL;
+	if (o != NULL && end == NULL)
+		return http_reply_error(req, 500, HTTP_ERR_INTERNAL, "%s", why);
+	cJSON_Delete(end);
 	struct session *s = api_find_session(req, &r);
 	if (s == NULL)
 		return r;
-	int rc = session_suspend(s, &e);
-	cJSON *j = rc == 0 ? session_json(s, false) : NULL;
+	if (o != NULL) {
+		cJSON *j = session_json(s, false);
+		session_unref(s);
+		return http_reply_json(req, 200, j);
+	}
+	o = op_run_new(false);
+	int rc = o ? session_suspend(s, o, &e) : ad_err_set(&e, ENOMEM, "suspend");
 	session_unref(s);
-	if (rc < 0)
-		return http_reply_error(req, e.errnum == EINVAL ? 400 : 409, e.errnum == EINVAL ? HTTP_ERR_INVALID : "conflict_error",
-					"%s", e.msg);
-	return http_reply_json(req, 200, j);
+	if (rc < 0) {
+		if (o != NULL)
+			op_run_unref(o);
+		return http_reply_error(req, e.errnum == EINVAL ? 400 : 409, e.errnum == EINVAL ? HTTP_ERR_INVALID
+					: "conflict_error", "%s", e.msg);
+	}
+	req->ctx = o;
+	req->ctx_free = op_run_release;
+	return req->route->fn(req);
 }

@@ -1,8 +1,9 @@
 /* Hybrid sessions: saved after every completed turn (the transcript and a snapshot of
- * the workspace, include/session/persist.h) before the client gets the answer;
- * suspended when idle (the sandbox goes, the session stays); resumed by the next turn,
- * also after a restart of the daemon: a new sandbox, the workspace unpacked into it,
- * the conversation given back to the agent as the turn's history. */
+ * the workspace, include/session/persist.h) before the client gets the answer; and
+ * suspended (asked for, when idle, or as agentd stops): the workspace saved as it is
+ * at that moment, then session.json, and only then the sandbox goes; a save that
+ * fails leaves the session as it was and says why. Resumed by the next turn
+ * (hybrid_resume.c). */
 #include "session_int.h"
 
 #include <errno.h>
@@ -24,8 +25,8 @@ static const char *state_dir(const struct session *s)
 	return registry_config(s->reg)->state_dir;
 }
 
-/* Under the lock: what session.json holds. */
-static cJSON *meta(struct session *s)
+/* Under the lock: what session.json holds, with the snapshot of generation gen. */
+static cJSON *meta(struct session *s, uint64_t gen)
 {
 	cJSON *j = cJSON_CreateObject();
 	cJSON_AddStringToObject(j, "id", s->id);
@@ -35,6 +36,7 @@ static cJSON *meta(struct session *s)
 	cJSON_AddNumberToObject(j, "last_active", (double)s->last_active);
 	cJSON_AddNumberToObject(j, "idle_timeout_s", s->idle_timeout_s);
 	cJSON_AddNumberToObject(j, "turns", s->turns);
+	cJSON_AddNumberToObject(j, "workspace_generation", (double)gen);
 	cJSON_AddItemToObject(j, "usage", usage_json(&s->usage));
 	if (s->system)
 		cJSON_AddStringToObject(j, "system", s->system);
@@ -47,36 +49,48 @@ static cJSON *meta(struct session *s)
 	return j;
 }
 
-/* ----------------------------------------------------------------- saving a turn */
+/* ----------------------------------------------------------------- saving */
 
-/* The workspace's bytes go between the supervisor and the disk: no op_output here. */
-static void ignore_piece(void *ctx, const cJSON *ev)
+void hybrid_ignore_piece(void *ctx, const cJSON *ev)
 {
 	(void)ctx;
 	(void)ev;
 }
 
+/* What a save is for: a turn's answer waits for it; a suspend lets the sandbox go
+ * once it is done. */
+enum save_kind { SAVE_TURN, SAVE_SUSPEND };
+
 /* session.json on its way to disk, on the registry's saver thread, so that the hub's
- * thread, which carries every session's events, never waits for an fsync: after a turn
- * (the supervisor has put the workspace's snapshot in place, see
- * include/session/snapshot_io.h; the client gets its answer once both are done) and at
- * a suspend. */
+ * thread, which carries every session's events, never waits for an fsync. It follows
+ * the workspace's snapshot, which the supervisor has put in place (see
+ * include/session/snapshot_io.h). */
 struct save_job {
 	struct session *s;                /* referenced: the save's */
 	cJSON *meta;                      /* session.json as of now */
-	bool turn;                        /* a turn's: its answer waits for it */
+	uint64_t gen;                     /* the snapshot it names */
+	enum save_kind kind;
 };
 
 /* Under the lock: a save for the saver to write. */
-static struct save_job *save_job(struct session *s, bool turn)
+static struct save_job *save_job(struct session *s, enum save_kind kind)
 {
 	struct save_job *j = malloc(sizeof(*j));
 	if (j == NULL)
 		return NULL;
-	*j = (struct save_job){ s, meta(s), turn };
+	*j = (struct save_job){ s, meta(s, s->save_gen), s->save_gen, kind };
 	s->saves_pending++;
 	s->refs++;
 	return j;
+}
+
+void hybrid_warn(struct session *s, const char *text)
+{
+	cJSON *w = cJSON_CreateObject();
+	cJSON_AddStringToObject(w, "type", "warning");
+	cJSON_AddStringToObject(w, "message", text);
+	session_log_event(s, ++s->next_event_id, "warning", w);
+	cJSON_Delete(w);
 }
 
 /* The turn is saved, or could not be (failure says why): the client gets its answer,
@@ -90,15 +104,12 @@ static void answer_turn(struct session *s, const char *failure)
 	s->run = NULL;
 	s->held_end = NULL;
 	if (failure != NULL && held != NULL && !s->drop_saved) {
-		char text[AD_ERR_MSG_MAX + 96];
-		snprintf(text, sizeof(text), "the turn is done but was not saved (%s): a restart of agentd "
-			 "would lose it", failure);
+		char text[AD_ERR_MSG_MAX + 200];
+		snprintf(text, sizeof(text), "the turn is done but was not saved (%s): until a later save "
+			 "succeeds (the next turn's, a suspend), a restart of agentd would bring the session "
+			 "back without it, with the workspace as it was before it", failure);
 		cJSON_AddStringToObject(held, "warning", text);
-		cJSON *w = cJSON_CreateObject();
-		cJSON_AddStringToObject(w, "type", "warning");
-		cJSON_AddStringToObject(w, "message", text);
-		session_log_event(s, ++s->next_event_id, "warning", w);
-		cJSON_Delete(w);
+		hybrid_warn(s, text);
 	}
 	if (s->state == SESSION_RUNNING)
 		session_enter(s, SESSION_IDLE, "saved");
@@ -109,6 +120,57 @@ static void answer_turn(struct session *s, const char *failure)
 		chat_run_unref(run);
 	}
 	cJSON_Delete(held);
+}
+
+void hybrid_reply_suspended(struct op_run *reply)
+{
+	cJSON *end = cJSON_CreateObject();
+	cJSON_AddStringToObject(end, "type", "op_end");
+	cJSON_AddTrueToObject(end, "ok");
+	op_run_event(reply, 0, end);
+	cJSON_Delete(end);
+	op_run_unref(reply);
+}
+
+/* The suspend's save is done: the sandbox goes; or failure says why it could not be
+ * saved, and the session goes on as it was (its sandbox up, its workspace in it). */
+static void suspend_end(struct session *s, const char *failure)
+{
+	char text[AD_ERR_MSG_MAX + 160] = "";
+	pthread_mutex_lock(&s->lock);
+	struct op_run *reply = s->suspend_reply;
+	s->suspend_reply = NULL;
+	s->suspend_saving = false;
+	if (failure == NULL && s->link != NULL && !s->closing &&
+	    (s->state == SESSION_IDLE || s->state == SESSION_READY)) {
+		s->suspending = true;
+		session_enter(s, SESSION_SUSPENDED, "its workspace is saved; its sandbox goes");
+		hub_link_close(s->link);
+		s->suspend_reply = reply;     /* answered once the sandbox is gone (on_closed) */
+		reply = NULL;
+	} else {
+		if (failure != NULL)
+			snprintf(text, sizeof(text), "the session was not suspended: its workspace could not be saved "
+				 "(%s); it goes on as it was", failure);
+		else
+			snprintf(text, sizeof(text), "the session was not suspended: it is %s", session_state_names[s->state]);
+		log_warn("session %s: %s", s->id, text);
+		if (s->state != SESSION_DESTROYED)
+			hybrid_warn(s, text);
+	}
+	pthread_mutex_unlock(&s->lock);
+	if (reply == NULL)
+		return;
+	op_run_fail(reply, text);
+	op_run_unref(reply);
+}
+
+static void save_finished(struct session *s, enum save_kind kind, const char *failure)
+{
+	if (kind == SAVE_TURN)
+		answer_turn(s, failure);
+	else
+		suspend_end(s, failure);
 }
 
 static void save_write(void *ctx)
@@ -122,37 +184,63 @@ static void save_write(void *ctx)
 	pthread_mutex_lock(&s->lock);
 	/* deleted meanwhile: session_destroy left the files to the last save to remove */
 	bool gone = --s->saves_pending == 0 && s->drop_saved;
+	if (!failed && j->gen > s->saved_gen)
+		s->saved_gen = j->gen;
 	pthread_mutex_unlock(&s->lock);
 	if (gone)
 		persist_remove(state_dir(s), s->id);
-	if (j->turn)
-		answer_turn(s, failed ? e.msg : NULL);
+	else if (!failed)       /* session.json names j->gen: the older ones are not needed */
+		persist_prune(state_dir(s), s->id, j->gen);
+	save_finished(s, j->kind, failed ? e.msg : NULL);
 	cJSON_Delete(j->meta);
 	free(j);
 	session_unref(s);   /* the save's */
 }
 
-/* Under the lock: hand j to the saver once the lock is let go (save_push). */
-static void save_push(struct session *s, struct save_job *j)
-{
-	if (j != NULL && workq_push(s->reg->saver, save_write, j) < 0)
-		save_write(j);      /* the saver has stopped (shutdown): here, then */
-}
-
 /* The snapshot is in place, or could not be (on the hub's thread): the transcript
- * next, then the answer. */
-static void save_done(void *ctx, bool ok, const char *error)
+ * next, then what the save was for. */
+static void snapshot_done(struct session *s, enum save_kind kind, bool ok, const char *error)
 {
-	struct session *s = ctx;
 	pthread_mutex_lock(&s->lock);
-	struct save_job *j = ok ? save_job(s, true) : NULL;
+	struct save_job *j = ok ? save_job(s, kind) : NULL;
 	pthread_mutex_unlock(&s->lock);
 	if (j == NULL) {
 		log_error("session %s: the workspace could not be saved: %s", s->id, ok ? "out of memory" : error);
-		answer_turn(s, ok ? "out of memory" : error);
+		save_finished(s, kind, ok ? "out of memory" : error);
+	} else if (workq_push(s->reg->saver, save_write, j) < 0) {
+		save_write(j);      /* the saver has stopped (shutdown): here, then */
 	}
-	save_push(s, j);
 	session_unref(s);   /* the snapshot op's */
+}
+
+static void turn_saved(void *ctx, bool ok, const char *error)
+{
+	snapshot_done(ctx, SAVE_TURN, ok, error);
+}
+
+static void suspend_saved(void *ctx, bool ok, const char *error)
+{
+	snapshot_done(ctx, SAVE_SUSPEND, ok, error);
+}
+
+/* Under the lock: the supervisor saves the workspace as it is now, then done(s, ...). */
+static int send_save(struct session *s, void (*done)(void *ctx, bool ok, const char *error), struct ad_err *err)
+{
+	struct op_run *w = op_run_new(false);
+	if (w == NULL)
+		return ad_err_set(err, ENOMEM, "save");
+	s->refs++;          /* the snapshot op's, given back in snapshot_done */
+	op_run_set_sink(w, hybrid_ignore_piece, done, s);
+	cJSON *op = cJSON_CreateObject();
+	cJSON_AddStringToObject(op, "op", "snapshot");
+	cJSON_AddTrueToObject(op, "save");           /* the supervisor writes it */
+	cJSON_AddNumberToObject(op, "generation", (double)++s->save_gen);
+	int rc = session_send_op(s, op, w, err);
+	if (rc < 0)
+		s->refs--;
+	cJSON_Delete(op);
+	op_run_unref(w);    /* the session holds it while it runs */
+	return rc;
 }
 
 bool hybrid_hold_done(struct session *s, unsigned id, const cJSON *ev)
@@ -160,139 +248,45 @@ bool hybrid_hold_done(struct session *s, unsigned id, const cJSON *ev)
 	struct ad_err e;
 	if (s->pattern != PATTERN_HYBRID || s->link == NULL)
 		return false;
-	struct op_run *w = op_run_new(false);
-	if (w == NULL) {
-		log_error("session %s: cannot save the turn: out of memory", s->id);
-		return false;
-	}
-	s->refs++;          /* the snapshot op's, given back in save_done */
-	op_run_set_sink(w, ignore_piece, save_done, s);
-	cJSON *op = cJSON_CreateObject();
-	cJSON_AddStringToObject(op, "op", "snapshot");
-	cJSON_AddTrueToObject(op, "save");           /* the supervisor writes it */
-	if (session_send_op(s, op, w, &e) < 0) {
+	if (send_save(s, turn_saved, &e) < 0) {
 		log_error("session %s: cannot save the turn: %s", s->id, e.msg);
-		s->refs--;
-		cJSON_Delete(op);
-		op_run_unref(w);
 		return false;
 	}
-	cJSON_Delete(op);
-	op_run_unref(w);    /* the session holds it while it runs */
 	s->held_end = cJSON_Duplicate(ev, true);
 	s->held_id = id;
 	return true;
 }
 
-/* ----------------------------------------------------------------- suspend, resume */
+/* ----------------------------------------------------------------- suspend */
 
-int session_suspend(struct session *s, struct ad_err *err)
+int session_suspend(struct session *s, struct op_run *reply, struct ad_err *err)
 {
 	int rc = 0;
-	struct save_job *j = NULL;
+	bool already = false;
 	pthread_mutex_lock(&s->lock);
-	if (s->pattern != PATTERN_HYBRID)
+	if (s->pattern != PATTERN_HYBRID) {
 		rc = ad_err_code(err, EINVAL, "only a hybrid session can be suspended");
-	else if (s->state == SESSION_SUSPENDED)
-		rc = 0;
-	else if (s->run != NULL || s->op != NULL || s->link == NULL || (s->state != SESSION_IDLE && s->state != SESSION_READY))
+	} else if (s->state == SESSION_SUSPENDED) {
+		already = true;
+	} else if (s->suspend_saving) {
+		/* under way: nothing more for the idle timeout or a stop to do */
+		if (reply != NULL)
+			rc = ad_err_code(err, EBUSY, "session %s is being suspended; wait for it", s->id);
+	} else if (s->run != NULL || s->op != NULL || s->link == NULL ||
+		   (s->state != SESSION_IDLE && s->state != SESSION_READY)) {
 		rc = ad_err_code(err, EBUSY, "session %s is %s; it can be suspended when idle", s->id,
 				session_state_names[s->state]);
-	else if ((j = save_job(s, false)) == NULL) {
-		rc = ad_err_set(err, ENOMEM, "suspend");
-	} else {
-		s->suspending = true;
-		session_enter(s, SESSION_SUSPENDED, "its sandbox goes; the workspace is saved");
-		hub_link_close(s->link);
+	} else if ((rc = send_save(s, suspend_saved, err)) == 0) {
+		log_info("session %s: suspending: its workspace is being saved", s->id);
+		s->suspend_saving = true;
+		if (reply != NULL)
+			op_run_ref(reply);
+		s->suspend_reply = reply;
 	}
 	pthread_mutex_unlock(&s->lock);
-	save_push(s, j);
-	return rc;
-}
-
-/* The workspace is back: now the turn. */
-static void restore_done(void *ctx, bool ok, const char *error)
-{
-	struct session *s = ctx;
-	struct ad_err e;
-	pthread_mutex_lock(&s->lock);
-	cJSON *turn = s->pending_turn;
-	s->pending_turn = NULL;
-	struct chat_run *run = NULL;
-	int rc = ok && s->link != NULL ? hub_link_send(s->link, FRAME_TURN, turn, &e)
-				       : ad_err_set(&e, 0, "the workspace could not be restored: %s", ok ? "the sandbox ended" : error);
-	if (rc < 0) {
-		run = s->run;
-		s->run = NULL;
-		session_enter(s, SESSION_FAILED, e.msg);
-	} else {
-		session_enter(s, SESSION_RUNNING, "resumed");
+	if (already && reply != NULL) {
+		op_run_ref(reply);
+		hybrid_reply_suspended(reply);
 	}
-	pthread_mutex_unlock(&s->lock);
-	cJSON_Delete(turn);
-	if (run != NULL) {
-		chat_run_fail(run, "sandbox_error", e.msg);
-		chat_run_unref(run);
-	}
-	session_unref(s);   /* the restore's */
-}
-
-/* The saved workspace back into the new sandbox: one restore op, which the supervisor
- * serves from the state directory; under the lock. */
-static int send_restore(struct session *s, struct op_run *w, struct ad_err *err)
-{
-	cJSON *op = cJSON_CreateObject();
-	cJSON_AddStringToObject(op, "op", "restore");
-	cJSON_AddTrueToObject(op, "saved");
-	int rc = session_send_op(s, op, w, err);
-	cJSON_Delete(op);
-	return rc;
-}
-
-int hybrid_resume(struct session *s, cJSON *turn, struct chat_run *run, struct ad_err *err)
-{
-	pthread_mutex_lock(&s->lock);
-	if (s->state != SESSION_SUSPENDED || s->suspending || s->run != NULL) {
-		int rc = ad_err_code(err, EBUSY, "session %s is %s; try again in a moment", s->id,
-				    s->suspending ? "being suspended" : session_state_names[s->state]);
-		pthread_mutex_unlock(&s->lock);
-		return rc;
-	}
-	chat_run_ref(run);
-	s->run = run;
-	session_enter(s, SESSION_CREATING, "resuming");
-	cJSON_DeleteItemFromObjectCaseSensitive(turn, "history");
-	int i = 0;
-	cJSON *history = cJSON_AddArrayToObject(turn, "history");
-	for (cJSON *m = s->transcript->child; m && i < s->committed; m = m->next, i++)
-		cJSON_AddItemToArray(history, cJSON_Duplicate(m, true));
-	s->pending_turn = cJSON_Duplicate(turn, true);
-	chat_run_hello(run, ++s->next_event_id);
-	pthread_mutex_unlock(&s->lock);
-
-	struct op_run *w = op_run_new(false);
-	int rc = w ? session_spawn(s->reg, s, NULL, NULL, err) : ad_err_set(err, ENOMEM, "resume");
-	pthread_mutex_lock(&s->lock);
-	if (rc == 0) {
-		s->refs++;          /* the restore's, given back in restore_done */
-		op_run_set_sink(w, ignore_piece, restore_done, s);
-		if ((rc = send_restore(s, w, err)) < 0)
-			s->refs--;
-	}
-	if (rc < 0) {
-		s->run = NULL;
-		cJSON_Delete(s->pending_turn);
-		s->pending_turn = NULL;
-		if (s->state != SESSION_DESTROYED)   /* deleted meanwhile: it stays so */
-			session_enter(s, SESSION_SUSPENDED, err->msg);
-		if (s->link != NULL) {
-			s->suspending = true;
-			hub_link_close(s->link);
-		}
-		chat_run_unref(run);
-	}
-	pthread_mutex_unlock(&s->lock);
-	if (w != NULL)
-		op_run_unref(w);
 	return rc;
 }

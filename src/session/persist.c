@@ -4,6 +4,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,7 +19,8 @@
 #include "core/statefile.h"
 
 #define META "session.json"
-#define SNAPSHOT "workspace.tar"
+#define SNAPSHOT "workspace.tar"              /* generation 0: saved before generations were */
+#define SNAPSHOT_GEN "workspace.%llu.tar"
 #define SNAPSHOT_TMP "workspace.tar.tmp"
 
 static bool id_ok(const char *id)
@@ -95,13 +97,59 @@ cJSON *persist_load_all(const char *state_dir)
 	return all;
 }
 
+/* The file name of generation gen's snapshot. */
+static void snapshot_name(uint64_t gen, char *out, size_t size)
+{
+	if (gen == 0)
+		snprintf(out, size, SNAPSHOT);
+	else
+		snprintf(out, size, SNAPSHOT_GEN, (unsigned long long)gen);
+}
+
+/* Generation of a snapshot's file name, or -1 when name is not one. */
+static long long snapshot_gen_of(const char *name)
+{
+	unsigned long long gen;
+	int end = 0;
+	if (strcmp(name, SNAPSHOT) == 0)
+		return 0;
+	if (sscanf(name, "workspace.%llu.tar%n", &gen, &end) != 1 || name[end] != '\0' || gen > INT64_MAX)
+		return -1;
+	return (long long)gen;
+}
+
+/* Every snapshot of id's older than keep (all of them: UINT64_MAX). */
+static void remove_snapshots(const char *dir, uint64_t keep)
+{
+	DIR *d = opendir(dir);
+	if (d == NULL)
+		return;
+	struct dirent *de;
+	while ((de = readdir(d)) != NULL) {
+		long long gen = snapshot_gen_of(de->d_name);
+		if (gen >= 0 && (uint64_t)gen < keep)
+			unlinkat(dirfd(d), de->d_name, 0);
+	}
+	closedir(d);
+}
+
+void persist_prune(const char *state_dir, const char *id, uint64_t keep)
+{
+	char dir[4096];
+	if (!id_ok(id))
+		return;
+	snprintf(dir, sizeof(dir), "%s/sessions/%s", state_dir, id);
+	remove_snapshots(dir, keep);
+}
+
 void persist_remove(const char *state_dir, const char *id)
 {
 	char dir[4096], path[4200];
 	if (!id_ok(id))
 		return;
 	snprintf(dir, sizeof(dir), "%s/sessions/%s", state_dir, id);
-	const char *names[] = { META, SNAPSHOT, SNAPSHOT_TMP };
+	remove_snapshots(dir, UINT64_MAX);
+	const char *names[] = { META, SNAPSHOT_TMP };
 	for (size_t i = 0; i < ARRAY_SIZE(names); i++) {
 		snprintf(path, sizeof(path), "%s/%s", dir, names[i]);
 		unlink(path);
@@ -111,11 +159,12 @@ void persist_remove(const char *state_dir, const char *id)
 
 struct snapshot_file {
 	char dir[4096];
+	uint64_t gen;
 	int fd;
 	size_t bytes;
 };
 
-struct snapshot_file *snapshot_begin(const char *state_dir, const char *id, struct ad_err *err)
+struct snapshot_file *snapshot_begin(const char *state_dir, const char *id, uint64_t gen, struct ad_err *err)
 {
 	struct snapshot_file *f = calloc(1, sizeof(*f));
 	if (f == NULL) {
@@ -134,6 +183,7 @@ struct snapshot_file *snapshot_begin(const char *state_dir, const char *id, stru
 		free(f);
 		return NULL;
 	}
+	f->gen = gen;
 	return f;
 }
 
@@ -159,9 +209,10 @@ int snapshot_write_b64(struct snapshot_file *f, const char *b64, struct ad_err *
 
 int snapshot_commit(struct snapshot_file *f, struct ad_err *err)
 {
-	char tmp[4200], final[4200];
+	char tmp[4200], final[4200], name[64];
+	snapshot_name(f->gen, name, sizeof(name));
 	snprintf(tmp, sizeof(tmp), "%s/" SNAPSHOT_TMP, f->dir);
-	snprintf(final, sizeof(final), "%s/" SNAPSHOT, f->dir);
+	snprintf(final, sizeof(final), "%s/%s", f->dir, name);
 	int rc = 0;
 	bool synced = fsync(f->fd) == 0;
 	if (close(f->fd) < 0 || !synced)
@@ -190,9 +241,11 @@ void snapshot_abort(struct snapshot_file *f)
 	free(f);
 }
 
-int snapshot_path(const char *state_dir, const char *id, char *out, size_t size)
+int snapshot_path(const char *state_dir, const char *id, uint64_t gen, char *out, size_t size)
 {
 	struct stat st;
-	snprintf(out, size, "%s/sessions/%s/" SNAPSHOT, state_dir, id);
+	char name[64];
+	snapshot_name(gen, name, sizeof(name));
+	snprintf(out, size, "%s/sessions/%s/%s", state_dir, id, name);
 	return id_ok(id) && stat(out, &st) == 0 && S_ISREG(st.st_mode) ? 0 : -1;
 }

@@ -19,7 +19,6 @@
 #include "session/spawner.h"
 
 extern const struct hub_link_ops session_link_ops;
-static struct session **snapshot(struct sessions *reg, size_t *n);
 
 bool registry_shutting_down(const struct sessions *reg)
 {
@@ -30,7 +29,7 @@ void sessions_shutdown(struct sessions *reg)
 {
 	atomic_store(&reg->shutting_down, true);
 	size_t n;
-	struct session **all = snapshot(reg, &n);
+	struct session **all = registry_all(reg, &n);
 	for (size_t i = 0; i < n; i++) {
 		pthread_mutex_lock(&all[i]->lock);
 		session_readers_wake(all[i]);
@@ -69,7 +68,7 @@ const struct config *registry_config(const struct sessions *reg)
 }
 
 /* Every session, referenced, for work outside the registry's lock. */
-static struct session **snapshot(struct sessions *reg, size_t *n)
+struct session **registry_all(struct sessions *reg, size_t *n)
 {
 	pthread_mutex_lock(&reg->lock);
 	struct session **all = calloc(reg->count + 1, sizeof(*all));
@@ -89,10 +88,12 @@ void sessions_free(struct sessions *reg)
 {
 	if (reg == NULL)
 		return;
+	/* what a hybrid session's workspace holds now is what comes back */
+	hybrid_suspend_all(reg, (unsigned)reg->app->cfg.http.shutdown_timeout_s * 1000u);
 	workq_stop(reg->saver);   /* the saves under way are written first */
 	reg->saver = NULL;
 	size_t n;
-	struct session **all = snapshot(reg, &n);
+	struct session **all = registry_all(reg, &n);
 	for (size_t i = 0; i < n; i++) {
 		session_destroy(all[i], "agentd is shutting down");
 		session_unref(all[i]);
@@ -123,7 +124,7 @@ unsigned sessions_count(struct sessions *reg, const char *owner)
 cJSON *sessions_list(struct sessions *reg, const char *owner)
 {
 	size_t n;
-	struct session **all = snapshot(reg, &n);
+	struct session **all = registry_all(reg, &n);
 	cJSON *j = cJSON_CreateObject();
 	cJSON *list = cJSON_AddArrayToObject(j, "sessions");
 	for (size_t i = 0; i < n; i++) {
@@ -319,6 +320,10 @@ static void restore_one(struct sessions *reg, const cJSON *m)
 	}
 	const cJSON *turns = cJSON_GetObjectItemCaseSensitive(m, "turns");
 	s->turns = cJSON_IsNumber(turns) ? (unsigned)turns->valuedouble : 0;
+	const cJSON *gen = cJSON_GetObjectItemCaseSensitive(m, "workspace_generation");
+	/* a generation no snapshot can have: generation 0's, which a resume then reports missing */
+	s->saved_gen = s->save_gen = cJSON_IsNumber(gen) && gen->valuedouble >= 0 && gen->valuedouble < 9e15
+					     ? (uint64_t)gen->valuedouble : 0;
 	usage_read_json(&s->usage, cJSON_GetObjectItemCaseSensitive(m, "usage"));
 	cJSON_Delete(s->transcript);
 	s->transcript = cJSON_Duplicate(cJSON_GetObjectItemCaseSensitive(m, "transcript"), true);

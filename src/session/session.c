@@ -97,6 +97,8 @@ int session_turn(struct session *s, cJSON *turn, struct chat_run *run, struct ad
 	bool waits = s->link == NULL && s->state == SESSION_CREATING && s->group != NULL && !s->closing;
 	if (!waits && (s->link == NULL || s->closing || s->state == SESSION_FAILED || s->state == SESSION_DESTROYED)) {
 		rc = ad_err_code(err, ENOENT, "session %s is %s", s->id, session_state_names[s->state]);
+	} else if (s->suspend_saving) {
+		rc = ad_err_code(err, EBUSY, "session %s is being suspended; a message resumes it once it is", s->id);
 	} else if (s->run != NULL || s->op != NULL) {
 		rc = ad_err_code(err, EBUSY, "session %s is working on a %s; wait for it%s", s->id,
 				 s->run ? "turn" : "command or file", s->run ? " or interrupt it" : "");
@@ -166,6 +168,8 @@ int session_op(struct session *s, cJSON *op, struct op_run *w, struct ad_err *er
 	    s->state == SESSION_SUSPENDED)
 		rc = ad_err_code(err, ENOENT, "session %s is %s%s", s->id, session_state_names[s->state],
 				s->state == SESSION_SUSPENDED ? "; a message resumes it" : "");
+	else if (s->suspend_saving)
+		rc = ad_err_code(err, EBUSY, "session %s is being suspended; a message resumes it once it is", s->id);
 	else if (s->run != NULL || s->op != NULL)
 		rc = ad_err_code(err, EBUSY, "session %s is working on a %s; try again when it is done", s->id,
 				s->run ? "turn" : "command or file");

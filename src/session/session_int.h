@@ -87,6 +87,12 @@ struct session {
 	unsigned held_id;
 	cJSON *pending_turn;               /* resuming: sent once the workspace is back */
 	bool suspending;                   /* the old sandbox's link is closing */
+	bool suspend_saving;               /* a suspend saves the workspace: no turn, no op */
+	struct op_run *suspend_reply;      /* who waits for that suspend (referenced), or NULL;
+					    * kept until the sandbox is gone */
+	bool stop_saved;                   /* agentd stops: its suspend was started */
+	uint64_t saved_gen;                /* the snapshot session.json names (persist.h) */
+	uint64_t save_gen;                 /* the last save's generation */
 	unsigned turns, next_event_id;
 	struct usage usage;
 	cJSON *transcript;                 /* messages, as the agent appended them */
@@ -107,9 +113,18 @@ void session_log_free(struct session *s);
 int session_send_op(struct session *s, cJSON *op, struct op_run *w, struct ad_err *err);
 
 /* hybrid.c. Under the lock: take over a hybrid turn's done (saved first, answered
- * after). Without the lock: resume a suspended session with turn. */
+ * after); a warning into the session's event log. */
 bool hybrid_hold_done(struct session *s, unsigned id, const cJSON *ev);
+void hybrid_warn(struct session *s, const char *text);
+/* Who asked for a suspend (reply, its reference taken) hears that it is done. */
+void hybrid_reply_suspended(struct op_run *reply);
+/* An op's sink that keeps nothing: a save's or a restore's bytes go between the
+ * supervisor and the disk, none of them here. */
+void hybrid_ignore_piece(void *ctx, const cJSON *ev);
+/* hybrid_resume.c. Without the lock: resume a suspended session with turn. agentd
+ * stops: every hybrid session that is up suspends (its workspace saved as it is). */
 int hybrid_resume(struct session *s, cJSON *turn, struct chat_run *run, struct ad_err *err);
+void hybrid_suspend_all(struct sessions *reg, unsigned timeout_ms);
 
 /* session_history.c: a tool or exec event into the history. */
 void session_history_event(struct session *s, const char *type, const cJSON *ev);
@@ -135,6 +150,8 @@ struct session *pool_take(struct sessions *reg, const struct session_opts *o);
 void pool_fill(struct sessions *reg);
 void pool_drain(struct sessions *reg);
 void registry_remove(struct sessions *reg, struct session *s);
+/* Every session, referenced (the caller unrefs each and frees the array). */
+struct session **registry_all(struct sessions *reg, size_t *n);
 const struct config *registry_config(const struct sessions *reg);
 bool registry_shutting_down(const struct sessions *reg);
 

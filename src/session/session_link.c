@@ -122,8 +122,11 @@ static void on_closed(void *owner, const char *why)
 	struct op_run *op = s->op;
 	s->run = NULL;
 	s->op = NULL;
+	struct op_run *suspended = NULL;
 	if (s->suspending) {
 		s->suspending = false;        /* suspended: its sandbox is gone, as it should be */
+		suspended = s->suspend_reply; /* who asked hears it now, when a message can resume it */
+		s->suspend_reply = NULL;
 	} else if (!s->closing) {
 		snprintf(msg, sizeof(msg), "the session's supervisor ended%s%s", why ? ": " : s->reason ? ": " : "",
 			 why ? why : s->reason ? s->reason : "");
@@ -136,6 +139,8 @@ static void on_closed(void *owner, const char *why)
 	pthread_mutex_unlock(&s->lock);
 	if (host_failed)
 		shared_host_failed(s);
+	if (suspended != NULL)
+		hybrid_reply_suspended(suspended);
 	if (run != NULL) {
 		chat_run_fail(run, "sandbox_error", s->closing ? "the session was destroyed during the turn"
 							   : "the session ended before the turn finished");
@@ -173,7 +178,7 @@ static void on_tick(void *owner)
 		op_run_unref(op);
 	}
 	struct ad_err e;
-	if (idle && s->pattern == PATTERN_HYBRID && session_suspend(s, &e) < 0)
+	if (idle && s->pattern == PATTERN_HYBRID && session_suspend(s, NULL, &e) < 0)
 		log_warn("session %s: cannot suspend: %s", s->id, e.msg);
 	else if (idle && s->pattern != PATTERN_HYBRID)
 		session_destroy(s, "idle timeout");

@@ -32,6 +32,24 @@ static bool is_op(const cJSON *op, const char *kind, const char *flag)
 	       cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(op, flag));
 }
 
+/* The largest generation: one a double holds exactly. */
+#define GENERATION_MAX 9007199254740991.0
+
+/* The op's "generation": which snapshot it saves or restores (none: 0). -1 when it
+ * is not a whole number a snapshot's name can carry. */
+static int op_generation(const cJSON *op, uint64_t *gen)
+{
+	const cJSON *g = cJSON_GetObjectItemCaseSensitive(op, "generation");
+	*gen = 0;
+	if (g == NULL)
+		return 0;
+	if (!cJSON_IsNumber(g) || g->valuedouble < 0 || g->valuedouble > GENERATION_MAX ||
+	    g->valuedouble != (double)(uint64_t)g->valuedouble)
+		return -1;
+	*gen = (uint64_t)g->valuedouble;
+	return 0;
+}
+
 /* One restore piece of op id to the agent. */
 static int send_piece(struct snapio *io, double id, const char *b64, bool last, struct ad_err *err)
 {
@@ -43,14 +61,17 @@ static int send_piece(struct snapio *io, double id, const char *b64, bool last, 
 	return io->send(io->send_ctx, FRAME_OP, p, err);
 }
 
-/* The saved tar, in pieces; none saved yet: one empty last piece. One that cannot be
- * opened: SNAPIO_FAILED, nothing sent. One that fails midway still ends the restore
- * (last: true), so that the agent reports the cut tar and is ready for what comes next. */
-static int restore(struct snapio *io, double id, char *why, size_t size, struct ad_err *err)
+/* The saved tar, in pieces. One that is missing (every suspend saves one: its loss is
+ * not an empty workspace) or cannot be opened: SNAPIO_FAILED, nothing sent. One that
+ * fails midway still ends the restore (last: true), so that the agent reports the cut
+ * tar and is ready for what comes next. */
+static int restore(struct snapio *io, double id, uint64_t gen, char *why, size_t size, struct ad_err *err)
 {
 	char path[4200];
-	if (snapshot_path(io->state_dir, io->id, path, sizeof(path)) < 0)
-		return send_piece(io, id, "", true, err) < 0 ? -1 : SNAPIO_SENT;
+	if (snapshot_path(io->state_dir, io->id, gen, path, sizeof(path)) < 0) {
+		snprintf(why, size, "the saved workspace %s is missing", path);
+		return SNAPIO_FAILED;
+	}
 	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
 	char *raw = malloc(PROTO_CHUNK), *b64 = malloc(base64_encoded_len(PROTO_CHUNK) + 1);
 	int rc = SNAPIO_SENT;
@@ -80,15 +101,19 @@ static int restore(struct snapio *io, double id, char *why, size_t size, struct 
 int snapio_gateway_op(struct snapio *io, const cJSON *op, char *why, size_t size, struct ad_err *err)
 {
 	const cJSON *id = cJSON_GetObjectItemCaseSensitive(op, "id");
-	if (!cJSON_IsNumber(id))
+	bool restoring = is_op(op, "restore", "saved");
+	uint64_t gen;
+	if (!cJSON_IsNumber(id) || (!restoring && !is_op(op, "snapshot", "save")))
 		return SNAPIO_NOT_OURS;
-	if (is_op(op, "restore", "saved"))
-		return restore(io, id->valuedouble, why, size, err);
-	if (!is_op(op, "snapshot", "save"))
-		return SNAPIO_NOT_OURS;
+	if (op_generation(op, &gen) < 0) {
+		snprintf(why, size, "\"generation\" must be a whole number from 0 to 2^53-1");
+		return SNAPIO_FAILED;
+	}
+	if (restoring)
+		return restore(io, id->valuedouble, gen, why, size, err);
 	snapio_abort(io);
 	struct ad_err e;
-	if ((io->save = snapshot_begin(io->state_dir, io->id, &e)) == NULL) {
+	if ((io->save = snapshot_begin(io->state_dir, io->id, gen, &e)) == NULL) {
 		snprintf(why, size, "cannot save the workspace: %s", e.msg);
 		return SNAPIO_FAILED;
 	}

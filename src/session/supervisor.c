@@ -268,12 +268,8 @@ int supervisor_main(const struct supervisor_env *env, int gw_fd, const char *ses
 	s.gw_dec = frame_decoder_new(FRAME_MAX_PAYLOAD);
 	s.agent_dec = frame_decoder_new(FRAME_MAX_PAYLOAD);
 	relay_init(&s.relay, env->cfg, gw_fd);
-	snapio_init(&s.snap, env->cfg->state_dir, session_id,
-		    snapio_tar_max(env->policy->workspace_size, env->policy->workspace_files));
 	s.relay.send = send_paced;
 	s.relay.send_ctx = &s;
-	s.snap.send = send_paced;
-	s.snap.send_ctx = &s;
 	uint64_t t0 = clock_mono_ns();
 	if (s.gw_dec == NULL || s.agent_dec == NULL) {
 		ad_err_set(&e, ENOMEM, "frame decoders");
@@ -287,6 +283,11 @@ int supervisor_main(const struct supervisor_env *env, int gw_fd, const char *ses
 		sup_send_error(&s, "sandbox_error", e.msg);
 	} else {
 		log_debug("session %s: sandbox up in %.2f ms", session_id, (double)(clock_mono_ns() - t0) / 1e6);
+		/* the cap of a save: what a tar of this session's own workspace can come to */
+		snapio_init(&s.snap, env->cfg->state_dir, session_id,
+			    snapio_tar_max(policy.workspace_size, policy.workspace_files));
+		s.snap.send = send_paced;
+		s.snap.send_ctx = &s;
 		serve(&s);
 	}
 	if (s.joined && s.agent >= 0) {

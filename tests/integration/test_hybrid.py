@@ -130,17 +130,22 @@ def test_a_workspace_that_cannot_be_restored_fails_the_turn_not_silently(daemon_
     an empty workspace passed off as the saved one."""
     d = start(daemon_factory, mock, workdir=str(tmp_path / "d"))
     saved = {}
-    for how in ("garbage", "symlink"):
+    for how in ("garbage", "symlink", "missing"):
         sid = d.post_json("/api/sessions", {"pattern": "hybrid"}).json()["id"]
         mock.enqueue(calls(bash("echo precious > keep.txt")), {"text": "kept"})
         turn(d, sid, "keep it")
         assert d.request("POST", f"/api/sessions/{sid}/suspend").status == 200
-        tar = os.path.join(d.workdir, "state", "sessions", sid, "workspace.tar")
+        sdir = os.path.join(d.workdir, "state", "sessions", sid)
+        with open(os.path.join(sdir, "session.json")) as f:
+            gen = json.load(f)["workspace_generation"]
+        tar = os.path.join(sdir, f"workspace.{gen}.tar")
+        # the snapshot session.json names is the only one kept
+        assert sorted(os.listdir(sdir)) == ["session.json", f"workspace.{gen}.tar"], os.listdir(sdir)
         os.unlink(tar)
         if how == "garbage":
             with open(tar, "wb") as f:
                 f.write(os.urandom(5000))
-        else:
+        elif how == "symlink":
             os.symlink("/etc/passwd", tar)
         saved[how] = sid
     for how, sid in saved.items():
@@ -150,8 +155,10 @@ def test_a_workspace_that_cannot_be_restored_fails_the_turn_not_silently(daemon_
         assert "could not be restored" in msg, (how, msg)
         if how == "symlink":
             assert "cannot read the saved workspace" in msg, msg
+        if how == "missing":
+            assert "is missing" in msg, msg
         assert state_of(d, sid) == "failed", how
-    assert len(mock.requests) == 4, "a turn went to the model without its workspace"
+    assert len(mock.requests) == 2 * len(saved), "a turn went to the model without its workspace"
     finish(d, mock)
 
 

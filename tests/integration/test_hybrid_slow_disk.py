@@ -100,7 +100,7 @@ def test_a_slow_save_holds_its_own_answer_and_nobody_elses(daemon_factory, mock,
     assert slow["r"].status == 200 and slow["r"].json()["reply"] == "saved slowly", slow["r"]
     # saved before it answered: the transcript and the workspace are on disk
     saved = os.path.join(d.workdir, "state", "sessions", hybrid)
-    assert sorted(os.listdir(saved)) == ["session.json", "workspace.tar"], os.listdir(saved)
+    assert sorted(os.listdir(saved)) == ["session.json", "workspace.1.tar"], os.listdir(saved)
     assert d.get(f"/api/sessions/{hybrid}").json()["state"] == "idle"
     finish(d, mock)
 
@@ -126,3 +126,45 @@ def test_a_session_deleted_while_its_save_waits_is_not_brought_back(daemon_facto
     assert not os.path.exists(os.path.join(workdir, "state", "sessions", sid))
     d2 = daemon_factory(settings=chat_settings(), env=chat_env(mock), workdir=workdir)
     assert d2.get(f"/api/sessions/{sid}").status == 404
+
+
+def wait_for_supervisor_fsync(env, d):
+    """Until a process other than the gateway (the session's supervisor, which writes
+    the workspace's snapshot) is inside a slow fsync."""
+    deadline = time.monotonic() + CHAT_TIMEOUT
+    while not [m for m in glob.glob(env["SLOW_FSYNC_MARK"] + ".*") if not m.endswith(f".{d.proc.pid}")]:
+        assert time.monotonic() < deadline, "no supervisor's fsync came"
+        time.sleep(0.02)
+
+
+def test_a_suspend_that_waits_for_the_disk_holds_turns_and_ops_off(daemon_factory, mock, slow_fsync):
+    """While a suspend saves the workspace, nothing may change it: a message or an exec
+    is refused with a sentence (409); the suspend answers once it is done, and the next
+    message resumes the session with what was saved."""
+    d = daemon_factory(settings=chat_settings(), env=chat_env(mock, **slow_fsync))
+    sid = d.post_json("/api/sessions", {"pattern": "hybrid"}).json()["id"]
+    r = d.request("PUT", f"/api/sessions/{sid}/files/kept.txt", body=b"kept\n", timeout=CHAT_TIMEOUT)
+    assert r.status == 200, r
+    forget_fsyncs(slow_fsync)
+    done = {}
+    t = threading.Thread(target=lambda: done.setdefault(
+        "r", d.request("POST", f"/api/sessions/{sid}/suspend", timeout=CHAT_TIMEOUT)))
+    t.start()
+    wait_for_supervisor_fsync(slow_fsync, d)          # the snapshot waits for the disk
+    r = d.post_json(f"/api/sessions/{sid}/messages", {"message": "now"}, timeout=CHAT_TIMEOUT)
+    assert r.status == 409 and "being suspended" in r.json()["error"]["message"], r
+    r = d.post_json(f"/api/sessions/{sid}/exec", {"command": "echo changed > kept.txt"}, timeout=CHAT_TIMEOUT)
+    assert r.status == 409 and "being suspended" in r.json()["error"]["message"], r
+    wait_for_fsync(slow_fsync, d)                     # then session.json waits for the disk: still held off
+    r = d.post_json(f"/api/sessions/{sid}/exec", {"command": "echo changed > kept.txt"}, timeout=CHAT_TIMEOUT)
+    assert r.status == 409 and "being suspended" in r.json()["error"]["message"], r
+    assert t.is_alive(), "the suspend answered before its save could have reached the disk"
+    t.join(CHAT_TIMEOUT)
+    assert not t.is_alive()
+    assert done["r"].status == 200 and done["r"].json()["state"] == "suspended", done["r"]
+    mock.enqueue({"text": "back"})
+    r = d.post_json(f"/api/sessions/{sid}/messages", {"message": "again"}, timeout=CHAT_TIMEOUT)
+    assert r.status == 200 and r.json()["reply"] == "back", r
+    r = d.get(f"/api/sessions/{sid}/files/kept.txt", timeout=CHAT_TIMEOUT)
+    assert r.status == 200 and r.body == b"kept\n", r
+    finish(d, mock)

@@ -19,6 +19,7 @@
 #include "core/json.h"
 #include "ipc/link.h"
 #include "ipc/protocol.h"
+#include "session/persist.h"
 #include "session/snapshot_io.h"
 
 #define SID "sess_00112233445566778899aabb"
@@ -206,6 +207,49 @@ static void an_unreadable_saved_workspace_is_refused_before_the_agent_hears(void
 	assert_int_equal(f->frames, 0);
 }
 
+/* A save names its generation; a restore asks for one, and gets that one or a refusal. */
+static void generations_are_kept_apart(void **state)
+{
+	struct fixture *f = *state;
+	struct snapio io;
+	char why[256], path[300];
+	struct ad_err e;
+	struct stat st;
+	io_init(&io, f, 1 << 20);
+	cJSON *op = cJSON_Parse("{\"id\": 7, \"op\": \"snapshot\", \"save\": true, \"generation\": 3}");
+	assert_int_equal(snapio_gateway_op(&io, op, why, sizeof(why), &e), SNAPIO_SENT);
+	cJSON_Delete(op);
+	cJSON *ev = piece(7, "three", 5);
+	assert_int_equal(snapio_agent_event(&io, ev), 1);
+	cJSON_Delete(ev);
+	cJSON *end = cJSON_Parse("{\"type\": \"op_end\", \"id\": 7, \"ok\": true}");
+	assert_int_equal(snapio_agent_event(&io, end), 0);
+	assert_true(cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(end, "ok")));
+	cJSON_Delete(end);
+	snprintf(path, sizeof(path), "%s/sessions/%s/workspace.3.tar", f->dir, SID);
+	assert_int_equal(stat(path, &st), 0);
+	assert_int_equal(stat(f->tar, &st), -1);          /* not generation 0's name */
+
+	const char *refused[] = { "{\"id\": 8, \"op\": \"restore\", \"saved\": true, \"generation\": 2}",
+				  "{\"id\": 9, \"op\": \"restore\", \"saved\": true, \"generation\": -1}",
+				  "{\"id\": 9, \"op\": \"snapshot\", \"save\": true, \"generation\": 1.5}" };
+	const char *said[] = { "is missing", "whole number", "whole number" };
+	for (size_t i = 0; i < 3; i++) {
+		op = cJSON_Parse(refused[i]);
+		assert_int_equal(snapio_gateway_op(&io, op, why, sizeof(why), &e), SNAPIO_FAILED);
+		cJSON_Delete(op);
+		assert_non_null(strstr(why, said[i]));
+	}
+	/* session.json names 4 now: 3 goes, 4 stays */
+	char four[300];
+	snprintf(four, sizeof(four), "%s/sessions/%s/workspace.4.tar", f->dir, SID);
+	fclose(fopen(four, "w"));
+	persist_prune(f->dir, SID, 4);
+	assert_int_equal(stat(path, &st), -1);
+	assert_int_equal(stat(four, &st), 0);
+	snapio_abort(&io);
+}
+
 static void other_ops_are_not_its_business(void **state)
 {
 	struct fixture *f = *state;
@@ -232,6 +276,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(an_agent_that_sends_too_much_fails_its_save, setup, teardown),
 		cmocka_unit_test_setup_teardown(an_unreadable_saved_workspace_is_refused_before_the_agent_hears, setup,
 						teardown),
+		cmocka_unit_test_setup_teardown(generations_are_kept_apart, setup, teardown),
 		cmocka_unit_test_setup_teardown(other_ops_are_not_its_business, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
