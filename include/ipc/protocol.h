@@ -48,8 +48,10 @@
  *     {"type": "text", "text": "..."}                      a piece of the model's text
  *     {"type": "tool_start", "id", "name", "input"}          a tool call begins
  *     {"type": "tool_output", "id", "output"}                its output (capped, cut noted)
- *     {"type": "tool_end", "id", "name", "is_error", "duration_ms"}
- *     {"type": "message", "message": {role, content}}        appended to the transcript
+ *     {"type": "tool_end", "id", "name", "is_error", "duration_ms", "exit_status"?}
+ *                                         exit_status: bash's, when the command ended by itself
+ *     {"type": "message", "message": {role, content}}        appended to the transcript:
+ *                 the user's text first, then each reply and each message of tool results
  *     {"type": "done", "reply", "stop_reason", "turns"}      the run ended
  *     {"type": "error", "error": {"type", "message"}}        the run ended on an error
  *   stop_reason: end_turn, max_tokens, stop_sequence, refusal, pause_turn (after the

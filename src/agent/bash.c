@@ -207,7 +207,7 @@ void tool_bash(struct bash_session *s, const cJSON *input, unsigned timeout_s, s
 		stop_shell(s);
 		r->is_error = true;
 		buf_puts(&r->out, "\n[the shell exited; a new one starts with the next command]");
-	} else if (status != 0) {
+	} else if ((r->exit_status = status) != 0) {
 		r->is_error = true;
 		buf_printf(&r->out, "\n[exit status %d]", status);
 	}

@@ -129,6 +129,8 @@ static int call_tool(struct agent *a, const cJSON *use, struct tool_result *tr, 
 	cJSON_AddStringToObject(ev, "name", name);
 	cJSON_AddBoolToObject(ev, "is_error", tr->is_error);
 	cJSON_AddNumberToObject(ev, "duration_ms", ms);
+	if (tr->exit_status >= 0)
+		cJSON_AddNumberToObject(ev, "exit_status", tr->exit_status);
 	if (run_event(a, ev, err) < 0)
 		return -1;
 	/* what made the socket readable is a CANCEL; anything else breaks the protocol */

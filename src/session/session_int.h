@@ -111,6 +111,16 @@ int session_send_op(struct session *s, cJSON *op, struct op_run *w, struct ad_er
 bool hybrid_hold_done(struct session *s, unsigned id, const cJSON *ev);
 int hybrid_resume(struct session *s, cJSON *turn, struct chat_run *run, struct ad_err *err);
 
+/* session_exec.c. Under the lock: an exec was sent (op, with its "id"): its tool_start.
+ * An OP's event from the agent: into the history, and an exec's as its tool event into
+ * the log; to the op's waiter; lets go of the lock, takes ev. An exec's event id. */
+void session_exec_start(struct session *s, const cJSON *op, struct op_run *w);
+void session_op_event(struct session *s, const char *type, cJSON *ev);
+void session_exec_id(char *out, size_t n, const cJSON *op_id);
+/* session.c. Under the lock: a turn begins; its first event ("session") goes to its
+ * stream and into the log, with the next id. */
+void session_turn_hello(struct session *s, struct chat_run *run);
+
 /* session_history.c: a tool or exec event into the history. */
 void session_history_event(struct session *s, const char *type, const cJSON *ev);
 #define HISTORY_MAX 1000
