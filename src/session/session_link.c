@@ -52,7 +52,7 @@ static void on_event(void *owner, cJSON *ev)
 			cJSON_AddItemToArray(s->transcript, cJSON_Duplicate(m, true));
 	} else if (strcmp(type, "usage") == 0) {
 		struct usage u = { 0 };
-		usage_read_json(&u, cJSON_GetObjectItemCaseSensitive(ev, "turn"));
+		usage_read_json(&u, cJSON_GetObjectItemCaseSensitive(ev, "call"));
 		usage_add(&s->usage, &u);
 	}
 	session_history_event(s, type, ev);

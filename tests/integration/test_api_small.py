@@ -2,7 +2,8 @@
 status; `turns` means one thing everywhere; an ended ephemeral session says so; a bash
 timeout's message says what it killed, and it is true."""
 
-from chat_util import (CHAT_TIMEOUT, bash, calls, chatd, finish, mock)  # noqa: F401
+from chat_util import (CHAT_TIMEOUT, bash, calls, chatd, check_stream_done, finish, mock,  # noqa: F401
+                       read_events, stream_chat)
 
 
 def create(d, body=None):
@@ -27,4 +28,24 @@ def test_a_bash_calls_history_entry_has_its_exit_status(chatd, mock):
     got = [(h["kind"], h["tool"], h["exit_status"], h["is_error"]) for h in hist]
     assert got == [("tool", "bash", 3, True), ("tool", "bash", 0, False), ("exec", "exec", 5, True)], hist
     assert hist[2]["id"].startswith("exec_"), hist
+    finish(chatd, mock)
+
+
+def test_turns_means_user_turns_everywhere_and_model_calls_are_model_calls(chatd, mock):
+    """A turn is one user message and all the agent does for it; `turns` counts those
+    wherever it appears; `model_calls` counts a turn's model calls."""
+    sid = create(chatd)
+    mock.enqueue(calls(bash("echo hi")), {"text": "first"})
+    doc = message(chatd, sid, "one")
+    assert doc["model_calls"] == 2 and "turns" not in doc, doc
+    mock.enqueue({"text": "second"})
+    st = stream_chat(chatd, {"message": "two", "stream": True}, path=f"/api/sessions/{sid}/messages")
+    done = check_stream_done(st)
+    assert done["model_calls"] == 1 and "turns" not in done, done
+    assert chatd.get(f"/api/sessions/{sid}").json()["turns"] == 2
+    events = read_events(chatd, sid, int(st.events[-1].id))
+    dones = [e.data for e in events if e.event == "done"]
+    assert [d["model_calls"] for d in dones] == [2, 1] and not any("turns" in d for d in dones), dones
+    usage = [e.data for e in events if e.event == "usage"]
+    assert len(usage) == 3 and all("call" in u and "turn" not in u for u in usage), usage
     finish(chatd, mock)

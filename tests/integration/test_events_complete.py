@@ -4,9 +4,7 @@ message, the replies, tool calls, usage, the end, and the execs between turns), 
 a page that reattaches can rebuild the conversation from the events alone and can tell
 when it missed something."""
 
-import threading
-
-from chat_util import (CHAT_TIMEOUT, bash, calls, chatd, check_stream_done, finish, mock,  # noqa: F401
+from chat_util import (bash, calls, chatd, check_stream_done, finish, mock, read_events,  # noqa: F401
                        stream_chat)
 
 
@@ -14,21 +12,6 @@ def create(d):
     r = d.post_json("/api/sessions", {})
     assert r.status == 201, r
     return r.json()["id"]
-
-
-def read_events(d, sid, until, last_id=None):
-    """GET .../events (from last_id) until the event with id `until` came."""
-    headers = {"Last-Event-ID": str(last_id)} if last_id is not None else None
-    got = []
-
-    def read():
-        got.append(stream_chat(d, None, path=f"/api/sessions/{sid}/events", method="GET", headers=headers,
-                               stop=lambda e: int(e.id) >= until))
-    t = threading.Thread(target=read)
-    t.start()
-    t.join(CHAT_TIMEOUT)
-    assert got and not t.is_alive(), "the event stream did not bring the events it should have"
-    return got[0].events
 
 
 def test_the_event_log_has_every_event_and_the_whole_conversation(chatd, mock):
