@@ -95,7 +95,12 @@ int session_turn(struct session *s, cJSON *turn, struct chat_run *run, struct ad
 	}
 	/* a shared session whose sandbox is still being built: the turn waits for it */
 	bool waits = s->link == NULL && s->state == SESSION_CREATING && s->group != NULL && !s->closing;
-	if (!waits && (s->link == NULL || s->closing || s->state == SESSION_FAILED || s->state == SESSION_DESTROYED)) {
+	if (!waits && s->state == SESSION_DESTROYED && s->pattern == PATTERN_EPHEMERAL) {
+		char ended[AD_ERR_MSG_MAX];
+		session_end_sentence(ended, sizeof(ended), s->id, s->pattern, "");
+		rc = ad_err_code(err, ENOENT, "%s", ended);
+	} else if (!waits && (s->link == NULL || s->closing || s->state == SESSION_FAILED ||
+			      s->state == SESSION_DESTROYED)) {
 		rc = ad_err_code(err, ENOENT, "session %s is %s", s->id, session_state_names[s->state]);
 	} else if (s->run != NULL || s->op != NULL) {
 		rc = ad_err_code(err, EBUSY, "session %s is working on a %s; wait for it%s", s->id,
@@ -224,7 +229,7 @@ void session_destroy(struct session *s, const char *why)
 		drop = false;
 	}
 	pthread_mutex_unlock(&s->lock);
-	registry_remove(s->reg, s);
+	registry_remove(s->reg, s, why);
 	if (drop)
 		persist_remove(registry_config(s->reg)->state_dir, s->id);
 }

@@ -30,6 +30,14 @@ struct event_reader {
 };
 
 #define BUCKETS 1024
+#define ENDED_MAX 256                 /* sessions remembered after their end, for a 404 that says why */
+
+struct ended_session {
+	char id[SESSION_ID_LEN];
+	char owner[80];
+	char why[160];
+	enum session_pattern pattern;
+};
 #define POOL_MAX 1000
 
 /* A shared sandbox (shared.c): a hidden host session holds it; members join it. */
@@ -53,6 +61,8 @@ struct sessions {
 	uint64_t pool_hits, pool_misses;
 	struct shared_group *groups;
 	struct workq *saver;              /* hybrid saves' fsyncs, off the hub's thread */
+	struct ended_session ended[ENDED_MAX];   /* a ring: the last sessions destroyed */
+	unsigned ended_next;
 };
 
 struct session {
@@ -144,7 +154,10 @@ void shared_member_gone(struct session *s);
 struct session *pool_take(struct sessions *reg, const struct session_opts *o);
 void pool_fill(struct sessions *reg);
 void pool_drain(struct sessions *reg);
-void registry_remove(struct sessions *reg, struct session *s);
+/* s was destroyed (why): out of the registry, remembered among the ended. */
+void registry_remove(struct sessions *reg, struct session *s, const char *why);
+/* A sentence on how session id (pattern, why) ended. */
+void session_end_sentence(char *out, size_t n, const char *id, enum session_pattern pattern, const char *why);
 const struct config *registry_config(const struct sessions *reg);
 bool registry_shutting_down(const struct sessions *reg);
 

@@ -49,3 +49,26 @@ def test_turns_means_user_turns_everywhere_and_model_calls_are_model_calls(chatd
     usage = [e.data for e in events if e.event == "usage"]
     assert len(usage) == 3 and all("call" in u and "turn" not in u for u in usage), usage
     finish(chatd, mock)
+
+
+def test_a_message_to_an_ended_session_says_how_it_ended(chatd, mock):
+    mock.enqueue({"text": "once"})
+    r = chatd.post_json("/api/chat", {"message": "hello"}, timeout=CHAT_TIMEOUT)
+    assert r.status == 200, r
+    sid = r.json()["session_id"]                             # ephemeral: it goes with its turn
+    for path, body in ((f"/api/sessions/{sid}/messages", {"message": "again"}),
+                       ("/api/chat", {"message": "again", "session_id": sid})):
+        r = chatd.post_json(path, body, timeout=CHAT_TIMEOUT)
+        assert r.status in (404, 409), r
+        msg = r.json()["error"]["message"]
+        assert "ephemeral" in msg and "ended with its turn" in msg and "long-running" in msg, msg
+    # a deleted session says so too
+    other = create(chatd)
+    assert chatd.request("DELETE", f"/api/sessions/{other}").status == 200
+    r = chatd.post_json(f"/api/sessions/{other}/messages", {"message": "hi"}, timeout=CHAT_TIMEOUT)
+    assert r.status == 404 and "has ended: deleted by its owner" in r.json()["error"]["message"], r
+    # one that never was: as before
+    r = chatd.get("/api/sessions/sess_neverwas")
+    assert r.status == 404 and r.json()["error"]["message"] == 'no session "sess_neverwas"', r
+    assert mock.pending() == 0
+    finish(chatd, mock)
