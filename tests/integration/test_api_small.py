@@ -3,7 +3,8 @@ status; `turns` means one thing everywhere; an ended ephemeral session says so; 
 timeout's message says what it killed, and it is true."""
 
 from chat_util import (CHAT_TIMEOUT, bash, calls, chatd, check_stream_done, finish, mock,  # noqa: F401
-                       read_events, stream_chat)
+                       only_result, read_events, stream_chat)
+from conftest import poll
 
 
 def create(d, body=None):
@@ -71,4 +72,33 @@ def test_a_message_to_an_ended_session_says_how_it_ended(chatd, mock):
     r = chatd.get("/api/sessions/sess_neverwas")
     assert r.status == 404 and r.json()["error"]["message"] == 'no session "sess_neverwas"', r
     assert mock.pending() == 0
+    finish(chatd, mock)
+
+
+def sleeps_left(d, sid):
+    """How many `sleep` processes the sandbox still has, asked from inside (an exec)."""
+    r = d.post_json(f"/api/sessions/{sid}/exec", {"command": "pgrep -c -x sleep || true"}, timeout=CHAT_TIMEOUT)
+    assert r.status == 200, r
+    return int(r.json()["output"].strip())
+
+
+def test_a_bash_timeout_kills_what_left_the_process_group_and_says_so(chatd, mock):
+    sid = create(chatd, {"policy": {"command_timeout_s": 2}})
+    # one child in a new session, one orphaned there by a double fork, one in the group
+    mock.enqueue(calls(bash("setsid sleep 1000 & (setsid sleep 1001 &); sleep 1002")), {"text": "gave up"})
+    message(chatd, sid, "run it")
+    assert poll(lambda: sleeps_left(chatd, sid) == 0, 10, interval=0.1), "a process the timed-out command started lives on"
+    out, is_error = only_result(mock, 1)
+    assert is_error and "timed out after 2 s" in out, out
+    assert "the shell was killed with every process started in it, also those that left its process group" \
+        in out, out
+    # the shell starts again, and works
+    mock.enqueue(calls(bash("echo back")), {"text": "ok"})
+    message(chatd, sid, "again")
+    assert only_result(mock, 3) == ("back", False)
+    # an exec's timeout likewise
+    r = chatd.post_json(f"/api/sessions/{sid}/exec", {"command": "setsid sleep 1003 & (setsid sleep 1004 &); "
+                                                       "sleep 1005", "timeout_s": 1}, timeout=CHAT_TIMEOUT)
+    assert r.status == 200 and r.json()["timed_out"] is True, r
+    assert poll(lambda: sleeps_left(chatd, sid) == 0, 10, interval=0.1), "a process the timed-out exec started lives on"
     finish(chatd, mock)
