@@ -1,6 +1,6 @@
-/* A run of the agent: one TURN from the supervisor, worked on with model calls and tool
- * calls until the model ends its turn, max_turns calls were made, a CANCEL came or a call
- * failed. The agent's state that outlives runs is struct agent (agent/agent.h starts it). */
+/* A run of the agent: one TURN from the supervisor (a user message), worked on with model
+ * calls and tool calls until the model ends its reply, max_model_calls calls were made, a
+ * CANCEL came or a call failed. The agent's state that outlives runs is struct agent (agent/agent.h starts it). */
 #ifndef AGENTD_AGENT_RUN_H
 #define AGENTD_AGENT_RUN_H
 
@@ -17,7 +17,7 @@ struct agent {
 	struct model_link link;     /* the socket to the supervisor, its frames */
 	cJSON *hello;               /* the supervisor's HELLO: the strings below point into it */
 	const char *model, *system, *workspace;
-	long max_tokens, max_turns, command_timeout_s;
+	long max_tokens, max_model_calls, command_timeout_s;
 	struct deny_list *deny;
 	struct toolbox *tools;
 	cJSON *tooldefs;            /* the request's tools array */

@@ -17,6 +17,7 @@
 struct tool_result {
 	struct buf out;
 	bool is_error;
+	int exit_status;            /* a command's that ended by itself; -1: none */
 };
 
 void tool_result_init(struct tool_result *r);

@@ -58,6 +58,8 @@ const char *api_owner(const struct http_req *req);
 /* The caller's session of the path's {id} (referenced), or NULL with a 404 answered. */
 struct session;
 struct session *api_find_session(struct http_req *req, enum MHD_Result *r);
+/* The same for a session named by id (one that ended lately: the 404 says how). */
+struct session *api_session_by_id(struct http_req *req, const char *id, enum MHD_Result *r);
 /* 503 when no new session can start here (no API key, no sandboxes); *refused says. */
 enum MHD_Result api_refuse_new_session(struct http_req *req, bool *refused);
 /* 503: at capacity (err->errnum EAGAIN, with Retry-After), or no session could start. */

@@ -1,6 +1,7 @@
 /* One OP on a session's sandbox (exec, a file read/write/delete/list, a snapshot) as
  * its asker waits for it: the session hands it the op's events; an HTTP client gets
- * the JSON result at the end, or (exec with streaming) the output as SSE while it comes;
+ * the JSON result at the end, or (exec with streaming) its tool_start, tool_output and
+ * tool_end events as SSE while it runs;
  * a sink, when set, takes every event instead (the hybrid snapshot writes them to a
  * file). References and locking as for chat_run (include/api/chat_run.h). */
 #ifndef AGENTD_API_OP_RUN_H
@@ -25,8 +26,11 @@ void op_run_unref(struct op_run *o);
 void op_run_set_sink(struct op_run *o, void (*sink)(void *ctx, const cJSON *ev),
 		     void (*done)(void *ctx, bool ok, const char *error), void *ctx);
 
-/* From the session: op_output / op_end events; the op failed without an op_end. */
-void op_run_event(struct op_run *o, unsigned id, const cJSON *ev);
+/* From the session: op_output / op_end events (gathered, not streamed); an event for a
+ * streaming client (exec: the tool_* events of the session's log, with their ids),
+ * sent before the op_end that ends the stream; the op failed without an op_end. */
+void op_run_event(struct op_run *o, const cJSON *ev);
+void op_run_stream(struct op_run *o, unsigned id, const char *type, const cJSON *data);
 void op_run_fail(struct op_run *o, const char *message);
 void op_run_tick(struct op_run *o);
 

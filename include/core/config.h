@@ -54,7 +54,7 @@ struct config {
 	struct {
 		char *system_prompt;
 		bool allow_system;         /* a request may bring its own system prompt */
-		int64_t max_turns;
+		int64_t max_model_calls;
 		char **deny_commands;      /* extended regular expressions; NULL-terminated */
 	} agent;
 	struct {

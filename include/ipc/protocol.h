@@ -7,7 +7,7 @@
  *
  * supervisor -> agent
  *   HELLO      {"role": "supervisor", "version": 1, "config": {
- *                  "model", "max_tokens", "system" (string, may be ""), "max_turns",
+ *                  "model", "max_tokens", "system" (string, may be ""), "max_model_calls",
  *                  "command_timeout_s", "deny_commands": [ERE...], "workspace"}}
  *              first frame, once
  *   TURN       {"message": "...", "history"?: [{role, content}...], "model"?, "system"?}
@@ -48,16 +48,19 @@
  *     {"type": "text", "text": "..."}                      a piece of the model's text
  *     {"type": "tool_start", "id", "name", "input"}          a tool call begins
  *     {"type": "tool_output", "id", "output"}                its output (capped, cut noted)
- *     {"type": "tool_end", "id", "name", "is_error", "duration_ms"}
- *     {"type": "message", "message": {role, content}}        appended to the transcript
- *     {"type": "done", "reply", "stop_reason", "turns"}      the run ended
+ *     {"type": "tool_end", "id", "name", "is_error", "duration_ms", "exit_status"?}
+ *                                         exit_status: bash's, when the command ended by itself
+ *     {"type": "message", "message": {role, content}}        appended to the transcript:
+ *                 the user's text first, then each reply and each message of tool results
+ *     {"type": "done", "reply", "stop_reason", "model_calls"}   the run ended
  *     {"type": "error", "error": {"type", "message"}}        the run ended on an error
  *   stop_reason: end_turn, max_tokens, stop_sequence, refusal, pause_turn (after the
- *   model paused more times in a row than max_turns allows), max_turns, interrupted.
+ *   model paused more times in a row than max_model_calls allows), max_model_calls,
+ *   interrupted. A turn is one TURN frame: a user message and the model calls it takes.
  *
  * supervisor -> gateway: the agent's RUN_EVENTs, passed on after checks, plus its own:
  *     {"type": "ready", "cgroup": {"version", dirs...}}   the sandbox is up (agent HELLO)
- *     {"type": "usage", "turn": {4 counters}, "total": {4 counters}, "cost_usd"}
+ *     {"type": "usage", "call": {4 counters}, "total": {4 counters}, "cost_usd"}
  *   after each model call (counted by the supervisor from the API's stream, not taken
  *   from the agent), "done" with "usage" and "cost_usd" added, and "error" when the
  *   sandbox or the session failed. The socket's EOF ends the session.

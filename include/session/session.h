@@ -67,6 +67,9 @@ cJSON *sessions_list(struct sessions *reg, const char *owner);
  * (sessions_pool_fill). Fails when the spawner cannot be reached; at capacity,
  * err->errnum is EAGAIN. */
 struct session *session_create(struct sessions *reg, const struct session_opts *o, struct ad_err *err);
+/* Whether owner's session id has ended lately (the last 256 destroyed): out gets a
+ * sentence that says how (an ephemeral session: with its turn). */
+bool sessions_ended(struct sessions *reg, const char *id, const char *owner, char *out, size_t n);
 /* owner's session id, referenced; NULL when there is none (or it is another's). */
 struct session *session_find(struct sessions *reg, const char *id, const char *owner);
 void session_ref(struct session *s);

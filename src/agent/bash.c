@@ -14,6 +14,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "agent/proctree.h"
 #include "core/cleanup.h"
 #include "core/clock.h"
 
@@ -30,9 +31,7 @@ struct bash_session {
 static void stop_shell(struct bash_session *s)
 {
 	if (s->pid > 0) {
-		kill(-s->pid, SIGKILL);  /* the shell and everything it started */
-		/* the shell itself too: stopped before its setsid(), it has no group yet */
-		kill(s->pid, SIGKILL);
+		proctree_kill(s->pid);   /* the shell and everything it started */
 		while (waitpid(s->pid, NULL, 0) < 0 && errno == EINTR)
 			;
 	}
@@ -56,6 +55,7 @@ static int start_shell(struct bash_session *s)
 	pid_t pid = fork();
 	if (pid == 0) {
 		setsid();   /* its own process group, to be killed whole */
+		proctree_adopt_orphans();   /* and what leaves it stays below it */
 		signal(SIGPIPE, SIG_DFL);   /* the agent ignores it; the commands must not */
 		dup2(in[0], 0), dup2(out[1], 1), dup2(out[1], 2);
 		if (chdir(s->dir) < 0)
@@ -201,13 +201,14 @@ void tool_bash(struct bash_session *s, const cJSON *input, unsigned timeout_s, s
 		char why[64] = "interrupted";
 		if (status == -1)
 			snprintf(why, sizeof(why), "timed out after %u s", timeout_s);
-		buf_printf(&r->out, "\n[%s: the command and everything it started were killed; a new shell "
-			   "starts with the next command, cwd and variables reset]", why);
+		buf_printf(&r->out, "\n[%s: the shell was killed with every process started in it, also "
+			   "those that left its process group; a new shell starts with the next command, cwd "
+			   "and variables reset]", why);
 	} else if (status == -2) {
 		stop_shell(s);
 		r->is_error = true;
 		buf_puts(&r->out, "\n[the shell exited; a new one starts with the next command]");
-	} else if (status != 0) {
+	} else if ((r->exit_status = status) != 0) {
 		r->is_error = true;
 		buf_printf(&r->out, "\n[exit status %d]", status);
 	}

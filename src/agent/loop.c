@@ -54,7 +54,7 @@ static int take_hello(struct agent *a, unsigned type, cJSON *hello, struct ad_er
 		return ad_err_set(err, 0, "hello: config needs model, system (strings) and workspace (a "
 				  "full path)");
 	if (whole(c, "max_tokens", 1, 1L << 30, &a->max_tokens, err) < 0 ||
-	    whole(c, "max_turns", 1, 1L << 20, &a->max_turns, err) < 0 ||
+	    whole(c, "max_model_calls", 1, 1L << 20, &a->max_model_calls, err) < 0 ||
 	    whole(c, "command_timeout_s", 1, 1L << 24, &a->command_timeout_s, err) < 0)
 		return -1;
 	const cJSON *deny = cJSON_GetObjectItemCaseSensitive(c, "deny_commands"), *p;

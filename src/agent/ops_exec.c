@@ -13,6 +13,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "agent/proctree.h"
 #include "core/cleanup.h"
 #include "core/clock.h"
 #include "core/utf8.h"
@@ -36,6 +37,7 @@ int op_spawn(const char *dir, const char *const argv[], const int fds[3], pid_t 
 		return 0;
 	}
 	setsid();                   /* its own process group, to be killed whole */
+	proctree_adopt_orphans();   /* and what leaves it stays below it */
 	signal(SIGPIPE, SIG_DFL);   /* the agent ignores it; the commands must not */
 	/* out of the way of 0-2 first, so that no dup2 closes a descriptor still needed */
 	int high[3];
@@ -64,8 +66,7 @@ int op_reap(pid_t pid)
 
 int op_kill(pid_t pid)
 {
-	kill(-pid, SIGKILL);
-	kill(pid, SIGKILL);         /* stopped before its setsid(), it has no group yet */
+	proctree_kill(pid);
 	return op_reap(pid);
 }
 
@@ -153,10 +154,11 @@ static int exec_wait(struct pump *p, pid_t pid, uint64_t deadline, struct ad_err
 	return EXEC_ENDED;
 }
 
-/* After a timeout: the group killed, what it wrote before, as far as it is there now. */
+/* After a timeout: the command killed with everything it started, what it wrote before,
+ * as far as it is there now. */
 static int exec_stop(struct pump *p, pid_t pid, struct ad_err *err)
 {
-	kill(-pid, SIGKILL);
+	proctree_kill(pid);
 	if (p->fd < 0)
 		return 0;
 	fcntl(p->fd, F_SETFL, O_NONBLOCK);

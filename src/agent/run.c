@@ -1,6 +1,7 @@
 /* One run: see include/agent/run.h.
  *
- * Each model call is a turn. The reply's stop_reason decides what follows:
+ * A turn is one user message and the model calls it takes. The reply's stop_reason decides
+ * what follows:
  *   tool_use      its tool_use blocks run in order, their results go back in one user
  *                 message, and the model is called again;
  *   pause_turn    the reply is kept and the model called again without a new user
@@ -25,7 +26,7 @@
 struct run {
 	struct agent *a;
 	const char *model, *system;
-	long turns;
+	long model_calls;
 	bool marked;
 	struct conv_mark mark;      /* the conversation before the run's user message */
 	int last_assistant;         /* this run's last assistant message, or -1 */
@@ -80,7 +81,7 @@ static int end_done(struct run *r, struct ad_err *err)
 	cJSON_AddStringToObject(ev, "type", "done");
 	cJSON_AddStringToObject(ev, "reply", reply ? reply : "");
 	cJSON_AddStringToObject(ev, "stop_reason", r->stop);
-	cJSON_AddNumberToObject(ev, "turns", (double)r->turns);
+	cJSON_AddNumberToObject(ev, "model_calls", (double)r->model_calls);
 	return run_event(r->a, ev, err);
 }
 
@@ -129,6 +130,8 @@ static int call_tool(struct agent *a, const cJSON *use, struct tool_result *tr, 
 	cJSON_AddStringToObject(ev, "name", name);
 	cJSON_AddBoolToObject(ev, "is_error", tr->is_error);
 	cJSON_AddNumberToObject(ev, "duration_ms", ms);
+	if (tr->exit_status >= 0)
+		cJSON_AddNumberToObject(ev, "exit_status", tr->exit_status);
 	if (run_event(a, ev, err) < 0)
 		return -1;
 	/* what made the socket readable is a CANCEL; anything else breaks the protocol */
@@ -219,14 +222,14 @@ static int take_reply(struct run *r, const cJSON *reply, struct ad_err *err)
 
 /* Model calls until the run ends: 1 when it ends with a done event (r->stop), 0 when
  * it ended with an error event, -1 on a failure. */
-static int turns(struct run *r, struct ad_err *err)
+static int model_calls(struct run *r, struct ad_err *err)
 {
 	struct agent *a = r->a;
 	for (;;) {
-		if (r->turns >= a->max_turns) {
-			/* protocol.h: pause_turn when the model kept pausing until max_turns */
+		if (r->model_calls >= a->max_model_calls) {
+			/* protocol.h: pause_turn when the model kept pausing until max_model_calls */
 			if (strcmp(r->stop, "pause_turn") != 0)
-				snprintf(r->stop, sizeof(r->stop), "max_turns");
+				snprintf(r->stop, sizeof(r->stop), "max_model_calls");
 			return 1;
 		}
 		int rc = cancel_came(a, 0, err);
@@ -244,7 +247,7 @@ static int turns(struct run *r, struct ad_err *err)
 			return ad_err_set(err, ENOMEM, "model request");
 		struct claude_stream *reply = NULL;
 		struct model_failure fail;
-		r->turns++;
+		r->model_calls++;
 		rc = model_call(&a->link, req, &reply, &fail, err);
 		cJSON_Delete(req);
 		if (rc < 0)
@@ -292,6 +295,6 @@ int run_turn(struct agent *a, const cJSON *turn, struct ad_err *err)
 	cJSON_AddItemToObject(ev, "message", added);
 	if (run_event(a, ev, err) < 0)
 		return -1;
-	int rc = turns(&r, err);
+	int rc = model_calls(&r, err);
 	return rc > 0 ? end_done(&r, err) : rc;
 }

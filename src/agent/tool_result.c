@@ -14,6 +14,7 @@ void tool_result_init(struct tool_result *r)
 {
 	buf_init(&r->out, TOOL_OUTPUT_MAX);
 	r->is_error = false;
+	r->exit_status = -1;
 }
 
 void tool_result_error(struct tool_result *r, const char *fmt, ...)

@@ -23,8 +23,8 @@ enum MHD_Result api_chat(struct http_req *req)
 	if (refused)
 		return r;
 	struct session *s = NULL;
-	if (cr.session_id != NULL && (s = session_find(app->sessions, cr.session_id, api_owner(req))) == NULL)
-		return http_reply_error(req, 404, HTTP_ERR_NOT_FOUND, "no session \"%s\"", cr.session_id);
+	if (cr.session_id != NULL && (s = api_session_by_id(req, cr.session_id, &r)) == NULL)
+		return r;
 	if (s == NULL && (r = api_refuse_new_session(req, &refused), refused))
 		return r;
 	bool created = s == NULL;

@@ -61,7 +61,7 @@ static int check_turn(const cJSON *t, int i, struct ad_err *err)
 	if (!cJSON_IsString(role) || (strcmp(role->valuestring, "user") && strcmp(role->valuestring, "assistant")))
 		return ad_err_set(err, 0, "history[%d].role must be \"user\" or \"assistant\"", i);
 	if (strcmp(role->valuestring, want) != 0)
-		return ad_err_set(err, 0, "history[%d].role must be \"%s\": turns alternate, starting with user", i, want);
+		return ad_err_set(err, 0, "history[%d].role must be \"%s\": messages alternate, starting with user", i, want);
 	for (const cJSON *k = t->child; k; k = k->next)
 		if (strcmp(k->string, "role") && strcmp(k->string, "content"))
 			return ad_err_set(err, 0, "history[%d] has an unknown field \"%s\"", i, k->string);
@@ -108,7 +108,7 @@ int chat_request_parse(const cJSON *body, int64_t max_message_chars, struct chat
 			out->message = k->valuestring;
 		} else if (strcmp(n, "history") == 0) {
 			if (!cJSON_IsArray(k) && !cJSON_IsNull(k))
-				return ad_err_set(err, 0, "history must be an array of {role, content} turns");
+				return ad_err_set(err, 0, "history must be an array of {role, content} messages");
 			out->history = cJSON_IsArray(k) ? k : NULL;
 		} else if (strcmp(n, "session_id") == 0) {
 			if (!cJSON_IsString(k) || check_token("session_id", k->valuestring, CHAT_MAX_ID_LEN, "", err) < 0)
@@ -141,7 +141,7 @@ int chat_request_parse(const cJSON *body, int64_t max_message_chars, struct chat
 	if (out->history != NULL) {
 		int n = cJSON_GetArraySize(out->history);
 		if (n > CHAT_MAX_HISTORY)
-			return ad_err_set(err, 0, "history has %d turns; the limit is %d", n, CHAT_MAX_HISTORY);
+			return ad_err_set(err, 0, "history has %d messages; the limit is %d", n, CHAT_MAX_HISTORY);
 		int i = 0;
 		for (const cJSON *t = out->history->child; t; t = t->next, i++)
 			if (check_turn(t, i, err) < 0)

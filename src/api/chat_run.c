@@ -108,7 +108,7 @@ static cJSON *build_reply(struct chat_run *r, const cJSON *done)
 {
 	cJSON *j = cJSON_CreateObject();
 	cJSON_AddStringToObject(j, "session_id", r->id);
-	static const char *const fields[] = { "reply", "stop_reason", "turns" };
+	static const char *const fields[] = { "reply", "stop_reason", "model_calls" };
 	for (size_t i = 0; i < sizeof(fields) / sizeof(fields[0]); i++) {
 		cJSON_AddItemToObject(j, fields[i], cJSON_CreateNull());
 		json_copy_item(j, fields[i], done, fields[i]);

@@ -65,7 +65,7 @@ void op_run_set_sink(struct op_run *o, void (*sink)(void *ctx, const cJSON *ev),
 	o->sink_ctx = ctx;
 }
 
-void op_run_event(struct op_run *o, unsigned id, const cJSON *ev)
+void op_run_event(struct op_run *o, const cJSON *ev)
 {
 	const cJSON *t = cJSON_GetObjectItemCaseSensitive(ev, "type");
 	bool end = cJSON_IsString(t) && strcmp(t->valuestring, "op_end") == 0;
@@ -82,20 +82,22 @@ void op_run_event(struct op_run *o, unsigned id, const cJSON *ev)
 		o->end = cJSON_Duplicate(ev, true);
 		cJSON_DeleteItemFromObjectCaseSensitive(o->end, "type");
 		o->ended = true;
-		if (o->sse.stream)
-			sse_out_event(&o->sse, id, "exit", o->end);
-	} else if (!o->ended && o->sink == NULL) {
+	} else if (!o->ended && o->sink == NULL && !o->sse.stream) {
 		const cJSON *data = cJSON_GetObjectItemCaseSensitive(ev, "data");
-		if (cJSON_IsString(data) && o->sse.stream) {
-			cJSON *out = cJSON_CreateObject();
-			cJSON_AddStringToObject(out, "data", data->valuestring);
-			sse_out_event(&o->sse, id, "output", out);
-			cJSON_Delete(out);
-		} else if (cJSON_IsString(data)) {
+		if (cJSON_IsString(data))
 			buf_puts(&o->output, data->valuestring);
-		}
 	}
 	sse_out_notify(&o->sse, o->ended);
+	pthread_mutex_unlock(&o->lock);
+}
+
+void op_run_stream(struct op_run *o, unsigned id, const char *type, const cJSON *data)
+{
+	pthread_mutex_lock(&o->lock);
+	if (!o->ended && o->sse.stream) {
+		sse_out_event(&o->sse, id, type, data);
+		sse_out_notify(&o->sse, false);
+	}
 	pthread_mutex_unlock(&o->lock);
 }
 

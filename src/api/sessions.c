@@ -119,13 +119,21 @@ enum MHD_Result api_sessions_list(struct http_req *req)
 	return http_reply_json(req, 200, sessions_list(app->sessions, api_owner(req)));
 }
 
-struct session *api_find_session(struct http_req *req, enum MHD_Result *r)
+struct session *api_session_by_id(struct http_req *req, const char *id, enum MHD_Result *r)
 {
 	struct app *app = req->app;
-	struct session *s = session_find(app->sessions, req->params[0], api_owner(req));
-	if (s == NULL)
-		*r = http_reply_error(req, 404, HTTP_ERR_NOT_FOUND, "no session \"%s\"", req->params[0]);
+	char ended[512];
+	struct session *s = session_find(app->sessions, id, api_owner(req));
+	if (s == NULL && sessions_ended(app->sessions, id, api_owner(req), ended, sizeof(ended)))
+		*r = http_reply_error(req, 404, HTTP_ERR_NOT_FOUND, "%s", ended);
+	else if (s == NULL)
+		*r = http_reply_error(req, 404, HTTP_ERR_NOT_FOUND, "no session \"%s\"", id);
 	return s;
+}
+
+struct session *api_find_session(struct http_req *req, enum MHD_Result *r)
+{
+	return api_session_by_id(req, req->params[0], r);
 }
 
 enum MHD_Result api_session_get(struct http_req *req)

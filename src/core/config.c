@@ -37,6 +37,20 @@ static bool is_section(const char *prefix)
 	return false;
 }
 
+/* Settings that were renamed: a file that still uses the old name is told the new one. */
+static const struct { const char *old, *now; } renamed[] = {
+	{ "agent.max_turns", "agent.max_model_calls" },
+};
+
+static int unknown_setting(const char *key, struct ad_err *err)
+{
+	for (size_t i = 0; i < ARRAY_SIZE(renamed); i++)
+		if (strcmp(key, renamed[i].old) == 0)
+			return ad_err_set(err, 0, "setting \"%s\" is called \"%s\" now (the same meaning)", key,
+					  renamed[i].now);
+	return ad_err_set(err, 0, "unknown setting \"%s\"", key);
+}
+
 /* Walk the file's objects; every leaf must be a known setting. Keys starting with '_'
  * are comments and ignored. */
 static int apply_object(struct config *cfg, const cJSON *obj, const char *prefix,
@@ -57,7 +71,7 @@ static int apply_object(struct config *cfg, const cJSON *obj, const char *prefix
 		if (s == NULL && is_section(key))
 			return ad_err_set(err, 0, "\"%s\" must be an object of settings", key);
 		if (s == NULL)
-			return ad_err_set(err, 0, "unknown setting \"%s\"", key);
+			return unknown_setting(key, err);
 		if (s->flags & SETTING_SECRET)
 			return ad_err_set(err, 0, "%s: secrets do not belong in the config file; set %s in the environment or in .env",
 					  key, s->env);
@@ -180,7 +194,7 @@ int config_settings_check(const char *key, const char *value, struct ad_err *err
 {
 	const struct setting *s = find_setting(key);
 	if (s == NULL)
-		return ad_err_set(err, 0, "unknown setting \"%s\"", key);
+		return unknown_setting(key, err);
 	return s->check != NULL ? s->check(value, err) : 0;
 }
 

@@ -199,9 +199,9 @@ const struct setting config_settings[] = {
 	{ "agent.allow_system", SETTING_BOOL, OFF(agent.allow_system), "AGENTD_ALLOW_SYSTEM", "true",
 	  0, 0, NULL, NULL, 0,
 	  "Whether a request may replace the system prompt with its own \"system\"." },
-	{ "agent.max_turns", SETTING_INT, OFF(agent.max_turns), "AGENTD_MAX_TURNS", "30",
+	{ "agent.max_model_calls", SETTING_INT, OFF(agent.max_model_calls), "AGENTD_MAX_MODEL_CALLS", "30",
 	  1, 10000, NULL, NULL, 0,
-	  "Model calls in one run (one user message) before it stops with stop_reason \"max_turns\"." },
+	  "Model calls in one turn (one user message and the work it causes) before the turn stops with stop_reason \"max_model_calls\"." },
 	{ "agent.deny_commands", SETTING_LIST, OFF(agent.deny_commands), NULL,
 	  "\\brm\\s+(-[a-zA-Z-]*\\s+)*-[a-zA-Z]*[rR][a-zA-Z]*\\s+(-[a-zA-Z-]*\\s+)*/(\\*|\\s|;|$),"
 	  "\\bdd\\s.*\\bif=/dev/zero,"

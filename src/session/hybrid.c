@@ -127,7 +127,7 @@ void hybrid_reply_suspended(struct op_run *reply)
 	cJSON *end = cJSON_CreateObject();
 	cJSON_AddStringToObject(end, "type", "op_end");
 	cJSON_AddTrueToObject(end, "ok");
-	op_run_event(reply, 0, end);
+	op_run_event(reply, end);
 	cJSON_Delete(end);
 	op_run_unref(reply);
 }

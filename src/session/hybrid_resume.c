@@ -78,7 +78,7 @@ int hybrid_resume(struct session *s, cJSON *turn, struct chat_run *run, struct a
 	for (cJSON *m = s->transcript->child; m && i < s->committed; m = m->next, i++)
 		cJSON_AddItemToArray(history, cJSON_Duplicate(m, true));
 	s->pending_turn = cJSON_Duplicate(turn, true);
-	chat_run_hello(run, ++s->next_event_id);
+	session_turn_hello(s, run);
 	pthread_mutex_unlock(&s->lock);
 
 	struct op_run *w = op_run_new(false);

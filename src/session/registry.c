@@ -153,10 +153,39 @@ struct session *session_find(struct sessions *reg, const char *id, const char *o
 	return s;
 }
 
-void registry_remove(struct sessions *reg, struct session *s)
+void session_end_sentence(char *out, size_t n, const char *id, enum session_pattern pattern, const char *why)
+{
+	if (pattern == PATTERN_EPHEMERAL)
+		snprintf(out, n, "session \"%s\" was ephemeral: it ended with its turn. To keep talking, "
+			 "create a long-running session (POST /api/sessions) and send your messages to it", id);
+	else
+		snprintf(out, n, "session \"%s\" has ended: %s", id, why);
+}
+
+bool sessions_ended(struct sessions *reg, const char *id, const char *owner, char *out, size_t n)
 {
 	bool found = false;
 	pthread_mutex_lock(&reg->lock);
+	for (unsigned i = 0; i < ENDED_MAX && !found; i++) {
+		const struct ended_session *e = &reg->ended[i];
+		if ((found = strcmp(e->id, id) == 0 && strcmp(e->owner, owner) == 0))
+			session_end_sentence(out, n, e->id, e->pattern, e->why);
+	}
+	pthread_mutex_unlock(&reg->lock);
+	return found;
+}
+
+void registry_remove(struct sessions *reg, struct session *s, const char *why)
+{
+	bool found = false;
+	pthread_mutex_lock(&reg->lock);
+	if (!s->pooled && !s->hidden) {
+		struct ended_session *e = &reg->ended[reg->ended_next++ % ENDED_MAX];
+		snprintf(e->id, sizeof(e->id), "%s", s->id);
+		snprintf(e->owner, sizeof(e->owner), "%s", s->owner);
+		snprintf(e->why, sizeof(e->why), "%s", why ? why : "destroyed");
+		e->pattern = s->pattern;
+	}
 	for (struct session **p = &reg->buckets[bucket(s->id)]; *p != NULL; p = &(*p)->hash_next)
 		if (*p == s) {
 			*p = s->hash_next;

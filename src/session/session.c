@@ -2,7 +2,7 @@
  *
  * Locks, in this order and never the other way: the registry's lock, then a session's
  * (the pool and shared groups look at their sessions' states under the registry's),
- * then a turn's (chat_run). */
+ * then a turn's (chat_run) or an op's (op_run). */
 #include "session_int.h"
 
 #include <errno.h>
@@ -95,7 +95,12 @@ int session_turn(struct session *s, cJSON *turn, struct chat_run *run, struct ad
 	}
 	/* a shared session whose sandbox is still being built: the turn waits for it */
 	bool waits = s->link == NULL && s->state == SESSION_CREATING && s->group != NULL && !s->closing;
-	if (!waits && (s->link == NULL || s->closing || s->state == SESSION_FAILED || s->state == SESSION_DESTROYED)) {
+	if (!waits && s->state == SESSION_DESTROYED && s->pattern == PATTERN_EPHEMERAL) {
+		char ended[AD_ERR_MSG_MAX];
+		session_end_sentence(ended, sizeof(ended), s->id, s->pattern, "");
+		rc = ad_err_code(err, ENOENT, "%s", ended);
+	} else if (!waits && (s->link == NULL || s->closing || s->state == SESSION_FAILED ||
+			      s->state == SESSION_DESTROYED)) {
 		rc = ad_err_code(err, ENOENT, "session %s is %s", s->id, session_state_names[s->state]);
 	} else if (s->suspend_saving) {
 		rc = ad_err_code(err, EBUSY, "session %s is being suspended; a message resumes it once it is", s->id);
@@ -113,11 +118,21 @@ int session_turn(struct session *s, cJSON *turn, struct chat_run *run, struct ad
 			s->last_active = time(NULL);
 			if (!waits)
 				session_enter(s, SESSION_RUNNING, NULL);
-			chat_run_hello(run, ++s->next_event_id);
+			session_turn_hello(s, run);
 		}
 	}
 	pthread_mutex_unlock(&s->lock);
 	return rc;
+}
+
+void session_turn_hello(struct session *s, struct chat_run *run)
+{
+	unsigned id = ++s->next_event_id;
+	cJSON *hello = cJSON_CreateObject();
+	cJSON_AddStringToObject(hello, "session_id", s->id);
+	session_log_event(s, id, "session", hello);
+	cJSON_Delete(hello);
+	chat_run_hello(run, id);
 }
 
 /* A session whose turn waited for its sandbox: now it goes (or fails). */
@@ -155,6 +170,8 @@ int session_send_op(struct session *s, cJSON *op, struct op_run *w, struct ad_er
 	s->op_input = cJSON_Duplicate(cJSON_GetObjectItemCaseSensitive(op, "command"), true);
 	op_run_ref(w);
 	s->op = w;
+	if (strcmp(s->op_kind, "exec") == 0)
+		session_exec_start(s, op, w);
 	s->last_active = time(NULL);
 	s->idle_since_ns = clock_mono_ns();
 	return 0;
@@ -216,7 +233,7 @@ void session_destroy(struct session *s, const char *why)
 		drop = false;
 	}
 	pthread_mutex_unlock(&s->lock);
-	registry_remove(s->reg, s);
+	registry_remove(s->reg, s, why);
 	if (drop)
 		persist_remove(registry_config(s->reg)->state_dir, s->id);
 }

@@ -43,9 +43,13 @@ void session_history_event(struct session *s, const char *type, const cJSON *ev)
 		if (e != NULL) {
 			json_copy_item(e, "is_error", ev, "is_error");
 			json_copy_item(e, "duration_ms", ev, "duration_ms");
+			json_copy_item(e, "exit_status", ev, "exit_status");
 		}
 	} else if (strcmp(type, "op_end") == 0 && strcmp(s->op_kind, "exec") == 0) {
 		cJSON *e = add(s, "exec", "exec");
+		char xid[32];
+		session_exec_id(xid, sizeof(xid), cJSON_GetObjectItemCaseSensitive(ev, "id"));
+		cJSON_ReplaceItemInObjectCaseSensitive(e, "id", cJSON_CreateString(xid));
 		cJSON_ReplaceItemInObjectCaseSensitive(e, "input", cJSON_Duplicate(s->op_input, true));
 		json_copy_item(e, "exit_status", ev, "exit_status");
 		json_copy_item(e, "duration_ms", ev, "duration_ms");

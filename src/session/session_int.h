@@ -30,6 +30,14 @@ struct event_reader {
 };
 
 #define BUCKETS 1024
+#define ENDED_MAX 256                 /* sessions remembered after their end, for a 404 that says why */
+
+struct ended_session {
+	char id[SESSION_ID_LEN];
+	char owner[80];
+	char why[160];
+	enum session_pattern pattern;
+};
 #define POOL_MAX 1000
 
 /* A shared sandbox (shared.c): a hidden host session holds it; members join it. */
@@ -53,6 +61,8 @@ struct sessions {
 	uint64_t pool_hits, pool_misses;
 	struct shared_group *groups;
 	struct workq *saver;              /* hybrid saves' fsyncs, off the hub's thread */
+	struct ended_session ended[ENDED_MAX];   /* a ring: the last sessions destroyed */
+	unsigned ended_next;
 };
 
 struct session {
@@ -126,6 +136,16 @@ void hybrid_ignore_piece(void *ctx, const cJSON *ev);
 int hybrid_resume(struct session *s, cJSON *turn, struct chat_run *run, struct ad_err *err);
 void hybrid_suspend_all(struct sessions *reg, unsigned timeout_ms);
 
+/* session_exec.c. Under the lock: an exec was sent (op, with its "id"): its tool_start.
+ * An OP's event from the agent: into the history, and an exec's as its tool event into
+ * the log; to the op's waiter; lets go of the lock, takes ev. An exec's event id. */
+void session_exec_start(struct session *s, const cJSON *op, struct op_run *w);
+void session_op_event(struct session *s, const char *type, cJSON *ev);
+void session_exec_id(char *out, size_t n, const cJSON *op_id);
+/* session.c. Under the lock: a turn begins; its first event ("session") goes to its
+ * stream and into the log, with the next id. */
+void session_turn_hello(struct session *s, struct chat_run *run);
+
 /* session_history.c: a tool or exec event into the history. */
 void session_history_event(struct session *s, const char *type, const cJSON *ev);
 #define HISTORY_MAX 1000
@@ -149,7 +169,10 @@ void shared_member_gone(struct session *s);
 struct session *pool_take(struct sessions *reg, const struct session_opts *o);
 void pool_fill(struct sessions *reg);
 void pool_drain(struct sessions *reg);
-void registry_remove(struct sessions *reg, struct session *s);
+/* s was destroyed (why): out of the registry, remembered among the ended. */
+void registry_remove(struct sessions *reg, struct session *s, const char *why);
+/* A sentence on how session id (pattern, why) ended. */
+void session_end_sentence(char *out, size_t n, const char *id, enum session_pattern pattern, const char *why);
 /* Every session, referenced (the caller unrefs each and frees the array). */
 struct session **registry_all(struct sessions *reg, size_t *n);
 const struct config *registry_config(const struct sessions *reg);

@@ -32,7 +32,11 @@ static void on_event(void *owner, cJSON *ev)
 	struct chat_run *run, *ended = NULL;
 	bool destroy = false;
 	pthread_mutex_lock(&s->lock);
-	unsigned id = ++s->next_event_id;
+	if (strncmp(type, "op_", 3) == 0) {
+		session_op_event(s, type, ev);     /* lets go of the lock, takes ev */
+		return;
+	}
+	unsigned id = ++s->next_event_id;      /* every event below is logged with it */
 	bool host_ready = false;
 	if (strcmp(type, "ready") == 0) {
 		cJSON_Delete(s->cgroup);
@@ -43,38 +47,22 @@ static void on_event(void *owner, cJSON *ev)
 		if (s->state == SESSION_CREATING)
 			session_enter(s, SESSION_READY, "the sandbox is up");
 	} else if (strcmp(type, "message") == 0) {
-		cJSON *m = cJSON_DetachItemFromObjectCaseSensitive(ev, "message");
-		if (m != NULL)
-			cJSON_AddItemToArray(s->transcript, m);
+		const cJSON *m = cJSON_GetObjectItemCaseSensitive(ev, "message");
+		if (m != NULL)        /* and into the log: the conversation is in the events */
+			cJSON_AddItemToArray(s->transcript, cJSON_Duplicate(m, true));
 	} else if (strcmp(type, "usage") == 0) {
 		struct usage u = { 0 };
-		usage_read_json(&u, cJSON_GetObjectItemCaseSensitive(ev, "turn"));
+		usage_read_json(&u, cJSON_GetObjectItemCaseSensitive(ev, "call"));
 		usage_add(&s->usage, &u);
 	}
 	session_history_event(s, type, ev);
-	if (strncmp(type, "op_", 3) == 0) {
-		struct op_run *op = s->op;
-		bool end = strcmp(type, "op_end") == 0;
-		if (end)
-			s->op = NULL;
-		if (op != NULL && !end)
-			op_run_ref(op);
-		pthread_mutex_unlock(&s->lock);
-		if (op != NULL) {
-			op_run_event(op, id, ev);
-			op_run_unref(op);
-		}
-		cJSON_Delete(ev);
-		return;
-	}
 	bool last = strcmp(type, "done") == 0 || strcmp(type, "error") == 0;
 	if (strcmp(type, "error") == 0) {
 		const cJSON *m = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(ev, "error"), "message");
 		free(s->reason);
 		s->reason = cJSON_IsString(m) ? strdup(m->valuestring) : NULL;
 	}
-	if (strcmp(type, "message") != 0)
-		session_log_event(s, id, type, ev);
+	session_log_event(s, id, type, ev);
 	run = s->run;
 	if (run != NULL)
 		chat_run_ref(run);

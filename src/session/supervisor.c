@@ -45,7 +45,7 @@ static int send_hello(struct supervisor *s, struct ad_err *err)
 	cJSON_AddStringToObject(c, "model", cfg->anthropic.model);
 	cJSON_AddNumberToObject(c, "max_tokens", (double)cfg->anthropic.max_tokens);
 	cJSON_AddStringToObject(c, "system", cfg->agent.system_prompt);
-	cJSON_AddNumberToObject(c, "max_turns", (double)cfg->agent.max_turns);
+	cJSON_AddNumberToObject(c, "max_model_calls", (double)cfg->agent.max_model_calls);
 	cJSON_AddNumberToObject(c, "command_timeout_s", (double)s->env->policy->command_timeout_s);
 	cJSON *deny = cJSON_AddArrayToObject(c, "deny_commands");
 	for (char **p = cfg->agent.deny_commands; p != NULL && *p != NULL; p++)

@@ -28,7 +28,7 @@ void sup_flush_usage(struct supervisor *s)
 	usage_add(&s->run_usage, u);
 	cJSON *ev = cJSON_CreateObject();
 	cJSON_AddStringToObject(ev, "type", "usage");
-	cJSON_AddItemToObject(ev, "turn", usage_json(u));
+	cJSON_AddItemToObject(ev, "call", usage_json(u));
 	cJSON_AddItemToObject(ev, "total", usage_json(&s->run_usage));
 	cJSON_AddNumberToObject(ev, "cost_usd", usage_cost(s->env->cfg, &s->run_usage));
 	sup_to_gateway(s, ev);

@@ -113,7 +113,7 @@ def one_run(conn, body):
     if r.status != 200:
         raise RuntimeError(f"POST /api/chat: {r.status} {data[:500]!r}")
     doc = json.loads(data)
-    if doc.get("turns") != 2 or len(doc.get("tool_calls") or []) != 1:
+    if doc.get("model_calls") != 2 or len(doc.get("tool_calls") or []) != 1:
         raise RuntimeError(f"not one bash call and a reply: {json.dumps(doc)[:500]}")
     return t1 - t0, t0, t1, doc
 
@@ -174,7 +174,7 @@ def main():
             tool_s = sum(c["duration_ms"] for c in doc["tool_calls"]) / 1000
             total_ms.append(secs * 1000)
             tool_ms.append(tool_s * 1000)
-            overhead_ms.append((secs - mock_s - tool_s) / doc["turns"] * 1000)
+            overhead_ms.append((secs - mock_s - tool_s) / doc["model_calls"] * 1000)
             start_ms.append((a["t_received"] - t_sent) * 1000)
             between_ms.append((b["t_received"] - a["t_done"] - tool_s) * 1000)
             end_ms.append((t_end - b["t_done"]) * 1000)

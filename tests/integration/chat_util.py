@@ -17,6 +17,7 @@ import math
 import os
 import secrets
 import sys
+import threading
 import time
 
 import pytest
@@ -90,7 +91,7 @@ def chat_settings(settings=None):
 
 
 def start_chat_daemon(daemon_factory, mock, settings=None, key=KEY, **env):
-    """A started daemon whose API is mock: start_chat_daemon(f, mock, AGENTD_MAX_TURNS=2)."""
+    """A started daemon whose API is mock: start_chat_daemon(f, mock, AGENTD_MAX_MODEL_CALLS=2)."""
     return daemon_factory(settings=chat_settings(settings), env=chat_env(mock, key=key, **env))
 
 
@@ -160,13 +161,13 @@ def chat_ok(d, body, headers=None, timeout=CHAT_TIMEOUT):
 def check_reply(doc):
     """The shape of a successful run's JSON reply (also the payload of SSE `done`)."""
     assert isinstance(doc, dict), doc
-    for field, kind in (("session_id", str), ("reply", str), ("stop_reason", str), ("turns", int),
+    for field, kind in (("session_id", str), ("reply", str), ("stop_reason", str), ("model_calls", int),
                         ("tool_calls", list), ("usage", dict), ("cost_usd", (int, float)),
                         ("duration_ms", (int, float))):
         assert isinstance(doc.get(field), kind) and not isinstance(doc.get(field), bool), \
             f"reply field {field!r} missing or not {kind}: {doc}"
     assert doc["session_id"], doc
-    assert doc["turns"] >= 1 and doc["cost_usd"] >= 0 and doc["duration_ms"] >= 0, doc
+    assert doc["model_calls"] >= 1 and doc["cost_usd"] >= 0 and doc["duration_ms"] >= 0, doc
     for f in USAGE_FIELDS:
         v = doc["usage"].get(f)
         assert isinstance(v, int) and not isinstance(v, bool) and v >= 0, f"usage.{f}: {doc['usage']}"
@@ -359,6 +360,21 @@ def stream_chat(d, body, headers=None, stop=None, timeout=CHAT_TIMEOUT, path="/a
         return Stream(r.status, r.headers, events, b"".join(raw), closed_early)
     finally:
         conn.close()
+
+
+def read_events(d, sid, until, last_id=None):
+    """GET /api/sessions/{sid}/events (after last_id) until the event with id `until`."""
+    headers = {"Last-Event-ID": str(last_id)} if last_id is not None else None
+    got = []
+
+    def read():
+        got.append(stream_chat(d, None, path=f"/api/sessions/{sid}/events", method="GET", headers=headers,
+                               stop=lambda e: int(e.id) >= until))
+    t = threading.Thread(target=read)
+    t.start()
+    t.join(CHAT_TIMEOUT)
+    assert got and not t.is_alive(), "the event stream did not bring the events it should have"
+    return got[0].events
 
 
 def check_stream(s):

@@ -22,7 +22,7 @@ def test_a_plain_text_reply(chatd, mock):
     mock.enqueue({"text": "Hello from the model."})
     doc = chat_ok(chatd, "say hello")
     assert doc["reply"] == "Hello from the model."
-    assert doc["stop_reason"] == "end_turn" and doc["turns"] == 1 and doc["tool_calls"] == []
+    assert doc["stop_reason"] == "end_turn" and doc["model_calls"] == 1 and doc["tool_calls"] == []
     assert doc["usage"] == mock_usage(mock)
     assert_cost(doc["cost_usd"], doc["usage"])
 
@@ -51,7 +51,7 @@ def test_one_bash_call_then_the_answer(chatd, mock):
     mock.enqueue(calls(bash(cmd)), {"text": "The file says hi."})
     doc = chat_ok(chatd, "make a file")
     assert doc["reply"] == "The file says hi."
-    assert doc["stop_reason"] == "end_turn" and doc["turns"] == 2
+    assert doc["stop_reason"] == "end_turn" and doc["model_calls"] == 2
 
     assert len(mock.requests) == 2
     use = tool_uses(mock, 1)
@@ -76,7 +76,7 @@ def test_bash_keeps_its_cwd_and_exported_variables(chatd, mock):
                  calls(bash("export X=1")), calls(bash('echo "X is $X"')),
                  {"text": "ok"})
     doc = chat_ok(chatd, "shell state")
-    assert doc["turns"] == 5
+    assert doc["model_calls"] == 5
     assert not only_result(mock, 1)[1], only_result(mock, 1)
     assert only_result(mock, 2)[0].strip() == "/tmp", only_result(mock, 2)
     assert only_result(mock, 4)[0].strip() == "X is 1", only_result(mock, 4)
@@ -98,7 +98,7 @@ def test_several_tool_uses_in_one_reply_are_answered_in_order(chatd, mock):
                        tool_use("glob", {"pattern": "*.txt", "path": "/workspace"}, ids[2])),
                  {"text": "three done"})
     doc = chat_ok(chatd, "three tools")
-    assert doc["reply"] == "three done" and doc["turns"] == 2
+    assert doc["reply"] == "three done" and doc["model_calls"] == 2
     res = tool_results(mock, 1)
     assert [r["tool_use_id"] for r in res] == ids
     assert not any(r.get("is_error", False) for r in res), res
@@ -122,7 +122,7 @@ def test_the_editor_views_replaces_and_inserts(chatd, mock):
         calls(bash(f"cat {path}")),
         {"text": "edited"})
     doc = chat_ok(chatd, "edit a file")
-    assert doc["turns"] == 8 and doc["reply"] == "edited"
+    assert doc["model_calls"] == 8 and doc["reply"] == "edited"
     results = [only_result(mock, i) for i in range(1, 8)]
     create, view, repl, dup, absent, insert, cat = results
     assert not create[1], create
@@ -188,18 +188,18 @@ def test_a_command_that_times_out_is_killed_and_the_run_goes_on(daemon_factory, 
     assert is_error and re.search(r"time[d ]?\s*out", out, re.I), f"want an error result about the timeout: {out!r}"
     assert "started" in out, out
     assert only_result(mock, 2)[0].strip() == "still here"
-    assert doc["reply"] == "ok" and doc["turns"] == 3
+    assert doc["reply"] == "ok" and doc["model_calls"] == 3
     assert 2000 <= doc["tool_calls"][0]["duration_ms"] < 15000, doc["tool_calls"][0]
     assert doc["duration_ms"] < 25000, doc
     host.assert_clean(marker=mark)
     finish(d, mock)
 
 
-def test_max_turns_ends_the_run(daemon_factory, mock):
-    d = start_chat_daemon(daemon_factory, mock, AGENTD_MAX_TURNS=2)
+def test_max_model_calls_ends_the_turn(daemon_factory, mock):
+    d = start_chat_daemon(daemon_factory, mock, AGENTD_MAX_MODEL_CALLS=2)
     mock.enqueue(*[calls(bash(f"echo turn {i}")) for i in range(3)])
     doc = chat_ok(d, "loop forever")
-    assert doc["stop_reason"] == "max_turns" and doc["turns"] == 2, doc
+    assert doc["stop_reason"] == "max_model_calls" and doc["model_calls"] == 2, doc
     assert len(mock.requests) == 2 and mock.pending() == 1
     finish(d, mock)
 
@@ -308,7 +308,7 @@ def test_other_stop_reasons_end_the_run(chatd, mock):
     for reason, extra in (("max_tokens", {}), ("stop_sequence", {"stop_sequence": "###"}), ("refusal", {})):
         mock.enqueue({"text": f"stopped by {reason}", "stop_reason": reason, **extra})
         doc = chat_ok(chatd, "stop")
-        assert (doc["stop_reason"], doc["reply"], doc["turns"]) == (reason, f"stopped by {reason}", 1), doc
+        assert (doc["stop_reason"], doc["reply"], doc["model_calls"]) == (reason, f"stopped by {reason}", 1), doc
     assert len(mock.requests) == 3
     finish(chatd, mock)
 
@@ -347,7 +347,7 @@ def test_concurrent_runs(daemon_factory):
         replies = [doc["reply"].strip() for doc in docs]
         assert all(re.fullmatch(r"sbx-[0-9a-f]{16}-sandbox", r) for r in replies), replies
         assert len(set(replies)) == 8, replies
-        assert all(doc["turns"] == 2 for doc in docs)
+        assert all(doc["model_calls"] == 2 for doc in docs)
         assert len(m.requests) == 16
         host.assert_clean()
         finish(d, m)

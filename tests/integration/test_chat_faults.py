@@ -53,7 +53,7 @@ def test_529_once_is_retried(chatd, mock):
                  {"status": 529, "error": {"type": "overloaded_error", "message": "Overloaded"}},
                  {"text": "second try"})
     doc = chat_ok(chatd, "hi")
-    assert doc["reply"] == "second try" and doc["turns"] == 2
+    assert doc["reply"] == "second try" and doc["model_calls"] == 2
     assert len(mock.requests) == 3
     # the retry sent the same conversation again
     assert mock.requests[1]["body"] == mock.requests[2]["body"]

@@ -20,7 +20,7 @@ def test_the_events_of_a_run_in_order(chatd, mock):
     s = stream_chat(chatd, {"message": "run it", "stream": True})
     doc = check_stream_done(s)
     assert doc["reply"] == "All done, the output was out-1 and out-2."
-    assert doc["turns"] == 2 and doc["stop_reason"] == "end_turn"
+    assert doc["model_calls"] == 2 and doc["stop_reason"] == "end_turn"
     names = s.names
     assert len(s.of("text")) >= 2, f"the text came in one piece, not as deltas: {names}"
 
@@ -44,7 +44,7 @@ def test_the_events_of_a_run_in_order(chatd, mock):
 
     total = dict.fromkeys(USAGE_FIELDS, 0)
     for n, e in enumerate(s.of("usage")):
-        turn = {f: e.data["turn"][f] for f in USAGE_FIELDS}
+        turn = {f: e.data["call"][f] for f in USAGE_FIELDS}
         assert turn == mock_usage(mock, [n]), (e, mock.requests[n]["usage"])
         total = {f: total[f] + turn[f] for f in USAGE_FIELDS}
         assert {f: e.data["total"][f] for f in USAGE_FIELDS} == total, e

@@ -53,10 +53,14 @@ def test_exec_streams(chatd, mock):
     s = stream_chat(chatd, {"command": "for i in 1 2 3; do echo line$i; sleep 0.2; done", "stream": True},
                     path=f"/api/sessions/{sid}/exec")
     assert s.status == 200, s
-    outs = [e for e in s.events if e.event == "output"]
-    assert "".join(e.data["data"] for e in outs) == "line1\nline2\nline3\n"
+    # in the words of a tool call: tool_start, tool_output pieces, tool_end
+    assert s.events[0].event == "tool_start" and s.events[0].data["name"] == "exec", s.events[0]
+    outs = [e for e in s.events if e.event == "tool_output"]
+    assert "".join(e.data["output"] for e in outs) == "line1\nline2\nline3\n"
     assert len(outs) >= 2, "the output came in one piece: not streamed"
-    assert s.events[-1].event == "exit" and s.events[-1].data["exit_status"] == 0
+    end = s.events[-1]
+    assert end.event == "tool_end" and end.data["exit_status"] == 0 and end.data["is_error"] is False, end
+    assert {e.data["id"] for e in s.events} == {s.events[0].data["id"]}
     finish(chatd, mock)
 
 

@@ -85,7 +85,7 @@ static inline const cJSON *jget(const cJSON *obj, const char *key)
 }
 
 /* Start an agent and say hello. */
-static inline void start(int max_turns)
+static inline void start(int max_model_calls)
 {
 	int sv[2];
 	snprintf(S.dir, sizeof(S.dir), "/tmp/agentd-agent-XXXXXX");
@@ -106,8 +106,8 @@ static inline void start(int max_turns)
 	char hello[1024];
 	snprintf(hello, sizeof(hello),
 		 "{\"role\":\"supervisor\",\"version\":1,\"config\":{\"model\":\"claude-test\",\"max_tokens\":1024,"
-		 "\"system\":\"Be brief.\",\"max_turns\":%d,\"command_timeout_s\":%d,"
-		 "\"deny_commands\":[\"\\\\bforbidden\\\\b\"],\"workspace\":\"%s\"}}", max_turns,
+		 "\"system\":\"Be brief.\",\"max_model_calls\":%d,\"command_timeout_s\":%d,"
+		 "\"deny_commands\":[\"\\\\bforbidden\\\\b\"],\"workspace\":\"%s\"}}", max_model_calls,
 		 S.command_timeout_s > 0 ? S.command_timeout_s : 20, S.dir);
 	send_json(FRAME_HELLO, hello);
 	unsigned type;

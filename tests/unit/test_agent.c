@@ -117,13 +117,13 @@ static int count(const char *type)
 	return n;
 }
 
-static void check_done(const char *reply, const char *stop_reason, int turns)
+static void check_done(const char *reply, const char *stop_reason, int model_calls)
 {
 	const cJSON *done = until_end();
 	assert_string_equal(jstr(done, "type"), "done");
 	assert_string_equal(jstr(done, "reply"), reply);
 	assert_string_equal(jstr(done, "stop_reason"), stop_reason);
-	assert_int_equal(jget(done, "turns")->valueint, turns);
+	assert_int_equal(jget(done, "model_calls")->valueint, model_calls);
 }
 
 /* A TURN, and the run's first model request. */
@@ -133,11 +133,11 @@ static void ask(const char *json)
 	until_request();
 }
 
-/* The model ends its turn with text; the run is done after turns calls. */
-static void end_turn_with(const char *text, int turns)
+/* The model ends its reply with text; the run is done after model_calls calls. */
+static void end_turn_with(const char *text, int model_calls)
 {
 	ANSWER("end_turn", TEXT(text));
-	check_done(text, "end_turn", turns);
+	check_done(text, "end_turn", model_calls);
 }
 
 /* The request's messages: how many, and message i. */
@@ -328,7 +328,7 @@ static void pause_turn_continues_the_same_message(void **state)
 	finish(0);
 }
 
-static void max_turns_ends_the_run_with_results_kept(void **state)
+static void max_model_calls_end_the_run_with_results_kept(void **state)
 {
 	(void)state;
 	start(2);
@@ -336,7 +336,7 @@ static void max_turns_ends_the_run_with_results_kept(void **state)
 	ANSWER("tool_use", TOOL("toolu_1", "bash", "{\"command\":\"echo one\"}"));
 	until_request();
 	ANSWER("tool_use", TOOL("toolu_2", "bash", "{\"command\":\"echo two\"}"));
-	check_done("", "max_turns", 2);
+	check_done("", "max_model_calls", 2);
 	assert_int_equal(count("tool_end"), 2);
 	/* the next turn's text follows the last results in the same user message */
 	ask("{\"message\":\"Stop now\"}");
@@ -553,9 +553,9 @@ static void a_bad_hello_ends_the_agent(void **state)
 		"{\"role\":\"supervisor\",\"version\":2,\"config\":{}}",
 		"{\"role\":\"gateway\",\"version\":1}",
 		"{\"role\":\"supervisor\",\"version\":1,\"config\":{\"model\":\"m\",\"max_tokens\":1,\"system\":\"\","
-		"\"max_turns\":0,\"command_timeout_s\":1,\"deny_commands\":[],\"workspace\":\"/tmp\"}}",
+		"\"max_model_calls\":0,\"command_timeout_s\":1,\"deny_commands\":[],\"workspace\":\"/tmp\"}}",
 		"{\"role\":\"supervisor\",\"version\":1,\"config\":{\"model\":\"m\",\"max_tokens\":1,\"system\":\"\","
-		"\"max_turns\":1,\"command_timeout_s\":1,\"deny_commands\":[\"(\"],\"workspace\":\"/tmp\"}}",
+		"\"max_model_calls\":1,\"command_timeout_s\":1,\"deny_commands\":[\"(\"],\"workspace\":\"/tmp\"}}",
 	};
 	for (size_t i = 0; i < N(hellos); i++) {
 		int sv[2];
@@ -587,7 +587,7 @@ int main(void)
 		cmocka_unit_test_teardown(denied_commands_and_unknown_tools_are_error_results, reap),
 		cmocka_unit_test_teardown(max_tokens_runs_no_tools_and_keeps_the_conversation_valid, reap),
 		cmocka_unit_test_teardown(pause_turn_continues_the_same_message, reap),
-		cmocka_unit_test_teardown(max_turns_ends_the_run_with_results_kept, reap),
+		cmocka_unit_test_teardown(max_model_calls_end_the_run_with_results_kept, reap),
 		cmocka_unit_test_teardown(an_api_error_rolls_the_run_back, reap),
 		cmocka_unit_test_teardown(cancel_stops_a_long_command, reap),
 		cmocka_unit_test_teardown(cancel_during_a_model_call, reap),

@@ -164,6 +164,7 @@ static void file_errors_name_the_setting(void **state)
 	} cases[] = {
 		{ "{\"http\": {\"max_bdy_bytes\": 1}}", "unknown setting \"http.max_bdy_bytes\"" },
 		{ "{\"lisen\": \"127.0.0.1:1\"}", "unknown setting \"lisen\"" },
+		{ "{\"agent\": {\"max_turns\": 5}}", "is called \"agent.max_model_calls\" now" },
 		{ "{\"http\": {\"max_connections\": \"512\"}}", "http.max_connections: must be a number" },
 		{ "{\"http\": {\"max_body_bytes\": true}}", "http.max_body_bytes: must be a number or a size" },
 		{ "{\"log\": {\"access\": \"yes\"}}", "log.access: must be true or false" },
