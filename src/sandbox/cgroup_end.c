@@ -23,7 +23,23 @@
  * whose pid we cannot see, may have made it a moment ago and not be in it yet. */
 #define STALE_AFTER_S 2
 
-static bool is_leftover(const char *base, const char *name, time_t now)
+/* A parent killed while it was killing its sandbox (between freezing the cgroup and
+ * thawing it) leaves the sandbox frozen for good: its processes cannot even die of
+ * their parent's death. Such a cgroup is a leftover although it is not empty. */
+static bool frozen_orphan(const struct cgroup_host *host, const char *name)
+{
+	char dir[PATH_MAX + 300];
+	const char *base = host->version == 2 ? host->v2_dir : host->ctl[CG_FREEZER].dir;
+	if (host->version == 1 && !host->ctl[CG_FREEZER].available)
+		return false;
+	snprintf(dir, sizeof(dir), "%s/%s", base, name);
+	char state[32];
+	if (host->version == 2)
+		return cg_read(dir, "cgroup.freeze", state, sizeof(state)) > 0 && state[0] == '1';
+	return cg_read(dir, "freezer.state", state, sizeof(state)) > 0 && strncmp(state, "FROZEN", 6) == 0;
+}
+
+static bool is_leftover(const struct cgroup_host *host, const char *base, const char *name, time_t now)
 {
 	unsigned long pid, n;
 	char tail, path[PATH_MAX + 300], buf[16];
@@ -34,7 +50,7 @@ static bool is_leftover(const char *base, const char *name, time_t now)
 	snprintf(path, sizeof(path), "%s/%s", base, name);
 	if (stat(path, &st) < 0 || now - st.st_mtime < STALE_AFTER_S)
 		return false;
-	return cg_read(path, "cgroup.procs", buf, sizeof(buf)) == 0;
+	return cg_read(path, "cgroup.procs", buf, sizeof(buf)) == 0 || frozen_orphan(host, name);
 }
 
 /* The whole cgroup of a sandbox named name: every controller's copy on v1. */
@@ -62,11 +78,13 @@ int sandbox_cgroup_sweep(const struct cgroup_host *host)
 	time_t now = time(NULL);
 	struct dirent *de;
 	while ((de = readdir(d)) != NULL) {
-		if (de->d_type != DT_DIR || !is_leftover(base, de->d_name, now))
+		if (de->d_type != DT_DIR || !is_leftover(host, base, de->d_name, now))
 			continue;
-		/* rmdir refuses a cgroup with processes: a live one is never harmed */
+		/* rmdir refuses a cgroup with processes: a live one is never harmed; only a
+		 * frozen orphan's are killed (and thawed, so that they can die) */
 		struct sandbox_cgroup cg;
 		cgroup_by_name(&cg, host, de->d_name);
+		sandbox_cgroup_kill(&cg);
 		if (sandbox_cgroup_remove(&cg, NULL) == 0)
 			removed++;
 	}

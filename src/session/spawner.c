@@ -4,8 +4,9 @@
  * newline and the session's options (JSON), with the supervisor's end of the session
  * socket as SCM_RIGHTS. The spawner forks, the child becomes the supervisor.
  *
- * Lifetimes: the spawner dies with the gateway, and a supervisor with the spawner
- * (PR_SET_PDEATHSIG), so that no session outlives a daemon killed with SIGKILL. When
+ * Lifetimes: the spawner dies with the gateway (SIGKILL), and a supervisor is told to
+ * end when the spawner goes (SIGTERM: it tears its sandbox down and exits; it also sees
+ * the gateway's hang-up), so that no session outlives a daemon killed with SIGKILL. When
  * the gateway closes the socket (a clean stop), the spawner waits for its supervisors,
  * which are tearing their sandboxes down, before it exits. It reaps them as they end,
  * and a supervisor killed by a signal (it could not clean up) has its sandbox's cgroup
@@ -150,10 +151,10 @@ static _Noreturn void drain_and_exit(const struct cgroup_host *host, struct kids
 	_exit(0);
 }
 
-/* In a new supervisor: it dies with the spawner (which dies with the gateway). */
-static void die_with_parent(pid_t parent)
+/* sig when the parent dies; and if it died already, go now. */
+static void die_with_parent(pid_t parent, int sig)
 {
-	prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
+	prctl(PR_SET_PDEATHSIG, sig, 0, 0, 0);
 	if (getppid() != parent)          /* the parent died before the line above */
 		_exit(1);
 }
@@ -162,7 +163,7 @@ static _Noreturn void spawner_main(int sock, const struct config *cfg, const str
 				   const struct cgroup_host *host, pid_t gateway)
 {
 	prctl(PR_SET_NAME, "agentd-spawner", 0, 0, 0);
-	die_with_parent(gateway);
+	die_with_parent(gateway, SIGKILL);
 	signal(SIGPIPE, SIG_IGN);
 	/* the gateway takes SIGINT/SIGTERM and ends us by closing the socket */
 	signal(SIGINT, SIG_IGN);
@@ -201,7 +202,9 @@ static _Noreturn void spawner_main(int sock, const struct config *cfg, const str
 		pid_t pid = fork();
 		if (pid == 0) {
 			close(sock);
-			die_with_parent(self);
+			/* SIGTERM, not SIGKILL: a supervisor killed in the middle of its
+			 * sandbox's teardown (the cgroup frozen) would leave it frozen */
+			die_with_parent(self, SIGTERM);
 			prctl(PR_SET_NAME, "agentd-session", 0, 0, 0);
 			char *opts = strchr(req, '\n');
 			*opts++ = '\0';

@@ -182,10 +182,23 @@ static void agent_failed(struct supervisor *s, struct ad_err *e)
 	sup_end(s, "agent_error", e->msg);
 }
 
+/* SIGTERM: the spawner has gone (PR_SET_PDEATHSIG), with the gateway. */
+static volatile sig_atomic_t terminate;
+
+static void on_sigterm(int sig)
+{
+	(void)sig;
+	terminate = 1;
+}
+
 static void serve(struct supervisor *s)
 {
 	struct ad_err e;
 	while (!s->quit) {
+		if (terminate) {
+			log_info("session %s: agentd has gone; ending the session", s->id);
+			break;
+		}
 		uint64_t now = clock_mono_ns();
 		check_deadlines(s, now);
 		if (s->quit)
@@ -262,6 +275,8 @@ int supervisor_main(const struct supervisor_env *env, int gw_fd, const char *ses
 	_cleanup_cjson_ cJSON *o = cJSON_Parse(opts);
 	const cJSON *join = cJSON_GetObjectItemCaseSensitive(o, "join");
 	signal(SIGPIPE, SIG_IGN);
+	struct sigaction term = { .sa_handler = on_sigterm };      /* no SA_RESTART: poll() returns */
+	sigaction(SIGTERM, &term, NULL);
 	fcntl(gw_fd, F_SETFL, fcntl(gw_fd, F_GETFL) | O_NONBLOCK);
 	link_out_init(&s.to_gw, GW_OUT_MAX);
 	link_out_init(&s.to_agent, AGENT_OUT_MAX);

@@ -189,6 +189,16 @@ def agentd_cgroups():
     return found
 
 
+def own_v1_dir(controller):
+    """Our own cgroup directory of a v1 controller (a launcher we start inherits it)."""
+    for line in open("/proc/self/cgroup").read().splitlines():
+        _, ctls, path = line.split(":", 2)
+        if controller in ctls.split(","):
+            d = CGROUP_ROOT / controller / path.lstrip("/")
+            return d if d.is_dir() else None
+    return None
+
+
 def cgroup_owner(path):
     """The pid of the launcher (supervisor) that made an agentd-<pid>-<n> cgroup."""
     return int(CGROUP_NAME_RE.match(os.path.basename(path)).group(1))

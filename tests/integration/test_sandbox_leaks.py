@@ -103,21 +103,11 @@ def test_200_sandboxes_leave_nothing_behind(tmp_path):
     assert elapsed < 90, f"200 sandboxes took {elapsed:.1f} s"
 
 
-def _own_v1_dir(controller):
-    """The test's own cgroup directory of a v1 controller (inherited by the launcher)."""
-    for line in open("/proc/self/cgroup").read().splitlines():
-        _, ctls, path = line.split(":", 2)
-        if controller in ctls.split(","):
-            d = su.CGROUP_ROOT / controller / path.lstrip("/")
-            return d if d.is_dir() else None
-    return None
-
-
 def test_stale_cgroup_named_like_the_launcher_does_not_block_it():
     """A launcher that was SIGKILLed leaves agentd-<pid>-1 until another launcher sweeps
     it; the sweep skips it while a process with that pid lives. When the pid comes round
     again to a new launcher, the leftover (empty) cgroup must not stop it from running."""
-    pids_dir = _own_v1_dir("pids")
+    pids_dir = su.own_v1_dir("pids")
     if not su.is_root() or pids_dir is None:
         pytest.skip("needs root and a cgroup v1 pids hierarchy")
     script = 'echo $$ >&2; mkdir "$1/agentd-$$-1" || exit 99; exec "$2" sandbox run --config "$3" -- echo hi'
