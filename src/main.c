@@ -177,6 +177,7 @@ static int serve(struct app *app, struct ad_err *err)
 		.max_connections = (unsigned)cfg->http.max_connections,
 		.max_per_ip = (unsigned)cfg->http.max_connections_per_ip,
 		.idle_timeout_s = (unsigned)cfg->http.idle_timeout_s,
+		.header_timeout_s = (unsigned)cfg->http.header_timeout_s,
 		.access_log = cfg->log.access,
 		.authorize = api_authorize,
 	};
@@ -211,6 +212,7 @@ static int serve(struct app *app, struct ad_err *err)
 	log_info("%s: shutting down, letting requests in flight finish (up to %llds)",
 		 strsignal(si.si_signo), (long long)cfg->http.shutdown_timeout_s);
 	notify("STOPPING=1");
+	http_server_stop_work(srv);   /* before the sessions go: nothing new starts */
 	sessions_shutdown(app->sessions);
 	unsigned left = http_server_drain(srv, (unsigned)cfg->http.shutdown_timeout_s * 1000u);
 	if (left > 0)
