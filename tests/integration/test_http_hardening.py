@@ -1,6 +1,6 @@
 """The HTTP front end under hostile or careless clients: request heads that trickle in
-(slowloris), a body that runs past its limit, ambiguous body framing, requests that
-arrive during shutdown, secrets in query strings, and
+(slowloris), a body that runs past its limit, ambiguous body framing, event readers that
+never read, requests that arrive during shutdown, secrets in query strings, and
 libmicrohttpd's own refusals in the access log."""
 
 import http.client
@@ -12,7 +12,8 @@ import time
 
 import pytest
 
-from chat_util import CHAT_TIMEOUT, bash, calls, mock, start_chat_daemon  # noqa: F401
+from chat_util import (CHAT_TIMEOUT, bash, calls, finish, mock, start_chat_daemon,  # noqa: F401
+                       stream_chat)
 from conftest import Response, assert_json_error, parse_access_line, poll, read_response
 
 MAX_BODY = 4096
@@ -233,3 +234,57 @@ def test_no_new_work_once_shutdown_begins(daemon_factory, mock):
     t.join(CHAT_TIMEOUT)
     assert turn["r"].status == 200, turn["r"]    # the turn in flight finished
     assert d.wait(timeout=40) == 0, d.stderr[-3000:]
+
+
+# --------------------------------------------------------------------------- event readers
+
+BIG_TEXT = 3584 << 10    # what the turn writes: more than a socket and a backlog hold (under
+                         # the 4 MiB a streamed message may take)
+BACKLOG_MAX = 1 << 20    # SSE_BACKLOG_MAX
+
+
+def vm_rss_kib(pid):
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    raise AssertionError("no VmRSS")
+
+
+def test_an_event_reader_that_never_reads_is_dropped(daemon_factory, mock):
+    d = start_chat_daemon(daemon_factory, mock, settings={"http.idle_timeout_s": 300})
+    sid = d.post_json("/api/sessions", {}).json()["id"]
+    # the slow reader: a small receive buffer, never read
+    slow = socket.socket()
+    slow.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    slow.connect((d.host, d.port))
+    slow.sendall(f"GET /api/sessions/{sid}/events HTTP/1.1\r\nHost: t\r\n\r\n".encode())
+    # a reader that keeps up
+    got = {}
+
+    def read():
+        got["s"] = stream_chat(d, None, path=f"/api/sessions/{sid}/events", method="GET",
+                               stop=lambda e: e.event == "done")
+    t = threading.Thread(target=read)
+    t.start()
+    assert poll(lambda: d.get(f"/api/sessions/{sid}").json().get("state") in ("ready", "idle"), 30)
+    rss_before = vm_rss_kib(d.proc.pid)
+    mock.enqueue({"text": "y" * BIG_TEXT, "chunk_chars": 64 << 10})
+    r = d.post_json(f"/api/sessions/{sid}/messages", {"message": "write"}, timeout=CHAT_TIMEOUT)
+    assert r.status == 200, r
+    t.join(CHAT_TIMEOUT)
+    # the reader that kept up got every piece
+    texts = [e.data["text"] for e in got["s"].events if e.event == "text"]
+    assert sum(len(x) for x in texts) == BIG_TEXT, len(texts)
+    # the one that did not is dropped: its connection is closed though it never read
+    # (and the idle timeout is far off)
+    assert read_until_closed(slow, timeout=20), "the reader that never reads is still connected"
+    slow.close()
+    health = d.health()["http"]
+    assert health["events_clients_dropped"] >= 1, health
+    assert poll(lambda: d.health()["http"]["events_queued_bytes"] == 0, 10), d.health()["http"]
+    # what the daemon holds did not grow by what the slow reader missed
+    rss_after = vm_rss_kib(d.proc.pid)
+    assert rss_after - rss_before < 48 * 1024, (rss_before, rss_after)
+    assert d.wait_for_log("fell .* behind .* dropping it", timeout=5), d.stderr[-2000:]
+    finish(d, mock)
