@@ -197,8 +197,11 @@ static int serve(struct app *app, struct ad_err *err)
 	if (hub_start(&app->hub, err) < 0 || sessions_new(&app->sessions, app, err) < 0)
 		return -1;
 	sessions_restore(app->sessions);
-	if (http_server_start(&srv, &opts, api_routes, app, err) < 0)
+	if (http_server_start(&srv, &opts, api_routes, app, err) < 0) {
+		sessions_free(app->sessions);   /* a busy port, say: what was restored goes */
+		app->sessions = NULL;
 		return -1;
+	}
 	char addr[80];
 	netaddr_format(http_server_address(srv), addr, sizeof(addr));
 	log_info("agentd %s listening on http://%s/", AGENTD_VERSION, addr);
