@@ -6,7 +6,11 @@
  * hold them all. Here each connection's head has a deadline of its own, counted from
  * the connection's opening and from the end of each response (a keep-alive connection
  * waiting for its next request is waiting for a head): a thread closes the connections
- * past it (shutdown(2) of their socket; libmicrohttpd then sees the end and cleans up). */
+ * past it (shutdown(2) of their socket; libmicrohttpd then sees the end and cleans up).
+ *
+ * And a crowd of them cannot keep others out: libmicrohttpd is given room for more
+ * connections than http.max_connections, and when a new one makes more than that, the
+ * one that has waited longest for a request head is closed to make room. */
 #ifndef AGENTD_HTTP_CONN_WATCH_H
 #define AGENTD_HTTP_CONN_WATCH_H
 
@@ -20,7 +24,12 @@
 struct conn_watch;
 struct http_conn;
 
-int conn_watch_start(struct conn_watch **out, unsigned head_timeout_s, struct ad_err *err);
+/* The room libmicrohttpd is given above max_open connections, for the moment between a
+ * new connection and the close of the one it displaces. */
+#define CONN_EVICT_ROOM(max_open) ((max_open) / 8 + 16)
+
+int conn_watch_start(struct conn_watch **out, unsigned head_timeout_s, unsigned max_open,
+		     struct ad_err *err);
 /* Stops the thread; call after libmicrohttpd is stopped (no connection is left). */
 void conn_watch_free(struct conn_watch *w);
 /* libmicrohttpd's MHD_OPTION_NOTIFY_CONNECTION callback; cls is the watch. */
@@ -32,9 +41,5 @@ struct http_conn *conn_watch_of(struct MHD_Connection *conn);
 void conn_watch_head_done(struct http_conn *c);
 /* The response ended: the next request's head is awaited from now. */
 void conn_watch_head_wait(struct http_conn *c);
-/* Connections closed so far for a head that came too slowly. */
-uint64_t conn_watch_cut_count(const struct conn_watch *w);
-/* Connections open now. */
-unsigned conn_watch_open_count(struct conn_watch *w);
 
 #endif

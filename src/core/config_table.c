@@ -143,7 +143,7 @@ const struct setting config_settings[] = {
 	  "Room for the request line and headers of one request; more gets 431." },
 	{ "http.max_connections", SETTING_INT, OFF(http.max_connections), "AGENTD_MAX_CONNECTIONS", "512",
 	  1, 100000, NULL, NULL, 0,
-	  "Open HTTP connections at once; more wait in the listen backlog until one closes." },
+	  "Open HTTP connections at once; past it, the one that has waited longest for a request (an idle keep-alive one, or the slowest sender) is closed to let the new one in." },
 	{ "http.max_connections_per_ip", SETTING_INT, OFF(http.max_connections_per_ip), "AGENTD_MAX_CONNECTIONS_PER_IP", "64",
 	  0, 100000, NULL, NULL, 0,
 	  "Open HTTP connections from one client address (0: no limit)." },

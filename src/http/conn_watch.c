@@ -20,45 +20,76 @@ struct http_conn {
 	struct conn_watch *watch;
 	MHD_socket fd;
 	_Atomic uint64_t head_since_ns;   /* 0: no head awaited (a request is being served) */
-	bool cut;                         /* shut down by the watch */
+	bool cut;                         /* shut down by the watch, not closed yet */
 };
 
 struct conn_watch {
 	pthread_mutex_t lock;
 	pthread_cond_t wake;
 	struct http_conn *list;
-	unsigned open;
+	unsigned open, open_cut;          /* listed; of them, shut down already */
+	unsigned max_open;
 	uint64_t head_timeout_ns;
-	_Atomic uint64_t cut_total;
+	unsigned evicted;                 /* since the last report */
 	bool stop;
 	pthread_t thread;
 };
+
+/* Under the lock: the socket stays open until libmicrohttpd has told us it closed it
+ * (conn_watch_notify takes the lock), so c->fd is still c's. */
+static void cut(struct conn_watch *w, struct http_conn *c)
+{
+	shutdown(c->fd, SHUT_RDWR);
+	c->cut = true;
+	w->open_cut++;
+}
+
+/* Under the lock, with more than max_open connections: close the one that has waited
+ * longest for a request head (an idle keep-alive one, or the slowest sender), so that a
+ * crowd of slow clients cannot keep a new one out. Connections serving a request stay. */
+static void evict(struct conn_watch *w)
+{
+	struct http_conn *oldest = NULL;
+	uint64_t oldest_since = UINT64_MAX;
+	for (struct http_conn *c = w->list; c != NULL; c = c->next) {
+		uint64_t since = atomic_load(&c->head_since_ns);
+		if (since != 0 && !c->cut && since < oldest_since) {
+			oldest = c;
+			oldest_since = since;
+		}
+	}
+	if (oldest != NULL) {
+		cut(w, oldest);
+		w->evicted++;
+	}
+}
 
 /* Under the lock: shut down what is past its deadline; the nearest deadline left. */
 static uint64_t sweep(struct conn_watch *w, uint64_t now)
 {
 	uint64_t next = now + WATCH_MAX_SLEEP_NS;
-	unsigned cut = 0;
+	unsigned n = 0;
 	for (struct http_conn *c = w->list; c != NULL; c = c->next) {
 		uint64_t since = atomic_load(&c->head_since_ns);
 		if (since == 0 || c->cut)
 			continue;
 		uint64_t deadline = since + w->head_timeout_ns;
 		if (deadline <= now) {
-			/* the socket stays open until libmicrohttpd has told us it closed it
-			 * (conn_watch_notify takes the lock), so this fd is still this one */
-			shutdown(c->fd, SHUT_RDWR);
-			c->cut = true;
-			cut++;
+			cut(w, c);
+			n++;
 		} else if (deadline < next) {
 			next = deadline;
 		}
 	}
-	if (cut > 0) {
-		atomic_fetch_add(&w->cut_total, cut);
+	if (n > 0) {
 		log_info("http: closed %u connection%s that did not send a request's line and headers "
-			 "within %llu s (http.header_timeout_s)", cut, cut == 1 ? "" : "s",
+			 "within %llu s (http.header_timeout_s)", n, n == 1 ? "" : "s",
 			 (unsigned long long)(w->head_timeout_ns / 1000000000u));
+	}
+	if (w->evicted > 0) {            /* reported here, not once each: a flood is one line */
+		log_warn("http: %u connections open, the limit (http.max_connections); closed %u that "
+			 "waited longest for a request, to let others in", w->max_open, w->evicted);
+		w->evicted = 0;
 	}
 	return next;
 }
@@ -76,11 +107,13 @@ static void *watch_main(void *arg)
 	return NULL;
 }
 
-int conn_watch_start(struct conn_watch **out, unsigned head_timeout_s, struct ad_err *err)
+int conn_watch_start(struct conn_watch **out, unsigned head_timeout_s, unsigned max_open,
+		     struct ad_err *err)
 {
 	struct conn_watch *w = calloc(1, sizeof(*w));
 	if (w == NULL)
 		return ad_err_set(err, ENOMEM, "connection watch");
+	w->max_open = max_open;
 	w->head_timeout_ns = (uint64_t)head_timeout_s * 1000000000u;
 	pthread_mutex_init(&w->lock, NULL);
 	pthread_condattr_t ca;
@@ -132,6 +165,8 @@ void conn_watch_notify(void *cls, struct MHD_Connection *conn, void **socket_con
 			w->list->prev = c;
 		w->list = c;
 		w->open++;
+		if (w->open - w->open_cut > w->max_open)
+			evict(w);
 		pthread_mutex_unlock(&w->lock);
 		*socket_context = c;
 	} else if (code == MHD_CONNECTION_NOTIFY_CLOSED && c != NULL) {
@@ -143,6 +178,7 @@ void conn_watch_notify(void *cls, struct MHD_Connection *conn, void **socket_con
 		if (c->next != NULL)
 			c->next->prev = c->prev;
 		w->open--;
+		w->open_cut -= c->cut;
 		pthread_mutex_unlock(&w->lock);
 		free(c);
 		*socket_context = NULL;
@@ -165,17 +201,4 @@ void conn_watch_head_wait(struct http_conn *c)
 {
 	if (c != NULL)
 		atomic_store(&c->head_since_ns, clock_mono_ns());
-}
-
-uint64_t conn_watch_cut_count(const struct conn_watch *w)
-{
-	return atomic_load(&w->cut_total);
-}
-
-unsigned conn_watch_open_count(struct conn_watch *w)
-{
-	pthread_mutex_lock(&w->lock);
-	unsigned n = w->open;
-	pthread_mutex_unlock(&w->lock);
-	return n;
 }

@@ -249,7 +249,7 @@ int http_server_start(struct http_server **out, const struct http_server_opts *o
 	srv->routes = routes;
 	srv->app = app;
 	int fd = http_listen_socket(&srv->opts.addr, err);
-	if (fd < 0 || conn_watch_start(&srv->watch, opts->header_timeout_s, err) < 0) {
+	if (fd < 0 || conn_watch_start(&srv->watch, opts->header_timeout_s, opts->max_connections, err) < 0) {
 		if (fd >= 0)
 			close(fd);
 		free(srv);
@@ -258,6 +258,8 @@ int http_server_start(struct http_server **out, const struct http_server_opts *o
 	/* The pool holds the request line, the headers and the response headers; room for
 	 * twice the header allowance keeps a request at the cap answerable. */
 	size_t pool = opts->max_header * 2;
+	/* libmicrohttpd refuses connections past its limit at once; above
+	 * http.max_connections, the watch closes the slowest instead (conn_watch.h) */
 	/* poll(), not epoll: with epoll, MHD_quiesce_daemon() (our graceful shutdown) races
 	 * the workers' own removal of the listen socket from their epoll sets, and an
 	 * unguarded MHD_PANIC aborts the process (an open libmicrohttpd defect; seen here
@@ -272,7 +274,7 @@ int http_server_start(struct http_server **out, const struct http_server_opts *o
 		MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, srv,
 		MHD_OPTION_LISTEN_SOCKET, fd,
 		MHD_OPTION_THREAD_POOL_SIZE, opts->threads > 1 ? opts->threads : 0,
-		MHD_OPTION_CONNECTION_LIMIT, opts->max_connections,
+		MHD_OPTION_CONNECTION_LIMIT, opts->max_connections + CONN_EVICT_ROOM(opts->max_connections),
 		MHD_OPTION_PER_IP_CONNECTION_LIMIT, opts->max_per_ip,
 		MHD_OPTION_CONNECTION_TIMEOUT, opts->idle_timeout_s,
 		MHD_OPTION_CONNECTION_MEMORY_LIMIT, pool,

@@ -98,6 +98,33 @@ def test_trickled_request_heads_are_cut_and_others_are_served(daemon_factory):
             s.close()
 
 
+def test_a_crowd_of_slow_clients_past_the_connection_limit_cannot_keep_others_out(daemon_factory):
+    """Twice http.max_connections slow connections (the head deadline far off): each new
+    connection past the limit displaces the one waiting longest, so a real client still
+    gets in at once."""
+    limit = 40
+    d = daemon_factory(settings={"http.max_connections": limit, "http.max_connections_per_ip": 0,
+                                 "http.header_timeout_s": 120, "http.idle_timeout_s": 120})
+    slow = []
+    try:
+        for _ in range(2 * limit):
+            s = socket.socket()
+            s.bind(("127.0.0.2", 0))
+            s.connect((d.host, d.port))
+            s.sendall(b"GET /api/health HTTP/1.1\r\nHost: t\r\nX-Slow: s")
+            slow.append(s)
+        for _ in range(10):
+            r = d.request("GET", "/api/health", timeout=10)
+            assert r.status == 200, r
+        # the first ones were displaced, the newest still wait
+        assert read_until_closed(slow[0], timeout=10), "the oldest slow connection is still open"
+        assert d.wait_for_log(r"connections open, the limit \(http.max_connections\); closed \d+", timeout=5), \
+            d.stderr[-2000:]
+    finally:
+        for s in slow:
+            s.close()
+
+
 def test_a_quick_head_with_a_slow_body_is_not_cut_by_the_head_deadline(daemon_factory):
     """The deadline is the head's: a body may take longer (the idle timeout covers it)."""
     d = daemon_factory(settings={"http.header_timeout_s": 1, "http.idle_timeout_s": 30})
