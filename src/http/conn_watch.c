@@ -17,7 +17,6 @@
 
 struct http_conn {
 	struct http_conn *prev, *next;
-	struct conn_watch *watch;
 	MHD_socket fd;
 	_Atomic uint64_t head_since_ns;   /* 0: no head awaited (a request is being served) */
 	bool cut;                         /* shut down by the watch, not closed yet */
@@ -156,7 +155,6 @@ void conn_watch_notify(void *cls, struct MHD_Connection *conn, void **socket_con
 		c = ci != NULL ? calloc(1, sizeof(*c)) : NULL;
 		if (c == NULL)
 			return;   /* out of memory: this connection goes without a head deadline */
-		c->watch = w;
 		c->fd = ci->connect_fd;
 		atomic_store(&c->head_since_ns, clock_mono_ns());
 		pthread_mutex_lock(&w->lock);
