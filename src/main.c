@@ -177,6 +177,7 @@ static int serve(struct app *app, struct ad_err *err)
 		.max_connections = (unsigned)cfg->http.max_connections,
 		.max_per_ip = (unsigned)cfg->http.max_connections_per_ip,
 		.idle_timeout_s = (unsigned)cfg->http.idle_timeout_s,
+		.header_timeout_s = (unsigned)cfg->http.header_timeout_s,
 		.access_log = cfg->log.access,
 		.authorize = api_authorize,
 	};
@@ -196,8 +197,11 @@ static int serve(struct app *app, struct ad_err *err)
 	if (hub_start(&app->hub, err) < 0 || sessions_new(&app->sessions, app, err) < 0)
 		return -1;
 	sessions_restore(app->sessions);
-	if (http_server_start(&srv, &opts, api_routes, app, err) < 0)
+	if (http_server_start(&srv, &opts, api_routes, app, err) < 0) {
+		sessions_free(app->sessions);   /* a busy port, say: what was restored goes */
+		app->sessions = NULL;
 		return -1;
+	}
 	char addr[80];
 	netaddr_format(http_server_address(srv), addr, sizeof(addr));
 	log_info("agentd %s listening on http://%s/", AGENTD_VERSION, addr);
@@ -211,6 +215,7 @@ static int serve(struct app *app, struct ad_err *err)
 	log_info("%s: shutting down, letting requests in flight finish (up to %llds)",
 		 strsignal(si.si_signo), (long long)cfg->http.shutdown_timeout_s);
 	notify("STOPPING=1");
+	http_server_stop_work(srv);   /* before the sessions go: nothing new starts */
 	sessions_shutdown(app->sessions);
 	unsigned left = http_server_drain(srv, (unsigned)cfg->http.shutdown_timeout_s * 1000u);
 	if (left > 0)

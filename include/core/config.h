@@ -34,6 +34,7 @@ struct config {
 		int64_t max_connections;
 		int64_t max_connections_per_ip;
 		int64_t idle_timeout_s;
+		int64_t header_timeout_s;
 		int64_t threads;
 		int64_t shutdown_timeout_s;
 	} http;

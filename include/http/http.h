@@ -40,6 +40,7 @@ typedef enum MHD_Result (*http_handler_fn)(struct http_req *req);
 /* Route flags. Routes are protected unless marked public: the server's authorize hook
  * (http/server.h) runs for every other route before its body is read. */
 #define HTTP_ROUTE_PUBLIC 1u   /* no authentication, no rate limit: health, static files */
+#define HTTP_ROUTE_WORK 2u     /* starts work (a sandbox, a turn, a command): 503 once agentd is stopping */
 
 struct http_route {
 	const char *pattern;   /* "/api/health", "/api/sessions/{id}"; a final "*" matches the rest */
@@ -82,6 +83,7 @@ struct http_req {
 	bool body_over;
 	bool started;
 	bool draining;                  /* the server is shutting down: ask to close */
+	bool close;                     /* the reply ends the connection (Connection: close) */
 	unsigned status;
 	uint64_t bytes_out;
 };
@@ -115,6 +117,10 @@ enum MHD_Result http_reply_fd(struct http_req *req, unsigned status, int fd, uin
  * when the response is freed (also when the client went away), even on failure. */
 enum MHD_Result http_reply_stream(struct http_req *req, unsigned status, const char *content_type,
 				  MHD_ContentReaderCallback reader, void *cls, MHD_ContentReaderFreeCallback done);
+/* An error written to the socket at once, while the request's body is still coming (see
+ * reply.c); returns MHD_NO, which closes the connection. */
+enum MHD_Result http_reply_error_abort(struct http_req *req, unsigned status, const char *type,
+				       const char *reason, const char *message);
 /* 405 with an Allow header listing the methods in allowed. */
 enum MHD_Result http_reply_method_not_allowed(struct http_req *req, unsigned allowed);
 

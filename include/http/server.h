@@ -28,6 +28,7 @@ struct http_server_opts {
 	unsigned max_connections;
 	unsigned max_per_ip;         /* 0: no limit */
 	unsigned idle_timeout_s;
+	unsigned header_timeout_s;   /* for a request's line and headers, however they trickle */
 	bool access_log;
 	/* Called from any server thread after routing and before the body is read, for
 	 * every route not marked HTTP_ROUTE_PUBLIC, with the app given to the server: set
@@ -40,6 +41,8 @@ int http_server_start(struct http_server **out, const struct http_server_opts *o
 		      const struct http_route *routes, void *app, struct ad_err *err);
 /* The address actually bound (with the kernel's port when 0 was asked for). */
 const struct netaddr *http_server_address(const struct http_server *srv);
+/* Shutdown begins: requests to routes marked HTTP_ROUTE_WORK get 503 from now on. */
+void http_server_stop_work(struct http_server *srv);
 /* Stop accepting connections, then wait up to timeout_ms for requests in flight.
  * Returns how many were still in flight at the deadline. */
 unsigned http_server_drain(struct http_server *srv, unsigned timeout_ms);

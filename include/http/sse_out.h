@@ -9,21 +9,35 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <sys/types.h>
 
 #include <cjson/cJSON.h>
 #include <microhttpd.h>
 
-#define SSE_BACKLOG_MAX (32u << 20)
+/* How far a client may fall behind what happens: a client with this much queued for
+ * it, unread, is dropped at the next event (its stream is cut and its connection closed; it comes back
+ * with Last-Event-ID). What was queued before its stream went out at all (the events it
+ * asked to be replayed, bounded by the session's event log) does not count. */
+#define SSE_BACKLOG_MAX (1u << 20)
 
 struct sse_out {
 	char *data;
 	size_t len, off;             /* bytes queued; bytes of them read */
+	uint64_t in, out;            /* bytes ever queued, ever read */
+	uint64_t live_from;          /* `in` when the stream first went out; 0: not yet */
+	bool reading;                /* the stream has gone out (live_from is set) */
 	bool overflow;               /* the client fell too far behind: the stream is cut */
 	struct MHD_Connection *conn;
 	bool suspended;
+	bool released;               /* the request has ended: conn is no more */
 	bool stream;                 /* false: a JSON client, waiting for the end */
 };
+
+/* Bytes queued for all clients and not read yet, and clients dropped for falling
+ * behind, since the start: for /api/health. */
+uint64_t sse_out_queued_total(void);
+uint64_t sse_out_dropped_total(void);
 
 /* "id: N\nevent: NAME\ndata: JSON\n\n" (no id line when id is 0). */
 void sse_out_event(struct sse_out *q, unsigned id, const char *event, const cJSON *data);

@@ -1,6 +1,7 @@
 /* GET /api/health: liveness, version, uptime and what the sandbox self-check found. */
 #include "api/app.h"
 #include "core/clock.h"
+#include "http/sse_out.h"
 #include "session/session.h"
 
 enum MHD_Result api_health(struct http_req *req)
@@ -16,6 +17,9 @@ enum MHD_Result api_health(struct http_req *req)
 	cJSON *sessions = cJSON_AddObjectToObject(root, "sessions");
 	cJSON_AddNumberToObject(sessions, "alive", sessions_count(app->sessions, NULL));
 	cJSON_AddItemToObject(sessions, "pool", sessions_pool_json(app->sessions));
+	cJSON *http = cJSON_AddObjectToObject(root, "http");
+	cJSON_AddNumberToObject(http, "events_queued_bytes", (double)sse_out_queued_total());
+	cJSON_AddNumberToObject(http, "events_clients_dropped", (double)sse_out_dropped_total());
 	cJSON *api = cJSON_AddObjectToObject(root, "anthropic");
 	cJSON_AddBoolToObject(api, "api_key_configured", app->cfg.anthropic.api_key[0] != '\0');
 	cJSON_AddStringToObject(api, "base_url", app->cfg.anthropic.base_url);

@@ -17,16 +17,16 @@ static enum MHD_Result serve_static(struct http_req *req)
 
 const struct http_route api_routes[] = {
 	{ "/api/health", HTTP_GET, HTTP_BODY_NONE, api_health, HTTP_ROUTE_PUBLIC, 0 },
-	{ "/api/chat", HTTP_POST, HTTP_BODY_JSON, api_chat, 0, 0 },
-	{ "/api/sessions", HTTP_POST, HTTP_BODY_JSON, api_sessions_create, 0, 0 },
+	{ "/api/chat", HTTP_POST, HTTP_BODY_JSON, api_chat, HTTP_ROUTE_WORK, 0 },
+	{ "/api/sessions", HTTP_POST, HTTP_BODY_JSON, api_sessions_create, HTTP_ROUTE_WORK, 0 },
 	{ "/api/sessions", HTTP_GET, HTTP_BODY_NONE, api_sessions_list, 0, 0 },
 	{ "/api/sessions/{id}", HTTP_GET, HTTP_BODY_NONE, api_session_get, 0, 0 },
 	{ "/api/sessions/{id}", HTTP_DELETE, HTTP_BODY_NONE, api_session_delete, 0, 0 },
-	{ "/api/sessions/{id}/messages", HTTP_POST, HTTP_BODY_JSON, api_session_post_message, 0, 0 },
+	{ "/api/sessions/{id}/messages", HTTP_POST, HTTP_BODY_JSON, api_session_post_message, HTTP_ROUTE_WORK, 0 },
 	{ "/api/sessions/{id}/messages", HTTP_GET, HTTP_BODY_NONE, api_session_messages, 0, 0 },
 	{ "/api/sessions/{id}/events", HTTP_GET, HTTP_BODY_NONE, api_session_events, 0, 0 },
 	{ "/api/sessions/{id}/interrupt", HTTP_POST, HTTP_BODY_NONE, api_session_interrupt, 0, 0 },
-	{ "/api/sessions/{id}/exec", HTTP_POST, HTTP_BODY_JSON, api_session_exec, 0, 0 },
+	{ "/api/sessions/{id}/exec", HTTP_POST, HTTP_BODY_JSON, api_session_exec, HTTP_ROUTE_WORK, 0 },
 	{ "/api/sessions/{id}/suspend", HTTP_POST, HTTP_BODY_NONE, api_session_suspend, 0, 0 },
 	{ "/api/sessions/{id}/files", HTTP_GET, HTTP_BODY_NONE, api_session_files, 0, 0 },
 	/* a file comes whole, up to what one OP carries (not http.max_body_bytes) */

@@ -4,6 +4,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #include "core/json.h"
@@ -23,7 +25,7 @@ static enum MHD_Result queue(struct http_req *req, unsigned status, struct MHD_R
 	MHD_add_response_header(r, "X-Frame-Options", "DENY");
 	MHD_add_response_header(r, "Content-Security-Policy",
 				"default-src 'self'; frame-ancestors 'none'; base-uri 'none'");
-	if (req->draining)
+	if (req->draining || req->close)
 		MHD_add_response_header(r, MHD_HTTP_HEADER_CONNECTION, "close");
 	req->status = status;
 	req->bytes_out = bytes;
@@ -184,4 +186,35 @@ enum MHD_Result http_reply_bytes(struct http_req *req, unsigned status, void *da
 	MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, content_type);
 	MHD_add_response_header(r, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
 	return queue(req, status, r, len);
+}
+
+/* libmicrohttpd 0.9.75 takes a response only before the body or after all of it. A
+ * body found too large on the way (chunked: no length said so at the start) would be
+ * read to its end, however long, before the answer. So this answer goes straight to
+ * the socket, whole, and the caller returns MHD_NO: libmicrohttpd closes the
+ * connection. Nothing else is being written on it: a request's body is read only once
+ * the previous response is out. */
+enum MHD_Result http_reply_error_abort(struct http_req *req, unsigned status, const char *type,
+				       const char *reason, const char *message)
+{
+	cJSON *root = json_error(type, message);
+	char *text = json_print(root);
+	cJSON_Delete(root);
+	const union MHD_ConnectionInfo *ci = MHD_get_connection_info(req->conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+	req->status = status;
+	if (text == NULL || ci == NULL) {
+		cJSON_free(text);
+		return MHD_NO;
+	}
+	char head[512];
+	size_t len = strlen(text);
+	int hn = snprintf(head, sizeof(head), "HTTP/1.1 %u %s\r\nContent-Type: application/json\r\n"
+			  "Content-Length: %zu\r\nConnection: close\r\nCache-Control: no-store\r\n"
+			  "X-Content-Type-Options: nosniff\r\n\r\n", status, reason, len);
+	struct iovec iov[2] = { { head, (size_t)hn }, { text, len } };
+	struct msghdr m = { .msg_iov = iov, .msg_iovlen = 2 };
+	if (sendmsg(ci->connect_fd, &m, MSG_NOSIGNAL | MSG_DONTWAIT) == (ssize_t)hn + (ssize_t)len)
+		req->bytes_out = len;
+	cJSON_free(text);
+	return MHD_NO;
 }

@@ -1,8 +1,7 @@
 /* The libmicrohttpd transport: request start and end, body reading within caps, routing,
- * the access log, and draining on shutdown. */
+ * the access log, the request-head deadline (conn_watch.c), and draining on shutdown. */
 #include "http/server.h"
 
-#include <arpa/inet.h>
 #include <errno.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -16,13 +15,17 @@
 #include "core/clock.h"
 #include "core/json.h"
 #include "core/log.h"
+#include "http/access_log.h"
+#include "http/conn_watch.h"
 #include "http/mhd_loader.h"
+#include "http_int.h"
 
 struct http_server {
 	struct MHD_Daemon *mhd;
 	const struct http_route *routes;
 	void *app;
 	struct http_server_opts opts;
+	struct conn_watch *watch;
 	atomic_uint inflight;
 	atomic_bool draining;
 };
@@ -41,6 +44,7 @@ static void *on_request_start(void *cls, const char *uri, struct MHD_Connection 
 	req->app = srv->app;
 	req->conn = conn;
 	req->method_name = "-";
+	http_remote_address(conn, req->remote, sizeof(req->remote));
 	snprintf(req->principal, sizeof(req->principal), "%s", HTTP_PRINCIPAL_ANONYMOUS);
 	atomic_fetch_add(&srv->inflight, 1);
 	return req;
@@ -53,17 +57,14 @@ static void on_request_end(void *cls, struct MHD_Connection *conn, void **req_cl
 	struct http_req *req = *req_cls;
 	if (req == NULL)
 		return;
-	if (srv->opts.access_log) {
-		struct log_access_rec rec = {
-			.method = req->method_name,
-			.path = req->target ? req->target : "-",
-			.remote = req->remote[0] ? req->remote : NULL,
-			.status = req->status,
-			.bytes = req->bytes_out,
-			.duration_ms = (double)(clock_mono_ns() - req->start_ns) / 1e6,
-		};
-		log_access(&rec);
+	if (req->status == 0) {         /* libmicrohttpd may have answered by itself */
+		const union MHD_ConnectionInfo *ci = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_HTTP_STATUS);
+		if (ci != NULL)
+			req->status = ci->http_status;
 	}
+	if (srv->opts.access_log)
+		access_log_request(req);
+	conn_watch_head_wait(conn_watch_of(conn));   /* the next request's head, if any */
 	if (toe != MHD_REQUEST_TERMINATED_COMPLETED_OK && req->status == 0)
 		log_debug("http: request ended without a response (code %d)", (int)toe);
 	if (req->ctx_free != NULL)
@@ -76,42 +77,6 @@ static void on_request_end(void *cls, struct MHD_Connection *conn, void **req_cl
 	free(req);
 	*req_cls = NULL;
 	atomic_fetch_sub(&srv->inflight, 1);
-}
-
-static void remote_address(struct MHD_Connection *conn, char *buf, size_t size)
-{
-	const union MHD_ConnectionInfo *ci = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
-	buf[0] = '\0';
-	if (ci == NULL || ci->client_addr == NULL)
-		return;
-	const struct sockaddr *sa = ci->client_addr;
-	if (sa->sa_family == AF_INET)
-		inet_ntop(AF_INET, &((const struct sockaddr_in *)(const void *)sa)->sin_addr, buf, (socklen_t)size);
-	else if (sa->sa_family == AF_INET6)
-		inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)(const void *)sa)->sin6_addr, buf, (socklen_t)size);
-}
-
-/* JSON bodies: application/json (or +json). curl -d sends its form type by default;
- * taking that as JSON too keeps `curl -d '{"message": ...}'` working. */
-static bool json_media_type(const char *ct)
-{
-	if (ct == NULL)
-		return true;
-	size_t n = strcspn(ct, ";");
-	while (n > 0 && (ct[n - 1] == ' ' || ct[n - 1] == '\t'))
-		n--;
-	static const char *const ok[] = { "application/json", "application/x-www-form-urlencoded" };
-	for (size_t i = 0; i < ARRAY_SIZE(ok); i++)
-		if (n == strlen(ok[i]) && strncasecmp(ct, ok[i], n) == 0)
-			return true;
-	return n > 5 && strncasecmp(ct + n - 5, "+json", 5) == 0 && memchr(ct, '/', n) != NULL;
-}
-
-static enum MHD_Result add_header_size(void *cls, enum MHD_ValueKind kind, const char *key,
-				       const char *value)
-{
-	*(size_t *)cls += strlen(key) + (value ? strlen(value) : 0) + 4;   /* ": " and CRLF */
-	return MHD_YES;
 }
 
 /* A refusal of the authorize hook, answered before the body is read. */
@@ -146,16 +111,19 @@ static enum MHD_Result begin(struct http_server *srv, struct http_req *req, cons
 	req->method_name = method;
 	req->method = http_method_parse(method);
 	req->draining = atomic_load(&srv->draining);
-	remote_address(conn, req->remote, sizeof(req->remote));
+	conn_watch_head_done(conn_watch_of(conn));
 
 	/* The exact cap on the request line and headers; libmicrohttpd's pool (twice as
 	 * large) only bounds memory, and answers past it by itself. */
-	size_t header_bytes = strlen(method) + strlen(req->target) + 12;
-	MHD_get_connection_values(conn, MHD_HEADER_KIND, add_header_size, &header_bytes);
+	size_t header_bytes = http_head_bytes(conn, method, req->target);
 	if (header_bytes > srv->opts.max_header)
 		return http_reply_error(req, 431, HTTP_ERR_TOO_LARGE,
 					"request line and headers take %zu bytes; the limit is %zu",
 					header_bytes, srv->opts.max_header);
+
+	enum MHD_Result answer;
+	if (!http_framing_ok(req, &answer))
+		return answer;
 
 	unsigned allowed = 0;
 	req->route = http_route_find(srv->routes, req->method, req->path, req, &allowed);
@@ -163,6 +131,9 @@ static enum MHD_Result begin(struct http_server *srv, struct http_req *req, cons
 		return http_reply_method_not_allowed(req, allowed);
 	if (req->route == NULL)
 		return http_reply_error(req, 404, HTTP_ERR_NOT_FOUND, "no such resource: %s", req->path);
+	if (req->draining && (req->route->flags & HTTP_ROUTE_WORK))
+		return http_reply_error(req, 503, HTTP_ERR_UNAVAILABLE, "agentd is shutting down and takes no "
+					"new work; send the request again once it is back");
 	if (!(req->route->flags & HTTP_ROUTE_PUBLIC) && srv->opts.authorize != NULL) {
 		struct http_refusal no = { 0 };
 		if (srv->opts.authorize(srv->app, req, &no) < 0)
@@ -180,7 +151,7 @@ static enum MHD_Result begin(struct http_server *srv, struct http_req *req, cons
 		const char *ct = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_TYPE);
 		if (length == 0 && te == NULL)
 			return http_reply_error(req, 400, HTTP_ERR_INVALID, "a JSON request body is required");
-		if (!json_media_type(ct))
+		if (!http_json_media_type(ct))
 			return http_reply_error(req, 415, HTTP_ERR_MEDIA_TYPE,
 						"Content-Type \"%s\" is not accepted here; send application/json", ct);
 	}
@@ -197,7 +168,7 @@ static enum MHD_Result begin(struct http_server *srv, struct http_req *req, cons
 static void take_body(struct http_server *srv, struct http_req *req, const char *data, size_t n)
 {
 	if (req->body_over || req->body_len + n > body_limit(srv, req)) {
-		req->body_over = true;
+		req->body_over = true;   /* refused at once by on_access */
 		return;
 	}
 	if (req->route->body == HTTP_BODY_NONE) {
@@ -238,11 +209,13 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *conn, const c
 	if (*upload_size > 0) {
 		take_body(srv, req, upload_data, *upload_size);
 		*upload_size = 0;
-		return MHD_YES;
+		if (!req->body_over)
+			return MHD_YES;
+		/* over the limit: refused now, not after the rest (however long) is read */
+		char msg[160];
+		snprintf(msg, sizeof(msg), "request body is larger than the limit of %zu bytes", body_limit(srv, req));
+		return http_reply_error_abort(req, 413, HTTP_ERR_TOO_LARGE, "Content Too Large", msg);
 	}
-	if (req->body_over)
-		return http_reply_error(req, 413, HTTP_ERR_TOO_LARGE,
-					"request body is larger than the limit of %zu bytes", body_limit(srv, req));
 	if (req->route->body == HTTP_BODY_JSON) {
 		struct ad_err e;
 		if (json_parse_strict(req->body ? req->body : "", req->body_len, &req->json, &e) < 0)
@@ -264,26 +237,6 @@ static void on_mhd_log(void *cls, const char *fmt, va_list ap)
 	log_debug("libmicrohttpd: %s", msg);
 }
 
-static int listen_socket(struct netaddr *addr, struct ad_err *err)
-{
-	char text[80];
-	netaddr_format(addr, text, sizeof(text));
-	_cleanup_close_ int fd = socket(addr->ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-	if (fd < 0)
-		return ad_err_sys(err, "socket for %s", text);
-	int one = 1;
-	if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) < 0)
-		return ad_err_sys(err, "SO_REUSEADDR");
-	if (bind(fd, (struct sockaddr *)&addr->ss, addr->len) < 0)
-		return ad_err_sys(err, "bind %s", text);
-	if (listen(fd, 256) < 0)
-		return ad_err_sys(err, "listen on %s", text);
-	addr->len = sizeof(addr->ss);
-	if (getsockname(fd, (struct sockaddr *)&addr->ss, &addr->len) < 0)
-		return ad_err_sys(err, "getsockname");
-	return steal_fd(&fd);
-}
-
 int http_server_start(struct http_server **out, const struct http_server_opts *opts,
 		      const struct http_route *routes, void *app, struct ad_err *err)
 {
@@ -295,14 +248,18 @@ int http_server_start(struct http_server **out, const struct http_server_opts *o
 	srv->opts = *opts;
 	srv->routes = routes;
 	srv->app = app;
-	int fd = listen_socket(&srv->opts.addr, err);
-	if (fd < 0) {
+	int fd = http_listen_socket(&srv->opts.addr, err);
+	if (fd < 0 || conn_watch_start(&srv->watch, opts->header_timeout_s, opts->max_connections, err) < 0) {
+		if (fd >= 0)
+			close(fd);
 		free(srv);
 		return -1;
 	}
 	/* The pool holds the request line, the headers and the response headers; room for
 	 * twice the header allowance keeps a request at the cap answerable. */
 	size_t pool = opts->max_header * 2;
+	/* libmicrohttpd refuses connections past its limit at once; above
+	 * http.max_connections, the watch closes the slowest instead (conn_watch.h) */
 	/* poll(), not epoll: with epoll, MHD_quiesce_daemon() (our graceful shutdown) races
 	 * the workers' own removal of the listen socket from their epoll sets, and an
 	 * unguarded MHD_PANIC aborts the process (an open libmicrohttpd defect; seen here
@@ -317,16 +274,18 @@ int http_server_start(struct http_server **out, const struct http_server_opts *o
 		MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, srv,
 		MHD_OPTION_LISTEN_SOCKET, fd,
 		MHD_OPTION_THREAD_POOL_SIZE, opts->threads > 1 ? opts->threads : 0,
-		MHD_OPTION_CONNECTION_LIMIT, opts->max_connections,
+		MHD_OPTION_CONNECTION_LIMIT, opts->max_connections + CONN_EVICT_ROOM(opts->max_connections),
 		MHD_OPTION_PER_IP_CONNECTION_LIMIT, opts->max_per_ip,
 		MHD_OPTION_CONNECTION_TIMEOUT, opts->idle_timeout_s,
 		MHD_OPTION_CONNECTION_MEMORY_LIMIT, pool,
 		MHD_OPTION_STRICT_FOR_CLIENT, 1,
 		MHD_OPTION_URI_LOG_CALLBACK, on_request_start, srv,
 		MHD_OPTION_NOTIFY_COMPLETED, on_request_end, srv,
+		MHD_OPTION_NOTIFY_CONNECTION, conn_watch_notify, srv->watch,
 		MHD_OPTION_END);
 	if (srv->mhd == NULL) {
 		close(fd);
+		conn_watch_free(srv->watch);
 		free(srv);
 		return ad_err_set(err, 0, "libmicrohttpd refused to start (see debug log)");
 	}
@@ -337,6 +296,11 @@ int http_server_start(struct http_server **out, const struct http_server_opts *o
 const struct netaddr *http_server_address(const struct http_server *srv)
 {
 	return &srv->opts.addr;
+}
+
+void http_server_stop_work(struct http_server *srv)
+{
+	atomic_store(&srv->draining, true);
 }
 
 unsigned http_server_drain(struct http_server *srv, unsigned timeout_ms)
@@ -360,5 +324,6 @@ void http_server_free(struct http_server *srv)
 		return;
 	if (srv->mhd != NULL)
 		MHD_stop_daemon(srv->mhd);
+	conn_watch_free(srv->watch);
 	free(srv);
 }

@@ -1,12 +1,59 @@
 /* An outgoing Server-Sent Events stream: see include/http/sse_out.h. */
 #include "http/sse_out.h"
 
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 
 #include "core/json.h"
 #include "core/log.h"
+
+static _Atomic uint64_t queued_total, dropped_total;
+
+uint64_t sse_out_queued_total(void)
+{
+	return atomic_load(&queued_total);
+}
+
+uint64_t sse_out_dropped_total(void)
+{
+	return atomic_load(&dropped_total);
+}
+
+static void forget(struct sse_out *q)
+{
+	atomic_fetch_sub(&queued_total, q->len - q->off);
+	free(q->data);
+	q->data = NULL;
+	q->len = q->off = 0;
+}
+
+/* The client is too far behind: what is queued goes now, and so does the client. Its
+ * connection is closed under it (shutdown(2): libmicrohttpd sees the end and finishes
+ * the request); the request has not ended (released), so the socket is still its own. */
+static void drop_client(struct sse_out *q)
+{
+	log_warn("sse: a client fell %zu bytes behind (the limit is %u); dropping it (it may come back "
+		 "with Last-Event-ID)", q->len - q->off, SSE_BACKLOG_MAX);
+	q->overflow = true;
+	atomic_fetch_add(&dropped_total, 1);
+	forget(q);
+	if (q->conn == NULL || q->released)
+		return;
+	const union MHD_ConnectionInfo *ci = MHD_get_connection_info(q->conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+	if (ci != NULL)
+		shutdown(ci->connect_fd, SHUT_RDWR);
+	sse_out_wake(q);   /* a parked stream: its reader ends it */
+}
+
+/* Bytes queued since the stream went out, not read yet. */
+static uint64_t live_backlog(const struct sse_out *q)
+{
+	uint64_t from = q->out > q->live_from ? q->out : q->live_from;
+	return q->reading && q->in > from ? q->in - from : 0;
+}
 
 static void append(struct sse_out *q, const char *parts[], const size_t lens[], size_t n)
 {
@@ -15,9 +62,9 @@ static void append(struct sse_out *q, const char *parts[], const size_t lens[], 
 		need += lens[i];
 	if (q->overflow)
 		return;
-	if (q->len - q->off + need > SSE_BACKLOG_MAX) {
-		log_warn("sse: a client fell %zu bytes behind; cutting its stream", q->len - q->off);
-		q->overflow = true;
+	/* one event more than the limit may wait: one larger than it still goes out */
+	if (live_backlog(q) >= SSE_BACKLOG_MAX) {
+		drop_client(q);
 		return;
 	}
 	if (q->off > 0) {                /* keep what is unread at the front */
@@ -27,7 +74,7 @@ static void append(struct sse_out *q, const char *parts[], const size_t lens[], 
 	}
 	char *nb = realloc(q->data, q->len + need);
 	if (nb == NULL) {
-		q->overflow = true;
+		drop_client(q);
 		return;
 	}
 	q->data = nb;
@@ -35,6 +82,8 @@ static void append(struct sse_out *q, const char *parts[], const size_t lens[], 
 		memcpy(q->data + q->len, parts[i], lens[i]);
 		q->len += lens[i];
 	}
+	q->in += need;
+	atomic_fetch_add(&queued_total, need);
 }
 
 void sse_out_event(struct sse_out *q, unsigned id, const char *event, const cJSON *data)
@@ -44,7 +93,8 @@ void sse_out_event(struct sse_out *q, unsigned id, const char *event, const cJSO
 		    : snprintf(head, sizeof(head), "event: %s\ndata: ", event);
 	char *json = json_print(data);
 	if (json == NULL) {
-		q->overflow = true;
+		if (!q->overflow)
+			drop_client(q);
 		return;
 	}
 	const char *parts[] = { head, json, "\n\n" };
@@ -102,16 +152,23 @@ void sse_out_keepalive(struct sse_out *q, bool done)
 void sse_out_release(struct sse_out *q)
 {
 	q->suspended = false;
+	q->released = true;
 }
 
 ssize_t sse_out_read(struct sse_out *q, char *buf, size_t max, bool done)
 {
 	if (q->overflow)
 		return MHD_CONTENT_READER_END_WITH_ERROR;
+	if (!q->reading) {
+		q->reading = true;
+		q->live_from = q->in;
+	}
 	if (q->len > q->off) {
 		size_t avail = q->len - q->off, n = avail < max ? avail : max;
 		memcpy(buf, q->data + q->off, n);
 		q->off += n;
+		q->out += n;
+		atomic_fetch_sub(&queued_total, n);
 		return (ssize_t)n;
 	}
 	if (done)
@@ -124,7 +181,5 @@ ssize_t sse_out_read(struct sse_out *q, char *buf, size_t max, bool done)
 
 void sse_out_free(struct sse_out *q)
 {
-	free(q->data);
-	q->data = NULL;
-	q->len = q->off = 0;
+	forget(q);
 }

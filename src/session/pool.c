@@ -37,12 +37,31 @@ struct session *pool_take(struct sessions *reg, const struct session_opts *o)
 	return got;
 }
 
+/* One sandbox for the pool; NULL when it cannot be built, or agentd is stopping. */
+static struct session *build_one(struct sessions *reg)
+{
+	if (registry_shutting_down(reg))
+		return NULL;
+	struct ad_err e;
+	struct session_opts o = { .pattern = PATTERN_LONG_RUNNING, .owner = "" };
+	struct session *s = session_alloc(reg, &o, &e);
+	if (s != NULL && session_spawn(reg, s, NULL, NULL, &e) < 0) {
+		session_unref(s);
+		s = NULL;
+	}
+	if (s == NULL)
+		log_warn("pool: cannot build a sandbox ahead of time: %s", e.msg);
+	return s;
+}
+
 /* Drop what failed, then build what is missing, outside the registry's lock. */
 void pool_fill(struct sessions *reg)
 {
 	unsigned want = (unsigned)reg->app->cfg.session.pool_size, need;
 	struct session *dead[POOL_MAX];
 	unsigned ndead = 0;
+	if (registry_shutting_down(reg))
+		return;         /* agentd is stopping: nothing new is built */
 	pthread_mutex_lock(&reg->lock);
 	for (unsigned i = 0; i < reg->pool_n;) {
 		struct session *s = reg->pool[i];
@@ -62,22 +81,20 @@ void pool_fill(struct sessions *reg)
 	for (unsigned i = 0; i < ndead; i++)
 		session_unref(dead[i]);
 	for (unsigned i = 0; i < need; i++) {
-		struct ad_err e;
-		struct session_opts o = { .pattern = PATTERN_LONG_RUNNING, .owner = "" };
-		struct session *s = session_alloc(reg, &o, &e);
-		if (s != NULL && session_spawn(reg, s, NULL, NULL, &e) < 0) {
-			session_unref(s);
-			s = NULL;
-		}
-		if (s == NULL)
-			log_warn("pool: cannot build a sandbox ahead of time: %s", e.msg);
+		struct session *s = build_one(reg);
 		pthread_mutex_lock(&reg->lock);
 		reg->pool_filling--;
-		if (s != NULL) {
+		/* shutdown began while it was built: pool_drain may have run already */
+		bool keep = s != NULL && !registry_shutting_down(reg);
+		if (keep) {
 			s->pooled = true;
 			reg->pool[reg->pool_n++] = s;
 		}
 		pthread_mutex_unlock(&reg->lock);
+		if (s != NULL && !keep) {
+			session_destroy(s, "agentd is shutting down");
+			session_unref(s);
+		}
 	}
 }
 

@@ -34,8 +34,10 @@ def test_port_in_use_fails_with_message(tmp_path):
         cfg = write_config(tmp_path, settings)
         p = run_agentd(["--config", str(cfg)], cwd=tmp_path, timeout=20)
     assert p.returncode == 1, p.stderr
-    assert str(port) in p.stderr, p.stderr
     assert "listening on" not in p.stderr
+    # which address, that it is in use, and how to choose another
+    assert f"127.0.0.1:{port}" in p.stderr and "already in use" in p.stderr, p.stderr
+    assert '"listen" setting' in p.stderr and "AGENTD_LISTEN" in p.stderr, p.stderr
 
 
 def test_missing_static_dir_fails_at_start(tmp_path):
