@@ -30,6 +30,7 @@ enum http_body {
 	HTTP_BODY_NONE,   /* a body, if sent, is read within the cap and dropped */
 	HTTP_BODY_JSON,   /* Content-Type application/json, parsed strictly; an object */
 	HTTP_BODY_RAW,    /* any Content-Type, kept as bytes */
+	HTTP_BODY_JSON_OPT, /* as HTTP_BODY_JSON, or no body at all (req->json stays NULL) */
 };
 
 #define HTTP_MAX_PARAMS 4

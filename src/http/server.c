@@ -147,11 +147,12 @@ static enum MHD_Result begin(struct http_server *srv, struct http_req *req, cons
 		return http_reply_error(req, 413, HTTP_ERR_TOO_LARGE,
 					"request body of %llu bytes is larger than the limit of %zu bytes",
 					length, body_limit(srv, req));
-	if (req->route->body == HTTP_BODY_JSON) {
+	if (req->route->body == HTTP_BODY_JSON || req->route->body == HTTP_BODY_JSON_OPT) {
 		const char *ct = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_TYPE);
-		if (length == 0 && te == NULL)
+		bool none = length == 0 && te == NULL;
+		if (none && req->route->body == HTTP_BODY_JSON)
 			return http_reply_error(req, 400, HTTP_ERR_INVALID, "a JSON request body is required");
-		if (!http_json_media_type(ct))
+		if (!none && !http_json_media_type(ct))
 			return http_reply_error(req, 415, HTTP_ERR_MEDIA_TYPE,
 						"Content-Type \"%s\" is not accepted here; send application/json", ct);
 	}
@@ -216,9 +217,15 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *conn, const c
 		snprintf(msg, sizeof(msg), "request body is larger than the limit of %zu bytes", body_limit(srv, req));
 		return http_reply_error_abort(req, 413, HTTP_ERR_TOO_LARGE, "Content Too Large", msg);
 	}
-	if (req->route->body == HTTP_BODY_JSON) {
+	if (req->route->body == HTTP_BODY_JSON || (req->route->body == HTTP_BODY_JSON_OPT && req->body_len > 0)) {
 		struct ad_err e;
-		if (json_parse_strict(req->body ? req->body : "", req->body_len, &req->json, &e) < 0)
+		const char *ct = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_TYPE);
+		if (json_parse_strict(req->body ? req->body : "", req->body_len, &req->json, &e) < 0 &&
+		    ct != NULL && strncasecmp(ct, "application/x-www-form-urlencoded", 33) == 0)
+			return http_reply_error(req, 400, HTTP_ERR_INVALID, "the body is form-encoded (as curl -d "
+						"sends it unless told otherwise), not JSON: send JSON like "
+						"{\"message\": \"...\"}");
+		if (req->json == NULL)
 			return http_reply_error(req, 400, HTTP_ERR_INVALID, "malformed JSON body: %s", e.msg);
 		/* every JSON body of this API is an object: handlers may take that as given */
 		if (!cJSON_IsObject(req->json))
