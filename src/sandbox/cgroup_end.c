@@ -65,23 +65,38 @@ static void cgroup_by_name(struct sandbox_cgroup *cg, const struct cgroup_host *
 				 host->version == 2 ? host->v2_dir : host->ctl[i].dir, name);
 }
 
-int sandbox_cgroup_sweep(const struct cgroup_host *host)
+struct sweep {
+	const struct cgroup_host *host;
+	const char *base;
+	time_t now;
+	char prefix[48];             /* "agentd-<owner>-": the owner's, or "" for leftovers */
+};
+
+static bool sweep_this(const struct sweep *w, const char *name)
+{
+	if (w->prefix[0] != '\0')
+		return strncmp(name, w->prefix, strlen(w->prefix)) == 0;
+	return is_leftover(w->host, w->base, name, w->now);
+}
+
+/* Kill what is in each cgroup the sweep picks (only a frozen orphan's or a dead
+ * owner's can hold anything: rmdir refuses a cgroup with processes, so a live one is
+ * never harmed) and remove it. */
+static int sweep(struct sweep *w)
 {
 	/* One directory is enough to find the names: on v1 every sandbox has a copy in
 	 * every controller (sandbox_cgroup_create), and they go all together. */
-	const char *base = host->version == 2 ? host->v2_dir
-			 : host->version == 1 && host->ctl[CG_PIDS].available ? host->ctl[CG_PIDS].dir : NULL;
-	DIR *d = base != NULL ? opendir(base) : NULL;
+	const struct cgroup_host *host = w->host;
+	w->base = host->version == 2 ? host->v2_dir
+		: host->version == 1 && host->ctl[CG_PIDS].available ? host->ctl[CG_PIDS].dir : NULL;
+	DIR *d = w->base != NULL ? opendir(w->base) : NULL;
 	if (d == NULL)
 		return 0;
 	int removed = 0;
-	time_t now = time(NULL);
 	struct dirent *de;
 	while ((de = readdir(d)) != NULL) {
-		if (de->d_type != DT_DIR || !is_leftover(host, base, de->d_name, now))
+		if (de->d_type != DT_DIR || !sweep_this(w, de->d_name))
 			continue;
-		/* rmdir refuses a cgroup with processes: a live one is never harmed; only a
-		 * frozen orphan's are killed (and thawed, so that they can die) */
 		struct sandbox_cgroup cg;
 		cgroup_by_name(&cg, host, de->d_name);
 		sandbox_cgroup_kill(&cg);
@@ -92,27 +107,17 @@ int sandbox_cgroup_sweep(const struct cgroup_host *host)
 	return removed;
 }
 
+int sandbox_cgroup_sweep(const struct cgroup_host *host)
+{
+	struct sweep w = { .host = host, .now = time(NULL) };
+	return sweep(&w);
+}
+
 int sandbox_cgroup_sweep_owner(const struct cgroup_host *host, pid_t owner)
 {
-	const char *base = host->version == 2 ? host->v2_dir
-			 : host->version == 1 && host->ctl[CG_PIDS].available ? host->ctl[CG_PIDS].dir : NULL;
-	DIR *d = base != NULL ? opendir(base) : NULL;
-	if (d == NULL)
-		return 0;
-	char prefix[48];
-	int plen = snprintf(prefix, sizeof(prefix), "agentd-%ld-", (long)owner), removed = 0;
-	struct dirent *de;
-	while ((de = readdir(d)) != NULL) {
-		if (de->d_type != DT_DIR || strncmp(de->d_name, prefix, (size_t)plen) != 0)
-			continue;
-		struct sandbox_cgroup cg;
-		cgroup_by_name(&cg, host, de->d_name);
-		sandbox_cgroup_kill(&cg);
-		if (sandbox_cgroup_remove(&cg, NULL) == 0)
-			removed++;
-	}
-	closedir(d);
-	return removed;
+	struct sweep w = { .host = host };
+	snprintf(w.prefix, sizeof(w.prefix), "agentd-%ld-", (long)owner);
+	return sweep(&w);
 }
 
 /* How long a cgroup may take to empty once its processes are killed. */
