@@ -560,19 +560,10 @@ static void a_bad_hello_ends_the_agent(void **state)
 	for (size_t i = 0; i < N(hellos); i++) {
 		int sv[2];
 		assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
-		fflush(NULL);
-		pid_t pid = fork();
-		if (pid == 0) {
-			close(sv[0]);
-			exit(agent_main(sv[1]));
-		}
-		close(sv[1]);
+		pid_t pid = start_agent(sv);
 		struct ad_err e;
 		assert_int_equal(link_send_take(sv[0], FRAME_HELLO, cJSON_Parse(hellos[i]), &e), 0);
-		int status;
-		assert_int_equal(waitpid(pid, &status, 0), pid);
-		assert_true(WIFEXITED(status));
-		assert_int_equal(WEXITSTATUS(status), 1);
+		assert_child_exited(fork_child_wait(pid), 1);
 		close(sv[0]);
 	}
 }
