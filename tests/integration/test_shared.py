@@ -174,6 +174,9 @@ def _build_again(daemon_factory, mock, src):
     failed = [r.json()["id"] for r in ids if r.status == 201]
     for r in ids:
         assert r.status in (201, 503), r
+    # the build fails after the answer: at least the session that started it was made,
+    # else nothing below would see a session fail with its sandbox
+    assert failed, [(r.status, r.json()) for r in ids]
     for sid in failed:
         assert poll(lambda: d.get(f"/api/sessions/{sid}").json()["state"] == "failed", 20), \
             d.get(f"/api/sessions/{sid}").json()
