@@ -173,7 +173,13 @@ def processes_with_uid(lo, hi):
     return {pid: v for pid, v in host_processes().items() if lo <= v[1] < hi}
 
 
-def wait_for_process(text, timeout=15):
+# How long a poll for the host to change (a process to show or to go, a cgroup to be
+# removed) waits before it gives up: generous, for ASan builds on a loaded 2-core
+# machine; a poll returns as soon as its condition holds, so passing runs never wait it.
+HOST_WAIT = 60
+
+
+def wait_for_process(text, timeout=HOST_WAIT):
     return poll(lambda: processes_with(text), timeout)
 
 
@@ -189,10 +195,15 @@ def agentd_cgroups():
     return found
 
 
+def creator_pid(cgroup):
+    """The host pid of the process that made an agentd-<pid>-<n> cgroup."""
+    return int(CGROUP_NAME_RE.match(os.path.basename(cgroup)).group(1))
+
+
 def cgroups_of_launchers(pids):
     """The agentd-* cgroup directories that launchers with these host pids made."""
     pids = {int(p) for p in pids}
-    return {c for c in agentd_cgroups() if int(CGROUP_NAME_RE.match(os.path.basename(c)).group(1)) in pids}
+    return {c for c in agentd_cgroups() if creator_pid(c) in pids}
 
 
 def mount_table():
@@ -200,7 +211,7 @@ def mount_table():
         return f.read()
 
 
-def wait_gone(pred, timeout=5.0):
+def wait_gone(pred, timeout=HOST_WAIT):
     """Poll until pred() is falsy; return its last value (falsy when gone)."""
     deadline = time.monotonic() + timeout
     while True:

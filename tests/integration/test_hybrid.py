@@ -36,7 +36,7 @@ def test_suspend_and_resume_keep_the_workspace_and_the_conversation(daemon_facto
     assert turn(d, sid, "write it")["reply"] == "saved"
     r = d.request("POST", f"/api/sessions/{sid}/suspend")
     assert r.status == 200 and r.json()["state"] == "suspended", r
-    host.assert_clean(timeout=20)          # the sandbox is gone
+    host.assert_clean()          # the sandbox is gone
     mock.enqueue(calls(bash("cat notes/a.txt; stat -c %a notes/a.txt")), {"text": "resumed"})
     assert turn(d, sid, "read it")["reply"] == "resumed"
     assert only_result(mock, 3) == ("kept\n600", False), only_result(mock, 3)
@@ -189,7 +189,7 @@ def test_a_resumed_session_keeps_its_model_and_system_prompt(daemon_factory, moc
     mock.enqueue({"text": "one"}, {"text": "two"}, {"text": "three"})
     turn(d, sid, "first")
     assert d.request("POST", f"/api/sessions/{sid}/suspend").status == 200
-    host.assert_clean(timeout=20)                # the old sandbox is gone (until then: 409)
+    host.assert_clean()                # the old sandbox is gone (until then: 409)
     turn(d, sid, "second")                       # resumed in a new sandbox
     d.stop()
     d2 = start(daemon_factory, mock, workdir=str(tmp_path / "d"), AGENTD_MODELS=OTHER_MODEL)

@@ -88,7 +88,7 @@ def test_two_sessions_share_one_sandbox(chatd, mock):
     assert only_result(mock, 9) == ("from-a", False)
     for sid in (b, c, other):
         assert chatd.request("DELETE", f"/api/sessions/{sid}").status == 200
-    host.assert_clean(timeout=20)
+    host.assert_clean()
     finish(chatd, mock)
 
 
@@ -147,7 +147,7 @@ def test_many_sessions_of_one_sandbox_made_at_once(daemon_factory, mock):
         assert only_result(mock, n - 1)[0] == only_result(mock, n - 3)[0]
         for sid in ids:
             assert chatd.request("DELETE", f"/api/sessions/{sid}").status == 200
-        host.assert_clean(timeout=20)
+        host.assert_clean()
     finish(chatd, mock)
 
 
