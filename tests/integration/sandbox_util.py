@@ -211,6 +211,31 @@ def mount_table():
         return f.read()
 
 
+def in_sandbox_of(marker, path):
+    """path inside the sandbox of the process whose command line holds marker, as the
+    host reaches it (/proc/PID/root/...); None while there is no such process."""
+    pids = processes_with(marker)
+    return f"/proc/{min(pids)}/root{path}" if pids else None
+
+
+def write_fifo(path, data="go\n", timeout=HOST_WAIT):
+    """Write data into the fifo at path (a callable: the path, or None while unknown)
+    once a reader has it open: a command in a sandbox that waits for the test to let it
+    go on. False if no reader came within timeout."""
+    def opened():
+        p = path() if callable(path) else path
+        try:
+            return os.open(p, os.O_WRONLY | os.O_NONBLOCK) if p else None
+        except OSError:              # ENXIO: no reader yet; ENOENT: not made yet
+            return None
+    fd = poll(opened, timeout)
+    if fd is None:
+        return False
+    with os.fdopen(fd, "w") as f:
+        f.write(data)
+    return True
+
+
 def wait_gone(pred, timeout=HOST_WAIT):
     """Poll until pred() is falsy; return its last value (falsy when gone)."""
     deadline = time.monotonic() + timeout

@@ -66,21 +66,6 @@ def _read(path):
 HOLD_S = 240
 
 
-def _release(fifo, deadline_s=60):
-    """Open the sandbox's fifo for writing (once its reader has it open) and say go."""
-    def opened():
-        try:
-            return os.open(fifo, os.O_WRONLY | os.O_NONBLOCK)
-        except OSError:            # ENXIO: the reader is not there yet; ENOENT: not made yet
-            return None
-    fd = su.poll(opened, deadline_s)
-    if fd is None:
-        return False
-    with os.fdopen(fd, "w") as f:
-        f.write("go\n")
-    return True
-
-
 def test_the_key_is_nowhere_in_the_sandbox(daemon_factory, mock):
     d = start_chat_daemon(daemon_factory, mock, AGENTD_LOG_LEVEL="debug")
     mark = su.marker()
@@ -105,7 +90,7 @@ def test_the_key_is_nowhere_in_the_sandbox(daemon_factory, mock):
             seen[pid] = (cmd, env, mem)
     finally:
         if cat:
-            released = _release(f"/proc/{cat[0]}/root{fifo}")
+            released = su.write_fifo(f"/proc/{cat[0]}/root{fifo}")
         t.join(HOLD_S + 90)
     assert released, f"could not write to the sandbox's fifo {fifo}:\n{d.stderr}"
     assert len(procs) >= 4, f"found only {procs} in the sandbox (init, agent, bash, timeout, cat expected)"
