@@ -133,19 +133,19 @@ def test_an_event_reader_attached_before_the_turn_sees_it_live(chatd, mock):
 def test_interrupt_stops_the_running_tool(chatd, mock):
     s = create(chatd)
     mark = su.marker()
-    mock.enqueue(calls(bash(f"sleep 60.{mark}")), {"text": "after the interrupt"})
+    mock.enqueue(calls(bash(f"sleep 600.{mark}")), {"text": "after the interrupt"})
     out = {}
     t = threading.Thread(target=lambda: out.setdefault("r", chatd.post_json(
         f"/api/sessions/{s['id']}/messages", {"message": "sleep"}, timeout=CHAT_TIMEOUT)))
     t.start()
-    assert su.wait_for_process(f"60.{mark}", timeout=30)
+    assert su.wait_for_process(f"600.{mark}")
     r = chatd.request("POST", f"/api/sessions/{s['id']}/interrupt")
     assert r.status == 202, r
-    t.join(CHAT_TIMEOUT)                 # well before the 60 s sleep would have ended
+    t.join(CHAT_TIMEOUT)                 # well before the 600 s sleep would have ended
     assert not t.is_alive(), "the turn went on after the interrupt"
     doc = out["r"].json()
     assert out["r"].status == 200 and doc["stop_reason"] == "interrupted", out["r"]
-    assert not su.wait_gone(lambda: su.processes_with(f"60.{mark}")), "the interrupted command still runs"
+    assert not su.wait_gone(lambda: su.processes_with(f"600.{mark}")), "the interrupted command still runs"
     # nothing to interrupt now; the session still works, and its transcript kept the turn
     assert_json_error(chatd.request("POST", f"/api/sessions/{s['id']}/interrupt"), 409)
     mock.reset()
