@@ -63,8 +63,10 @@ def test_exec_streams(chatd, mock):
             if "".join(got).count("\n") < 3:
                 released.append(su.write_fifo(lambda: su.in_sandbox_of(fifo, fifo)))
         return False
-    s = stream_chat(chatd, {"command": f"mkfifo {fifo}; for i in 1 2; do echo line$i; read x < {fifo}; done; "
-                            "echo line3", "stream": True}, path=f"/api/sessions/{sid}/exec", stop=on_event)
+    # (a read that meets the end of the test's previous write waits on: one line each)
+    s = stream_chat(chatd, {"command": f"mkfifo {fifo}; for i in 1 2; do echo line$i; "
+                            f"until read x < {fifo}; do :; done; done; echo line3", "stream": True},
+                    path=f"/api/sessions/{sid}/exec", stop=on_event)
     assert s.status == 200, s
     outs = [e for e in s.events if e.event == "output"]
     assert "".join(e.data["data"] for e in outs) == "line1\nline2\nline3\n"
