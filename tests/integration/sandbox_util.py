@@ -225,13 +225,13 @@ def write_fifo(path, data="go\n", timeout=HOST_WAIT):
     def opened():
         p = path() if callable(path) else path
         try:
-            return os.open(p, os.O_WRONLY | os.O_NONBLOCK) if p else None
+            return [os.open(p, os.O_WRONLY | os.O_NONBLOCK)] if p else None
         except OSError:              # ENXIO: no reader yet; ENOENT: not made yet
             return None
     fd = poll(opened, timeout)
     if fd is None:
         return False
-    with os.fdopen(fd, "w") as f:
+    with os.fdopen(fd[0], "w") as f:
         f.write(data)
     return True
 
