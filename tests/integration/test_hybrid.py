@@ -80,7 +80,7 @@ def test_kill_9_in_the_middle_of_a_turn_loses_only_that_turn(daemon_factory, moc
     threading.Thread(target=turn_three, daemon=True).start()
     assert su.wait_for_process(f"600.{mark}")
     os.kill(d.proc.pid, signal.SIGKILL)
-    d.proc.wait(10)
+    d.proc.wait(su.HOST_WAIT)
     # its supervisors see the hang-up and clean up (the sleep would run 10 minutes)
     assert not su.wait_gone(lambda: su.processes_with(f"600.{mark}")), "the sandbox outlived its gateway"
     d2 = start(daemon_factory, mock, workdir=str(tmp_path / "d"))
