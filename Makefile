@@ -59,6 +59,7 @@ SAN_CFLAGS := -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-s
 SRCS       := $(sort $(wildcard src/*/*.c))
 MAIN_SRC   := src/main.c
 UNIT_SRCS  := $(sort $(wildcard tests/unit/test_*.c))
+UNIT_HDRS  := $(wildcard tests/unit/*.h)
 FUZZ_SRCS  := $(sort $(wildcard tests/fuzz/fuzz_*.c))
 FUZZ_NAMES := $(FUZZ_SRCS:tests/fuzz/fuzz_%.c=%)
 
@@ -73,7 +74,7 @@ build/$(1)/%.o: src/%.c
 	@mkdir -p $$(@D)
 	$$(CC) $$(ALL_CFLAGS) $(2) -c $$< -o $$@
 
-build/$(1)/tests/%: tests/unit/%.c $$($(1)_OBJS)
+build/$(1)/tests/%: tests/unit/%.c $$(UNIT_HDRS) $$($(1)_OBJS)
 	@mkdir -p $$(@D)
 	$$(CC) $$(ALL_CFLAGS) $(2) -Wno-missing-prototypes $$< $$($(1)_OBJS) -o $$@ \
 		$$(ALL_LDFLAGS) $(2) $$(PKG_LIBS) -lcmocka

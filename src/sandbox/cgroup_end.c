@@ -79,31 +79,43 @@ static bool sweep_this(const struct sweep *w, const char *name)
 	return is_leftover(w->host, w->base, name, w->now);
 }
 
-/* Kill what is in each cgroup the sweep picks (only a frozen orphan's or a dead
- * owner's can hold anything: rmdir refuses a cgroup with processes, so a live one is
- * never harmed) and remove it. */
-static int sweep(struct sweep *w)
+/* Kill what is in each cgroup the sweep picks in base (only a frozen orphan's or a
+ * dead owner's can hold anything: rmdir refuses a cgroup with processes, so a live one
+ * is never harmed) and remove it, in every controller. */
+static int sweep_dir(struct sweep *w, const char *base)
 {
-	/* One directory is enough to find the names: on v1 every sandbox has a copy in
-	 * every controller (sandbox_cgroup_create), and they go all together. */
-	const struct cgroup_host *host = w->host;
-	w->base = host->version == 2 ? host->v2_dir
-		: host->version == 1 && host->ctl[CG_PIDS].available ? host->ctl[CG_PIDS].dir : NULL;
-	DIR *d = w->base != NULL ? opendir(w->base) : NULL;
+	DIR *d = opendir(base);
 	if (d == NULL)
 		return 0;
+	w->base = base;
 	int removed = 0;
 	struct dirent *de;
 	while ((de = readdir(d)) != NULL) {
 		if (de->d_type != DT_DIR || !sweep_this(w, de->d_name))
 			continue;
 		struct sandbox_cgroup cg;
-		cgroup_by_name(&cg, host, de->d_name);
+		cgroup_by_name(&cg, w->host, de->d_name);
 		sandbox_cgroup_kill(&cg);
 		if (sandbox_cgroup_remove(&cg, NULL) == 0)
 			removed++;
 	}
 	closedir(d);
+	return removed;
+}
+
+/* On v1 every controller's directory is looked at: the copies of one sandbox's cgroup
+ * may sit below different parents (a process's memory cgroup need not be its pids
+ * cgroup's), and another launcher's sweep may have removed some copies but not those
+ * it could not see. */
+static int sweep(struct sweep *w)
+{
+	const struct cgroup_host *host = w->host;
+	if (host->version == 2)
+		return sweep_dir(w, host->v2_dir);
+	int removed = 0;
+	for (unsigned i = 0; host->version == 1 && i < CG_NCTL; i++)
+		if (host->ctl[i].available)
+			removed += sweep_dir(w, host->ctl[i].dir);
 	return removed;
 }
 

@@ -95,7 +95,7 @@ def start_chat_daemon(daemon_factory, mock, settings=None, key=KEY, **env):
     return daemon_factory(settings=chat_settings(settings), env=chat_env(mock, key=key, **env))
 
 
-def wait_pool_ready(d, n, timeout=20):
+def wait_pool_ready(d, n, timeout=su.HOST_WAIT):
     """The warm pool as /api/health shows it, once n of its sandboxes are ready (or at
     the timeout: the caller's assertion says what it found)."""
     deadline = time.monotonic() + timeout
@@ -319,10 +319,12 @@ class Stream:
         return f"<Stream {self.status} {self.names}>"
 
 
-def stream_chat(d, body, headers=None, stop=None, timeout=CHAT_TIMEOUT, path="/api/chat", method="POST"):
+def stream_chat(d, body, headers=None, stop=None, timeout=CHAT_TIMEOUT, path="/api/chat", method="POST",
+                opened=None):
     """POST /api/chat (or method path) and read the SSE stream event by event until it
     ends, or until stop(event) is true (then the connection is closed: a client going
-    away). body None: no body (GET .../events)."""
+    away). body None: no body (GET .../events). opened(): called once the response's
+    headers are in (the daemon has answered: a reader of .../events is registered)."""
     if isinstance(body, str):
         body = {"message": body, "stream": True}
     data = b"" if body is None else body if isinstance(body, bytes) else json.dumps(body).encode()
@@ -333,6 +335,8 @@ def stream_chat(d, body, headers=None, stop=None, timeout=CHAT_TIMEOUT, path="/a
     try:
         conn.request(method, path, body=data if body is not None else None, headers=hdrs)
         r = conn.getresponse()
+        if opened is not None:
+            opened()
         if not r.headers.get("Content-Type", "").startswith("text/event-stream"):
             return Stream(r.status, r.headers, [], r.read(), False)
         pending = []
@@ -462,7 +466,12 @@ def sandbox_processes(daemon_pid):
 
 
 class HostState:
-    """What the host looks like before the runs, to compare with afterwards."""
+    """What the host looks like before the runs, to compare with afterwards.
+
+    Other test runs may share the host (other work trees): their sandboxes run under
+    other uids (AGENTD_TEST_UID_SHIFT) and under other daemons, and a new cgroup counts
+    as ours unless the process that made it (agentd-<pid>-<n>) lives and is not one of
+    our daemon's."""
 
     def __init__(self, d):
         self.d = d
@@ -470,6 +479,11 @@ class HostState:
         self.mounts = su.mount_table()
         self.uid_procs = su.processes_with_uid(UID_BASE, UID_BASE + UID_COUNT)
         self.tree = set(descendants(d.proc.pid))
+
+    def _new_cgroups(self):
+        ours = {self.d.proc.pid, *descendants(self.d.proc.pid)}
+        return sorted(c for c in su.agentd_cgroups() - self.cgroups
+                      if su.creator_pid(c) in ours or not os.path.exists(f"/proc/{su.creator_pid(c)}"))
 
     def leftovers(self, marker=None):
         """What is there now and was not before (empty when the host is as it was)."""
@@ -484,22 +498,20 @@ class HostState:
         extra = set(descendants(self.d.proc.pid)) - self.tree
         if extra:
             out["new processes under the daemon"] = {p: _cmdline(p) for p in extra}
-        # another test run on the host (another work tree) makes cgroups of its own: a
-        # cgroup counts when its owner is ours or gone, never when it is someone else's
-        ours = set(descendants(self.d.proc.pid))
-        cg = {c for c in su.agentd_cgroups() - self.cgroups
-              if su.cgroup_owner(c) in ours or not os.path.exists(f"/proc/{su.cgroup_owner(c)}")}
+        cg = self._new_cgroups()
         if cg:
-            out["cgroups"] = sorted(cg)
-        if su.mount_table() != self.mounts:
-            out["mounts"] = "the host's mount table changed"
+            out["cgroups"] = cg
+        mounts = su.mount_table()
+        if mounts != self.mounts:
+            before, now = set(self.mounts.splitlines()), set(mounts.splitlines())
+            out["mounts"] = {"new": sorted(now - before), "gone": sorted(before - now)}
         if marker:
             m = su.processes_with(marker)
             if m:
                 out["processes with the marker"] = m
         return out
 
-    def assert_clean(self, marker=None, timeout=10.0):
+    def assert_clean(self, marker=None, timeout=su.HOST_WAIT):
         """Nothing left (waiting up to timeout for teardown to finish)."""
         left = poll(lambda: not self.leftovers(marker), timeout, interval=0.1)
         assert left, f"left behind after the runs: {self.leftovers(marker)}"

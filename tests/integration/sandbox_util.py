@@ -173,7 +173,13 @@ def processes_with_uid(lo, hi):
     return {pid: v for pid, v in host_processes().items() if lo <= v[1] < hi}
 
 
-def wait_for_process(text, timeout=15):
+# How long a poll for the host to change (a process to show or to go, a cgroup to be
+# removed) waits before it gives up: generous, for ASan builds on a loaded 2-core
+# machine; a poll returns as soon as its condition holds, so passing runs never wait it.
+HOST_WAIT = 60
+
+
+def wait_for_process(text, timeout=HOST_WAIT):
     return poll(lambda: processes_with(text), timeout)
 
 
@@ -199,15 +205,15 @@ def own_v1_dir(controller):
     return None
 
 
-def cgroup_owner(path):
-    """The pid of the launcher (supervisor) that made an agentd-<pid>-<n> cgroup."""
-    return int(CGROUP_NAME_RE.match(os.path.basename(path)).group(1))
+def creator_pid(cgroup):
+    """The host pid of the process that made an agentd-<pid>-<n> cgroup."""
+    return int(CGROUP_NAME_RE.match(os.path.basename(cgroup)).group(1))
 
 
 def cgroups_of_launchers(pids):
     """The agentd-* cgroup directories that launchers with these host pids made."""
     pids = {int(p) for p in pids}
-    return {c for c in agentd_cgroups() if int(CGROUP_NAME_RE.match(os.path.basename(c)).group(1)) in pids}
+    return {c for c in agentd_cgroups() if creator_pid(c) in pids}
 
 
 def mount_table():
@@ -215,7 +221,32 @@ def mount_table():
         return f.read()
 
 
-def wait_gone(pred, timeout=5.0):
+def in_sandbox_of(marker, path):
+    """path inside the sandbox of the process whose command line holds marker, as the
+    host reaches it (/proc/PID/root/...); None while there is no such process."""
+    pids = processes_with(marker)
+    return f"/proc/{min(pids)}/root{path}" if pids else None
+
+
+def write_fifo(path, data="go\n", timeout=HOST_WAIT):
+    """Write data into the fifo at path (a callable: the path, or None while unknown)
+    once a reader has it open: a command in a sandbox that waits for the test to let it
+    go on. False if no reader came within timeout."""
+    def opened():
+        p = path() if callable(path) else path
+        try:
+            return [os.open(p, os.O_WRONLY | os.O_NONBLOCK)] if p else None
+        except OSError:              # ENXIO: no reader yet; ENOENT: not made yet
+            return None
+    fd = poll(opened, timeout)
+    if fd is None:
+        return False
+    with os.fdopen(fd[0], "w") as f:
+        f.write(data)
+    return True
+
+
+def wait_gone(pred, timeout=HOST_WAIT):
     """Poll until pred() is falsy; return its last value (falsy when gone)."""
     deadline = time.monotonic() + timeout
     while True:

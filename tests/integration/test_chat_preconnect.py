@@ -3,6 +3,7 @@ pool, say), so that the first model call starts with its request; a connection t
 server has closed meanwhile is not used, and with a proxy in the environment none is
 opened ahead."""
 
+import socket
 import time
 
 from chat_util import KEY, MODELS, MockAnthropic, chat_env, chat_ok, chat_settings, finish, wait_pool_ready
@@ -12,11 +13,24 @@ def start(daemon_factory, mock, **env):
     return daemon_factory(settings=chat_settings(), env=chat_env(mock, AGENTD_POOL_SIZE=1, **env))
 
 
+def caught_up(mock):
+    """The connections the mock accepted (but those made here), once it has accepted every
+    one opened so far: a connection of our own, opened now, has come out of the FIFO
+    listen queue."""
+    probes = vars(mock).setdefault("probes_of_the_test", set())
+    with socket.create_connection(("127.0.0.1", mock.port), timeout=30) as s:
+        mine = s.getsockname()[:2]
+        mock.wait_for_connections(lambda cs: any(c["peer"] == mine and c["t_closed"] is None for c in cs),
+                                  timeout=60)
+        probes.update(c["id"] for c in mock.connections() if c["peer"] == mine and c["t_closed"] is None)
+    return [c for c in mock.connections() if c["id"] not in probes]
+
+
 def test_a_pooled_sandbox_calls_over_a_connection_opened_ahead(daemon_factory):
     with MockAnthropic(api_key=KEY, models=MODELS) as mock:
         d = start(daemon_factory, mock)
         assert wait_pool_ready(d, 1)["ready"] >= 1
-        time.sleep(1.0)                         # the mock has accepted it, even on a busy host
+        assert len(caught_up(mock)) == 1        # the pooled sandbox's, opened ahead
         sent = time.monotonic()
         mock.enqueue({"text": "first"}, {"text": "second"})
         assert chat_ok(d, "one")["reply"] == "first"
@@ -24,7 +38,8 @@ def test_a_pooled_sandbox_calls_over_a_connection_opened_ahead(daemon_factory):
         assert first["t_connected"] < sent, "the first call opened its connection only then"
         # the next session's pooled sandbox has one of its own, opened ahead as well
         assert wait_pool_ready(d, 1)["ready"] >= 1
-        time.sleep(1.0)                         # the mock has accepted it, even on a busy host
+        ahead = [c for c in caught_up(mock) if c["id"] != first["connection"]]
+        assert len(ahead) == 1, ahead           # the next pooled sandbox's, opened ahead
         sent = time.monotonic()
         assert chat_ok(d, "two")["reply"] == "second"
         second = mock.requests[1]
@@ -36,7 +51,8 @@ def test_a_connection_the_server_closed_is_not_used(daemon_factory):
     with MockAnthropic(api_key=KEY, models=MODELS, idle_timeout=0.2) as mock:
         d = start(daemon_factory, mock)
         assert wait_pool_ready(d, 1)["ready"] >= 1
-        time.sleep(1.0)                         # the mock has hung up on the idle connection
+        # the mock has hung up on the idle connection opened ahead
+        mock.wait_for_connections(lambda cs: cs and cs[0]["t_closed"] is not None, timeout=60)
         sent = time.monotonic()
         mock.enqueue({"text": "fresh"})
         assert chat_ok(d, "hello")["reply"] == "fresh"
@@ -51,7 +67,7 @@ def test_no_connection_ahead_when_a_proxy_is_configured(daemon_factory):
         # the proxy would be used but for no_proxy, which lets curl reach the mock directly
         d = start(daemon_factory, mock, https_proxy="http://127.0.0.1:9", no_proxy="127.0.0.1")
         assert wait_pool_ready(d, 1)["ready"] >= 1
-        time.sleep(1.0)                         # the mock has accepted it, even on a busy host
+        assert caught_up(mock) == []            # none opened ahead (had one been, it would be in)
         sent = time.monotonic()
         mock.enqueue({"text": "direct"})
         assert chat_ok(d, "hello")["reply"] == "direct"

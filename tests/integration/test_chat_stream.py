@@ -139,7 +139,7 @@ def _disconnect_then_recover(d, mock, stop, mark):
     s = stream_chat(d, {"message": "go away", "stream": True}, stop=stop)
     assert s.closed_early, f"the stream ended before the client could leave: {s.names}"
     # the run may be cancelled or finish; either way the sandbox must go
-    host.assert_clean(marker=mark, timeout=20)
+    host.assert_clean(marker=mark)
     assert d.alive(), d.stderr
     mock.assert_clean()
     mock.reset()
@@ -152,10 +152,11 @@ def _disconnect_then_recover(d, mock, stop, mark):
 
 
 def test_a_client_that_leaves_during_a_tool_call(chatd, mock):
-    # the tool would run for a minute: the gateway's keep-alive comments (every 5 s)
+    # the tool would run for 10 minutes: the gateway's keep-alive comments (every 5 s)
     # find out that the client left, and the sandbox goes long before the sleep ends
+    # (and before the leftover check gives up)
     mark = su.marker()
-    mock.enqueue(calls(bash(f"sleep 60.{mark}; echo late")), {"text": "nobody hears this"})
+    mock.enqueue(calls(bash(f"sleep 600.{mark}; echo late")), {"text": "nobody hears this"})
     _disconnect_then_recover(chatd, mock, lambda e: e.event == "tool_start", mark)
 
 

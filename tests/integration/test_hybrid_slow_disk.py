@@ -3,21 +3,23 @@ thread (the workspace in the session's supervisor, session.json on the gateway's
 thread): on a slow disk, the turn's answer waits for its save, and every other session
 goes on meanwhile.
 
-The slow disk is the daemon's own fsync(2) made to take SLOW_S seconds, by a library
-built here and preloaded into the daemon (not into the sandboxes, whose environment
-agentd builds itself)."""
+The slow disk is the gateway's own fsync(2) held for as long as the test says (until it
+removes a file), by a library built here and preloaded into the daemon (not into the
+sandboxes, whose environment agentd builds itself): the test, not a clock, decides when
+the disk is done, so a loaded machine cannot make it pass or fail."""
 
-import glob
+import contextlib
 import os
+import signal
 import subprocess
 import threading
-import time
 
 import pytest
 
 from chat_util import CHAT_TIMEOUT, chat_env, chat_settings, finish, mock  # noqa: F401
+from conftest import poll
 
-SLOW_S = 2
+HOLD_MAX_S = 240      # a hold the test forgot to release ends by itself, at the latest
 
 SLOW_FSYNC_C = r"""
 #define _GNU_SOURCE
@@ -27,14 +29,27 @@ SLOW_FSYNC_C = r"""
 #include <stdlib.h>
 #include <unistd.h>
 
+/* While the file MARK.hold names this process, its fsyncs wait for the file to go; each
+ * says it waits by creating MARK.PID. Any other fsync goes straight to the disk. */
 static int slow(const char *name, int fd)
 {
 	int (*real)(int) = (int (*)(int))dlsym(RTLD_NEXT, name);
-	const char *mark = getenv("SLOW_FSYNC_MARK");     /* MARK.PID: PID is in an fsync */
-	char path[4096];
-	if (mark != NULL && snprintf(path, sizeof(path), "%%s.%%d", mark, (int)getpid()) < (int)sizeof(path))
+	const char *mark = getenv("SLOW_FSYNC_MARK");
+	char hold[4096], path[4096];
+	int pid = 0;
+	FILE *f = NULL;
+	if (mark != NULL && snprintf(hold, sizeof(hold), "%%s.hold", mark) < (int)sizeof(hold))
+		f = fopen(hold, "re");
+	if (f != NULL) {
+		if (fscanf(f, "%%d", &pid) != 1)
+			pid = 0;
+		fclose(f);
+	}
+	if (pid == (int)getpid() && snprintf(path, sizeof(path), "%%s.%%d", mark, pid) < (int)sizeof(path)) {
 		close(open(path, O_WRONLY | O_CREAT | O_CLOEXEC, 0600));
-	sleep(%d);
+		for (int i = 0; i < %d * 100 && access(hold, F_OK) == 0; i++)
+			usleep(10000);
+	}
 	return real(fd);
 }
 
@@ -43,25 +58,31 @@ int fdatasync(int fd) { return slow("fdatasync", fd); }
 """
 
 
+@contextlib.contextmanager
+def disk_held(env, d):
+    """The gateway's fsyncs wait while in the with-block (not its supervisors': they
+    save the workspace, which comes first)."""
+    hold = env["SLOW_FSYNC_MARK"] + ".hold"
+    with open(hold + ".tmp", "w") as f:
+        f.write(str(d.proc.pid))
+    os.replace(hold + ".tmp", hold)
+    try:
+        yield
+    finally:
+        os.unlink(hold)
+
+
 def wait_for_fsync(env, d):
     """Until the gateway (not a supervisor, which fsyncs the workspace's snapshot in a
-    process of the session's own) is inside a slow fsync: the session.json of a save."""
+    process of the session's own) is held in an fsync: the session.json of a save."""
     mark = f"{env['SLOW_FSYNC_MARK']}.{d.proc.pid}"
-    deadline = time.monotonic() + CHAT_TIMEOUT
-    while not os.path.exists(mark):
-        assert time.monotonic() < deadline, "no fsync came"
-        time.sleep(0.02)
-
-
-def forget_fsyncs(env):
-    for name in glob.glob(env["SLOW_FSYNC_MARK"] + ".*"):
-        os.unlink(name)
+    assert poll(lambda: os.path.exists(mark), CHAT_TIMEOUT), "no fsync came"
 
 
 @pytest.fixture
 def slow_fsync(tmp_path):
     src, lib = tmp_path / "slow_fsync.c", tmp_path / "slow_fsync.so"
-    src.write_text(SLOW_FSYNC_C % SLOW_S)
+    src.write_text(SLOW_FSYNC_C % HOLD_MAX_S)
     p = subprocess.run(["cc", "-shared", "-fPIC", "-o", str(lib), str(src), "-ldl"],
                        capture_output=True, text=True)
     assert p.returncode == 0, p.stderr
@@ -75,8 +96,6 @@ def test_a_slow_save_holds_its_own_answer_and_nobody_elses(daemon_factory, mock,
     d = daemon_factory(settings=chat_settings(), env=chat_env(mock, **slow_fsync))
     hybrid = d.post_json("/api/sessions", {"pattern": "hybrid"}).json()["id"]
     other = d.post_json("/api/sessions", {"pattern": "long-running"}).json()["id"]
-    time.sleep(SLOW_S + 0.5)                # what creating them wrote is on disk
-    forget_fsyncs(slow_fsync)
 
     mock.enqueue({"text": "saved slowly"})
     slow = {}
@@ -85,15 +104,16 @@ def test_a_slow_save_holds_its_own_answer_and_nobody_elses(daemon_factory, mock,
         slow["r"] = d.post_json(f"/api/sessions/{hybrid}/messages", {"message": "one"}, timeout=CHAT_TIMEOUT)
 
     t = threading.Thread(target=hybrid_turn)
-    t.start()
-    wait_for_fsync(slow_fsync, d)                    # the turn is done: its save waits for the disk
+    with disk_held(slow_fsync, d):
+        t.start()
+        wait_for_fsync(slow_fsync, d)                # the turn is done: its save waits for the disk
 
-    # the other session's whole turn while the save waits for the disk
-    mock.enqueue({"text": "not held up"})
-    r = d.post_json(f"/api/sessions/{other}/messages", {"message": "two"}, timeout=CHAT_TIMEOUT)
-    assert r.status == 200 and r.json()["reply"] == "not held up", r
-    assert t.is_alive(), "the hybrid turn answered before its save could have reached the disk"
-    assert d.get(f"/api/sessions/{hybrid}").json()["state"] == "running"
+        # the other session's whole turn while the save waits for the disk
+        mock.enqueue({"text": "not held up"})
+        r = d.post_json(f"/api/sessions/{other}/messages", {"message": "two"}, timeout=CHAT_TIMEOUT)
+        assert r.status == 200 and r.json()["reply"] == "not held up", r
+        assert t.is_alive(), "the hybrid turn answered before its save reached the disk"
+        assert d.get(f"/api/sessions/{hybrid}").json()["state"] == "running"
 
     t.join(CHAT_TIMEOUT)
     assert not t.is_alive()
@@ -109,20 +129,21 @@ def test_a_session_deleted_while_its_save_waits_is_not_brought_back(daemon_facto
     workdir = str(tmp_path / "d")
     d = daemon_factory(settings=chat_settings(), env=chat_env(mock, **slow_fsync), workdir=workdir)
     sid = d.post_json("/api/sessions", {"pattern": "hybrid"}).json()["id"]
-    time.sleep(SLOW_S + 0.5)
-    forget_fsyncs(slow_fsync)
     mock.enqueue({"text": "about to go"})
     done = {}
     t = threading.Thread(target=lambda: done.setdefault(
         "r", d.post_json(f"/api/sessions/{sid}/messages", {"message": "one"}, timeout=CHAT_TIMEOUT)))
-    t.start()
-    wait_for_fsync(slow_fsync, d)
-    assert d.request("DELETE", f"/api/sessions/{sid}").status == 200
+    with disk_held(slow_fsync, d):
+        t.start()
+        wait_for_fsync(slow_fsync, d)
+        assert d.request("DELETE", f"/api/sessions/{sid}").status == 200
+        # the save goes on after the delete; stopped before it is done, the daemon
+        # finishes it first, and then takes the files with it
+        d.send_signal(signal.SIGTERM)
+        assert poll(lambda: "shutting down" in d.stderr, 60), d.stderr[-2000:]
+    assert d.wait() == 0, d.stderr[-3000:]
     t.join(CHAT_TIMEOUT)
     assert not t.is_alive()
-    # the save goes on after the delete; stopped before it is done, the daemon finishes
-    # it first, and then takes the files with it
-    d.stop()
     assert not os.path.exists(os.path.join(workdir, "state", "sessions", sid))
     d2 = daemon_factory(settings=chat_settings(), env=chat_env(mock), workdir=workdir)
     assert d2.get(f"/api/sessions/{sid}").status == 404

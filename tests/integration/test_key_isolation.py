@@ -60,16 +60,28 @@ def _read(path):
         return e
 
 
+# How long the sandbox's second command waits for the test to let it go on: generous (the
+# test reads every process's memory first, slow under ASan on a loaded machine); the
+# test's assertions check that the test, not this deadline, released it.
+HOLD_S = 240
+
+
 def test_the_key_is_nowhere_in_the_sandbox(daemon_factory, mock):
     d = start_chat_daemon(daemon_factory, mock, AGENTD_LOG_LEVEL="debug")
     mark = su.marker()
-    mock.enqueue(calls(bash(SNOOP)), calls(bash(f"sleep 3.{mark}; echo slept")), {"text": "nothing found"})
+    fifo = f"/tmp/go.{mark}"
+    # the second command holds the sandbox (bash, timeout, cat) still until the test has
+    # looked at it: cat waits on a fifo that the test writes to through /proc/PID/root
+    mock.enqueue(calls(bash(SNOOP)), calls(bash(f"mkfifo {fifo} && timeout {HOLD_S} cat {fifo}; echo released $?")),
+                 {"text": "nothing found"})
     out = {}
-    t = threading.Thread(target=lambda: out.setdefault("doc", chat_ok(d, "look for secrets")))
+    t = threading.Thread(target=lambda: out.setdefault("doc", chat_ok(d, "look for secrets", timeout=HOLD_S + 60)))
     t.start()
+    released, cat = False, None
     try:
-        # while the sandbox lives (its bash sleeps), look at each of its processes from the host
-        assert su.wait_for_process(f"3.{mark}", timeout=60), f"the sandbox's sleep never showed:\n{d.stderr}"
+        # while the sandbox waits, look at each of its processes from the host
+        cat = su.poll(lambda: [p for p, c in su.processes_with(fifo).items() if c.startswith("cat ")], 60)
+        assert cat, f"the sandbox's cat never showed:\n{d.stderr}"
         procs = sandbox_processes(d.proc.pid)
         seen = {}
         for pid in procs:
@@ -77,18 +89,25 @@ def test_the_key_is_nowhere_in_the_sandbox(daemon_factory, mock):
             mem = _key_in_memory(pid)
             seen[pid] = (cmd, env, mem)
     finally:
-        t.join(120)
-    assert len(procs) >= 3, f"found only {procs} in the sandbox (init, agent, bash, sleep expected)"
-    assert any(isinstance(c, bytes) and f"3.{mark}".encode() in c for c, _, _ in seen.values()), seen
+        if cat:
+            released = su.write_fifo(f"/proc/{cat[0]}/root{fifo}")
+        t.join(HOLD_S + 90)
+    assert released, f"could not write to the sandbox's fifo {fifo}:\n{d.stderr}"
+    assert len(procs) >= 4, f"found only {procs} in the sandbox (init, agent, bash, timeout, cat expected)"
+    assert any(isinstance(c, bytes) and c.startswith(b"cat\0" + fifo.encode()) for c, _, _ in seen.values()), seen
     for pid, (cmd, env, mem) in seen.items():
         assert isinstance(env, bytes), f"could not read /proc/{pid}/environ as root: {env}"
         assert KEY.encode() not in env, f"the key is in the environment of sandbox process {pid} ({cmd!r})"
-        assert not isinstance(cmd, bytes) or KEY.encode() not in cmd, f"the key is in the cmdline of {pid}"
+        assert isinstance(cmd, bytes), f"could not read /proc/{pid}/cmdline as root: {cmd}"
+        assert KEY.encode() not in cmd, f"the key is in the cmdline of {pid}"
         assert mem is not None, f"could not read the memory of sandbox process {pid} ({cmd!r})"
         assert mem == [], f"the key is in the memory of sandbox process {pid} ({cmd!r}): {mem}"
 
     doc = out.get("doc")
     assert doc is not None, f"the run did not finish:\n{d.stderr}"
+    # the hold ended because the test wrote to the fifo, not at its deadline
+    held, _ = only_result(mock, 2)
+    assert held.splitlines() == ["go", "released 0"], held
     text, is_error = only_result(mock, 1)
     # the snoop ran and saw things: an environment, processes, a grep that finished
     assert "PATH=" in text and "ENV-END" in text and "PROC-ENV-END" in text and "CMDLINE-END" in text, text

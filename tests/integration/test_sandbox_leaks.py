@@ -24,11 +24,11 @@ def _kinds(mark):
     """name -> (command for sandbox i, extra -s, expected exit code, stderr must contain)."""
     return {
         "normal": (lambda i: ["sh", "-c", f": {mark}{i:03d}; echo ok"], [], 0, None),
-        "killed": (lambda i: ["sh", "-c", f"sleep 7.{mark}{i:03d} & kill -9 $$"], [], 137, None),
-        "timeout": (lambda i: ["sh", "-c", f"sleep 7.{mark}{i:03d} & sleep 7.{mark}{i:03d}"],
+        "killed": (lambda i: ["sh", "-c", f"sleep 300.{mark}{i:03d} & kill -9 $$"], [], 137, None),
+        "timeout": (lambda i: ["sh", "-c", f"sleep 300.{mark}{i:03d} & sleep 300.{mark}{i:03d}"],
                     ["command_timeout_s=1"], 124, "timed out"),
-        "daemon": (lambda i: ["sh", "-c", f"setsid sh -c 'sleep 7.{mark}{i:03d} &'; "
-                              f"(trap '' HUP TERM; sleep 7.{mark}{i:03d}) & exit 0"], [], 0, None),
+        "daemon": (lambda i: ["sh", "-c", f"setsid sh -c 'sleep 300.{mark}{i:03d} &'; "
+                              f"(trap '' HUP TERM; sleep 300.{mark}{i:03d}) & exit 0"], [], 0, None),
         "oom": (lambda i: ["python3", "-c", f"# {mark}{i:03d}\nl = []\nwhile True: l.append(bytearray(1 << 20))"],
                 ["memory_max=32M"], 137, "out of memory"),
     }
@@ -99,8 +99,9 @@ def test_200_sandboxes_leave_nothing_behind(tmp_path):
     assert not {c for c in cgroups_after - cgroups_before
                 if int(su.CGROUP_NAME_RE.match(os.path.basename(c)).group(1)) in launchers}
     assert mounts_after == mounts_before, "the host's mount table changed"
+    # no bound on the time: a launcher that waited for what its sandbox left running
+    # would wait 300 s and be killed at 60 (communicate), with the wrong exit status
     print(f"200 sandboxes in {elapsed:.1f} s")
-    assert elapsed < 90, f"200 sandboxes took {elapsed:.1f} s"
 
 
 def test_stale_cgroup_named_like_the_launcher_does_not_block_it():

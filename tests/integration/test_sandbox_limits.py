@@ -39,9 +39,11 @@ if os.fork() == 0:
             time.sleep(0.005)
 os.close(w)
 os.read(r, 1)
+# watched until the cgroup has been full (32 tasks or more) for a second, however long
+# the bomb takes to fill it on a loaded machine (the command's timeout ends it at worst)
 peak = 0
-t0 = time.monotonic()
-while time.monotonic() - t0 < 2.5:
+full_since = None
+while full_since is None or time.monotonic() - full_since < 1.0:
     n = 0
     for d in os.listdir("/proc"):
         if d.isdigit():
@@ -51,6 +53,8 @@ while time.monotonic() - t0 < 2.5:
             except (OSError, StopIteration):
                 pass
     peak = max(peak, n)
+    if full_since is None and peak >= 32:
+        full_since = time.monotonic()
 print(peak, flush=True)
 """
 
@@ -58,9 +62,9 @@ print(peak, flush=True)
 def test_fork_bomb_stops_at_the_pids_limit_and_the_host_stays_responsive():
     mark = su.marker()
     with su.Launcher(["python3", "-c", FORK_BOMB + f"# {mark}"],
-                     sets=["pids_max=64", "command_timeout_s=20"]) as l:
-        # the host during the bomb: starting a process stays fast
-        time.sleep(0.5)
+                     sets=["pids_max=64", "command_timeout_s=60"]) as l:
+        # the host during the bomb (once it has started): starting a process stays fast
+        assert su.poll(lambda: len(su.processes_with(mark)) >= 8, 60), "the bomb did not start"
         worst = 0.0
         pids_seen = []
         cg = _cgroup_dirs(l.pid)
@@ -74,35 +78,46 @@ def test_fork_bomb_stops_at_the_pids_limit_and_the_host_stays_responsive():
                 except OSError:
                     pass
             time.sleep(0.1)
-        rc = l.wait(timeout=30)
+        rc = l.wait(timeout=90)
     assert rc == 0, l.stderr
     peak = int(l.stdout.split()[-1])
     # the watcher saw the cgroup full (init + watcher + bomb) but never above the limit
     assert 32 <= peak <= 64, f"{peak} tasks at once with pids_max=64"
     assert all(n <= 64 for n in pids_seen), pids_seen
-    assert worst < 1.0, f"the host took {worst:.2f} s to run true during the fork bomb"
+    # an uncontained bomb leaves the host unable to fork for a long while; a loaded
+    # shared machine can be slow for a moment: 5 s tells them apart
+    assert worst < 5.0, f"the host took {worst:.2f} s to run true during the fork bomb"
     assert not su.wait_gone(lambda: set(su.processes_with(mark)) - {l.pid}), "fork bomb processes left behind"
     assert not su.cgroups_of_launchers([l.pid])
+
+
+def _pids_max_events(d):
+    """How many forks pids.max refused in the cgroup d (0 if it is gone)."""
+    try:
+        ev = (d / "pids.events").read_text().split()
+    except OSError:
+        return 0
+    return int(ev[ev.index("max") + 1])
 
 
 def test_shell_fork_bomb_is_contained_and_killed_at_the_timeout():
     mark = su.marker()
     t = time.monotonic()
-    with su.Launcher(["sh", "-c", f"bomb() {{ bomb | bomb & }}; bomb; sleep 30.{mark}"],
-                     sets=["pids_max=64", "command_timeout_s=3"]) as l:
-        time.sleep(1.5)
+    with su.Launcher(["sh", "-c", f"bomb() {{ bomb | bomb & }}; bomb; sleep 300.{mark}"],
+                     sets=["pids_max=64", "command_timeout_s=10"]) as l:
+        # until the bomb has hit pids.max (where a pids controller is there to say so)
+        assert su.poll(lambda: _cgroup_dirs(l.pid) and su.processes_with(mark), 30), "the sandbox did not start"
         cg = _cgroup_dirs(l.pid)
         events = None
         if "pids" in cg:
+            events = su.poll(lambda: _pids_max_events(cg["pids"]), 30) or 0
             current = int((cg["pids"] / "pids.current").read_text())
             assert current <= 64, current
-            ev = (cg["pids"] / "pids.events").read_text().split()
-            events = int(ev[ev.index("max") + 1])
-        rc = l.wait(timeout=30)
+        rc = l.wait(timeout=90)
     elapsed = time.monotonic() - t
     assert rc == 124, (rc, l.stderr)
     assert "timed out" in l.stderr
-    assert elapsed < 10, elapsed
+    assert elapsed < 90, f"{elapsed:.1f} s: the bomb was not killed at its 10 s timeout but ran on"
     if events is not None:
         assert events > 0, "the bomb never hit pids.max"
     assert not su.wait_gone(lambda: set(su.processes_with(mark)) - {l.pid})
@@ -232,11 +247,11 @@ def test_timeout_kills_the_command_and_all_its_children():
     with su.Launcher(["sh", "-c", f"sleep 299.{mark} & setsid sleep 299.{mark} & "
                       f"(trap '' TERM HUP; sleep 299.{mark}) & sleep 299.{mark}"],
                      sets=["command_timeout_s=1"]) as l:
-        rc = l.wait(timeout=30)
+        rc = l.wait(timeout=90)
     elapsed = time.monotonic() - t
     assert rc == 124, (rc, l.stderr)
     assert "timed out after 1 s" in l.stderr
-    assert elapsed < 5, elapsed
+    assert elapsed < 60, f"{elapsed:.1f} s: killed at its 1 s timeout, not at the end of its 299 s"
     left = su.processes_with(f"299.{mark}")
     assert not left, f"left on the host after the timeout: {left}"
     assert not su.cgroups_of_launchers([l.pid])
@@ -244,27 +259,27 @@ def test_timeout_kills_the_command_and_all_its_children():
 
 def test_session_timeout_caps_the_command_timeout():
     t = time.monotonic()
-    p = su.run(["sleep", "30"], sets=["session_timeout_s=1"])
+    p = su.run(["sleep", "300"], sets=["session_timeout_s=1"])
     assert p.returncode == 124, p.stderr
-    assert time.monotonic() - t < 5
+    assert time.monotonic() - t < 50, "killed at its 1 s session timeout, not at the end of its 300 s"
 
 
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM, signal.SIGHUP])
 def test_signal_to_the_launcher_kills_the_sandbox(sig):
     mark = su.marker()
     with su.Launcher(["sh", "-c", f"setsid sleep 300.{mark} & sleep 300.{mark}"]) as l:
-        assert su.poll(lambda: len(set(su.processes_with(f"300.{mark}")) - {l.pid}) >= 3, 15), \
+        assert su.poll(lambda: len(set(su.processes_with(f"300.{mark}")) - {l.pid}) >= 3, 60), \
             "the sandbox did not start"
         assert _cgroup_dirs(l.pid)
         t = time.monotonic()
         l.proc.send_signal(sig)
-        rc = l.wait(timeout=15)
-    assert time.monotonic() - t < 5
+        rc = l.wait(timeout=60)
+    assert time.monotonic() - t < 50, "the sandbox ran on after the signal"
     if sig == signal.SIGINT:
         assert rc == 130, (rc, l.stderr)
     else:
         assert rc in (130, 128 + sig), (rc, l.stderr)
-    assert not su.wait_gone(lambda: su.processes_with(f"300.{mark}"), 2), "sandbox processes left"
+    assert not su.wait_gone(lambda: su.processes_with(f"300.{mark}")), "sandbox processes left"
     assert not su.cgroups_of_launchers([l.pid]), "cgroups left"
 
 
@@ -274,10 +289,10 @@ def test_sandbox_dies_with_a_killed_launcher_and_its_cgroup_is_swept(sig):
     signal) at once, and the next launcher removes the cgroup it left."""
     mark = su.marker()
     with su.Launcher(["sh", "-c", f"setsid sleep 300.{mark} & sleep 300.{mark}"]) as l:
-        assert su.poll(lambda: len(set(su.processes_with(f"300.{mark}")) - {l.pid}) >= 3, 15)
+        assert su.poll(lambda: len(set(su.processes_with(f"300.{mark}")) - {l.pid}) >= 3, 60)
         l.proc.send_signal(sig)
-        l.proc.wait(timeout=10)
-    left = su.wait_gone(lambda: su.processes_with(f"300.{mark}"), 3)
+        l.proc.wait(timeout=su.HOST_WAIT)
+    left = su.wait_gone(lambda: su.processes_with(f"300.{mark}"))
     assert not left, f"the sandbox outlived its launcher (signal {sig}): {left}"
     time.sleep(2.1)     # the sweep leaves cgroups younger than 2 s alone (cgroup.c)
     su.run_ok(["true"])
@@ -349,9 +364,9 @@ def test_stdio_is_attached():
 
 def test_lower_values_are_accepted_and_written_to_the_cgroup():
     mark = su.marker()
-    with su.Launcher(["sleep", f"30.{mark}"], sets=["memory_max=64M", "pids_max=32", "cpus=0.25"]) as l:
+    with su.Launcher(["sleep", f"300.{mark}"], sets=["memory_max=64M", "pids_max=32", "cpus=0.25"]) as l:
         # the sleep itself: init carries the launcher's command line until it execs
-        assert su.poll(lambda: [c for c in su.processes_with(f"30.{mark}").values() if c.startswith("sleep ")], 15)
+        assert su.poll(lambda: [c for c in su.processes_with(f"300.{mark}").values() if c.startswith("sleep ")], 60)
         cg = _cgroup_dirs(l.pid)
         kids = pathlib.Path(f"/proc/{l.pid}/task/{l.pid}/children").read_text().split()
         assert len(kids) == 1

@@ -9,7 +9,8 @@ import pytest
 
 from chat_util import (CHAT_TIMEOUT, bash, calls, chatd, finish, mock, only_result,  # noqa: F401
                        stream_chat)
-from conftest import assert_json_error
+from conftest import assert_json_error, poll
+import sandbox_util as su
 
 
 def create(d, body=None):
@@ -42,22 +43,37 @@ def test_exec_runs_in_the_sandbox(chatd, mock):
 def test_exec_timeout_kills_the_group(chatd, mock):
     sid = create(chatd)
     t0 = time.monotonic()
-    doc = exec_(chatd, sid, "sleep 100 & sleep 100", timeout_s=1)
-    assert doc["timed_out"] is True and time.monotonic() - t0 < 15, doc
-    assert exec_(chatd, sid, "pgrep -c sleep || true")["output"].strip() == "0"
+    doc = exec_(chatd, sid, "sleep 300 & sleep 300", timeout_s=1)
+    # killed at its 1 s timeout, long before its 300 s
+    assert doc["timed_out"] is True and time.monotonic() - t0 < 60, doc
+    # the whole group: both sleeps go (once the sandbox's init has reaped them)
+    assert poll(lambda: exec_(chatd, sid, "pgrep -c sleep || true")["output"].strip() == "0", su.HOST_WAIT)
     finish(chatd, mock)
 
 
 def test_exec_streams(chatd, mock):
     sid = create(chatd)
-    s = stream_chat(chatd, {"command": "for i in 1 2 3; do echo line$i; sleep 0.2; done", "stream": True},
-                    path=f"/api/sessions/{sid}/exec")
+    # each line waits until the client has the one before: streamed, it comes in pieces
+    fifo = f"/tmp/next.{su.marker()}"
+    got, released = [], []
+
+    def on_event(e):
+        if e.event == "tool_output":
+            got.append(e.data["output"])
+            if "".join(got).count("\n") < 3:
+                released.append(su.write_fifo(lambda: su.in_sandbox_of(fifo, fifo)))
+        return False
+    # (a read that meets the end of the test's previous write waits on: one line each)
+    s = stream_chat(chatd, {"command": f"mkfifo {fifo}; for i in 1 2; do echo line$i; "
+                            f"until read x < {fifo}; do :; done; done; echo line3", "stream": True},
+                    path=f"/api/sessions/{sid}/exec", stop=on_event)
     assert s.status == 200, s
     # in the words of a tool call: tool_start, tool_output pieces, tool_end
     assert s.events[0].event == "tool_start" and s.events[0].data["name"] == "exec", s.events[0]
     outs = [e for e in s.events if e.event == "tool_output"]
     assert "".join(e.data["output"] for e in outs) == "line1\nline2\nline3\n"
-    assert len(outs) >= 2, "the output came in one piece: not streamed"
+    assert released == [True, True], released
+    assert len(outs) == 3, "the output did not come as it was printed: not streamed"
     end = s.events[-1]
     assert end.event == "tool_end" and end.data["exit_status"] == 0 and end.data["is_error"] is False, end
     assert {e.data["id"] for e in s.events} == {s.events[0].data["id"]}
@@ -143,15 +159,20 @@ def test_the_history_has_tool_calls_and_execs(chatd, mock):
 
 def test_exec_during_a_turn_is_a_conflict(chatd, mock):
     sid = create(chatd)
-    mock.enqueue({"text": "slow", "latency_ms": 1500})
+    # the turn's model call lasts until the test interrupts it: the exec comes during the
+    # turn, however slow the machine
+    mock.enqueue({"text": "slow", "latency_ms": 600000})
     import threading
-    t = threading.Thread(target=lambda: chatd.post_json(f"/api/sessions/{sid}/messages", {"message": "x"},
-                                                         timeout=CHAT_TIMEOUT))
+    out = {}
+    t = threading.Thread(target=lambda: out.setdefault("r", chatd.post_json(
+        f"/api/sessions/{sid}/messages", {"message": "x"}, timeout=CHAT_TIMEOUT)))
     t.start()
-    time.sleep(0.5)
+    mock.wait_for_requests(1, timeout=su.HOST_WAIT)
     err = assert_json_error(chatd.post_json(f"/api/sessions/{sid}/exec", {"command": "true"}), 409)
     assert "turn" in err["message"]
+    assert chatd.request("POST", f"/api/sessions/{sid}/interrupt").status == 202
     t.join(CHAT_TIMEOUT)
+    assert out["r"].status == 200 and out["r"].json()["stop_reason"] == "interrupted", out["r"]
     finish(chatd, mock)
 
 

@@ -11,7 +11,7 @@ import pytest
 
 from chat_util import (CHAT_TIMEOUT, HostState, bash, calls, chatd, finish, mock,  # noqa: F401
                        only_result, start_chat_daemon, stream_chat, check_stream_done, wait_pool_ready)
-from conftest import assert_json_error
+from conftest import assert_json_error, poll
 import sandbox_util as su
 
 
@@ -33,7 +33,7 @@ def get(d, sid, status=200):
     return r.json()
 
 
-def wait_state(d, sid, state, timeout=20):
+def wait_state(d, sid, state, timeout=su.HOST_WAIT):
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         doc = get(d, sid)
@@ -82,7 +82,7 @@ def test_a_long_running_session_keeps_its_sandbox_between_turns(chatd, mock):
     assert r.status == 200 and r.json()["state"] == "destroyed", r
     assert_json_error(chatd.get(f"/api/sessions/{s['id']}"), 404)
     assert chatd.get("/api/sessions").json()["sessions"] == []
-    host.assert_clean(timeout=20)
+    host.assert_clean()
     finish(chatd, mock)
 
 
@@ -119,13 +119,11 @@ def test_an_event_reader_attached_before_the_turn_sees_it_live(chatd, mock):
     ready = threading.Event()
 
     def read():
-        ready.set()
         got.append(stream_chat(chatd, None, path=f"/api/sessions/{s['id']}/events", method="GET",
-                               stop=lambda e: e.event == "done"))
+                               stop=lambda e: e.event == "done", opened=ready.set))
     t = threading.Thread(target=read)
     t.start()
-    ready.wait()
-    time.sleep(0.3)
+    assert ready.wait(su.HOST_WAIT), "the event stream did not open"     # attached: the turn comes after
     mock.enqueue({"text": "live"})
     assert message(chatd, s["id"], "hello")["reply"] == "live"
     t.join(CHAT_TIMEOUT)
@@ -137,20 +135,19 @@ def test_an_event_reader_attached_before_the_turn_sees_it_live(chatd, mock):
 def test_interrupt_stops_the_running_tool(chatd, mock):
     s = create(chatd)
     mark = su.marker()
-    mock.enqueue(calls(bash(f"sleep 60.{mark}")), {"text": "after the interrupt"})
+    mock.enqueue(calls(bash(f"sleep 600.{mark}")), {"text": "after the interrupt"})
     out = {}
     t = threading.Thread(target=lambda: out.setdefault("r", chatd.post_json(
         f"/api/sessions/{s['id']}/messages", {"message": "sleep"}, timeout=CHAT_TIMEOUT)))
     t.start()
-    assert su.wait_for_process(f"60.{mark}", timeout=30)
-    t0 = time.monotonic()
+    assert su.wait_for_process(f"600.{mark}")
     r = chatd.request("POST", f"/api/sessions/{s['id']}/interrupt")
     assert r.status == 202, r
-    t.join(30)
-    assert time.monotonic() - t0 < 10
+    t.join(CHAT_TIMEOUT)                 # well before the 600 s sleep would have ended
+    assert not t.is_alive(), "the turn went on after the interrupt"
     doc = out["r"].json()
     assert out["r"].status == 200 and doc["stop_reason"] == "interrupted", out["r"]
-    assert not su.wait_for_process(f"60.{mark}", timeout=0.5), "the interrupted command still runs"
+    assert not su.wait_gone(lambda: su.processes_with(f"600.{mark}")), "the interrupted command still runs"
     # nothing to interrupt now; the session still works, and its transcript kept the turn
     assert_json_error(chatd.request("POST", f"/api/sessions/{s['id']}/interrupt"), 409)
     mock.reset()
@@ -163,13 +160,19 @@ def test_interrupt_stops_the_running_tool(chatd, mock):
 
 def test_one_turn_at_a_time(chatd, mock):
     s = create(chatd)
-    mock.enqueue({"text": "slow", "latency_ms": 1500})
-    t = threading.Thread(target=lambda: message(chatd, s["id"], "first"))
+    # the model call of the first turn lasts until the test interrupts it: the second
+    # message comes while the turn runs, however slow the machine
+    mock.enqueue({"text": "slow", "latency_ms": 600000})
+    out = {}
+    t = threading.Thread(target=lambda: out.setdefault("doc", message(chatd, s["id"], "first")))
     t.start()
     wait_state(chatd, s["id"], "running")
+    mock.wait_for_requests(1, timeout=su.HOST_WAIT)
     err = assert_json_error(chatd.post_json(f"/api/sessions/{s['id']}/messages", {"message": "second"}), 409)
     assert "working on a turn" in err["message"]
+    assert chatd.request("POST", f"/api/sessions/{s['id']}/interrupt").status == 202
     t.join(CHAT_TIMEOUT)
+    assert out["doc"]["stop_reason"] == "interrupted", out
     finish(chatd, mock)
 
 
@@ -179,13 +182,11 @@ def test_the_idle_timeout_destroys_a_long_running_session(daemon_factory, mock):
     s = create(d, {"idle_timeout_s": 1})
     assert s["idle_timeout_s"] == 1
     wait_state(d, s["id"], "ready")
-    # ticks come every 5 s: gone within two of them
-    deadline = time.monotonic() + 15
-    while time.monotonic() < deadline and d.get(f"/api/sessions/{s['id']}").status == 200:
-        time.sleep(0.2)
+    # ticks come every 5 s: gone within two of them (on a machine that keeps up)
+    assert poll(lambda: d.get(f"/api/sessions/{s['id']}").status != 200, su.HOST_WAIT, interval=0.2)
     assert_json_error(d.get(f"/api/sessions/{s['id']}"), 404)
     assert "idle timeout" in d.stderr
-    host.assert_clean(timeout=20)
+    host.assert_clean()
     finish(d, mock)
 
 
@@ -357,6 +358,6 @@ def test_a_session_deleted_while_its_sandbox_is_made_stays_deleted(daemon_factor
             finally:
                 s.close()
         assert d.get(f"/api/sessions/{sid}").status == 404
-        host.assert_clean(timeout=20)
+        host.assert_clean()
     d.assert_serving()
     assert_no_sanitizer_report(d.stderr)

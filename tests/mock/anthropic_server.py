@@ -655,6 +655,8 @@ class MockAnthropic:
         self.api_key = api_key
         self.idle_timeout = idle_timeout    # seconds a connection may wait for a request
         self._connections = itertools.count(1)
+        self._conn_list = []                # every connection accepted, in that order
+        self._conn_open = {}                # (client host, port) -> its record, while open
         self.models = set(models) if models is not None else None
         self.auto = "echo" if auto is True else (auto or None)
         if self.auto not in (None, "echo", "bash"):
@@ -676,6 +678,7 @@ class MockAnthropic:
         self._validator = RequestValidator(self)
         self._httpd = _Server((host, port), _Handler)
         self._httpd.mock = self
+        self._httpd._peers = {}             # accepted socket -> client address
         self._thread = None
 
     # -- lifecycle and test API
@@ -735,6 +738,19 @@ class MockAnthropic:
             if not self._cond.wait_for(lambda: len(self.requests) >= n, timeout):
                 raise TimeoutError(f"{len(self.requests)} requests, wanted {n}")
 
+    def connections(self):
+        """Every connection accepted so far, in the order accepted: {"id", "peer" (the
+        client's (host, port)), "t_connected", "t_closed" (None while open)}."""
+        with self._lock:
+            return [dict(c) for c in self._conn_list]
+
+    def wait_for_connections(self, pred, timeout=30.0):
+        """Until pred(connections) is true (connections as connections() gives them);
+        TimeoutError after timeout seconds."""
+        with self._cond:
+            if not self._cond.wait_for(lambda: pred([dict(c) for c in self._conn_list]), timeout):
+                raise TimeoutError(f"connections: {self._conn_list}")
+
     def reset(self):
         with self._lock:
             self.requests.clear()
@@ -761,6 +777,27 @@ class MockAnthropic:
         os.replace(tmp, self.log_path)
 
     # -- request handling (called from handler threads)
+
+    def _connection_opened(self, peer):
+        with self._cond:
+            c = {"id": next(self._connections), "peer": tuple(peer[:2]), "t_connected": time.monotonic(),
+                 "t_closed": None}
+            self._conn_list.append(c)
+            self._conn_open[c["peer"]] = c
+            self._cond.notify_all()
+
+    def _connection_of(self, peer):
+        """(id, t_connected) of the open connection from peer."""
+        with self._lock:
+            c = self._conn_open[tuple(peer[:2])]
+            return c["id"], c["t_connected"]
+
+    def _connection_closed(self, peer):
+        with self._cond:
+            c = self._conn_open.pop(tuple(peer[:2]), None)
+            if c is not None:
+                c["t_closed"] = time.monotonic()
+            self._cond.notify_all()
 
     def _record(self, h):
         rec = {"index": None, "method": h.command, "path": h.path,
@@ -1002,6 +1039,22 @@ class _Server(ThreadingHTTPServer):
     daemon_threads = True
     request_queue_size = 512           # load tests open many connections at once
 
+    def process_request(self, request, client_address):
+        # accepted, in the order of the listen queue: which connection this is, and since
+        # when (a client may open one ahead of its first request)
+        self.mock._connection_opened(client_address)
+        with self.mock._lock:
+            self._peers[request] = client_address
+        super().process_request(request, client_address)
+
+    def shutdown_request(self, request):
+        # closed: the client sees the hang-up from here on
+        with self.mock._lock:
+            peer = self._peers.pop(request, None)
+        super().shutdown_request(request)
+        if peer is not None:
+            self.mock._connection_closed(peer)
+
 
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
@@ -1010,10 +1063,7 @@ class _Handler(BaseHTTPRequestHandler):
         return "mock-anthropic/1"
 
     def setup(self):
-        # accepted: which connection this is, and since when (a client may open one
-        # ahead of its first request)
-        self.t_connected = time.monotonic()
-        self.conn_id = next(self.server.mock._connections)
+        self.conn_id, self.t_connected = self.server.mock._connection_of(self.client_address)
         self.timeout = self.server.mock.idle_timeout     # None: wait for ever
         super().setup()
         self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)

@@ -756,6 +756,31 @@ def test_drop_connection_before_response(mock):
     assert call(mock, body())[0] == 200
 
 
+def test_connections_are_listed_as_accepted_and_closed(mock):
+    mock.enqueue({"text": "one"})
+    idle = socket.create_connection(("127.0.0.1", mock.port))        # opened ahead, no request
+    mine = idle.getsockname()[:2]
+    mock.wait_for_connections(lambda cs: any(c["peer"] == mine for c in cs), timeout=10)
+    assert call(mock, body())[0] == 200
+    [first, second] = mock.connections()
+    assert first["peer"] == mine and first["t_closed"] is None and first["id"] < second["id"]
+    assert mock.requests[0]["connection"] == second["id"] and mock.requests[0]["t_connected"] == second["t_connected"]
+    idle.close()
+    mock.wait_for_connections(lambda cs: cs[0]["t_closed"] is not None, timeout=10)
+    assert mock.connections()[0]["t_closed"] >= first["t_connected"]
+
+
+def test_an_idle_connection_is_closed_after_idle_timeout():
+    with MockAnthropic(KEY, idle_timeout=0.2) as m:
+        s = socket.create_connection(("127.0.0.1", m.port))
+        try:
+            m.wait_for_connections(lambda cs: cs and cs[0]["t_closed"] is not None, timeout=10)
+            s.settimeout(10)
+            assert s.recv(1) == b""                      # the client sees the hang-up
+        finally:
+            s.close()
+
+
 def test_latency(mock):
     mock.enqueue({"text": "slow", "latency_ms": 300})
     t0 = time.monotonic()

@@ -19,6 +19,7 @@
 #include "agent/agent.h"
 #include "ipc/frame.h"
 #include "ipc/link.h"
+#include "fork_child.h"
 
 #define N(a) (sizeof(a) / sizeof((a)[0]))
 #define WAIT_MS 30000
@@ -84,6 +85,22 @@ static inline const cJSON *jget(const cJSON *obj, const char *key)
 	return cJSON_GetObjectItemCaseSensitive(obj, key);
 }
 
+/* The child's side of a socketpair(sv): agent_main on sv[1]. */
+static inline int agent_body(void *arg)
+{
+	int *sv = arg;
+	close(sv[0]);
+	return agent_main(sv[1]);
+}
+
+/* agent_main in a child (fork_child.h; in ASan builds its leaks fail it), on sv[1]. */
+static inline pid_t start_agent(int sv[2])
+{
+	pid_t pid = fork_child_start(agent_body, sv, FORK_CHILD_CHECK_LEAKS);
+	close(sv[1]);
+	return pid;
+}
+
 /* Start an agent and say hello. */
 static inline void start(int max_model_calls)
 {
@@ -91,14 +108,7 @@ static inline void start(int max_model_calls)
 	snprintf(S.dir, sizeof(S.dir), "/tmp/agentd-agent-XXXXXX");
 	assert_non_null(mkdtemp(S.dir));
 	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
-	fflush(NULL);
-	S.pid = fork();
-	assert_true(S.pid >= 0);
-	if (S.pid == 0) {
-		close(sv[0]);
-		exit(agent_main(sv[1]));
-	}
-	close(sv[1]);
+	S.pid = start_agent(sv);
 	S.fd = sv[0];
 	S.dec = frame_decoder_new(FRAME_MAX_PAYLOAD);
 	S.queue = cJSON_CreateArray();
@@ -122,12 +132,9 @@ static inline void start(int max_model_calls)
 static inline void finish(int want_status)
 {
 	close(S.fd);
-	int status;
-	assert_int_equal(waitpid(S.pid, &status, 0), S.pid);
+	int status = fork_child_wait(S.pid);
 	S.pid = 0;
-	if (!WIFEXITED(status))
-		fail_msg("the agent died of signal %d", WTERMSIG(status));
-	assert_int_equal(WEXITSTATUS(status), want_status);
+	assert_child_exited(status, want_status);
 	frame_decoder_free(S.dec);
 	cJSON_Delete(S.queue);
 	cJSON_Delete(S.events);

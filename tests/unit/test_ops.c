@@ -15,6 +15,7 @@
 #include "core/base64.h"
 #include "core/utf8.h"
 #include "ipc/protocol.h"
+#include "wait_until.h"
 
 /* What came back for one op. */
 struct reply {
@@ -37,6 +38,28 @@ static void send_op(cJSON *op)
 	struct ad_err e;
 	if (link_send_take(S.fd, FRAME_OP, op, &e) < 0)
 		fail_msg("send: %s", e.msg);
+}
+
+/* A command can wait for the test: "wait_gate" (exec_gated) blocks until the test has
+ * had the output before it (the gate, a fifo in the workspace, is opened once per piece
+ * that comes, gate_left times). So pieces come apart because the command waits for the
+ * test, not because it sleeps between them. */
+static int gate_left;
+
+static void open_gate(void)
+{
+	char path[128];
+	snprintf(path, sizeof(path), "%s/gate", S.dir);
+	for (long end = wait_until_now_ms() + WAIT_UNTIL_MS;; usleep(5000)) {
+		int fd = open(path, O_WRONLY | O_NONBLOCK | O_CLOEXEC);   /* ENXIO: no reader yet */
+		if (fd >= 0) {
+			assert_int_equal(write(fd, "\n", 1), 1);
+			close(fd);
+			return;
+		}
+		if (wait_until_now_ms() > end)
+			fail_msg("nothing read the gate %s in %d ms", path, WAIT_UNTIL_MS);
+	}
 }
 
 /* The events that answer op id, up to its op_end. */
@@ -64,6 +87,10 @@ static struct reply wait_op(int id)
 			r.out_len += n;
 		}
 		cJSON_AddItemToArray(r.pieces, ev);
+		if (gate_left > 0) {
+			gate_left--;
+			open_gate();
+		}
 	}
 }
 
@@ -184,12 +211,20 @@ static const char *sleeper(int seconds)
 	return text[i];
 }
 
-/* Whether a process runs with exactly this command line. */
-static bool running(const char *command)
+
+/* exec(command) where the command waits at "wait_gate" (see open_gate) gates times. A
+ * read that meets the end of the test's previous write (its writer closing after the
+ * next read opened) waits on: each wait takes one line. */
+static struct reply exec_gated(const char *command, int gates, int timeout_s)
 {
-	char cmd[128];
-	snprintf(cmd, sizeof(cmd), "pgrep -f '^%s$' >/dev/null", command);
-	return system(cmd) == 0;
+	char full[1024];
+	snprintf(full, sizeof(full), "wait_gate() { until read x < gate; do :; done; }; %s", command);
+	sh("mkfifo '%s/gate'", S.dir);
+	gate_left = gates;
+	struct reply r = exec(full, timeout_s);
+	assert_int_equal(gate_left, 0);
+	sh("rm '%s/gate'", S.dir);
+	return r;
 }
 
 static double num(const struct reply *r, const char *key)
@@ -206,16 +241,21 @@ static void exec_streams_output_as_it_comes(void **state)
 {
 	(void)state;
 	start(10);
-	struct reply r = exec("for i in 1 2 3; do echo line$i; sleep 0.3; done; echo err >&2", 10);
+	long t0 = wait_until_now_ms();
+	struct reply r = exec_gated("sleep 0.3; for i in 1 2 3; do echo line$i; [ $i = 3 ] || wait_gate; done; "
+				    "echo err >&2", 2, 10);
+	long took = wait_until_now_ms() - t0;
 	assert_true(ok(&r));
 	assert_string_equal(r.out, "line1\nline2\nline3\nerr\n");
 	assert_true(cJSON_GetArraySize(r.pieces) >= 3);   /* not all at the end */
 	assert_string_equal(jstr(cJSON_GetArrayItem(r.pieces, 0), "data"), "line1\n");
+	assert_string_equal(jstr(cJSON_GetArrayItem(r.pieces, 1), "data"), "line2\n");
 	assert_int_equal(num(&r, "exit_status"), 0);
 	assert_null(jget(r.end, "signal"));
 	assert_true(cJSON_IsFalse(jget(r.end, "timed_out")));
 	assert_int_equal(num(&r, "output_bytes"), 22);
-	assert_true(num(&r, "duration_ms") >= 900);
+	/* the command's own time: its sleep at least, the test's wait at most */
+	assert_true(num(&r, "duration_ms") >= 300 && num(&r, "duration_ms") <= took);
 	reply_free(&r);
 	/* in the workspace, stdin empty, nothing left for a piece when there is no output */
 	r = exec("pwd; cat; true", 10);
@@ -253,27 +293,25 @@ static void exec_timeout_kills_the_whole_group(void **state)
 {
 	(void)state;
 	start(10);
-	struct timespec t0, t1;
-	clock_gettime(CLOCK_MONOTONIC, &t0);
 	char cmd[128];
-	snprintf(cmd, sizeof(cmd), "echo before; %s & %s", sleeper(100), sleeper(100));
+	/* the sleeps would run 300 s: killed at the 1 s timeout, the op ends long before
+	 * (and before WAIT_MS, or the harness fails it) */
+	snprintf(cmd, sizeof(cmd), "echo before; %s & %s", sleeper(300), sleeper(300));
 	struct reply r = exec(cmd, 1);
-	clock_gettime(CLOCK_MONOTONIC, &t1);
-	assert_true(t1.tv_sec - t0.tv_sec < 5);
 	assert_true(ok(&r));
 	assert_true(cJSON_IsTrue(jget(r.end, "timed_out")));
 	assert_int_equal(num(&r, "signal"), SIGKILL);
 	assert_string_equal(r.out, "before\n");
-	assert_true(num(&r, "duration_ms") >= 1000 && num(&r, "duration_ms") < 5000);
+	assert_true(num(&r, "duration_ms") >= 1000 && num(&r, "duration_ms") < WAIT_MS);
 	reply_free(&r);
-	assert_false(running(sleeper(100)));
+	assert_true(wait_process(sleeper(300), false));
 	/* a background job that lets go of the output does not hold the op */
 	snprintf(cmd, sizeof(cmd), "(%s >/dev/null 2>&1 &); echo started", sleeper(102));
 	r = exec(cmd, 10);
 	assert_true(cJSON_IsFalse(jget(r.end, "timed_out")));
 	assert_string_equal(r.out, "started\n");
 	reply_free(&r);
-	assert_true(running(sleeper(102)));
+	assert_true(wait_process(sleeper(102), true));
 	snprintf(cmd, sizeof(cmd), "pkill -f '^%s$'", sleeper(102));
 	assert_int_equal(system(cmd), 0);
 	finish(0);
@@ -286,12 +324,12 @@ static void exec_is_held_to_the_sessions_command_timeout(void **state)
 	start(10);
 	S.command_timeout_s = 0;
 	/* asked for more than the session allows: the session's limit */
-	struct reply r = exec(sleeper(8), 60);
+	struct reply r = exec(sleeper(300), 60);
 	assert_true(ok(&r));
 	assert_true(cJSON_IsTrue(jget(r.end, "timed_out")));
-	assert_true(num(&r, "duration_ms") >= 1000 && num(&r, "duration_ms") < 5000);
+	assert_true(num(&r, "duration_ms") >= 1000 && num(&r, "duration_ms") < WAIT_MS);
 	reply_free(&r);
-	assert_false(running(sleeper(8)));
+	assert_true(wait_process(sleeper(300), false));
 	finish(0);
 }
 
@@ -299,8 +337,10 @@ static void exec_output_is_utf8_even_when_split(void **state)
 {
 	(void)state;
 	start(10);
-	/* é cut in two by the pause, a bad byte, a NUL, and a sequence cut by the end */
-	struct reply r = exec("printf 'a\\xc3'; sleep 0.4; printf '\\xa9b\\xff\\x00c'; sleep 0.4; printf '\\xe2\\x82'", 10);
+	/* é cut in two (the command waits for the test to have the first piece), a bad
+	 * byte, a NUL, and a sequence cut by the end */
+	struct reply r = exec_gated("printf 'a\\xc3'; wait_gate; printf '\\xa9b\\xff\\x00c'; wait_gate; "
+				    "printf '\\xe2\\x82'", 2, 10);
 	assert_true(ok(&r));
 	assert_int_equal(cJSON_GetArraySize(r.pieces), 3);
 	assert_string_equal(jstr(cJSON_GetArrayItem(r.pieces, 0), "data"), "a");
@@ -308,7 +348,8 @@ static void exec_output_is_utf8_even_when_split(void **state)
 	assert_string_equal(jstr(cJSON_GetArrayItem(r.pieces, 2), "data"), "\xef\xbf\xbd\xef\xbf\xbd");
 	assert_int_equal(num(&r, "output_bytes"), 9);
 	reply_free(&r);
-	/* a 4-byte character cut after each of its bytes */
+	/* a 4-byte character cut after each of its bytes (the pauses give the agent the
+	 * chance to read the bytes apart; the check holds however they come) */
 	r = exec("for b in '\\xf0' '\\x9f' '\\x98' '\\x80!'; do printf \"$b\"; sleep 0.2; done", 10);
 	assert_string_equal(r.out, "\xf0\x9f\x98\x80!");
 	reply_free(&r);
@@ -343,7 +384,7 @@ static void hanging_up_during_exec_stops_it(void **state)
 	start(10);
 	cJSON *op = new_op(1, "exec");
 	char cmd[64];
-	snprintf(cmd, sizeof(cmd), "echo go; %s", sleeper(103));
+	snprintf(cmd, sizeof(cmd), "echo go; %s", sleeper(600));
 	cJSON_AddStringToObject(op, "command", cmd);
 	cJSON_AddNumberToObject(op, "timeout_s", 60);
 	send_op(op);
@@ -351,12 +392,10 @@ static void hanging_up_during_exec_stops_it(void **state)
 	cJSON *ev = next(&type);
 	assert_string_equal(jstr(ev, "data"), "go\n");
 	cJSON_Delete(ev);
-	struct timespec t0, t1;
-	clock_gettime(CLOCK_MONOTONIC, &t0);
+	long t0 = wait_until_now_ms();
 	finish(0);
-	clock_gettime(CLOCK_MONOTONIC, &t1);
-	assert_true(t1.tv_sec - t0.tv_sec < 5);
-	assert_false(running(sleeper(103)));
+	assert_in_range(wait_until_now_ms() - t0, 0, WAIT_MS);   /* not at the end of its 600 s */
+	assert_true(wait_process(sleeper(600), false));
 }
 
 /* -- files */
