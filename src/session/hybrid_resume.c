@@ -90,8 +90,12 @@ int hybrid_resume(struct session *s, cJSON *turn, struct chat_run *run, struct a
 		if ((rc = send_restore(s, w, err)) < 0)
 			s->refs--;
 	}
+	/* the session's reference to run: a delete meanwhile may have ended the run and let
+	 * go of it already (on_closed), and then it is not ours to drop again */
+	bool ours = s->run == run;
 	if (rc < 0) {
-		s->run = NULL;
+		if (ours)
+			s->run = NULL;
 		cJSON_Delete(s->pending_turn);
 		s->pending_turn = NULL;
 		if (s->state != SESSION_DESTROYED)   /* deleted meanwhile: it stays so */
@@ -100,7 +104,8 @@ int hybrid_resume(struct session *s, cJSON *turn, struct chat_run *run, struct a
 			s->suspending = true;
 			hub_link_close(s->link);
 		}
-		chat_run_unref(run);
+		if (ours)
+			chat_run_unref(run);
 	}
 	pthread_mutex_unlock(&s->lock);
 	if (w != NULL)
