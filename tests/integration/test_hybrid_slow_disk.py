@@ -9,6 +9,7 @@ sandboxes, whose environment agentd builds itself): the test, not a clock, decid
 the disk is done, so a loaded machine cannot make it pass or fail."""
 
 import contextlib
+import glob
 import os
 import signal
 import subprocess
@@ -29,25 +30,30 @@ SLOW_FSYNC_C = r"""
 #include <stdlib.h>
 #include <unistd.h>
 
-/* While the file MARK.hold names this process, its fsyncs wait for the file to go; each
- * says it waits by creating MARK.PID. Any other fsync goes straight to the disk. */
-static int slow(const char *name, int fd)
+/* Whether the file hold names this process (or -1: every process). */
+static int held(const char *hold)
 {
-	int (*real)(int) = (int (*)(int))dlsym(RTLD_NEXT, name);
-	const char *mark = getenv("SLOW_FSYNC_MARK");
-	char hold[4096], path[4096];
 	int pid = 0;
-	FILE *f = NULL;
-	if (mark != NULL && snprintf(hold, sizeof(hold), "%%s.hold", mark) < (int)sizeof(hold))
-		f = fopen(hold, "re");
+	FILE *f = fopen(hold, "re");
 	if (f != NULL) {
 		if (fscanf(f, "%%d", &pid) != 1)
 			pid = 0;
 		fclose(f);
 	}
-	if (pid == (int)getpid() && snprintf(path, sizeof(path), "%%s.%%d", mark, pid) < (int)sizeof(path)) {
+	return pid == -1 || pid == (int)getpid();
+}
+
+/* While the file MARK.hold names this process, its fsyncs wait; each says it waits by
+ * creating MARK.PID. Any other fsync goes straight to the disk. */
+static int slow(const char *name, int fd)
+{
+	int (*real)(int) = (int (*)(int))dlsym(RTLD_NEXT, name);
+	const char *mark = getenv("SLOW_FSYNC_MARK");
+	char hold[4096], path[4096];
+	if (mark != NULL && snprintf(hold, sizeof(hold), "%%s.hold", mark) < (int)sizeof(hold) && held(hold) &&
+	    snprintf(path, sizeof(path), "%%s.%%d", mark, (int)getpid()) < (int)sizeof(path)) {
 		close(open(path, O_WRONLY | O_CREAT | O_CLOEXEC, 0600));
-		for (int i = 0; i < %d * 100 && access(hold, F_OK) == 0; i++)
+		for (int i = 0; i < %d * 100 && held(hold); i++)
 			usleep(10000);
 	}
 	return real(fd);
@@ -58,18 +64,23 @@ int fdatasync(int fd) { return slow("fdatasync", fd); }
 """
 
 
-@contextlib.contextmanager
-def disk_held(env, d):
-    """The gateway's fsyncs wait while in the with-block (not its supervisors': they
-    save the workspace, which comes first)."""
+def hold_disk(env, pid):
+    """From now on the fsyncs of process pid (-1: of every process) wait."""
     hold = env["SLOW_FSYNC_MARK"] + ".hold"
     with open(hold + ".tmp", "w") as f:
-        f.write(str(d.proc.pid))
+        f.write(str(pid))
     os.replace(hold + ".tmp", hold)
+
+
+@contextlib.contextmanager
+def disk_held(env, d, pid=None):
+    """The gateway's fsyncs wait while in the with-block (by default; not its
+    supervisors': they save the workspace, which comes first)."""
+    hold_disk(env, d.proc.pid if pid is None else pid)
     try:
         yield
     finally:
-        os.unlink(hold)
+        os.unlink(env["SLOW_FSYNC_MARK"] + ".hold")
 
 
 def wait_for_fsync(env, d):
@@ -152,10 +163,9 @@ def test_a_session_deleted_while_its_save_waits_is_not_brought_back(daemon_facto
 def wait_for_supervisor_fsync(env, d):
     """Until a process other than the gateway (the session's supervisor, which writes
     the workspace's snapshot) is inside a slow fsync."""
-    deadline = time.monotonic() + CHAT_TIMEOUT
-    while not [m for m in glob.glob(env["SLOW_FSYNC_MARK"] + ".*") if not m.endswith(f".{d.proc.pid}")]:
-        assert time.monotonic() < deadline, "no supervisor's fsync came"
-        time.sleep(0.02)
+    marks = lambda: [m for m in glob.glob(env["SLOW_FSYNC_MARK"] + ".*")  # noqa: E731
+                     if not m.endswith((f".{d.proc.pid}", ".hold", ".tmp"))]
+    assert poll(marks, CHAT_TIMEOUT), "no supervisor's fsync came"
 
 
 def test_a_suspend_that_waits_for_the_disk_holds_turns_and_ops_off(daemon_factory, mock, slow_fsync):
@@ -166,20 +176,21 @@ def test_a_suspend_that_waits_for_the_disk_holds_turns_and_ops_off(daemon_factor
     sid = d.post_json("/api/sessions", {"pattern": "hybrid"}).json()["id"]
     r = d.request("PUT", f"/api/sessions/{sid}/files/kept.txt", body=b"kept\n", timeout=CHAT_TIMEOUT)
     assert r.status == 200, r
-    forget_fsyncs(slow_fsync)
     done = {}
     t = threading.Thread(target=lambda: done.setdefault(
         "r", d.request("POST", f"/api/sessions/{sid}/suspend", timeout=CHAT_TIMEOUT)))
-    t.start()
-    wait_for_supervisor_fsync(slow_fsync, d)          # the snapshot waits for the disk
-    r = d.post_json(f"/api/sessions/{sid}/messages", {"message": "now"}, timeout=CHAT_TIMEOUT)
-    assert r.status == 409 and "being suspended" in r.json()["error"]["message"], r
-    r = d.post_json(f"/api/sessions/{sid}/exec", {"command": "echo changed > kept.txt"}, timeout=CHAT_TIMEOUT)
-    assert r.status == 409 and "being suspended" in r.json()["error"]["message"], r
-    wait_for_fsync(slow_fsync, d)                     # then session.json waits for the disk: still held off
-    r = d.post_json(f"/api/sessions/{sid}/exec", {"command": "echo changed > kept.txt"}, timeout=CHAT_TIMEOUT)
-    assert r.status == 409 and "being suspended" in r.json()["error"]["message"], r
-    assert t.is_alive(), "the suspend answered before its save could have reached the disk"
+    with disk_held(slow_fsync, d, pid=-1):
+        t.start()
+        wait_for_supervisor_fsync(slow_fsync, d)          # the snapshot waits for the disk
+        r = d.post_json(f"/api/sessions/{sid}/messages", {"message": "now"}, timeout=CHAT_TIMEOUT)
+        assert r.status == 409 and "being suspended" in r.json()["error"]["message"], r
+        r = d.post_json(f"/api/sessions/{sid}/exec", {"command": "echo changed > kept.txt"}, timeout=CHAT_TIMEOUT)
+        assert r.status == 409 and "being suspended" in r.json()["error"]["message"], r
+        hold_disk(slow_fsync, d.proc.pid)                 # the snapshot goes to disk, the gateway's fsyncs wait
+        wait_for_fsync(slow_fsync, d)                     # then session.json waits for the disk: still held off
+        r = d.post_json(f"/api/sessions/{sid}/exec", {"command": "echo changed > kept.txt"}, timeout=CHAT_TIMEOUT)
+        assert r.status == 409 and "being suspended" in r.json()["error"]["message"], r
+        assert t.is_alive(), "the suspend answered before its save could have reached the disk"
     t.join(CHAT_TIMEOUT)
     assert not t.is_alive()
     assert done["r"].status == 200 and done["r"].json()["state"] == "suspended", done["r"]
