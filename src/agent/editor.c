@@ -231,13 +231,17 @@ static void str_replace(const char *path, const cJSON *input, struct tool_result
 	_cleanup_free_ char *text = read_text(path, &len, &mode, r);
 	if (text == NULL)
 		return;
-	size_t count = 0, first = 0;
+	/* the lines of the matches, counted on from the match before: one pass in all */
+	size_t count = 0, first = 0, line = 1, counted = 0, n = 0;
 	char lines[256] = "";
 	for (const char *p = text; (p = strstr(p, old)) != NULL; p++) {
+		size_t at = (size_t)(p - text);
 		if (count++ == 0)
-			first = (size_t)(p - text);
-		size_t n = strlen(lines);
-		snprintf(lines + n, sizeof(lines) - n, "%s%zu", n ? ", " : "", line_of(text, (size_t)(p - text)));
+			first = at;
+		line += line_of(text + counted, at - counted) - 1;
+		counted = at;
+		if (n < sizeof(lines) - 1)
+			n += (size_t)snprintf(lines + n, sizeof(lines) - n, "%s%zu", n ? ", " : "", line);
 	}
 	if (count == 0)
 		return tool_result_error(r, "old_str was not found in %s; it must match exactly, white space included", path);
