@@ -120,10 +120,10 @@ static void str_replace_exactly_once(void **state)
 }
 
 /* The lines of many matches are right (several on a line, a match across lines), and
- * counting them takes one pass: in a file of 4 Mi one-character lines, counting each
- * match's line from the top would scan some 8 TB (hours); the alarm is a deadline for
- * such a hang, far above the fraction of a second the one pass takes, not a measure
- * of speed. */
+ * counting them takes one pass, stopped after 1000 matches: in a file of 4 Mi
+ * one-character lines, counting each match's line from the top would scan some 8 TB
+ * (hours); the alarm is a deadline for such a hang, far above the fraction of a second
+ * the one pass takes, not a measure of speed. */
 static void str_replace_counts_lines_in_one_pass(void **state)
 {
 	(void)state;
@@ -145,7 +145,7 @@ static void str_replace_counts_lines_in_one_pass(void **state)
 	alarm(60);
 	assert_true(edit("{\"command\":\"str_replace\",\"path\":\"big.txt\",\"old_str\":\"x\",\"new_str\":\"y\"}", out, sizeof(out)));
 	alarm(0);
-	assert_non_null(strstr(out, "occurs 4194304 times in "));
+	assert_non_null(strstr(out, "occurs more than 1000 times in "));
 	assert_non_null(strstr(out, "(lines 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, "));
 	unlink(path);
 }
