@@ -19,6 +19,7 @@
 struct sse_out {
 	char *data;
 	size_t len, off;             /* bytes queued; bytes of them read */
+	size_t alloc;                /* the size of data */
 	bool overflow;               /* the client fell too far behind: the stream is cut */
 	struct MHD_Connection *conn;
 	bool suspended;
