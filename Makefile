@@ -154,6 +154,8 @@ bench:
 	$(PYTHON) tests/bench/chat_bench.py --runs 200 --pool 0
 	$(PYTHON) tests/bench/chat_bench.py --runs 200 --pool 2
 	$(PYTHON) tests/bench/session_bench.py --sessions 1000 --runs 200
+	$(PYTHON) tests/bench/long_reply_bench.py --runs 5
+	$(PYTHON) tests/bench/long_reply_bench.py --runs 5 --stream
 
 # Coverage-guided fuzzing with libFuzzer (clang), FUZZ_SECONDS per target, starting
 # from tests/fuzz/corpus/NAME; what it finds lands in build/fuzz/. A crash file replays
