@@ -4,7 +4,8 @@
 #   make deps       install the Debian packages needed to build and test
 #   make run        deps + build + start on 127.0.0.1:8080 with config/agentd.json
 #   make test       deps + build + every test, then again on an ASan+UBSan build
-#   make bench      sandbox start-up and memory, beside bubblewrap and unshare
+#   make bench      sandbox start-up and memory, beside bubblewrap and unshare; chat,
+#                   session and long-reply timings
 #   make fuzz       libFuzzer on every parser (FUZZ_SECONDS each)
 #   make install    PREFIX=/usr/local DESTDIR= : binary, static files, config, unit
 
@@ -160,6 +161,8 @@ bench:
 	$(PYTHON) tests/bench/chat_bench.py --runs 200 --pool 0
 	$(PYTHON) tests/bench/chat_bench.py --runs 200 --pool 2
 	$(PYTHON) tests/bench/session_bench.py --sessions 1000 --runs 200
+	$(PYTHON) tests/bench/long_reply_bench.py --runs 5
+	$(PYTHON) tests/bench/long_reply_bench.py --runs 5 --stream
 
 # Coverage-guided fuzzing with libFuzzer (clang), FUZZ_SECONDS per target, starting
 # from tests/fuzz/corpus/NAME; what it finds lands in build/fuzz/. A crash file replays

@@ -23,9 +23,11 @@ struct chat_run *chat_run_new(const char *session_id, bool stream, void (*releas
 void chat_run_ref(struct chat_run *r);
 void chat_run_unref(struct chat_run *r);
 
-/* From the session: one event of the turn (not taken), with its session-wide id; an
- * end of the turn without its done or error (why); the periodic tick (keep-alives). */
-void chat_run_event(struct chat_run *r, unsigned id, const cJSON *ev);
+/* From the session: one event of the turn (not taken), with its session-wide id and,
+ * when the session has printed it for its event log, that SSE frame (frame_len bytes;
+ * else NULL), which a streaming client gets as it is rather than printed again; an end
+ * of the turn without its done or error (why); the periodic tick (keep-alives). */
+void chat_run_event(struct chat_run *r, unsigned id, const cJSON *ev, const char *frame, size_t frame_len);
 void chat_run_fail(struct chat_run *r, const char *type, const char *message);
 void chat_run_tick(struct chat_run *r);
 /* The session's first event on a stream: {"session_id"}. */

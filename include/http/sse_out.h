@@ -24,6 +24,7 @@
 struct sse_out {
 	char *data;
 	size_t len, off;             /* bytes queued; bytes of them read */
+	size_t alloc;                /* the size of data */
 	uint64_t in, out;            /* bytes ever queued, ever read */
 	uint64_t live_from;          /* `in` when the stream first went out; 0: not yet */
 	bool reading;                /* the stream has gone out (live_from is set) */

@@ -14,6 +14,7 @@
 #include "core/fsutil.h"
 
 #define SNIPPET_CONTEXT 4
+#define MATCHES_COUNTED 1000     /* str_replace: how many matches it counts at most */
 
 static const char *str(const cJSON *obj, const char *key)
 {
@@ -231,20 +232,29 @@ static void str_replace(const char *path, const cJSON *input, struct tool_result
 	_cleanup_free_ char *text = read_text(path, &len, &mode, r);
 	if (text == NULL)
 		return;
-	size_t count = 0, first = 0;
+	/* the lines of the matches, each counted on from the match before (one pass in
+	 * all), up to MATCHES_COUNTED of them: enough to say that old_str is not unique */
+	size_t count = 0, first = 0, line = 1, counted = 0, n = 0, olen = strlen(old);
 	char lines[256] = "";
-	for (const char *p = text; (p = strstr(p, old)) != NULL; p++) {
+	for (const char *p = text; count <= MATCHES_COUNTED && (p = memmem(p, len - (size_t)(p - text), old, olen));
+	     p++) {
+		size_t at = (size_t)(p - text);
 		if (count++ == 0)
-			first = (size_t)(p - text);
-		size_t n = strlen(lines);
-		snprintf(lines + n, sizeof(lines) - n, "%s%zu", n ? ", " : "", line_of(text, (size_t)(p - text)));
+			first = at;
+		line += line_of(text + counted, at - counted) - 1;
+		counted = at;
+		if (n < sizeof(lines) - 1)
+			n += (size_t)snprintf(lines + n, sizeof(lines) - n, "%s%zu", n ? ", " : "", line);
 	}
 	if (count == 0)
 		return tool_result_error(r, "old_str was not found in %s; it must match exactly, white space included", path);
+	if (count > MATCHES_COUNTED)
+		return tool_result_error(r, "old_str occurs more than %d times in %s (lines %s); include more context "
+				      "so that it matches exactly once", MATCHES_COUNTED, path, lines);
 	if (count > 1)
 		return tool_result_error(r, "old_str occurs %zu times in %s (lines %s); include more context so that "
 				      "it matches exactly once", count, path, lines);
-	apply_edit(path, text, len, mode, first, strlen(old), new ? new : "", r);
+	apply_edit(path, text, len, mode, first, olen, new ? new : "", r);
 }
 
 static void insert(const char *path, const cJSON *input, struct tool_result *r)

@@ -57,13 +57,12 @@ static int settle(struct model_link *l, struct ad_err *err)
 	return 0;
 }
 
-/* A text delta goes to the client at once. */
-static int pass_text(struct model_link *l, const char *data, struct ad_err *err)
+/* A text delta goes to the client at once, as the stream parsed it. */
+static int pass_text(struct model_link *l, const struct claude_stream *s, struct ad_err *err)
 {
-	_cleanup_cjson_ cJSON *ev = cJSON_Parse(data);
-	const cJSON *delta = cJSON_GetObjectItemCaseSensitive(ev, "delta");
-	const char *type = str(delta, "type"), *text = str(delta, "text");
-	if (type == NULL || strcmp(type, "text_delta") != 0 || text == NULL || text[0] == '\0')
+	size_t len;
+	const char *text = claude_stream_text_delta(s, &len);
+	if (text == NULL || len == 0)
 		return 0;
 	cJSON *out = cJSON_CreateObject();
 	cJSON_AddStringToObject(out, "type", "text");
@@ -120,7 +119,7 @@ static int receive(struct model_link *l, struct claude_stream *s, struct model_f
 		if (claude_stream_event(s, event, data, strlen(data), &why) < 0) {
 			const char *api = claude_stream_api_error(s);
 			fail_with(&stream_fail, api ? api : "api_error", why.msg);
-		} else if (strcmp(event, "content_block_delta") == 0 && pass_text(l, data, err) < 0) {
+		} else if (pass_text(l, s, err) < 0) {
 			return -1;
 		}
 	}

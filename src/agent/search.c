@@ -24,6 +24,7 @@ struct walk {
 	const char *root;
 	size_t seen;
 	bool truncated;
+	bool done;                   /* the visitor has all it can use: stop */
 	/* called for every entry, rel being its path below root */
 	void (*visit)(struct walk *w, const char *rel, const char *full, bool is_dir);
 	void *ctx;
@@ -37,7 +38,7 @@ static void walk_dir(struct walk *w, const char *rel, int depth)
 	int n = scandir(dir, &names, NULL, alphasort);
 	for (int i = 0; i < n; i++) {
 		const char *name = names[i]->d_name;
-		if (strcmp(name, ".") != 0 && strcmp(name, "..") != 0 && !w->truncated) {
+		if (strcmp(name, ".") != 0 && strcmp(name, "..") != 0 && !w->truncated && !w->done) {
 			char sub[PATH_MAX], full[PATH_MAX];
 			struct stat st;
 			snprintf(sub, sizeof(sub), "%s%s%s", rel, rel[0] ? "/" : "", name);
@@ -142,6 +143,7 @@ struct grep_ctx {
 	const char *only;            /* a glob on file names, or NULL */
 	struct tool_result *r;
 	size_t matches;
+	bool full;                   /* the output reached its cap: no more searching */
 };
 
 static void grep_file(struct grep_ctx *g, const char *full)
@@ -163,6 +165,9 @@ static void grep_file(struct grep_ctx *g, const char *full)
 		if (regexec(&g->re, p, 0, NULL, 0) == 0) {
 			buf_printf(&g->r->out, "%s:%zu:%s\n", full, line, p);
 			g->matches++;
+			/* what comes after would only be counted as cut: stop here */
+			if ((g->full = g->r->out.dropped > 0 || g->r->out.oom))
+				break;
 		}
 		if (nl == NULL)
 			break;
@@ -176,6 +181,7 @@ static void grep_visit(struct walk *w, const char *rel, const char *full, bool i
 	const char *name = strrchr(rel, '/') ? strrchr(rel, '/') + 1 : rel;
 	if (!is_dir && (g->only == NULL || glob_match(g->only, rel) || fnmatch(g->only, name, 0) == 0))
 		grep_file(g, full);
+	w->done = g->full;
 }
 
 void tool_grep(const char *base, const cJSON *input, struct tool_result *r)
@@ -202,6 +208,13 @@ void tool_grep(const char *base, const cJSON *input, struct tool_result *r)
 	else
 		walk_dir(&w, "", 0);
 	regfree(&g.re);
+	if (g.full) {                /* in place of tool_result_text's count of bytes cut */
+		r->out.dropped = 0;
+		r->out.cap += 160;
+		buf_printf(&r->out, "\n[output cut at %u bytes: the search stopped there; narrow the pattern, "
+			   "path or glob for the rest]", TOOL_OUTPUT_MAX);
+		return;
+	}
 	if (g.matches == 0)
 		buf_printf(&r->out, "No line below %s matches %s.", root, pat->valuestring);
 	if (w.truncated)

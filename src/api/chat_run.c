@@ -135,7 +135,7 @@ static void end_run(struct chat_run *r, unsigned id, cJSON *result, unsigned sta
 		sse_out_event(&r->sse, id, event, result);
 }
 
-void chat_run_event(struct chat_run *r, unsigned id, const cJSON *ev)
+void chat_run_event(struct chat_run *r, unsigned id, const cJSON *ev, const char *frame, size_t frame_len)
 {
 	const cJSON *t = cJSON_GetObjectItemCaseSensitive(ev, "type");
 	const char *type = cJSON_IsString(t) ? t->valuestring : "";
@@ -155,7 +155,9 @@ void chat_run_event(struct chat_run *r, unsigned id, const cJSON *ev)
 	} else {
 		if (strncmp(type, "tool_", 5) == 0)
 			record_tool(r, type, ev);
-		if (r->sse.stream) {
+		if (r->sse.stream && frame != NULL) {
+			sse_out_raw(&r->sse, frame, frame_len);
+		} else if (r->sse.stream) {
 			cJSON *data = cJSON_Duplicate(ev, true);
 			cJSON_DeleteItemFromObjectCaseSensitive(data, "type");
 			sse_out_event(&r->sse, id, type, data);

@@ -6,16 +6,24 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/buf.h"
 #include "core/cleanup.h"
 #include "core/json.h"
+
+/* What the deltas of the open block add up to, kept in growing buffers and placed in
+ * the block once it stops: one copy of each piece, however long the block grows. */
+enum piece { PIECE_TEXT, PIECE_THINKING, PIECE_SIGNATURE, PIECE_JSON, PIECES };
+static const char *const piece_key[PIECES] = { "text", "thinking", "signature", NULL };
 
 struct claude_stream {
 	size_t max, used;          /* bytes of text, thinking and JSON taken so far */
 	cJSON *message;            /* from message_start on */
 	cJSON *content;            /* message's content array */
 	int open;                  /* index of the block being streamed, or -1 */
-	char *json;                /* tool input pieces of the open block */
-	size_t json_len;
+	struct buf piece[PIECES];  /* of the open block; the JSON is its tool input */
+	bool started[PIECES];      /* the buffer holds the block's own start value too */
+	size_t delta_off, delta_len; /* the last event's text_delta in piece[PIECE_TEXT] */
+	bool delta;
 	bool done;
 	char api_error[64];
 };
@@ -26,6 +34,8 @@ struct claude_stream *claude_stream_new(size_t max_bytes)
 	if (s != NULL) {
 		s->max = max_bytes;
 		s->open = -1;
+		for (int i = 0; i < PIECES; i++)
+			buf_init(&s->piece[i], max_bytes);
 	}
 	return s;
 }
@@ -35,7 +45,8 @@ void claude_stream_free(struct claude_stream *s)
 	if (s == NULL)
 		return;
 	cJSON_Delete(s->message);
-	free(s->json);
+	for (int i = 0; i < PIECES; i++)
+		buf_free(&s->piece[i]);
 	free(s);
 }
 
@@ -47,6 +58,14 @@ bool claude_stream_done(const struct claude_stream *s)
 const cJSON *claude_stream_message(const struct claude_stream *s)
 {
 	return s->message;
+}
+
+const char *claude_stream_text_delta(const struct claude_stream *s, size_t *len)
+{
+	if (!s->delta)
+		return NULL;
+	*len = s->delta_len;
+	return s->piece[PIECE_TEXT].data + s->delta_off;
 }
 
 const char *claude_stream_api_error(const struct claude_stream *s)
@@ -83,20 +102,51 @@ static int charge(struct claude_stream *s, size_t n, struct ad_err *err)
 	return 0;
 }
 
-/* Append text to the string field key of block. */
-static int append(struct claude_stream *s, cJSON *block, const char *key, const char *text, struct ad_err *err)
+/* Empty a piece's buffer, keeping its memory. */
+static void piece_clear(struct buf *b)
+{
+	b->len = 0;
+	if (b->data != NULL)
+		b->data[0] = '\0';
+}
+
+/* Append a delta's text to piece i of the open block, after the value the block
+ * started with (content_block_start's "text": "" and the like). */
+static int append(struct claude_stream *s, const cJSON *block, enum piece i, const char *text, struct ad_err *err)
 {
 	size_t add = strlen(text);
 	if (charge(s, add, err) < 0)
 		return -1;
-	const char *old = str(block, key);
-	size_t have = old ? strlen(old) : 0;
-	_cleanup_free_ char *joined = malloc(have + add + 1);
-	if (joined == NULL)
-		return ad_err_set(err, ENOMEM, "stream");
-	memcpy(joined, old ? old : "", have);
-	memcpy(joined + have, text, add + 1);
-	return set_item(block, key, cJSON_CreateString(joined), err);
+	struct buf *b = &s->piece[i];
+	if (!s->started[i] && piece_key[i] != NULL && str(block, piece_key[i]) != NULL)
+		buf_puts(b, str(block, piece_key[i]));
+	s->started[i] = true;
+	size_t off = b->len;
+	buf_append(b, text, add);
+	if (b->dropped > 0)
+		return ad_err_set(err, b->oom ? ENOMEM : 0, "streamed message larger than %zu bytes", s->max);
+	if (i == PIECE_TEXT) {
+		s->delta = true;
+		s->delta_off = off;
+		s->delta_len = add;
+	}
+	return 0;
+}
+
+/* The open block stops: its text, thinking and signature go in, the buffers are
+ * emptied for the next block (keeping their memory). */
+static int place_pieces(struct claude_stream *s, cJSON *block, struct ad_err *err)
+{
+	for (int i = 0; i < PIECES; i++) {
+		bool had = s->started[i];
+		s->started[i] = false;
+		if (had && piece_key[i] != NULL &&
+		    set_item(block, piece_key[i], cJSON_CreateString(buf_str(&s->piece[i])), err) < 0)
+			return -1;
+		if (i != PIECE_JSON)
+			piece_clear(&s->piece[i]);
+	}
+	return 0;
 }
 
 /* Merge the numbers of a usage object into the message's usage. */
@@ -143,7 +193,8 @@ static int on_block_start(struct claude_stream *s, const cJSON *ev, struct ad_er
 	if (copy == NULL || !cJSON_AddItemToArray(s->content, copy))
 		return ad_err_set(err, ENOMEM, "stream");
 	s->open = index->valueint;
-	s->json_len = 0;
+	for (int i = 0; i < PIECES; i++)
+		piece_clear(&s->piece[i]);
 	return 0;
 }
 
@@ -158,25 +209,14 @@ static int on_block_delta(struct claude_stream *s, const cJSON *ev, struct ad_er
 	if (type == NULL)
 		return ad_err_set(err, 0, "content_block_delta without a delta type");
 	if (strcmp(type, "text_delta") == 0 && strcmp(btype, "text") == 0 && str(delta, "text"))
-		return append(s, block, "text", str(delta, "text"), err);
+		return append(s, block, PIECE_TEXT, str(delta, "text"), err);
 	if (strcmp(type, "thinking_delta") == 0 && strcmp(btype, "thinking") == 0 && str(delta, "thinking"))
-		return append(s, block, "thinking", str(delta, "thinking"), err);
+		return append(s, block, PIECE_THINKING, str(delta, "thinking"), err);
 	if (strcmp(type, "signature_delta") == 0 && strcmp(btype, "thinking") == 0 && str(delta, "signature"))
-		return append(s, block, "signature", str(delta, "signature"), err);
+		return append(s, block, PIECE_SIGNATURE, str(delta, "signature"), err);
 	if (strcmp(type, "input_json_delta") == 0 && str(delta, "partial_json") &&
-	    (strcmp(btype, "tool_use") == 0 || strcmp(btype, "server_tool_use") == 0)) {
-		const char *piece = str(delta, "partial_json");
-		size_t n = strlen(piece);
-		if (charge(s, n, err) < 0)
-			return -1;
-		char *grown = realloc(s->json, s->json_len + n + 1);
-		if (grown == NULL)
-			return ad_err_set(err, ENOMEM, "stream");
-		s->json = grown;
-		memcpy(s->json + s->json_len, piece, n + 1);
-		s->json_len += n;
-		return 0;
-	}
+	    (strcmp(btype, "tool_use") == 0 || strcmp(btype, "server_tool_use") == 0))
+		return append(s, block, PIECE_JSON, str(delta, "partial_json"), err);
 	if (strcmp(type, "citations_delta") == 0)
 		return 0;   /* citations: not kept */
 	return ad_err_set(err, 0, "a %s for a %s block", type, btype);
@@ -190,19 +230,22 @@ static int on_block_stop(struct claude_stream *s, const cJSON *ev, struct ad_err
 	cJSON *block = cJSON_GetArrayItem(s->content, s->open);
 	const char *btype = str(block, "type");
 	s->open = -1;
+	if (place_pieces(s, block, err) < 0)
+		return -1;
 	if (strcmp(btype, "tool_use") != 0 && strcmp(btype, "server_tool_use") != 0)
 		return 0;
 	/* the input pieces make one JSON object; none at all means {} */
+	struct buf *json = &s->piece[PIECE_JSON];
 	cJSON *input = NULL;
-	if (s->json_len == 0)
+	if (json->len == 0)
 		input = cJSON_CreateObject();
-	else if (json_parse_strict(s->json, s->json_len, &input, err) < 0)
+	else if (json_parse_strict(json->data, json->len, &input, err) < 0)
 		return ad_err_prefix(err, "tool_use input");
 	if (!cJSON_IsObject(input)) {
 		cJSON_Delete(input);
 		return ad_err_set(err, 0, "tool_use input is not a JSON object");
 	}
-	s->json_len = 0;
+	piece_clear(json);
 	return set_item(block, "input", input, err);
 }
 
@@ -221,6 +264,7 @@ static int on_message_delta(struct claude_stream *s, const cJSON *ev, struct ad_
 int claude_stream_event(struct claude_stream *s, const char *event, const char *data, size_t len,
 			struct ad_err *err)
 {
+	s->delta = false;
 	if (strcmp(event, "ping") == 0)
 		return 0;
 	_cleanup_cjson_ cJSON *ev = NULL;

@@ -27,7 +27,7 @@ static void forget(struct sse_out *q)
 	atomic_fetch_sub(&queued_total, q->len - q->off);
 	free(q->data);
 	q->data = NULL;
-	q->len = q->off = 0;
+	q->len = q->off = q->alloc = 0;
 }
 
 /* The client is too far behind: what is queued goes now, and so does the client. Its
@@ -55,6 +55,10 @@ static uint64_t live_backlog(const struct sse_out *q)
 	return q->reading && q->in > from ? q->in - from : 0;
 }
 
+/* Queue parts one after the other. The buffer grows by doubling, and the bytes read
+ * are moved out of the way only once they are at least half of it or before it grows
+ * (which copies it anyway), so that a stream costs time linear in its bytes, however
+ * far behind its reader is. */
 static void append(struct sse_out *q, const char *parts[], const size_t lens[], size_t n)
 {
 	size_t need = 0;
@@ -67,17 +71,23 @@ static void append(struct sse_out *q, const char *parts[], const size_t lens[], 
 		drop_client(q);
 		return;
 	}
-	if (q->off > 0) {                /* keep what is unread at the front */
+	if (q->off > 0 && (q->off >= q->len / 2 || q->len + need > q->alloc)) {
 		memmove(q->data, q->data + q->off, q->len - q->off);
 		q->len -= q->off;
 		q->off = 0;
 	}
-	char *nb = realloc(q->data, q->len + need);
-	if (nb == NULL) {
-		drop_client(q);
-		return;
+	if (q->len + need > q->alloc) {
+		size_t alloc = q->alloc ? q->alloc : 4096;
+		while (alloc < q->len + need)
+			alloc *= 2;
+		char *nb = realloc(q->data, alloc);
+		if (nb == NULL) {
+			drop_client(q);
+			return;
+		}
+		q->data = nb;
+		q->alloc = alloc;
 	}
-	q->data = nb;
 	for (size_t i = 0; i < n; i++) {
 		memcpy(q->data + q->len, parts[i], lens[i]);
 		q->len += lens[i];

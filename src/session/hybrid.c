@@ -116,7 +116,7 @@ static void answer_turn(struct session *s, const char *failure)
 	pthread_mutex_unlock(&s->lock);
 	if (run != NULL) {
 		if (held != NULL)
-			chat_run_event(run, id, held);
+			chat_run_event(run, id, held, NULL, 0);
 		chat_run_unref(run);
 	}
 	cJSON_Delete(held);

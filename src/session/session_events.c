@@ -40,31 +40,53 @@ static bool grow(struct session *s)
 	return true;
 }
 
-void session_log_event(struct session *s, unsigned id, const char *type, const cJSON *ev)
+char *session_event_frame(unsigned id, const char *type, cJSON *ev, size_t *len)
 {
-	cJSON *data = cJSON_Duplicate(ev, true);
-	cJSON_DeleteItemFromObjectCaseSensitive(data, "type");
-	char *json = json_print(data);
-	cJSON_Delete(data);
+	/* "type" is the event's name, not part of its data: out while printing, then back
+	 * where it was (no copy of the event for it) */
+	cJSON *t = cJSON_GetObjectItemCaseSensitive(ev, "type");
+	int at = 0;
+	for (const cJSON *c = ev->child; c != NULL && c != t; c = c->next)
+		at++;
+	if (t != NULL)
+		cJSON_DetachItemViaPointer(ev, t);
+	char *json = json_print(ev);
+	if (t != NULL)
+		cJSON_InsertItemInArray(ev, at, t);
 	char *frame = NULL;
 	int n = json ? asprintf(&frame, "id: %u\nevent: %s\ndata: %s\n\n", id, type, json) : -1;
 	cJSON_free(json);
 	if (n < 0)
-		return;
-	while (s->log_count > 0 && ((!grow(s) && s->log_count == s->log_cap) || s->log_bytes + (size_t)n > EVENT_LOG_BYTES))
+		return NULL;
+	*len = (size_t)n;
+	return frame;
+}
+
+void session_log_frame(struct session *s, unsigned id, const char *frame, size_t n)
+{
+	while (s->log_count > 0 && ((!grow(s) && s->log_count == s->log_cap) || s->log_bytes + n > EVENT_LOG_BYTES))
 		drop_oldest(s);
-	if (!grow(s)) {
-		free(frame);
+	char *copy = grow(s) ? malloc(n + 1) : NULL;
+	if (copy == NULL)
 		return;
-	}
+	memcpy(copy, frame, n + 1);
 	struct logged_event *e = &s->log[(s->log_first + s->log_count) % s->log_cap];
-	*e = (struct logged_event){ id, frame, (size_t)n };
+	*e = (struct logged_event){ id, copy, n };
 	s->log_count++;
-	s->log_bytes += (size_t)n;
+	s->log_bytes += n;
 	for (struct event_reader *r = s->readers; r != NULL; r = r->next) {
-		sse_out_raw(&r->out, frame, (size_t)n);
+		sse_out_raw(&r->out, copy, n);
 		sse_out_wake(&r->out);
 	}
+}
+
+void session_log_event(struct session *s, unsigned id, const char *type, cJSON *ev)
+{
+	size_t n;
+	char *frame = session_event_frame(id, type, ev, &n);
+	if (frame != NULL)
+		session_log_frame(s, id, frame, n);
+	free(frame);
 }
 
 void session_log_free(struct session *s)

@@ -117,7 +117,14 @@ struct session {
 
 /* Under s->lock. */
 void session_enter(struct session *s, enum session_state to, const char *why);
-void session_log_event(struct session *s, unsigned id, const char *type, const cJSON *ev);
+/* An event as the SSE frame it is logged and streamed as ("id: ...\nevent: TYPE\ndata:
+ * JSON\n\n", the data without "type"): a new string (free()) and *len, or NULL. The
+ * event is printed once, for the log and the turn's client alike. */
+char *session_event_frame(unsigned id, const char *type, cJSON *ev, size_t *len);
+/* Under s->lock: keep a copy of the frame in the log, and send it to the readers. */
+void session_log_frame(struct session *s, unsigned id, const char *frame, size_t len);
+/* Under s->lock: both of the above. */
+void session_log_event(struct session *s, unsigned id, const char *type, cJSON *ev);
 void session_log_free(struct session *s);
 /* Under the lock: send an OP and make w its waiter. */
 int session_send_op(struct session *s, cJSON *op, struct op_run *w, struct ad_err *err);

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "api/chat_run.h"
+#include "core/cleanup.h"
 #include "core/clock.h"
 #include "core/log.h"
 #include "session/hub.h"
@@ -62,7 +63,10 @@ static void on_event(void *owner, cJSON *ev)
 		free(s->reason);
 		s->reason = cJSON_IsString(m) ? strdup(m->valuestring) : NULL;
 	}
-	session_log_event(s, id, type, ev);
+	size_t frame_len = 0;
+	_cleanup_free_ char *frame = session_event_frame(id, type, ev, &frame_len);
+	if (frame != NULL)
+		session_log_frame(s, id, frame, frame_len);
 	run = s->run;
 	if (run != NULL)
 		chat_run_ref(run);
@@ -88,7 +92,7 @@ static void on_event(void *owner, cJSON *ev)
 	}
 	pthread_mutex_unlock(&s->lock);
 	if (run != NULL) {
-		chat_run_event(run, id, ev);
+		chat_run_event(run, id, ev, frame, frame_len);
 		chat_run_unref(run);
 	}
 	if (ended != NULL)

@@ -24,6 +24,7 @@ does (non-200, wrong shape) or the mock saw an invalid request.
 Usage: chat_bench.py [--runs N] [--agentd PATH]
 """
 import argparse
+import contextlib
 import http.client
 import json
 import os
@@ -103,6 +104,38 @@ def get_json(addr, path, method="GET"):
         c.close()
 
 
+@contextlib.contextmanager
+def mock_and_agentd(agentd, mock_args, env, prefix):
+    """The mock Messages API (its own process, started with mock_args) and agentd (env
+    added to its environment) in a fresh directory: yields (mock's address, agentd's
+    address, agentd's Proc); stops both and removes the directory after."""
+    tmp = tempfile.mkdtemp(prefix=prefix)
+    mock = daemon = None
+    try:
+        mock = Proc([sys.executable, MOCK, "--port", "0", "--key", KEY, "--models", MODEL] + mock_args,
+                    env={"PATH": "/usr/bin:/bin"}, stream="stdout")
+        mock_addr = mock.wait_ready("the mock Messages API")
+        os.makedirs(os.path.join(tmp, "static"))
+        cfg = os.path.join(tmp, "agentd.json")
+        with open(cfg, "w") as f:
+            json.dump({"listen": "127.0.0.1:0", "state_dir": os.path.join(tmp, "state"),
+                       "static_dir": os.path.join(tmp, "static")}, f)
+        env = dict({"PATH": "/usr/local/bin:/usr/bin:/bin", "ANTHROPIC_API_KEY": KEY,
+                    "ANTHROPIC_BASE_URL": f"http://{mock_addr[0]}:{mock_addr[1]}", "AGENTD_MODEL": MODEL,
+                    "AGENTD_ACCESS_LOG": "false"}, **env)
+        daemon = Proc([agentd, "--config", cfg], env=env, cwd=tmp)
+        addr = daemon.wait_ready("agentd")
+        yield mock_addr, addr, daemon
+    finally:
+        if daemon is not None:
+            rc = daemon.stop()
+            if rc != 0:
+                print(f"benchmark: agentd exited with {rc}:\n" + "\n".join(daemon.lines[-20:]), file=sys.stderr)
+        if mock is not None:
+            mock.stop()
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
 def one_run(conn, body):
     """(client seconds, t_sent, t_end (monotonic), reply document)."""
     t0 = time.monotonic()
@@ -126,24 +159,8 @@ def main():
     ap.add_argument("--pool", type=int, default=0, help="session.pool_size (sandboxes built ahead)")
     args = ap.parse_args()
 
-    tmp = tempfile.mkdtemp(prefix="agentd-chat-bench-")
-    mock = daemon = None
-    try:
-        mock = Proc([sys.executable, MOCK, "--port", "0", "--key", KEY, "--models", MODEL,
-                     "--auto", "bash", "--auto-command", args.command],
-                    env={"PATH": "/usr/bin:/bin"}, stream="stdout")
-        mock_addr = mock.wait_ready("the mock Messages API")
-        os.makedirs(os.path.join(tmp, "static"))
-        cfg = os.path.join(tmp, "agentd.json")
-        with open(cfg, "w") as f:
-            json.dump({"listen": "127.0.0.1:0", "state_dir": os.path.join(tmp, "state"),
-                       "static_dir": os.path.join(tmp, "static")}, f)
-        env = {"PATH": "/usr/local/bin:/usr/bin:/bin", "ANTHROPIC_API_KEY": KEY,
-               "ANTHROPIC_BASE_URL": f"http://{mock_addr[0]}:{mock_addr[1]}", "AGENTD_MODEL": MODEL,
-               "AGENTD_POOL_SIZE": str(args.pool), "AGENTD_ACCESS_LOG": "false"}
-        daemon = Proc([args.agentd, "--config", cfg], env=env, cwd=tmp)
-        addr = daemon.wait_ready("agentd")
-
+    with mock_and_agentd(args.agentd, ["--auto", "bash", "--auto-command", args.command],
+                         {"AGENTD_POOL_SIZE": str(args.pool)}, "agentd-chat-bench-") as (mock_addr, addr, daemon):
         conn = http.client.HTTPConnection(*addr, timeout=120)
         body = json.dumps({"message": "list the files in your workspace"})
         try:
@@ -195,14 +212,6 @@ def main():
         row("  the bash tool itself (duration_ms)", tool_ms)
         print(f"  the mock's own time per request: median "
               f"{statistics.median([(r['t_done'] - r['t_received']) * 1000 for r in reqs]):.2f} ms")
-    finally:
-        if daemon is not None:
-            rc = daemon.stop()
-            if rc != 0:
-                print(f"benchmark: agentd exited with {rc}:\n" + "\n".join(daemon.lines[-20:]), file=sys.stderr)
-        if mock is not None:
-            mock.stop()
-        shutil.rmtree(tmp, ignore_errors=True)
 
 
 if __name__ == "__main__":

@@ -119,6 +119,37 @@ static void str_replace_exactly_once(void **state)
 	assert_true(edit("{\"command\":\"str_replace\",\"path\":\"b.py\",\"old_str\":\"\"}", out, sizeof(out)));
 }
 
+/* The lines of many matches are right (several on a line, a match across lines), and
+ * counting them takes one pass, stopped after 1000 matches: in a file of 4 Mi
+ * one-character lines, counting each match's line from the top would scan some 8 TB
+ * (hours); the alarm is a deadline for such a hang, far above the fraction of a second
+ * the one pass takes, not a measure of speed. */
+static void str_replace_counts_lines_in_one_pass(void **state)
+{
+	(void)state;
+	char out[8192], path[256];
+	edit("{\"command\":\"create\",\"path\":\"m.txt\",\"file_text\":\"ab ab\\nab\\n\\nxab\\nb\"}", out, sizeof(out));
+	assert_true(edit("{\"command\":\"str_replace\",\"path\":\"m.txt\",\"old_str\":\"ab\",\"new_str\":\"\"}", out, sizeof(out)));
+	assert_non_null(strstr(out, "occurs 4 times in "));
+	assert_non_null(strstr(out, "(lines 1, 1, 2, 4)"));
+	assert_true(edit("{\"command\":\"str_replace\",\"path\":\"m.txt\",\"old_str\":\"b\\n\",\"new_str\":\"\"}", out, sizeof(out)));
+	assert_non_null(strstr(out, "(lines 1, 2, 4)"));
+
+	enum { LINES = 4 << 20 };
+	snprintf(path, sizeof(path), "%s/big.txt", dir);
+	FILE *f = fopen(path, "w");
+	assert_non_null(f);
+	for (int i = 0; i < LINES; i++)
+		fputs("x\n", f);
+	fclose(f);
+	alarm(60);
+	assert_true(edit("{\"command\":\"str_replace\",\"path\":\"big.txt\",\"old_str\":\"x\",\"new_str\":\"y\"}", out, sizeof(out)));
+	alarm(0);
+	assert_non_null(strstr(out, "occurs more than 1000 times in "));
+	assert_non_null(strstr(out, "(lines 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, "));
+	unlink(path);
+}
+
 static void insert_lines(void **state)
 {
 	(void)state;
@@ -197,6 +228,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(create_and_view),
 		cmocka_unit_test(str_replace_exactly_once),
+		cmocka_unit_test(str_replace_counts_lines_in_one_pass),
 		cmocka_unit_test(insert_lines),
 		cmocka_unit_test(refusals),
 		cmocka_unit_test(files_that_are_not_plain),

@@ -153,12 +153,68 @@ static void grep_odd_files(void **state)
 	unlink(path);
 }
 
+/* Bytes this process has read so far (read(2) and the like), from /proc/self/io. */
+static unsigned long long bytes_read(void)
+{
+	FILE *f = fopen("/proc/self/io", "r");
+	unsigned long long n = 0;
+	char line[128];
+	assert_non_null(f);
+	while (fgets(line, sizeof(line), f) != NULL)
+		if (sscanf(line, "rchar: %llu", &n) == 1)
+			break;
+	fclose(f);
+	return n;
+}
+
+/* Once its output is full, grep stops: the files after the one that filled it are
+ * not read (of the 8 MiB of matching files below, only the first ~300 KB), and the
+ * result says where it stopped rather than counting bytes it never looked at. */
+static void grep_stops_when_its_output_is_full(void **state)
+{
+	(void)state;
+	char line[80], path[256];
+	memset(line, 'x', sizeof(line) - 2);
+	memcpy(line, "needle ", 7);
+	line[sizeof(line) - 2] = '\n';
+	line[sizeof(line) - 1] = '\0';
+	for (int i = 0; i < 9; i++) {        /* full/0.txt, 300 KB, then 8 files of 1 MiB */
+		snprintf(path, sizeof(path), "%s/full/%d.txt", dir, i);
+		if (i == 0)
+			put("full/0.txt", "");
+		FILE *f = fopen(path, "w");
+		assert_non_null(f);
+		for (size_t n = 0; n < (i == 0 ? (300u << 10) : (1u << 20)); n += sizeof(line) - 1)
+			fputs(line, f);
+		fclose(f);
+	}
+	cJSON *in = cJSON_Parse("{\"pattern\":\"needle\",\"path\":\"full\"}");
+	struct tool_result r;
+	tool_result_init(&r);
+	unsigned long long before = bytes_read();
+	tool_grep(dir, in, &r);
+	unsigned long long read = bytes_read() - before;
+	const char *out = tool_result_text(&r);
+	assert_false(r.is_error);
+	if (read > (2u << 20))
+		fail_msg("grep read %llu bytes after its output was full", read);
+	assert_non_null(strstr(out, "/full/0.txt:1:needle xx"));
+	assert_null(strstr(out, "/full/1.txt:"));
+	assert_non_null(strstr(out, "[output cut at 102400 bytes: the search stopped there"));
+	assert_null(strstr(out, "more bytes not shown"));
+	tool_result_free(&r);
+	cJSON_Delete(in);
+	snprintf(path, sizeof(path), "rm -rf '%s/full'", dir);
+	assert_int_equal(system(path), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(glob_patterns),
 		cmocka_unit_test(grep_lines),
 		cmocka_unit_test(grep_odd_files),
+		cmocka_unit_test(grep_stops_when_its_output_is_full),
 	};
 	return cmocka_run_group_tests_name("search", tests, setup, teardown);
 }

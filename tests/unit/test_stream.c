@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "claude/sse.h"
 #include "claude/stream.h"
@@ -120,11 +121,88 @@ static void broken_streams_fail_with_the_reason(void **state)
 	}
 }
 
+/* Each delta's text is handed out as it comes (claude_stream_text_delta), and a block
+ * that starts with text of its own keeps it before its deltas. */
+static void text_deltas_are_handed_out(void **state)
+{
+	(void)state;
+	struct claude_stream *s = claude_stream_new(1 << 10);
+	struct ad_err e;
+	size_t len = 99;
+	static const struct { const char *event, *data, *delta; } evs[] = {
+		{ "message_start", "{\"type\":\"message_start\",\"message\":{\"id\":\"m\",\"content\":[],\"usage\":{}}}", NULL },
+		{ "content_block_start", "{\"index\":0,\"content_block\":{\"type\":\"text\",\"text\":\"pre:\"}}", NULL },
+		{ "content_block_delta", "{\"index\":0,\"delta\":{\"type\":\"text_delta\",\"text\":\"a\\\"b\"}}", "a\"b" },
+		{ "ping", "{}", NULL },
+		{ "content_block_delta", "{\"index\":0,\"delta\":{\"type\":\"text_delta\",\"text\":\"\"}}", "" },
+		{ "content_block_delta", "{\"index\":0,\"delta\":{\"type\":\"text_delta\",\"text\":\"\\u00e9\"}}", "\xc3\xa9" },
+		{ "content_block_stop", "{\"index\":0}", NULL },
+		{ "content_block_start", "{\"index\":1,\"content_block\":{\"type\":\"text\",\"text\":\"\"}}", NULL },
+		{ "content_block_stop", "{\"index\":1}", NULL },
+		{ "message_stop", "{}", NULL },
+	};
+	for (size_t i = 0; i < N(evs); i++) {
+		assert_int_equal(claude_stream_event(s, evs[i].event, evs[i].data, strlen(evs[i].data), &e), 0);
+		const char *d = claude_stream_text_delta(s, &len);
+		if (evs[i].delta == NULL) {
+			assert_null(d);
+		} else {
+			assert_non_null(d);
+			assert_int_equal(len, strlen(evs[i].delta));
+			assert_memory_equal(d, evs[i].delta, len);
+		}
+	}
+	char *got = cJSON_PrintUnformatted(cJSON_GetObjectItem(claude_stream_message(s), "content"));
+	assert_string_equal(got, "[{\"type\":\"text\",\"text\":\"pre:a\\\"b\xc3\xa9\"},{\"type\":\"text\",\"text\":\"\"}]");
+	cJSON_free(got);
+	claude_stream_free(s);
+}
+
+/* A reply of 4 MiB in 4-byte deltas (a million of them) comes out whole. Assembly that
+ * copied the text so far on every delta would copy some 2 TB here and run for many
+ * minutes; the alarm is a deadline (a hang), set far above the second or so that
+ * linear assembly takes even under ASan, not a measure of speed. */
+static void a_long_reply_in_small_deltas_is_whole(void **state)
+{
+	(void)state;
+	enum { TOTAL = 4 << 20, STEP = 4 };
+	/* a, b, a backslash and a quote: 4 bytes of text, 6 as JSON */
+	static const char piece[] = "ab\\\"", json_piece[] = "ab\\\\\\\"";
+	struct claude_stream *s = claude_stream_new(TOTAL);
+	struct ad_err e;
+	const char *start = "{\"type\":\"message_start\",\"message\":{\"id\":\"m\",\"content\":[],\"usage\":{}}}";
+	const char *block = "{\"index\":0,\"content_block\":{\"type\":\"text\",\"text\":\"\"}}";
+	char delta[128];
+	int n = snprintf(delta, sizeof(delta), "{\"type\":\"content_block_delta\",\"index\":0,\"delta\":"
+			 "{\"type\":\"text_delta\",\"text\":\"%s\"}}", json_piece);
+	alarm(300);
+	assert_int_equal(claude_stream_event(s, "message_start", start, strlen(start), &e), 0);
+	assert_int_equal(claude_stream_event(s, "content_block_start", block, strlen(block), &e), 0);
+	for (size_t i = 0; i < TOTAL / STEP; i++)
+		if (claude_stream_event(s, "content_block_delta", delta, (size_t)n, &e) < 0)
+			fail_msg("delta %zu: %s", i, e.msg);
+	assert_int_equal(claude_stream_event(s, "content_block_stop", "{\"index\":0}", 11, &e), 0);
+	assert_int_equal(claude_stream_event(s, "message_stop", "{}", 2, &e), 0);
+	alarm(0);
+	const cJSON *c = cJSON_GetArrayItem(cJSON_GetObjectItem(claude_stream_message(s), "content"), 0);
+	const char *text = cJSON_GetStringValue(cJSON_GetObjectItem(c, "text"));
+	assert_non_null(text);
+	assert_int_equal(strlen(text), TOTAL);
+	for (size_t i = 0; i < TOTAL; i += STEP)
+		if (memcmp(text + i, piece, STEP) != 0)
+			fail_msg("the text differs at byte %zu", i);
+	/* one byte more than the cap fails the stream */
+	assert_int_equal(claude_stream_event(s, "content_block_delta", delta, (size_t)n, &e), -1);
+	claude_stream_free(s);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(a_full_message_is_rebuilt),
 		cmocka_unit_test(broken_streams_fail_with_the_reason),
+		cmocka_unit_test(text_deltas_are_handed_out),
+		cmocka_unit_test(a_long_reply_in_small_deltas_is_whole),
 	};
 	return cmocka_run_group_tests_name("stream", tests, NULL, NULL);
 }
