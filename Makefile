@@ -149,7 +149,7 @@ run-tests:
 	@set -e; for f in $(FUZZ_NAMES); do \
 		$(SAN_ENV) build/$(FLAVOUR)/fuzz/fuzz_$$f tests/fuzz/corpus/$$f; done
 	@echo "== integration tests ($(FLAVOUR)) =="
-	$(SAN_ENV) AGENTD_BIN=$(BIN) $(PYTHON) -m pytest -q -p no:cacheprovider tests/integration \
+	$(SAN_ENV) AGENTD_BIN=$(BIN) $(PYTHON) -m pytest -q -p no:cacheprovider --durations=10 tests/integration \
 		$(if $(filter rel,$(FLAVOUR)),tests/mock)
 
 # Speed and memory, side by side with bubblewrap and unshare(1); not a test (these
