@@ -195,6 +195,23 @@ def agentd_cgroups():
     return found
 
 
+def process_report(pid):
+    """What the kernel says of a process that does not end: its state, signal masks,
+    where it waits (wchan, kernel stack) and its cgroups; for a failing test's message."""
+    out = {}
+    for name in ("status", "wchan", "stack", "cgroup"):
+        try:
+            with open(f"/proc/{pid}/{name}") as f:
+                text = f.read()
+        except OSError as e:
+            text = f"({e})"
+        if name == "status":
+            text = "; ".join(line for line in text.splitlines()
+                             if line.split(":")[0] in ("State", "SigPnd", "ShdPnd", "SigBlk", "SigIgn", "SigCgt"))
+        out[name] = text.strip()
+    return out
+
+
 def own_v1_dir(controller):
     """Our own cgroup directory of a v1 controller (a launcher we start inherits it)."""
     for line in open("/proc/self/cgroup").read().splitlines():

@@ -291,7 +291,10 @@ def test_sandbox_dies_with_a_killed_launcher_and_its_cgroup_is_swept(sig):
     with su.Launcher(["sh", "-c", f"setsid sleep 300.{mark} & sleep 300.{mark}"]) as l:
         assert su.poll(lambda: len(set(su.processes_with(f"300.{mark}")) - {l.pid}) >= 3, 60)
         l.proc.send_signal(sig)
-        l.proc.wait(timeout=su.HOST_WAIT)
+        try:
+            l.proc.wait(timeout=su.HOST_WAIT)
+        except subprocess.TimeoutExpired:
+            raise AssertionError(f"the launcher outlived signal {sig}: {su.process_report(l.pid)}") from None
     left = su.wait_gone(lambda: su.processes_with(f"300.{mark}"))
     assert not left, f"the sandbox outlived its launcher (signal {sig}): {left}"
     time.sleep(2.1)     # the sweep leaves cgroups younger than 2 s alone (cgroup.c)
