@@ -102,8 +102,12 @@ def py_json(code, **kw):
 
 
 def _no_core_dumps():
-    # tests kill launchers with SIGQUIT: no core file, whatever the caller's ulimit
+    # tests kill launchers with SIGQUIT: no core file, whatever the caller's ulimit; and
+    # the signals at their defaults, whatever the caller's: a test suite started in the
+    # background by a shell without job control inherits SIGINT and SIGQUIT ignored
     resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+    for sig in (signal.SIGINT, signal.SIGQUIT, signal.SIGHUP):
+        signal.signal(sig, signal.SIG_DFL)
 
 
 class Launcher:
