@@ -4,7 +4,7 @@
  * tool_use answered by one tool_result at the start of the next user message.
  *
  * It may end with a user message between runs (the tool results of a run stopped by
- * max_turns or a cancel, or a message whose reply was cut away): the next user text
+ * max_model_calls or a cancel, or a message whose reply was cut away): the next user text
  * then joins that message as one more block, so two user messages never follow each
  * other. A run that fails is rolled back to its mark. */
 #ifndef AGENTD_AGENT_CONVERSATION_H
