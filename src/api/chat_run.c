@@ -24,7 +24,7 @@ struct chat_run {
 	struct sse_out sse;             /* the client: streaming, or waiting for the end */
 	void (*released)(void *ctx, bool left_early);
 	void *ctx;
-	struct http_hangup *watch;      /* the client, watched for leaving (or NULL) */
+	struct http_conn *watch;        /* the client, watched for leaving (or NULL) */
 };
 
 struct chat_run *chat_run_new(const char *session_id, bool stream, void (*released)(void *ctx, bool left_early),
@@ -235,7 +235,7 @@ ssize_t chat_run_read(void *cls, uint64_t pos, char *buf, size_t max)
 void chat_run_watch_client(struct chat_run *r, struct MHD_Connection *conn, void (*gone)(void *ctx))
 {
 	struct ad_err e;
-	struct http_hangup *w = http_hangup_watch(conn, gone, r->ctx, &e);
+	struct http_conn *w = http_hangup_watch(conn, gone, r->ctx, &e);
 	if (w == NULL)
 		log_warn("chat %s: %s; a client that leaves is noticed only when a write fails", r->id, e.msg);
 	pthread_mutex_lock(&r->lock);
@@ -249,7 +249,7 @@ void chat_run_release(void *cls)
 	pthread_mutex_lock(&r->lock);
 	bool left_early = !r->ended;
 	sse_out_release(&r->sse);
-	struct http_hangup *w = r->watch;
+	struct http_conn *w = r->watch;
 	r->watch = NULL;
 	pthread_mutex_unlock(&r->lock);
 	http_hangup_unwatch(w);        /* outside the lock: gone() may be waiting for it */
