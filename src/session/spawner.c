@@ -19,8 +19,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <sys/prctl.h>
+#include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -125,15 +125,28 @@ static void reap(const struct cgroup_host *host, struct kids *k)
 			ended(host, k, pid, status);
 }
 
+/* Until a child has ended or wait_ms is over (-1: for ever): the signalfd of SIGCHLD,
+ * and sock (or -1); then the ended are reaped. Whether sock is readable. */
+static bool wait_children(const struct cgroup_host *host, struct kids *k, int sfd, int sock, int wait_ms)
+{
+	struct pollfd p[2] = { { sfd, POLLIN, 0 }, { sock, POLLIN, 0 } };
+	int n = poll(p, sock >= 0 ? 2 : 1, wait_ms);
+	if (n > 0 && p[0].revents) {
+		struct signalfd_siginfo si;
+		while (read(sfd, &si, sizeof(si)) == (ssize_t)sizeof(si))
+			;
+	}
+	reap(host, k);
+	return n > 0 && sock >= 0 && p[1].revents;
+}
+
 /* The gateway has gone: its supervisors end their sessions (they saw the hang-up);
  * those that take longer than DRAIN_MS are killed, and their cgroups removed. */
-static _Noreturn void drain_and_exit(const struct cgroup_host *host, struct kids *k)
+static _Noreturn void drain_and_exit(const struct cgroup_host *host, struct kids *k, int sfd)
 {
 	uint64_t until = clock_mono_ms() + DRAIN_MS;
-	for (reap(host, k); k->n > 0 && clock_mono_ms() < until; reap(host, k)) {
-		struct timespec nap = { 0, 10 * 1000000L };
-		nanosleep(&nap, NULL);
-	}
+	for (uint64_t now = clock_mono_ms(); k->n > 0 && now < until; now = clock_mono_ms())
+		wait_children(host, k, sfd, -1, (int)(until - now));
 	if (k->n > 0)
 		log_warn("spawner: %zu supervisors still running after %u s; killing them", k->n, DRAIN_MS / 1000);
 	for (size_t i = 0; i < k->n; i++)
@@ -177,21 +190,25 @@ static _Noreturn void spawner_main(int sock, const struct config *cfg, const str
 	struct supervisor_env env = { .cfg = cfg, .policy = policy, .seccomp = prog, .cgroups = host };
 	struct kids kids = { 0 };
 	pid_t self = getpid();
+	/* a supervisor's end wakes us (to reap it, and remove what a killed one left) */
+	sigset_t chld;
+	sigemptyset(&chld);
+	sigaddset(&chld, SIGCHLD);
+	sigprocmask(SIG_BLOCK, &chld, NULL);
+	int sfd = signalfd(-1, &chld, SFD_CLOEXEC | SFD_NONBLOCK);
+	if (sfd < 0)
+		_exit(1);
 
 	char *req = malloc(REQUEST_MAX);
 	if (req == NULL)
 		_exit(1);
 	for (;;) {
-		/* wake now and then to reap, so that a killed supervisor's cgroup goes at once */
-		struct pollfd p = { sock, POLLIN, 0 };
-		int ready = poll(&p, 1, 500);
-		reap(host, &kids);
-		if (ready <= 0)
+		if (!wait_children(host, &kids, sfd, sock, -1))
 			continue;
 		int fd;
 		int rc = recv_request(sock, req, &fd);
 		if (rc == 1)
-			drain_and_exit(host, &kids);   /* the gateway closed its end */
+			drain_and_exit(host, &kids, sfd);   /* the gateway closed its end */
 		if (rc < 0)
 			continue;
 		if (setup.msg[0]) {
@@ -202,6 +219,8 @@ static _Noreturn void spawner_main(int sock, const struct config *cfg, const str
 		pid_t pid = fork();
 		if (pid == 0) {
 			close(sock);
+			close(sfd);
+			sigprocmask(SIG_UNBLOCK, &chld, NULL);
 			/* SIGTERM, not SIGKILL: a supervisor killed in the middle of its
 			 * sandbox's teardown (the cgroup frozen) would leave it frozen */
 			die_with_parent(self, SIGTERM);
