@@ -197,10 +197,7 @@ def test_a_supervisor_killed_with_sigkill_leaves_no_cgroup(chatd, mock):
     r = chatd.post_json(f"/api/sessions/{sid}/exec",
                         {"command": f"setsid sleep 100000.{mark} </dev/null >/dev/null 2>&1 & echo ok"})
     assert r.status == 200, r
-    sups = [p for p in su.host_processes() if _comm(p) == "agentd-session"]
-    sups = [p for p in sups if chatd.proc.pid in _ancestors(p)]
-    assert len(sups) == 1, sups
-    os.kill(sups[0], signal.SIGKILL)
+    os.kill(_supervisor_of(chatd), signal.SIGKILL)
     failed = poll(lambda: chatd.get(f"/api/sessions/{sid}").json().get("state") == "failed", 20, interval=0.1)
     doc = chatd.get(f"/api/sessions/{sid}").json()
     assert failed and doc.get("error"), doc
@@ -228,3 +225,43 @@ def _ancestors(pid):
             break
         out.append(pid)
     return out
+
+
+def test_a_stopped_supervisor_holds_no_http_worker(chatd, mock):
+    """The gateway never waits on a supervisor: with one stopped (SIGSTOP), an upload to
+    its session is queued, other requests are answered meanwhile, and once the
+    supervisor has taken nothing for 30 s the gateway gives up on it: the upload is
+    answered with an error and the session fails saying why."""
+    host = HostState(chatd)
+    sid = _session(chatd)
+    sup = _supervisor_of(chatd)
+    os.kill(sup, signal.SIGSTOP)
+    try:
+        out = {}
+        t = threading.Thread(target=lambda: out.update(r=chatd.request(
+            "PUT", f"/api/sessions/{sid}/files/big.bin", body=os.urandom(UPLOAD),
+            headers={"Content-Type": "application/octet-stream"}, timeout=120)), daemon=True)
+        t.start()
+        other = _session(chatd)
+        r = chatd.post_json(f"/api/sessions/{other}/exec", {"command": "echo other"}, timeout=CHAT_TIMEOUT)
+        assert r.status == 200 and r.json()["output"] == "other\n", r
+        _health_answers(chatd)
+        t.join(100)
+        assert not t.is_alive(), "the upload to a stopped supervisor was never answered"
+        assert out["r"].status >= 500, out["r"]
+        doc = chatd.get(f"/api/sessions/{sid}").json()
+        assert doc["state"] == "failed" and "supervisor" in doc["error"], doc
+    finally:
+        os.kill(sup, signal.SIGCONT)
+    assert chatd.request("DELETE", f"/api/sessions/{other}").status == 200
+    host.assert_clean(timeout=20)
+    finish(chatd, mock)
+
+
+def _supervisor_of(d):
+    """The host pid of the (only) supervisor of daemon d."""
+    def find():
+        return [p for p in su.host_processes() if _comm(p) == "agentd-session" and d.proc.pid in _ancestors(p)]
+    sups = poll(lambda: find(), 30) or []
+    assert len(sups) == 1, sups
+    return sups[0]
