@@ -132,6 +132,20 @@ def test_the_time_limit_ends_a_session_whose_agent_is_stopped(chatd, mock):
     finish(chatd, mock)
 
 
+def test_an_agent_that_takes_nothing_for_30_s_ends_its_session(chatd, mock):
+    """No delete, no time limit: the supervisor itself gives up on an agent that has taken
+    nothing of what it was sent for 30 s (SUP_STALL_MS), kills the sandbox and says so."""
+    host, mark, sid, t, out = _stuck_upload(chatd)
+    failed = poll(lambda: chatd.get(f"/api/sessions/{sid}").json().get("state") == "failed", 90, interval=0.5)
+    doc = chatd.get(f"/api/sessions/{sid}").json()
+    assert failed and "took nothing it was sent for 30 s" in doc.get("error", ""), doc
+    host.assert_clean(marker=mark, timeout=20)
+    t.join(30)
+    assert "r" in out and out["r"].status >= 400 and "took nothing" in out["r"].body.decode(), out
+    _health_answers(chatd)
+    finish(chatd, mock)
+
+
 def test_an_interrupt_ends_a_turn_whose_agent_stopped_itself(chatd, mock):
     host = HostState(chatd)
     mark = su.marker()
