@@ -108,18 +108,27 @@ static int start_sandbox(struct supervisor *s, const cJSON *join, struct ad_err 
 	return send_hello(s, err);
 }
 
-/* The sandbox ended by itself: say so if a run was waiting for it. */
+/* The sandbox ended by itself: the gateway hears how (a run waiting for it, or the
+ * session, which fails with that reason: a sandbox that could not be set up says why). */
 static void sandbox_ended(struct supervisor *s)
 {
 	struct sandbox_result res;
 	sandbox_finish(s->sb, &res);
 	log_info("session %s: the sandbox ended: %s", s->id, res.message);
-	if (s->running) {
-		char msg[AD_ERR_MSG_MAX + 64];
-		snprintf(msg, sizeof(msg), "the agent's sandbox ended during the run: %s", res.message);
-		sup_send_error(s, "sandbox_error", msg);
-	}
+	char msg[AD_ERR_MSG_MAX + 64];
+	snprintf(msg, sizeof(msg), "the agent's sandbox ended%s: %s", s->running ? " during the run" : "",
+		 res.message);
+	sup_send_error(s, "sandbox_error", msg);
 	s->quit = true;
+}
+
+/* No more events can come from the agent: wait for the sandbox to end, briefly, and
+ * say how it ended. */
+static void agent_gone(struct supervisor *s)
+{
+	struct pollfd w = { sandbox_event_fd(s->sb), POLLIN, 0 };
+	poll(&w, 1, 1000);
+	sandbox_ended(s);
 }
 
 static void time_up(struct supervisor *s)
@@ -175,6 +184,10 @@ static void agent_failed(struct supervisor *s, struct ad_err *e)
 		return;
 	if (clock_mono_ns() >= sandbox_deadline_ns(s->sb)) {
 		time_up(s);
+		return;
+	}
+	if (e->errnum == ECONNRESET && !s->joined) {
+		agent_gone(s);      /* it died (a sandbox that failed to set up, say): how */
 		return;
 	}
 	if (e->errnum == 0)
@@ -240,12 +253,8 @@ static void serve(struct supervisor *s)
 		}
 		if (p[2].revents && !s->quit)
 			sandbox_ended(s);
-		if (s->agent < 0 && !s->quit) {
-			/* no more events can come: wait for the sandbox to end, briefly */
-			struct pollfd w = { sandbox_event_fd(s->sb), POLLIN, 0 };
-			poll(&w, 1, 1000);
-			sandbox_ended(s);
-		}
+		if (s->agent < 0 && !s->quit)
+			agent_gone(s);
 	}
 	/* what the gateway should still hear (the run's end, an error), as far as it takes it */
 	if (s->gw >= 0 && link_out_pending(&s->to_gw)) {

@@ -10,7 +10,7 @@ import time
 import pytest
 
 from chat_util import (CHAT_TIMEOUT, HostState, bash, calls, chatd, finish, mock,  # noqa: F401
-                       only_result, start_chat_daemon, stream_chat, check_stream_done, wait_pool_ready)
+                       only_result, start_chat_daemon, stream_chat, check_stream_done, wait_pool_ready, chat_env, chat_settings, UID_BASE, UID_COUNT)
 from conftest import assert_json_error, poll
 import sandbox_util as su
 
@@ -361,3 +361,21 @@ def test_a_session_deleted_while_its_sandbox_is_made_stays_deleted(daemon_factor
         host.assert_clean()
     d.assert_serving()
     assert_no_sanitizer_report(d.stderr)
+
+
+def test_a_sandbox_that_cannot_be_set_up_fails_its_session_saying_why(daemon_factory, mock, tmp_path):
+    # a bind whose source the sandbox's ids cannot reach (under a 0700 directory of root's)
+    hidden = tmp_path / "private"
+    (hidden / "data").mkdir(parents=True)
+    hidden.chmod(0o700)
+    d = daemon_factory(settings=chat_settings({"sandbox": {"uid_base": UID_BASE, "uid_count": UID_COUNT,
+                                                           "binds": [f"{hidden}/data:/data"]}}),
+                       env=chat_env(mock))
+    sid = d.post_json("/api/sessions", {}).json()["id"]
+    doc = poll(lambda: (lambda j: j if j["state"] == "failed" else None)(d.get(f"/api/sessions/{sid}").json()),
+               su.HOST_WAIT)
+    assert doc, d.get(f"/api/sessions/{sid}").json()
+    assert f"bind source {hidden}/data" in doc["error"] and "EACCES" in doc["error"], doc
+    r = d.post_json("/api/chat", {"message": "hi"}, timeout=CHAT_TIMEOUT)
+    assert r.status == 500 and "bind source" in r.json()["error"]["message"], r
+    finish(d, mock)
