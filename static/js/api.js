@@ -13,7 +13,7 @@ export class ApiError extends Error {
   }
 }
 
-export function getToken() {
+function storedToken() {
   try {
     return localStorage.getItem(TOKEN_KEY) || "";
   } catch {
@@ -21,18 +21,33 @@ export function getToken() {
   }
 }
 
+// A token typed in is used at once but kept (localStorage) only once agentd accepts it.
+let memoryToken = null;
+let confirmed = true;
+const currentToken = () => (memoryToken !== null ? memoryToken : storedToken());
+export const getToken = currentToken;
+
 export function setToken(token) {
+  memoryToken = token;
+  confirmed = false;
+}
+
+function keepToken(token) {
+  confirmed = true;
   try {
-    if (token) localStorage.setItem(TOKEN_KEY, token);
-    else localStorage.removeItem(TOKEN_KEY);
+    localStorage.setItem(TOKEN_KEY, token);
   } catch {
     /* storage refused (private mode): the token lasts as long as the page */
   }
-  memoryToken = token;
 }
 
-let memoryToken = null;
-const currentToken = () => (memoryToken !== null ? memoryToken : getToken());
+function dropToken(token) {
+  try {
+    if (localStorage.getItem(TOKEN_KEY) === token) localStorage.removeItem(TOKEN_KEY);
+  } catch {
+    /* nothing kept */
+  }
+}
 
 // askToken(message, refusedToken) -> Promise that resolves once a new token is set.
 let askToken = null;
@@ -71,10 +86,17 @@ export async function authedFetch(path, init = {}) {
   for (;;) {
     const tokenUsed = currentToken();
     const res = await fetch(path, { ...init, headers: authHeaders(init.headers) });
-    if (res.status !== 401 || !askToken) return res;
+    if (res.status !== 401 || !askToken) {
+      if (res.status !== 401 && !confirmed && tokenUsed && tokenUsed === currentToken()) keepToken(tokenUsed);
+      return res;
+    }
     const err = await errorOf(res);
     // Another request may have set a new token meanwhile: try that one first.
     if (currentToken() !== tokenUsed) continue;
+    if (tokenUsed) {
+      dropToken(tokenUsed);      // a refused token is not kept...
+      memoryToken = tokenUsed;   // ...and the prompt says it was refused
+    }
     await askToken(err.message, tokenUsed);
   }
 }

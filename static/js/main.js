@@ -108,10 +108,11 @@ async function send(text) {
     }
   }
   const info = sessions.get(id);
-  if (info && !info.title && !titled.has(id)) {
+  // Titles are set only where agentd has them (its sessions carry "title").
+  if (info && typeof info.title === "string" && !info.title && !titled.has(id)) {
     titled.add(id);
     const title = text.trim().replace(/\s+/g, " ").slice(0, TITLE_MAX);
-    sessions.setTitle(id, title).catch(() => {}); // an agentd without titles: the list says "New chat"
+    sessions.setTitle(id, title).catch(() => {});
   }
   const turn = conversation.sent(text);
   showWelcome();

@@ -108,9 +108,9 @@ export class ToolCard {
     this.drawOutput();
   }
 
-  // The whole output at once (a tool_result of the transcript), unless pieces came.
+  // The whole output at once (the tool_result the model got): it replaces the pieces.
   setOutput(text) {
-    if (this.output || !text) return;
+    if (!text || text === this.output) return;
     this.output = text.length > OUTPUT_SHOWN_MAX ? text.slice(0, OUTPUT_SHOWN_MAX) : text;
     this.outputCut = text.length > OUTPUT_SHOWN_MAX;
     this.renderOutput();
