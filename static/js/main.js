@@ -116,6 +116,7 @@ async function send(text) {
   }
   const turn = conversation.sent(text);
   showWelcome();
+  if (!(await view.waitReady()) || id !== activeId) return true;
   api("POST", sessionPath(id, "/messages"), { json: { message: text } }).catch((err) => {
     if (id !== activeId) return;
     // An error with an event_id is in the session's events: shown from there, once.

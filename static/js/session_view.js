@@ -115,6 +115,17 @@ export class SessionView {
     }).start(eventId || 0);
   }
 
+  // A new session's sandbox is being built ("creating"): a turn can start once it is up.
+  async waitReady() {
+    const gen = this.gen;
+    for (let delay = 50; gen === this.gen && this.info && this.info.state === "creating";) {
+      await new Promise((r) => setTimeout(r, delay));
+      delay = Math.min(delay * 2, 500);
+      await this.refresh();
+    }
+    return gen === this.gen;
+  }
+
   async refresh() {
     if (!this.id) return;
     const gen = this.gen;

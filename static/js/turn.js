@@ -89,8 +89,12 @@ export class Turn {
         nodes.push(c.el);
       }
     }
-    const anchor = this.callNodes.find((n) => n.isConnected && n.parentNode === this.asstEl) || null;
-    for (const n of nodes) this.asstEl.insertBefore(n, anchor);
+    // A marker where the call's first node was: the call's blocks go before it, in order.
+    const first = this.callNodes.find((n) => n.parentNode === this.asstEl) || null;
+    const marker = document.createComment("call");
+    this.asstEl.insertBefore(marker, first);
+    for (const n of nodes) this.asstEl.insertBefore(n, marker);
+    marker.remove();
     for (const n of this.callNodes) if (!nodes.includes(n)) n.remove();
     this.callNodes = [];
     this.segment = null;
