@@ -1,6 +1,6 @@
 // The conversation of the session shown: built from its transcript, then from its events.
 
-import { h, clear, nearBottom } from "./dom.js";
+import { h, clear, nearBottom, frameBatcher } from "./dom.js";
 import { Turn, textOf } from "./turn.js";
 import { ToolCard } from "./tool_card.js";
 import { explain } from "./errors.js";
@@ -15,7 +15,8 @@ export class Conversation {
     this.stick = true;
     el.addEventListener("scroll", () => { this.stick = nearBottom(el); }, { passive: true });
     handleCopyClicks(el);
-    this.changed = () => { if (this.stick) el.scrollTop = el.scrollHeight; };
+    // Follows the end of the conversation, unless the reader scrolled up; once a frame.
+    this.changed = frameBatcher(() => { if (this.stick) el.scrollTop = el.scrollHeight; });
     this.reset();
   }
 
@@ -36,7 +37,7 @@ export class Conversation {
   }
 
   newTurn(userText) {
-    const t = new Turn(this.turns.length, this.changed);
+    const t = new Turn(this.turns.length, this.changed, !this.loading);
     if (userText !== undefined) t.setUser(userText);
     this.turns.push(t);
     this.el.append(t.el);
@@ -63,9 +64,12 @@ export class Conversation {
   renderTranscript(messages, running) {
     this.reset();
     let t = null;
+    this.loading = true;
     for (const m of messages || []) this.message(m, () => t, (nt) => { t = nt; });
+    this.loading = false;
     if (running && this.turns.length) {
       this.current = this.turns[this.turns.length - 1];
+      this.current.live = true;
       this.setRunning(true);
     } else {
       for (const tt of this.turns) tt.end();
@@ -181,7 +185,7 @@ export class Conversation {
   execCard(d) {
     let c = this.execs.get(d.id);
     if (!c) {
-      c = new ToolCard({ id: d.id, name: "exec", input: d.input });
+      c = new ToolCard({ id: d.id, name: "exec", input: d.input, open: true });
       this.execs.set(d.id, c);
       this.el.append(h("div", { class: "exec-entry", "aria-label": "Command run in the sandbox" }, c.el));
     }

@@ -28,7 +28,7 @@ conversation = new Conversation($("conversation"), {
     showWelcome();
   },
 });
-const workspace = new Workspace();
+const workspace = new Workspace(() => conversation.running);
 const sessions = new SessionList({
   onOpen: (id) => go(id),
   onDeleted: (id) => { if (id === activeId) go(null); },
@@ -37,7 +37,10 @@ const sessions = new SessionList({
 const view = new SessionView({
   conversation,
   onInfo: (info) => sessions.update(info),
-  onTurnEnd: () => sessions.refresh(),
+  onTurnEnd: () => {
+    sessions.refresh();
+    workspace.turnEnded();
+  },
   onToolEnd: (name, input) => {
     if (name === "bash" || name === "exec" ||
         (name === "str_replace_based_edit_tool" && input && EDITS.has(input.command))) workspace.changed();
@@ -74,7 +77,7 @@ function show(id) {
   sessions.setActive(id);
   workspace.show(id);
   if (id) {
-    view.open(id);
+    view.open(id).then(() => { if (id === activeId) workspace.list(); });
   } else {
     view.close();
     conversation.reset();
@@ -101,6 +104,7 @@ async function send(text) {
       sessions.setActive(id);
       workspace.show(id);
       await view.open(id);
+      workspace.list();
     } catch (err) {
       const t = conversation.sent(text);
       conversation.sendFailed(t, err);
@@ -114,6 +118,8 @@ async function send(text) {
     const title = text.trim().replace(/\s+/g, " ").slice(0, TITLE_MAX);
     sessions.setTitle(id, title).catch(() => {});
   }
+  await view.opening; // the transcript first: the message's turn goes after it
+  if (id !== activeId) return false;
   const turn = conversation.sent(text);
   showWelcome();
   if (!(await view.waitReady()) || id !== activeId) return true;

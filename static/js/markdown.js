@@ -1,7 +1,8 @@
 // Markdown to safe DOM: marked renders (GitHub flavour: tables, lists, fences), code is
 // highlighted by highlight.js, and DOMPurify sanitizes all of it before it becomes DOM.
-// The model's HTML is never live: no script, no handler, no javascript: link; links open
-// in a new tab without a referrer; images become links (nothing is fetched from elsewhere).
+// The model's HTML is never live: raw HTML is shown as text, and DOMPurify removes any
+// script, handler or javascript: link; links open in a new tab without a referrer; images
+// become links (nothing is fetched from elsewhere).
 
 import { Marked } from "../vendor/marked/marked.esm.js";
 import DOMPurify from "../vendor/dompurify/purify.es.mjs";
@@ -39,6 +40,11 @@ const marked = new Marked({
       const r = highlight(text, name);
       const cls = `hljs${r.lang ? ` language-${r.lang}` : ""}`;
       return `<pre><code class="${cls}">${r.html}</code></pre>\n`;
+    },
+    // Raw HTML in the model's Markdown is shown as text: it never reaches an HTML parser
+    // as markup (DOMPurify below stays as a second line).
+    html({ text, block }) {
+      return block ? `<p class="raw-html">${escapeHtml(text.replace(/\n+$/, ""))}</p>\n` : escapeHtml(text);
     },
     image({ href, title, text }) {
       const label = `image: ${text || title || href}`;

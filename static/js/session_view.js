@@ -19,6 +19,7 @@ export class SessionView {
     this.stream = null;
     this.info = null;
     this.timer = null;
+    this.opening = Promise.resolve();
   }
 
   close() {
@@ -38,7 +39,8 @@ export class SessionView {
     this.id = id;
     const gen = this.gen;
     this.conv.reset();
-    await this.load(gen);
+    this.opening = this.load(gen);
+    await this.opening;
     if (gen !== this.gen) return;
     this.timer = setInterval(() => this.refresh(), POLL_MS);
   }

@@ -47,6 +47,7 @@ export class SessionList {
 
   setActive(id) {
     this.active = id;
+    this.shown = null;
     for (const li of this.ul.children) {
       if (li.dataset.sessionId === id) li.setAttribute("aria-current", "true");
       else li.removeAttribute("aria-current");
@@ -54,9 +55,18 @@ export class SessionList {
   }
 
   render() {
+    // Drawn again only when what it shows changed, keeping the focus where it was.
+    const shown = JSON.stringify(this.sessions.map((s) => [s.id, s.title, s.state, s.turns, s.cost_usd,
+      fmt.ago(s.last_active), s.id === this.active]));
+    if (shown === this.shown) return;
+    this.shown = shown;
+    const focused = document.activeElement;
+    const li = focused?.closest?.("li.session");
+    const where = li && this.ul.contains(li) ? [li.dataset.sessionId, focused.className.split(" ")[0]] : null;
     const items = this.sessions.map((s) => this.item(s));
     this.ul.replaceChildren(...items);
     $("sessions-empty").hidden = items.length > 0;
+    if (where) this.ul.querySelector(`li[data-session-id="${CSS.escape(where[0])}"] .${where[1]}`)?.focus();
   }
 
   item(s) {
@@ -83,6 +93,7 @@ export class SessionList {
       "aria-label": `New title for ${titleOf(s)}` });
     input.value = s.title || "";
     this.editing = true;
+    this.shown = null;
     open.replaceWith(input);
     input.focus();
     input.select();

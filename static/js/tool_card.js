@@ -62,7 +62,8 @@ function inputView(name, input) {
 }
 
 export class ToolCard {
-  constructor({ id, name, input }) {
+  // open: the card starts unfolded (a live call); a transcript's cards start folded.
+  constructor({ id, name, input, open }) {
     this.id = id;
     this.name = name || "tool";
     this.output = "";
@@ -74,11 +75,15 @@ export class ToolCard {
     this.truncEl = h("p", { class: "tool-truncated", hidden: true });
     this.inputEl = h("div", { class: "tool-input" });
     this.briefEl = h("span", { class: "tool-brief" });
-    this.el = h("details", { class: "tool-card", dataset: { toolId: id || "", toolName: this.name, status: "pending" } },
-      h("summary", {}, h("span", { class: "tool-name", text: this.name === EDIT ? "edit" : this.name }),
-        this.briefEl, this.statusEl),
-      h("div", { class: "tool-body" }, this.inputEl,
-        h("div", { class: "tool-output-box" }, this.outEl, this.truncEl)));
+    this.outSize = h("span", { class: "tool-output-size" });
+    this.outToggle = h("button", { type: "button", class: "output-toggle small", "aria-expanded": "true",
+      "aria-label": `Output of ${this.name}`, onclick: () => this.foldOutput() }, "Output ", this.outSize);
+    this.outBox = h("div", { class: "tool-output-box", hidden: true }, this.outToggle, this.outEl, this.truncEl);
+    this.el = h("details", { class: "tool-card", open: !!open,
+      dataset: { toolId: id || "", toolName: this.name, status: "pending" } },
+    h("summary", {}, h("span", { class: "tool-name", text: this.name === EDIT ? "edit" : this.name }),
+      this.briefEl, this.statusEl),
+    h("div", { class: "tool-body" }, this.inputEl, this.outBox));
     this.el.toolCard = this;
     this.drawOutput = frameBatcher(() => this.renderOutput());
     this.setInput(input);
@@ -116,8 +121,17 @@ export class ToolCard {
     this.renderOutput();
   }
 
+  foldOutput() {
+    const show = this.outToggle.getAttribute("aria-expanded") !== "true";
+    this.outToggle.setAttribute("aria-expanded", String(show));
+    this.outEl.hidden = !show;
+  }
+
   renderOutput() {
     this.outEl.textContent = this.output;
+    this.outBox.hidden = !this.output;
+    const lines = this.output.split("\n").length;
+    this.outSize.textContent = `· ${fmt.plural(lines, "line")}, ${fmt.bytes(new TextEncoder().encode(this.output).length)}`;
     const m = CUT_NOTE.exec(this.output.slice(-300));
     let note = "";
     if (m && m[1]) note = `Output cut at 100 KiB by agentd: ${fmt.bytes(Number(m[1]))} more not shown.`;

@@ -23,8 +23,10 @@ const STOP_NOTES = {
 };
 
 export class Turn {
-  constructor(index, onChange) {
+  // live: its tool cards start unfolded (a turn seen as it happens, not from a transcript)
+  constructor(index, onChange, live = true) {
     this.onChange = onChange;
+    this.live = live;
     this.cards = new Map();
     this.callNodes = [];   // what the model call in progress has shown so far
     this.segment = null;   // the Markdown that text events are streamed into
@@ -55,7 +57,7 @@ export class Turn {
   card(id, name, input) {
     let c = this.cards.get(id);
     if (!c) {
-      c = new ToolCard({ id, name, input });
+      c = new ToolCard({ id, name, input, open: this.live });
       this.cards.set(id, c);
       this.asstEl.append(c.el);
       this.callNodes.push(c.el);
@@ -81,7 +83,7 @@ export class Turn {
       } else if (b.type === "tool_use") {
         let c = this.cards.get(b.id);
         if (!c) {
-          c = new ToolCard({ id: b.id, name: b.name, input: b.input });
+          c = new ToolCard({ id: b.id, name: b.name, input: b.input, open: this.live });
           this.cards.set(b.id, c);
         } else {
           c.setInput(b.input);

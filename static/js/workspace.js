@@ -11,13 +11,16 @@ const VIEW_MAX = 1024 * 1024;
 const join = (dir, name) => (dir ? `${dir}/${name}` : name);
 
 export class Workspace {
-  constructor() {
+  // busy(): a turn runs (the sandbox's files are not listed then: agentd answers 409)
+  constructor(busy) {
+    this.busy = busy;
+    this.stale = false;
     this.id = null;
     this.dir = "";
     this.gen = 0;
     this.timer = null;
     $("files-up").addEventListener("click", () => this.cd(this.dir.split("/").slice(0, -1).join("/")));
-    $("files-refresh").addEventListener("click", () => this.list());
+    $("files-refresh").addEventListener("click", () => this.list(true));
     $("upload").addEventListener("change", (ev) => {
       this.upload([...ev.target.files]);
       ev.target.value = "";
@@ -45,6 +48,7 @@ export class Workspace {
     $("workspace-note").textContent = text;
   }
 
+  // The session shown (its files are listed by list(), once its state is known).
   show(id) {
     this.id = id;
     this.dir = "";
@@ -53,13 +57,10 @@ export class Workspace {
     this.note("");
     $("upload").disabled = !id;
     $("files-refresh").disabled = !id;
-    if (!id) {
-      $("files").replaceChildren(h("li", { class: "files-empty", text: "No session yet: send a message to start one." }));
-      $("files-path").textContent = "/workspace";
-      $("files-up").disabled = true;
-      return;
-    }
-    this.list();
+    $("files-path").textContent = "/workspace";
+    $("files-up").disabled = true;
+    $("files").replaceChildren(h("li", { class: "files-empty",
+      text: id ? "Loading…" : "No session yet: send a message to start one." }));
   }
 
   cd(dir) {
@@ -67,14 +68,26 @@ export class Workspace {
     this.list();
   }
 
-  // A tool may have changed the files: list again, once for a burst of tool ends.
+  // A tool may have changed the files: list again, once for a burst of tool ends, or when
+  // the turn is over.
   changed() {
     clearTimeout(this.timer);
     this.timer = setTimeout(() => this.list(), 300);
   }
 
-  async list() {
+  // The turn is over: what it changed can be listed now.
+  turnEnded() {
+    if (this.stale) this.changed();
+  }
+
+  // asked: the Refresh button (tried also during a turn: agentd decides).
+  async list(asked = false) {
     if (!this.id) return;
+    if (this.busy() && !asked) {
+      this.stale = true;
+      return;
+    }
+    this.stale = false;
     const gen = this.gen;
     const dir = this.dir;
     $("files-path").textContent = `/workspace${dir ? `/${dir}` : ""}`;
@@ -85,6 +98,11 @@ export class Workspace {
     } catch (err) {
       if (gen !== this.gen) return;
       if (err.status === 404 && dir) return this.cd("");
+      if (err.status === 409) {
+        this.stale = true;
+        this.note("The sandbox is busy with a turn: its files are listed again when the turn is over.");
+        return;
+      }
       $("files").replaceChildren(h("li", { class: "files-empty", text: `The files could not be listed: ${err.message}` }));
       return;
     }
@@ -97,6 +115,7 @@ export class Workspace {
       return;
     }
     ul.replaceChildren(...entries.map((e) => this.item(e)));
+    if (asked) this.note("");
   }
 
   item(e) {
