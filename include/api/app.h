@@ -43,6 +43,7 @@ enum MHD_Result api_chat(struct http_req *req);
 enum MHD_Result api_sessions_create(struct http_req *req);
 enum MHD_Result api_sessions_list(struct http_req *req);
 enum MHD_Result api_session_get(struct http_req *req);
+enum MHD_Result api_session_patch(struct http_req *req);
 enum MHD_Result api_session_delete(struct http_req *req);
 enum MHD_Result api_session_post_message(struct http_req *req);
 enum MHD_Result api_session_messages(struct http_req *req);

@@ -24,6 +24,10 @@ struct chat_request {
 	bool stream;
 };
 
+/* Text from a user (a message, a title): no ESC nor other control character but tab,
+ * newline and carriage return, at most max_chars characters (0: any number). */
+int chat_text_check(const char *field, const char *s, int64_t max_chars, struct ad_err *err);
+
 int chat_request_parse(const cJSON *body, int64_t max_message_chars, struct chat_request *out,
 		       struct ad_err *err);
 

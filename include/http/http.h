@@ -108,9 +108,9 @@ enum MHD_Result http_reply_error(struct http_req *req, unsigned status, const ch
 enum MHD_Result http_reply_error_header(struct http_req *req, unsigned status, const char *type,
 					const char *hname, const char *hvalue, const char *fmt, ...)
 	__attribute__((format(printf, 6, 7)));
-/* data (malloc()ed) is owned by the reply from here on. */
-enum MHD_Result http_reply_bytes(struct http_req *req, unsigned status, void *data, size_t len,
-				 const char *content_type);
+/* 200 with a file to save as name (Content-Disposition: attachment, sandboxed: never
+ * shown as a page of this origin); data (malloc()ed) is owned by the reply from here on. */
+enum MHD_Result http_reply_download(struct http_req *req, void *data, size_t len, const char *name);
 /* fd is owned by the reply from here on. */
 enum MHD_Result http_reply_fd(struct http_req *req, unsigned status, int fd, uint64_t size,
 			      const char *content_type);

@@ -5,6 +5,8 @@
  *                        workspace snapshot that goes with them (replaced atomically)
  *     workspace.<N>.tar  /workspace as it was at save N (written to a temporary
  *                        file, fsync()ed, renamed); workspace.tar: generation 0
+ *     title              the name its owner gave it (UTF-8 text, replaced atomically
+ *                        when it is given or changed; not tied to any save)
  *
  * Both are written after every completed turn, before the client gets the answer, and
  * at a suspend: the snapshot first, then session.json naming it; only then are older
@@ -30,6 +32,8 @@ int persist_save_meta(const char *state_dir, const char *id, const cJSON *meta, 
  * cannot be read is logged and skipped. */
 cJSON *persist_load_all(const char *state_dir);
 void persist_remove(const char *state_dir, const char *id);
+/* The session's title ("" removes it). */
+int persist_save_title(const char *state_dir, const char *id, const char *title, struct ad_err *err);
 /* The snapshots older than generation keep go (session.json names keep now). */
 void persist_prune(const char *state_dir, const char *id, uint64_t keep);
 

@@ -44,6 +44,7 @@ struct session_opts {
 	unsigned idle_timeout_s;        /* 0: the config's */
 	const cJSON *policy;            /* sandbox tightenings ({"memory_max": "256M", ...}), or NULL */
 	const char *sandbox;            /* shared: the shared sandbox's name (default "shared") */
+	const char *title;              /* its owner's name for it, or NULL */
 };
 
 /* The registry, with the spawner and hub it makes sessions with (app). */
@@ -103,7 +104,11 @@ void session_destroy(struct session *s, const char *why);
 /* {id, state, pattern, created, last_active, turns, usage, cost_usd, ...}; detail adds
  * the live resource usage of the sandbox's cgroup. */
 cJSON *session_json(struct session *s, bool detail);
-/* {"messages": [...]}: the transcript. */
+/* Give s the title title ("" for none); a hybrid session keeps it on disk. err->errnum
+ * ENOENT: the session has ended. */
+int session_set_title(struct session *s, const char *title, struct ad_err *err);
+/* {"messages": [...], "event_id"}: the transcript, and the id of the last event it
+ * reflects (reading the events after that id continues it exactly). */
 cJSON *session_transcript(struct session *s);
 
 /* GET .../events: a reader of the events after last_id (0: all that are kept), then of

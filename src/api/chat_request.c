@@ -8,7 +8,7 @@
 
 /* Text from a user: NUL cannot reach here (the strict parser refuses it), ESC and the
  * other C0 controls but tab, newline and carriage return are refused by name. */
-static int check_text(const char *field, const char *s, int64_t max_chars, struct ad_err *err)
+int chat_text_check(const char *field, const char *s, int64_t max_chars, struct ad_err *err)
 {
 	size_t len = strlen(s);
 	for (size_t i = 0; i < len; i++) {
@@ -30,7 +30,7 @@ static int check_words(const char *field, const char *s, int64_t max_chars, stru
 {
 	if (s[strspn(s, " \t\r\n")] == '\0')
 		return ad_err_set(err, 0, "%s must hold more than white space", field);
-	return check_text(field, s, max_chars, err);
+	return chat_text_check(field, s, max_chars, err);
 }
 
 static int check_token(const char *field, const char *s, size_t max, const char *extra, struct ad_err *err)
@@ -121,7 +121,7 @@ int chat_request_parse(const cJSON *body, int64_t max_message_chars, struct chat
 		} else if (strcmp(n, "system") == 0) {
 			if (!cJSON_IsString(k))
 				return ad_err_set(err, 0, "system must be a string");
-			if (check_text("system", k->valuestring, CHAT_MAX_SYSTEM_CHARS, err) < 0)
+			if (chat_text_check("system", k->valuestring, CHAT_MAX_SYSTEM_CHARS, err) < 0)
 				return -1;
 			out->system = k->valuestring;
 		} else if (strcmp(n, "model") == 0) {

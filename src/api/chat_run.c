@@ -150,8 +150,10 @@ void chat_run_event(struct chat_run *r, unsigned id, const cJSON *ev, const char
 		const cJSON *em = cJSON_GetObjectItemCaseSensitive(e, "message");
 		const char *etype = cJSON_IsString(et) ? et->valuestring : "api_error";
 		log_info("chat %s: the turn failed: %s: %s", r->id, etype, cJSON_IsString(em) ? em->valuestring : "");
-		end_run(r, id, json_error(etype, cJSON_IsString(em) ? em->valuestring : "the run failed"),
-			chat_error_status(etype), "error");
+		cJSON *result = json_error(etype, cJSON_IsString(em) ? em->valuestring : "the run failed");
+		if (id > 0)       /* the session's log has it too: a page that shows both, once */
+			cJSON_AddNumberToObject(cJSON_GetObjectItemCaseSensitive(result, "error"), "event_id", id);
+		end_run(r, id, result, chat_error_status(etype), "error");
 	} else {
 		if (strncmp(type, "tool_", 5) == 0)
 			record_tool(r, type, ev);

@@ -22,6 +22,7 @@ const struct http_route api_routes[] = {
 	{ "/api/sessions", HTTP_GET, HTTP_BODY_NONE, api_sessions_list, 0, 0 },
 	{ "/api/sessions/{id}", HTTP_GET, HTTP_BODY_NONE, api_session_get, 0, 0 },
 	{ "/api/sessions/{id}", HTTP_DELETE, HTTP_BODY_NONE, api_session_delete, 0, 0 },
+	{ "/api/sessions/{id}", HTTP_PATCH, HTTP_BODY_JSON, api_session_patch, 0, 0 },
 	{ "/api/sessions/{id}/messages", HTTP_POST, HTTP_BODY_JSON, api_session_post_message, HTTP_ROUTE_WORK, 0 },
 	{ "/api/sessions/{id}/messages", HTTP_GET, HTTP_BODY_NONE, api_session_messages, 0, 0 },
 	{ "/api/sessions/{id}/events", HTTP_GET, HTTP_BODY_NONE, api_session_events, 0, 0 },

@@ -151,7 +151,8 @@ static enum MHD_Result file_reply(struct http_req *req)
 		return http_reply_error(req, 502, "sandbox_error", "the file came back garbled");
 	}
 	cJSON_Delete(end);
-	return http_reply_bytes(req, 200, raw, n, "application/octet-stream");
+	const char *slash = strrchr(file_path(req), '/');
+	return http_reply_download(req, raw, n, slash ? slash + 1 : file_path(req));
 }
 
 /* GET (a file's bytes; a directory's listing when the path is empty or ends in '/'),

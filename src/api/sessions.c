@@ -12,6 +12,15 @@
 #include "session/session.h"
 
 #define CAPACITY_RETRY_S "5"
+#define TITLE_MAX_CHARS 200
+
+/* A session's title: text of at most TITLE_MAX_CHARS characters, "" for none. */
+static int check_title(const cJSON *k, struct ad_err *err)
+{
+	if (!cJSON_IsString(k))
+		return ad_err_set(err, 0, "title must be a string");
+	return chat_text_check("title", k->valuestring, TITLE_MAX_CHARS, err);
+}
 
 const char *api_owner(const struct http_req *req)
 {
@@ -62,6 +71,10 @@ static int parse_opts(struct app *app, const cJSON *body, struct session_opts *o
 			if (!cJSON_IsString(k))
 				return ad_err_set(err, 0, "%s must be a string", n);
 			*(n[0] == 's' ? &o->system : &o->model) = k->valuestring;
+		} else if (strcmp(n, "title") == 0) {
+			if (check_title(k, err) < 0)
+				return -1;
+			o->title = k->valuestring;
 		} else if (strcmp(n, "idle_timeout_s") == 0) {
 			if (!cJSON_IsNumber(k) || k->valuedouble < 1 || k->valuedouble > (double)app->cfg.session.idle_timeout_s)
 				return ad_err_set(err, 0, "idle_timeout_s must be a number of seconds from 1 to %lld",
@@ -143,6 +156,37 @@ enum MHD_Result api_session_get(struct http_req *req)
 	if (s == NULL)
 		return r;
 	cJSON *j = session_json(s, true);
+	session_unref(s);
+	return http_reply_json(req, 200, j);
+}
+
+/* PATCH: what its owner may change once it exists (its title). */
+enum MHD_Result api_session_patch(struct http_req *req)
+{
+	struct ad_err e;
+	const cJSON *title = NULL;
+	if (!cJSON_IsObject(req->json))
+		return http_reply_error(req, 400, HTTP_ERR_INVALID, "the body must be a JSON object like "
+					"{\"title\": \"...\"}");
+	for (const cJSON *k = req->json->child; k; k = k->next) {
+		if (strcmp(k->string, "title") != 0)
+			return http_reply_error(req, 400, HTTP_ERR_INVALID, "unknown field \"%s\": only \"title\" "
+						"can be changed", k->string);
+		if (check_title(k, &e) < 0)
+			return http_reply_error(req, 400, HTTP_ERR_INVALID, "%s", e.msg);
+		title = k;
+	}
+	if (title == NULL)
+		return http_reply_error(req, 400, HTTP_ERR_INVALID, "nothing to change: send {\"title\": \"...\"}");
+	enum MHD_Result r;
+	struct session *s = api_find_session(req, &r);
+	if (s == NULL)
+		return r;
+	if (session_set_title(s, title->valuestring, &e) < 0) {
+		session_unref(s);
+		return http_reply_error(req, 404, HTTP_ERR_NOT_FOUND, "%s", e.msg);
+	}
+	cJSON *j = session_json(s, false);
 	session_unref(s);
 	return http_reply_json(req, 200, j);
 }

@@ -23,8 +23,10 @@ static enum MHD_Result queue(struct http_req *req, unsigned status, struct MHD_R
 	MHD_add_response_header(r, "X-Content-Type-Options", "nosniff");
 	MHD_add_response_header(r, "Referrer-Policy", "no-referrer");
 	MHD_add_response_header(r, "X-Frame-Options", "DENY");
+	/* the chat page runs its own scripts only: nothing inline, nothing from elsewhere */
 	MHD_add_response_header(r, "Content-Security-Policy",
-				"default-src 'self'; frame-ancestors 'none'; base-uri 'none'");
+				"default-src 'self'; img-src 'self' data: blob:; object-src 'none'; "
+				"frame-ancestors 'none'; base-uri 'none'; form-action 'self'");
 	if (req->draining || req->close)
 		MHD_add_response_header(r, MHD_HTTP_HEADER_CONNECTION, "close");
 	req->status = status;
@@ -175,17 +177,29 @@ enum MHD_Result http_reply_stream(struct http_req *req, unsigned status, const c
 	return queue(req, status, r, 0);
 }
 
-enum MHD_Result http_reply_bytes(struct http_req *req, unsigned status, void *data, size_t len,
-				 const char *content_type)
+enum MHD_Result http_reply_download(struct http_req *req, void *data, size_t len, const char *name)
 {
 	struct MHD_Response *r = MHD_create_response_from_buffer(len, data, MHD_RESPMEM_MUST_FREE);
 	if (r == NULL) {
 		free(data);
 		return MHD_NO;
 	}
-	MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, content_type);
+	/* a file the agent made is never a page of this origin: saved, not shown */
+	char disp[1024] = "attachment; filename*=UTF-8''";
+	size_t n = strlen(disp);
+	for (const unsigned char *p = (const unsigned char *)name; *p && n + 4 < sizeof(disp); p++) {
+		if ((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') ||
+		    strchr("._-", *p) != NULL)
+			disp[n++] = (char)*p;
+		else
+			n += (size_t)snprintf(disp + n, sizeof(disp) - n, "%%%02X", *p);
+	}
+	disp[n] = '\0';
+	MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, "application/octet-stream");
+	MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_DISPOSITION, disp);
+	MHD_add_response_header(r, "Content-Security-Policy", "sandbox; default-src 'none'");
 	MHD_add_response_header(r, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
-	return queue(req, status, r, len);
+	return queue(req, 200, r, len);
 }
 
 /* libmicrohttpd 0.9.75 takes a response only before the body or after all of it. A

@@ -17,8 +17,11 @@
 #include "core/json.h"
 #include "core/log.h"
 #include "core/statefile.h"
+#include "core/utf8.h"
 
 #define META "session.json"
+#define TITLE "title"
+#define TITLE_MAX 4096                        /* bytes: 200 characters of up to 4 */
 #define SNAPSHOT "workspace.tar"              /* generation 0: saved before generations were */
 #define SNAPSHOT_GEN "workspace.%llu.tar"
 #define SNAPSHOT_TMP "workspace.tar.tmp"
@@ -50,6 +53,41 @@ int persist_save_meta(const char *state_dir, const char *id, const cJSON *meta, 
 	if (text == NULL)
 		return ad_err_set(err, ENOMEM, "session state");
 	return statefile_replace(dir, -1, META, text, strlen(text), 0600, 0, err);
+}
+
+int persist_save_title(const char *state_dir, const char *id, const char *title, struct ad_err *err)
+{
+	char dir[4096];
+	if (persist_dir(state_dir, id, dir, sizeof(dir), err) < 0)
+		return -1;
+	if (title[0] != '\0')
+		return statefile_replace(dir, -1, TITLE, title, strlen(title), 0600, 0, err);
+	char path[4200];
+	snprintf(path, sizeof(path), "%s/" TITLE, dir);
+	if (unlink(path) < 0 && errno != ENOENT)
+		return ad_err_sys(err, "%s", path);
+	return 0;
+}
+
+/* The title kept beside session.json, into meta's "title"; a title that cannot be read
+ * is logged, and the session comes back without it. */
+static void load_title(const char *dir, cJSON *meta)
+{
+	char path[4600];
+	_cleanup_free_ char *text = NULL;
+	size_t len;
+	struct ad_err e;
+	snprintf(path, sizeof(path), "%s/" TITLE, dir);
+	if (statefile_read(path, TITLE_MAX, &text, &len, &e) < 0) {
+		if (e.errnum != ENOENT)
+			log_warn("state: %s: %s; the session comes back without its title", path, e.msg);
+		return;
+	}
+	if (strlen(text) != len || !utf8_valid(text, len, NULL)) {
+		log_warn("state: %s is not UTF-8 text; the session comes back without its title", path);
+		return;
+	}
+	cJSON_AddStringToObject(meta, "title", text);
 }
 
 cJSON *persist_load_all(const char *state_dir)
@@ -91,6 +129,8 @@ cJSON *persist_load_all(const char *state_dir)
 			cJSON_Delete(meta);
 			continue;
 		}
+		snprintf(path, sizeof(path), "%s/%s", dir, de->d_name);
+		load_title(path, meta);
 		cJSON_AddItemToArray(all, meta);
 	}
 	closedir(d);

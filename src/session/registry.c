@@ -253,8 +253,10 @@ void session_adopt(struct session *s, const struct session_opts *o)
 				    ? o->idle_timeout_s : (unsigned)cfg->session.idle_timeout_s;
 	free(s->system);
 	free(s->model);
+	free(s->title);
 	s->system = o->system ? strdup(o->system) : NULL;
 	s->model = o->model ? strdup(o->model) : NULL;
+	s->title = o->title && o->title[0] ? strdup(o->title) : NULL;
 }
 
 int session_spawn(struct sessions *reg, struct session *s, const cJSON *policy, const cJSON *join,
@@ -313,6 +315,7 @@ struct session *session_create(struct sessions *reg, const struct session_opts *
 	reg->buckets[b] = s;
 	pthread_mutex_unlock(&reg->lock);
 	log_info("session %s: created (%s) for %s", s->id, session_pattern_names[s->pattern], s->owner);
+	session_title_created(s);
 	return s;
 unreserve:
 	pthread_mutex_lock(&reg->lock);
@@ -333,6 +336,7 @@ static void restore_one(struct sessions *reg, const cJSON *m)
 		.pattern = PATTERN_HYBRID, .owner = cJSON_IsString(owner) ? owner->valuestring : "anonymous",
 		.system = cJSON_IsString(system) ? system->valuestring : NULL,
 		.model = cJSON_IsString(model) ? model->valuestring : NULL,
+		.title = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(m, "title")),
 		.idle_timeout_s = cJSON_IsNumber(idle) ? (unsigned)idle->valuedouble : 0,
 	};
 	struct session *s = session_alloc(reg, &o, &e);

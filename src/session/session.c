@@ -77,6 +77,7 @@ void session_unref(struct session *s)
 	free(s->reason);
 	free(s->system);
 	free(s->model);
+	free(s->title);
 	pthread_mutex_destroy(&s->lock);
 	free(s);
 }
@@ -245,6 +246,7 @@ cJSON *session_json(struct session *s, bool detail)
 	cJSON_AddStringToObject(j, "id", s->id);
 	cJSON_AddStringToObject(j, "state", session_state_names[s->state]);
 	cJSON_AddStringToObject(j, "pattern", session_pattern_names[s->pattern]);
+	cJSON_AddStringToObject(j, "title", s->title ? s->title : "");
 	cJSON_AddNumberToObject(j, "created", (double)s->created);
 	cJSON_AddNumberToObject(j, "last_active", (double)s->last_active);
 	cJSON_AddNumberToObject(j, "idle_timeout_s", s->idle_timeout_s);
@@ -265,6 +267,11 @@ cJSON *session_transcript(struct session *s)
 	cJSON *j = cJSON_CreateObject();
 	pthread_mutex_lock(&s->lock);
 	cJSON_AddItemToObject(j, "messages", cJSON_Duplicate(s->transcript, true));
+	/* what the messages hold ends there: the events after it (Last-Event-ID) follow on.
+	 * In a turn, that is the last message's event (the reply in progress is not in the
+	 * transcript yet); between turns, everything so far. */
+	bool in_turn = s->run != NULL || s->state == SESSION_RUNNING;
+	cJSON_AddNumberToObject(j, "event_id", in_turn ? s->transcript_event : s->next_event_id);
 	pthread_mutex_unlock(&s->lock);
 	return j;
 }

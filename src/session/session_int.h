@@ -77,6 +77,7 @@ struct session {
 	uint64_t idle_since_ns;            /* monotonic */
 	unsigned idle_timeout_s;
 	char *system, *model;              /* defaults for turns, or NULL */
+	char *title;                       /* its owner's name for it, or NULL */
 	struct hub_link *link;             /* NULL once closed */
 	bool closing;                      /* destroy asked: the link's end is expected */
 	bool pooled;                       /* in the warm pool, nobody's yet */
@@ -104,6 +105,7 @@ struct session {
 	uint64_t saved_gen;                /* the snapshot session.json names (persist.h) */
 	uint64_t save_gen;                 /* the last save's generation */
 	unsigned turns, next_event_id;
+	unsigned transcript_event;         /* the id of the transcript's last message's event */
 	struct usage usage;
 	cJSON *transcript;                 /* messages, as the agent appended them */
 	cJSON *cgroup;                     /* where the sandbox's cgroup is, from "ready" */
@@ -164,6 +166,8 @@ void session_readers_wake(struct session *s);
 struct session *session_alloc(struct sessions *reg, const struct session_opts *o, struct ad_err *err);
 /* Under s->lock or before anyone else sees s: take on o's owner, pattern, defaults. */
 void session_adopt(struct session *s, const struct session_opts *o);
+/* A new session's title, if it has one, goes to disk (hybrid; session_title.c). */
+void session_title_created(struct session *s);
 int session_spawn(struct sessions *reg, struct session *s, const cJSON *policy, const cJSON *join,
 		  struct ad_err *err);
 void session_send_pending(struct session *s, const char *failure);

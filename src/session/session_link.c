@@ -49,8 +49,10 @@ static void on_event(void *owner, cJSON *ev)
 			session_enter(s, SESSION_READY, "the sandbox is up");
 	} else if (strcmp(type, "message") == 0) {
 		const cJSON *m = cJSON_GetObjectItemCaseSensitive(ev, "message");
-		if (m != NULL)        /* and into the log: the conversation is in the events */
+		if (m != NULL) {      /* and into the log: the conversation is in the events */
 			cJSON_AddItemToArray(s->transcript, cJSON_Duplicate(m, true));
+			s->transcript_event = id;
+		}
 	} else if (strcmp(type, "usage") == 0) {
 		struct usage u = { 0 };
 		usage_read_json(&u, cJSON_GetObjectItemCaseSensitive(ev, "call"));
