@@ -42,6 +42,8 @@ static cJSON *meta(struct session *s, uint64_t gen)
 		cJSON_AddStringToObject(j, "system", s->system);
 	if (s->model)
 		cJSON_AddStringToObject(j, "model", s->model);
+	if (s->turn_log != NULL)
+		cJSON_AddItemToObject(j, "turn_log", cJSON_Duplicate(s->turn_log, true));
 	cJSON *t = cJSON_AddArrayToObject(j, "transcript");
 	int i = 0;
 	for (cJSON *m = s->transcript ? s->transcript->child : NULL; m && i < s->committed; m = m->next, i++)

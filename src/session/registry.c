@@ -361,6 +361,9 @@ static void restore_one(struct sessions *reg, const cJSON *m)
 	cJSON_Delete(s->transcript);
 	s->transcript = cJSON_Duplicate(cJSON_GetObjectItemCaseSensitive(m, "transcript"), true);
 	s->committed = cJSON_GetArraySize(s->transcript);
+	const cJSON *turn_log = cJSON_GetObjectItemCaseSensitive(m, "turn_log");
+	if (cJSON_IsArray(turn_log))
+		s->turn_log = cJSON_Duplicate(turn_log, true);
 	s->state = SESSION_SUSPENDED;
 	pthread_mutex_lock(&reg->lock);
 	unsigned b = bucket(s->id);

@@ -69,6 +69,7 @@ void session_unref(struct session *s)
 		return;
 	session_log_free(s);
 	cJSON_Delete(s->transcript);
+	cJSON_Delete(s->turn_log);
 	cJSON_Delete(s->history);
 	cJSON_Delete(s->op_input);
 	cJSON_Delete(s->held_end);
@@ -272,6 +273,7 @@ cJSON *session_transcript(struct session *s)
 	 * transcript yet); between turns, everything so far. */
 	bool in_turn = s->run != NULL || s->state == SESSION_RUNNING;
 	cJSON_AddNumberToObject(j, "event_id", in_turn ? s->transcript_event : s->next_event_id);
+	cJSON_AddItemToObject(j, "turns", s->turn_log ? cJSON_Duplicate(s->turn_log, true) : cJSON_CreateArray());
 	pthread_mutex_unlock(&s->lock);
 	return j;
 }

@@ -91,6 +91,8 @@ struct session {
 	unsigned next_op_id;
 	cJSON *history;                    /* tool calls and execs (session_history.c) */
 	int committed;                     /* transcript messages of completed turns */
+	cJSON *turn_log;                   /* a completed turn each: where it starts in the
+					    * transcript, its end and what it cost (or NULL) */
 	/* hybrid.c */
 	unsigned saves_pending;            /* session.json writes with the saver (hybrid.c) */
 	bool drop_saved;                   /* deleted meanwhile: the save removes it all */

@@ -24,6 +24,22 @@ static struct chat_run *detach_run(struct session *s)
 	return run;
 }
 
+/* Under the lock: a completed turn in the turn log, with the transcript's messages since
+ * the last one (so a page that starts from the transcript shows each turn's cost). */
+static void log_turn(struct session *s, const cJSON *done)
+{
+	if (s->turn_log == NULL && (s->turn_log = cJSON_CreateArray()) == NULL)
+		return;
+	cJSON *t = cJSON_CreateObject();
+	cJSON_AddNumberToObject(t, "first_message", s->committed);
+	static const char *const fields[] = { "stop_reason", "model_calls", "usage", "cost_usd" };
+	for (size_t i = 0; i < ARRAY_SIZE(fields); i++) {
+		const cJSON *v = cJSON_GetObjectItemCaseSensitive(done, fields[i]);
+		cJSON_AddItemToObject(t, fields[i], v ? cJSON_Duplicate(v, true) : cJSON_CreateNull());
+	}
+	cJSON_AddItemToArray(s->turn_log, t);
+}
+
 static void on_event(void *owner, cJSON *ev)
 {
 	struct session *s = owner;
@@ -78,6 +94,7 @@ static void on_event(void *owner, cJSON *ev)
 		s->turns += done;
 		s->last_active = time(NULL);
 		if (done) {
+			log_turn(s, ev);
 			s->committed = cJSON_GetArraySize(s->transcript);
 		} else {          /* the agent rolled the turn back: so does the transcript */
 			while (cJSON_GetArraySize(s->transcript) > s->committed)

@@ -79,9 +79,12 @@ def test_a_hybrid_session_keeps_its_title_across_restarts(daemon_factory, mock, 
     sid = create(d, pattern="hybrid", title="first name")["id"]
     mock.enqueue({"text": "one"})
     assert d.post_json(f"/api/sessions/{sid}/messages", {"message": "hi"}, timeout=CHAT_TIMEOUT).status == 200
+    turns = d.get(f"/api/sessions/{sid}/messages").json()["turns"]
+    assert len(turns) == 1 and turns[0]["stop_reason"] == "end_turn", turns
     d.stop()
     d = start()
     assert d.get(f"/api/sessions/{sid}").json()["title"] == "first name"
+    assert d.get(f"/api/sessions/{sid}/messages").json()["turns"] == turns
     patch(d, sid, {"title": "second name"})          # renamed while suspended: kept too
     d.stop()
     d = start()
@@ -128,6 +131,20 @@ def test_a_page_that_reloads_mid_turn_gets_everything_once(chatd, mock):
     finish(chatd, mock)
 
 
+def test_the_transcript_says_what_each_turn_cost(chatd, mock):
+    sid = create(chatd)["id"]
+    mock.enqueue(calls(bash("echo one")), {"text": "first"})
+    first = chatd.post_json(f"/api/sessions/{sid}/messages", {"message": "a"}, timeout=CHAT_TIMEOUT).json()
+    mock.enqueue({"text": "second"})
+    second = chatd.post_json(f"/api/sessions/{sid}/messages", {"message": "b"}, timeout=CHAT_TIMEOUT).json()
+    doc = chatd.get(f"/api/sessions/{sid}/messages").json()
+    assert [m["role"] for m in doc["messages"]] == ["user", "assistant", "user", "assistant", "user", "assistant"]
+    want = [{"first_message": 0, **{k: first[k] for k in ("stop_reason", "model_calls", "usage", "cost_usd")}},
+            {"first_message": 4, **{k: second[k] for k in ("stop_reason", "model_calls", "usage", "cost_usd")}}]
+    assert doc["turns"] == want, (doc["turns"], want)
+    finish(chatd, mock)
+
+
 def test_a_failed_turn_names_its_error_event(chatd, mock):
     sid = create(chatd)["id"]
     mock.enqueue({"status": 400, "error": {"type": "invalid_request_error", "message": "bad thing"}})
@@ -137,6 +154,7 @@ def test_a_failed_turn_names_its_error_event(chatd, mock):
     events = read_events(chatd, sid, err["event_id"])
     assert events[-1].event == "error" and int(events[-1].id) == err["event_id"], events
     assert events[-1].data["error"]["message"] == err["message"]
+    assert chatd.get(f"/api/sessions/{sid}/messages").json()["turns"] == []
     # a refusal before any turn began names no event
     busy = chatd.post_json(f"/api/sessions/{sid}/messages", {"message": ""})
     assert busy.status == 400 and "event_id" not in busy.json()["error"], busy
