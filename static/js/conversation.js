@@ -13,10 +13,21 @@ export class Conversation {
     this.onState = onState;
     this.onToolEnd = onToolEnd;
     this.stick = true;
-    el.addEventListener("scroll", () => { this.stick = nearBottom(el); }, { passive: true });
+    // Whether to follow the end is decided by the reader's own scrolling; the page's own
+    // scrolls (once a frame while a reply streams) do not ask for the layout again.
+    let ownScroll = false;
+    el.addEventListener("scroll", () => {
+      if (ownScroll) ownScroll = false;
+      else this.stick = nearBottom(el);
+    }, { passive: true });
     handleCopyClicks(el);
-    // Follows the end of the conversation, unless the reader scrolled up; once a frame.
-    this.changed = frameBatcher(() => { if (this.stick) el.scrollTop = el.scrollHeight; });
+    this.changed = frameBatcher(() => {
+      if (!this.stick) return;
+      const top = el.scrollHeight - el.clientHeight;
+      if (Math.abs(el.scrollTop - top) < 1) return;
+      ownScroll = true;
+      el.scrollTop = top;
+    });
     this.reset();
   }
 

@@ -77,7 +77,7 @@ function show(id) {
   sessions.setActive(id);
   workspace.show(id);
   if (id) {
-    view.open(id).then(() => { if (id === activeId) workspace.list(); });
+    view.open(id).then(() => view.waitReady()).then(() => { if (id === activeId) workspace.list(); });
   } else {
     view.close();
     conversation.reset();
@@ -104,7 +104,6 @@ async function send(text) {
       sessions.setActive(id);
       workspace.show(id);
       await view.open(id);
-      workspace.list();
     } catch (err) {
       const t = conversation.sent(text);
       conversation.sendFailed(t, err);
@@ -123,6 +122,7 @@ async function send(text) {
   const turn = conversation.sent(text);
   showWelcome();
   if (!(await view.waitReady()) || id !== activeId) return true;
+  await workspace.settled(); // a listing of the files on its way would make agentd refuse the turn
   api("POST", sessionPath(id, "/messages"), { json: { message: text } }).catch((err) => {
     if (id !== activeId) return;
     // An error with an event_id is in the session's events: shown from there, once.

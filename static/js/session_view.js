@@ -78,7 +78,7 @@ export class SessionView {
           // event log kept from its start is rendered instead; otherwise the replay (one
           // burst on connecting) is passed over and the live events are shown.
           if (first && id === 1) {
-            this.conv.reset();
+            if (!this.conv.pending) this.conv.reset(); // (a message sent meanwhile is in the log)
             skipping = false;
           } else if (performance.now() - opened < FALLBACK_QUIET_MS) {
             first = false;

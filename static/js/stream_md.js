@@ -7,7 +7,7 @@
 import { h, frameBatcher } from "./dom.js";
 import { renderMarkdown } from "./markdown.js";
 
-const FREEZE_PER_FRAME = 32 * 1024; // finished text rendered in one frame, at most
+const FREEZE_PER_FRAME = 8 * 1024;  // finished text rendered in one frame, at most
 const TAIL_FULL_MAX = 16 * 1024;    // an open block larger than this is rendered less often
 const FENCE_HIGHLIGHT_MAX = 8 * 1024; // an open code block larger than this is shown plain
 
@@ -62,7 +62,9 @@ export class MarkdownSegment {
     this.reset();
     if (LINK_DEF.test(this.src) || /\n {0,3}\[[^\]]+\]:/.test(this.src)) {
       // Definitions may be used in any block: only a parse of the whole text is exact.
-      this.tail.before(...renderMarkdown(this.src).childNodes);
+      const chunk = h("div", { class: "md-chunk" });
+      chunk.append(renderMarkdown(this.src));
+      this.tail.before(chunk);
       this.frozen = this.scanned = this.src.length;
     }
   }
@@ -126,8 +128,10 @@ export class MarkdownSegment {
     while (this.bounds.length && (cut === this.frozen || this.bounds[0] - this.frozen <= budget))
       cut = this.bounds.shift();
     if (cut > this.frozen) {
-      const frag = renderMarkdown(this.src.slice(this.frozen, cut));
-      this.tail.before(...frag.childNodes);
+      // A finished chunk is laid out and painted only near the screen (content-visibility).
+      const chunk = h("div", { class: "md-chunk" });
+      chunk.append(renderMarkdown(this.src.slice(this.frozen, cut)));
+      this.tail.before(chunk);
       this.frozen = cut;
     }
     if (this.bounds.length) {

@@ -55,6 +55,7 @@ export class Workspace {
     this.gen++;
     this.closeView();
     this.note("");
+    this.stale = !!id; // listed once its state is known, or when its turn is over
     $("upload").disabled = !id;
     $("files-refresh").disabled = !id;
     $("files-path").textContent = "/workspace";
@@ -90,6 +91,21 @@ export class Workspace {
     this.stale = false;
     const gen = this.gen;
     const dir = this.dir;
+    let settle;
+    this.inFlight = new Promise((r) => { settle = r; });
+    try {
+      await this.fetchList(gen, dir, asked);
+    } finally {
+      settle();
+    }
+  }
+
+  // Resolves once no listing is on its way (agentd refuses a turn while one is: 409).
+  settled() {
+    return this.inFlight || Promise.resolve();
+  }
+
+  async fetchList(gen, dir, asked) {
     $("files-path").textContent = `/workspace${dir ? `/${dir}` : ""}`;
     $("files-up").disabled = !dir;
     let j;
