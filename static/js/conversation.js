@@ -13,15 +13,23 @@ export class Conversation {
     this.onState = onState;
     this.onToolEnd = onToolEnd;
     this.stick = true;
-    // Whether to follow the end is decided by the reader's own scrolling; the page's own
-    // scrolls (once a frame while a reply streams) do not ask for the layout again.
+    // Whether to follow the end is decided by the reader's own scrolling, looked at in the
+    // next frame (with the layout that frame makes anyway); the page's own scrolls are not.
     let ownScroll = false;
+    let readerScrolled = false;
     el.addEventListener("scroll", () => {
       if (ownScroll) ownScroll = false;
-      else this.stick = nearBottom(el);
+      else {
+        readerScrolled = true;
+        this.changed();
+      }
     }, { passive: true });
     handleCopyClicks(el);
     this.changed = frameBatcher(() => {
+      if (readerScrolled) {
+        readerScrolled = false;
+        this.stick = nearBottom(el);
+      }
       if (!this.stick) return;
       const top = el.scrollHeight - el.clientHeight;
       if (Math.abs(el.scrollTop - top) < 1) return;

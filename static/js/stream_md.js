@@ -7,9 +7,10 @@
 import { h, frameBatcher } from "./dom.js";
 import { renderMarkdown } from "./markdown.js";
 
-const FREEZE_PER_FRAME = 8 * 1024;  // finished text rendered in one frame, at most
+const FREEZE_STEP = 2048;           // finished text rendered at once, at least one block
+const FREEZE_MS = 6;                // time a frame spends on finished text before it yields
 const TAIL_FULL_MAX = 16 * 1024;    // an open block larger than this is rendered less often
-const FENCE_HIGHLIGHT_MAX = 8 * 1024; // an open code block larger than this is shown plain
+const FENCE_HIGHLIGHT_MAX = 2 * 1024; // an open code block larger than this is shown plain
 
 const FENCE_OPEN = /^(`{3,}|~{3,})([^`]*)$/;
 const HTML_OPEN = /^<(pre|script|style|textarea)[\s>]|^<(pre|script|style|textarea)$/i;
@@ -122,13 +123,12 @@ export class MarkdownSegment {
     this.findBounds(this.ended);
     if (this.ended) this.addBound(this.src.length);
     if (this.linkDefs && !this.ended) this.bounds = []; // wait for the whole text (finish rebuilds)
-    // Finished blocks, a bounded amount per frame.
-    let budget = FREEZE_PER_FRAME;
-    let cut = this.frozen;
-    while (this.bounds.length && (cut === this.frozen || this.bounds[0] - this.frozen <= budget))
-      cut = this.bounds.shift();
-    if (cut > this.frozen) {
-      // A finished chunk is laid out and painted only near the screen (content-visibility).
+    // Finished blocks, in steps, until this frame's time for them is spent.
+    const start = performance.now();
+    while (this.bounds.length && performance.now() - start < FREEZE_MS) {
+      let cut = this.bounds.shift();
+      while (this.bounds.length && this.bounds[0] - this.frozen <= FREEZE_STEP) cut = this.bounds.shift();
+      // A finished chunk is rendered once and never touched again.
       const chunk = h("div", { class: "md-chunk" });
       chunk.append(renderMarkdown(this.src.slice(this.frozen, cut)));
       this.tail.before(chunk);
