@@ -23,7 +23,7 @@ mkdir -p "$new/marked" "$new/dompurify" "$new/highlight"
 # marked: Markdown to HTML (MIT)
 cp "$nm/marked/lib/marked.esm.js" "$nm/marked/LICENSE" "$new/marked/"
 # DOMPurify: the HTML sanitizer (Apache-2.0 or MPL-2.0)
-cp "$nm/dompurify/dist/purify.es.mjs" "$nm/dompurify/LICENSE" "$new/dompurify/"
+cp "$nm/dompurify/dist/purify.es.mjs" "$nm"/dompurify/LICENSE* "$new/dompurify/"
 # highlight.js: the ES module build with its common languages, and GitHub's light and
 # dark themes (BSD-3-Clause)
 hl="$nm/@highlightjs/cdn-assets"
