@@ -1,5 +1,5 @@
 // On a narrow screen the sidebar and the side panel slide in over the chat, behind the
-// two buttons of the top bar; Escape or a choice closes them.
+// two buttons of the top bar; Escape, a tap outside or a choice closes them.
 
 import { $ } from "./dom.js";
 
@@ -21,6 +21,12 @@ export function setupLayout() {
       $(btn).setAttribute("aria-expanded", String(open));
     });
   }
+  // A tap outside an open panel closes it (a phone has no Escape key).
+  document.addEventListener("click", (ev) => {
+    if (!document.body.matches(".show-sessions, .show-side")) return;
+    if (ev.target.closest("#sessions, #side, #toggle-sessions, #toggle-side, dialog")) return;
+    closePanels();
+  });
   document.addEventListener("keydown", (ev) => {
     if (ev.key === "Escape" && document.body.matches(".show-sessions, .show-side")) closePanels();
   });

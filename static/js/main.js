@@ -31,7 +31,7 @@ conversation = new Conversation($("conversation"), {
 const workspace = new Workspace(() => conversation.running);
 const sessions = new SessionList({
   onOpen: (id) => go(id),
-  onDeleted: (id) => { if (id === activeId) go(null); },
+  onDelete: (id) => { if (id === activeId) go(null); },
   onError: (msg) => { $("sessions-note").textContent = msg; },
 });
 const view = new SessionView({

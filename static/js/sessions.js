@@ -10,7 +10,7 @@ export const TITLE_MAX = 60;
 export const titleOf = (s) => (s && s.title) || "New chat";
 
 export class SessionList {
-  // hooks: onOpen(id), onDeleted(id), onError(message)
+  // hooks: onOpen(id), onDelete(id) (before it is deleted), onError(message)
   constructor(hooks) {
     this.hooks = hooks;
     this.ul = $("session-list");
@@ -134,6 +134,7 @@ export class SessionList {
 
   async remove(s) {
     if (!confirm(`Delete “${titleOf(s)}”? Its sandbox, files and conversation go with it.`)) return;
+    this.hooks.onDelete(s.id); // the page leaves it first: nothing asks for it once it is gone
     try {
       await api("DELETE", sessionPath(s.id));
     } catch (err) {
@@ -144,7 +145,6 @@ export class SessionList {
     }
     this.sessions = this.sessions.filter((x) => x.id !== s.id);
     this.render();
-    this.hooks.onDeleted(s.id);
     this.refresh();
   }
 }

@@ -53,6 +53,7 @@ export class Workspace {
     this.id = id;
     this.dir = "";
     this.gen++;
+    clearTimeout(this.timer);
     this.closeView();
     this.note("");
     this.stale = !!id; // listed once its state is known, or when its turn is over
@@ -140,7 +141,6 @@ export class Workspace {
     const li = h("li", { class: "file", dataset: { path, type: isDir ? "dir" : "file" } },
       h("button", { type: "button", class: "file-open", "aria-label": isDir ? `Open folder ${e.name}` : `View ${e.name}`,
         onclick: () => (isDir ? this.cd(path) : this.view(path)) },
-      h("span", { class: "file-icon", "aria-hidden": "true", text: isDir ? "📁" : "📄" }),
       h("span", { class: "file-name", text: isDir ? `${e.name}/` : e.name })),
       h("span", { class: "file-size", text: isDir ? "" : fmt.bytes(e.size) }));
     if (!isDir) {
