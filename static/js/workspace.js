@@ -90,20 +90,25 @@ export class Workspace {
       return;
     }
     this.stale = false;
-    const gen = this.gen;
-    const dir = this.dir;
-    let settle;
-    this.inFlight = new Promise((r) => { settle = r; });
-    try {
-      await this.fetchList(gen, dir, asked);
-    } finally {
-      settle();
-    }
+    if (this.listQueued) return; // one listing waiting is enough
+    this.listQueued = true;
+    await this.serial(() => {
+      this.listQueued = false;
+      return this.fetchList(this.gen, this.dir, asked);
+    });
   }
 
-  // Resolves once no listing is on its way (agentd refuses a turn while one is: 409).
+  // agentd works on one file operation of a session at a time (another meanwhile: 409),
+  // and on no turn while one runs: the panel's requests go one after the other.
+  serial(fn) {
+    const run = (this.chain || Promise.resolve()).then(fn);
+    this.chain = run.catch(() => {});
+    return run;
+  }
+
+  // Resolves once no request of the panel is on its way.
   settled() {
-    return this.inFlight || Promise.resolve();
+    return this.chain || Promise.resolve();
   }
 
   async fetchList(gen, dir, asked) {
@@ -156,9 +161,11 @@ export class Workspace {
     if (!getToken()) return;
     ev.preventDefault();
     try {
-      const res = await authedFetch(url);
-      if (!res.ok) throw await errorOf(res);
-      const blob = await res.blob();
+      const blob = await this.serial(async () => {
+        const res = await authedFetch(url);
+        if (!res.ok) throw await errorOf(res);
+        return res.blob();
+      });
       const a = h("a", { href: URL.createObjectURL(blob), download: name, class: "offscreen" });
       document.body.append(a);
       a.click();
@@ -171,10 +178,13 @@ export class Workspace {
 
   async view(path) {
     const gen = this.gen;
+    const id = this.id;
     try {
-      const res = await authedFetch(filesPath(this.id, path));
-      if (!res.ok) throw await errorOf(res);
-      const buf = await res.arrayBuffer();
+      const buf = await this.serial(async () => {
+        const res = await authedFetch(filesPath(id, path));
+        if (!res.ok) throw await errorOf(res);
+        return res.arrayBuffer();
+      });
       if (gen !== this.gen) return;
       const head = new Uint8Array(buf, 0, Math.min(buf.byteLength, 8192));
       let text;
@@ -210,9 +220,9 @@ export class Workspace {
       }
       this.note(`Uploading ${f.name}…`);
       try {
-        await api("PUT", filesPath(id, join(dir, f.name)), {
+        await this.serial(() => api("PUT", filesPath(id, join(dir, f.name)), {
           body: f, headers: { "Content-Type": "application/octet-stream" },
-        });
+        }));
         done.push(f.name);
       } catch (err) {
         refused.push(`${f.name} was not uploaded: ${err.message}`);
