@@ -30,6 +30,7 @@ export class SessionView {
     this.timer = null;
     this.id = null;
     this.info = null;
+    $("stream-note").hidden = true;
     this.setBanner("");
     showSession(null);
   }
@@ -106,13 +107,17 @@ export class SessionView {
       },
       onComment: () => {},
       onStatus: (s) => {
-        if (gen === this.gen) $("conversation").dataset.stream = s;
+        if (gen !== this.gen) return;
+        $("conversation").dataset.stream = s;
+        $("stream-note").hidden = s !== "reconnecting";
       },
       onGone: (err) => { if (gen === this.gen) this.gone(err); },
       shouldReconnect: async () => {
         // The stream ends when the session does (failed, deleted): look before reconnecting.
         await this.refresh();
-        return gen === this.gen && this.info && this.info.state !== "failed" && this.info.state !== "destroyed";
+        const again = gen === this.gen && this.info && this.info.state !== "failed" && this.info.state !== "destroyed";
+        if (!again && gen === this.gen) $("stream-note").hidden = true;
+        return again;
       },
     }).start(eventId || 0);
   }
@@ -156,6 +161,7 @@ export class SessionView {
 
   gone(err) {
     if (this.stream) this.stream.stop();
+    $("stream-note").hidden = true;
     clearInterval(this.timer);
     this.conv.abandon();
     this.info = { state: "destroyed" };
