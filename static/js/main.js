@@ -127,8 +127,9 @@ async function send(text) {
     if (id !== activeId) return;
     // An error with an event_id is in the session's events: shown from there, once.
     if (err.eventId !== undefined && err.eventId !== null) return;
-    // A dropped connection while the turn goes on: the events tell how it ends.
-    if (err.status === 0 && conversation.current) return;
+    // A dropped connection while the turn goes on (or the browser's own retry of the POST
+    // on a broken connection, refused as a second turn): the events tell how it ends.
+    if ((err.status === 0 || err.status === 409) && conversation.current === turn) return;
     conversation.sendFailed(turn, err);
   });
   return true;
