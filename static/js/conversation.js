@@ -79,13 +79,22 @@ export class Conversation {
     if (!this.current) this.setRunning(false);
   }
 
-  // Messages of GET .../messages; `running`: the last turn is still going on.
-  renderTranscript(messages, running) {
+  // Messages of GET .../messages; `running`: the last turn is still going on; `turns`: the
+  // completed turns' outcomes ({first_message, stop_reason, model_calls, usage, cost_usd}).
+  renderTranscript(messages, running, turns) {
     this.reset();
     let t = null;
+    const byFirst = new Map(); // index of a turn's user message -> its Turn
     this.loading = true;
-    for (const m of messages || []) this.message(m, () => t, (nt) => { t = nt; });
+    (messages || []).forEach((m, i) => this.message(m, () => t, (nt) => {
+      t = nt;
+      byFirst.set(i, nt);
+    }));
     this.loading = false;
+    for (const d of turns || []) {
+      const tt = byFirst.get(d.first_message);
+      if (tt) tt.done(d);
+    }
     if (running && this.turns.length) {
       this.current = this.turns[this.turns.length - 1];
       this.current.live = true;

@@ -58,7 +58,7 @@ export class SessionView {
     }
     if (gen !== this.gen) return;
     this.setInfo(info);
-    this.conv.renderTranscript(tr.messages, info.state === "running");
+    this.conv.renderTranscript(tr.messages, info.state === "running", tr.turns);
     api("GET", sessionPath(this.id, "/history")).then((hst) => {
       if (gen === this.gen) this.conv.fillHistory(hst.history);
     }, () => {});
