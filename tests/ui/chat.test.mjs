@@ -17,12 +17,12 @@ function occurrences(haystack, needle) {
   return n;
 }
 
-uiTest("a streamed reply with a tool card: command, output as it comes, exit status, duration", async (w) => {
+uiTest("a streamed reply with a tool card: text first, a running card, then command, output, exit status, duration", async (w) => {
   const page = w.page;
   await w.mock.enqueue(
     sayThenBash("Let me look at the workspace first.", w.gated("g1", "started", "released")),
-    bashCall("echo to-stderr >&2; exit 3"),
-    text("Both commands ran:\n\n- the first printed **started** and then *released*\n- the second exited with `3`\n"),
+    bashCall("echo to-stderr >&2; ls /no-such-dir"),
+    text("Both commands ran:\n\n- the first printed **started** and then *released*\n- the second exited with `2`\n"),
   );
   await w.open();
   await w.send("Run the two commands, please.");
@@ -35,13 +35,9 @@ uiTest("a streamed reply with a tool card: command, output as it comes, exit sta
   const card = t0.locator('details.tool-card[data-tool-name="bash"]').first();
   await waitFor(async () => (await card.getAttribute("data-status")) === "running",
     { what: "the first tool card to be running", describe: async () => `data-status=${await card.getAttribute("data-status")}` });
-  const input = await waitText(card.locator(".tool-input"), "$ echo started;");
+  const input = await waitText(card.locator(".tool-input"), "$ echo started;", { how: "textContent" });
   assert.match(input, /while \[ ! -e \/gate\/g1 \]/, "the whole command is shown");
   assert.match(await card.getAttribute("data-tool-id"), /^toolu_/);
-  // the output streams in while the command still runs
-  await card.locator("summary").click().catch(() => {});
-  await waitFor(async () => (await card.locator(".tool-output").textContent()).includes("started"),
-    { what: "the running command's first output line in .tool-output" });
   await waitText(card.locator(".tool-status"), /running/i);
   assert.equal(await page.locator("#stop").isVisible(), true, "Stop is shown while a turn runs");
 
@@ -56,13 +52,13 @@ uiTest("a streamed reply with a tool card: command, output as it comes, exit sta
   const cards = t0.locator("details.tool-card");
   await waitCount(cards, 2);
   const card2 = cards.nth(1);
-  const status2 = await waitText(card2.locator(".tool-status"), /exit 3/);
+  const status2 = await waitText(card2.locator(".tool-status"), /exit 2/);
   assert.match(status2, DURATION, "the second card shows its duration");
   assert.notEqual(await card2.getAttribute("data-status"), "running");
   assert.match(await card2.locator(".tool-output").textContent(), /to-stderr/);
 
   const reply = t0.locator(".msg-assistant");
-  await waitText(reply, "the second exited with 3");
+  await waitText(reply, "the second exited with 2");
   assert.equal(await reply.locator(".md strong", { hasText: "started" }).count(), 1, "Markdown of the final answer is rendered");
   assert.equal(await reply.locator(".md em", { hasText: "released" }).count(), 1);
   assert.equal(await page.locator("#stop").isVisible(), false, "Stop is hidden once the turn is over");
@@ -74,9 +70,50 @@ uiTest("a streamed reply with a tool card: command, output as it comes, exit sta
   assert.deepEqual(order.filter((x, i) => i === 0 || x !== order[i - 1]), ["intro", "card", "final"]);
 
   await card.evaluate((el) => { el.open = true; });
-  await w.screenshot("chat.png");
+  await w.screenshot("tool-cards.png");
   const reqs = await w.mock.requests();
   assert.equal(reqs.length, 3);
+});
+
+uiTest("editor tool cards: create shows the path, str_replace a diff; the README's screenshot",
+  { viewport: { width: 1280, height: 1040 } }, async (w) => {
+  const page = w.page;
+  const fib = "def fib(n):\n    a, b = 0, 1\n    for _ in range(n):\n        a, b = b, a + b\n    return a\n\nprint([fib(i) for i in range(10)])\n";
+  const edit = (input) => ({ content: [{ type: "tool_use", name: "str_replace_based_edit_tool", input }] });
+  await w.mock.enqueue(
+    { content: [{ type: "text", text: "I'll write the script first." },
+      { type: "tool_use", name: "str_replace_based_edit_tool", input: { command: "create", path: "/workspace/fib.py", file_text: fib } }] },
+    bashCall("python3 fib.py"),
+    edit({ command: "str_replace", path: "/workspace/fib.py", old_str: "range(10)", new_str: "range(15)" }),
+    bashCall("python3 fib.py"),
+    text("`fib.py` prints the first 15 Fibonacci numbers:\n\n```\n[0, 1, 1, 2, 3, 5, 8, 13, 21, 34, 55, 89, 144, 233, 377]\n```\n\n" +
+      "| n | fib(n) |\n|---:|---:|\n| 10 | 55 |\n| 14 | 377 |\n\nRun it again with `python3 fib.py`."),
+  );
+  await w.open();
+  await w.send("Write fib.py, run it, then make it print 15 numbers.");
+  await w.waitIdle();
+  const t0 = w.turn(0);
+  await waitText(t0.locator(".msg-assistant"), "Run it again with");
+  const cards = t0.locator("details.tool-card");
+  await waitCount(cards, 4);
+  const create = cards.nth(0);
+  assert.equal(await create.getAttribute("data-tool-name"), "str_replace_based_edit_tool");
+  assert.match(await create.locator(".tool-input").textContent(), /\/workspace\/fib\.py/, "create shows the path");
+  const replace = cards.nth(2);
+  assert.match(await replace.locator(".tool-input").textContent(), /fib\.py/);
+  assert.match(await replace.locator(".tool-input .diff .del").first().textContent(), /range\(10\)/, "the diff's removed line");
+  assert.match(await replace.locator(".tool-input .diff .add").first().textContent(), /range\(15\)/, "the diff's added line");
+  await waitText(cards.nth(3).locator(".tool-output"), "377", { how: "textContent" });
+  assert.match(await cards.nth(1).locator(".tool-output").textContent(), /\[0, 1, 1, 2, 3, 5, 8, 13, 21, 34\]/);
+  // open the last two cards for the picture
+  await cards.nth(0).evaluate((el) => { el.open = false; });
+  await cards.nth(1).evaluate((el) => { el.open = false; });
+  await cards.nth(2).evaluate((el) => { el.open = true; });
+  await cards.nth(3).evaluate((el) => { el.open = true; });
+  await page.locator("#files-refresh").click();
+  await waitCount(page.locator('#files li.file[data-path="fib.py"]'), 1);
+  await page.locator("#prompt").blur();
+  await w.screenshot("chat.png");
 });
 
 uiTest("Markdown is rendered: heading, lists, table, link, highlighted code with a working Copy button", async (w) => {
@@ -141,7 +178,7 @@ uiTest("hostile model output stays inert: no handler runs, no element or attribu
     "",
     "END-OF-HOSTILE",
   ].join("\n");
-  const toolOut = `<img src=x onerror="window.__pwned='tool'"><script>window.__pwned='tool-script'</script>`;
+  const toolOut = `<img src=x onerror="window.__pwned=1"><script>window.__pwned=2</script><a href="javascript:window.__pwned=3">t</a>`;
   await w.mock.enqueue(
     bashCall(`printf '%s\\n' '${toolOut}'; touch '/workspace/<img src=x onerror=window.__pwned=7>'`),
     text(hostileText),
@@ -199,9 +236,7 @@ uiTest("Stop ends a turn whose command runs: Interrupted is shown and the comman
   await w.send("Run the long job.");
   const card = w.turn(0).locator("details.tool-card");
   await waitCount(card, 1);
-  await card.first().evaluate((el) => { el.open = true; });
-  await waitFor(async () => (await card.locator(".tool-output").textContent()).includes("begun"),
-    { what: "the long command's first output" });
+  await waitFor(async () => (await card.getAttribute("data-status")) === "running", { what: "the card to say running" });
   await waitFor(() => processesWith(`sleep ${marker}`).length > 0, { what: "the sandbox's sleep to run" });
   await page.locator("#stop").click();
   await waitText(w.turn(0).locator('.turn-note[data-kind="interrupted"]'), /Interrupted/);
@@ -245,8 +280,9 @@ uiTest("a reload in the middle of a turn reattaches and loses nothing (tool card
   await w.open();
   await w.send("Do the thing.");
   const sid = await w.sessionId();
-  await waitFor(async () => (await w.turn(0).locator(".tool-card .tool-output").textContent().catch(() => "")).includes("started"),
-    { what: "the gated command's first output" });
+  await waitFor(async () => (await w.turn(0).locator(".tool-card").getAttribute("data-status", { timeout: 1000 }).catch(() => "")) === "running",
+    { what: "the gated command's card to be running" });
+  await waitText(w.turn(0).locator(".msg-assistant"), "Before the tool.");
 
   await page.reload();
   await w.ready();
@@ -325,23 +361,22 @@ uiTest("a 300 KB streamed reply completes, and the page answers clicks while it 
     lines.push(`Line ${String(i).padStart(5, "0")}: the quick brown fox jumps over the lazy dog, again and again and again.`);
   }
   const big = lines.join("\n\n");
-  await w.mock.enqueue(bashCall("echo warm-up"), text(big, { chunk_chars: 64, dribble: [2000, 4000], delay_ms: 15 }));
+  await w.mock.enqueue(bashCall("echo warm-up"), text(big, { chunk_chars: 64, dribble: [200, 400], delay_ms: 2 }));
   await w.open();
   await w.send("Write a very long answer.");
-  const sid = await w.sessionId();
   const reply = w.turn(0).locator(".msg-assistant");
   await waitText(reply, "Line 00010");
-  // while it streams: a click is answered (the workspace's Refresh asks the daemon for the
-  // files), and the page evaluates a script; the turn is still running after both
+  // while it streams: a click on the tool card's summary opens and closes it (the page's
+  // main thread takes the click), and the turn is still running after each
+  const card = w.turn(0).locator("details.tool-card");
   let answered = 0;
-  for (let i = 0; i < 3; i++) {
-    const asked = page.waitForRequest((r) => r.url().includes(`/api/sessions/${sid}/files`));
-    await page.locator("#files-refresh").click();
-    await asked;
-    assert.equal(await page.evaluate(() => 1 + 1), 2);
+  for (let i = 0; i < 4; i++) {
+    const before = await card.evaluate((el) => el.open);
+    await card.locator("summary").click();
+    await waitFor(async () => (await card.evaluate((el) => el.open)) !== before, { what: "the card to open or close on a click" });
     if ((await w.turnState()) === "running") answered++;
   }
-  assert.ok(answered >= 1, "the page answered a click only once the reply had finished streaming");
+  assert.ok(answered >= 1, "the page answered clicks only once the reply had finished streaming");
   await w.waitIdle();
   await waitText(reply, `Line ${String(lines.length - 1).padStart(5, "0")}`, { timeout: 120_000 });
   const shown = await reply.innerText();

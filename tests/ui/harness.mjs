@@ -25,6 +25,8 @@ export const HERE = path.dirname(fileURLToPath(import.meta.url));
 export const REPO = path.resolve(HERE, "../..");
 export const AGENTD_BIN = path.resolve(REPO, process.env.AGENTD_BIN || "./agentd");
 export const CHROMIUM = process.env.CHROMIUM_BIN || "/usr/bin/chromium";
+// the page under test; another directory (a deliberately broken copy) shows that a test can fail
+export const STATIC_DIR = path.resolve(REPO, process.env.UI_STATIC_DIR || "static");
 export const SCREENSHOTS = path.join(HERE, "screenshots");
 export const TIMEOUT = Number(process.env.UI_TEST_TIMEOUT_MS || 60_000);
 export const TEST_TIMEOUT = 5 * 60_000;
@@ -67,12 +69,14 @@ export async function waitFor(fn, { timeout = TIMEOUT, what = "a condition", des
 }
 
 /** A locator's text until it matches re (a RegExp or a string it must contain). */
-export async function waitText(locator, re, opts = {}) {
+export async function waitText(locator, re, { how = "innerText", ...opts } = {}) {
+  // innerText is the text as shown; textContent also inside a closed <details>
   const test_ = typeof re === "string" ? (t) => t.includes(re) : (t) => re.test(t);
   return waitFor(async () => {
     const n = await locator.count();
     if (n === 0) return false;
-    const t = await locator.first().innerText({ timeout: 5000 });
+    const t = how === "textContent" ? await locator.first().textContent({ timeout: 5000 })
+      : await locator.first().innerText({ timeout: 5000 });
     return test_(t) ? t : false;
   }, { what: `${locator} to show ${re}`, describe: () => describeLocator(locator), ...opts });
 }
@@ -135,8 +139,10 @@ class Proc {
   async stop(timeout = TIMEOUT) {
     if (this.exit) return this.exit;
     this.child.kill("SIGTERM");
-    const timer = new Promise((r) => setTimeout(r, timeout, "timeout"));
+    let handle;
+    const timer = new Promise((r) => { handle = setTimeout(r, timeout, "timeout"); });
     const got = await Promise.race([this.exited, timer]);
+    clearTimeout(handle);
     if (got === "timeout") {
       this.child.kill("SIGKILL");
       await this.exited;
@@ -208,13 +214,15 @@ export class Daemon {
   /** env: extra variables (null drops one, e.g. ANTHROPIC_API_KEY: null). */
   constructor({ workdir, mock, env = {}, settings = {} }) {
     this.workdir = workdir;
+    // the sandbox's root (an unprivileged host uid) must reach the gate: the path is 0755
+    fs.chmodSync(workdir, 0o755);
     this.gate = path.join(workdir, "gate");
     fs.mkdirSync(this.gate, { recursive: true, mode: 0o755 });
     fs.chmodSync(this.gate, 0o755);
     this.settings = {
       listen: "127.0.0.1:0",
       state_dir: path.join(workdir, "state"),
-      static_dir: path.join(REPO, "static"),
+      static_dir: STATIC_DIR,
       http: { threads: 2, shutdown_timeout_s: 10 },
       // a directory of the test's that sandboxes see read-only: a command waits on a file
       // the test creates here (see gated())
@@ -464,7 +472,11 @@ export function uiTest(name, opts, fn) {
     }
     if (failure) {
       if (problems.length) failure.message += `\n\nand at the end:\n${problems.join("\n")}`;
-      if (w.daemon?.proc) failure.message += `\n\nagentd's log tail:\n${w.daemon.proc.tail(30)}`;
+      if (w.daemon?.proc) {
+        const notable = w.daemon.proc.lines.filter((l) => /\b(warn|error)\b|failed|->/.test(l) && !/ access /.test(l));
+        failure.message += `\n\nagentd's warnings, errors and state changes:\n${notable.slice(-40).join("\n")}`;
+        failure.message += `\n\nagentd's log tail:\n${w.daemon.proc.tail(30)}`;
+      }
       throw failure;
     }
     if (problems.length) throw new Error(problems.join("\n"));
