@@ -13,28 +13,27 @@ export class Conversation {
     this.onState = onState;
     this.onToolEnd = onToolEnd;
     this.stick = true;
-    // Whether to follow the end is decided by the reader's own scrolling, looked at in the
-    // next frame (with the layout that frame makes anyway); the page's own scrolls are not.
-    let ownScroll = false;
-    let readerScrolled = false;
-    el.addEventListener("scroll", () => {
-      if (ownScroll) ownScroll = false;
-      else {
-        readerScrolled = true;
-        this.changed();
-      }
-    }, { passive: true });
+    // Whether to follow the end is decided by the reader: a scroll that did not end where
+    // the page put it, a wheel, a touch or a key; looked at in the next frame.
+    let autoTop = -1;
+    let readerMoved = false;
+    const moved = () => {
+      readerMoved = true;
+      this.changed();
+    };
+    el.addEventListener("scroll", () => { if (Math.abs(el.scrollTop - autoTop) > 2) moved(); }, { passive: true });
+    for (const ev of ["wheel", "touchmove", "keydown", "pointerdown"]) el.addEventListener(ev, moved, { passive: true });
     handleCopyClicks(el);
     this.changed = frameBatcher(() => {
-      if (readerScrolled) {
-        readerScrolled = false;
+      if (readerMoved) {
+        readerMoved = false;
         this.stick = nearBottom(el);
       }
       if (!this.stick) return;
       const top = el.scrollHeight - el.clientHeight;
       if (Math.abs(el.scrollTop - top) < 1) return;
-      ownScroll = true;
       el.scrollTop = top;
+      autoTop = el.scrollTop;
     });
     this.reset();
   }
