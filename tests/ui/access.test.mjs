@@ -47,10 +47,10 @@ uiTest("the token prompt: a wrong token is refused with a message, the right one
 
 uiTest("with an API token, the workspace's upload and download work too", { tokens: [TOKEN] }, async (w) => {
   const page = w.page;
-  await page.goto(w.base + "/");
-  await page.evaluate((t) => localStorage.setItem("agentd.token", t), TOKEN);
-  await page.reload();
-  await w.ready();
+  // the token is in the page's storage before the page first runs (as a token it
+  // remembered from an earlier visit)
+  await w.context.addInitScript((t) => { if (!localStorage.getItem("agentd.token")) localStorage.setItem("agentd.token", t); }, TOKEN);
+  await w.open();
   await w.mock.enqueue(text("Files welcome."));
   await w.send("Files?");
   await waitText(w.turn(0).locator(".msg-assistant"), "Files welcome.");
