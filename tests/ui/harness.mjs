@@ -28,6 +28,7 @@ export const CHROMIUM = process.env.CHROMIUM_BIN || "/usr/bin/chromium";
 // the page under test; another directory (a deliberately broken copy) shows that a test can fail
 export const STATIC_DIR = path.resolve(REPO, process.env.UI_STATIC_DIR || "static");
 export const SCREENSHOTS = path.join(HERE, "screenshots");
+export const DOCS_SCREENSHOT = "chat.png";
 export const TIMEOUT = Number(process.env.UI_TEST_TIMEOUT_MS || 60_000);
 export const TEST_TIMEOUT = 5 * 60_000;
 export const MODEL = "claude-test";
@@ -431,8 +432,13 @@ export class World {
 
   async api(method, p, opts = {}) { return this.daemon.api(method, p, { token: this.token, ...opts }); }
 
+  /** A picture of the page in tests/ui/screenshots/ (git-ignored). The README's picture,
+   *  chat.png, is committed: a run writes chat.run.png beside it, and chat.png itself only
+   *  when it is missing or UI_UPDATE_DOCS_SCREENSHOT=1 (so that a test run leaves the tree clean). */
   async screenshot(name, page = this.page, opts = {}) {
     fs.mkdirSync(SCREENSHOTS, { recursive: true });
+    if (name === DOCS_SCREENSHOT && fs.existsSync(path.join(SCREENSHOTS, name)) &&
+        process.env.UI_UPDATE_DOCS_SCREENSHOT !== "1") name = name.replace(/\.png$/, ".run.png");
     await page.screenshot({ path: path.join(SCREENSHOTS, name), ...opts });
   }
 
