@@ -34,6 +34,8 @@ struct http_refusal;
 int api_auth_setup(struct app *app, struct ad_err *err);
 int api_authorize(void *app, struct http_req *req, struct http_refusal *no);
 void api_auth_free(struct app *app);
+/* Whether requests need a token now (any is configured, or anonymous ones are refused). */
+bool api_token_required(struct app *app);
 
 /* The route table, ending with a NULL pattern. */
 extern const struct http_route api_routes[];

@@ -108,6 +108,13 @@ static bool remote_is_loopback(const char *remote)
 	return netaddr_parse(text, &a, &e) == 0 && netaddr_is_loopback(&a);
 }
 
+bool api_token_required(struct app *app)
+{
+	size_t stored, env;
+	token_source_count(app->tokens, &stored, &env);
+	return stored + env > 0 || !app->anonymous_ok;
+}
+
 int api_authorize(void *ctx, struct http_req *req, struct http_refusal *no)
 {
 	struct app *app = ctx;

@@ -20,6 +20,8 @@ enum MHD_Result api_health(struct http_req *req)
 	cJSON *http = cJSON_AddObjectToObject(root, "http");
 	cJSON_AddNumberToObject(http, "events_queued_bytes", (double)sse_out_queued_total());
 	cJSON_AddNumberToObject(http, "events_clients_dropped", (double)sse_out_dropped_total());
+	/* a page asks for a token before its first request, not after a 401 */
+	cJSON_AddBoolToObject(cJSON_AddObjectToObject(root, "auth"), "token_required", api_token_required(app));
 	cJSON *api = cJSON_AddObjectToObject(root, "anthropic");
 	cJSON_AddBoolToObject(api, "api_key_configured", app->cfg.anthropic.api_key[0] != '\0');
 	cJSON_AddStringToObject(api, "base_url", app->cfg.anthropic.base_url);

@@ -192,7 +192,8 @@ def test_valid_token_gets_through(authd, store):
 
 
 def test_health_and_static_stay_public(authd):
-    assert authd.get("/api/health").status == 200
+    r = authd.get("/api/health")
+    assert r.status == 200 and r.json()["auth"] == {"token_required": True}, r
     r = authd.get("/")
     assert r.status == 200 and b"INDEX-PAGE" in r.body
     assert authd.request("HEAD", "/").status == 200

@@ -111,6 +111,7 @@ def test_health_shape(daemon):
     assert isinstance(ctls, list) and all(isinstance(c, str) for c in ctls)
     if not sb["ready"]:
         assert h["status"] != "ok"
+    assert h["auth"] == {"token_required": False}, h      # no token, on loopback
 
 
 def test_health_matches_host(daemon, host):

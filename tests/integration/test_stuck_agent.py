@@ -275,7 +275,12 @@ def test_a_stopped_supervisor_holds_no_http_worker(chatd, mock):
 def _supervisor_of(d):
     """The host pid of the (only) supervisor of daemon d."""
     def find():
-        return [p for p in su.host_processes() if _comm(p) == "agentd-session" and d.proc.pid in _ancestors(p)]
+        # a child the supervisor has just forked (the sandbox's, before its exec) bears the
+        # supervisor's name too: a supervisor is one whose parent is not one
+        mine = {p: _ancestors(p) for p in su.host_processes()
+                if _comm(p) == "agentd-session" and d.proc.pid in _ancestors(p)}
+        tops = [p for p, up in mine.items() if up and up[0] not in mine]
+        return tops if len(tops) == 1 else None
     sups = poll(lambda: find(), 30) or []
     assert len(sups) == 1, sups
     return sups[0]
