@@ -55,6 +55,12 @@ export function onUnauthorized(fn) {
   askToken = fn;
 }
 
+// agentd needs a token (/api/health says so): ask for one before the first request
+// rather than after its 401.
+export async function needToken() {
+  if (!currentToken() && askToken) await askToken("", null);
+}
+
 export function authHeaders(headers = {}) {
   const h = new Headers(headers);
   const t = currentToken();

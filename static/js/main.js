@@ -1,7 +1,7 @@
 // The chat page: wires the parts together, follows the URL (#/s/<session id>), and
 // checks the host with /api/health.
 
-import { api, sessionPath } from "./api.js";
+import { api, needToken, sessionPath } from "./api.js";
 import { $ } from "./dom.js";
 import { setupTokenDialog } from "./token_dialog.js";
 import { Conversation } from "./conversation.js";
@@ -156,6 +156,7 @@ async function health() {
     composer.setBlocked(why);
     $("host-status").textContent = `agentd ${hl.version || ""} · ${hl.status === "ok" ? "ready" : hl.status}`;
     $("host-status").dataset.status = hl.status;
+    return hl;
   } catch (err) {
     $("host-status").textContent = "agentd cannot be reached";
     $("host-status").dataset.status = "down";
@@ -174,8 +175,9 @@ window.addEventListener("popstate", route);
 window.addEventListener("hashchange", route);
 
 (async () => {
-  await health();
+  const hl = await health();
   setInterval(health, HEALTH_MS);
+  if (hl?.auth?.token_required) await needToken();
   await sessions.refresh();
   route();
   document.body.dataset.ready = "1";
