@@ -479,8 +479,9 @@ export function uiTest(name, opts, fn) {
     if (failure) {
       if (problems.length) failure.message += `\n\nand at the end:\n${problems.join("\n")}`;
       if (w.daemon?.proc) {
-        const notable = w.daemon.proc.lines.filter((l) => /\b(warn|error)\b|failed|->/.test(l) && !/ access /.test(l));
-        failure.message += `\n\nagentd's warnings, errors and state changes:\n${notable.slice(-40).join("\n")}`;
+        const notable = w.daemon.proc.lines.filter((l) => (/\b(warn|error)\b|failed|->|created/.test(l) && !/ access /.test(l)) ||
+          / access (POST|PUT|PATCH|DELETE) /.test(l));
+        failure.message += `\n\nagentd's warnings, errors, state changes and requests that change something:\n${notable.slice(-60).join("\n")}`;
         failure.message += `\n\nagentd's log tail:\n${w.daemon.proc.tail(30)}`;
       }
       throw failure;

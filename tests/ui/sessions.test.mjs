@@ -138,3 +138,51 @@ uiTest("delete a session: asked to confirm, gone from the list and from the daem
   await waitCount(page.locator("#session-list li.session"), 1);
   assert.equal(await item(page, keep).count(), 1);
 });
+
+uiTest("a message typed while New chat is being made goes to the new session, never to the previous one", async (w) => {
+  const page = w.page;
+  await w.open();
+  const old = await chat(w, "The first conversation", "FIRST-REPLY");
+  // hold the daemon's answer to the new session's POST until the message has been typed and sent
+  let release;
+  const held = new Promise((r) => { release = r; });
+  let heldOne = false;
+  await page.route("**/api/sessions", async (route) => {
+    if (route.request().method() === "POST" && !heldOne) {
+      heldOne = true;
+      await held;
+    }
+    await route.continue();
+  });
+  await w.mock.enqueue(text("SECOND-REPLY"));
+  await page.locator("#new-session").click();
+  await waitFor(() => heldOne, { what: "the page to ask for a new session" });
+  const box = page.locator("#prompt");
+  if (await box.isEditable()) {
+    await box.fill("Meant for the new chat");
+    await box.press("Enter");
+  }
+  await page.evaluate(() => 0); // the key's handlers have run
+  release();
+  const outcome = await waitFor(async () => {
+    if ((await w.api("GET", `/api/sessions/${old}`)).json.turns >= 2 ||
+        (await w.api("GET", `/api/sessions/${old}`)).json.state === "running") return "old";
+    const hash = new URL(page.url()).hash;
+    if (!hash.startsWith("#/s/") || hash === `#/s/${old}`) return false;
+    if ((await page.locator("#conversation").innerText()).includes("SECOND-REPLY")) return "sent";
+    if ((await box.inputValue()) === "Meant for the new chat" || (await box.inputValue()) === "") return "kept";
+    return false;
+  }, { what: "the message to go somewhere (the new session, or kept in the box)" });
+  assert.notEqual(outcome, "old", "the message went to the previous session");
+  if (outcome === "kept") {
+    // the box waited for the new session: send it now
+    if ((await box.inputValue()) === "") await box.fill("Meant for the new chat");
+    await box.press("Enter");
+    await waitText(page.locator("#conversation"), "SECOND-REPLY");
+  }
+  await w.waitIdle();
+  const now = new URL(page.url()).hash.slice(4);
+  assert.notEqual(now, old);
+  assert.equal((await w.api("GET", `/api/sessions/${old}`)).json.turns, 1, "the previous session got no second turn");
+  assert.equal((await w.api("GET", `/api/sessions/${now}`)).json.turns, 1, "the new session has the message");
+});
