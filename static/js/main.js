@@ -15,6 +15,8 @@ const HEALTH_MS = 30000;
 const EDITS = new Set(["create", "str_replace", "insert"]);
 
 let activeId = null;
+let creating = null; // the session New chat is making: the next message goes to it
+let posting = 0;     // messages whose POST is on its way (the turn may not have begun yet)
 const titled = new Set(); // sessions whose title this page has set (or tried to)
 
 setupTokenDialog();
@@ -25,10 +27,12 @@ let conversation = null;
 conversation = new Conversation($("conversation"), {
   onState: (running) => {
     composer.setRunning(running);
+    workspace.setRunning(running);
     showWelcome();
   },
 });
-const workspace = new Workspace(() => conversation.running);
+// no listing while a turn runs or is about to begin: agentd would refuse it (409)
+const workspace = new Workspace(() => conversation.running || posting > 0);
 const sessions = new SessionList({
   onOpen: (id) => go(id),
   onDelete: (id) => { if (id === activeId) go(null); },
@@ -93,17 +97,25 @@ async function newSession() {
   return s;
 }
 
+// One session made at a time, shared by New chat and a message typed meanwhile.
+function startSession() {
+  if (!creating) creating = newSession().finally(() => { creating = null; });
+  return creating;
+}
+
 async function send(text) {
   let id = activeId;
   if (!id) {
     try {
-      const s = await newSession();
+      const s = await startSession();
       id = s.id;
-      history.pushState(null, "", `#/s/${id}`);
-      activeId = id;
-      sessions.setActive(id);
-      workspace.show(id);
-      await view.open(id);
+      if (activeId !== id) {     // New chat's own click may have opened it meanwhile
+        history.pushState(null, "", `#/s/${id}`);
+        activeId = id;
+        sessions.setActive(id);
+        workspace.show(id);
+        await view.open(id);
+      }
     } catch (err) {
       const t = conversation.sent(text);
       conversation.sendFailed(t, err);
@@ -123,7 +135,11 @@ async function send(text) {
   showWelcome();
   if (!(await view.waitReady()) || id !== activeId) return true;
   await workspace.settled(); // a listing of the files on its way would make agentd refuse the turn
-  api("POST", sessionPath(id, "/messages"), { json: { message: text } }).catch((err) => {
+  posting++;
+  api("POST", sessionPath(id, "/messages"), { json: { message: text } }).finally(() => {
+    posting--;
+    workspace.turnEnded();
+  }).catch((err) => {
     if (id !== activeId) return;
     // An error with an event_id is in the session's events: shown from there, once.
     if (err.eventId !== undefined && err.eventId !== null) return;
@@ -164,9 +180,10 @@ async function health() {
 }
 
 $("new-session").addEventListener("click", async () => {
+  go(null); // leave the current session at once: a message typed now goes to the new one
   try {
-    const s = await newSession();
-    go(s.id);
+    const s = await startSession();
+    if (activeId === null) go(s.id);
   } catch (err) {
     $("sessions-note").textContent = `A new session could not be started: ${err.message}`;
   }

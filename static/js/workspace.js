@@ -77,6 +77,11 @@ export class Workspace {
     this.timer = setTimeout(() => this.list(), 300);
   }
 
+  // Refresh is offered only between turns (agentd lists no files during one).
+  setRunning(running) {
+    $("files-refresh").disabled = !this.id || running;
+  }
+
   // The turn is over: what it changed can be listed now.
   turnEnded() {
     if (this.stale) this.changed();
