@@ -22,6 +22,8 @@ const titled = new Set(); // sessions whose title this page has set (or tried to
 setupTokenDialog();
 setupLayout();
 
+// no listing while a turn runs or is about to begin: agentd would refuse it (409)
+const workspace = new Workspace(() => conversation.running || posting > 0);
 const composer = new Composer({ onSend: send, onStop: stop });
 let conversation = null;
 conversation = new Conversation($("conversation"), {
@@ -31,8 +33,6 @@ conversation = new Conversation($("conversation"), {
     showWelcome();
   },
 });
-// no listing while a turn runs or is about to begin: agentd would refuse it (409)
-const workspace = new Workspace(() => conversation.running || posting > 0);
 const sessions = new SessionList({
   onOpen: (id) => go(id),
   onDelete: (id) => { if (id === activeId) go(null); },
