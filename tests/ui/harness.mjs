@@ -365,7 +365,11 @@ export class World {
       if (this.allowConsole.some((re) => re.test(msg.text()))) return;
       this.consoleErrors.push(txt);
     });
-    this.context.on("weberror", (err) => this.pageErrors.push(String(err.error().stack || err.error())));
+    this.context.on("weberror", (err) => {
+      const e = err.error();
+      const stack = String(e.stack || "");
+      this.pageErrors.push(stack.includes(e.message) ? stack : `${e.name || "Error"}: ${e.message}\n${stack}`);
+    });
     this.context.on("page", (p) => this._watch(p));
     for (const p of this.context.pages()) this._watch(p);
     this.page = this.context.pages()[0] || await this.context.newPage();
