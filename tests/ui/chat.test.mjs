@@ -323,6 +323,10 @@ uiTest("a reload in the middle of a turn reattaches and loses nothing (tool card
 });
 
 uiTest("a second tab sees the same conversation, live, and its messages show in the first", async (w) => {
+  // Each tab lists the workspace when a turn ends; a turn the other tab starts meanwhile
+  // makes agentd refuse that listing (409: no file operation during a turn), which the
+  // page takes in its stride (it lists again at that turn's end), but Chromium logs.
+  w.expectConsole(/status of 409 \(Conflict\) \(http:\/\/[^)]*\/files\//);
   const a = w.page;
   await w.mock.enqueue(sayThenBash("Working on it.", w.gated("t1")), text("First answer: FIRST-DONE."),
     text("Second answer: SECOND-DONE."));
