@@ -76,7 +76,7 @@ uiTest("a streamed reply with a tool card: text first, a running card, then comm
 });
 
 uiTest("editor tool cards: create shows the path, str_replace a diff; the README's screenshot",
-  { viewport: { width: 1280, height: 1040 } }, async (w) => {
+  { viewport: { width: 1280, height: 1100 } }, async (w) => {
   const page = w.page;
   const fib = "def fib(n):\n    a, b = 0, 1\n    for _ in range(n):\n        a, b = b, a + b\n    return a\n\nprint([fib(i) for i in range(10)])\n";
   const edit = (input) => ({ content: [{ type: "tool_use", name: "str_replace_based_edit_tool", input }] });
