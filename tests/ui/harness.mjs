@@ -361,8 +361,9 @@ export class World {
     });
     this.context.on("console", (msg) => {
       if (msg.type() !== "error") return;
+      // what an expectConsole() pattern sees: the message, then where it came from
       const txt = `${msg.text()} (${msg.location().url}:${msg.location().lineNumber})`;
-      if (this.allowConsole.some((re) => re.test(msg.text()))) return;
+      if (this.allowConsole.some((re) => re.test(txt))) return;
       this.consoleErrors.push(txt);
     });
     this.context.on("weberror", (err) => {
@@ -384,7 +385,8 @@ export class World {
     });
   }
 
-  /** Console errors matching re are expected in this test (e.g. a 401 the page must get). */
+  /** Console errors matching re are expected in this test (e.g. a 401 the page must get);
+   *  re is tried on "MESSAGE (URL:LINE)", so it may name the request's URL. */
   expectConsole(re) { this.allowConsole.push(re); }
 
   /** Open the page (at hash, e.g. "#/s/sess_..."), waiting until it says it is ready. */
