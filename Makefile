@@ -4,6 +4,8 @@
 #   make deps       install the Debian packages needed to build and test
 #   make run        deps + build + start on 127.0.0.1:8080 with config/agentd.json
 #   make test       deps + build + every test, then again on an ASan+UBSan build
+#   make ui-test    the chat page's browser tests (Chromium) against ./agentd
+#   make static-deps  the page's third-party files into static/vendor/ (npm)
 #   make bench      sandbox start-up and memory, beside bubblewrap and unshare; chat,
 #                   session and long-reply timings
 #   make fuzz       libFuzzer on every parser (FUZZ_SECONDS each)
@@ -25,7 +27,7 @@ PKGS       := libmicrohttpd libcurl libcjson libseccomp libcap
 # Debian packages: to build, and to test (the tests run real peers).
 DEB_BUILD  := build-essential pkg-config libmicrohttpd-dev libcurl4-openssl-dev libcjson-dev \
               libseccomp-dev libcap-dev
-DEB_TEST   := libcmocka-dev python3 python3-pytest curl iproute2 procps util-linux
+DEB_TEST   := libcmocka-dev python3 python3-pytest curl iproute2 procps util-linux chromium
 DEB_BENCH  := bubblewrap
 DEB_PKGS   := $(DEB_BUILD) $(DEB_TEST) $(DEB_BENCH)
 
@@ -95,7 +97,8 @@ endef
 $(eval $(call flavour,rel,))
 $(eval $(call flavour,asan,$(SAN_CFLAGS)))
 
-.PHONY: all deps run test test-rel test-asan run-tests bench fuzz install uninstall clean
+.PHONY: all deps ui-deps run test test-rel test-asan run-tests ui-test static-deps bench fuzz install \
+        uninstall clean
 .DEFAULT_GOAL := all
 
 all: agentd
@@ -109,11 +112,23 @@ deps:
 	for p in $(DEB_PKGS); do \
 		dpkg-query -W -f='$${Status}' "$$p" 2>/dev/null | grep -q "ok installed" || missing="$$missing $$p"; \
 	done; \
-	if [ -z "$$missing" ]; then echo "deps: all present"; exit 0; fi; \
+	if [ -z "$$missing" ]; then echo "deps: all present"; $(MAKE) --no-print-directory ui-deps; exit $$?; fi; \
 	echo "deps: installing$$missing"; \
 	sudo=""; [ "$$(id -u)" = 0 ] || sudo=sudo; \
 	export DEBIAN_FRONTEND=noninteractive; \
 	$$sudo apt-get update -q && $$sudo apt-get install -y -q --no-install-recommends $$missing
+	@$(MAKE) --no-print-directory ui-deps
+
+# The browser tests' one npm package (playwright-core, pinned in tests/ui/package-lock.json),
+# installed again when node_modules is missing or older than the lockfile. Node.js and npm
+# are the machine's (node --test needs Node 20).
+UI_DIR := tests/ui
+ui-deps:
+	@command -v npm >/dev/null 2>&1 || { echo "ui-deps: Node.js 20 and npm are needed for the browser tests" >&2; exit 1; }
+	@if [ ! -d $(UI_DIR)/node_modules ] || [ $(UI_DIR)/package-lock.json -nt $(UI_DIR)/node_modules ]; then \
+		echo "ui-deps: npm ci in $(UI_DIR)"; \
+		(cd $(UI_DIR) && npm ci --ignore-scripts --no-audit --no-fund --loglevel=error) && touch $(UI_DIR)/node_modules; \
+	else echo "ui-deps: $(UI_DIR)/node_modules up to date"; fi
 
 # make run keeps its state in the tree: the settings below are what the CLI needs too
 # (tokens live in the state directory), so they are printed as the command to use.
@@ -151,6 +166,19 @@ run-tests:
 	@echo "== integration tests ($(FLAVOUR)) =="
 	$(SAN_ENV) AGENTD_BIN=$(BIN) $(PYTHON) -m pytest -q -p no:cacheprovider --durations=10 tests/integration \
 		$(if $(filter rel,$(FLAVOUR)),tests/mock)
+	@echo "== browser tests ($(FLAVOUR)) =="
+	$(SAN_ENV) AGENTD_BIN=$(BIN) node --test --test-concurrency=1 $(UI_DIR)/
+
+# The chat page in Debian's Chromium, against the real daemon and the mock Messages API.
+UI_BIN ?= $(CURDIR)/agentd
+ui-test: agentd
+	@$(MAKE) --no-print-directory ui-deps
+	AGENTD_BIN=$(UI_BIN) node --test --test-concurrency=1 $(UI_DIR)/
+
+# The page's third-party files (marked, DOMPurify, highlight.js), pinned in static/'s
+# lockfile, copied into static/vendor/ (committed: serving the page needs no Node.js).
+static-deps:
+	static/tools/vendor.sh
 
 # Speed and memory, side by side with bubblewrap and unshare(1); not a test (these
 # machines are shared and noisy): it prints figures, it does not judge them.
