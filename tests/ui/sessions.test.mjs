@@ -1,10 +1,7 @@
 // The session list: switching, renaming, deleting.
 
 import assert from "node:assert/strict";
-import { Daemon, Mock, text, uiTest, waitCount, waitFor, waitText } from "./harness.mjs";
-import fs from "node:fs";
-import os from "node:os";
-import path from "node:path";
+import { text, uiTest, waitCount, waitFor, waitText } from "./harness.mjs";
 
 const item = (page, sid) => page.locator(`#session-list li.session[data-session-id="${sid}"]`);
 
@@ -21,30 +18,6 @@ async function chat(w, message, reply, page = w.page) {
   await w.waitIdle(page);
   return sid;
 }
-
-/** Whether this daemon's GET /api/sessions carries titles (an API addition the lead makes). */
-let titlesKnown;
-async function titlesSupported() {
-  if (titlesKnown !== undefined) return titlesKnown;
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "agentd-ui-probe-"));
-  const mock = await new Mock("sk-probe").start();
-  const d = await new Daemon({ workdir: dir, mock }).start();
-  try {
-    const made = await d.api("POST", "/api/sessions", { body: {} });
-    if (made.status !== 201) throw new Error(`the probe could not make a session: ${made.status} ${made.body}`);
-    const list = await d.api("GET", "/api/sessions");
-    titlesKnown = list.json.sessions.length === 1 && typeof list.json.sessions[0].title === "string";
-    await d.api("DELETE", `/api/sessions/${made.json.id}`);
-  } finally {
-    await d.stop();
-    await mock.stop();
-    fs.rmSync(dir, { recursive: true, force: true });
-  }
-  return titlesKnown;
-}
-const TITLES = await titlesSupported();
-const TITLE_SKIP = TITLES ? false
-  : "waits for the session-title API (notes/api-additions.md 1): GET /api/sessions has no \"title\" yet";
 
 uiTest("switching sessions shows each one's own conversation, and the URL opens it", async (w) => {
   const page = w.page;
@@ -83,7 +56,7 @@ uiTest("switching sessions shows each one's own conversation, and the URL opens 
   }
 });
 
-uiTest("rename a session inline: Enter saves (kept across a reload), Escape cancels", { skip: TITLE_SKIP }, async (w) => {
+uiTest("rename a session inline: Enter saves (kept across a reload), Escape cancels", async (w) => {
   const page = w.page;
   await w.open();
   const sid = await chat(w, "Plan the quarterly budget", "Here is a plan.");
