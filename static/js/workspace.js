@@ -1,7 +1,7 @@
 // The Workspace panel: /workspace of the session shown, listed, viewed, downloaded and
 // uploaded to (PUT, up to 4 MiB a file: larger ones are refused here before sending).
 
-import { api, authedFetch, errorOf, filesPath, getToken } from "./api.js";
+import { api, authedFetch, errorOf, filesPath, getToken, sessionPath } from "./api.js";
 import { $, h } from "./dom.js";
 import * as fmt from "./format.js";
 
@@ -116,9 +116,38 @@ export class Workspace {
     return this.chain || Promise.resolve();
   }
 
+  // Whether the session's sandbox takes a file operation now (agentd refuses one, 409,
+  // while a turn runs, a hybrid session saves its turn, or the session is suspended).
+  async sandboxFree(gen) {
+    for (let wait = 50, tries = 0; tries < 20; wait = Math.min(wait * 2, 1000), tries++) {
+      let info;
+      try {
+        info = await api("GET", sessionPath(this.id));
+      } catch {
+        return true; // let the listing itself say what is wrong
+      }
+      if (gen !== this.gen) return false;
+      if (info.state === "suspended") {
+        $("files").replaceChildren(h("li", { class: "files-empty",
+          text: "The session is suspended: its files are saved, and come back with its next message." }));
+        this.stale = true;
+        return false;
+      }
+      if (info.state !== "running" && info.state !== "creating") return true;
+      if (this.busy()) { // a turn the page knows of: listed at its end
+        this.stale = true;
+        return false;
+      }
+      await new Promise((r) => setTimeout(r, wait)); // a save after the turn, or a turn of another tab's
+    }
+    this.stale = true; // still working: listed at the end of what it is doing
+    return false;
+  }
+
   async fetchList(gen, dir, asked) {
     $("files-path").textContent = `/workspace${dir ? `/${dir}` : ""}`;
     $("files-up").disabled = !dir;
+    if (!(await this.sandboxFree(gen))) return;
     let j;
     try {
       j = await api("GET", `${filesPath(this.id, dir)}/`.replace(/\/\/$/, "/"));

@@ -1,7 +1,7 @@
 // The session list: switching, renaming, deleting.
 
 import assert from "node:assert/strict";
-import { text, uiTest, waitCount, waitFor, waitText } from "./harness.mjs";
+import { bashCall, text, uiTest, waitCount, waitFor, waitText } from "./harness.mjs";
 
 const item = (page, sid) => page.locator(`#session-list li.session[data-session-id="${sid}"]`);
 
@@ -158,4 +158,31 @@ uiTest("a message typed while New chat is being made goes to the new session, ne
   assert.notEqual(now, old);
   assert.equal((await w.api("GET", `/api/sessions/${old}`)).json.turns, 1, "the previous session got no second turn");
   assert.equal((await w.api("GET", `/api/sessions/${now}`)).json.turns, 1, "the new session has the message");
+});
+
+uiTest("a suspended hybrid session says so, and the next message resumes it with its conversation and files", async (w) => {
+  const page = w.page;
+  await w.open();
+  await page.locator("#new-pattern").selectOption("hybrid");
+  await w.mock.enqueue(bashCall("echo kept-across > note.txt"), text("Saved HYBRID-ONE."));
+  await page.locator("#new-session").click();
+  await w.send("Write a note", page);
+  await waitText(w.turn(0).locator(".msg-assistant"), "HYBRID-ONE");
+  await w.waitIdle();
+  const sid = await w.sessionId();
+  assert.equal((await w.api("GET", `/api/sessions/${sid}`)).json.pattern, "hybrid");
+
+  assert.equal((await w.api("POST", `/api/sessions/${sid}/suspend`)).status, 200);
+  const banner = page.locator("#session-banner");
+  await waitText(banner, /suspended: your next message resumes it/);
+  await waitText(item(page, sid).locator(".session-state"), "suspended");
+
+  await w.mock.enqueue(bashCall("cat note.txt"), text("Back again, HYBRID-TWO."));
+  await w.send("Read the note", page);
+  await waitText(w.turn(1).locator(".msg-assistant"), "HYBRID-TWO");
+  await waitText(w.turn(1).locator("details.tool-card .tool-output"), "kept-across", { how: "textContent" });
+  await waitFor(async () => (await banner.isHidden()) || (await banner.innerText()) === "",
+    { what: "the suspended banner to go once the session is back" });
+  await waitText(w.turn(0).locator(".msg-assistant"), "HYBRID-ONE");   // the first turn is still shown
+  await w.waitIdle();
 });
