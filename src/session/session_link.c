@@ -145,6 +145,12 @@ static void on_closed(void *owner, const char *why)
 		free(s->reason);              /* GET .../{id} says why, whatever ended it */
 		s->reason = strdup(msg);
 	}
+	/* a turn that waited for it hears why it ended (a sandbox that could not be set up
+	 * may end before the turn was handed to it) */
+	char run_msg[700];
+	snprintf(run_msg, sizeof(run_msg), "%s%s%s", s->closing ? "the session was destroyed during the turn"
+		 : "the session ended before the turn finished", !s->closing && s->reason ? ": " : "",
+		 !s->closing && s->reason ? s->reason : "");
 	session_readers_wake(s);
 	bool host_failed = s->hidden && !s->closing;
 	pthread_mutex_unlock(&s->lock);
@@ -153,8 +159,7 @@ static void on_closed(void *owner, const char *why)
 	if (suspended != NULL)
 		hybrid_reply_suspended(suspended);
 	if (run != NULL) {
-		chat_run_fail(run, "sandbox_error", s->closing ? "the session was destroyed during the turn"
-							   : "the session ended before the turn finished");
+		chat_run_fail(run, "sandbox_error", run_msg);
 		chat_run_unref(run);
 	}
 	if (op != NULL) {

@@ -123,12 +123,14 @@ static void sandbox_ended(struct supervisor *s)
 }
 
 /* No more events can come from the agent: wait for the sandbox to end, briefly, and
- * say how it ended. */
+ * say how it ended; one that goes on without its agent is killed. */
 static void agent_gone(struct supervisor *s)
 {
 	struct pollfd w = { sandbox_event_fd(s->sb), POLLIN, 0 };
-	poll(&w, 1, 1000);
-	sandbox_ended(s);
+	if (poll(&w, 1, 1000) > 0)
+		sandbox_ended(s);
+	else
+		sup_end(s, "agent_error", "the agent hung up, and its sandbox went on without it");
 }
 
 static void time_up(struct supervisor *s)
@@ -245,6 +247,10 @@ static void serve(struct supervisor *s)
 		}
 		if ((p[0].revents & (POLLIN | POLLHUP | POLLERR)) && !s->quit) {
 			int rc = link_recv(s->gw, s->gw_dec, sup_gateway_frame, s, &e);
+			if (rc < 0 && e.errnum == EPIPE && s->agent >= 0) {
+				agent_gone(s);     /* what it passed on found the agent gone: how */
+				break;
+			}
 			if (rc != 0) {
 				if (rc < 0)
 					log_warn("session %s: from the gateway: %s", s->id, e.msg);
