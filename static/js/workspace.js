@@ -105,8 +105,15 @@ export class Workspace {
 
   // agentd works on one file operation of a session at a time (another meanwhile: 409),
   // and on no turn while one runs: the panel's requests go one after the other.
+  // #workspace's data-busy says when one is on its way (for tests that act on the files
+  // beside the page: agentd would refuse one of the two).
   serial(fn) {
-    const run = (this.chain || Promise.resolve()).then(fn);
+    const ws = $("workspace");
+    this.pending = (this.pending || 0) + 1;
+    ws.dataset.busy = "1";
+    const run = (this.chain || Promise.resolve()).then(fn).finally(() => {
+      if (--this.pending === 0) ws.dataset.busy = "0";
+    });
     this.chain = run.catch(() => {});
     return run;
   }

@@ -60,7 +60,7 @@ uiTest("with an API token, the workspace's upload and download work too", { toke
   await page.locator("#upload").setInputFiles([{ name: "secret.bin", mimeType: "application/octet-stream", buffer: bytes }]);
   const li = page.locator('#files li.file[data-path="secret.bin"]');
   await li.waitFor();
-  const stored = await w.api("GET", `/api/sessions/${sid}/files/secret.bin`, { token: TOKEN });
+  const stored = await w.fileApi("GET", `/api/sessions/${sid}/files/secret.bin`, { token: TOKEN });
   assert.ok(stored.body.equals(bytes), "the daemon's bytes equal the uploaded ones");
   const [download] = await Promise.all([page.waitForEvent("download"), li.locator("a.file-download").click()]);
   assert.ok(fs.readFileSync(await download.path()).equals(bytes), "the downloaded bytes equal the uploaded ones");

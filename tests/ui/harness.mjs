@@ -438,6 +438,14 @@ export class World {
 
   async api(method, p, opts = {}) { return this.daemon.api(method, p, { token: this.token, ...opts }); }
 
+  /** A file request of the test's own, once the page's workspace panel has none on its way
+   * (agentd takes one file operation of a session at a time: 409 otherwise). */
+  async fileApi(method, p, opts = {}, page = this.page) {
+    await page.waitForFunction(() => document.querySelector("#workspace").dataset.busy !== "1", null,
+      { timeout: TIMEOUT });
+    return this.api(method, p, opts);
+  }
+
   /** A picture of the page in tests/ui/screenshots/ (git-ignored). The README's picture,
    *  chat.png, is committed: a run writes chat.run.png beside it, and chat.png itself only
    *  when it is missing or UI_UPDATE_DOCS_SCREENSHOT=1 (so that a test run leaves the tree clean). */

@@ -171,6 +171,9 @@ uiTest("a suspended hybrid session says so, and the next message resumes it with
   await w.waitIdle();
   const sid = await w.sessionId();
   assert.equal((await w.api("GET", `/api/sessions/${sid}`)).json.pattern, "hybrid");
+  // the turn is over on the page; agentd saves it before the session is idle (suspend: 409 until then)
+  await waitFor(async () => (await w.api("GET", `/api/sessions/${sid}`)).json.state === "idle",
+    { what: "the hybrid session to be saved and idle" });
 
   assert.equal((await w.api("POST", `/api/sessions/${sid}/suspend`)).status, 200);
   const banner = page.locator("#session-banner");

@@ -12,6 +12,9 @@ async function session(w) {
   await w.send("I will upload some files.");
   await waitText(w.turn(0).locator(".msg-assistant"), "Ready for files.");
   await w.waitIdle();
+  // the panel lists the workspace at the turn's end: a file request of the test's own
+  // meanwhile would make agentd refuse one of the two (one file operation at a time)
+  await waitText(w.page.locator("#files"), /Empty\. Upload files here/);
   return w.sessionId();
 }
 
@@ -33,7 +36,7 @@ uiTest("upload files (setInputFiles), view one, download another: the bytes are 
 
   // what the daemon has is what was sent
   for (const [name, want] of [["data.bin", bin], ["notes.txt", Buffer.from(notes)]]) {
-    const got = await w.api("GET", `/api/sessions/${sid}/files/${name}`);
+    const got = await w.fileApi("GET", `/api/sessions/${sid}/files/${name}`);
     assert.equal(got.status, 200, `GET files/${name}`);
     assert.ok(got.body.equals(want), `${name}: the daemon's bytes differ from the uploaded ones`);
   }
@@ -87,7 +90,7 @@ uiTest("a file over 4 MiB gets a clear message and is not stored", async (w) => 
   const note = await waitText(page.locator("#workspace-note"), /4 MiB/);
   assert.match(note, /big\.bin/, "the message names the file");
   assert.match(note, /5(\.0)? MiB/, "the message says how large it is");
-  const r = await w.api("GET", `/api/sessions/${sid}/files/big.bin`);
+  const r = await w.fileApi("GET", `/api/sessions/${sid}/files/big.bin`);
   assert.equal(r.status, 404, "the file was not stored");
   assert.equal(await fileItem(page, "big.bin").count(), 0);
 });
