@@ -175,7 +175,10 @@ uiTest("a suspended hybrid session says so, and the next message resumes it with
   await waitFor(async () => (await w.api("GET", `/api/sessions/${sid}`)).json.state === "idle",
     { what: "the hybrid session to be saved and idle" });
 
-  assert.equal((await w.api("POST", `/api/sessions/${sid}/suspend`)).status, 200);
+  // a suspend is a file operation too (it saves the workspace): after the page's listing
+  // of what the turn made
+  await waitCount(page.locator('#files li.file[data-path="note.txt"]'), 1);
+  assert.equal((await w.fileApi("POST", `/api/sessions/${sid}/suspend`)).status, 200);
   const banner = page.locator("#session-banner");
   await waitText(banner, /suspended: your next message resumes it/);
   await waitText(item(page, sid).locator(".session-state"), "suspended");
