@@ -30,6 +30,10 @@ RUN_TIMEOUT = 60
 _WORKDIR = pathlib.Path(tempfile.mkdtemp(prefix="agentd-sbx-cwd-"))
 atexit.register(shutil.rmtree, _WORKDIR, True)
 
+# Test runs that share the host (make test runs two flavours side by side) keep their
+# sandboxes on uids of their own: every fixed uid range of a test is moved by this.
+UID_SHIFT = int(os.environ.get("AGENTD_TEST_UID_SHIFT", "0"))
+
 CGROUP_ROOT = pathlib.Path("/sys/fs/cgroup")
 CGROUP_NAME_RE = re.compile(r"^agentd-(\d+)-(\d+)$")
 

@@ -232,7 +232,8 @@ def _maps(config=None):
 
 
 def test_root_inside_maps_to_unprivileged_host_id(tmp_path):
-    cfg = su.write_config(tmp_path / "c.json", uid_base=610000, uid_count=1000)
+    base = 610000 + su.UID_SHIFT
+    cfg = su.write_config(tmp_path / "c.json", uid_base=base, uid_count=1000)
     uid_map, gid_map, rest = _maps(cfg)
     assert rest[:2] == ["0", "0"]
     assert rest[2] == "deny"
@@ -242,7 +243,7 @@ def test_root_inside_maps_to_unprivileged_host_id(tmp_path):
         assert (inside, count) == (0, 1)
         assert outside != 0
         if su.is_root():
-            assert 610000 <= outside < 611000, m
+            assert base <= outside < base + 1000, m
         else:
             assert outside in (os.geteuid(), os.getegid())
 
@@ -259,7 +260,7 @@ def test_host_sees_sandbox_processes_under_unprivileged_ids(tmp_path):
     """Seen from the host, every process of the sandbox (init included) has real,
     effective, saved and fs uids and gids of the mapped id, never 0."""
     mark = su.marker()
-    cfg = su.write_config(tmp_path / "c.json", uid_base=620000, uid_count=100)
+    cfg = su.write_config(tmp_path / "c.json", uid_base=620000 + su.UID_SHIFT, uid_count=100)
     with su.Launcher(["sh", "-c", f"sleep 300.{mark}; : {mark}"], config=cfg) as l:
         def sandbox_procs():
             found = set(su.processes_with(f"300.{mark}")) - {l.pid}
@@ -275,8 +276,8 @@ def test_host_sees_sandbox_processes_under_unprivileged_ids(tmp_path):
             st = su.parse_status(pathlib.Path(f"/proc/{pid}/status").read_text())
             uids, gids = st["Uid"].split(), st["Gid"].split()
             if su.is_root():
-                assert all(620000 <= int(u) < 620100 for u in uids), (pid, uids)
-                assert all(620000 <= int(g) < 620100 for g in gids), (pid, gids)
+                assert all(620000 + su.UID_SHIFT <= int(u) < 620100 + su.UID_SHIFT for u in uids), (pid, uids)
+                assert all(620000 + su.UID_SHIFT <= int(g) < 620100 + su.UID_SHIFT for g in gids), (pid, gids)
             assert "0" not in uids and "0" not in gids, (pid, uids, gids)
             assert int(st["CapEff"], 16) == 0, (pid, st["CapEff"])
 

@@ -15,7 +15,7 @@ import pytest
 
 import sandbox_util as su
 
-UID_BASE, UID_COUNT = 930000, 1000
+UID_BASE, UID_COUNT = 930000 + su.UID_SHIFT, 1000
 PER_KIND = 40
 WORKERS = 4
 

@@ -13,7 +13,7 @@ import pytest
 
 import sandbox_util as su
 
-UID_BASE = 640000
+UID_BASE = 640000 + su.UID_SHIFT
 
 
 @pytest.fixture
