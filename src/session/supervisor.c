@@ -105,7 +105,11 @@ static int start_sandbox(struct supervisor *s, const cJSON *join, struct ad_err 
 	sandbox_env_free(envp);
 	if (rc < 0)
 		return -1;
-	return send_hello(s, err);
+	/* an agent already gone (a sandbox whose set-up failed) is found by the loop, which
+	 * waits for the sandbox's end and says why it ended */
+	if (send_hello(s, err) < 0 && err->errnum != EPIPE && err->errnum != ECONNRESET)
+		return -1;
+	return 0;
 }
 
 /* The sandbox ended by itself: the gateway hears how (a run waiting for it, or the
@@ -247,7 +251,7 @@ static void serve(struct supervisor *s)
 		}
 		if ((p[0].revents & (POLLIN | POLLHUP | POLLERR)) && !s->quit) {
 			int rc = link_recv(s->gw, s->gw_dec, sup_gateway_frame, s, &e);
-			if (rc < 0 && e.errnum == EPIPE && s->agent >= 0) {
+			if (rc < 0 && e.errnum == EPIPE) {
 				agent_gone(s);     /* what it passed on found the agent gone: how */
 				break;
 			}
