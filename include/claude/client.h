@@ -5,6 +5,7 @@
 #ifndef AGENTD_CLAUDE_CLIENT_H
 #define AGENTD_CLAUDE_CLIENT_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "claude/sse.h"
@@ -17,6 +18,9 @@ struct claude_client {
 	unsigned max_retries;
 	int abort_fd;                /* -1, or a descriptor whose readability or hang-up
 					abandons the call (and any wait between attempts) */
+	bool (*abort_check)(void *ctx); /* or, when set: called when abort_fd is readable,
+					whose true abandons the call (it reads what came) */
+	void *abort_ctx;
 	void *handle;                /* libcurl's, kept between calls so that connections
 					(and TLS sessions) are reused; NULL at first */
 	struct claude_warm *warm;    /* a connection opened ahead of the first call, or NULL */

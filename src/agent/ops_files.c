@@ -7,25 +7,21 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
-#include <linux/openat2.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
 #include <sys/stat.h>
-#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "core/base64.h"
 #include "core/cleanup.h"
-#include "core/utf8.h"
+#include "core/tree_view.h"
 #include "ipc/protocol.h"
 
 /* How deep a tree delete goes (a descriptor is open per level). */
 #define DELETE_DEPTH_MAX 256
-/* The most entries one list answers with. */
-#define LIST_MAX 100000
 
 static void cleanup_closedirp(DIR **d)
 {
@@ -38,12 +34,12 @@ static void cleanup_closedirp(DIR **d)
 struct where {
 	const char *path;
 	char rel[PATH_MAX];         /* below the workspace; "." for itself */
-	int ws;                     /* the workspace, O_PATH */
+	struct tree t;              /* the workspace, opened O_PATH */
 };
 
 static void where_close(struct where *w)
 {
-	cleanup_closep(&w->ws);
+	cleanup_closep(&w->t.top);
 }
 
 /* A failed call about path, in the kernel's words: users read them. */
@@ -57,38 +53,17 @@ static int sys_failed(struct ad_err *why, const char *path, const char *detail)
 
 static int open_beneath(const struct where *w, const char *rel, int flags, struct ad_err *why)
 {
-	struct open_how how = {
-		.flags = (uint64_t)(flags | O_CLOEXEC),
-		.resolve = RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS,
-	};
-	int fd = (int)syscall(SYS_openat2, w->ws, rel, &how, sizeof(how));
-	if (fd >= 0)
-		return fd;
-	if (errno == EXDEV)
-		return ad_err_set(why, 0, "\"%s\" leads out of the workspace", w->path);
-	return sys_failed(why, w->path, NULL);
+	return tree_open(&w->t, rel, w->path, flags, why);
 }
 
 /* req's "path", below the workspace, which is opened. */
 static int locate(const struct op *o, const cJSON *req, struct where *w, struct ad_err *why)
 {
-	w->ws = -1;
-	if ((w->path = op_string(req, "path", why)) == NULL)
+	w->t = (struct tree){ .top = -1, .name = "the workspace" };
+	if ((w->path = op_string(req, "path", why)) == NULL ||
+	    tree_rel(o->workspace, w->path, w->rel, sizeof(w->rel), why) < 0)
 		return -1;
-	const char *p = w->path;
-	size_t wlen = strlen(o->workspace);
-	while (wlen > 1 && o->workspace[wlen - 1] == '/')
-		wlen--;
-	if (p[0] == '\0')
-		return ad_err_set(why, 0, "the path is empty (\".\" is the workspace)");
-	if (p[0] == '/') {
-		if (strncmp(p, o->workspace, wlen) != 0 || (p[wlen] != '/' && p[wlen] != '\0'))
-			return ad_err_set(why, 0, "\"%s\" is outside the workspace (%.*s)", p, (int)wlen, o->workspace);
-		p += wlen + strspn(p + wlen, "/");
-	}
-	if (snprintf(w->rel, sizeof(w->rel), "%s", p[0] ? p : ".") >= (int)sizeof(w->rel))
-		return ad_err_set(why, ENAMETOOLONG, "\"%s\"", w->path);
-	if ((w->ws = open(o->workspace, O_PATH | O_DIRECTORY | O_CLOEXEC)) < 0)
+	if ((w->t.top = open(o->workspace, O_PATH | O_DIRECTORY | O_CLOEXEC)) < 0)
 		return ad_err_sys(why, "the workspace %s", o->workspace);
 	return 0;
 }
@@ -140,38 +115,8 @@ static int open_parent(struct where *w, bool make, const char **name, struct ad_
 int op_read(const struct op *o, const cJSON *req, cJSON *end, struct ad_err *why, struct ad_err *err)
 {
 	_cleanup_(where_close) struct where w;
-	if (locate(o, req, &w, why) < 0)
+	if (locate(o, req, &w, why) < 0 || tree_read_json(&w.t, w.rel, w.path, PROTO_FILE_MAX, end, why) < 0)
 		return OP_FAILED;
-	_cleanup_close_ int fd = open_beneath(&w, w.rel, O_RDONLY | O_NOCTTY | O_NONBLOCK, why);
-	struct stat st;
-	if (fd < 0)
-		return OP_FAILED;
-	if (fstat(fd, &st) < 0)
-		return sys_failed(why, w.path, NULL);
-	if (!S_ISREG(st.st_mode))
-		return ad_err_set(why, 0, "\"%s\" is not a regular file", w.path);
-	if ((uint64_t)st.st_size > PROTO_FILE_MAX)
-		return ad_err_set(why, 0, "\"%s\" is %lld bytes, more than the %u an op reads", w.path,
-				  (long long)st.st_size, PROTO_FILE_MAX);
-	/* one byte more than its size: a file that grew meanwhile is caught */
-	size_t size = (size_t)st.st_size, len = 0;
-	_cleanup_free_ char *data = malloc(size + 1);
-	if (data == NULL)
-		return ad_err_set(why, ENOMEM, "\"%s\"", w.path);
-	ssize_t n = 1;
-	while (n > 0 && len <= size)
-		if ((n = read(fd, data + len, size + 1 - len)) > 0)
-			len += (size_t)n;
-	if (n < 0)
-		return sys_failed(why, w.path, NULL);
-	if (len > size)
-		return ad_err_set(why, 0, "\"%s\" grew while it was read", w.path);
-	_cleanup_free_ char *text = malloc(base64_encoded_len(len) + 1);
-	if (text == NULL)
-		return ad_err_set(why, ENOMEM, "\"%s\"", w.path);
-	base64_encode(data, len, text);
-	cJSON_AddNumberToObject(end, "size", (double)len);
-	cJSON_AddStringToObject(end, "data_b64", text);
 	return OP_DONE;
 }
 
@@ -310,59 +255,12 @@ int op_delete(const struct op *o, const cJSON *req, cJSON *end, struct ad_err *w
 	return OP_DONE;
 }
 
-static int not_dots(const struct dirent *e)
-{
-	return strcmp(e->d_name, ".") != 0 && strcmp(e->d_name, "..") != 0;
-}
-
-/* By bytes, whatever the locale. */
-static int by_name(const struct dirent **a, const struct dirent **b)
-{
-	return strcmp((*a)->d_name, (*b)->d_name);
-}
-
-static const char *type_of(mode_t mode)
-{
-	return S_ISREG(mode) ? "file" : S_ISDIR(mode) ? "dir" : S_ISLNK(mode) ? "link" : "other";
-}
-
-static cJSON *list_entry(int dir, const char *name)
-{
-	struct stat st;
-	if (fstatat(dir, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
-		return NULL;        /* gone meanwhile */
-	char shown[4 * NAME_MAX + 1];
-	if (utf8_valid(name, strlen(name), NULL))
-		snprintf(shown, sizeof(shown), "%s", name);
-	else
-		utf8_sanitise(name, shown, sizeof(shown));   /* JSON text is UTF-8 */
-	cJSON *entry = cJSON_CreateObject();
-	cJSON_AddStringToObject(entry, "name", shown);
-	cJSON_AddStringToObject(entry, "type", type_of(st.st_mode));
-	cJSON_AddNumberToObject(entry, "size", (double)st.st_size);
-	return entry;
-}
-
 int op_list(const struct op *o, const cJSON *req, cJSON *end, struct ad_err *why, struct ad_err *err)
 {
 	_cleanup_(where_close) struct where w;
-	if (locate(o, req, &w, why) < 0)
-		return OP_FAILED;
-	_cleanup_close_ int dir = open_beneath(&w, w.rel, O_RDONLY | O_DIRECTORY, why);
-	struct dirent **names = NULL;
-	int n = dir < 0 ? -1 : scandirat(dir, ".", &names, not_dots, by_name);
-	if (n < 0)
-		return dir < 0 ? OP_FAILED : sys_failed(why, w.path, NULL);
-	cJSON *entries = cJSON_AddArrayToObject(end, "entries"), *entry;
-	for (int i = 0; i < n; i++) {
-		if (i < LIST_MAX && (entry = list_entry(dir, names[i]->d_name)) != NULL)
-			cJSON_AddItemToArray(entries, entry);
-		free(names[i]);
-	}
-	free(names);
-	if (n > LIST_MAX)
-		return ad_err_set(why, 0, "\"%s\" has more than %d entries", w.path, LIST_MAX);
 	/* names are short, but a frame has a cap all the same: a listing past it fails when
 	 * ops_handle sends it (EMSGSIZE) */
+	if (locate(o, req, &w, why) < 0 || tree_list_json(&w.t, w.rel, w.path, end, why) < 0)
+		return OP_FAILED;
 	return OP_DONE;
 }

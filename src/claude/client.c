@@ -35,7 +35,7 @@ struct attempt {
 	bool stopped;                /* message_stop came */
 	bool failed;                 /* the stream or its consumer failed: do not retry */
 	bool aborted;                /* abort_fd fired */
-	int abort_fd;
+	const struct claude_client *client;
 	struct ad_err err;
 	char error_type[64];
 	char body[ERROR_BODY_MAX + 1];
@@ -129,25 +129,35 @@ static void read_error_body(struct attempt *a)
 	cJSON_Delete(j);
 }
 
-/* Readable or hung up: whoever asked for the call no longer wants it. */
-static bool abort_wanted(int fd, int timeout_ms)
+/* Within timeout_ms: abort_fd readable or hung up, and abort_check (if any) agrees:
+ * whoever asked for the call no longer wants it. */
+static bool abort_wanted(const struct claude_client *c, int timeout_ms)
 {
-	struct pollfd p = { fd, POLLIN, 0 };
-	if (fd < 0) {
+	struct pollfd p = { c->abort_fd, POLLIN, 0 };
+	if (c->abort_fd < 0) {
 		if (timeout_ms > 0)
 			poll(NULL, 0, timeout_ms);
 		return false;
 	}
-	int n;
-	while ((n = poll(&p, 1, timeout_ms)) < 0 && errno == EINTR)
-		;
-	return n > 0;
+	uint64_t until = clock_mono_ns() + (uint64_t)timeout_ms * 1000000u;
+	for (;;) {
+		uint64_t now = clock_mono_ns();
+		int n, left = now >= until ? 0 : (int)((until - now) / 1000000u);
+		while ((n = poll(&p, 1, left)) < 0 && errno == EINTR)
+			;
+		if (n <= 0)
+			return false;
+		if (c->abort_check == NULL || c->abort_check(c->abort_ctx))
+			return true;
+		if (left == 0)
+			return false;
+	}
 }
 
 static int on_progress(void *ud, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ultotal, curl_off_t ulnow)
 {
 	struct attempt *a = ud;
-	if (abort_wanted(a->abort_fd, 0)) {
+	if (abort_wanted(a->client, 0)) {
 		a->aborted = true;
 		return 1;
 	}
@@ -275,7 +285,7 @@ int claude_call(struct claude_client *c, const char *body, sse_event_fn fn, void
 		memset(a, 0, sizeof(*a));
 		a->fn = fn;
 		a->ctx = ctx;
-		a->abort_fd = c->abort_fd;
+		a->client = c;
 		a->sse = sse_parser_new(MAX_EVENT_BYTES);
 		uint64_t t0 = clock_mono_ns();
 		CURLcode rc = a->sse ? perform(c, body, a) : CURLE_OUT_OF_MEMORY;
@@ -310,7 +320,7 @@ int claude_call(struct claude_client *c, const char *body, sse_event_fn fn, void
 		}
 		long ms = claude_retry_delay_ms(&at, call->attempts, (double)rand() / ((double)RAND_MAX + 1), time(NULL));
 		log_info("claude: retrying in %ld ms (retry %u of %u)", ms, call->attempts, c->max_retries);
-		if (abort_wanted(c->abort_fd, (int)ms)) {
+		if (abort_wanted(c, (int)ms)) {
 			snprintf(call->message, sizeof(call->message), "the call was cancelled");
 			call->status = CLAUDE_ABORTED;
 			free(a);

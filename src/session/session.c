@@ -187,6 +187,8 @@ int session_op(struct session *s, cJSON *op, struct op_run *w, struct ad_err *er
 	    s->state == SESSION_SUSPENDED)
 		rc = ad_err_code(err, ENOENT, "session %s is %s%s", s->id, session_state_names[s->state],
 				s->state == SESSION_SUSPENDED ? "; a message resumes it" : "");
+	else if (s->views && session_is_view(op))
+		rc = session_send_view(s, op, w, err);
 	else if (s->suspend_saving)
 		rc = ad_err_code(err, EBUSY, "session %s is being suspended; a message resumes it once it is", s->id);
 	else if (s->run != NULL || s->op != NULL)

@@ -65,6 +65,14 @@ struct sessions {
 	unsigned ended_next;
 };
 
+/* A list or read of the workspace that the supervisor answers (session_view.c). */
+struct session_view {
+	struct op_run *w;                  /* its waiter, referenced; NULL: a free slot */
+	unsigned id;                       /* the op's */
+	cJSON *op;                         /* the op, for the agent if it must answer */
+};
+#define SESSION_VIEWS_MAX 8
+
 struct session {
 	pthread_mutex_t lock;
 	int refs;
@@ -88,6 +96,8 @@ struct session {
 	struct op_run *op;                 /* the op in flight, referenced */
 	char op_kind[16];                  /* its "op" */
 	cJSON *op_input;                   /* exec: its command, for the history */
+	bool views;                        /* from "ready": the supervisor reads files itself */
+	struct session_view view[SESSION_VIEWS_MAX];   /* session_view.c */
 	unsigned next_op_id;
 	cJSON *history;                    /* tool calls and execs (session_history.c) */
 	int committed;                     /* transcript messages of completed turns */
@@ -132,6 +142,15 @@ void session_log_event(struct session *s, unsigned id, const char *type, cJSON *
 void session_log_free(struct session *s);
 /* Under the lock: send an OP and make w its waiter. */
 int session_send_op(struct session *s, cJSON *op, struct op_run *w, struct ad_err *err);
+/* session_view.c. Whether op is a list or a read; under the lock, send it as a view
+ * (the supervisor answers it, whatever the agent does) with w its waiter. */
+bool session_is_view(const cJSON *op);
+int session_send_view(struct session *s, cJSON *op, struct op_run *w, struct ad_err *err);
+/* Under the lock, which it lets go of unless it returns false: ev (taken, then) ends the
+ * view it names; one the supervisor left to the agent is sent on to it, if it is free. */
+bool session_view_end(struct session *s, cJSON *ev);
+/* Under the lock: every view's waiter, taken out (the link is gone), into out. */
+size_t session_views_take(struct session *s, struct op_run **out);
 
 /* hybrid.c. Under the lock: take over a hybrid turn's done (saved first, answered
  * after); a warning into the session's event log. */

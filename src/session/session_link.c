@@ -49,6 +49,8 @@ static void on_event(void *owner, cJSON *ev)
 	struct chat_run *run, *ended = NULL;
 	bool destroy = false;
 	pthread_mutex_lock(&s->lock);
+	if (strcmp(type, "op_end") == 0 && session_view_end(s, ev))
+		return;                            /* a view's only event; the lock let go of */
 	if (strncmp(type, "op_", 3) == 0) {
 		session_op_event(s, type, ev);     /* lets go of the lock, takes ev */
 		return;
@@ -60,6 +62,7 @@ static void on_event(void *owner, cJSON *ev)
 		s->cgroup = cJSON_DetachItemFromObjectCaseSensitive(ev, "cgroup");
 		const cJSON *pid = cJSON_GetObjectItemCaseSensitive(ev, "init_pid");
 		s->init_pid = cJSON_IsNumber(pid) ? pid->valueint : 0;
+		s->views = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(ev, "views"));
 		host_ready = s->hidden;
 		if (s->state == SESSION_CREATING)
 			session_enter(s, SESSION_READY, "the sandbox is up");
@@ -130,7 +133,8 @@ static void on_closed(void *owner, const char *why)
 	pthread_mutex_lock(&s->lock);
 	s->link = NULL;
 	struct chat_run *run = s->run;
-	struct op_run *op = s->op;
+	struct op_run *ops[1 + SESSION_VIEWS_MAX] = { s->op };
+	size_t nops = 1 + session_views_take(s, ops + 1);
 	s->run = NULL;
 	s->op = NULL;
 	struct op_run *suspended = NULL;
@@ -162,9 +166,11 @@ static void on_closed(void *owner, const char *why)
 		chat_run_fail(run, "sandbox_error", run_msg);
 		chat_run_unref(run);
 	}
-	if (op != NULL) {
-		op_run_fail(op, "the session's sandbox ended before the operation finished");
-		op_run_unref(op);
+	for (size_t i = 0; i < nops; i++) {
+		if (ops[i] == NULL)
+			continue;
+		op_run_fail(ops[i], "the session's sandbox ended before the operation finished");
+		op_run_unref(ops[i]);
 	}
 	session_unref(s);       /* the hub's */
 }

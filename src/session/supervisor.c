@@ -229,12 +229,13 @@ static void serve(struct supervisor *s)
 			{ s->agent, (read_agent ? POLLIN : 0) | (link_out_pending(&s->to_agent) ? POLLOUT : 0), 0 },
 			{ sandbox_event_fd(s->sb), POLLIN, 0 },
 		};
-		int n = poll(p, 3, next_check_ms(s, now));
+		/* (what the gateway sent during a model call may have ended its link already) */
+		int n = poll(p, 3, s->gw_end != 0 ? 0 : next_check_ms(s, now));
 		if (n < 0 && errno != EINTR) {
 			ad_err_sys(&s->fault, "poll");
 			break;
 		}
-		if (n <= 0)
+		if (n <= 0 && s->gw_end == 0)
 			continue;
 		if ((p[0].revents & POLLOUT) && link_out_flush(&s->to_gw, s->gw, &e) < 0)
 			break;                 /* the gateway is gone */
@@ -249,17 +250,17 @@ static void serve(struct supervisor *s)
 			if (rc == 1)     /* the agent closed its end: the pidfd will say how it ended */
 				s->agent = (close(s->agent), -1);
 		}
-		if ((p[0].revents & (POLLIN | POLLHUP | POLLERR)) && !s->quit) {
-			int rc = link_recv(s->gw, s->gw_dec, sup_gateway_frame, s, &e);
-			if (rc < 0 && e.errnum == EPIPE) {
+		/* what the gateway sent (read here, or during a model call that held the loop) */
+		if ((p[0].revents & (POLLIN | POLLHUP | POLLERR)) && !s->quit && s->gw_end == 0)
+			s->gw_end = link_recv(s->gw, s->gw_dec, sup_gateway_frame, s, &s->gw_err);
+		if (s->gw_end != 0 && !s->quit) {
+			if (s->gw_end < 0 && s->gw_err.errnum == EPIPE) {
 				agent_gone(s);     /* what it passed on found the agent gone: how */
 				break;
 			}
-			if (rc != 0) {
-				if (rc < 0)
-					log_warn("session %s: from the gateway: %s", s->id, e.msg);
-				break;
-			}
+			if (s->gw_end < 0)
+				log_warn("session %s: from the gateway: %s", s->id, s->gw_err.msg);
+			break;
 		}
 		if (p[2].revents && !s->quit)
 			sandbox_ended(s);
@@ -289,7 +290,7 @@ int supervisor_main(const struct supervisor_env *env, int gw_fd, const char *ses
 	struct supervisor_env own = *env;
 	own.policy = &policy;
 	env = &own;
-	struct supervisor s = { .env = env, .id = session_id, .gw = gw_fd, .agent = -1 };
+	struct supervisor s = { .env = env, .id = session_id, .gw = gw_fd, .agent = -1, .ws = -1 };
 	struct ad_err e;
 	_cleanup_cjson_ cJSON *o = cJSON_Parse(opts);
 	const cJSON *join = cJSON_GetObjectItemCaseSensitive(o, "join");
@@ -304,6 +305,8 @@ int supervisor_main(const struct supervisor_env *env, int gw_fd, const char *ses
 	relay_init(&s.relay, env->cfg, gw_fd);
 	s.relay.send = send_paced;
 	s.relay.send_ctx = &s;
+	s.relay.client.abort_check = sup_during_call;
+	s.relay.client.abort_ctx = &s;
 	uint64_t t0 = clock_mono_ns();
 	if (s.gw_dec == NULL || s.agent_dec == NULL) {
 		ad_err_set(&e, ENOMEM, "frame decoders");
@@ -335,6 +338,8 @@ int supervisor_main(const struct supervisor_env *env, int gw_fd, const char *ses
 		sandbox_destroy(s.sb);
 	if (s.agent >= 0)
 		close(s.agent);
+	if (s.ws >= 0)
+		close(s.ws);
 	snapio_abort(&s.snap);
 	link_out_free(&s.to_gw);
 	link_out_free(&s.to_agent);

@@ -103,6 +103,8 @@ int sup_agent_frame(void *ctx, unsigned type, cJSON *payload, struct ad_err *err
 		cJSON_AddItemToObject(ready, "cgroup", s->joined ? cJSON_Duplicate(s->join_cgroup, true)
 							       : sandbox_cgroup_json(sandbox_cgroup_of(s->sb)));
 		cJSON_AddNumberToObject(ready, "init_pid", sandbox_init_pid(s->sb));
+		sup_open_workspace(s);
+		cJSON_AddBoolToObject(ready, "views", s->ws >= 0);   /* files read during turns */
 		sup_to_gateway(s, ready);
 		claude_client_preconnect(&s->relay.client);   /* while nothing waits */
 		break;
@@ -144,7 +146,9 @@ int sup_gateway_frame(void *ctx, unsigned type, cJSON *payload, struct ad_err *e
 	struct supervisor *s = ctx;
 	int rc = 0;
 	char why[AD_ERR_MSG_MAX] = "";
-	if ((type == FRAME_TURN || type == FRAME_OP) && (s->running || s->op_active)) {
+	if (type == FRAME_OP && sup_serves_files(payload)) {
+		sup_file_op(s, payload);       /* the agent may be busy: it is not asked */
+	} else if ((type == FRAME_TURN || type == FRAME_OP) && (s->running || s->op_active)) {
 		rc = ad_err_set(err, 0, "a %s while a %s is in flight", frame_type_name(type), s->running ? "run" : "op");
 	} else if (type == FRAME_OP) {
 		const cJSON *id = cJSON_GetObjectItemCaseSensitive(payload, "id");
@@ -174,9 +178,20 @@ int sup_gateway_frame(void *ctx, unsigned type, cJSON *payload, struct ad_err *e
 			rc = sup_to_agent(s, type, payload, err);
 			s->cancel_by_ns = clock_mono_ns() + CANCEL_GRACE_MS * 1000000ull;
 		}
+		s->abort_call = s->in_call;
 	} else {
 		rc = ad_err_set(err, 0, "the gateway may not send %s frames", frame_type_name(type));
 	}
 	cJSON_Delete(payload);
 	return rc;
+}
+
+bool sup_during_call(void *ctx)
+{
+	struct supervisor *s = ctx;
+	if (s->gw_end == 0) {
+		s->abort_call = false;
+		s->gw_end = link_recv(s->gw, s->gw_dec, sup_gateway_frame, s, &s->gw_err);
+	}
+	return s->gw_end != 0 || s->abort_call;
 }

@@ -22,6 +22,7 @@ struct supervisor {
 	struct frame_decoder *gw_dec, *agent_dec;
 	struct link_out to_gw, to_agent;  /* frames the peers have not taken yet */
 	struct sandbox *sb;
+	int ws;                       /* the sandbox's /workspace as the host reaches it, or -1 */
 	struct relay relay;
 	struct usage run_usage;       /* the run in flight */
 	bool running;                 /* a TURN went to the agent; its done or error has not come */
@@ -33,6 +34,10 @@ struct supervisor {
 	bool joined;                  /* the agent joined a shared sandbox (not ours to end) */
 	const cJSON *join_cgroup;     /* then: that sandbox's cgroup */
 	bool in_call;                 /* a model call is streaming */
+	bool abort_call;              /* then: a CANCEL came, the call is abandoned */
+	int gw_end;                   /* what the gateway sent during a call ended its link:
+					 link_recv's 1 (hang-up) or -1 (gw_err), for the loop */
+	struct ad_err gw_err;
 	bool usage_pending;           /* the last call's usage event waits for the agent's text */
 	bool quit;
 	struct ad_err fault;          /* why the session ends, when it is a failure */
@@ -65,12 +70,24 @@ int sup_agent_stuck(struct supervisor *s, struct ad_err *err);
 void sup_end(struct supervisor *s, const char *type, const char *why);
 /* The run ends on an error event of type (the gateway's run and session hear why). */
 void sup_send_error(struct supervisor *s, const char *type, const char *message);
+/* An op_end event: ok, or ok: false with error. */
+cJSON *sup_op_end(double id, const char *error);
 /* The op in flight ends with ok: false and why. */
 void sup_op_failed(struct supervisor *s, double id, const char *why);
+/* supervisor_files.c: the workspace opened from the host (s->ws), once the agent is up;
+ * whether op is one the supervisor answers itself (a "view": list or read, at any
+ * time), and that answer. */
+void sup_open_workspace(struct supervisor *s);
+bool sup_serves_files(const cJSON *op);
+void sup_file_op(struct supervisor *s, const cJSON *op);
 /* The last call's usage event, if it waits (see supervisor_frames.c). */
 void sup_flush_usage(struct supervisor *s);
 /* link_recv callbacks, ctx the supervisor: a frame from the agent, from the gateway. */
 int sup_agent_frame(void *ctx, unsigned type, cJSON *payload, struct ad_err *err);
 int sup_gateway_frame(void *ctx, unsigned type, cJSON *payload, struct ad_err *err);
+/* The relay's check while a model call holds the loop (claude_client.abort_check): reads
+ * what the gateway sent; a view is answered, a CANCEL or the link's end abandons the
+ * call (the loop sees the end once the call is over). */
+bool sup_during_call(void *ctx);
 
 #endif

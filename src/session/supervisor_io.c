@@ -137,14 +137,20 @@ void sup_send_error(struct supervisor *s, const char *type, const char *message)
 	s->cancel_by_ns = 0;
 }
 
-void sup_op_failed(struct supervisor *s, double id, const char *why)
+cJSON *sup_op_end(double id, const char *error)
 {
 	cJSON *end = cJSON_CreateObject();
 	cJSON_AddStringToObject(end, "type", "op_end");
 	cJSON_AddNumberToObject(end, "id", id);
-	cJSON_AddFalseToObject(end, "ok");
-	cJSON_AddStringToObject(end, "error", why);
+	cJSON_AddBoolToObject(end, "ok", error == NULL);
+	if (error != NULL)
+		cJSON_AddStringToObject(end, "error", error);
+	return end;
+}
+
+void sup_op_failed(struct supervisor *s, double id, const char *why)
+{
 	s->op_active = false;
 	s->op_by_ns = 0;
-	sup_to_gateway(s, end);
+	sup_to_gateway(s, sup_op_end(id, why));
 }

@@ -16,20 +16,17 @@ const EDITS = new Set(["create", "str_replace", "insert"]);
 
 let activeId = null;
 let creating = null; // the session New chat is making: the next message goes to it
-let posting = 0;     // messages whose POST is on its way (the turn may not have begun yet)
 const titled = new Set(); // sessions whose title this page has set (or tried to)
 
 setupTokenDialog();
 setupLayout();
 
-// no listing while a turn runs or is about to begin: agentd would refuse it (409)
-const workspace = new Workspace(() => conversation.running || posting > 0);
+const workspace = new Workspace();
 const composer = new Composer({ onSend: send, onStop: stop });
 let conversation = null;
 conversation = new Conversation($("conversation"), {
   onState: (running) => {
     composer.setRunning(running);
-    workspace.setRunning(running);
     showWelcome();
   },
 });
@@ -134,10 +131,8 @@ async function send(text) {
   const turn = conversation.sent(text);
   showWelcome();
   if (!(await view.waitReady()) || id !== activeId) return true;
-  await workspace.settled(); // a listing of the files on its way would make agentd refuse the turn
-  posting++;
+  await workspace.settled(); // an upload on its way goes first (agentd would refuse the turn)
   api("POST", sessionPath(id, "/messages"), { json: { message: text } }).finally(() => {
-    posting--;
     workspace.turnEnded();
   }).catch((err) => {
     if (id !== activeId) return;

@@ -11,9 +11,7 @@ const VIEW_MAX = 1024 * 1024;
 const join = (dir, name) => (dir ? `${dir}/${name}` : name);
 
 export class Workspace {
-  // busy(): a turn runs (the sandbox's files are not listed then: agentd answers 409)
-  constructor(busy) {
-    this.busy = busy;
+  constructor() {
     this.stale = false;
     this.id = null;
     this.dir = "";
@@ -56,7 +54,7 @@ export class Workspace {
     clearTimeout(this.timer);
     this.closeView();
     this.note("");
-    this.stale = !!id; // listed once its state is known, or when its turn is over
+    this.stale = !!id; // listed once the sandbox is up, or at the end of the turn that starts it
     $("upload").disabled = !id;
     $("files-refresh").disabled = !id;
     $("files-path").textContent = "/workspace";
@@ -70,30 +68,21 @@ export class Workspace {
     this.list();
   }
 
-  // A tool may have changed the files: list again, once for a burst of tool ends, or when
-  // the turn is over.
+  // A tool may have changed the files: list again, once for a burst of tool ends
+  // (agentd lists a session's files during its turns too: its supervisor reads them).
   changed() {
     clearTimeout(this.timer);
     this.timer = setTimeout(() => this.list(), 300);
   }
 
-  // Refresh is offered only between turns (agentd lists no files during one).
-  setRunning(running) {
-    $("files-refresh").disabled = !this.id || running;
-  }
-
-  // The turn is over: what it changed can be listed now.
+  // The turn is over: a listing that agentd could not answer meanwhile is tried again.
   turnEnded() {
     if (this.stale) this.changed();
   }
 
-  // asked: the Refresh button (tried also during a turn: agentd decides).
+  // asked: the Refresh button.
   async list(asked = false) {
     if (!this.id) return;
-    if (this.busy() && !asked) {
-      this.stale = true;
-      return;
-    }
     this.stale = false;
     if (this.listQueued) return; // one listing waiting is enough
     this.listQueued = true;
@@ -103,10 +92,9 @@ export class Workspace {
     });
   }
 
-  // agentd works on one file operation of a session at a time (another meanwhile: 409),
-  // and on no turn while one runs: the panel's requests go one after the other.
-  // #workspace's data-busy says when one is on its way (for tests that act on the files
-  // beside the page: agentd would refuse one of the two).
+  // The panel's requests go one after the other: agentd changes a session's files one
+  // operation at a time (another meanwhile: 409). #workspace's data-busy says when one is
+  // on its way (for tests that act on the files beside the page).
   serial(fn) {
     const ws = $("workspace");
     this.pending = (this.pending || 0) + 1;
@@ -123,49 +111,34 @@ export class Workspace {
     return this.chain || Promise.resolve();
   }
 
-  // Whether the session's sandbox takes a file operation now (agentd refuses one, 409,
-  // while a turn runs, a hybrid session saves its turn, or the session is suspended).
-  async sandboxFree(gen) {
-    for (let wait = 50, tries = 0; tries < 20; wait = Math.min(wait * 2, 1000), tries++) {
-      let info;
-      try {
-        info = await api("GET", sessionPath(this.id));
-      } catch {
-        return true; // let the listing itself say what is wrong
-      }
-      if (gen !== this.gen) return false;
-      if (info.state === "suspended") {
-        $("files").replaceChildren(h("li", { class: "files-empty",
-          text: "The session is suspended: its files are saved, and come back with its next message." }));
-        this.stale = true;
-        return false;
-      }
-      if (info.state !== "running" && info.state !== "creating") return true;
-      if (this.busy()) { // a turn the page knows of: listed at its end
-        this.stale = true;
-        return false;
-      }
-      await new Promise((r) => setTimeout(r, wait)); // a save after the turn, or a turn of another tab's
+  // Why the files could not be listed (a 404 or 409): a suspended session says so, and
+  // the panel lists them again once the session's turn is over.
+  async explain(gen, err) {
+    let info = null;
+    try {
+      info = await api("GET", sessionPath(this.id));
+    } catch {
+      // the listing's own error says it
     }
-    this.stale = true; // still working: listed at the end of what it is doing
-    return false;
+    if (gen !== this.gen) return;
+    this.stale = true;
+    const text = info?.state === "suspended"
+      ? "The session is suspended: its files are saved, and come back with its next message."
+      : err.status === 409 ? "The sandbox is busy: its files are listed again when it is done."
+        : `The files could not be listed: ${err.message}`;
+    $("files").replaceChildren(h("li", { class: "files-empty", text }));
   }
 
   async fetchList(gen, dir, asked) {
     $("files-path").textContent = `/workspace${dir ? `/${dir}` : ""}`;
     $("files-up").disabled = !dir;
-    if (!(await this.sandboxFree(gen))) return;
     let j;
     try {
       j = await api("GET", `${filesPath(this.id, dir)}/`.replace(/\/\/$/, "/"));
     } catch (err) {
       if (gen !== this.gen) return;
       if (err.status === 404 && dir) return this.cd("");
-      if (err.status === 409) {
-        this.stale = true;
-        this.note("The sandbox is busy with a turn: its files are listed again when the turn is over.");
-        return;
-      }
+      if (err.status === 404 || err.status === 409) return this.explain(gen, err);
       $("files").replaceChildren(h("li", { class: "files-empty", text: `The files could not be listed: ${err.message}` }));
       return;
     }

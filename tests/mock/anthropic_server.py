@@ -82,18 +82,21 @@ ANTHROPIC_TOOLS = {
 TOOL_NAME_RE = re.compile(r"^[a-zA-Z0-9_-]{1,64}$")
 TOOL_ID_RE = re.compile(r"^[a-zA-Z0-9_-]+$")
 
+# How long a gated reply waits for its gate at most (the test opens it long before).
+GATE_WAIT_S = 300
+
 REPLY_KEYS = {
     "content", "text", "thinking", "signature", "stop_reason", "stop_sequence", "usage",
     "model", "status", "headers", "error", "stream_error_after", "disconnect_after", "drop",
     "dribble", "delay_ms", "latency_ms", "seed", "ping_every", "unknown_events",
-    "chunk_chars", "assert",
+    "chunk_chars", "assert", "gate",
 }
 REPLY_TYPES = {       # reply key -> the type its value must have
     "content": list, "text": str, "thinking": str, "signature": str, "stop_sequence": str,
     "usage": dict, "model": str, "status": int, "headers": dict, "error": dict,
     "stream_error_after": int, "disconnect_after": int, "drop": bool, "dribble": list,
     "delay_ms": (int, float), "latency_ms": (int, float), "ping_every": int,
-    "unknown_events": bool, "chunk_chars": int,
+    "unknown_events": bool, "chunk_chars": int, "gate": str,
 }
 REPLY_BLOCKS = {"text": "text", "tool_use": "name", "thinking": "thinking",
                 "redacted_thinking": "data"}          # block type -> its required string
@@ -671,6 +674,7 @@ class MockAnthropic:
         self.requests = []
         self.violations = []
         self._queue = []
+        self._gates = {}                 # gate name -> threading.Event (open_gate)
         self._signatures = {}            # signature -> thinking text the mock sent
         self._thinking_ids = set()       # tool_use ids sent in a reply with thinking
         self._lock = threading.Lock()
@@ -718,6 +722,15 @@ class MockAnthropic:
             self._queue.extend(copy.deepcopy(r) if "assert" not in r else dict(r)
                                for r in replies)
         return self
+
+    def _gate(self, name):
+        with self._lock:
+            return self._gates.setdefault(name, threading.Event())
+
+    def open_gate(self, name):
+        """Let the replies scripted with {"gate": name} go (they wait until then, or
+        GATE_WAIT_S): a test does what it must while the call is certainly in flight."""
+        self._gate(name).set()
 
     def pending(self):
         with self._lock:
@@ -858,6 +871,8 @@ class MockAnthropic:
         rec["reply"] = {k: v for k, v in reply.items() if k != "assert"}
         if reply.get("latency_ms"):
             time.sleep(reply["latency_ms"] / 1000.0)
+        if reply.get("gate"):
+            self._gate(reply["gate"]).wait(GATE_WAIT_S)
         if reply.get("drop"):
             h.drop(rec)
         elif self._is_http_error(reply, rec["stream"]):
@@ -1228,6 +1243,9 @@ class _Handler(BaseHTTPRequestHandler):
                 out = {"pending": mock.pending()}
             elif route == ("POST", "/_mock/reset"):
                 mock.reset()
+                out = {"ok": True}
+            elif route[0] == "POST" and route[1].startswith("/_mock/gate/") and route[1][12:]:
+                mock.open_gate(route[1][12:])
                 out = {"ok": True}
             else:
                 status, out = 404, {"error": "unknown control endpoint"}

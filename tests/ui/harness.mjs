@@ -188,6 +188,9 @@ export class Mock {
 
   requests() { return this.control("GET", "/_mock/requests"); }
 
+  /** Lets the replies scripted with {gate: name} go (they wait until then). */
+  openGate(name) { return this.control("POST", `/_mock/gate/${encodeURIComponent(name)}`); }
+
   state() { return this.control("GET", "/_mock/state"); }
 
   async stop() {

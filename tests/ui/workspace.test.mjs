@@ -3,7 +3,7 @@
 import assert from "node:assert/strict";
 import crypto from "node:crypto";
 import fs from "node:fs";
-import { text, uiTest, waitCount, waitFor, waitText } from "./harness.mjs";
+import { bashCall, text, uiTest, waitCount, waitFor, waitText } from "./harness.mjs";
 
 /** A session with one finished turn, open on the page. */
 async function session(w) {
@@ -12,8 +12,8 @@ async function session(w) {
   await w.send("I will upload some files.");
   await waitText(w.turn(0).locator(".msg-assistant"), "Ready for files.");
   await w.waitIdle();
-  // the panel lists the workspace at the turn's end: a file request of the test's own
-  // meanwhile would make agentd refuse one of the two (one file operation at a time)
+  // the panel lists the workspace at the turn's end (the test's own file requests wait
+  // for the panel's: w.fileApi)
   await waitText(w.page.locator("#files"), /Empty\. Upload files here/);
   return w.sessionId();
 }
@@ -79,6 +79,25 @@ uiTest("a directory made by the agent can be entered and left; a file in it down
   assert.equal(fs.readFileSync(await download.path(), "utf8"), "ok\n");
   await page.locator("#files-up").click();
   await waitCount(page.locator('#files li.file[data-type="dir"]'), 1);
+});
+
+uiTest("the panel lists what a tool made while the turn still runs", async (w) => {
+  const page = w.page;
+  // the reply after the tool is held by the mock: the turn runs until the test lets it end
+  await w.mock.enqueue(bashCall("printf 'draft\\n' > notes.txt"), text("Written.", { gate: "end" }));
+  await w.open();
+  await w.send("Write notes.");
+  await waitFor(() => w.turn(0).locator(".tool-card .tool-status").first().innerText().then((t) => /exit 0/.test(t)),
+    { what: "the bash card to end" });
+  const f = page.locator('#files li.file[data-path="notes.txt"]');
+  await waitCount(f, 1);
+  assert.equal(await page.locator("#stop").isVisible(), true, "the turn still runs");
+  assert.equal(await page.locator("#workspace-note").innerText(), "");
+  await f.locator("button.file-open").click();
+  await waitText(page.locator("#file-view"), "draft");
+  await w.mock.openGate("end");
+  await waitText(w.turn(0).locator(".msg-assistant"), "Written.");
+  await w.waitIdle();
 });
 
 uiTest("a file over 4 MiB gets a clear message and is not stored", async (w) => {
