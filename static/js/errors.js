@@ -1,5 +1,7 @@
 // agentd's errors as a sentence for a person: what happened, and what to do about it.
 
+const cap = (s) => s.charAt(0).toUpperCase() + s.slice(1);
+
 export function explain(err) {
   const status = err.status || 0;
   const type = err.type || "";
@@ -10,8 +12,8 @@ export function explain(err) {
       return `This session has used its budget (${msg}). Start a new chat to go on.`;
     case "rate_limit_error":
       return `Too many requests: ${msg}.${wait}`;
-    case "overloaded_error":
-      return `The Anthropic API is overloaded (${msg}).${wait}`;
+    case "overloaded_error": // agentd's own words may say it already
+      return /overloaded/i.test(msg) ? `${cap(msg)}.${wait}` : `The Anthropic API is overloaded (${msg}).${wait}`;
     case "timeout_error":
       return `The session reached its time limit (${msg}). Start a new chat to go on.`;
     case "sandbox_error":
