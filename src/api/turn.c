@@ -93,7 +93,9 @@ enum MHD_Result api_turn_start(struct http_req *req, struct session *s, const st
 	cJSON_Delete(turn);
 	if (rc < 0) {
 		chat_run_release(run);    /* not begun: a client "leaving early" ends an ephemeral one */
-		/* busy, or gone (failed, destroyed) meanwhile: the session's state; else the link */
+		/* busy, or gone (failed, destroyed: it says why) meanwhile; else the link */
+		if (e.errnum == ESRCH)
+			return http_reply_error(req, 409, "session_ended_error", "%s", e.msg);
 		if (e.errnum == EBUSY || e.errnum == ENOENT)
 			return http_reply_error(req, 409, "conflict_error", "%s", e.msg);
 		return http_reply_error(req, 503, HTTP_ERR_UNAVAILABLE, "%s", e.msg);

@@ -103,7 +103,12 @@ int session_turn(struct session *s, cJSON *turn, struct chat_run *run, struct ad
 		rc = ad_err_code(err, ENOENT, "%s", ended);
 	} else if (!waits && (s->link == NULL || s->closing || s->state == SESSION_FAILED ||
 			      s->state == SESSION_DESTROYED)) {
-		rc = ad_err_code(err, ENOENT, "session %s is %s", s->id, session_state_names[s->state]);
+		/* it takes no more messages: say why it ended (a sandbox that could not be
+		 * built fails its session before the first message may come) */
+		char ended[AD_ERR_MSG_MAX];
+		session_end_sentence(ended, sizeof(ended), s->id, s->pattern,
+				     s->reason ? s->reason : session_state_names[s->state]);
+		rc = ad_err_code(err, ESRCH, "%s; start a new session", ended);
 	} else if (s->suspend_saving) {
 		rc = ad_err_code(err, EBUSY, "session %s is being suspended; a message resumes it once it is", s->id);
 	} else if (s->run != NULL || s->op != NULL) {

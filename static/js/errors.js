@@ -23,6 +23,8 @@ export function explain(err) {
     case "authentication_error":
       if (status === 401) return `agentd refused the API token (${msg}).`;
       return `The Anthropic API refused agentd's key (${msg}). Ask the administrator to check ANTHROPIC_API_KEY.`;
+    case "session_ended_error": // agentd's words end with what to do over the API
+      return `This session has ended (${msg.replace(/; start a new session.*$/, "")}). Start a new chat.`;
     case "conflict_error":
       return `The session is busy with another turn (${msg}). Wait for it to end, or stop it, then send again.`;
     case "unavailable_error":

@@ -376,6 +376,11 @@ def test_a_sandbox_that_cannot_be_set_up_fails_its_session_saying_why(daemon_fac
                su.HOST_WAIT)
     assert doc, d.get(f"/api/sessions/{sid}").json()
     assert f"bind source {hidden}/data" in doc["error"] and "EACCES" in doc["error"], doc
+    # a message to it is refused, saying why the session ended (not that it is busy)
+    r = d.post_json(f"/api/sessions/{sid}/messages", {"message": "hi"}, timeout=CHAT_TIMEOUT)
+    err = assert_json_error(r, 409)
+    assert err["type"] == "session_ended_error", err
+    assert "has ended" in err["message"] and f"bind source {hidden}/data" in err["message"], err
     r = d.post_json("/api/chat", {"message": "hi"}, timeout=CHAT_TIMEOUT)
     assert r.status == 500 and "bind source" in r.json()["error"]["message"], r
     finish(d, mock)

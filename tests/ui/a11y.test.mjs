@@ -129,6 +129,9 @@ uiTest("a sandbox that cannot be built is said, with what to do", {
   await w.open();
   w.expectConsole(/Failed to load resource/);
   await w.send("Hello?");
-  await waitFor(async () => /The sandbox failed .*(bind|\/data).*Start a new chat/s.test(await w.page.locator("#conversation").innerText()),
+  // the turn fails with the sandbox, or (when the sandbox failed first) the message is
+  // refused by the session that has ended: either way the page says why, and what to do
+  await waitFor(async () => /(The sandbox failed|This session has ended) \(.*bind source .*\/data: EACCES.*\)\. Start a new chat/s.test(
+    await w.page.locator("#conversation").innerText()),
     { what: "the sandbox failure's sentence", describe: async () => w.page.locator("#conversation").innerText() });
 });
