@@ -1183,6 +1183,7 @@ class _Handler(BaseHTTPRequestHandler):
         reply = reply or {}
         writer = _Writer(self.wfile, False, reply.get("dribble"), reply.get("delay_ms", 0),
                          reply.get("seed"))
+        rec["chunks"] = writer.sizes      # before the bytes: a client may read them all first
         writer.write(data)
         self._finish(rec, writer)
 
