@@ -45,7 +45,7 @@ DEFS        = -D_GNU_SOURCE -DAGENTD_VERSION='"$(VERSION)"' \
               $(if $(CURL_SONAME),-DCURL_SONAME='"$(CURL_SONAME)"')
 PKG_CFLAGS  = $(shell $(PKG_CONFIG) --cflags $(PKGS))
 # libmicrohttpd and libcurl are not linked but dlopen()ed when first needed
-# (src/http/mhd_loader.c, src/claude/curl_loader.c), so that processes that serve no
+# (src/http/mhd_loader.c, src/supervisor/curl_loader.c), so that processes that serve no
 # HTTP or call no API (the sandbox's init, agentd sandbox run) never load them and the
 # TLS libraries behind them.
 LINKED      = $(filter-out libmicrohttpd libcurl,$(PKGS))

@@ -27,7 +27,7 @@
 #include "sandbox/sandbox.h"
 #include "session/hub.h"
 #include "session/session.h"
-#include "session/spawner.h"
+#include "supervisor/spawner.h"
 
 enum { EXIT_USAGE = 2 };
 

@@ -11,6 +11,10 @@ int fs_mkdir_p(const char *path, mode_t mode, struct ad_err *err);
 
 /* Write text to path, opened with flags (O_WRONLY | O_CLOEXEC added) and mode, in one
  * write(2): cgroup, /proc and small generated files. */
+/* Write all of len bytes to fd, again after EINTR and short writes. 0, or -1 with errno
+ * (EIO when write(2) wrote nothing). */
+int fs_write_all(int fd, const void *data, size_t len);
+
 int fs_write_text(const char *path, const char *text, int flags, mode_t mode, struct ad_err *err);
 
 #endif

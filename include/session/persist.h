@@ -3,8 +3,8 @@
  *     session.json       who owns it, its pattern and defaults, turns, usage, the
  *                        transcript of its completed turns, and the generation of the
  *                        workspace snapshot that goes with them (replaced atomically)
- *     workspace.<N>.tar  /workspace as it was at save N (written to a temporary
- *                        file, fsync()ed, renamed); workspace.tar: generation 0
+ *     workspace.<N>.tar  /workspace as it was at save N (ipc/session_files.h: the
+ *                        supervisor writes them)
  *     title              the name its owner gave it (UTF-8 text, replaced atomically
  *                        when it is given or changed; not tied to any save)
  *
@@ -25,8 +25,6 @@
 
 #define PERSIST_META_MAX (64u << 20)
 
-/* <state_dir>/sessions/<id>, made if missing. */
-int persist_dir(const char *state_dir, const char *id, char *out, size_t size, struct ad_err *err);
 int persist_save_meta(const char *state_dir, const char *id, const cJSON *meta, struct ad_err *err);
 /* The metas of every saved session (NULL-free array; each entry with "id"); what
  * cannot be read is logged and skipped. */
@@ -36,15 +34,5 @@ void persist_remove(const char *state_dir, const char *id);
 int persist_save_title(const char *state_dir, const char *id, const char *title, struct ad_err *err);
 /* The snapshots older than generation keep go (session.json names keep now). */
 void persist_prune(const char *state_dir, const char *id, uint64_t keep);
-
-/* The workspace snapshot, as it arrives in base64 pieces (in the session's supervisor). */
-struct snapshot_file;
-struct snapshot_file *snapshot_begin(const char *state_dir, const char *id, uint64_t gen, struct ad_err *err);
-int snapshot_write_b64(struct snapshot_file *f, const char *b64, struct ad_err *err);
-/* Keep it (fsync, rename to generation gen's name) or drop it; f is freed either way. */
-int snapshot_commit(struct snapshot_file *f, struct ad_err *err);
-void snapshot_abort(struct snapshot_file *f);
-/* Generation gen's snapshot's path (out: also when there is none; then -1). */
-int snapshot_path(const char *state_dir, const char *id, uint64_t gen, char *out, size_t size);
 
 #endif

@@ -16,6 +16,7 @@
 
 #include "agent/proctree.h"
 #include "core/cleanup.h"
+#include "core/fsutil.h"
 #include "core/clock.h"
 
 #define MARK "__agentd_done_"
@@ -182,16 +183,9 @@ void tool_bash(struct bash_session *s, const cJSON *input, unsigned timeout_s, s
 	if (asprintf(&script, "{\n%s\n} </dev/null 2>&1\nprintf '\\n%s%%d\\n' \"$?\"\n", cmd->valuestring,
 		     marker) < 0)
 		return tool_result_error(r, "out of memory");
-	size_t len = strlen(script), off = 0;
-	while (off < len) {
-		ssize_t n = write(s->in, script + off, len - off);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0) {
-			stop_shell(s);
-			return tool_result_error(r, "the shell is gone; it starts again with the next command");
-		}
-		off += (size_t)n;
+	if (fs_write_all(s->in, script, strlen(script)) < 0) {
+		stop_shell(s);
+		return tool_result_error(r, "the shell is gone; it starts again with the next command");
 	}
 	int status = collect(s, marker, (long)clock_mono_ms() + (long)timeout_s * 1000, r);
 	if (status == -1 || status == -3) {

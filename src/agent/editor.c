@@ -65,16 +65,11 @@ static int write_text(const char *path, const char *text, size_t len, mode_t mod
 		tool_result_error(r, "cannot write beside %s: %s", path, strerror(errno));
 		return -1;
 	}
-	size_t off = 0;
-	while (off < len) {
-		ssize_t n = write(fd, text + off, len - off);
-		if (n <= 0) {
-			tool_result_error(r, "cannot write %s: %s", path, n < 0 ? strerror(errno) : "short write");
-			close(fd);
-			unlink(tmp);
-			return -1;
-		}
-		off += (size_t)n;
+	if (fs_write_all(fd, text, len) < 0) {
+		tool_result_error(r, "cannot write %s: %s", path, strerror(errno));
+		close(fd);
+		unlink(tmp);
+		return -1;
 	}
 	if (fchmod(fd, mode) < 0 || close(fd) < 0 || rename(tmp, path) < 0) {
 		tool_result_error(r, "cannot replace %s: %s", path, strerror(errno));

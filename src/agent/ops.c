@@ -15,6 +15,7 @@
 
 #include "core/base64.h"
 #include "core/cleanup.h"
+#include "core/fsutil.h"
 #include "core/utf8.h"
 #include "ipc/frame.h"
 #include "ipc/link.h"
@@ -234,13 +235,8 @@ static int restore_feed(struct restore *r, const char *text, struct ad_err *why)
 		return ad_err_set(why, ENOMEM, "restore");
 	if (base64_decode(text, tlen, data, &len, why) < 0)
 		return ad_err_prefix(why, "restore: data_b64");
-	for (size_t off = 0; off < len && r->in >= 0;) {
-		ssize_t n = write(r->in, data + off, len - off);
-		if (n > 0)
-			off += (size_t)n;
-		else if (n == 0 || errno != EINTR)
-			close(steal_fd(&r->in));
-	}
+	if (r->in >= 0 && fs_write_all(r->in, data, len) < 0)
+		close(steal_fd(&r->in));
 	return 0;
 }
 

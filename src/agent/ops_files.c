@@ -17,6 +17,7 @@
 
 #include "core/base64.h"
 #include "core/cleanup.h"
+#include "core/fsutil.h"
 #include "core/tree_view.h"
 #include "ipc/protocol.h"
 
@@ -189,12 +190,8 @@ int op_write(const struct op *o, const cJSON *req, cJSON *end, struct ad_err *wh
 	_cleanup_close_ int fd = openat(dir, tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
 	if (fd < 0)
 		return sys_failed(why, w.path, "cannot create a temporary file beside it");
-	size_t off = 0;
-	ssize_t n = 0;
-	while (off < len && ((n = write(fd, data + off, len - off)) > 0 || errno == EINTR))
-		off += n > 0 ? (size_t)n : 0;
 	/* the mode exactly, not as the umask leaves it */
-	if (off < len || fchmod(fd, mode) < 0 || close(steal_fd(&fd)) < 0 || renameat(dir, tmp, dir, name) < 0) {
+	if (fs_write_all(fd, data, len) < 0 || fchmod(fd, mode) < 0 || close(steal_fd(&fd)) < 0 || renameat(dir, tmp, dir, name) < 0) {
 		sys_failed(why, w.path, NULL);
 		unlinkat(dir, tmp, 0);
 		return OP_FAILED;

@@ -6,7 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "claude/client.h"
+#include "supervisor/claude_client.h"
 #include "claude/stream.h"
 #include "cli/cli.h"
 #include "core/config.h"

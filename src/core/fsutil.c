@@ -36,6 +36,24 @@ int fs_mkdir_p(const char *path, mode_t mode, struct ad_err *err)
 	return 0;
 }
 
+int fs_write_all(int fd, const void *data, size_t len)
+{
+	const char *p = data;
+	while (len > 0) {
+		ssize_t n = write(fd, p, len);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			if (n == 0)
+				errno = EIO;
+			return -1;
+		}
+		p += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
 int fs_write_text(const char *path, const char *text, int flags, mode_t mode, struct ad_err *err)
 {
 	_cleanup_close_ int fd = open(path, flags | O_WRONLY | O_CLOEXEC, mode);

@@ -1,5 +1,6 @@
 /* Log records: see include/core/log.h. */
 #include "core/log.h"
+#include "core/fsutil.h"
 #include "core/utf8.h"
 
 #include <errno.h>
@@ -114,15 +115,7 @@ static void line_flush(struct line *l)
 {
 	l->buf[l->len++] = '\n';
 	int saved = errno;
-	size_t off = 0;
-	while (off < l->len) {
-		ssize_t n = write(STDERR_FILENO, l->buf + off, l->len - off);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			break;
-		off += (size_t)n;
-	}
+	(void)fs_write_all(STDERR_FILENO, l->buf, l->len);
 	errno = saved;
 }
 

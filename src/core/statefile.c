@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "core/cleanup.h"
+#include "core/fsutil.h"
 
 int statefile_read(const char *path, size_t max, char **out, size_t *len, struct ad_err *err)
 {
@@ -43,26 +44,12 @@ int statefile_read(const char *path, size_t max, char **out, size_t *len, struct
 	return 0;
 }
 
-static int write_all(int fd, const char *p, size_t len)
-{
-	while (len > 0) {
-		ssize_t n = write(fd, p, len);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			return -1;
-		p += n;
-		len -= (size_t)n;
-	}
-	return 0;
-}
-
 /* The temporary file: written, owned and synced (closed by the caller, whose close()
  * reports late write errors on some file systems). */
 static int fill_temp(int fd, int dirfd, const void *data, size_t len, mode_t mode, unsigned flags)
 {
 	struct stat st;
-	if (write_all(fd, data, len) < 0 || fchmod(fd, mode) < 0)
+	if (fs_write_all(fd, data, len) < 0 || fchmod(fd, mode) < 0)
 		return -1;
 	if ((flags & STATEFILE_DIR_OWNER) && geteuid() == 0 &&
 	    (fstat(dirfd, &st) < 0 || fchown(fd, st.st_uid, st.st_gid) < 0))

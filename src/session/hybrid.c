@@ -66,7 +66,7 @@ enum save_kind { SAVE_TURN, SAVE_SUSPEND };
 /* session.json on its way to disk, on the registry's saver thread, so that the hub's
  * thread, which carries every session's events, never waits for an fsync. It follows
  * the workspace's snapshot, which the supervisor has put in place (see
- * include/session/snapshot_io.h). */
+ * include/supervisor/snapshot_io.h). */
 struct save_job {
 	struct session *s;                /* referenced: the save's */
 	cJSON *meta;                      /* session.json as of now */

@@ -16,7 +16,7 @@
 #include "core/workq.h"
 #include "session/hub.h"
 #include "session/persist.h"
-#include "session/spawner.h"
+#include "supervisor/spawner.h"
 
 extern const struct hub_link_ops session_link_ops;
 

@@ -10,7 +10,7 @@
 
 #include "api/op_run.h"
 #include "http/sse_out.h"
-#include "session/relay.h"
+#include "claude/usage.h"
 #include "session/session.h"
 
 #define EVENT_LOG_MAX 2048            /* events kept for readers that come back */

@@ -1,4 +1,4 @@
-/* Unit tests for the supervisor relay's checks and accounting (include/session/relay.h). */
+/* Unit tests for the supervisor relay's checks and accounting (include/supervisor/relay.h). */
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -8,7 +8,7 @@
 #include <cmocka.h>
 
 #include "core/json.h"
-#include "session/relay.h"
+#include "supervisor/relay.h"
 
 static char *models[] = { "claude-other", NULL };
 

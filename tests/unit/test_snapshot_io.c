@@ -1,5 +1,5 @@
 /* Unit tests for the supervisor's side of hybrid saves and resumes
- * (include/session/snapshot_io.h): what reaches the agent, what reaches the disk, and
+ * (include/supervisor/snapshot_io.h): what reaches the agent, what reaches the disk, and
  * an agent that sends more than a workspace's tar can be. */
 #include <stdarg.h>
 #include <stddef.h>
@@ -20,7 +20,8 @@
 #include "ipc/link.h"
 #include "ipc/protocol.h"
 #include "session/persist.h"
-#include "session/snapshot_io.h"
+#include "ipc/session_files.h"
+#include "supervisor/snapshot_io.h"
 
 #define SID "sess_00112233445566778899aabb"
 

@@ -1,5 +1,5 @@
 /* The frames a supervisor passes between its gateway and its agent: run events,
- * model requests and OPs. See include/session/supervisor.h. */
+ * model requests and OPs. See include/supervisor/supervisor.h. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,8 +12,8 @@
 #include "ipc/protocol.h"
 #include "sandbox/cgroup.h"
 #include "sandbox/sandbox.h"
-#include "session/relay.h"
-#include "session/snapshot_io.h"
+#include "supervisor/relay.h"
+#include "supervisor/snapshot_io.h"
 #include "supervisor_int.h"
 
 /* The usage of the last call, with the run's running total. It goes out once the

@@ -1,10 +1,10 @@
-/* The supervisor: see include/session/supervisor.h.
+/* The supervisor: see include/supervisor/supervisor.h.
  *
  * One poll() loop over three descriptors: the gateway's socket (turns, cancels, and
  * its hang-up, which ends the session), the agent's socket (model requests and run
  * events), and the sandbox's pidfd (the agent ended). A model call blocks the loop while
  * it streams; a hang-up or a cancel from the gateway abandons it (relay's abort_fd). */
-#include "session/supervisor.h"
+#include "supervisor/supervisor.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -24,8 +24,8 @@
 #include "ipc/protocol.h"
 #include "sandbox/cgroup.h"
 #include "sandbox/sandbox.h"
-#include "session/relay.h"
-#include "session/snapshot_io.h"
+#include "supervisor/relay.h"
+#include "supervisor/snapshot_io.h"
 #include "supervisor_int.h"
 
 /* Frames the agent has not taken: more than a few of the largest means it is stuck. */

@@ -1,5 +1,5 @@
-/* The Messages API client: see include/claude/client.h. */
-#include "claude/client.h"
+/* The Messages API client: see include/supervisor/claude_client.h. */
+#include "supervisor/claude_client.h"
 
 #include <curl/curl.h>
 #include <errno.h>
@@ -12,7 +12,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "claude/curl_loader.h"
+#include "supervisor/curl_loader.h"
 #include "claude/retry.h"
 #include "warm.h"
 #include "core/clock.h"

@@ -3,8 +3,8 @@
  * while threads run (DESIGN.md section 1). What every supervisor needs and costs time
  * to make — the seccomp program, the cgroup layout, libcurl loaded and initialised — is
  * made once in the spawner and inherited, copy-on-write. */
-#ifndef AGENTD_SESSION_SPAWNER_H
-#define AGENTD_SESSION_SPAWNER_H
+#ifndef AGENTD_SUPERVISOR_SPAWNER_H
+#define AGENTD_SUPERVISOR_SPAWNER_H
 
 #include "core/err.h"
 #include "sandbox/cgroup_host.h"

@@ -1,6 +1,6 @@
 /* A TCP connection to the API opened ahead of the first model call: see
- * claude_client_preconnect() in include/claude/client.h. */
-#include "claude/client.h"
+ * claude_client_preconnect() in include/supervisor/claude_client.h. */
+#include "supervisor/claude_client.h"
 #include "warm.h"
 
 #include <errno.h>

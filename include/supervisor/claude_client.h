@@ -2,8 +2,8 @@
  * version headers added here, events passed on as they arrive, retries as the SDKs do
  * (claude/retry.h) while nothing has been passed on yet, every attempt's request-id
  * logged, and every failure turned into a sentence for the user. Blocking. */
-#ifndef AGENTD_CLAUDE_CLIENT_H
-#define AGENTD_CLAUDE_CLIENT_H
+#ifndef AGENTD_SUPERVISOR_CLAUDE_CLIENT_H
+#define AGENTD_SUPERVISOR_CLAUDE_CLIENT_H
 
 #include <stdbool.h>
 #include <stddef.h>

@@ -1,6 +1,6 @@
 /* The supervisor's side of a hybrid session's saves and resumes: see
- * include/session/snapshot_io.h. */
-#include "session/snapshot_io.h"
+ * include/supervisor/snapshot_io.h. */
+#include "supervisor/snapshot_io.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -13,7 +13,7 @@
 #include "core/log.h"
 #include "ipc/frame.h"
 #include "ipc/protocol.h"
-#include "session/persist.h"
+#include "ipc/session_files.h"
 
 void snapio_init(struct snapio *io, const char *state_dir, const char *session_id, uint64_t max_bytes)
 {

@@ -11,9 +11,9 @@
 #include "core/err.h"
 #include "ipc/frame.h"
 #include "ipc/link_out.h"
-#include "session/relay.h"
-#include "session/snapshot_io.h"
-#include "session/supervisor.h"
+#include "supervisor/relay.h"
+#include "supervisor/snapshot_io.h"
+#include "supervisor/supervisor.h"
 
 struct supervisor {
 	const struct supervisor_env *env;

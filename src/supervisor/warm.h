@@ -5,7 +5,7 @@
 
 #include <curl/curl.h>
 
-#include "claude/client.h"
+#include "supervisor/claude_client.h"
 
 struct warm_use {
 	int fd;                       /* to hand to curl as this attempt's first socket, or -1 */

@@ -5,8 +5,8 @@
  * nothing. As for libmicrohttpd (http/mhd_loader.h), curl_loader.c defines the curl_*
  * functions agentd calls with <curl/curl.h>'s prototypes and forwards them to the
  * symbols dlopen()/dlsym() found. */
-#ifndef AGENTD_CLAUDE_CURL_LOADER_H
-#define AGENTD_CLAUDE_CURL_LOADER_H
+#ifndef AGENTD_SUPERVISOR_CURL_LOADER_H
+#define AGENTD_SUPERVISOR_CURL_LOADER_H
 
 #include "core/err.h"
 

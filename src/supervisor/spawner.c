@@ -1,4 +1,4 @@
-/* The spawner: see include/session/spawner.h.
+/* The spawner: see include/supervisor/spawner.h.
  *
  * Requests come over a SOCK_SEQPACKET socket, one message each: the session id, a
  * newline and the session's options (JSON), with the supervisor's end of the session
@@ -11,7 +11,7 @@
  * which are tearing their sandboxes down, before it exits. It reaps them as they end,
  * and a supervisor killed by a signal (it could not clean up) has its sandbox's cgroup
  * killed and removed here. */
-#include "session/spawner.h"
+#include "supervisor/spawner.h"
 
 #include <errno.h>
 #include <poll.h>
@@ -25,7 +25,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "claude/curl_loader.h"
+#include "supervisor/curl_loader.h"
 #include "core/cleanup.h"
 #include "core/clock.h"
 #include "core/json.h"
@@ -33,7 +33,7 @@
 #include "ipc/link.h"
 #include "sandbox/cgroup.h"
 #include "sandbox/seccomp_filter.h"
-#include "session/supervisor.h"
+#include "supervisor/supervisor.h"
 
 #define SESSION_ID_MAX 64
 #define REQUEST_MAX (64u << 10)           /* the id, a newline, the session's options (JSON) */

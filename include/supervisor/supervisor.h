@@ -2,9 +2,9 @@
  * sandbox with the agent inside, relays the agent's model calls (session/relay.h),
  * passes the run's events to the gateway and the gateway's turns to the agent, and
  * tears everything down when the gateway hangs up, the sandbox ends or its time is up.
- * Single-threaded; started by the spawner (session/spawner.h). */
-#ifndef AGENTD_SESSION_SUPERVISOR_H
-#define AGENTD_SESSION_SUPERVISOR_H
+ * Single-threaded; started by the spawner (supervisor/spawner.h). */
+#ifndef AGENTD_SUPERVISOR_SUPERVISOR_H
+#define AGENTD_SUPERVISOR_SUPERVISOR_H
 
 #include "core/config.h"
 #include "sandbox/cgroup_host.h"

@@ -1,5 +1,5 @@
-/* The supervisor's relay: see include/session/relay.h. */
-#include "session/relay.h"
+/* The supervisor's relay: see include/supervisor/relay.h. */
+#include "supervisor/relay.h"
 
 #include <errno.h>
 #include <stdbool.h>
@@ -75,49 +75,6 @@ void relay_init(struct relay *r, const struct config *cfg, int abort_fd)
 		.max_retries = (unsigned)cfg->anthropic.max_retries,
 		.abort_fd = abort_fd,
 	};
-}
-
-void usage_read_json(struct usage *u, const cJSON *j)
-{
-	static const struct { const char *name; size_t off; } fields[] = {
-		{ "input_tokens", offsetof(struct usage, input) },
-		{ "output_tokens", offsetof(struct usage, output) },
-		{ "cache_creation_input_tokens", offsetof(struct usage, cache_write) },
-		{ "cache_read_input_tokens", offsetof(struct usage, cache_read) },
-	};
-	for (size_t i = 0; i < ARRAY_SIZE(fields); i++) {
-		const cJSON *v = cJSON_GetObjectItemCaseSensitive(j, fields[i].name);
-		if (cJSON_IsNumber(v) && v->valuedouble >= 0 && v->valuedouble < 1e15)
-			*(int64_t *)(void *)((char *)u + fields[i].off) = (int64_t)v->valuedouble;
-	}
-}
-
-void usage_add(struct usage *to, const struct usage *u)
-{
-	to->input += u->input;
-	to->output += u->output;
-	to->cache_write += u->cache_write;
-	to->cache_read += u->cache_read;
-}
-
-cJSON *usage_json(const struct usage *u)
-{
-	cJSON *j = cJSON_CreateObject();
-	cJSON_AddNumberToObject(j, "input_tokens", (double)u->input);
-	cJSON_AddNumberToObject(j, "output_tokens", (double)u->output);
-	cJSON_AddNumberToObject(j, "cache_creation_input_tokens", (double)u->cache_write);
-	cJSON_AddNumberToObject(j, "cache_read_input_tokens", (double)u->cache_read);
-	return j;
-}
-
-double usage_cost(const struct config *cfg, const struct usage *u)
-{
-	const typeof(cfg->anthropic) *a = &cfg->anthropic;
-	double milli = (double)u->input * (double)a->price_input_milli +
-		       (double)u->output * (double)a->price_output_milli +
-		       (double)u->cache_write * (double)a->price_cache_write_milli +
-		       (double)u->cache_read * (double)a->price_cache_read_milli;
-	return milli / 1e3 / 1e6;
 }
 
 struct call_ctx {

@@ -3,20 +3,17 @@
  * max_tokens, stream) and the session's budget (requests and tokens), adds the key,
  * makes the call, and streams the events back as API_EVENT frames, then one API_END.
  * Usage is counted here, from the API's own stream, never taken from the agent. */
-#ifndef AGENTD_SESSION_RELAY_H
-#define AGENTD_SESSION_RELAY_H
+#ifndef AGENTD_SUPERVISOR_RELAY_H
+#define AGENTD_SUPERVISOR_RELAY_H
 
 #include <stdint.h>
 
 #include <cjson/cJSON.h>
 
-#include "claude/client.h"
+#include "claude/usage.h"
+#include "supervisor/claude_client.h"
 #include "core/config.h"
 #include "core/err.h"
-
-struct usage {
-	int64_t input, output, cache_write, cache_read;
-};
 
 struct relay {
 	const struct config *cfg;
@@ -40,13 +37,5 @@ int relay_check_request(const struct config *cfg, const cJSON *req, struct ad_er
 /* Serve one API_REQUEST payload. Fails only when the agent can no longer be written to;
  * a refused or failed call is answered with API_END {"ok": false, ...}. */
 int relay_serve(struct relay *r, const cJSON *payload, struct ad_err *err);
-
-void usage_add(struct usage *to, const struct usage *u);
-/* The four counters from their JSON (usage_json's shape); missing ones stay. */
-void usage_read_json(struct usage *u, const cJSON *j);
-/* {"input_tokens", "output_tokens", "cache_creation_input_tokens", "cache_read_input_tokens"} */
-cJSON *usage_json(const struct usage *u);
-/* In US dollars, at the config's prices. */
-double usage_cost(const struct config *cfg, const struct usage *u);
 
 #endif

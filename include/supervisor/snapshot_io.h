@@ -11,8 +11,8 @@
  *       renamed into place as generation N at its op_end, which passes on to the
  *       gateway (with "ok": false if they could not be kept)
  * Without "generation": generation 0. */
-#ifndef AGENTD_SESSION_SNAPSHOT_IO_H
-#define AGENTD_SESSION_SNAPSHOT_IO_H
+#ifndef AGENTD_SUPERVISOR_SNAPSHOT_IO_H
+#define AGENTD_SUPERVISOR_SNAPSHOT_IO_H
 
 #include <stdbool.h>
 #include <stddef.h>

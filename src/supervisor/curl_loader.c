@@ -1,6 +1,6 @@
 /* libcurl through dlopen(): see include/claude/curl_loader.h. */
 #define CURL_DISABLE_TYPECHECK   /* we define curl_easy_setopt/getinfo, not call them */
-#include "claude/curl_loader.h"
+#include "supervisor/curl_loader.h"
 
 #include <dlfcn.h>
 #include <stdarg.h>

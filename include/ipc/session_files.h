@@ -1,0 +1,38 @@
+/* A hybrid session's folder, <state_dir>/sessions/<id>/, as both processes that write
+ * it see it: the gateway keeps session.json and the title there (session/persist.h),
+ * the session's supervisor writes and reads the workspace snapshots:
+ *
+ *     workspace.<N>.tar  /workspace as it was at save N (written to a temporary
+ *                        file, fsync()ed, renamed); workspace.tar: generation 0
+ *
+ * Names only here, and the snapshot file's life; what goes in session.json is the
+ * gateway's. */
+#ifndef AGENTD_IPC_SESSION_FILES_H
+#define AGENTD_IPC_SESSION_FILES_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/err.h"
+
+/* "sess_" and lowercase hex: the only names a session's folder can have. */
+bool session_id_ok(const char *id);
+/* <state_dir>/sessions/<id>, made if missing. */
+int session_dir(const char *state_dir, const char *id, char *out, size_t size, struct ad_err *err);
+
+/* The snapshots in the folder dir older than generation keep go; with UINT64_MAX all of
+ * them, and a half-written one too (the session is being removed). */
+void snapshot_remove_older(const char *dir, uint64_t keep);
+
+/* The workspace snapshot, as it arrives in base64 pieces (in the session's supervisor). */
+struct snapshot_file;
+struct snapshot_file *snapshot_begin(const char *state_dir, const char *id, uint64_t gen, struct ad_err *err);
+int snapshot_write_b64(struct snapshot_file *f, const char *b64, struct ad_err *err);
+/* Keep it (fsync, rename to generation gen's name) or drop it; f is freed either way. */
+int snapshot_commit(struct snapshot_file *f, struct ad_err *err);
+void snapshot_abort(struct snapshot_file *f);
+/* Generation gen's snapshot's path (out: also when there is none; then -1). */
+int snapshot_path(const char *state_dir, const char *id, uint64_t gen, char *out, size_t size);
+
+#endif
