@@ -194,7 +194,7 @@ static int serve(struct app *app, struct ad_err *err)
 	signal(SIGPIPE, SIG_IGN);
 
 	struct http_server *srv;
-	if (hub_start(&app->hub, err) < 0 || sessions_new(&app->sessions, app, err) < 0)
+	if (hub_start(&app->hub, err) < 0 || sessions_new(&app->sessions, &app->cfg, app->spawner, app->hub, err) < 0)
 		return -1;
 	sessions_restore(app->sessions);
 	if (http_server_start(&srv, &opts, api_routes, app, err) < 0) {

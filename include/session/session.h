@@ -22,10 +22,12 @@
 
 #include "core/err.h"
 
-struct app;
 struct chat_run;
+struct config;
+struct hub;
 struct session;
 struct sessions;
+struct spawner;
 
 enum session_state {
 	SESSION_CREATING, SESSION_READY, SESSION_RUNNING, SESSION_IDLE, SESSION_SUSPENDED, SESSION_FAILED,
@@ -47,8 +49,10 @@ struct session_opts {
 	const char *title;              /* its owner's name for it, or NULL */
 };
 
-/* The registry, with the spawner and hub it makes sessions with (app). */
-int sessions_new(struct sessions **out, struct app *app, struct ad_err *err);
+/* The registry, with the config, and the spawner and hub it makes sessions with (all
+ * three outlive it). */
+int sessions_new(struct sessions **out, const struct config *cfg, struct spawner *spawner, struct hub *hub,
+		 struct ad_err *err);
 /* agentd is stopping: event streams end (turns in flight go on). */
 void sessions_shutdown(struct sessions *reg);
 /* Destroy every session, free. */

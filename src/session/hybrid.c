@@ -11,7 +11,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "api/app.h"
 #include "api/chat_run.h"
 #include "core/clock.h"
 #include "core/log.h"

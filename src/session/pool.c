@@ -6,7 +6,6 @@
 
 #include <stdlib.h>
 
-#include "api/app.h"
 #include "core/log.h"
 
 static bool usable(const struct session *s)
@@ -31,7 +30,7 @@ struct session *pool_take(struct sessions *reg, const struct session_opts *o)
 			}
 			pthread_mutex_unlock(&s->lock);
 		}
-	if (reg->app->cfg.session.pool_size > 0)
+	if (reg->cfg->session.pool_size > 0)
 		got ? reg->pool_hits++ : reg->pool_misses++;
 	pthread_mutex_unlock(&reg->lock);
 	return got;
@@ -57,7 +56,7 @@ static struct session *build_one(struct sessions *reg)
 /* Drop what failed, then build what is missing, outside the registry's lock. */
 void pool_fill(struct sessions *reg)
 {
-	unsigned want = (unsigned)reg->app->cfg.session.pool_size, need;
+	unsigned want = (unsigned)reg->cfg->session.pool_size, need;
 	struct session *dead[POOL_MAX];
 	unsigned ndead = 0;
 	if (registry_shutting_down(reg))
@@ -123,7 +122,7 @@ cJSON *sessions_pool_json(struct sessions *reg)
 		ready += reg->pool[i]->state == SESSION_READY;
 		pthread_mutex_unlock(&reg->pool[i]->lock);
 	}
-	cJSON_AddNumberToObject(j, "size", (double)reg->app->cfg.session.pool_size);
+	cJSON_AddNumberToObject(j, "size", (double)reg->cfg->session.pool_size);
 	cJSON_AddNumberToObject(j, "ready", ready);
 	cJSON_AddNumberToObject(j, "building", reg->pool_n - ready + reg->pool_filling);
 	cJSON_AddNumberToObject(j, "hits", (double)reg->pool_hits);

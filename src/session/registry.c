@@ -8,7 +8,6 @@
 #include <string.h>
 #include <sys/random.h>
 
-#include "api/app.h"
 #include "core/cleanup.h"
 #include "core/clock.h"
 #include "core/json.h"
@@ -47,7 +46,8 @@ static unsigned bucket(const char *id)
 	return h % BUCKETS;
 }
 
-int sessions_new(struct sessions **out, struct app *app, struct ad_err *err)
+int sessions_new(struct sessions **out, const struct config *cfg, struct spawner *spawner, struct hub *hub,
+		 struct ad_err *err)
 {
 	struct sessions *reg = calloc(1, sizeof(*reg));
 	if (reg == NULL)
@@ -57,14 +57,16 @@ int sessions_new(struct sessions **out, struct app *app, struct ad_err *err)
 		return -1;
 	}
 	pthread_mutex_init(&reg->lock, NULL);
-	reg->app = app;
+	reg->cfg = cfg;
+	reg->spawner = spawner;
+	reg->hub = hub;
 	*out = reg;
 	return 0;
 }
 
 const struct config *registry_config(const struct sessions *reg)
 {
-	return &reg->app->cfg;
+	return reg->cfg;
 }
 
 /* Every session, referenced, for work outside the registry's lock. */
@@ -89,7 +91,7 @@ void sessions_free(struct sessions *reg)
 	if (reg == NULL)
 		return;
 	/* what a hybrid session's workspace holds now is what comes back */
-	hybrid_suspend_all(reg, (unsigned)reg->app->cfg.http.shutdown_timeout_s * 1000u);
+	hybrid_suspend_all(reg, (unsigned)reg->cfg->http.shutdown_timeout_s * 1000u);
 	workq_stop(reg->saver);   /* the saves under way are written first */
 	reg->saver = NULL;
 	size_t n;
@@ -203,7 +205,7 @@ void registry_remove(struct sessions *reg, struct session *s, const char *why)
 /* A slot under the limits, or EAGAIN. */
 static int reserve(struct sessions *reg, const char *owner, struct ad_err *err)
 {
-	const struct config *cfg = &reg->app->cfg;
+	const struct config *cfg = reg->cfg;
 	int rc = 0;
 	pthread_mutex_lock(&reg->lock);
 	if (reg->count >= (unsigned)cfg->session.max_sessions)
@@ -244,7 +246,7 @@ struct session *session_alloc(struct sessions *reg, const struct session_opts *o
 
 void session_adopt(struct session *s, const struct session_opts *o)
 {
-	const struct config *cfg = &s->reg->app->cfg;
+	const struct config *cfg = s->reg->cfg;
 	snprintf(s->owner, sizeof(s->owner), "%s", o->owner);
 	s->pattern = o->pattern;
 	s->created = s->last_active = time(NULL);
@@ -262,7 +264,6 @@ void session_adopt(struct session *s, const struct session_opts *o)
 int session_spawn(struct sessions *reg, struct session *s, const cJSON *policy, const cJSON *join,
 		  struct ad_err *err)
 {
-	struct app *app = reg->app;
 	cJSON *spec = cJSON_CreateObject();
 	if (policy != NULL)
 		cJSON_AddItemToObject(spec, "policy", cJSON_Duplicate(policy, true));
@@ -270,13 +271,13 @@ int session_spawn(struct sessions *reg, struct session *s, const cJSON *policy, 
 		cJSON_AddItemToObject(spec, "join", cJSON_Duplicate(join, true));
 	char *spec_text = json_print(spec);
 	cJSON_Delete(spec);
-	int fd = spec_text ? spawner_spawn(app->spawner, s->id, spec_text, err) : ad_err_set(err, ENOMEM, "spec");
+	int fd = spec_text ? spawner_spawn(reg->spawner, s->id, spec_text, err) : ad_err_set(err, ENOMEM, "spec");
 	cJSON_free(spec_text);
 	if (fd < 0)
 		return -1;
 	pthread_mutex_lock(&s->lock);
 	s->refs++;                        /* the hub's, until on_closed */
-	s->link = hub_attach(app->hub, fd, &session_link_ops, s, err);
+	s->link = hub_attach(reg->hub, fd, &session_link_ops, s, err);
 	bool ok = s->link != NULL;
 	if (!ok) {
 		s->refs--;
@@ -376,7 +377,7 @@ static void restore_one(struct sessions *reg, const cJSON *m)
 
 void sessions_restore(struct sessions *reg)
 {
-	cJSON *all = persist_load_all(reg->app->cfg.state_dir);
+	cJSON *all = persist_load_all(reg->cfg->state_dir);
 	const cJSON *m;
 	cJSON_ArrayForEach(m, all)
 		restore_one(reg, m);

@@ -52,7 +52,9 @@ struct shared_group {
 
 struct sessions {
 	pthread_mutex_t lock;
-	struct app *app;
+	const struct config *cfg;
+	struct spawner *spawner;          /* forks a supervisor per session */
+	struct hub *hub;                  /* the sessions' sockets */
 	struct session *buckets[BUCKETS];
 	unsigned count;                   /* registered, with those being made */
 	atomic_bool shutting_down;        /* event streams end */
