@@ -5,6 +5,7 @@
 #   make run        deps + build + start on 127.0.0.1:8080 with config/agentd.json
 #   make test       deps + build + every test, then again on an ASan+UBSan build
 #   make ui-test    the chat page's browser tests (Chromium) against ./agentd
+#   make check-layout  the tree keeps its folders per process (in make test)
 #   make static-deps  the page's third-party files into static/vendor/ (npm)
 #   make bench      sandbox start-up and memory, beside bubblewrap and unshare; chat,
 #                   session and long-reply timings
@@ -97,7 +98,7 @@ endef
 $(eval $(call flavour,rel,))
 $(eval $(call flavour,asan,$(SAN_CFLAGS)))
 
-.PHONY: all deps ui-deps run test test-rel test-asan run-tests ui-test static-deps bench fuzz install \
+.PHONY: all deps ui-deps run test test-rel test-asan run-tests check-layout ui-test static-deps bench fuzz install \
         uninstall clean
 .DEFAULT_GOAL := all
 
@@ -148,6 +149,7 @@ run: deps
 TEST_UID_SHIFT ?= $(or $(AGENTD_TEST_UID_SHIFT),0)
 test:
 	@$(MAKE) --no-print-directory deps
+	@$(MAKE) --no-print-directory check-layout
 	@echo "make test: the normal and the ASan+UBSan flavours run side by side; each prints when it ends"
 	@$(MAKE) --no-print-directory -j2 --output-sync=recurse test-rel test-asan
 
@@ -174,6 +176,13 @@ run-tests:
 		$(if $(filter rel,$(FLAVOUR)),tests/mock)
 	@echo "== browser tests ($(FLAVOUR)) =="
 	$(SAN_ENV) AGENTD_BIN=$(BIN) node --test --test-concurrency=1 $(UI_DIR)/
+
+# The tree keeps the shape of the three processes (tests/layout/check_layout.py): no
+# include runs back up, libcurl is the supervisor's, no file over 400 lines, a README per
+# folder. Its own tests first, so that a check that cannot fail is caught.
+check-layout:
+	@$(PYTHON) -m pytest -q -p no:cacheprovider tests/layout
+	@$(PYTHON) tests/layout/check_layout.py
 
 # The chat page in Debian's Chromium, against the real daemon and the mock Messages API.
 UI_BIN ?= $(CURDIR)/agentd

@@ -14,24 +14,16 @@
 #include <cjson/cJSON.h>
 #include <microhttpd.h>
 
+#include "session/waiters.h"
+
 struct chat_run;
 
 /* released(ctx, left_early) runs once, outside any lock, when the HTTP side lets go of
  * the run (left_early: the client went away before the end); ctx must live until then. */
 struct chat_run *chat_run_new(const char *session_id, bool stream, void (*released)(void *ctx, bool left_early),
 			      void *ctx);
-void chat_run_ref(struct chat_run *r);
-void chat_run_unref(struct chat_run *r);
 
-/* From the session: one event of the turn (not taken), with its session-wide id and,
- * when the session has printed it for its event log, that SSE frame (frame_len bytes;
- * else NULL), which a streaming client gets as it is rather than printed again; an end
- * of the turn without its done or error (why); the periodic tick (keep-alives). */
-void chat_run_event(struct chat_run *r, unsigned id, const cJSON *ev, const char *frame, size_t frame_len);
-void chat_run_fail(struct chat_run *r, const char *type, const char *message);
-void chat_run_tick(struct chat_run *r);
-/* The session's first event on a stream: {"session_id"}. */
-void chat_run_hello(struct chat_run *r, unsigned id);
+/* What the session calls: session/waiters.h. */
 
 /* JSON: suspend conn until the run has ended; false (nothing suspended) if it has. */
 bool chat_run_wait(struct chat_run *r, struct MHD_Connection *conn);
@@ -46,6 +38,5 @@ void chat_run_release(void *cls);
 void chat_run_watch_client(struct chat_run *r, struct MHD_Connection *conn, void (*gone)(void *ctx));
 /* SSE: the connection the reader suspends. */
 void chat_run_set_conn(struct chat_run *r, struct MHD_Connection *conn);
-
 
 #endif

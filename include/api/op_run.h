@@ -14,25 +14,14 @@
 #include <cjson/cJSON.h>
 #include <microhttpd.h>
 
+#include "session/waiters.h"
+
 /* What an exec's JSON reply keeps of its output. */
 #define OP_OUTPUT_MAX (1u << 20)
 
 struct op_run;
 
-struct op_run *op_run_new(bool stream);
-void op_run_ref(struct op_run *o);
-void op_run_unref(struct op_run *o);
-/* sink(ctx, ev) for every event; done(ctx, ok, error) once at the end. */
-void op_run_set_sink(struct op_run *o, void (*sink)(void *ctx, const cJSON *ev),
-		     void (*done)(void *ctx, bool ok, const char *error), void *ctx);
-
-/* From the session: op_output / op_end events (gathered, not streamed); an event for a
- * streaming client (exec: the tool_* events of the session's log, with their ids),
- * sent before the op_end that ends the stream; the op failed without an op_end. */
-void op_run_event(struct op_run *o, const cJSON *ev);
-void op_run_stream(struct op_run *o, unsigned id, const char *type, const cJSON *data);
-void op_run_fail(struct op_run *o, const char *message);
-void op_run_tick(struct op_run *o);
+/* Made, referenced, and fed by the session: session/waiters.h. */
 
 /* JSON: suspend conn until the op has ended; false if it has. */
 bool op_run_wait(struct op_run *o, struct MHD_Connection *conn);

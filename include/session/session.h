@@ -115,12 +115,22 @@ int session_set_title(struct session *s, const char *title, struct ad_err *err);
  * reflects (reading the events after that id continues it exactly). */
 cJSON *session_transcript(struct session *s);
 
-/* GET .../events: a reader of the events after last_id (0: all that are kept), then of
- * those to come, until the session ends; MHD's content reader and free callback. */
-struct event_reader;
-struct MHD_Connection;
-struct event_reader *session_events_open(struct session *s, unsigned last_id, struct MHD_Connection *conn);
-ssize_t session_events_read(void *cls, uint64_t pos, char *buf, size_t max);
-void session_events_close(void *cls);
+/* Who follows a session's event log (GET .../events, api/events.c). Each is called
+ * under the session's lock and must not block: frame() with every event as its SSE
+ * frame, in order; note() with a comment ("some events are no longer kept"); ended()
+ * once its events are over (the session ended or failed, or agentd stops; at once for
+ * a session already over), after which no frame comes; tick() now and then, for
+ * keep-alives. */
+struct session_listener {
+	void (*frame)(struct session_listener *l, const char *frame, size_t len);
+	void (*note)(struct session_listener *l, const char *comment);
+	void (*ended)(struct session_listener *l);
+	void (*tick)(struct session_listener *l);
+	struct session_listener *next;            /* the session's */
+};
+/* l follows s from the event after last_id (0: all that are kept), first getting those
+ * that are kept; s is referenced until session_unlisten(). */
+void session_listen(struct session *s, struct session_listener *l, unsigned last_id);
+void session_unlisten(struct session *s, struct session_listener *l);
 
 #endif

@@ -253,22 +253,6 @@ enum MHD_Result api_session_interrupt(struct http_req *req)
 	return http_reply_json(req, 202, j);
 }
 
-enum MHD_Result api_session_events(struct http_req *req)
-{
-	enum MHD_Result r;
-	struct session *s = api_find_session(req, &r);
-	if (s == NULL)
-		return r;
-	const char *last = MHD_lookup_connection_value(req->conn, MHD_HEADER_KIND, "Last-Event-ID");
-	unsigned long after = last ? strtoul(last, NULL, 10) : 0;
-	struct event_reader *er = session_events_open(s, after > 0xffffffffUL ? 0 : (unsigned)after, req->conn);
-	session_unref(s);
-	if (er == NULL)
-		return http_reply_error(req, 500, HTTP_ERR_INTERNAL, "out of memory");
-	return http_reply_stream(req, 200, "text/event-stream; charset=utf-8", session_events_read, er,
-				 session_events_close);
-}
-
 /* The suspend saves the workspace first: the handler is called again once it is done
  * (req->ctx is the op_run that hears it); a save that failed answers 500 and says why. */
 enum MHD_Result api_session_suspend(struct http_req *req)

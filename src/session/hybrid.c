@@ -11,7 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "api/chat_run.h"
+#include "session/waiters.h"
 #include "core/clock.h"
 #include "core/log.h"
 #include "core/workq.h"

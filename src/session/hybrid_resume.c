@@ -11,7 +11,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "api/chat_run.h"
+#include "session/waiters.h"
 #include "core/clock.h"
 #include "core/log.h"
 #include "ipc/frame.h"

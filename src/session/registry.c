@@ -31,7 +31,7 @@ void sessions_shutdown(struct sessions *reg)
 	struct session **all = registry_all(reg, &n);
 	for (size_t i = 0; i < n; i++) {
 		pthread_mutex_lock(&all[i]->lock);
-		session_readers_wake(all[i]);
+		session_listeners_wake(all[i]);
 		pthread_mutex_unlock(&all[i]->lock);
 		session_unref(all[i]);
 	}

@@ -10,7 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "api/chat_run.h"
+#include "session/waiters.h"
 #include "core/clock.h"
 #include "core/log.h"
 #include "ipc/frame.h"
@@ -233,7 +233,7 @@ void session_destroy(struct session *s, const char *why)
 	session_enter(s, SESSION_DESTROYED, why);
 	if (s->link != NULL)
 		hub_link_close(s->link);    /* the supervisor tears the sandbox down */
-	session_readers_wake(s);
+	session_listeners_wake(s);
 	/* its saved state goes, but at shutdown, when it stays to be resumed; a save on
 	 * its way to disk removes it itself once written (hybrid.c) */
 	bool drop = s->pattern == PATTERN_HYBRID && !registry_shutting_down(s->reg);

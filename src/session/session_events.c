@@ -1,4 +1,4 @@
-/* A session's event log and its readers (GET /api/sessions/{id}/events): every event
+/* A session's event log and its listeners (GET /api/sessions/{id}/events): every event
  * is kept as the SSE frame it is sent as, the last EVENT_LOG_MAX of them (and at most
  * EVENT_LOG_BYTES), so that a client that comes back with Last-Event-ID gets what it
  * missed, then the events as they happen. */
@@ -74,10 +74,8 @@ void session_log_frame(struct session *s, unsigned id, const char *frame, size_t
 	*e = (struct logged_event){ id, copy, n };
 	s->log_count++;
 	s->log_bytes += n;
-	for (struct event_reader *r = s->readers; r != NULL; r = r->next) {
-		sse_out_raw(&r->out, copy, n);
-		sse_out_wake(&r->out);
-	}
+	for (struct session_listener *l = s->listeners; l != NULL; l = l->next)
+		l->frame(l, copy, n);
 }
 
 void session_log_event(struct session *s, unsigned id, const char *type, cJSON *ev)
@@ -97,62 +95,40 @@ void session_log_free(struct session *s)
 	s->log = NULL;
 }
 
-void session_readers_wake(struct session *s)
+void session_listeners_wake(struct session *s)
 {
-	for (struct event_reader *r = s->readers; r != NULL; r = r->next)
-		sse_out_wake(&r->out);
+	for (struct session_listener *l = s->listeners; l != NULL; l = l->next)
+		l->ended(l);
 }
 
-static bool session_over(const struct session *s)
-{
-	return s->state == SESSION_DESTROYED || s->state == SESSION_FAILED || registry_shutting_down(s->reg);
-}
 
-struct event_reader *session_events_open(struct session *s, unsigned last_id, struct MHD_Connection *conn)
+void session_listen(struct session *s, struct session_listener *l, unsigned last_id)
 {
-	struct event_reader *r = calloc(1, sizeof(*r));
-	if (r == NULL)
-		return NULL;
-	r->out.conn = conn;
-	r->out.stream = true;
 	pthread_mutex_lock(&s->lock);
 	s->refs++;
-	r->s = s;
 	unsigned oldest = s->log_count ? s->log[s->log_first].id : s->next_event_id + 1;
 	if (last_id + 1 < oldest && last_id != 0)
-		sse_out_comment(&r->out, "some events are no longer kept; these are the oldest there are");
+		l->note(l, "some events are no longer kept; these are the oldest there are");
 	for (unsigned i = 0; i < s->log_count; i++) {
 		const struct logged_event *e = &s->log[(s->log_first + i) % s->log_cap];
 		if (e->id > last_id)
-			sse_out_raw(&r->out, e->frame, e->len);
+			l->frame(l, e->frame, e->len);
 	}
-	r->next = s->readers;
-	s->readers = r;
+	l->next = s->listeners;
+	s->listeners = l;
+	if (s->state == SESSION_DESTROYED || s->state == SESSION_FAILED || registry_shutting_down(s->reg))
+		l->ended(l);
 	pthread_mutex_unlock(&s->lock);
-	return r;
 }
 
-ssize_t session_events_read(void *cls, uint64_t pos, char *buf, size_t max)
+void session_unlisten(struct session *s, struct session_listener *l)
 {
-	struct event_reader *r = cls;
-	pthread_mutex_lock(&r->s->lock);
-	ssize_t n = sse_out_read(&r->out, buf, max, session_over(r->s));
-	pthread_mutex_unlock(&r->s->lock);
-	return n;
-}
-
-void session_events_close(void *cls)
-{
-	struct event_reader *r = cls;
-	struct session *s = r->s;
 	pthread_mutex_lock(&s->lock);
-	for (struct event_reader **p = &s->readers; *p != NULL; p = &(*p)->next)
-		if (*p == r) {
-			*p = r->next;
+	for (struct session_listener **p = &s->listeners; *p != NULL; p = &(*p)->next)
+		if (*p == l) {
+			*p = l->next;
 			break;
 		}
 	pthread_mutex_unlock(&s->lock);
-	sse_out_free(&r->out);
-	free(r);
 	session_unref(s);
 }

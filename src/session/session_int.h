@@ -1,5 +1,5 @@
 /* Inside the session module: the fields of a session, shared by session.c (state,
- * turns), session_events.c (the event log and its readers) and registry.c. */
+ * turns), session_events.c (the event log and its listeners) and registry.c. */
 #ifndef AGENTD_SESSION_SESSION_INT_H
 #define AGENTD_SESSION_SESSION_INT_H
 
@@ -8,8 +8,7 @@
 #include <stdint.h>
 #include <time.h>
 
-#include "api/op_run.h"
-#include "http/sse_out.h"
+#include "session/waiters.h"
 #include "claude/usage.h"
 #include "session/session.h"
 
@@ -21,12 +20,6 @@ struct logged_event {
 	unsigned id;
 	char *frame;                      /* "id: ...\nevent: ...\ndata: ...\n\n" */
 	size_t len;
-};
-
-struct event_reader {
-	struct session *s;                /* referenced */
-	struct sse_out out;
-	struct event_reader *next;
 };
 
 #define BUCKETS 1024
@@ -127,7 +120,7 @@ struct session {
 	struct logged_event *log;          /* a ring, grown up to EVENT_LOG_MAX */
 	unsigned log_cap, log_first, log_count;
 	size_t log_bytes;
-	struct event_reader *readers;
+	struct session_listener *listeners;
 	struct session *hash_next;         /* registry.c */
 };
 
@@ -137,7 +130,7 @@ void session_enter(struct session *s, enum session_state to, const char *why);
  * JSON\n\n", the data without "type"): a new string (free()) and *len, or NULL. The
  * event is printed once, for the log and the turn's client alike. */
 char *session_event_frame(unsigned id, const char *type, cJSON *ev, size_t *len);
-/* Under s->lock: keep a copy of the frame in the log, and send it to the readers. */
+/* Under s->lock: keep a copy of the frame in the log, and send it to the listeners. */
 void session_log_frame(struct session *s, unsigned id, const char *frame, size_t len);
 /* Under s->lock: both of the above. */
 void session_log_event(struct session *s, unsigned id, const char *type, cJSON *ev);
@@ -182,8 +175,8 @@ void session_turn_hello(struct session *s, struct chat_run *run);
 void session_history_event(struct session *s, const char *type, const cJSON *ev);
 #define HISTORY_MAX 1000
 
-/* Wake every reader (the session ended: they drain and finish). */
-void session_readers_wake(struct session *s);
+/* Wake every listener (the session ended: they drain and finish). */
+void session_listeners_wake(struct session *s);
 
 /* registry.c */
 struct session *session_alloc(struct sessions *reg, const struct session_opts *o, struct ad_err *err);

@@ -8,7 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "api/chat_run.h"
+#include "session/waiters.h"
 #include "core/cleanup.h"
 #include "core/clock.h"
 #include "core/log.h"
@@ -155,7 +155,7 @@ static void on_closed(void *owner, const char *why)
 	snprintf(run_msg, sizeof(run_msg), "%s%s%s", s->closing ? "the session was destroyed during the turn"
 		 : "the session ended before the turn finished", !s->closing && s->reason ? ": " : "",
 		 !s->closing && s->reason ? s->reason : "");
-	session_readers_wake(s);
+	session_listeners_wake(s);
 	bool host_failed = s->hidden && !s->closing;
 	pthread_mutex_unlock(&s->lock);
 	if (host_failed)
@@ -186,8 +186,8 @@ static void on_tick(void *owner)
 	struct op_run *op = s->op;
 	if (op != NULL)
 		op_run_ref(op);
-	for (struct event_reader *r = s->readers; r != NULL; r = r->next)
-		sse_out_keepalive(&r->out, false);
+	for (struct session_listener *l = s->listeners; l != NULL; l = l->next)
+		l->tick(l);
 	bool idle = (s->state == SESSION_IDLE || s->state == SESSION_READY) && !s->pooled && !s->hidden &&
 		    clock_mono_ns() - s->idle_since_ns > (uint64_t)s->idle_timeout_s * 1000000000u;
 	pthread_mutex_unlock(&s->lock);

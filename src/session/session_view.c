@@ -10,7 +10,7 @@
 #include <errno.h>
 #include <string.h>
 
-#include "api/op_run.h"
+#include "session/waiters.h"
 #include "ipc/frame.h"
 #include "session/hub.h"
 
