@@ -35,6 +35,12 @@ int ad_err_code(struct ad_err *err, int code, const char *fmt, ...)
 /* Same as ad_err_set, with errno taken from the current errno. */
 #define ad_err_sys(err, ...) ad_err_set((err), errno, __VA_ARGS__)
 
+/* For messages people read (a file's path and what went wrong): like ad_err_sys, with
+ * the kernel's words ("No such file or directory") where ad_err_sys puts the errno's
+ * name; errnum is errno's all the same. */
+int ad_err_words(struct ad_err *err, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
 /* Prepend "context: " to the message. Returns -1 so that it can end a failure path:
  *     if (step(&e) < 0) return ad_err_prefix(&e, "cgroup");              */
 int ad_err_prefix(struct ad_err *err, const char *fmt, ...)

@@ -38,7 +38,8 @@
  *   {"op": "restore", "saved": true} instead: its supervisor turns them into the two
  *   above, with the pieces going to and from the state directory (session/snapshot_io.h).
  *   Paths are relative to /workspace (or absolute below it) and may not leave it; a
- *   failure is op_end {"id", "ok": false, "error": "a sentence"}.
+ *   failure is op_end {"id", "ok": false, "error": "a sentence", "code": "ENOENT"?}
+ *   (ipc/op_end.h: the code is the errno's name, when the failure has one).
  *
  * agent -> supervisor
  *   HELLO        {"role": "agent", "version": 1}   once, when ready for a TURN

@@ -19,6 +19,7 @@
 #include "core/utf8.h"
 #include "ipc/frame.h"
 #include "ipc/link.h"
+#include "ipc/op_end.h"
 #include "ipc/protocol.h"
 
 /* The largest op id: one a double holds exactly. */
@@ -89,19 +90,18 @@ int op_output(const struct op *o, const char *key, const char *value, struct ad_
 	return link_send_take(o->fd, FRAME_RUN_EVENT, ev, err);
 }
 
-/* An op_end {"id", "ok": false, "error"}: JSON text is UTF-8, and names on disk or
- * tar's words need not be. */
-static int send_failed(const struct op *o, const char *message, struct ad_err *err)
+/* A failed op's op_end, with why's sentence and code (ipc/op_end.h). */
+static int send_failed(const struct op *o, const struct ad_err *why, struct ad_err *err)
 {
-	char text[AD_ERR_MSG_MAX * 4];
-	if (utf8_valid(message, strlen(message), NULL))
-		snprintf(text, sizeof(text), "%s", message);
-	else
-		utf8_sanitise(message, text, sizeof(text));
-	cJSON *ev = event("op_end", o);
-	cJSON_AddFalseToObject(ev, "ok");
-	cJSON_AddStringToObject(ev, "error", text);
-	return link_send_take(o->fd, FRAME_RUN_EVENT, ev, err);
+	return link_send_take(o->fd, FRAME_RUN_EVENT, op_end_failed(o->id, why), err);
+}
+
+/* The same for a failure that is a sentence only. */
+static int send_refused(const struct op *o, const char *message, struct ad_err *err)
+{
+	struct ad_err why;
+	ad_err_set(&why, 0, "%s", message);
+	return send_failed(o, &why, err);
 }
 
 const char *op_string(const cJSON *req, const char *key, struct ad_err *why)
@@ -242,9 +242,7 @@ static int restore_feed(struct restore *r, const char *text, struct ad_err *why)
 
 static int send_ok(const struct op *o, struct ad_err *err)
 {
-	cJSON *ev = event("op_end", o);
-	cJSON_AddTrueToObject(ev, "ok");
-	return link_send_take(o->fd, FRAME_RUN_EVENT, ev, err);
+	return link_send_take(o->fd, FRAME_RUN_EVENT, op_end_ok(o->id), err);
 }
 
 static int restore_piece(struct ops *s, const struct op *op, const cJSON *req, struct ad_err *err)
@@ -254,7 +252,7 @@ static int restore_piece(struct ops *s, const struct op *op, const cJSON *req, s
 	if (!cJSON_IsBool(last)) {
 		/* which piece ends it is unknown: this one does */
 		restore_close(r);
-		return send_failed(op, "restore needs \"last\": true or false", err);
+		return send_refused(op, "restore needs \"last\": true or false", err);
 	}
 	if (!r->open) {
 		r->open = true;
@@ -280,7 +278,7 @@ static int restore_piece(struct ops *s, const struct op *op, const cJSON *req, s
 	struct ad_err why = r->why;
 	bool failed = r->failed;
 	restore_close(r);
-	return failed ? send_failed(op, why.msg, err) : send_ok(op, err);
+	return failed ? send_failed(op, &why, err) : send_ok(op, err);
 }
 
 /* An open restore ends, failed. */
@@ -288,7 +286,7 @@ static int restore_abort(struct ops *s, const char *why, struct ad_err *err)
 {
 	struct op op = { .fd = s->fd, .workspace = s->workspace, .id = s->r.id };
 	restore_close(&s->r);
-	return send_failed(&op, why, err);
+	return send_refused(&op, why, err);
 }
 
 int ops_interrupt(struct ops *s, struct ad_err *err)
@@ -318,9 +316,9 @@ int ops_handle(struct ops *s, const cJSON *req, struct ad_err *err)
 	    restore_abort(s, "restore: another op came before its last piece", err) < 0)
 		return -1;
 	if (op.id < 0)
-		return send_failed(&op, "an op needs \"id\": a whole number from 0 to 2^53", err);
+		return send_refused(&op, "an op needs \"id\": a whole number from 0 to 2^53", err);
 	if (!cJSON_IsString(kind))
-		return send_failed(&op, "an op needs \"op\": a string", err);
+		return send_refused(&op, "an op needs \"op\": a string", err);
 	if (restore)
 		return restore_piece(s, &op, req, err);
 	size_t i = 0;
@@ -330,10 +328,9 @@ int ops_handle(struct ops *s, const cJSON *req, struct ad_err *err)
 	if (i == ARRAY_SIZE(op_table)) {
 		ad_err_set(&why, 0, "unknown op \"%s\" (there are exec, read, write, delete, list, snapshot, "
 			   "restore)", kind->valuestring);
-		return send_failed(&op, why.msg, err);
+		return send_failed(&op, &why, err);
 	}
-	cJSON *end = event("op_end", &op);
-	cJSON_AddTrueToObject(end, "ok");
+	cJSON *end = op_end_ok(op.id);
 	int rc = op_table[i].run(&op, req, end, &why, err);
 	/* a reply past the frame's cap (a huge listing) fails the op, not the session: the
 	 * frame is refused before a byte of it is sent */
@@ -342,12 +339,12 @@ int ops_handle(struct ops *s, const cJSON *req, struct ad_err *err)
 			return -1;
 		ad_err_set(&why, 0, "the %s reply is larger than agentd's frames can carry%s", kind->valuestring,
 			   err->errnum == ENOMEM ? " (out of memory)" : "");
-		return send_failed(&op, why.msg, err);
+		return send_failed(&op, &why, err);
 	}
 	if (rc == OP_DONE)
 		return 0;
 	cJSON_Delete(end);
 	if (rc == OP_FAILED)
-		return send_failed(&op, why.msg, err);
+		return send_failed(&op, &why, err);
 	return rc == OP_GONE ? 0 : -1;
 }

@@ -43,14 +43,9 @@ static void where_close(struct where *w)
 	cleanup_closep(&w->t.top);
 }
 
-/* A failed call about path, in the kernel's words: users read them. */
-static int sys_failed(struct ad_err *why, const char *path, const char *detail)
-{
-	int e = errno;
-	ad_err_set(why, 0, "\"%s\"%s%s: %s", path, detail ? ": " : "", detail ? detail : "", strerror(e));
-	why->errnum = e;
-	return -1;
-}
+/* A failed call about path (and detail, or NULL), in the kernel's words. */
+#define sys_failed(why, path, detail) \
+	ad_err_words((why), "\"%s\"%s%s", (path), (detail) ? ": " : "", (detail) ? (detail) : "")
 
 static int open_beneath(const struct where *w, const char *rel, int flags, struct ad_err *why)
 {

@@ -12,6 +12,7 @@
 #include "core/base64.h"
 #include "core/cleanup.h"
 #include "core/json.h"
+#include "ipc/op_end.h"
 #include "ipc/protocol.h"
 #include "session/session.h"
 
@@ -67,7 +68,7 @@ static cJSON *finished(struct http_req *req, enum MHD_Result *r, char **output, 
 	const cJSON *err = cJSON_GetObjectItemCaseSensitive(end, "error");
 	if (!cJSON_IsTrue(ok)) {
 		const char *msg = cJSON_IsString(err) ? err->valuestring : "the operation failed";
-		bool missing = strstr(msg, "No such file") != NULL || strstr(msg, "ENOENT") != NULL;
+		bool missing = op_end_code_is(end, ENOENT);
 		*r = http_reply_error(req, missing ? 404 : 400, missing ? HTTP_ERR_NOT_FOUND : HTTP_ERR_INVALID, "%s", msg);
 		cJSON_Delete(end);
 		return NULL;

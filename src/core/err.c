@@ -41,6 +41,21 @@ int ad_err_set(struct ad_err *err, int errnum, const char *fmt, ...)
 	return -1;
 }
 
+int ad_err_words(struct ad_err *err, const char *fmt, ...)
+{
+	int e = errno;
+	if (err == NULL)
+		return -1;
+	va_list ap;
+	va_start(ap, fmt);
+	int n = vsnprintf(err->msg, sizeof(err->msg), fmt, ap);
+	va_end(ap);
+	size_t len = n < 0 ? 0 : strlen(err->msg);
+	snprintf(err->msg + len, sizeof(err->msg) - len, ": %s", strerror(e));
+	err->errnum = e;
+	return -1;
+}
+
 int ad_err_prefix(struct ad_err *err, const char *fmt, ...)
 {
 	if (err == NULL)

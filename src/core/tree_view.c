@@ -18,15 +18,6 @@
 #include "core/cleanup.h"
 #include "core/utf8.h"
 
-/* A failed call about shown, in the kernel's words (errno kept in why). */
-static int sys_failed(struct ad_err *why, const char *shown)
-{
-	int e = errno;
-	ad_err_set(why, 0, "\"%s\": %s", shown, strerror(e));
-	why->errnum = e;
-	return -1;
-}
-
 int tree_rel(const char *top_path, const char *path, char *rel, size_t size, struct ad_err *why)
 {
 	size_t tlen = strlen(top_path);
@@ -61,7 +52,7 @@ int tree_open(const struct tree *t, const char *rel, const char *shown, int flag
 		why->errnum = EXDEV;
 		return -1;
 	}
-	return sys_failed(why, shown);
+	return ad_err_words(why, "\"%s\"", shown);
 }
 
 int tree_read_json(const struct tree *t, const char *rel, const char *shown, size_t max, cJSON *out,
@@ -73,7 +64,7 @@ int tree_read_json(const struct tree *t, const char *rel, const char *shown, siz
 	if (fd < 0)
 		return -1;
 	if (fstat(fd, &st) < 0)
-		return sys_failed(why, shown);
+		return ad_err_words(why, "\"%s\"", shown);
 	if (!S_ISREG(st.st_mode))
 		return ad_err_set(why, 0, "\"%s\" is not a regular file", shown);
 	if ((uint64_t)st.st_size > max)
@@ -89,7 +80,7 @@ int tree_read_json(const struct tree *t, const char *rel, const char *shown, siz
 		if ((n = read(fd, data + len, size + 1 - len)) > 0)
 			len += (size_t)n;
 	if (n < 0)
-		return sys_failed(why, shown);
+		return ad_err_words(why, "\"%s\"", shown);
 	if (len > size)
 		return ad_err_set(why, 0, "\"%s\" grew while it was read", shown);
 	_cleanup_free_ char *text = malloc(base64_encoded_len(len) + 1);
@@ -140,7 +131,7 @@ int tree_list_json(const struct tree *t, const char *rel, const char *shown, cJS
 	struct dirent **names = NULL;
 	int n = dir < 0 ? -1 : scandirat(dir, ".", &names, not_dots, by_name);
 	if (n < 0)
-		return dir < 0 ? -1 : sys_failed(why, shown);
+		return dir < 0 ? -1 : ad_err_words(why, "\"%s\"", shown);
 	cJSON *entries = cJSON_AddArrayToObject(out, "entries"), *entry;
 	for (int i = 0; i < n; i++) {
 		if (i < TREE_LIST_MAX && (entry = list_entry(dir, names[i]->d_name)) != NULL)

@@ -22,6 +22,7 @@
 #include "core/cleanup.h"
 #include "core/log.h"
 #include "core/tree_view.h"
+#include "ipc/op_end.h"
 #include "ipc/protocol.h"
 #include "sandbox/sandbox.h"
 #include "supervisor_int.h"
@@ -58,7 +59,7 @@ void sup_file_op(struct supervisor *s, const cJSON *op)
 	double id = cJSON_IsNumber(idj) ? idj->valuedouble : -1;
 	struct ad_err why, e;
 	char rel[4096];
-	cJSON *end = sup_op_end(id, NULL);
+	cJSON *end = op_end_ok(id);
 	int rc;
 	if (s->ws < 0)
 		rc = ad_err_set(&why, 0, "the workspace cannot be read from the host here");
@@ -71,7 +72,7 @@ void sup_file_op(struct supervisor *s, const cJSON *op)
 					       : tree_read_json(&t, rel, path->valuestring, PROTO_FILE_MAX, end, &why);
 	if (rc < 0) {
 		cJSON_Delete(end);
-		end = sup_op_end(id, why.msg);
+		end = op_end_failed(id, &why);
 		/* out of the workspace, or onto another mount: the agent may be asked, between
 		 * turns; it sees the tree as the sandbox does */
 		if (why.errnum == EXDEV)
@@ -89,6 +90,6 @@ void sup_file_op(struct supervisor *s, const cJSON *op)
 			return;
 		}
 		ad_err_set(&why, 0, "the %s reply is larger than agentd's frames can carry", kind);
-		sup_to_gateway(s, sup_op_end(id, why.msg));
+		sup_to_gateway(s, op_end_failed(id, &why));
 	}
 }

@@ -70,8 +70,6 @@ int sup_agent_stuck(struct supervisor *s, struct ad_err *err);
 void sup_end(struct supervisor *s, const char *type, const char *why);
 /* The run ends on an error event of type (the gateway's run and session hear why). */
 void sup_send_error(struct supervisor *s, const char *type, const char *message);
-/* An op_end event: ok, or ok: false with error. */
-cJSON *sup_op_end(double id, const char *error);
 /* The op in flight ends with ok: false and why. */
 void sup_op_failed(struct supervisor *s, double id, const char *why);
 /* supervisor_files.c: the workspace opened from the host (s->ws), once the agent is up;

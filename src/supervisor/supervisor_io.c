@@ -14,6 +14,7 @@
 #include "core/json.h"
 #include "core/log.h"
 #include "ipc/link.h"
+#include "ipc/op_end.h"
 #include "sandbox/sandbox.h"
 #include "supervisor_int.h"
 
@@ -137,20 +138,11 @@ void sup_send_error(struct supervisor *s, const char *type, const char *message)
 	s->cancel_by_ns = 0;
 }
 
-cJSON *sup_op_end(double id, const char *error)
-{
-	cJSON *end = cJSON_CreateObject();
-	cJSON_AddStringToObject(end, "type", "op_end");
-	cJSON_AddNumberToObject(end, "id", id);
-	cJSON_AddBoolToObject(end, "ok", error == NULL);
-	if (error != NULL)
-		cJSON_AddStringToObject(end, "error", error);
-	return end;
-}
-
 void sup_op_failed(struct supervisor *s, double id, const char *why)
 {
+	struct ad_err e;
+	ad_err_set(&e, 0, "%s", why);
 	s->op_active = false;
 	s->op_by_ns = 0;
-	sup_to_gateway(s, sup_op_end(id, why));
+	sup_to_gateway(s, op_end_failed(id, &e));
 }

@@ -131,6 +131,18 @@ static void errno_names(void **state)
 	assert_null(ad_errno_name(99999));
 }
 
+/* The kernel's words for people, errno kept for code. */
+static void words_use_strerror_and_keep_errnum(void **state)
+{
+	struct ad_err e;
+	errno = ENOENT;
+	assert_int_equal(ad_err_words(&e, "\"%s\"", "a/b"), -1);
+	assert_string_equal(e.msg, "\"a/b\": No such file or directory");
+	assert_int_equal(e.errnum, ENOENT);
+	errno = EACCES;
+	assert_int_equal(ad_err_words(NULL, "x"), -1);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -143,6 +155,7 @@ int main(void)
 		cmocka_unit_test(long_messages_are_cut),
 		cmocka_unit_test(clear_empties),
 		cmocka_unit_test(errno_names),
+		cmocka_unit_test(words_use_strerror_and_keep_errnum),
 	};
 	return cmocka_run_group_tests_name("err", tests, NULL, NULL);
 }

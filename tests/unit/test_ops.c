@@ -153,6 +153,15 @@ static void check_failed(struct reply r, const char *want)
 	reply_free(&r);
 }
 
+/* The same, and its code is code (the errno's name), or it has none (NULL). */
+static void check_failed_code(struct reply r, const char *want, const char *code)
+{
+	const char *got = jstr(r.end, "code");
+	if ((code == NULL) != (got == NULL) || (code != NULL && strcmp(code, got) != 0))
+		fail_msg("wanted code %s, got %s", code ? code : "none", cJSON_PrintUnformatted(r.end));
+	check_failed(r, want);
+}
+
 static void check_ok(struct reply r)
 {
 	if (!ok(&r))
@@ -449,8 +458,8 @@ static void write_then_read_round_trips_bytes(void **state)
 	reply_free(&r);
 	/* not a directory, not a file */
 	check_failed(write_op("deep", "x", 1, -1), "\"deep\"");
-	check_failed(path_op("read", "deep"), "\"deep\" is not a regular file");
-	check_failed(path_op("read", "nothing/here"), "\"nothing/here\": No such file or directory");
+	check_failed_code(path_op("read", "deep"), "\"deep\" is not a regular file", NULL);
+	check_failed_code(path_op("read", "nothing/here"), "\"nothing/here\": No such file or directory", "ENOENT");
 	finish(0);
 }
 
@@ -522,7 +531,7 @@ static void delete_removes_a_tree_without_following_links(void **state)
 	assert_int_not_equal(access(in_ws("dirlink"), F_OK), 0);
 	assert_int_equal(access(keep, F_OK), 0);
 	check_ok(path_op("delete", in_ws("file")));
-	check_failed(path_op("delete", "file"), "\"file\": No such file or directory");
+	check_failed_code(path_op("delete", "file"), "\"file\": No such file or directory", "ENOENT");
 	check_failed(path_op("delete", "."), "does not end in a name");
 	check_failed(path_op("delete", S.dir), "does not end in a name");
 	assert_int_equal(access(S.dir, F_OK), 0);
