@@ -6,53 +6,47 @@
 #include <stdio.h>
 #include <string.h>
 
-int ad_err_code(struct ad_err *err, int code, const char *fmt, ...)
+/* The message from fmt, then ": suffix" when suffix is not NULL; errnum as given. */
+static int fill(struct ad_err *err, int errnum, const char *suffix, const char *fmt, va_list ap)
 {
 	if (err == NULL)
 		return -1;
-	va_list ap;
-	va_start(ap, fmt);
 	if (vsnprintf(err->msg, sizeof(err->msg), fmt, ap) < 0)
 		err->msg[0] = '\0';
+	err->errnum = errnum;
+	if (suffix != NULL) {
+		size_t len = strlen(err->msg);
+		snprintf(err->msg + len, sizeof(err->msg) - len, ": %s", suffix);
+	}
+	return -1;
+}
+
+int ad_err_code(struct ad_err *err, int code, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	fill(err, code, NULL, fmt, ap);
 	va_end(ap);
-	err->errnum = code;
 	return -1;
 }
 
 int ad_err_set(struct ad_err *err, int errnum, const char *fmt, ...)
 {
-	if (err == NULL)
-		return -1;
+	const char *name = errnum == 0 ? NULL : ad_errno_name(errnum);
 	va_list ap;
 	va_start(ap, fmt);
-	int n = vsnprintf(err->msg, sizeof(err->msg), fmt, ap);
+	fill(err, errnum, errnum == 0 ? NULL : name ? name : strerror(errnum), fmt, ap);
 	va_end(ap);
-	if (n < 0)
-		err->msg[0] = '\0';
-	err->errnum = errnum;
-	if (errnum != 0) {
-		size_t len = strlen(err->msg);
-		const char *name = ad_errno_name(errnum);
-		if (name != NULL)
-			snprintf(err->msg + len, sizeof(err->msg) - len, ": %s", name);
-		else
-			snprintf(err->msg + len, sizeof(err->msg) - len, ": %s", strerror(errnum));
-	}
 	return -1;
 }
 
 int ad_err_words(struct ad_err *err, const char *fmt, ...)
 {
 	int e = errno;
-	if (err == NULL)
-		return -1;
 	va_list ap;
 	va_start(ap, fmt);
-	int n = vsnprintf(err->msg, sizeof(err->msg), fmt, ap);
+	fill(err, e, strerror(e), fmt, ap);
 	va_end(ap);
-	size_t len = n < 0 ? 0 : strlen(err->msg);
-	snprintf(err->msg + len, sizeof(err->msg) - len, ": %s", strerror(e));
-	err->errnum = e;
 	return -1;
 }
 
