@@ -26,6 +26,8 @@ static inline void cleanup_cjsonp(cJSON **j)
 
 /* cJSON_PrintUnformatted with a NULL check spelled once. */
 char *json_print(const cJSON *j);
+/* obj[key] when it is a string, else NULL. */
+const char *json_str(const cJSON *obj, const char *key);
 
 /* {"error": {"type": type, "message": message}}: the one shape of an error, in HTTP
  * replies, run events and API_END frames alike. */

@@ -5,6 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/json.h"
+
 struct conv {
 	cJSON *messages;
 };
@@ -52,12 +54,6 @@ int conv_size(const struct conv *c)
 	return cJSON_GetArraySize(c->messages);
 }
 
-static const char *str(const cJSON *obj, const char *key)
-{
-	const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, key);
-	return cJSON_IsString(v) ? v->valuestring : NULL;
-}
-
 static bool blank(const char *s)
 {
 	return s[strspn(s, " \t\n\r\f\v")] == '\0';
@@ -87,7 +83,7 @@ const cJSON *conv_add(struct conv *c, const char *role, cJSON *content)
 	cJSON *last = cJSON_GetArrayItem(c->messages, n - 1);
 	if (content == NULL)
 		return NULL;
-	if (last != NULL && strcmp(str(last, "role"), role) == 0) {
+	if (last != NULL && strcmp(json_str(last, "role"), role) == 0) {
 		cJSON *have = cJSON_GetObjectItemCaseSensitive(last, "content");
 		while (cJSON_GetArraySize(content) > 0)
 			cJSON_AddItemToArray(have, cJSON_DetachItemFromArray(content, 0));
@@ -153,22 +149,22 @@ cJSON *conv_reply_content(const cJSON *reply, bool keep_tool_use)
 	cJSON *out = cJSON_CreateArray();
 	const cJSON *b;
 	cJSON_ArrayForEach(b, cJSON_GetObjectItemCaseSensitive(reply, "content")) {
-		const char *type = str(b, "type");
+		const char *type = json_str(b, "type");
 		cJSON *keep = NULL;
 		if (type == NULL) {
 			continue;
 		} else if (strcmp(type, "text") == 0) {
 			/* the API refuses blank text blocks in a request */
-			if (str(b, "text") == NULL || blank(str(b, "text")))
+			if (json_str(b, "text") == NULL || blank(json_str(b, "text")))
 				continue;
-			keep = text_block(str(b, "text"));
+			keep = text_block(json_str(b, "text"));
 		} else if (strcmp(type, "tool_use") == 0) {
 			if (!keep_tool_use)
 				continue;
 			keep = cJSON_CreateObject();
 			cJSON_AddStringToObject(keep, "type", "tool_use");
-			cJSON_AddStringToObject(keep, "id", str(b, "id") ? str(b, "id") : "");
-			cJSON_AddStringToObject(keep, "name", str(b, "name") ? str(b, "name") : "");
+			cJSON_AddStringToObject(keep, "id", json_str(b, "id") ? json_str(b, "id") : "");
+			cJSON_AddStringToObject(keep, "name", json_str(b, "name") ? json_str(b, "name") : "");
 			const cJSON *input = cJSON_GetObjectItemCaseSensitive(b, "input");
 			cJSON_AddItemToObject(keep, "input", cJSON_Duplicate(input, true));
 		} else {
@@ -189,16 +185,16 @@ char *conv_text(const cJSON *message)
 	const cJSON *b;
 	const cJSON *content = cJSON_GetObjectItemCaseSensitive(message, "content");
 	cJSON_ArrayForEach(b, content)
-		if (str(b, "type") && strcmp(str(b, "type"), "text") == 0 && str(b, "text"))
-			len += strlen(str(b, "text"));
+		if (json_str(b, "type") && strcmp(json_str(b, "type"), "text") == 0 && json_str(b, "text"))
+			len += strlen(json_str(b, "text"));
 	char *text = malloc(len + 1);
 	if (text == NULL)
 		return NULL;
 	len = 0;
 	cJSON_ArrayForEach(b, content)
-		if (str(b, "type") && strcmp(str(b, "type"), "text") == 0 && str(b, "text")) {
-			size_t n = strlen(str(b, "text"));
-			memcpy(text + len, str(b, "text"), n);
+		if (json_str(b, "type") && strcmp(json_str(b, "type"), "text") == 0 && json_str(b, "text")) {
+			size_t n = strlen(json_str(b, "text"));
+			memcpy(text + len, json_str(b, "text"), n);
 			len += n;
 		}
 	text[len] = '\0';
@@ -212,7 +208,7 @@ int conv_seed(struct conv *c, const cJSON *history, struct ad_err *err)
 	if (!cJSON_IsArray(history))
 		return ad_err_set(err, 0, "history is not an array");
 	cJSON_ArrayForEach(m, history) {
-		const char *role = str(m, "role");
+		const char *role = json_str(m, "role");
 		const cJSON *content = cJSON_GetObjectItemCaseSensitive(m, "content");
 		cJSON *blocks = cJSON_IsString(content) ? one(text_block(content->valuestring))
 			      : cJSON_IsArray(content)  ? cJSON_Duplicate(content, true) : NULL;
@@ -243,8 +239,8 @@ static const cJSON *find_block(const cJSON *content, const char *type, const cha
 	cJSON_ArrayForEach(b, content) {
 		if (b == stop)
 			break;
-		if (str(b, "type") && strcmp(str(b, "type"), type) == 0 && str(b, key) &&
-		    strcmp(str(b, key), id) == 0)
+		if (json_str(b, "type") && strcmp(json_str(b, "type"), type) == 0 && json_str(b, key) &&
+		    strcmp(json_str(b, key), id) == 0)
 			return b;
 	}
 	return NULL;
@@ -255,7 +251,7 @@ static int count_type(const cJSON *content, const char *type)
 	int n = 0;
 	const cJSON *b;
 	cJSON_ArrayForEach(b, content)
-		n += str(b, "type") != NULL && strcmp(str(b, "type"), type) == 0;
+		n += json_str(b, "type") != NULL && strcmp(json_str(b, "type"), type) == 0;
 	return n;
 }
 
@@ -263,22 +259,22 @@ static int count_type(const cJSON *content, const char *type)
 static int check_block(const cJSON *b, int i, const char *role, const cJSON *content, const cJSON *prev,
 		       bool *leading, struct ad_err *err)
 {
-	const char *type = str(b, "type");
+	const char *type = json_str(b, "type");
 	if (type == NULL)
 		return ad_err_set(err, 0, "messages.%d: a block without a type", i);
 	bool is_result = strcmp(type, "tool_result") == 0;
 	if (!is_result)
 		*leading = false;
-	if (strcmp(type, "text") == 0 && (str(b, "text") == NULL || blank(str(b, "text"))))
+	if (strcmp(type, "text") == 0 && (json_str(b, "text") == NULL || blank(json_str(b, "text"))))
 		return ad_err_set(err, 0, "messages.%d: a text block must hold more than white space", i);
 	if (strcmp(type, "tool_use") == 0 &&
-	    (strcmp(role, "assistant") != 0 || !str(b, "id") || !str(b, "name") ||
+	    (strcmp(role, "assistant") != 0 || !json_str(b, "id") || !json_str(b, "name") ||
 	     !cJSON_IsObject(cJSON_GetObjectItemCaseSensitive(b, "input"))))
 		return ad_err_set(err, 0, "messages.%d: tool_use blocks are {id, name, input} in assistant "
 				  "messages", i);
 	if (!is_result)
 		return 0;
-	const char *id = str(b, "tool_use_id");
+	const char *id = json_str(b, "tool_use_id");
 	if (strcmp(role, "user") != 0 || id == NULL || !*leading)
 		return ad_err_set(err, 0, "messages.%d: tool_result blocks come first in user messages", i);
 	if (find_block(prev, "tool_use", "id", id, NULL) == NULL ||
@@ -294,7 +290,7 @@ int conv_check(const cJSON *messages, struct ad_err *err)
 	const char *prev_role = NULL;
 	int i = 0;
 	cJSON_ArrayForEach(m, messages) {
-		const char *role = str(m, "role");
+		const char *role = json_str(m, "role");
 		const cJSON *content = cJSON_GetObjectItemCaseSensitive(m, "content"), *b;
 		if (role == NULL || (strcmp(role, "user") != 0 && strcmp(role, "assistant") != 0))
 			return ad_err_set(err, 0, "messages.%d: the role is user or assistant", i);

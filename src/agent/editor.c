@@ -12,15 +12,10 @@
 #include "agent/tools.h"
 #include "core/cleanup.h"
 #include "core/fsutil.h"
+#include "core/json.h"
 
 #define SNIPPET_CONTEXT 4
 #define MATCHES_COUNTED 1000     /* str_replace: how many matches it counts at most */
-
-static const char *str(const cJSON *obj, const char *key)
-{
-	const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, key);
-	return cJSON_IsString(v) ? v->valuestring : NULL;
-}
 
 /* A whole text file; NULL and a result error otherwise. Symlinks are followed; what
  * is not a regular file (a FIFO, a device) is refused without waiting on it. */
@@ -173,7 +168,7 @@ static void view(const char *path, const cJSON *input, struct tool_result *r)
 
 static void create(const char *path, const cJSON *input, struct tool_result *r)
 {
-	const char *text = str(input, "file_text");
+	const char *text = json_str(input, "file_text");
 	if (text == NULL)
 		return tool_result_error(r, "create needs file_text");
 	char dir[PATH_MAX];
@@ -219,7 +214,7 @@ static void apply_edit(const char *path, const char *text, size_t len, mode_t mo
 
 static void str_replace(const char *path, const cJSON *input, struct tool_result *r)
 {
-	const char *old = str(input, "old_str"), *new = str(input, "new_str");
+	const char *old = json_str(input, "old_str"), *new = json_str(input, "new_str");
 	if (old == NULL || old[0] == '\0')
 		return tool_result_error(r, "str_replace needs a non-empty old_str");
 	size_t len;
@@ -255,7 +250,7 @@ static void str_replace(const char *path, const cJSON *input, struct tool_result
 static void insert(const char *path, const cJSON *input, struct tool_result *r)
 {
 	const cJSON *at = cJSON_GetObjectItemCaseSensitive(input, "insert_line");
-	const char *add = str(input, "insert_text") ? str(input, "insert_text") : str(input, "new_str");
+	const char *add = json_str(input, "insert_text") ? json_str(input, "insert_text") : json_str(input, "new_str");
 	if (!cJSON_IsNumber(at) || add == NULL)
 		return tool_result_error(r, "insert needs insert_line and insert_text");
 	size_t len;
@@ -281,7 +276,7 @@ static void insert(const char *path, const cJSON *input, struct tool_result *r)
 
 void tool_editor(const char *base, const cJSON *input, struct tool_result *r)
 {
-	const char *cmd = str(input, "command"), *p = str(input, "path");
+	const char *cmd = json_str(input, "command"), *p = json_str(input, "path");
 	if (cmd == NULL || p == NULL || p[0] == '\0')
 		return tool_result_error(r, "the editor needs a command and a path");
 	char path[PATH_MAX];

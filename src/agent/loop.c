@@ -18,12 +18,6 @@
 #include "ipc/link.h"
 #include "ipc/protocol.h"
 
-static const char *str(const cJSON *obj, const char *key)
-{
-	const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, key);
-	return cJSON_IsString(v) ? v->valuestring : NULL;
-}
-
 /* A whole number from min to max. */
 static int whole(const cJSON *obj, const char *key, long min, long max, long *out, struct ad_err *err)
 {
@@ -42,14 +36,14 @@ static int take_hello(struct agent *a, unsigned type, cJSON *hello, struct ad_er
 	a->hello = hello;
 	const cJSON *v = cJSON_GetObjectItemCaseSensitive(hello, "version");
 	const cJSON *c = cJSON_GetObjectItemCaseSensitive(hello, "config");
-	if (type != FRAME_HELLO || !str(hello, "role") || strcmp(str(hello, "role"), "supervisor") != 0)
+	if (type != FRAME_HELLO || !json_str(hello, "role") || strcmp(json_str(hello, "role"), "supervisor") != 0)
 		return ad_err_set(err, 0, "the first frame must be the supervisor's hello");
 	if (!cJSON_IsNumber(v) || v->valuedouble != PROTO_VERSION)
 		return ad_err_set(err, 0, "hello: the supervisor speaks another protocol version (this "
 				  "agent: %d)", PROTO_VERSION);
-	a->model = str(c, "model");
-	a->system = str(c, "system");
-	a->workspace = str(c, "workspace");
+	a->model = json_str(c, "model");
+	a->system = json_str(c, "system");
+	a->workspace = json_str(c, "workspace");
 	if (!a->model || !a->model[0] || !a->system || !a->workspace || a->workspace[0] != '/')
 		return ad_err_set(err, 0, "hello: config needs model, system (strings) and workspace (a "
 				  "full path)");

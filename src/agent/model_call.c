@@ -10,12 +10,6 @@
 #include "ipc/frame.h"
 #include "ipc/link.h"
 
-static const char *str(const cJSON *obj, const char *key)
-{
-	const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, key);
-	return cJSON_IsString(v) ? v->valuestring : NULL;
-}
-
 static int fail_with(struct model_failure *fail, const char *type, const char *message)
 {
 	snprintf(fail->type, sizeof(fail->type), "%s", type);
@@ -85,7 +79,7 @@ static int on_end(const cJSON *end, struct claude_stream *s, const struct model_
 		return MODEL_REPLY;
 	}
 	const cJSON *e = cJSON_GetObjectItemCaseSensitive(end, "error");
-	const char *type = str(e, "type"), *message = str(e, "message");
+	const char *type = json_str(e, "type"), *message = json_str(e, "message");
 	/* the supervisor abandons the call when the client cancels, and says so here */
 	if (type != NULL && strcmp(type, "cancelled") == 0)
 		return MODEL_CANCELLED;
@@ -108,7 +102,7 @@ static int receive(struct model_link *l, struct claude_stream *s, struct model_f
 			l->end_owed = false;
 			return on_end(p, s, &stream_fail, fail, err);
 		}
-		const char *event = str(p, "event"), *data = str(p, "data");
+		const char *event = json_str(p, "event"), *data = json_str(p, "data");
 		if (type != FRAME_API_EVENT)
 			return ad_err_set(err, 0, "a %s frame during a model call", frame_type_name(type));
 		if (event == NULL || data == NULL)

@@ -34,12 +34,6 @@ struct run {
 	char stop[64];              /* the last stop_reason, then how the run ended */
 };
 
-static const char *str(const cJSON *obj, const char *key)
-{
-	const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, key);
-	return cJSON_IsString(v) ? v->valuestring : NULL;
-}
-
 int run_event(struct agent *a, cJSON *ev, struct ad_err *err)
 {
 	return link_send_take(a->link.fd, FRAME_RUN_EVENT, ev, err);
@@ -106,7 +100,7 @@ static int cancel_came(struct agent *a, int timeout_ms, struct ad_err *err)
 static int call_tool(struct agent *a, const cJSON *use, struct tool_result *tr, bool *cancelled,
 		     struct ad_err *err)
 {
-	const char *id = str(use, "id"), *name = str(use, "name");
+	const char *id = json_str(use, "id"), *name = json_str(use, "name");
 	const cJSON *input = cJSON_GetObjectItemCaseSensitive(use, "input");
 	cJSON *ev = cJSON_CreateObject();
 	cJSON_AddStringToObject(ev, "type", "tool_start");
@@ -150,7 +144,7 @@ static int run_tools(struct run *r, const cJSON *message, bool *cancelled, struc
 	_cleanup_cjson_ cJSON *results = cJSON_CreateArray();
 	const cJSON *b;
 	cJSON_ArrayForEach(b, cJSON_GetObjectItemCaseSensitive(message, "content")) {
-		if (strcmp(str(b, "type"), "tool_use") != 0)
+		if (strcmp(json_str(b, "type"), "tool_use") != 0)
 			continue;
 		struct tool_result tr;
 		tool_result_init(&tr);
@@ -167,7 +161,7 @@ static int run_tools(struct run *r, const cJSON *message, bool *cancelled, struc
 		}
 		cJSON *res = cJSON_CreateObject();
 		cJSON_AddStringToObject(res, "type", "tool_result");
-		cJSON_AddStringToObject(res, "tool_use_id", str(b, "id"));
+		cJSON_AddStringToObject(res, "tool_use_id", json_str(b, "id"));
 		/* content is optional, and an empty one is refused next to is_error */
 		if (tool_result_text(&tr)[0] != '\0')
 			cJSON_AddStringToObject(res, "content", tool_result_text(&tr));
@@ -187,7 +181,7 @@ static int run_tools(struct run *r, const cJSON *message, bool *cancelled, struc
 static int take_reply(struct run *r, const cJSON *reply, struct ad_err *err)
 {
 	struct agent *a = r->a;
-	const char *reason = str(reply, "stop_reason") ? str(reply, "stop_reason") : "end_turn";
+	const char *reason = json_str(reply, "stop_reason") ? json_str(reply, "stop_reason") : "end_turn";
 	bool tool_use = strcmp(reason, "tool_use") == 0, paused = strcmp(reason, "pause_turn") == 0;
 	cJSON *content = conv_reply_content(reply, tool_use);
 	if (content == NULL)
@@ -209,7 +203,7 @@ static int take_reply(struct run *r, const cJSON *reply, struct ad_err *err)
 	bool any = false;
 	const cJSON *b;
 	cJSON_ArrayForEach(b, cJSON_GetObjectItemCaseSensitive(m, "content"))
-		any |= strcmp(str(b, "type"), "tool_use") == 0;
+		any |= strcmp(json_str(b, "type"), "tool_use") == 0;
 	if (!tool_use || !any)
 		return 0;
 	bool cancelled = false;

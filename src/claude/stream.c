@@ -73,12 +73,6 @@ const char *claude_stream_api_error(const struct claude_stream *s)
 	return s->api_error[0] ? s->api_error : NULL;
 }
 
-static const char *str(const cJSON *obj, const char *key)
-{
-	const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, key);
-	return cJSON_IsString(v) ? v->valuestring : NULL;
-}
-
 /* obj[key] = item, replacing or adding (case-sensitively: JSON keys are); the item is
  * freed when it cannot be placed. */
 static int set_item(cJSON *obj, const char *key, cJSON *item, struct ad_err *err)
@@ -118,8 +112,8 @@ static int append(struct claude_stream *s, const cJSON *block, enum piece i, con
 	if (charge(s, add, err) < 0)
 		return -1;
 	struct buf *b = &s->piece[i];
-	if (!s->started[i] && piece_key[i] != NULL && str(block, piece_key[i]) != NULL)
-		buf_puts(b, str(block, piece_key[i]));
+	if (!s->started[i] && piece_key[i] != NULL && json_str(block, piece_key[i]) != NULL)
+		buf_puts(b, json_str(block, piece_key[i]));
 	s->started[i] = true;
 	size_t off = b->len;
 	buf_append(b, text, add);
@@ -167,7 +161,7 @@ static int on_message_start(struct claude_stream *s, const cJSON *ev, struct ad_
 	const cJSON *m = cJSON_GetObjectItemCaseSensitive(ev, "message");
 	if (s->message != NULL)
 		return ad_err_set(err, 0, "a second message_start");
-	if (!cJSON_IsObject(m) || str(m, "id") == NULL)
+	if (!cJSON_IsObject(m) || json_str(m, "id") == NULL)
 		return ad_err_set(err, 0, "message_start without a message");
 	s->message = cJSON_Duplicate(m, true);
 	if (s->message == NULL)
@@ -187,7 +181,7 @@ static int on_block_start(struct claude_stream *s, const cJSON *ev, struct ad_er
 		return ad_err_set(err, 0, "content_block_start while block %d is open", s->open);
 	if (!cJSON_IsNumber(index) || index->valueint != cJSON_GetArraySize(s->content))
 		return ad_err_set(err, 0, "content_block_start out of order");
-	if (!cJSON_IsObject(block) || str(block, "type") == NULL)
+	if (!cJSON_IsObject(block) || json_str(block, "type") == NULL)
 		return ad_err_set(err, 0, "content_block_start without a typed block");
 	cJSON *copy = cJSON_Duplicate(block, true);
 	if (copy == NULL || !cJSON_AddItemToArray(s->content, copy))
@@ -205,18 +199,18 @@ static int on_block_delta(struct claude_stream *s, const cJSON *ev, struct ad_er
 	if (!cJSON_IsNumber(index) || index->valueint != s->open || s->open < 0)
 		return ad_err_set(err, 0, "content_block_delta for a block that is not open");
 	cJSON *block = cJSON_GetArrayItem(s->content, s->open);
-	const char *type = str(delta, "type"), *btype = str(block, "type");
+	const char *type = json_str(delta, "type"), *btype = json_str(block, "type");
 	if (type == NULL)
 		return ad_err_set(err, 0, "content_block_delta without a delta type");
-	if (strcmp(type, "text_delta") == 0 && strcmp(btype, "text") == 0 && str(delta, "text"))
-		return append(s, block, PIECE_TEXT, str(delta, "text"), err);
-	if (strcmp(type, "thinking_delta") == 0 && strcmp(btype, "thinking") == 0 && str(delta, "thinking"))
-		return append(s, block, PIECE_THINKING, str(delta, "thinking"), err);
-	if (strcmp(type, "signature_delta") == 0 && strcmp(btype, "thinking") == 0 && str(delta, "signature"))
-		return append(s, block, PIECE_SIGNATURE, str(delta, "signature"), err);
-	if (strcmp(type, "input_json_delta") == 0 && str(delta, "partial_json") &&
+	if (strcmp(type, "text_delta") == 0 && strcmp(btype, "text") == 0 && json_str(delta, "text"))
+		return append(s, block, PIECE_TEXT, json_str(delta, "text"), err);
+	if (strcmp(type, "thinking_delta") == 0 && strcmp(btype, "thinking") == 0 && json_str(delta, "thinking"))
+		return append(s, block, PIECE_THINKING, json_str(delta, "thinking"), err);
+	if (strcmp(type, "signature_delta") == 0 && strcmp(btype, "thinking") == 0 && json_str(delta, "signature"))
+		return append(s, block, PIECE_SIGNATURE, json_str(delta, "signature"), err);
+	if (strcmp(type, "input_json_delta") == 0 && json_str(delta, "partial_json") &&
 	    (strcmp(btype, "tool_use") == 0 || strcmp(btype, "server_tool_use") == 0))
-		return append(s, block, PIECE_JSON, str(delta, "partial_json"), err);
+		return append(s, block, PIECE_JSON, json_str(delta, "partial_json"), err);
 	if (strcmp(type, "citations_delta") == 0)
 		return 0;   /* citations: not kept */
 	return ad_err_set(err, 0, "a %s for a %s block", type, btype);
@@ -228,7 +222,7 @@ static int on_block_stop(struct claude_stream *s, const cJSON *ev, struct ad_err
 	if (!cJSON_IsNumber(index) || index->valueint != s->open || s->open < 0)
 		return ad_err_set(err, 0, "content_block_stop for a block that is not open");
 	cJSON *block = cJSON_GetArrayItem(s->content, s->open);
-	const char *btype = str(block, "type");
+	const char *btype = json_str(block, "type");
 	s->open = -1;
 	if (place_pieces(s, block, err) < 0)
 		return -1;
@@ -272,7 +266,7 @@ int claude_stream_event(struct claude_stream *s, const char *event, const char *
 		return ad_err_prefix(err, "%s event", event);
 	if (strcmp(event, "error") == 0) {
 		const cJSON *e = cJSON_GetObjectItemCaseSensitive(ev, "error");
-		const char *type = str(e, "type"), *msg = str(e, "message");
+		const char *type = json_str(e, "type"), *msg = json_str(e, "message");
 		snprintf(s->api_error, sizeof(s->api_error), "%s", type ? type : "api_error");
 		return ad_err_set(err, 0, "the API reported %s: %s", s->api_error, msg ? msg : "(no message)");
 	}

@@ -108,3 +108,9 @@ cJSON *json_error(const char *type, const char *message)
 	cJSON_AddStringToObject(e, "message", message);
 	return j;
 }
+
+const char *json_str(const cJSON *obj, const char *key)
+{
+	const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, key);
+	return cJSON_IsString(v) ? v->valuestring : NULL;
+}
