@@ -4,6 +4,8 @@
 
 #include <stdint.h>
 
+#include <cjson/cJSON.h>
+
 #include "core/config.h"
 #include "http/http.h"
 #include "http/static_files.h"
@@ -61,6 +63,8 @@ const char *api_owner(const struct http_req *req);
 /* The caller's session of the path's {id} (referenced), or NULL with a 404 answered. */
 struct session;
 struct session *api_find_session(struct http_req *req, enum MHD_Result *r);
+/* 200 with view(the caller's session of the path's {id}), or its 404. */
+enum MHD_Result api_session_show(struct http_req *req, cJSON *(*view)(struct session *s));
 /* The same for a session named by id (one that ended lately: the 404 says how). */
 struct session *api_session_by_id(struct http_req *req, const char *id, enum MHD_Result *r);
 /* 503 when no new session can start here (no API key, no sandboxes); *refused says. */

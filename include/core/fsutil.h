@@ -2,7 +2,10 @@
 #ifndef AGENTD_CORE_FSUTIL_H
 #define AGENTD_CORE_FSUTIL_H
 
+#include <stdint.h>
 #include <sys/types.h>
+
+#include <linux/openat2.h>   /* RESOLVE_* for fs_openat2() */
 
 #include "core/err.h"
 
@@ -11,6 +14,10 @@ int fs_mkdir_p(const char *path, mode_t mode, struct ad_err *err);
 
 /* Write text to path, opened with flags (O_WRONLY | O_CLOEXEC added) and mode, in one
  * write(2): cgroup, /proc and small generated files. */
+/* openat2(2): path opened from dirfd with flags (O_CLOEXEC added) and the RESOLVE_*
+ * rules in resolve; a descriptor, or -1 with errno (ENOSYS before Linux 5.6). */
+int fs_openat2(int dirfd, const char *path, uint64_t flags, uint64_t resolve);
+
 /* Write all of len bytes to fd, again after EINTR and short writes. 0, or -1 with errno
  * (EIO when write(2) wrote nothing). */
 int fs_write_all(int fd, const void *data, size_t len);

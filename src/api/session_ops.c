@@ -117,13 +117,7 @@ enum MHD_Result api_session_exec(struct http_req *req)
 
 enum MHD_Result api_session_history(struct http_req *req)
 {
-	enum MHD_Result r;
-	struct session *s = api_find_session(req, &r);
-	if (s == NULL)
-		return r;
-	cJSON *j = session_history(s);
-	session_unref(s);
-	return http_reply_json(req, 200, j);
+	return api_session_show(req, session_history);
 }
 
 /* ------------------------------------------------------------------------- files */

@@ -149,15 +149,25 @@ struct session *api_find_session(struct http_req *req, enum MHD_Result *r)
 	return api_session_by_id(req, req->params[0], r);
 }
 
-enum MHD_Result api_session_get(struct http_req *req)
+enum MHD_Result api_session_show(struct http_req *req, cJSON *(*view)(struct session *s))
 {
 	enum MHD_Result r;
 	struct session *s = api_find_session(req, &r);
 	if (s == NULL)
 		return r;
-	cJSON *j = session_json(s, true);
+	cJSON *j = view(s);
 	session_unref(s);
 	return http_reply_json(req, 200, j);
+}
+
+static cJSON *session_detail(struct session *s)
+{
+	return session_json(s, true);
+}
+
+enum MHD_Result api_session_get(struct http_req *req)
+{
+	return api_session_show(req, session_detail);
 }
 
 /* PATCH: what its owner may change once it exists (its title). */
@@ -228,13 +238,7 @@ enum MHD_Result api_session_post_message(struct http_req *req)
 
 enum MHD_Result api_session_messages(struct http_req *req)
 {
-	enum MHD_Result r;
-	struct session *s = api_find_session(req, &r);
-	if (s == NULL)
-		return r;
-	cJSON *j = session_transcript(s);
-	session_unref(s);
-	return http_reply_json(req, 200, j);
+	return api_session_show(req, session_transcript);
 }
 
 enum MHD_Result api_session_interrupt(struct http_req *req)

@@ -8,6 +8,7 @@
 #include <string.h>
 #include <fcntl.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "core/cleanup.h"
@@ -34,6 +35,12 @@ int fs_mkdir_p(const char *path, mode_t mode, struct ad_err *err)
 	if (!S_ISDIR(st.st_mode))
 		return ad_err_set(err, ENOTDIR, "%s", path);
 	return 0;
+}
+
+int fs_openat2(int dirfd, const char *path, uint64_t flags, uint64_t resolve)
+{
+	struct open_how how = { .flags = flags | O_CLOEXEC, .resolve = resolve };
+	return (int)syscall(SYS_openat2, dirfd, path, &how, sizeof(how));
 }
 
 int fs_write_all(int fd, const void *data, size_t len)

@@ -5,17 +5,16 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
-#include <linux/openat2.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "core/base64.h"
 #include "core/cleanup.h"
+#include "core/fsutil.h"
 #include "core/utf8.h"
 
 int tree_rel(const char *top_path, const char *path, char *rel, size_t size, struct ad_err *why)
@@ -38,12 +37,8 @@ int tree_rel(const char *top_path, const char *path, char *rel, size_t size, str
 
 int tree_open(const struct tree *t, const char *rel, const char *shown, int flags, struct ad_err *why)
 {
-	struct open_how how = {
-		.flags = (uint64_t)(flags | O_CLOEXEC),
-		.resolve = RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS |
-			   ((t->flags & TREE_ONE_MOUNT) ? RESOLVE_NO_XDEV : 0),
-	};
-	int fd = (int)syscall(SYS_openat2, t->top, rel, &how, sizeof(how));
+	int fd = fs_openat2(t->top, rel, (uint64_t)flags, RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS |
+			    ((t->flags & TREE_ONE_MOUNT) ? RESOLVE_NO_XDEV : 0));
 	if (fd >= 0)
 		return fd;
 	if (errno == EXDEV) {

@@ -3,14 +3,13 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <linux/openat2.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "core/cleanup.h"
+#include "core/fsutil.h"
 #include "core/log.h"
 #include "http/path.h"
 
@@ -67,8 +66,7 @@ int static_files_open(struct static_files **out, const char *dir, struct ad_err 
 		return ad_err_set(err, ENOMEM, "static files");
 	}
 	sf->dirfd = fd;
-	struct open_how how = { .flags = O_PATH | O_CLOEXEC, .resolve = RESOLVE_BENEATH };
-	int probe = (int)syscall(SYS_openat2, fd, ".", &how, sizeof(how));
+	int probe = fs_openat2(fd, ".", O_PATH, RESOLVE_BENEATH);
 	sf->have_openat2 = probe >= 0 || errno != ENOSYS;
 	if (probe >= 0)
 		close(probe);
@@ -82,13 +80,8 @@ int static_files_open(struct static_files **out, const char *dir, struct ad_err 
 static int open_beneath(struct static_files *sf, const char *rel)
 {
 	const char *p = rel[0] ? rel : ".";
-	if (sf->have_openat2) {
-		struct open_how how = {
-			.flags = O_RDONLY | O_CLOEXEC | O_NOCTTY,
-			.resolve = RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS,
-		};
-		return (int)syscall(SYS_openat2, sf->dirfd, p, &how, sizeof(how));
-	}
+	if (sf->have_openat2)
+		return fs_openat2(sf->dirfd, p, O_RDONLY | O_NOCTTY, RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS);
 	char buf[STATIC_PATH_MAX];
 	snprintf(buf, sizeof(buf), "%s", p);
 	int fd = dup(sf->dirfd);

@@ -12,14 +12,13 @@
  * Such a path fails marked "elsewhere": between turns the gateway asks the agent. */
 #include <errno.h>
 #include <fcntl.h>
-#include <linux/openat2.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
-#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "core/cleanup.h"
+#include "core/fsutil.h"
 #include "core/log.h"
 #include "core/tree_view.h"
 #include "ipc/op_end.h"
@@ -34,11 +33,8 @@ void sup_open_workspace(struct supervisor *s)
 	char root[64];
 	snprintf(root, sizeof(root), "/proc/%d/root", (int)sandbox_init_pid(s->sb));
 	_cleanup_close_ int top = open(root, O_PATH | O_DIRECTORY | O_CLOEXEC);
-	struct open_how how = {
-		.flags = O_PATH | O_DIRECTORY | O_CLOEXEC,
-		.resolve = RESOLVE_IN_ROOT | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS,
-	};
-	s->ws = top < 0 ? -1 : (int)syscall(SYS_openat2, top, WORKSPACE + 1, &how, sizeof(how));
+	s->ws = top < 0 ? -1 : fs_openat2(top, WORKSPACE + 1, O_PATH | O_DIRECTORY,
+					  RESOLVE_IN_ROOT | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS);
 	if (s->ws < 0)   /* the gateway then sends every op to the agent, between turns */
 		log_warn("session %s: the workspace cannot be opened from the host (%s): its files are "
 			 "served between turns only", s->id, strerror(errno));
