@@ -78,7 +78,13 @@ bool sessions_ended(struct sessions *reg, const char *id, const char *owner, cha
 /* owner's session id, referenced; NULL when there is none (or it is another's). */
 struct session *session_find(struct sessions *reg, const char *id, const char *owner);
 void session_ref(struct session *s);
-void session_unref(struct session *s);
+void session_unref(struct session *s);       /* NULL is fine */
+static inline void session_unrefp(struct session **s)
+{
+	session_unref(*s);
+}
+/* A reference dropped when the variable goes out of scope. */
+#define _cleanup_session_ __attribute__((cleanup(session_unrefp)))
 const char *session_id(const struct session *s);
 enum session_pattern session_pattern(struct session *s);
 

@@ -22,7 +22,7 @@ enum MHD_Result api_chat(struct http_req *req)
 	enum MHD_Result r = api_turn_refuse(req, &cr, &refused);
 	if (refused)
 		return r;
-	struct session *s = NULL;
+	_cleanup_session_ struct session *s = NULL;
 	if (cr.session_id != NULL && (s = api_session_by_id(req, cr.session_id, &r)) == NULL)
 		return r;
 	if (s == NULL && (r = api_refuse_new_session(req, &refused), refused))
@@ -34,7 +34,6 @@ enum MHD_Result api_chat(struct http_req *req)
 			return api_reply_capacity(req, &e);
 	}
 	r = api_turn_start(req, s, &cr);
-	session_unref(s);
 	if (created)              /* the turn is on its way: now the pool makes up for it */
 		sessions_pool_fill(app->sessions);
 	return r;

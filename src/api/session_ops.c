@@ -24,15 +24,12 @@ static enum MHD_Result start(struct http_req *req, cJSON *op, bool stream)
 {
 	enum MHD_Result r;
 	struct ad_err e;
-	struct session *s = api_find_session(req, &r);
-	if (s == NULL) {
-		cJSON_Delete(op);
+	_cleanup_session_ struct session *s = api_find_session(req, &r);
+	_cleanup_cjson_ cJSON *taken = op;
+	if (s == NULL)
 		return r;
-	}
 	struct op_run *o = op_run_new(stream);
 	int rc = o && op ? session_op(s, op, o, &e) : ad_err_set(&e, ENOMEM, "op");
-	session_unref(s);
-	cJSON_Delete(op);
 	if (rc < 0) {
 		if (o != NULL)
 			op_run_unref(o);

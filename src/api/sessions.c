@@ -152,12 +152,10 @@ struct session *api_find_session(struct http_req *req, enum MHD_Result *r)
 enum MHD_Result api_session_show(struct http_req *req, cJSON *(*view)(struct session *s))
 {
 	enum MHD_Result r;
-	struct session *s = api_find_session(req, &r);
+	_cleanup_session_ struct session *s = api_find_session(req, &r);
 	if (s == NULL)
 		return r;
-	cJSON *j = view(s);
-	session_unref(s);
-	return http_reply_json(req, 200, j);
+	return http_reply_json(req, 200, view(s));
 }
 
 static cJSON *session_detail(struct session *s)
@@ -189,28 +187,22 @@ enum MHD_Result api_session_patch(struct http_req *req)
 	if (title == NULL)
 		return http_reply_error(req, 400, HTTP_ERR_INVALID, "nothing to change: send {\"title\": \"...\"}");
 	enum MHD_Result r;
-	struct session *s = api_find_session(req, &r);
+	_cleanup_session_ struct session *s = api_find_session(req, &r);
 	if (s == NULL)
 		return r;
-	if (session_set_title(s, title->valuestring, &e) < 0) {
-		session_unref(s);
+	if (session_set_title(s, title->valuestring, &e) < 0)
 		return http_reply_error(req, 404, HTTP_ERR_NOT_FOUND, "%s", e.msg);
-	}
-	cJSON *j = session_json(s, false);
-	session_unref(s);
-	return http_reply_json(req, 200, j);
+	return http_reply_json(req, 200, session_json(s, false));
 }
 
 enum MHD_Result api_session_delete(struct http_req *req)
 {
 	enum MHD_Result r;
-	struct session *s = api_find_session(req, &r);
+	_cleanup_session_ struct session *s = api_find_session(req, &r);
 	if (s == NULL)
 		return r;
 	session_destroy(s, "deleted by its owner");
-	cJSON *j = session_json(s, false);
-	session_unref(s);
-	return http_reply_json(req, 200, j);
+	return http_reply_json(req, 200, session_json(s, false));
 }
 
 enum MHD_Result api_session_post_message(struct http_req *req)
@@ -228,12 +220,10 @@ enum MHD_Result api_session_post_message(struct http_req *req)
 	enum MHD_Result r = api_turn_refuse(req, &cr, &refused);
 	if (refused)
 		return r;
-	struct session *s = api_find_session(req, &r);
+	_cleanup_session_ struct session *s = api_find_session(req, &r);
 	if (s == NULL)
 		return r;
-	r = api_turn_start(req, s, &cr);
-	session_unref(s);
-	return r;
+	return api_turn_start(req, s, &cr);
 }
 
 enum MHD_Result api_session_messages(struct http_req *req)
@@ -245,12 +235,10 @@ enum MHD_Result api_session_interrupt(struct http_req *req)
 {
 	enum MHD_Result r;
 	struct ad_err e;
-	struct session *s = api_find_session(req, &r);
+	_cleanup_session_ struct session *s = api_find_session(req, &r);
 	if (s == NULL)
 		return r;
-	int rc = session_interrupt(s, &e);
-	session_unref(s);
-	if (rc < 0)
+	if (session_interrupt(s, &e) < 0)
 		return http_reply_error(req, 409, "conflict_error", "%s", e.msg);
 	cJSON *j = cJSON_CreateObject();
 	cJSON_AddBoolToObject(j, "interrupted", true);
@@ -271,18 +259,13 @@ enum MHD_Result api_session_suspend(struct http_req *req)
 	if (o != NULL && end == NULL)
 		return http_reply_error(req, 500, HTTP_ERR_INTERNAL, "%s", why);
 	cJSON_Delete(end);
-	struct session *s = api_find_session(req, &r);
+	_cleanup_session_ struct session *s = api_find_session(req, &r);
 	if (s == NULL)
 		return r;
-	if (o != NULL) {
-		cJSON *j = session_json(s, false);
-		session_unref(s);
-		return http_reply_json(req, 200, j);
-	}
+	if (o != NULL)
+		return http_reply_json(req, 200, session_json(s, false));
 	o = op_run_new(false);
-	int rc = o ? session_suspend(s, o, &e) : ad_err_set(&e, ENOMEM, "suspend");
-	session_unref(s);
-	if (rc < 0) {
+	if ((o ? session_suspend(s, o, &e) : ad_err_set(&e, ENOMEM, "suspend")) < 0) {
 		if (o != NULL)
 			op_run_unref(o);
 		return http_reply_error(req, e.errnum == EINVAL ? 400 : 409, e.errnum == EINVAL ? HTTP_ERR_INVALID

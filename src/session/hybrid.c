@@ -81,7 +81,7 @@ static struct save_job *save_job(struct session *s, enum save_kind kind)
 		return NULL;
 	*j = (struct save_job){ s, meta(s, s->save_gen), s->save_gen, kind };
 	s->saves_pending++;
-	s->refs++;
+	session_ref(s);
 	return j;
 }
 
@@ -230,7 +230,7 @@ static int send_save(struct session *s, void (*done)(void *ctx, bool ok, const c
 	struct op_run *w = op_run_new(false);
 	if (w == NULL)
 		return ad_err_set(err, ENOMEM, "save");
-	s->refs++;          /* the snapshot op's, given back in snapshot_done */
+	session_ref(s);          /* the snapshot op's, given back in snapshot_done */
 	op_run_set_sink(w, hybrid_ignore_piece, done, s);
 	cJSON *op = cJSON_CreateObject();
 	cJSON_AddStringToObject(op, "op", "snapshot");
@@ -238,7 +238,7 @@ static int send_save(struct session *s, void (*done)(void *ctx, bool ok, const c
 	cJSON_AddNumberToObject(op, "generation", (double)++s->save_gen);
 	int rc = session_send_op(s, op, w, err);
 	if (rc < 0)
-		s->refs--;
+		session_unref(s);       /* not the last: the caller holds one */
 	cJSON_Delete(op);
 	op_run_unref(w);    /* the session holds it while it runs */
 	return rc;

@@ -85,10 +85,10 @@ int hybrid_resume(struct session *s, cJSON *turn, struct chat_run *run, struct a
 	int rc = w ? session_spawn(s->reg, s, NULL, NULL, err) : ad_err_set(err, ENOMEM, "resume");
 	pthread_mutex_lock(&s->lock);
 	if (rc == 0) {
-		s->refs++;          /* the restore's, given back in restore_done */
+		session_ref(s);          /* the restore's, given back in restore_done */
 		op_run_set_sink(w, hybrid_ignore_piece, restore_done, s);
 		if ((rc = send_restore(s, w, err)) < 0)
-			s->refs--;
+			session_unref(s);       /* not the last: the caller holds one */
 	}
 	/* the session's reference to run: a delete meanwhile may have ended the run and let
 	 * go of it already (on_closed), and then it is not ours to drop again */

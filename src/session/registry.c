@@ -77,9 +77,7 @@ struct session **registry_all(struct sessions *reg, size_t *n)
 	*n = 0;
 	for (unsigned b = 0; all != NULL && b < BUCKETS; b++)
 		for (struct session *s = reg->buckets[b]; s != NULL; s = s->hash_next) {
-			pthread_mutex_lock(&s->lock);
-			s->refs++;
-			pthread_mutex_unlock(&s->lock);
+			session_ref(s);
 			all[(*n)++] = s;
 		}
 	pthread_mutex_unlock(&reg->lock);
@@ -147,9 +145,7 @@ struct session *session_find(struct sessions *reg, const char *id, const char *o
 	if (s != NULL && strcmp(s->owner, owner) != 0)
 		s = NULL;                 /* another's: as if it did not exist */
 	if (s != NULL) {
-		pthread_mutex_lock(&s->lock);
-		s->refs++;
-		pthread_mutex_unlock(&s->lock);
+		session_ref(s);
 	}
 	pthread_mutex_unlock(&reg->lock);
 	return s;
@@ -234,7 +230,7 @@ struct session *session_alloc(struct sessions *reg, const struct session_opts *o
 		return NULL;
 	}
 	pthread_mutex_init(&s->lock, NULL);
-	s->refs = 1;                      /* the registry's (or the pool's) */
+	atomic_init(&s->refs, 1);         /* the registry's (or the pool's) */
 	s->reg = reg;
 	int n = snprintf(s->id, sizeof(s->id), "sess_");
 	for (size_t i = 0; i < sizeof(rnd); i++)
@@ -276,11 +272,11 @@ int session_spawn(struct sessions *reg, struct session *s, const cJSON *policy, 
 	if (fd < 0)
 		return -1;
 	pthread_mutex_lock(&s->lock);
-	s->refs++;                        /* the hub's, until on_closed */
+	session_ref(s);                   /* the hub's, until on_closed */
 	s->link = hub_attach(reg->hub, fd, &session_link_ops, s, err);
 	bool ok = s->link != NULL;
 	if (!ok) {
-		s->refs--;
+		session_unref(s);       /* not the last: the caller holds one */
 	} else if (s->closing) {
 		/* destroyed while its sandbox was being made: that sandbox goes at once (on_closed
 		 * gives the hub's reference back), and the session stays destroyed */

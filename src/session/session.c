@@ -55,17 +55,12 @@ enum session_pattern session_pattern(struct session *s)
 
 void session_ref(struct session *s)
 {
-	pthread_mutex_lock(&s->lock);
-	s->refs++;
-	pthread_mutex_unlock(&s->lock);
+	atomic_fetch_add(&s->refs, 1);
 }
 
 void session_unref(struct session *s)
 {
-	pthread_mutex_lock(&s->lock);
-	int left = --s->refs;
-	pthread_mutex_unlock(&s->lock);
-	if (left > 0)
+	if (s == NULL || atomic_fetch_sub(&s->refs, 1) > 1)
 		return;
 	session_log_free(s);
 	cJSON_Delete(s->transcript);

@@ -105,7 +105,7 @@ void session_listeners_wake(struct session *s)
 void session_listen(struct session *s, struct session_listener *l, unsigned last_id)
 {
 	pthread_mutex_lock(&s->lock);
-	s->refs++;
+	session_ref(s);
 	unsigned oldest = s->log_count ? s->log[s->log_first].id : s->next_event_id + 1;
 	if (last_id + 1 < oldest && last_id != 0)
 		l->note(l, "some events are no longer kept; these are the oldest there are");

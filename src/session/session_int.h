@@ -70,7 +70,7 @@ struct session_view {
 
 struct session {
 	pthread_mutex_t lock;
-	int refs;
+	atomic_int refs;                   /* session_ref() and session_unref() only */
 	struct sessions *reg;
 	char id[SESSION_ID_LEN];
 	char owner[80];

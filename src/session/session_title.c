@@ -48,10 +48,10 @@ static void keep_title(struct session *s)
 	}
 	*j = (struct title_job){ s, title };
 	s->saves_pending++;
-	s->refs++;
+	session_ref(s);
 	if (workq_push(s->reg->saver, title_write, j) < 0) {
 		s->saves_pending--;               /* the saver has stopped: agentd is stopping */
-		s->refs--;
+		session_unref(s);       /* not the last: the caller holds one */
 		log_warn("session %s: agentd is stopping: its new title is not saved", s->id);
 		free(title);
 		free(j);
