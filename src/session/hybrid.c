@@ -141,20 +141,20 @@ static void suspend_end(struct session *s, const char *failure)
 	pthread_mutex_lock(&s->lock);
 	struct op_run *reply = s->suspend_reply;
 	s->suspend_reply = NULL;
-	s->suspend_saving = false;
-	if (failure == NULL && s->link != NULL && !s->closing &&
-	    (s->state == SESSION_IDLE || s->state == SESSION_READY)) {
-		s->suspending = true;
-		session_enter(s, SESSION_SUSPENDED, "its workspace is saved; its sandbox goes");
+	bool saving = s->state == SESSION_SAVING;
+	if (failure == NULL && s->link != NULL && saving) {
+		session_enter(s, SESSION_SUSPENDING, "its workspace is saved; its sandbox goes");
 		hub_link_close(s->link);
 		s->suspend_reply = reply;     /* answered once the sandbox is gone (on_closed) */
 		reply = NULL;
 	} else {
+		if (saving)                   /* as it was */
+			session_enter(s, s->turns > 0 ? SESSION_IDLE : SESSION_READY, "not suspended");
 		if (failure != NULL)
 			snprintf(text, sizeof(text), "the session was not suspended: its workspace could not be saved "
 				 "(%s); it goes on as it was", failure);
 		else
-			snprintf(text, sizeof(text), "the session was not suspended: it is %s", session_state_names[s->state]);
+			snprintf(text, sizeof(text), "the session was not suspended: it is %s", session_state_shown(s));
 		log_warn("session %s: %s", s->id, text);
 		if (s->state != SESSION_DESTROYED)
 			hybrid_warn(s, text);
@@ -267,19 +267,18 @@ int session_suspend(struct session *s, struct op_run *reply, struct ad_err *err)
 	pthread_mutex_lock(&s->lock);
 	if (s->pattern != PATTERN_HYBRID) {
 		rc = ad_err_code(err, EINVAL, "only a hybrid session can be suspended");
-	} else if (s->state == SESSION_SUSPENDED) {
+	} else if (s->state == SESSION_SUSPENDED || s->state == SESSION_SUSPENDING) {
 		already = true;
-	} else if (s->suspend_saving) {
+	} else if (s->state == SESSION_SAVING) {
 		/* under way: nothing more for the idle timeout or a stop to do */
 		if (reply != NULL)
 			rc = ad_err_code(err, EBUSY, "session %s is being suspended; wait for it", s->id);
 	} else if (s->run != NULL || s->op != NULL || s->link == NULL ||
 		   (s->state != SESSION_IDLE && s->state != SESSION_READY)) {
 		rc = ad_err_code(err, EBUSY, "session %s is %s; it can be suspended when idle", s->id,
-				session_state_names[s->state]);
+				session_state_shown(s));
 	} else if ((rc = send_save(s, suspend_saved, err)) == 0) {
-		log_info("session %s: suspending: its workspace is being saved", s->id);
-		s->suspend_saving = true;
+		session_enter(s, SESSION_SAVING, "suspending: its workspace is being saved");
 		if (reply != NULL)
 			op_run_ref(reply);
 		s->suspend_reply = reply;

@@ -29,12 +29,16 @@ static void restore_done(void *ctx, bool ok, const char *error)
 	cJSON *turn = s->pending_turn;
 	s->pending_turn = NULL;
 	struct chat_run *run = NULL;
-	int rc = ok && s->link != NULL ? hub_link_send(s->link, FRAME_TURN, turn, &e)
-				       : ad_err_set(&e, 0, "the workspace could not be restored: %s", ok ? "the sandbox ended" : error);
+	/* deleted or failed meanwhile, it stays so; the turn hears why it did not run */
+	int rc = !ok || s->link == NULL || session_is_over(s)
+			 ? ad_err_set(&e, 0, "the workspace could not be restored: %s",
+				      ok ? "the sandbox ended" : error)
+			 : hub_link_send(s->link, FRAME_TURN, turn, &e);
 	if (rc < 0) {
 		run = s->run;
 		s->run = NULL;
-		session_enter(s, SESSION_FAILED, e.msg);
+		if (!session_is_over(s))
+			session_enter(s, SESSION_FAILED, e.msg);
 	} else {
 		session_enter(s, SESSION_RUNNING, "resumed");
 	}
@@ -63,9 +67,9 @@ static int send_restore(struct session *s, struct op_run *w, struct ad_err *err)
 int hybrid_resume(struct session *s, cJSON *turn, struct chat_run *run, struct ad_err *err)
 {
 	pthread_mutex_lock(&s->lock);
-	if (s->state != SESSION_SUSPENDED || s->suspending || s->run != NULL) {
+	if (s->state != SESSION_SUSPENDED || s->run != NULL) {
 		int rc = ad_err_code(err, EBUSY, "session %s is %s; try again in a moment", s->id,
-				    s->suspending ? "being suspended" : session_state_names[s->state]);
+				    s->state == SESSION_SUSPENDING ? "being suspended" : session_state_shown(s));
 		pthread_mutex_unlock(&s->lock);
 		return rc;
 	}
@@ -98,12 +102,12 @@ int hybrid_resume(struct session *s, cJSON *turn, struct chat_run *run, struct a
 			s->run = NULL;
 		cJSON_Delete(s->pending_turn);
 		s->pending_turn = NULL;
-		if (s->state != SESSION_DESTROYED)   /* deleted meanwhile: it stays so */
-			session_enter(s, SESSION_SUSPENDED, err->msg);
-		if (s->link != NULL) {
-			s->suspending = true;
+		/* back to suspended, once the new sandbox is gone if there is one; deleted
+		 * meanwhile, it stays so */
+		if (!session_is_over(s))
+			session_enter(s, s->link != NULL ? SESSION_SUSPENDING : SESSION_SUSPENDED, err->msg);
+		if (s->link != NULL)
 			hub_link_close(s->link);
-		}
 		if (ours)
 			chat_run_unref(run);
 	}
@@ -121,11 +125,12 @@ static bool stop_one(struct session *s)
 {
 	struct ad_err e;
 	pthread_mutex_lock(&s->lock);
-	bool up = s->pattern == PATTERN_HYBRID && s->link != NULL && !s->closing &&
-		  (s->state == SESSION_READY || s->state == SESSION_IDLE || s->state == SESSION_RUNNING);
-	bool start = up && !s->stop_saved && !s->suspend_saving && s->run == NULL && s->op == NULL &&
+	bool saving = s->state == SESSION_SAVING;
+	bool up = s->pattern == PATTERN_HYBRID && s->link != NULL &&
+		  (s->state == SESSION_READY || s->state == SESSION_IDLE || s->state == SESSION_RUNNING || saving);
+	bool start = up && !s->stop_saved && !saving && s->run == NULL && s->op == NULL &&
 		     s->state != SESSION_RUNNING;
-	bool wait = up && (start || s->suspend_saving || s->held_end != NULL);
+	bool wait = up && (start || saving || s->held_end != NULL);
 	if (start)
 		s->stop_saved = true;
 	pthread_mutex_unlock(&s->lock);

@@ -277,7 +277,7 @@ int session_spawn(struct sessions *reg, struct session *s, const cJSON *policy, 
 	bool ok = s->link != NULL;
 	if (!ok) {
 		session_unref(s);       /* not the last: the caller holds one */
-	} else if (s->closing) {
+	} else if (s->state == SESSION_DESTROYED) {
 		/* destroyed while its sandbox was being made: that sandbox goes at once (on_closed
 		 * gives the hub's reference back), and the session stays destroyed */
 		hub_link_close(s->link);

@@ -18,27 +18,11 @@
 #include "session/hub.h"
 #include "session/persist.h"
 
-const char *const session_state_names[] = {
-	[SESSION_CREATING] = "creating", [SESSION_READY] = "ready", [SESSION_RUNNING] = "running",
-	[SESSION_IDLE] = "idle", [SESSION_SUSPENDED] = "suspended", [SESSION_FAILED] = "failed",
-	[SESSION_DESTROYED] = "destroyed",
-};
 
 const char *const session_pattern_names[] = {
 	[PATTERN_EPHEMERAL] = "ephemeral", [PATTERN_LONG_RUNNING] = "long-running",
 	[PATTERN_HYBRID] = "hybrid", [PATTERN_SHARED] = "shared", NULL,
 };
-
-void session_enter(struct session *s, enum session_state to, const char *why)
-{
-	if (s->state == to)
-		return;
-	log_info("session %s: %s -> %s%s%s", s->id, session_state_names[s->state], session_state_names[to],
-		 why ? ": " : "", why ? why : "");
-	s->state = to;
-	if (to == SESSION_IDLE || to == SESSION_READY)
-		s->idle_since_ns = clock_mono_ns();
-}
 
 const char *session_id(const struct session *s)
 {
@@ -86,25 +70,25 @@ int session_turn(struct session *s, cJSON *turn, struct chat_run *run, struct ad
 		cJSON_AddStringToObject(turn, "model", s->model);
 	if (s->system != NULL && cJSON_GetObjectItemCaseSensitive(turn, "system") == NULL)
 		cJSON_AddStringToObject(turn, "system", s->system);
-	if (s->state == SESSION_SUSPENDED) {       /* the session's defaults come back with it */
+	if (s->state == SESSION_SUSPENDED || s->state == SESSION_SUSPENDING) {
+		/* the session's defaults come back with it */
 		pthread_mutex_unlock(&s->lock);
 		return hybrid_resume(s, turn, run, err);
 	}
 	/* a shared session whose sandbox is still being built: the turn waits for it */
-	bool waits = s->link == NULL && s->state == SESSION_CREATING && s->group != NULL && !s->closing;
+	bool waits = s->link == NULL && s->state == SESSION_CREATING && s->group != NULL;
 	if (!waits && s->state == SESSION_DESTROYED && s->pattern == PATTERN_EPHEMERAL) {
 		char ended[AD_ERR_MSG_MAX];
 		session_end_sentence(ended, sizeof(ended), s->id, s->pattern, "");
 		rc = ad_err_code(err, ENOENT, "%s", ended);
-	} else if (!waits && (s->link == NULL || s->closing || s->state == SESSION_FAILED ||
-			      s->state == SESSION_DESTROYED)) {
+	} else if (!waits && (s->link == NULL || session_is_over(s))) {
 		/* it takes no more messages: say why it ended (a sandbox that could not be
 		 * built fails its session before the first message may come) */
 		char ended[AD_ERR_MSG_MAX];
 		session_end_sentence(ended, sizeof(ended), s->id, s->pattern,
-				     s->reason ? s->reason : session_state_names[s->state]);
+				     s->reason ? s->reason : session_state_shown(s));
 		rc = ad_err_code(err, ESRCH, "%s; start a new session", ended);
-	} else if (s->suspend_saving) {
+	} else if (s->state == SESSION_SAVING) {
 		rc = ad_err_code(err, EBUSY, "session %s is being suspended; a message resumes it once it is", s->id);
 	} else if (s->run != NULL || s->op != NULL) {
 		rc = ad_err_code(err, EBUSY, "session %s is working on a %s; wait for it%s", s->id,
@@ -145,7 +129,8 @@ void session_send_pending(struct session *s, const char *failure)
 	cJSON *turn = s->pending_turn;
 	s->pending_turn = NULL;
 	struct chat_run *run = NULL;
-	if (turn != NULL && failure == NULL && s->link != NULL && hub_link_send(s->link, FRAME_TURN, turn, &e) == 0) {
+	if (turn != NULL && failure == NULL && s->link != NULL && !session_is_over(s) &&
+	    hub_link_send(s->link, FRAME_TURN, turn, &e) == 0) {
 		session_enter(s, SESSION_RUNNING, NULL);
 	} else if (turn != NULL) {
 		run = s->run;
@@ -183,13 +168,13 @@ int session_op(struct session *s, cJSON *op, struct op_run *w, struct ad_err *er
 {
 	int rc;
 	pthread_mutex_lock(&s->lock);
-	if (s->link == NULL || s->closing || s->state == SESSION_FAILED || s->state == SESSION_DESTROYED ||
-	    s->state == SESSION_SUSPENDED)
-		rc = ad_err_code(err, ENOENT, "session %s is %s%s", s->id, session_state_names[s->state],
-				s->state == SESSION_SUSPENDED ? "; a message resumes it" : "");
+	bool suspended = s->state == SESSION_SUSPENDED || s->state == SESSION_SUSPENDING;
+	if (s->link == NULL || session_is_over(s) || suspended)
+		rc = ad_err_code(err, ENOENT, "session %s is %s%s", s->id, session_state_shown(s),
+				suspended ? "; a message resumes it" : "");
 	else if (s->views && session_is_view(op))
 		rc = session_send_view(s, op, w, err);
-	else if (s->suspend_saving)
+	else if (s->state == SESSION_SAVING)
 		rc = ad_err_code(err, EBUSY, "session %s is being suspended; a message resumes it once it is", s->id);
 	else if (s->run != NULL || s->op != NULL)
 		rc = ad_err_code(err, EBUSY, "session %s is working on a %s; try again when it is done", s->id,
@@ -224,7 +209,12 @@ void session_destroy(struct session *s, const char *why)
 		pthread_mutex_unlock(&s->lock);
 		return;
 	}
-	s->closing = true;
+	/* a suspend whose save is done hears so now: its sandbox goes either way */
+	struct op_run *suspended = NULL;
+	if (s->state == SESSION_SUSPENDING) {
+		suspended = s->suspend_reply;
+		s->suspend_reply = NULL;
+	}
 	session_enter(s, SESSION_DESTROYED, why);
 	if (s->link != NULL)
 		hub_link_close(s->link);    /* the supervisor tears the sandbox down */
@@ -237,6 +227,8 @@ void session_destroy(struct session *s, const char *why)
 		drop = false;
 	}
 	pthread_mutex_unlock(&s->lock);
+	if (suspended != NULL)
+		hybrid_reply_suspended(suspended);
 	registry_remove(s->reg, s, why);
 	if (drop)
 		persist_remove(registry_config(s->reg)->state_dir, s->id);
@@ -247,7 +239,7 @@ cJSON *session_json(struct session *s, bool detail)
 	cJSON *j = cJSON_CreateObject();
 	pthread_mutex_lock(&s->lock);
 	cJSON_AddStringToObject(j, "id", s->id);
-	cJSON_AddStringToObject(j, "state", session_state_names[s->state]);
+	cJSON_AddStringToObject(j, "state", session_state_shown(s));
 	cJSON_AddStringToObject(j, "pattern", session_pattern_names[s->pattern]);
 	cJSON_AddStringToObject(j, "title", s->title ? s->title : "");
 	cJSON_AddNumberToObject(j, "created", (double)s->created);

@@ -82,7 +82,6 @@ struct session {
 	char *system, *model;              /* defaults for turns, or NULL */
 	char *title;                       /* its owner's name for it, or NULL */
 	struct hub_link *link;             /* NULL once closed */
-	bool closing;                      /* destroy asked: the link's end is expected */
 	bool pooled;                       /* in the warm pool, nobody's yet */
 	bool hidden;                       /* a shared sandbox's host: nobody's session */
 	struct shared_group *group;        /* shared: the sandbox it is in (or holds) */
@@ -104,8 +103,6 @@ struct session {
 	cJSON *held_end;                   /* the done event, given to the turn once saved */
 	unsigned held_id;
 	cJSON *pending_turn;               /* resuming: sent once the workspace is back */
-	bool suspending;                   /* the old sandbox's link is closing */
-	bool suspend_saving;               /* a suspend saves the workspace: no turn, no op */
 	struct op_run *suspend_reply;      /* who waits for that suspend (referenced), or NULL;
 					    * kept until the sandbox is gone */
 	bool stop_saved;                   /* agentd stops: its suspend was started */
@@ -124,8 +121,13 @@ struct session {
 	struct session *hash_next;         /* registry.c */
 };
 
-/* Under s->lock. */
-void session_enter(struct session *s, enum session_state to, const char *why);
+/* session_state.c. Under s->lock: the state changes to to (why: for the log, or NULL),
+ * if the table allows it; false (logged as an error, the state kept) if it does not. */
+bool session_enter(struct session *s, enum session_state to, const char *why);
+bool session_transition_ok(enum session_state from, enum session_state to);
+/* Under s->lock: the state as a client sees it (README), and whether it has ended. */
+const char *session_state_shown(const struct session *s);
+bool session_is_over(const struct session *s);
 /* An event as the SSE frame it is logged and streamed as ("id: ...\nevent: TYPE\ndata:
  * JSON\n\n", the data without "type"): a new string (free()) and *len, or NULL. The
  * event is printed once, for the log and the turn's client alike. */

@@ -138,11 +138,12 @@ static void on_closed(void *owner, const char *why)
 	s->run = NULL;
 	s->op = NULL;
 	struct op_run *suspended = NULL;
-	if (s->suspending) {
-		s->suspending = false;        /* suspended: its sandbox is gone, as it should be */
+	bool destroyed = s->state == SESSION_DESTROYED;
+	if (s->state == SESSION_SUSPENDING) {
+		session_enter(s, SESSION_SUSPENDED, "its sandbox is gone");
 		suspended = s->suspend_reply; /* who asked hears it now, when a message can resume it */
 		s->suspend_reply = NULL;
-	} else if (!s->closing) {
+	} else if (!destroyed) {
 		snprintf(msg, sizeof(msg), "the session's supervisor ended%s%s", why ? ": " : s->reason ? ": " : "",
 			 why ? why : s->reason ? s->reason : "");
 		session_enter(s, SESSION_FAILED, msg);
@@ -152,11 +153,11 @@ static void on_closed(void *owner, const char *why)
 	/* a turn that waited for it hears why it ended (a sandbox that could not be set up
 	 * may end before the turn was handed to it) */
 	char run_msg[700];
-	snprintf(run_msg, sizeof(run_msg), "%s%s%s", s->closing ? "the session was destroyed during the turn"
-		 : "the session ended before the turn finished", !s->closing && s->reason ? ": " : "",
-		 !s->closing && s->reason ? s->reason : "");
+	snprintf(run_msg, sizeof(run_msg), "%s%s%s", destroyed ? "the session was destroyed during the turn"
+		 : "the session ended before the turn finished", !destroyed && s->reason ? ": " : "",
+		 !destroyed && s->reason ? s->reason : "");
 	session_listeners_wake(s);
-	bool host_failed = s->hidden && !s->closing;
+	bool host_failed = s->hidden && !destroyed;
 	pthread_mutex_unlock(&s->lock);
 	if (host_failed)
 		shared_host_failed(s);

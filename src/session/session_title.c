@@ -72,7 +72,7 @@ int session_set_title(struct session *s, const char *title, struct ad_err *err)
 	if (title[0] && copy == NULL)
 		return ad_err_set(err, ENOMEM, "title");
 	pthread_mutex_lock(&s->lock);
-	if (s->state == SESSION_DESTROYED || s->closing) {
+	if (s->state == SESSION_DESTROYED) {
 		pthread_mutex_unlock(&s->lock);
 		free(copy);
 		return ad_err_code(err, ENOENT, "session %s has ended", s->id);

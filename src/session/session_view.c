@@ -57,7 +57,7 @@ bool session_view_end(struct session *s, cJSON *ev)
 	*v = (struct session_view){ 0 };
 	struct ad_err e;
 	bool agent = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(ev, "elsewhere")) && s->link != NULL &&
-		     !s->closing && s->run == NULL && s->op == NULL && !s->suspend_saving &&
+		     s->state != SESSION_DESTROYED && s->run == NULL && s->op == NULL && s->state != SESSION_SAVING &&
 		     session_send_op(s, done.op, done.w, &e) == 0;
 	pthread_mutex_unlock(&s->lock);
 	if (!agent)

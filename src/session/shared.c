@@ -47,7 +47,7 @@ static void start_member(struct session *host, struct session *m)
 	cJSON *join = join_spec(host);
 	if (session_spawn(m->reg, m, NULL, join, &e) < 0) {
 		pthread_mutex_lock(&m->lock);
-		if (!m->closing)          /* deleted meanwhile: it stays destroyed */
+		if (m->state != SESSION_DESTROYED)          /* deleted meanwhile: it stays destroyed */
 			session_enter(m, SESSION_FAILED, e.msg);
 		pthread_mutex_unlock(&m->lock);
 		session_send_pending(m, e.msg);
@@ -88,7 +88,7 @@ static void fail_members(struct session **fail, unsigned n)
 {
 	for (unsigned i = 0; i < n; i++) {
 		pthread_mutex_lock(&fail[i]->lock);
-		if (!fail[i]->closing)
+		if (fail[i]->state != SESSION_DESTROYED)
 			session_enter(fail[i], SESSION_FAILED, "the shared sandbox could not be built");
 		pthread_mutex_unlock(&fail[i]->lock);
 		session_send_pending(fail[i], "the shared sandbox could not be built");

@@ -28,7 +28,8 @@ AGENTD_BIN = os.environ.get("AGENTD_BIN") or str(REPO / "agentd")
 
 START_TIMEOUT = 10.0
 STOP_TIMEOUT = 15.0
-SANITIZER_MARKERS = ("ERROR: AddressSanitizer", "runtime error:", "LeakSanitizer")
+# and what agentd logs when its own state machine is broken (src/session/session_state.c)
+SANITIZER_MARKERS = ("ERROR: AddressSanitizer", "runtime error:", "LeakSanitizer", "no transition from")
 # Passed through to the daemon when set, so that a sanitizer build can be tuned.
 PASSTHROUGH_ENV = ("ASAN_OPTIONS", "UBSAN_OPTIONS", "LSAN_OPTIONS", "ASAN_SYMBOLIZER_PATH")
 LISTENING_RE = re.compile(r"listening on http://(\[[0-9a-fA-F:.]+\]|[^/:\s]+):(\d+)/")
