@@ -25,10 +25,14 @@ struct claude_stream;
 struct claude_stream *claude_stream_new(size_t max_bytes);
 void claude_stream_free(struct claude_stream *s);
 
-/* One event. Fails on an event that does not fit the stream so far, on an error
- * event (claude_stream_api_error() then names its type), or past max_bytes. */
+/* One event, its data as the API sent it (JSON text). Fails on an event that does
+ * not fit the stream so far, on an error event (claude_stream_api_error() then names
+ * its type), or past max_bytes. */
 int claude_stream_event(struct claude_stream *s, const char *event, const char *data, size_t len,
 			struct ad_err *err);
+/* The same with the data parsed already (the agent gets it so, in its frame); parts of
+ * data may be taken (detached) from it. */
+int claude_stream_event_json(struct claude_stream *s, const char *event, cJSON *data, struct ad_err *err);
 
 /* message_stop was seen. */
 bool claude_stream_done(const struct claude_stream *s);

@@ -38,6 +38,10 @@ const char *frame_type_name(unsigned type);
  * fails with err->errnum EMSGSIZE. */
 int frame_encode(unsigned type, const cJSON *payload, char **out, size_t *len, struct ad_err *err);
 
+/* The same around a payload that is JSON text already (n bytes): a hop that passes a
+ * payload on unchanged, or splices one, builds its frame without printing again. */
+int frame_build(unsigned type, const char *payload, size_t n, char **out, size_t *len, struct ad_err *err);
+
 struct frame_decoder;
 
 /* Called for each whole frame; the payload belongs to the callback (cJSON_Delete it). */
@@ -47,6 +51,9 @@ struct frame_decoder *frame_decoder_new(size_t max_payload);
 /* Feed bytes split anywhere; fails (for good) on the first bad frame. */
 int frame_decoder_feed(struct frame_decoder *d, const char *buf, size_t len, frame_fn fn, void *ctx,
 		       struct ad_err *err);
+/* Inside fn: the payload's bytes as they came (len), for a hop that passes the frame on
+ * unchanged; valid until fn returns. */
+const char *frame_decoder_payload(const struct frame_decoder *d, size_t *len);
 /* True when part of a frame is buffered (a peer that stopped mid-frame). */
 int frame_decoder_pending(const struct frame_decoder *d);
 void frame_decoder_free(struct frame_decoder *d);

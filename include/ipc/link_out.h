@@ -28,6 +28,9 @@ void link_out_free(struct link_out *o);
  * ENOBUFS when the frame would take the queue past its cap (the peer does not read),
  * EMSGSIZE for a payload over FRAME_MAX_PAYLOAD, or the socket's error (EPIPE: gone). */
 int link_out_send(struct link_out *o, int fd, unsigned type, const cJSON *payload, struct ad_err *err);
+/* The same with a payload that is JSON text already (frame_build). */
+int link_out_send_raw(struct link_out *o, int fd, unsigned type, const char *payload, size_t n,
+		      struct ad_err *err);
 /* link_out_send, then free payload (NULL: ENOMEM). */
 int link_out_send_take(struct link_out *o, int fd, unsigned type, cJSON *payload, struct ad_err *err);
 /* Write what the socket takes now; 0 (done or not: see link_out_pending), or -1. */

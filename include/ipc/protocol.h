@@ -13,7 +13,8 @@
  *   TURN       {"message": "...", "history"?: [{role, content}...], "model"?, "system"?}
  *              a user message to work on; history only seeds an empty conversation;
  *              model/system (checked by the gateway) replace the config's for this run
- *   API_EVENT  {"event": "content_block_delta", "data": "<the event's JSON, as text>"}
+ *   API_EVENT  {"event": "content_block_delta", "data": {the event's JSON object}}: the
+ *              bytes the API sent, checked and spliced in, not printed again
  *   API_END    {"ok": true}
  *              {"ok": false, "error": {"type": "rate_limit_error", "message": "..."},
  *               "status": 429}   the call failed; message is for the user

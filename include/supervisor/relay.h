@@ -25,6 +25,8 @@ struct relay {
 	 * the agent is behind and reading what it sends meanwhile, so that neither waits
 	 * on the other with a full socket; fails when the agent is stuck or gone. */
 	int (*send)(void *ctx, unsigned type, cJSON *payload, struct ad_err *err);
+	/* the same for a payload that is JSON text already (n bytes, not taken) */
+	int (*send_raw)(void *ctx, unsigned type, const char *payload, size_t n, struct ad_err *err);
 	void *send_ctx;
 };
 
@@ -33,6 +35,13 @@ void relay_init(struct relay *r, const struct config *cfg, int abort_fd);
 
 /* Check one Messages request from the agent; on refusal err says why. */
 int relay_check_request(const struct config *cfg, const cJSON *req, struct ad_err *err);
+
+/* An API event as the agent's API_EVENT payload, {"event": NAME, "data": {...}}: the
+ * data checked to be one JSON object, then spliced in as the bytes that came (not
+ * printed again, never carried as a string); a name that is not [a-z_] or data that
+ * is not an object fails (the call ends with that reason). *out: free(). */
+int relay_event_payload(const char *event, const char *data, size_t len, char **out, size_t *n,
+			struct ad_err *err);
 
 /* Serve one API_REQUEST payload. Fails only when the agent can no longer be written to;
  * a refused or failed call is answered with API_END {"ok": false, ...}. */

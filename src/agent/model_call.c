@@ -102,15 +102,16 @@ static int receive(struct model_link *l, struct claude_stream *s, struct model_f
 			l->end_owed = false;
 			return on_end(p, s, &stream_fail, fail, err);
 		}
-		const char *event = json_str(p, "event"), *data = json_str(p, "data");
+		const char *event = json_str(p, "event");
+		cJSON *data = cJSON_GetObjectItemCaseSensitive(p, "data");
 		if (type != FRAME_API_EVENT)
 			return ad_err_set(err, 0, "a %s frame during a model call", frame_type_name(type));
-		if (event == NULL || data == NULL)
-			return ad_err_set(err, 0, "an api_event frame without \"event\" and \"data\" strings");
+		if (event == NULL || !cJSON_IsObject(data))
+			return ad_err_set(err, 0, "an api_event frame without \"event\" (a string) and \"data\" (an object)");
 		if (stream_fail.type[0])
 			continue;   /* the stream failed: wait for the end */
 		struct ad_err why;
-		if (claude_stream_event(s, event, data, strlen(data), &why) < 0) {
+		if (claude_stream_event_json(s, event, data, &why) < 0) {
 			const char *api = claude_stream_api_error(s);
 			fail_with(&stream_fail, api ? api : "api_error", why.msg);
 		} else if (pass_text(l, s, err) < 0) {

@@ -103,7 +103,7 @@ static void record_tool(struct chat_run *r, const char *type, const cJSON *ev)
 	}
 }
 
-/* The turn's reply, from the done event. */
+/* The turn's reply, from the done event (once: it ends the run). */
 static cJSON *build_reply(struct chat_run *r, const cJSON *done)
 {
 	cJSON *j = cJSON_CreateObject();
@@ -113,7 +113,9 @@ static cJSON *build_reply(struct chat_run *r, const cJSON *done)
 		cJSON_AddItemToObject(j, fields[i], cJSON_CreateNull());
 		json_copy_item(j, fields[i], done, fields[i]);
 	}
-	cJSON_AddItemToObject(j, "tool_calls", cJSON_Duplicate(r->tool_calls, true));
+	/* the calls move into the reply (the run is over): their outputs are not copied */
+	cJSON_AddItemToObject(j, "tool_calls", r->tool_calls);
+	r->tool_calls = NULL;
 	cJSON_AddItemToObject(j, "usage", cJSON_CreateNull());
 	json_copy_item(j, "usage", done, "usage");
 	cJSON_AddNumberToObject(j, "cost_usd", 0);

@@ -259,11 +259,17 @@ int claude_stream_event(struct claude_stream *s, const char *event, const char *
 			struct ad_err *err)
 {
 	s->delta = false;
-	if (strcmp(event, "ping") == 0)
-		return 0;
 	_cleanup_cjson_ cJSON *ev = NULL;
 	if (json_parse_strict(data, len, &ev, err) < 0)
 		return ad_err_prefix(err, "%s event", event);
+	return claude_stream_event_json(s, event, ev, err);
+}
+
+int claude_stream_event_json(struct claude_stream *s, const char *event, cJSON *ev, struct ad_err *err)
+{
+	s->delta = false;
+	if (strcmp(event, "ping") == 0)
+		return 0;
 	if (strcmp(event, "error") == 0) {
 		const cJSON *e = cJSON_GetObjectItemCaseSensitive(ev, "error");
 		const char *type = json_str(e, "type"), *msg = json_str(e, "message");

@@ -21,24 +21,26 @@ const char *frame_type_name(unsigned type)
 
 int frame_encode(unsigned type, const cJSON *payload, char **out, size_t *len, struct ad_err *err)
 {
-	if (type == 0 || type >= FRAME_TYPE_END)
-		return ad_err_set(err, 0, "frame type %u is not one of ours", type);
 	if (!cJSON_IsObject(payload))
 		return ad_err_set(err, 0, "a frame carries a JSON object");
 	char *json = json_print(payload);
 	if (json == NULL)
 		return ad_err_set(err, ENOMEM, "encode a %s frame", frame_type_name(type));
-	size_t n = strlen(json);
-	if (n > FRAME_MAX_PAYLOAD) {
-		cJSON_free(json);
+	int rc = frame_build(type, json, strlen(json), out, len, err);
+	cJSON_free(json);
+	return rc;
+}
+
+int frame_build(unsigned type, const char *json, size_t n, char **out, size_t *len, struct ad_err *err)
+{
+	if (type == 0 || type >= FRAME_TYPE_END)
+		return ad_err_set(err, 0, "frame type %u is not one of ours", type);
+	if (n > FRAME_MAX_PAYLOAD)
 		return ad_err_code(err, EMSGSIZE, "%s frame of %zu bytes is over the limit of %u",
 				   frame_type_name(type), n, FRAME_MAX_PAYLOAD);
-	}
 	char *buf = malloc(FRAME_HEADER_SIZE + n);
-	if (buf == NULL) {
-		cJSON_free(json);
+	if (buf == NULL)
 		return ad_err_set(err, ENOMEM, "encode a %s frame", frame_type_name(type));
-	}
 	buf[0] = 'A';
 	buf[1] = 'G';
 	buf[2] = FRAME_VERSION;
@@ -48,7 +50,6 @@ int frame_encode(unsigned type, const cJSON *payload, char **out, size_t *len, s
 	buf[6] = (char)(n >> 8);
 	buf[7] = (char)n;
 	memcpy(buf + FRAME_HEADER_SIZE, json, n);
-	cJSON_free(json);
 	*out = buf;
 	*len = FRAME_HEADER_SIZE + n;
 	return 0;
@@ -76,6 +77,12 @@ void frame_decoder_free(struct frame_decoder *d)
 	if (d != NULL)
 		free(d->payload);
 	free(d);
+}
+
+const char *frame_decoder_payload(const struct frame_decoder *d, size_t *len)
+{
+	*len = d->want;
+	return d->payload;
 }
 
 int frame_decoder_pending(const struct frame_decoder *d)

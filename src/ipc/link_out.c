@@ -62,12 +62,10 @@ static int reserve(struct link_out *o, size_t n, struct ad_err *err)
 	return 0;
 }
 
-int link_out_send(struct link_out *o, int fd, unsigned type, const cJSON *payload, struct ad_err *err)
+/* A whole frame (taken): out now as far as the socket takes it, the rest queued. */
+static int queue_frame(struct link_out *o, int fd, unsigned type, char *taken, size_t len, struct ad_err *err)
 {
-	_cleanup_free_ char *frame = NULL;
-	size_t len;
-	if (frame_encode(type, payload, &frame, &len, err) < 0)
-		return -1;
+	_cleanup_free_ char *frame = taken;
 	if (link_out_queued(o) + len > o->cap)
 		return ad_err_code(err, ENOBUFS, "the peer has not read %zu bytes; a %s frame of %zu more is refused",
 				  link_out_queued(o), frame_type_name(type), len);
@@ -91,6 +89,25 @@ int link_out_send(struct link_out *o, int fd, unsigned type, const cJSON *payloa
 	memcpy(o->buf + o->len, frame, len);
 	o->len += len;
 	return 0;
+}
+
+int link_out_send(struct link_out *o, int fd, unsigned type, const cJSON *payload, struct ad_err *err)
+{
+	char *frame;
+	size_t len;
+	if (frame_encode(type, payload, &frame, &len, err) < 0)
+		return -1;
+	return queue_frame(o, fd, type, frame, len, err);
+}
+
+int link_out_send_raw(struct link_out *o, int fd, unsigned type, const char *payload, size_t n,
+		      struct ad_err *err)
+{
+	char *frame;
+	size_t len;
+	if (frame_build(type, payload, n, &frame, &len, err) < 0)
+		return -1;
+	return queue_frame(o, fd, type, frame, len, err);
 }
 
 int link_out_send_take(struct link_out *o, int fd, unsigned type, cJSON *payload, struct ad_err *err)

@@ -84,8 +84,35 @@ struct call_ctx {
 	struct ad_err agent_err;
 };
 
-/* Each event goes on to the agent as it comes; the usage counters are read on the way
- * (message_start carries the input side, message_delta the running totals). */
+/* An event's name as the API spells them (content_block_delta): safe in JSON as it is. */
+static bool event_name_ok(const char *event)
+{
+	size_t n = strspn(event, "abcdefghijklmnopqrstuvwxyz_");
+	return n > 0 && n <= 64 && event[n] == '\0';
+}
+
+int relay_event_payload(const char *event, const char *data, size_t len, char **out, size_t *n,
+			struct ad_err *err)
+{
+	_cleanup_cjson_ cJSON *j = NULL;
+	if (!event_name_ok(event))
+		return ad_err_set(err, 0, "the API sent an event named \"%.64s\", which is not a name", event);
+	if (json_parse_strict(data, len, &j, err) < 0 || !cJSON_IsObject(j))
+		return ad_err_prefix(err, "the API sent a %s event that is not a JSON object", event);
+	char *p = malloc(len + strlen(event) + 24);
+	if (p == NULL)
+		return ad_err_set(err, ENOMEM, "relay an event");
+	*n = (size_t)sprintf(p, "{\"event\":\"%s\",\"data\":", event);
+	memcpy(p + *n, data, len);
+	*n += len;
+	p[(*n)++] = '}';
+	*out = p;
+	return 0;
+}
+
+/* Each event goes on to the agent as it comes, its JSON checked (relay_event_payload)
+ * but not printed again; the usage counters are read on the way (message_start carries
+ * the input side, message_delta the running totals). */
 static int on_event(void *ud, const char *event, const char *data, size_t len, struct ad_err *err)
 {
 	struct call_ctx *c = ud;
@@ -94,14 +121,11 @@ static int on_event(void *ud, const char *event, const char *data, size_t len, s
 		const cJSON *src = strcmp(event, "message_start") == 0 ? cJSON_GetObjectItemCaseSensitive(j, "message") : j;
 		usage_read_json(&c->usage, cJSON_GetObjectItemCaseSensitive(src, "usage"));
 	}
-	_cleanup_free_ char *text = strndup(data, len);
-	cJSON *ev = cJSON_CreateObject();
-	if (text == NULL || cJSON_AddStringToObject(ev, "event", event) == NULL ||
-	    cJSON_AddStringToObject(ev, "data", text) == NULL) {
-		cJSON_Delete(ev);
-		return ad_err_set(err, ENOMEM, "relay an event");
-	}
-	if (c->relay->send(c->relay->send_ctx, FRAME_API_EVENT, ev, &c->agent_err) < 0) {
+	_cleanup_free_ char *payload = NULL;
+	size_t n;
+	if (relay_event_payload(event, data, len, &payload, &n, err) < 0)
+		return -1;
+	if (c->relay->send_raw(c->relay->send_ctx, FRAME_API_EVENT, payload, n, &c->agent_err) < 0) {
 		c->agent_gone = true;
 		return ad_err_set(err, 0, "the agent stopped reading");
 	}

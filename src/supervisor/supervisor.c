@@ -62,6 +62,11 @@ static int send_paced(void *ctx, unsigned type, cJSON *payload, struct ad_err *e
 	return sup_to_agent_paced(ctx, type, payload, err);
 }
 
+static int send_paced_raw(void *ctx, unsigned type, const char *payload, size_t n, struct ad_err *err)
+{
+	return sup_to_agent_paced_raw(ctx, type, payload, n, err);
+}
+
 static int start_sandbox(struct supervisor *s, const cJSON *join, struct ad_err *err)
 {
 	const struct supervisor_env *env = s->env;
@@ -304,6 +309,7 @@ int supervisor_main(const struct supervisor_env *env, int gw_fd, const char *ses
 	s.agent_dec = frame_decoder_new(FRAME_MAX_PAYLOAD);
 	relay_init(&s.relay, env->cfg, gw_fd);
 	s.relay.send = send_paced;
+	s.relay.send_raw = send_paced_raw;
 	s.relay.send_ctx = &s;
 	s.relay.client.abort_check = sup_during_call;
 	s.relay.client.abort_ctx = &s;

@@ -63,17 +63,23 @@ static int pass_run_event(struct supervisor *s, cJSON *ev, struct ad_err *err)
 		s->op_active = false;
 		s->op_by_ns = 0;
 	}
-	bool last = strcmp(type->valuestring, "done") == 0 || strcmp(type->valuestring, "error") == 0;
-	if (strcmp(type->valuestring, "done") == 0) {
-		cJSON_DeleteItemFromObjectCaseSensitive(ev, "usage");
-		cJSON_DeleteItemFromObjectCaseSensitive(ev, "cost_usd");
-		cJSON_AddItemToObject(ev, "usage", usage_json(&s->run_usage));
-		cJSON_AddNumberToObject(ev, "cost_usd", usage_cost(s->env->cfg, &s->run_usage));
-	}
-	if (last) {
+	bool done = strcmp(type->valuestring, "done") == 0;
+	if (done || strcmp(type->valuestring, "error") == 0) {
 		s->running = false;
 		s->cancel_by_ns = 0;
 	}
+	if (!done && !op_event) {          /* unchanged: on as the bytes that came (a save's
+					    * op_end may have been changed by snapio) */
+		size_t n;
+		const char *raw = frame_decoder_payload(s->agent_dec, &n);
+		cJSON_Delete(ev);
+		sup_to_gateway_raw(s, raw, n);
+		return 0;
+	}
+	cJSON_DeleteItemFromObjectCaseSensitive(ev, "usage");
+	cJSON_DeleteItemFromObjectCaseSensitive(ev, "cost_usd");
+	cJSON_AddItemToObject(ev, "usage", usage_json(&s->run_usage));
+	cJSON_AddNumberToObject(ev, "cost_usd", usage_cost(s->env->cfg, &s->run_usage));
 	sup_to_gateway(s, ev);
 	return 0;
 }

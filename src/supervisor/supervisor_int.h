@@ -60,7 +60,12 @@ int sup_to_agent(struct supervisor *s, unsigned type, const cJSON *payload, stru
 /* The same for a producer of many frames (payload taken): first waits, reading the
  * agent meanwhile, until the agent has room; fails when it is stuck (see SUP_STALL_MS),
  * gone, the session's time is up or the gateway hangs up. */
+/* A run event from the agent passed on as the bytes that came (checked, unchanged). */
+int sup_to_gateway_raw(struct supervisor *s, const char *payload, size_t n);
 int sup_to_agent_paced(struct supervisor *s, unsigned type, cJSON *payload, struct ad_err *err);
+/* The same with a payload that is JSON text already (not taken). */
+int sup_to_agent_paced_raw(struct supervisor *s, unsigned type, const char *payload, size_t n,
+			   struct ad_err *err);
 /* Whatever the agent has sent, without waiting: 0, or -1 (broken, or hung up). */
 int sup_read_agent(struct supervisor *s, struct ad_err *err);
 /* err says the agent is stuck; -1. */

@@ -21,30 +21,47 @@
 /* Past this much queued for the agent, a paced producer waits for it to read. */
 #define AGENT_HIGH_WATER (1u << 20)
 
+/* A send to the gateway failed (rc < 0): the supervisor's work is over. */
+static int gateway_sent(struct supervisor *s, int rc, const struct ad_err *e)
+{
+	if (rc == 0)
+		return 0;
+	if (s->gw >= 0)
+		log_warn("session %s: the gateway cannot be written to: %s", s->id, e->msg);
+	s->quit = true;
+	return -1;
+}
+
 int sup_to_gateway(struct supervisor *s, cJSON *ev)
 {
 	struct ad_err e;
-	if (s->gw < 0 || link_out_send_take(&s->to_gw, s->gw, FRAME_RUN_EVENT, ev, &e) < 0) {
-		if (s->gw >= 0)
-			log_warn("session %s: the gateway cannot be written to: %s", s->id, e.msg);
-		else
-			cJSON_Delete(ev);
-		s->quit = true;
-		return -1;
+	if (s->gw < 0) {
+		cJSON_Delete(ev);
+		return gateway_sent(s, -1, &e);
 	}
-	return 0;
+	return gateway_sent(s, link_out_send_take(&s->to_gw, s->gw, FRAME_RUN_EVENT, ev, &e), &e);
+}
+
+int sup_to_gateway_raw(struct supervisor *s, const char *payload, size_t n)
+{
+	struct ad_err e;
+	int rc = s->gw < 0 ? -1 : link_out_send_raw(&s->to_gw, s->gw, FRAME_RUN_EVENT, payload, n, &e);
+	return gateway_sent(s, rc, &e);
+}
+
+/* A frame the agent's queue refused: why. */
+static int agent_refused(struct ad_err *err)
+{
+	if (err->errnum == ENOBUFS)
+		ad_err_prefix(err, "the agent does not read");
+	return -1;
 }
 
 int sup_to_agent(struct supervisor *s, unsigned type, const cJSON *payload, struct ad_err *err)
 {
 	if (s->agent < 0)
 		return ad_err_code(err, EPIPE, "the agent has hung up");
-	if (link_out_send(&s->to_agent, s->agent, type, payload, err) < 0) {
-		if (err->errnum == ENOBUFS)
-			ad_err_prefix(err, "the agent does not read");
-		return -1;
-	}
-	return 0;
+	return link_out_send(&s->to_agent, s->agent, type, payload, err) < 0 ? agent_refused(err) : 0;
 }
 
 /* Until the agent has room for more (queued <= AGENT_HIGH_WATER): 0, or -1 when it is
@@ -80,18 +97,32 @@ static int agent_room(struct supervisor *s, struct ad_err *err)
 	return 0;
 }
 
-int sup_to_agent_paced(struct supervisor *s, unsigned type, cJSON *payload, struct ad_err *err)
+/* Before a frame to the agent: what the agent made of the frames before (its text, as
+ * it is written) goes on to the gateway first, so that a streaming client sees it as it
+ * comes; then room in the agent's queue. */
+static int pace(struct supervisor *s, struct ad_err *err)
 {
-	/* what the agent made of the frames before (its text, as it is written) goes on
-	 * to the gateway first: a streaming client sees it as it comes */
 	int rc = s->agent < 0 ? ad_err_code(err, EPIPE, "the agent has hung up") : sup_read_agent(s, err);
 	if (rc == 0 && link_out_pending(&s->to_gw) && link_out_flush(&s->to_gw, s->gw, err) < 0)
 		rc = -1, s->quit = true;
-	if (rc == 0)
-		rc = agent_room(s, err);
+	return rc == 0 ? agent_room(s, err) : rc;
+}
+
+int sup_to_agent_paced(struct supervisor *s, unsigned type, cJSON *payload, struct ad_err *err)
+{
+	int rc = pace(s, err);
 	if (rc == 0)
 		rc = sup_to_agent(s, type, payload, err);
 	cJSON_Delete(payload);
+	return rc;
+}
+
+int sup_to_agent_paced_raw(struct supervisor *s, unsigned type, const char *payload, size_t n,
+			   struct ad_err *err)
+{
+	int rc = pace(s, err);
+	if (rc == 0 && link_out_send_raw(&s->to_agent, s->agent, type, payload, n, err) < 0)
+		rc = agent_refused(err);
 	return rc;
 }
 

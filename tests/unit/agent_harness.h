@@ -192,15 +192,12 @@ struct block {
 
 static inline void api_event(const char *name, cJSON *data)
 {
-	char *text = cJSON_PrintUnformatted(data);
 	cJSON *ev = cJSON_CreateObject();
 	cJSON_AddStringToObject(ev, "event", name);
-	cJSON_AddStringToObject(ev, "data", text);
+	cJSON_AddItemToObject(ev, "data", data);
 	struct ad_err e;
 	if (link_send_take(S.fd, FRAME_API_EVENT, ev, &e) < 0)
 		fail_msg("send: %s", e.msg);
-	cJSON_free(text);
-	cJSON_Delete(data);
 }
 
 static inline cJSON *indexed(const char *type, int index)

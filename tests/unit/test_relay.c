@@ -86,12 +86,51 @@ static void usage_and_cost(void **state)
 	cJSON_Delete(j);
 }
 
+/* An API event reaches the agent as the bytes that came, inside its frame's JSON (not
+ * as a string); what is not one JSON object, or a name that is not one, is refused. */
+static void events_are_spliced_not_printed(void **state)
+{
+	(void)state;
+	static const char data[] = "{\"type\":\"content_block_delta\",\"index\":0,"
+				   "\"delta\":{\"type\":\"text_delta\",\"text\":\"a \\\"q\\\" \\u00e9 \xc3\xa9\"}}";
+	char *p = NULL;
+	size_t n = 0;
+	struct ad_err e;
+	assert_int_equal(relay_event_payload("content_block_delta", data, strlen(data), &p, &n, &e), 0);
+	const char head[] = "{\"event\":\"content_block_delta\",\"data\":";
+	assert_int_equal(n, strlen(head) + strlen(data) + 1);
+	assert_memory_equal(p, head, strlen(head));
+	assert_memory_equal(p + strlen(head), data, strlen(data));
+	cJSON *j = NULL;
+	assert_int_equal(json_parse_strict(p, n, &j, &e), 0);
+	assert_string_equal(cJSON_GetObjectItem(cJSON_GetObjectItem(cJSON_GetObjectItem(j, "data"), "delta"),
+						"text")->valuestring, "a \"q\" \xc3\xa9 \xc3\xa9");
+	cJSON_Delete(j);
+	free(p);
+	static const struct { const char *event, *data, *needle; } bad[] = {
+		{ "content_block_delta", "{\"a\":1", "not a JSON object" },
+		{ "content_block_delta", "[1]", "not a JSON object" },
+		{ "content_block_delta", "{\"a\":1},\"x\":{}", "not a JSON object" },
+		{ "content_block_delta\",\"x", "{}", "not a name" },
+		{ "", "{}", "not a name" },
+	};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		p = NULL;
+		if (relay_event_payload(bad[i].event, bad[i].data, strlen(bad[i].data), &p, &n, &e) == 0 ||
+		    strstr(e.msg, bad[i].needle) == NULL)
+			fail_msg("%s %s: want a refusal about \"%s\", got \"%s\"", bad[i].event, bad[i].data,
+				 bad[i].needle, p ? p : e.msg);
+		assert_null(p);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(accepted_requests),
 		cmocka_unit_test(refused_requests),
 		cmocka_unit_test(usage_and_cost),
+		cmocka_unit_test(events_are_spliced_not_printed),
 	};
 	return cmocka_run_group_tests_name("relay", tests, NULL, NULL);
 }
