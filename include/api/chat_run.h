@@ -14,6 +14,7 @@
 #include <cjson/cJSON.h>
 #include <microhttpd.h>
 
+#include "api/waiter.h"
 #include "session/waiters.h"
 
 struct chat_run;

@@ -14,6 +14,7 @@
 #include <cjson/cJSON.h>
 #include <microhttpd.h>
 
+#include "api/waiter.h"
 #include "session/waiters.h"
 
 /* What an exec's JSON reply keeps of its output. */

@@ -10,18 +10,14 @@
 #include "core/json.h"
 #include "core/log.h"
 #include "http/hangup.h"
-#include "http/sse_out.h"
 
 struct chat_run {
-	pthread_mutex_t lock;
-	int refs;
+	struct waiter w;                /* first: lock, references, ended, the client */
 	char id[48];                    /* the session's */
 	uint64_t start_ns;
 	cJSON *tool_calls;
 	cJSON *result;                  /* the reply, or {"error": ...}, once ended */
 	unsigned status;
-	bool ended;
-	struct sse_out sse;             /* the client: streaming, or waiting for the end */
 	void (*released)(void *ctx, bool left_early);
 	void *ctx;
 	struct http_conn *watch;        /* the client, watched for leaving (or NULL) */
@@ -35,10 +31,8 @@ struct chat_run *chat_run_new(const char *session_id, bool stream, void (*releas
 		free(r);
 		return NULL;
 	}
-	pthread_mutex_init(&r->lock, NULL);
-	r->refs = 1;
+	waiter_init(&r->w, stream);
 	snprintf(r->id, sizeof(r->id), "%s", session_id);
-	r->sse.stream = stream;
 	r->start_ns = clock_mono_ns();
 	r->released = released;
 	r->ctx = ctx;
@@ -47,22 +41,16 @@ struct chat_run *chat_run_new(const char *session_id, bool stream, void (*releas
 
 void chat_run_ref(struct chat_run *r)
 {
-	pthread_mutex_lock(&r->lock);
-	r->refs++;
-	pthread_mutex_unlock(&r->lock);
+	waiter_ref(&r->w);
 }
 
 void chat_run_unref(struct chat_run *r)
 {
-	pthread_mutex_lock(&r->lock);
-	int left = --r->refs;
-	pthread_mutex_unlock(&r->lock);
-	if (left > 0)
+	if (!waiter_unref(&r->w))
 		return;
-	pthread_mutex_destroy(&r->lock);
 	cJSON_Delete(r->tool_calls);
 	cJSON_Delete(r->result);
-	sse_out_free(&r->sse);
+	waiter_destroy(&r->w);
 	free(r);
 }
 
@@ -132,17 +120,17 @@ static void end_run(struct chat_run *r, unsigned id, cJSON *result, unsigned sta
 {
 	r->result = result;
 	r->status = status;
-	r->ended = true;
-	if (r->sse.stream)
-		sse_out_event(&r->sse, id, event, result);
+	r->w.ended = true;
+	if (r->w.sse.stream)
+		sse_out_event(&r->w.sse, id, event, result);
 }
 
 void chat_run_event(struct chat_run *r, unsigned id, const cJSON *ev, const char *frame, size_t frame_len)
 {
 	const cJSON *t = cJSON_GetObjectItemCaseSensitive(ev, "type");
 	const char *type = cJSON_IsString(t) ? t->valuestring : "";
-	pthread_mutex_lock(&r->lock);
-	if (r->ended || strcmp(type, "message") == 0 || strcmp(type, "ready") == 0) {
+	pthread_mutex_lock(&r->w.lock);
+	if (r->w.ended || strcmp(type, "message") == 0 || strcmp(type, "ready") == 0) {
 		/* the transcript is the session's; nothing after the end counts */
 	} else if (strcmp(type, "done") == 0) {
 		end_run(r, id, build_reply(r, ev), 200, "done");
@@ -159,38 +147,38 @@ void chat_run_event(struct chat_run *r, unsigned id, const cJSON *ev, const char
 	} else {
 		if (strncmp(type, "tool_", 5) == 0)
 			record_tool(r, type, ev);
-		if (r->sse.stream && frame != NULL) {
-			sse_out_raw(&r->sse, frame, frame_len);
-		} else if (r->sse.stream) {
+		if (r->w.sse.stream && frame != NULL) {
+			sse_out_raw(&r->w.sse, frame, frame_len);
+		} else if (r->w.sse.stream) {
 			cJSON *data = cJSON_Duplicate(ev, true);
 			cJSON_DeleteItemFromObjectCaseSensitive(data, "type");
-			sse_out_event(&r->sse, id, type, data);
+			sse_out_event(&r->w.sse, id, type, data);
 			cJSON_Delete(data);
 		}
 	}
-	sse_out_notify(&r->sse, r->ended);
-	pthread_mutex_unlock(&r->lock);
+	sse_out_notify(&r->w.sse, r->w.ended);
+	pthread_mutex_unlock(&r->w.lock);
 }
 
 void chat_run_fail(struct chat_run *r, const char *type, const char *message)
 {
-	pthread_mutex_lock(&r->lock);
-	if (!r->ended) {
+	pthread_mutex_lock(&r->w.lock);
+	if (!r->w.ended) {
 		log_warn("chat %s: %s", r->id, message);
 		end_run(r, 0, json_error(type, message), chat_error_status(type), "error");
 	}
-	sse_out_notify(&r->sse, r->ended);
-	pthread_mutex_unlock(&r->lock);
+	sse_out_notify(&r->w.sse, r->w.ended);
+	pthread_mutex_unlock(&r->w.lock);
 }
 
 void chat_run_hello(struct chat_run *r, unsigned id)
 {
 	cJSON *hello = cJSON_CreateObject();
 	cJSON_AddStringToObject(hello, "session_id", r->id);
-	pthread_mutex_lock(&r->lock);
-	if (r->sse.stream)
-		sse_out_event(&r->sse, id, "session", hello);
-	pthread_mutex_unlock(&r->lock);
+	pthread_mutex_lock(&r->w.lock);
+	if (r->w.sse.stream)
+		sse_out_event(&r->w.sse, id, "session", hello);
+	pthread_mutex_unlock(&r->w.lock);
 	cJSON_Delete(hello);
 }
 
@@ -198,42 +186,31 @@ void chat_run_hello(struct chat_run *r, unsigned id)
  * chat_run_release tells the session). */
 void chat_run_tick(struct chat_run *r)
 {
-	pthread_mutex_lock(&r->lock);
-	sse_out_keepalive(&r->sse, r->ended);
-	pthread_mutex_unlock(&r->lock);
+	waiter_tick(&r->w);
 }
 
 bool chat_run_wait(struct chat_run *r, struct MHD_Connection *conn)
 {
-	pthread_mutex_lock(&r->lock);
-	bool wait = sse_out_park(&r->sse, conn, r->ended);
-	pthread_mutex_unlock(&r->lock);
-	return wait;
+	return waiter_wait(&r->w, conn);
 }
 
 unsigned chat_run_result(struct chat_run *r, cJSON **body)
 {
-	pthread_mutex_lock(&r->lock);
+	pthread_mutex_lock(&r->w.lock);
 	*body = cJSON_Duplicate(r->result, true);
 	unsigned status = r->status;
-	pthread_mutex_unlock(&r->lock);
+	pthread_mutex_unlock(&r->w.lock);
 	return status;
 }
 
 void chat_run_set_conn(struct chat_run *r, struct MHD_Connection *conn)
 {
-	pthread_mutex_lock(&r->lock);
-	r->sse.conn = conn;
-	pthread_mutex_unlock(&r->lock);
+	waiter_set_conn(&r->w, conn);
 }
 
 ssize_t chat_run_read(void *cls, uint64_t pos, char *buf, size_t max)
 {
-	struct chat_run *r = cls;
-	pthread_mutex_lock(&r->lock);
-	ssize_t n = sse_out_read(&r->sse, buf, max, r->ended);
-	pthread_mutex_unlock(&r->lock);
-	return n;
+	return waiter_read(&((struct chat_run *)cls)->w, buf, max);
 }
 
 void chat_run_watch_client(struct chat_run *r, struct MHD_Connection *conn, void (*gone)(void *ctx))
@@ -242,20 +219,19 @@ void chat_run_watch_client(struct chat_run *r, struct MHD_Connection *conn, void
 	struct http_conn *w = http_hangup_watch(conn, gone, r->ctx, &e);
 	if (w == NULL)
 		log_warn("chat %s: %s; a client that leaves is noticed only when a write fails", r->id, e.msg);
-	pthread_mutex_lock(&r->lock);
+	pthread_mutex_lock(&r->w.lock);
 	r->watch = w;
-	pthread_mutex_unlock(&r->lock);
+	pthread_mutex_unlock(&r->w.lock);
 }
 
 void chat_run_release(void *cls)
 {
 	struct chat_run *r = cls;
-	pthread_mutex_lock(&r->lock);
-	bool left_early = !r->ended;
-	sse_out_release(&r->sse);
+	bool left_early = !waiter_release(&r->w);
+	pthread_mutex_lock(&r->w.lock);
 	struct http_conn *w = r->watch;
 	r->watch = NULL;
-	pthread_mutex_unlock(&r->lock);
+	pthread_mutex_unlock(&r->w.lock);
 	http_hangup_unwatch(w);        /* outside the lock: gone() may be waiting for it */
 	if (left_early)
 		log_info("chat %s: the client went away before the end of the turn", r->id);

@@ -9,16 +9,12 @@
 #include "core/buf.h"
 #include "core/json.h"
 #include "core/log.h"
-#include "http/sse_out.h"
 
 struct op_run {
-	pthread_mutex_t lock;
-	int refs;
-	bool ended;
+	struct waiter w;                 /* first: lock, references, ended, the client */
 	cJSON *end;                      /* the op_end event */
 	char error[512];                 /* when it failed without one */
 	struct buf output;
-	struct sse_out sse;              /* the client: streaming (exec), or waiting for the end */
 	void (*sink)(void *ctx, const cJSON *ev);
 	void (*done)(void *ctx, bool ok, const char *error);
 	void *sink_ctx;
@@ -29,31 +25,23 @@ struct op_run *op_run_new(bool stream)
 	struct op_run *o = calloc(1, sizeof(*o));
 	if (o == NULL)
 		return NULL;
-	pthread_mutex_init(&o->lock, NULL);
-	o->refs = 1;
-	o->sse.stream = stream;
+	waiter_init(&o->w, stream);
 	buf_init(&o->output, OP_OUTPUT_MAX);
 	return o;
 }
 
 void op_run_ref(struct op_run *o)
 {
-	pthread_mutex_lock(&o->lock);
-	o->refs++;
-	pthread_mutex_unlock(&o->lock);
+	waiter_ref(&o->w);
 }
 
 void op_run_unref(struct op_run *o)
 {
-	pthread_mutex_lock(&o->lock);
-	int left = --o->refs;
-	pthread_mutex_unlock(&o->lock);
-	if (left > 0)
+	if (!waiter_unref(&o->w))
 		return;
 	cJSON_Delete(o->end);
 	buf_free(&o->output);
-	sse_out_free(&o->sse);
-	pthread_mutex_destroy(&o->lock);
+	waiter_destroy(&o->w);
 	free(o);
 }
 
@@ -77,97 +65,83 @@ void op_run_event(struct op_run *o, const cJSON *ev)
 			o->done(o->sink_ctx, cJSON_IsTrue(ok), cJSON_IsString(err) ? err->valuestring : "the op failed");
 		}
 	}
-	pthread_mutex_lock(&o->lock);
-	if (!o->ended && end) {
+	pthread_mutex_lock(&o->w.lock);
+	if (!o->w.ended && end) {
 		o->end = cJSON_Duplicate(ev, true);
 		cJSON_DeleteItemFromObjectCaseSensitive(o->end, "type");
-		o->ended = true;
-	} else if (!o->ended && o->sink == NULL && !o->sse.stream) {
+		o->w.ended = true;
+	} else if (!o->w.ended && o->sink == NULL && !o->w.sse.stream) {
 		const cJSON *data = cJSON_GetObjectItemCaseSensitive(ev, "data");
 		if (cJSON_IsString(data))
 			buf_puts(&o->output, data->valuestring);
 	}
-	sse_out_notify(&o->sse, o->ended);
-	pthread_mutex_unlock(&o->lock);
+	sse_out_notify(&o->w.sse, o->w.ended);
+	pthread_mutex_unlock(&o->w.lock);
 }
 
 void op_run_stream(struct op_run *o, unsigned id, const char *type, const cJSON *data)
 {
-	pthread_mutex_lock(&o->lock);
-	if (!o->ended && o->sse.stream) {
-		sse_out_event(&o->sse, id, type, data);
-		sse_out_notify(&o->sse, false);
+	pthread_mutex_lock(&o->w.lock);
+	if (!o->w.ended && o->w.sse.stream) {
+		sse_out_event(&o->w.sse, id, type, data);
+		sse_out_notify(&o->w.sse, false);
 	}
-	pthread_mutex_unlock(&o->lock);
+	pthread_mutex_unlock(&o->w.lock);
 }
 
 void op_run_fail(struct op_run *o, const char *message)
 {
-	if (o->sink != NULL && !o->ended)
+	if (o->sink != NULL && !o->w.ended)
 		o->done(o->sink_ctx, false, message);
-	pthread_mutex_lock(&o->lock);
-	if (!o->ended) {
+	pthread_mutex_lock(&o->w.lock);
+	if (!o->w.ended) {
 		snprintf(o->error, sizeof(o->error), "%s", message);
-		o->ended = true;
-		if (o->sse.stream) {
+		o->w.ended = true;
+		if (o->w.sse.stream) {
 			cJSON *e = json_error("sandbox_error", message);
-			sse_out_event(&o->sse, 0, "error", e);
+			sse_out_event(&o->w.sse, 0, "error", e);
 			cJSON_Delete(e);
 		}
 	}
-	sse_out_notify(&o->sse, o->ended);
-	pthread_mutex_unlock(&o->lock);
+	sse_out_notify(&o->w.sse, o->w.ended);
+	pthread_mutex_unlock(&o->w.lock);
 }
 
 void op_run_tick(struct op_run *o)
 {
-	pthread_mutex_lock(&o->lock);
-	sse_out_keepalive(&o->sse, o->ended);
-	pthread_mutex_unlock(&o->lock);
+	waiter_tick(&o->w);
 }
 
 bool op_run_wait(struct op_run *o, struct MHD_Connection *conn)
 {
-	pthread_mutex_lock(&o->lock);
-	bool wait = sse_out_park(&o->sse, conn, o->ended);
-	pthread_mutex_unlock(&o->lock);
-	return wait;
+	return waiter_wait(&o->w, conn);
 }
 
 cJSON *op_run_end(struct op_run *o, char **output, bool *cut, const char **error)
 {
-	pthread_mutex_lock(&o->lock);
+	pthread_mutex_lock(&o->w.lock);
 	cJSON *end = cJSON_Duplicate(o->end, true);
 	*error = o->end ? NULL : o->error;
 	if (output != NULL) {
 		*output = strdup(buf_str(&o->output));
 		*cut = o->output.dropped > 0;
 	}
-	pthread_mutex_unlock(&o->lock);
+	pthread_mutex_unlock(&o->w.lock);
 	return end;
 }
 
 void op_run_set_conn(struct op_run *o, struct MHD_Connection *conn)
 {
-	pthread_mutex_lock(&o->lock);
-	o->sse.conn = conn;
-	pthread_mutex_unlock(&o->lock);
+	waiter_set_conn(&o->w, conn);
 }
 
 ssize_t op_run_read(void *cls, uint64_t pos, char *buf, size_t max)
 {
-	struct op_run *o = cls;
-	pthread_mutex_lock(&o->lock);
-	ssize_t n = sse_out_read(&o->sse, buf, max, o->ended);
-	pthread_mutex_unlock(&o->lock);
-	return n;
+	return waiter_read(&((struct op_run *)cls)->w, buf, max);
 }
 
 void op_run_release(void *cls)
 {
-	struct op_run *o = cls;
-	pthread_mutex_lock(&o->lock);
-	sse_out_release(&o->sse);
-	pthread_mutex_unlock(&o->lock);
-	op_run_unref(o);
+	waiter_release(&((struct op_run *)cls)->w);
+	op_run_unref(cls);
 }
