@@ -19,35 +19,48 @@
 
 /* A whole text file; NULL and a result error otherwise. Symlinks are followed; what
  * is not a regular file (a FIFO, a device) is refused without waiting on it. */
-static char *read_text(const char *path, size_t *len, mode_t *mode, struct tool_result *r)
+/* A text file as the editor works on it. */
+struct text_file {
+	char *text;               /* NUL-terminated, without NULs inside */
+	size_t len;
+	mode_t mode;
+};
+
+static void text_file_free(struct text_file *f)
+{
+	free(f->text);
+}
+
+/* path's text into f, or false with r's error saying why. */
+static bool read_text(const char *path, struct text_file *f, struct tool_result *r)
 {
 	_cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
 	struct stat st;
 	if (fd < 0 || fstat(fd, &st) < 0) {
 		tool_result_error(r, "cannot open %s: %s", path, strerror(errno));
-		return NULL;
+		return false;
 	}
 	if (!S_ISREG(st.st_mode)) {
 		tool_result_error(r, "%s is not a regular file; the editor works on text files", path);
-		return NULL;
+		return false;
 	}
 	/* read to the end: the size said may be 0 (/proc) or already out of date */
-	char *text = (size_t)st.st_size <= EDITOR_FILE_MAX ? tool_read_all(fd, EDITOR_FILE_MAX, len) : NULL;
+	char *text = (size_t)st.st_size <= EDITOR_FILE_MAX ? tool_read_all(fd, EDITOR_FILE_MAX, &f->len) : NULL;
 	if (text == NULL) {
 		if ((size_t)st.st_size > EDITOR_FILE_MAX || errno == EFBIG)
 			tool_result_error(r, "%s is larger than the %u bytes the editor works on", path, EDITOR_FILE_MAX);
 		else
 			tool_result_error(r, "cannot read %s: %s", path, strerror(errno));
-		return NULL;
+		return false;
 	}
-	if (memchr(text, '\0', *len) != NULL) {
+	if (memchr(text, '\0', f->len) != NULL) {
 		tool_result_error(r, "%s is a binary file; the editor works on text", path);
 		free(text);
-		return NULL;
+		return false;
 	}
-	if (mode)
-		*mode = st.st_mode & 07777;
-	return text;
+	f->text = text;
+	f->mode = st.st_mode & 07777;
+	return true;
 }
 
 /* Replace path's contents at once: a temporary file beside it, then rename. */
@@ -145,11 +158,10 @@ static void view(const char *path, const cJSON *input, struct tool_result *r)
 		list_dir(&r->out, path, 1);
 		return;
 	}
-	size_t len;
-	_cleanup_free_ char *text = read_text(path, &len, NULL, r);
-	if (text == NULL)
+	_cleanup_(text_file_free) struct text_file f = { 0 };
+	if (!read_text(path, &f, r))
 		return;
-	size_t lines = count_lines(text, len), first = 1, last = lines;
+	size_t lines = count_lines(f.text, f.len), first = 1, last = lines;
 	const cJSON *range = cJSON_GetObjectItemCaseSensitive(input, "view_range");
 	if (range != NULL) {
 		const cJSON *a = cJSON_GetArrayItem(range, 0), *b = cJSON_GetArrayItem(range, 1);
@@ -163,7 +175,7 @@ static void view(const char *path, const cJSON *input, struct tool_result *r)
 	const cJSON *maxc = cJSON_GetObjectItemCaseSensitive(input, "max_characters");
 	if (cJSON_IsNumber(maxc) && maxc->valuedouble >= 1 && maxc->valuedouble < TOOL_OUTPUT_MAX)
 		r->out.cap = (size_t)maxc->valuedouble;
-	numbered(&r->out, text, first, last);
+	numbered(&r->out, f.text, first, last);
 }
 
 static void create(const char *path, const cJSON *input, struct tool_result *r)
@@ -200,15 +212,15 @@ static char *text_splice(const char *text, size_t len, size_t at, size_t cut, co
 	return res;
 }
 
-/* Replace [at, at+cut) of text with add, write it, show the changed lines. */
-static void apply_edit(const char *path, const char *text, size_t len, mode_t mode, size_t at, size_t cut,
-		       const char *add, struct tool_result *r)
+/* Replace [at, at+cut) of f's text with add, write it, show the changed lines. */
+static void apply_edit(const char *path, const struct text_file *f, size_t at, size_t cut, const char *add,
+		       struct tool_result *r)
 {
 	size_t nlen;
-	_cleanup_free_ char *edited = text_splice(text, len, at, cut, add, &nlen);
+	_cleanup_free_ char *edited = text_splice(f->text, f->len, at, cut, add, &nlen);
 	if (edited == NULL)
 		return tool_result_error(r, "out of memory");
-	if (write_text(path, edited, nlen, mode, r) == 0)
+	if (write_text(path, edited, nlen, f->mode, r) == 0)
 		snippet(r, path, edited, line_of(edited, at), line_of(edited, at + strlen(add)));
 }
 
@@ -217,11 +229,11 @@ static void str_replace(const char *path, const cJSON *input, struct tool_result
 	const char *old = json_str(input, "old_str"), *new = json_str(input, "new_str");
 	if (old == NULL || old[0] == '\0')
 		return tool_result_error(r, "str_replace needs a non-empty old_str");
-	size_t len;
-	mode_t mode;
-	_cleanup_free_ char *text = read_text(path, &len, &mode, r);
-	if (text == NULL)
+	_cleanup_(text_file_free) struct text_file f = { 0 };
+	if (!read_text(path, &f, r))
 		return;
+	const char *text = f.text;
+	size_t len = f.len;
 	/* the lines of the matches, each counted on from the match before (one pass in
 	 * all), up to MATCHES_COUNTED of them: enough to say that old_str is not unique */
 	size_t count = 0, first = 0, line = 1, counted = 0, n = 0, olen = strlen(old);
@@ -244,7 +256,7 @@ static void str_replace(const char *path, const cJSON *input, struct tool_result
 	if (count > 1)
 		return tool_result_error(r, "old_str occurs %zu times in %s (lines %s); include more context so that "
 				      "it matches exactly once", count, path, lines);
-	apply_edit(path, text, len, mode, first, olen, new ? new : "", r);
+	apply_edit(path, &f, first, olen, new ? new : "", r);
 }
 
 static void insert(const char *path, const cJSON *input, struct tool_result *r)
@@ -253,11 +265,11 @@ static void insert(const char *path, const cJSON *input, struct tool_result *r)
 	const char *add = json_str(input, "insert_text") ? json_str(input, "insert_text") : json_str(input, "new_str");
 	if (!cJSON_IsNumber(at) || add == NULL)
 		return tool_result_error(r, "insert needs insert_line and insert_text");
-	size_t len;
-	mode_t mode;
-	_cleanup_free_ char *text = read_text(path, &len, &mode, r);
-	if (text == NULL)
+	_cleanup_(text_file_free) struct text_file f = { 0 };
+	if (!read_text(path, &f, r))
 		return;
+	const char *text = f.text;
+	size_t len = f.len;
 	size_t lines = count_lines(text, len);
 	if (at->valuedouble < 0 || at->valuedouble > (double)lines)
 		return tool_result_error(r, "insert_line must be from 0 (the top) to %zu; %s has %zu lines", lines, path, lines);
@@ -271,7 +283,7 @@ static void insert(const char *path, const cJSON *input, struct tool_result *r)
 	bool need_nl_before = off == len && len > 0 && text[len - 1] != '\n';
 	size_t alen = strlen(add);
 	sprintf(piece, "%s%s%s", need_nl_before ? "\n" : "", add, alen && add[alen - 1] == '\n' ? "" : "\n");
-	apply_edit(path, text, len, mode, off, 0, piece, r);
+	apply_edit(path, &f, off, 0, piece, r);
 }
 
 void tool_editor(const char *base, const cJSON *input, struct tool_result *r)

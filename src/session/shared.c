@@ -70,11 +70,10 @@ static void unlink_group(struct sessions *reg, struct shared_group *g)
 
 /* Under the registry's lock: g's sandbox will not be: unlink g and take its waiting
  * members (referenced, but skip), for fail_members outside the lock. */
-static unsigned take_waiting(struct sessions *reg, struct shared_group *g, struct session **out,
-			     const struct session *skip)
+/* Under the registry's lock: the members waiting in g but skip, referenced, into out. */
+static unsigned waiting_taken(struct shared_group *g, struct session **out, const struct session *skip)
 {
 	unsigned n = 0;
-	unlink_group(reg, g);
 	for (unsigned i = 0; i < g->nwaiting; i++)
 		if (g->waiting[i] != skip) {
 			session_ref(g->waiting[i]);
@@ -82,6 +81,13 @@ static unsigned take_waiting(struct sessions *reg, struct shared_group *g, struc
 		}
 	g->nwaiting = 0;
 	return n;
+}
+
+static unsigned take_waiting(struct sessions *reg, struct shared_group *g, struct session **out,
+			     const struct session *skip)
+{
+	unlink_group(reg, g);
+	return waiting_taken(g, out, skip);
 }
 
 static void fail_members(struct session **fail, unsigned n)
@@ -165,21 +171,24 @@ struct session *shared_create(struct sessions *reg, const struct session_opts *o
 	return m;
 }
 
-void shared_host_ready(struct session *host)
+/* The members that wait for host's sandbox, referenced, into out (64); when it failed,
+ * its group goes too. */
+static unsigned host_waiting(struct session *host, struct session **out, bool failed)
 {
 	struct sessions *reg = host->reg;
-	struct session *start[64];
 	unsigned n = 0;
 	pthread_mutex_lock(&reg->lock);
 	struct shared_group *g = host->group;
-	if (g != NULL) {
-		n = g->nwaiting;
-		memcpy(start, g->waiting, n * sizeof(*start));
-		g->nwaiting = 0;
-		for (unsigned i = 0; i < n; i++)
-			session_ref(start[i]);
-	}
+	if (g != NULL)
+		n = failed ? take_waiting(reg, g, out, NULL) : waiting_taken(g, out, NULL);
 	pthread_mutex_unlock(&reg->lock);
+	return n;
+}
+
+void shared_host_ready(struct session *host)
+{
+	struct session *start[64];
+	unsigned n = host_waiting(host, start, false);
 	for (unsigned i = 0; i < n; i++) {
 		start_member(host, start[i]);
 		session_unref(start[i]);
@@ -188,15 +197,8 @@ void shared_host_ready(struct session *host)
 
 void shared_host_failed(struct session *host)
 {
-	struct sessions *reg = host->reg;
 	struct session *fail[64];
-	unsigned n = 0;
-	pthread_mutex_lock(&reg->lock);
-	struct shared_group *g = host->group;
-	if (g != NULL)
-		n = take_waiting(reg, g, fail, NULL);
-	pthread_mutex_unlock(&reg->lock);
-	fail_members(fail, n);
+	fail_members(fail, host_waiting(host, fail, true));
 }
 
 void shared_member_gone(struct session *m)
