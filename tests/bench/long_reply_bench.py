@@ -11,7 +11,9 @@ Prints, per size, over --runs runs (after one uncounted warm-up run): the median
 of the whole request at the client, beside the median time of the same stream read
 straight from the mock by this script (the floor that the mock and Python set; the
 mock's own t_done - t_received would not do, as it waits whenever agentd reads slowly);
-then the ratio of the long to the short median at the client. Linear means a ratio near the ratio of the sizes (8); a
+and the text events per second through agentd that the client's median makes (each delta
+is one event: the API's, the agent's, the gateway's); then the ratio of the long to the
+short median at the client. Linear means a ratio near the ratio of the sizes (8); a
 copy of the whole text per delta makes it grow with the size (36 was measured before
 the fix at 40,000 and 320,000 characters). It prints figures; it does not judge them.
 It fails when a reply does not come back whole.
@@ -155,9 +157,14 @@ def main():
 
     print(f"ephemeral POST /api/chat ({'SSE' if args.stream else 'JSON'}), one text reply in "
           f"{args.delta}-character deltas; {args.runs} runs per size")
-    print(f"{'reply, characters':>18} {'median s, client':>18} {'median s, mock alone':>22}")
+    # every delta is one event through agentd: the API's, the agent's text event, the
+    # gateway's log and (--stream) the client's
+    print(f"{'reply, characters':>18} {'median s, client':>18} {'median s, mock alone':>22} "
+          f"{'text events/s':>15}")
     for n in sizes:
-        print(f"{n:>18} {statistics.median(client[n]):18.3f} {statistics.median(alone[n]):22.3f}")
+        events = -(-n // args.delta)
+        print(f"{n:>18} {statistics.median(client[n]):18.3f} {statistics.median(alone[n]):22.3f} "
+              f"{events / statistics.median(client[n]):15.0f}")
     a, b = sizes
     print(f"ratio of the medians at the client, {b} / {a} characters: "
           f"{statistics.median(client[b]) / statistics.median(client[a]):.1f}  (linear: ~{b / a:.0f})")
