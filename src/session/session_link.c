@@ -40,14 +40,78 @@ static void log_turn(struct session *s, const cJSON *done)
 	cJSON_AddItemToArray(s->turn_log, t);
 }
 
+/* What an event of the agent's or the supervisor's changes in the session, under its
+ * lock, before it is logged (id: its event id). One small function a type. */
+static void note_ready(struct session *s, cJSON *ev, unsigned id)
+{
+	cJSON_Delete(s->cgroup);
+	s->cgroup = cJSON_DetachItemFromObjectCaseSensitive(ev, "cgroup");
+	const cJSON *pid = cJSON_GetObjectItemCaseSensitive(ev, "init_pid");
+	s->init_pid = cJSON_IsNumber(pid) ? pid->valueint : 0;
+	s->views = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(ev, "views"));
+	if (s->state == SESSION_CREATING)
+		session_enter(s, SESSION_READY, "the sandbox is up");
+}
+
+static void note_message(struct session *s, cJSON *ev, unsigned id)
+{
+	const cJSON *m = cJSON_GetObjectItemCaseSensitive(ev, "message");
+	if (m != NULL) {          /* and into the log: the conversation is in the events */
+		cJSON_AddItemToArray(s->transcript, cJSON_Duplicate(m, true));
+		s->transcript_event = id;
+	}
+}
+
+static void note_usage(struct session *s, cJSON *ev, unsigned id)
+{
+	struct usage u = { 0 };
+	usage_read_json(&u, cJSON_GetObjectItemCaseSensitive(ev, "call"));
+	usage_add(&s->usage, &u);
+}
+
+static void note_error(struct session *s, cJSON *ev, unsigned id)
+{
+	const cJSON *m = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(ev, "error"), "message");
+	free(s->reason);
+	s->reason = cJSON_IsString(m) ? strdup(m->valuestring) : NULL;
+}
+
+static const struct {
+	const char *type;
+	void (*note)(struct session *s, cJSON *ev, unsigned id);
+} notes[] = {
+	{ "ready", note_ready }, { "message", note_message }, { "usage", note_usage }, { "error", note_error },
+};
+
+/* Under the lock: the turn ended with its done or error event (done: true). The
+ * transcript keeps or rolls back its messages; a hybrid turn's done is held until it is
+ * saved (true then: the turn hears of its end later); else *ended gets the turn. */
+static bool end_turn(struct session *s, bool done, unsigned id, const cJSON *ev, struct chat_run **ended)
+{
+	s->turns += done;
+	s->last_active = time(NULL);
+	if (done) {
+		log_turn(s, ev);
+		s->committed = cJSON_GetArraySize(s->transcript);
+	} else {              /* the agent rolled the turn back: so does the transcript */
+		while (cJSON_GetArraySize(s->transcript) > s->committed)
+			cJSON_DeleteItemFromArray(s->transcript, s->committed);
+	}
+	bool held = done && hybrid_hold_done(s, id, ev);
+	if (!held)
+		*ended = detach_run(s);
+	return held;
+}
+
+/* An event from the supervisor: an op's or a view's goes to its waiter; every other is
+ * noted, logged (printed once, as the SSE frame that the log and the turn's client
+ * share), handed to the turn in flight, and may end the turn. */
 static void on_event(void *owner, cJSON *ev)
 {
 	struct session *s = owner;
 	const cJSON *t = cJSON_GetObjectItemCaseSensitive(ev, "type");
 	char type[32];
 	snprintf(type, sizeof(type), "%s", cJSON_IsString(t) ? t->valuestring : "");
-	struct chat_run *run, *ended = NULL;
-	bool destroy = false;
 	pthread_mutex_lock(&s->lock);
 	if (strcmp(type, "op_end") == 0 && session_view_end(s, ev))
 		return;                            /* a view's only event; the lock let go of */
@@ -56,62 +120,24 @@ static void on_event(void *owner, cJSON *ev)
 		return;
 	}
 	unsigned id = ++s->next_event_id;      /* every event below is logged with it */
-	bool host_ready = false;
-	if (strcmp(type, "ready") == 0) {
-		cJSON_Delete(s->cgroup);
-		s->cgroup = cJSON_DetachItemFromObjectCaseSensitive(ev, "cgroup");
-		const cJSON *pid = cJSON_GetObjectItemCaseSensitive(ev, "init_pid");
-		s->init_pid = cJSON_IsNumber(pid) ? pid->valueint : 0;
-		s->views = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(ev, "views"));
-		host_ready = s->hidden;
-		if (s->state == SESSION_CREATING)
-			session_enter(s, SESSION_READY, "the sandbox is up");
-	} else if (strcmp(type, "message") == 0) {
-		const cJSON *m = cJSON_GetObjectItemCaseSensitive(ev, "message");
-		if (m != NULL) {      /* and into the log: the conversation is in the events */
-			cJSON_AddItemToArray(s->transcript, cJSON_Duplicate(m, true));
-			s->transcript_event = id;
-		}
-	} else if (strcmp(type, "usage") == 0) {
-		struct usage u = { 0 };
-		usage_read_json(&u, cJSON_GetObjectItemCaseSensitive(ev, "call"));
-		usage_add(&s->usage, &u);
-	}
+	for (size_t i = 0; i < ARRAY_SIZE(notes); i++)
+		if (strcmp(type, notes[i].type) == 0)
+			notes[i].note(s, ev, id);
+	bool host_ready = strcmp(type, "ready") == 0 && s->hidden;
 	session_history_event(s, type, ev);
-	bool last = strcmp(type, "done") == 0 || strcmp(type, "error") == 0;
-	if (strcmp(type, "error") == 0) {
-		const cJSON *m = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(ev, "error"), "message");
-		free(s->reason);
-		s->reason = cJSON_IsString(m) ? strdup(m->valuestring) : NULL;
-	}
 	size_t frame_len = 0;
 	_cleanup_free_ char *frame = session_event_frame(id, type, ev, &frame_len);
 	if (frame != NULL)
 		session_log_frame(s, id, frame, frame_len);
-	run = s->run;
+	struct chat_run *run = s->run, *ended = NULL;
 	if (run != NULL)
 		chat_run_ref(run);
-	bool held = false;
-	if (last) {
-		bool done = strcmp(type, "done") == 0;
-		s->turns += done;
-		s->last_active = time(NULL);
-		if (done) {
-			log_turn(s, ev);
-			s->committed = cJSON_GetArraySize(s->transcript);
-		} else {          /* the agent rolled the turn back: so does the transcript */
-			while (cJSON_GetArraySize(s->transcript) > s->committed)
-				cJSON_DeleteItemFromArray(s->transcript, s->committed);
-		}
-		held = done && hybrid_hold_done(s, id, ev);
-		if (!held)
-			ended = detach_run(s);
-		destroy = s->pattern == PATTERN_EPHEMERAL;
-	}
-	if (held && run != NULL) {  /* the turn hears of its end once it is saved */
-		chat_run_unref(run);
+	bool done = strcmp(type, "done") == 0, last = done || strcmp(type, "error") == 0;
+	if (last && end_turn(s, done, id, ev, &ended) && run != NULL) {
+		chat_run_unref(run);               /* it hears of its end once it is saved */
 		run = NULL;
 	}
+	bool destroy = last && s->pattern == PATTERN_EPHEMERAL;
 	pthread_mutex_unlock(&s->lock);
 	if (run != NULL) {
 		chat_run_event(run, id, ev, frame, frame_len);
