@@ -97,6 +97,9 @@ void session_log_free(struct session *s)
 
 void session_listeners_wake(struct session *s)
 {
+	/* a hybrid session whose sandbox goes at a suspend goes on: its readers stay */
+	if (!session_is_over(s) && !registry_shutting_down(s->reg))
+		return;
 	for (struct session_listener *l = s->listeners; l != NULL; l = l->next)
 		l->ended(l);
 }

@@ -177,7 +177,8 @@ void session_turn_hello(struct session *s, struct chat_run *run);
 void session_history_event(struct session *s, const char *type, const cJSON *ev);
 #define HISTORY_MAX 1000
 
-/* Wake every listener (the session ended: they drain and finish). */
+/* Under the lock: when the session's events are over (it ended or failed, or agentd
+ * stops), every listener hears so (they drain and finish); else nothing. */
 void session_listeners_wake(struct session *s);
 
 /* registry.c */

@@ -4,8 +4,10 @@ message, the replies, tool calls, usage, the end, and the execs between turns), 
 a page that reattaches can rebuild the conversation from the events alone and can tell
 when it missed something."""
 
-from chat_util import (bash, calls, chatd, check_stream_done, finish, mock, read_events,  # noqa: F401
-                       stream_chat)
+import threading
+
+from chat_util import (CHAT_TIMEOUT, bash, calls, chatd, check_stream_done, finish, mock,  # noqa: F401
+                       read_events, stream_chat)
 
 
 def create(d):
@@ -77,6 +79,30 @@ def test_the_event_log_has_every_event_and_the_whole_conversation(chatd, mock):
     for k in (1, ids[len(ids) // 2], last - 1):
         again = read_events(chatd, sid, last, last_id=k)
         assert [int(e.id) for e in again] == list(range(k + 1, last + 1)), (k, again)
+    finish(chatd, mock)
+
+
+def test_one_event_stream_follows_a_hybrid_session_across_a_suspend(chatd, mock):
+    """A suspend ends the sandbox, not the session: a reader attached before it gets the
+    resumed turn's events on the same stream."""
+    sid = chatd.post_json("/api/sessions", {"pattern": "hybrid"}).json()["id"]
+    mock.enqueue({"text": "one"})
+    assert chatd.post_json(f"/api/sessions/{sid}/messages", {"message": "a"}).status == 200
+    got, opened = [], threading.Event()
+
+    def follow():
+        got.append(stream_chat(chatd, None, path=f"/api/sessions/{sid}/events", method="GET",
+                               headers={"Last-Event-ID": "0"}, opened=opened.set,
+                               stop=lambda e: e.event == "done" and e.data.get("reply") == "two"))
+    t = threading.Thread(target=follow)
+    t.start()
+    assert opened.wait(CHAT_TIMEOUT)
+    assert chatd.request("POST", f"/api/sessions/{sid}/suspend").status == 200
+    mock.enqueue({"text": "two"})
+    assert chatd.post_json(f"/api/sessions/{sid}/messages", {"message": "b"}).json()["reply"] == "two"
+    t.join(CHAT_TIMEOUT)
+    assert got and not t.is_alive(), "the stream ended at the suspend, or never brought the resumed turn"
+    assert [e.data.get("reply") for e in got[0].events if e.event == "done"] == ["one", "two"]
     finish(chatd, mock)
 
 
