@@ -11,9 +11,10 @@ Prints, per size, over --runs runs (after one uncounted warm-up run): the median
 of the whole request at the client, beside the median time of the same stream read
 straight from the mock by this script (the floor that the mock and Python set; the
 mock's own t_done - t_received would not do, as it waits whenever agentd reads slowly);
-and the text events per second through agentd that the client's median makes (each delta
-is one event: the API's, the agent's, the gateway's); then the ratio of the long to the
-short median at the client. Linear means a ratio near the ratio of the sizes (8); a
+the text events per second through agentd that the client's median makes (each delta
+is one event: the API's, the agent's, the gateway's), and the CPU time agentd's processes
+(gateway, supervisor, agent) spent per event; then the ratio of the long to the short
+median at the client. Linear means a ratio near the ratio of the sizes (8); a
 copy of the whole text per delta makes it grow with the size (36 was measured before
 the fix at 40,000 and 320,000 characters). It prints figures; it does not judge them.
 It fails when a reply does not come back whole.
@@ -104,6 +105,29 @@ def one_run(addr, mock_addr, text, delta, stream, timeout):
     return secs
 
 
+def tree_cpu(pid):
+    """CPU seconds spent so far by agentd's processes: the gateway's own, and its
+    children's (the spawner) with what they reaped (the supervisors, and the sandboxes
+    each supervisor reaped)."""
+    tick = os.sysconf("SC_CLK_TCK")
+
+    def stat(p):
+        with open(f"/proc/{p}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+        return [int(x) for x in fields[11:15]]       # utime stime cutime cstime
+    total = sum(stat(pid)[:2])
+    for child in os.listdir("/proc"):
+        if child.isdigit():
+            try:
+                with open(f"/proc/{child}/stat") as f:
+                    ppid = int(f.read().rsplit(")", 1)[1].split()[1])
+                if ppid == pid:
+                    total += sum(stat(int(child)))
+            except (OSError, ValueError):
+                pass
+    return total / tick
+
+
 def mock_alone(mock_addr, text, delta):
     """Seconds to read the same reply streamed by the mock itself, without agentd."""
     post_json(mock_addr, "/_mock/enqueue", {"text": text, "chunk_chars": delta})
@@ -141,13 +165,17 @@ def main():
     with mock_and_agentd(args.agentd, ["--max-output-tokens", "128000"],
                          {"AGENTD_MAX_TOKENS": "128000", "AGENTD_POOL_SIZE": "0"},
                          "agentd-long-reply-bench-") as (mock_addr, addr, daemon):
-        client, alone = {}, {}
+        client, alone, cpu = {}, {}, {}
         try:
             for n in sizes:
                 text = reply_text(n)
                 one_run(addr, mock_addr, text, args.delta, args.stream, args.timeout)      # warm-up
+                time.sleep(0.5)          # the warm-up's supervisor reaped (its CPU counted before)
+                c0 = tree_cpu(daemon.p.pid)
                 client[n] = [one_run(addr, mock_addr, text, args.delta, args.stream, args.timeout)
                              for _ in range(args.runs)]
+                time.sleep(0.5)
+                cpu[n] = tree_cpu(daemon.p.pid) - c0
                 alone[n] = [mock_alone(mock_addr, text, args.delta) for _ in range(args.runs)]
         except (RuntimeError, OSError, http.client.HTTPException, ValueError, KeyError) as e:
             sys.exit(f"benchmark: a run failed: {e}\nagentd's log:\n" + "\n".join(daemon.lines[-20:]))
@@ -160,11 +188,11 @@ def main():
     # every delta is one event through agentd: the API's, the agent's text event, the
     # gateway's log and (--stream) the client's
     print(f"{'reply, characters':>18} {'median s, client':>18} {'median s, mock alone':>22} "
-          f"{'text events/s':>15}")
+          f"{'text events/s':>15} {'agentd CPU us/event':>20}")
     for n in sizes:
         events = -(-n // args.delta)
         print(f"{n:>18} {statistics.median(client[n]):18.3f} {statistics.median(alone[n]):22.3f} "
-              f"{events / statistics.median(client[n]):15.0f}")
+              f"{events / statistics.median(client[n]):15.0f} {cpu[n] * 1e6 / (events * args.runs):20.1f}")
     a, b = sizes
     print(f"ratio of the medians at the client, {b} / {a} characters: "
           f"{statistics.median(client[b]) / statistics.median(client[a]):.1f}  (linear: ~{b / a:.0f})")
