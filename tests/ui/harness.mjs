@@ -474,6 +474,16 @@ export class World {
   }
 }
 
+/** What agentd said, for a failure's message: its warnings, errors and state changes,
+ *  the requests that change something or were refused (4xx, 5xx), and its last lines. */
+function daemonReport(w) {
+  if (!w.daemon?.proc) return "";
+  const notable = w.daemon.proc.lines.filter((l) => (/\b(warn|error)\b|failed|->|created/.test(l) && !/ access /.test(l)) ||
+    / access (POST|PUT|PATCH|DELETE) /.test(l) || / access \S+ \S+ [45]\d\d\b/.test(l));
+  return `\n\nagentd's warnings, errors, state changes, requests that change something and refusals:\n` +
+    `${notable.slice(-60).join("\n")}\n\nagentd's log tail:\n${w.daemon.proc.tail(30)}`;
+}
+
 /** A test with its own World: uiTest(name, {tokens, noKey, viewport, ...}, async (w) => {...}).
  *  The world is closed whatever happens; its problems fail the test. */
 export function uiTest(name, opts, fn) {
@@ -495,14 +505,9 @@ export function uiTest(name, opts, fn) {
     }
     if (failure) {
       if (problems.length) failure.message += `\n\nand at the end:\n${problems.join("\n")}`;
-      if (w.daemon?.proc) {
-        const notable = w.daemon.proc.lines.filter((l) => (/\b(warn|error)\b|failed|->|created/.test(l) && !/ access /.test(l)) ||
-          / access (POST|PUT|PATCH|DELETE) /.test(l));
-        failure.message += `\n\nagentd's warnings, errors, state changes and requests that change something:\n${notable.slice(-60).join("\n")}`;
-        failure.message += `\n\nagentd's log tail:\n${w.daemon.proc.tail(30)}`;
-      }
+      failure.message += daemonReport(w);
       throw failure;
     }
-    if (problems.length) throw new Error(problems.join("\n"));
+    if (problems.length) throw new Error(problems.join("\n") + daemonReport(w));
   });
 }
