@@ -21,7 +21,7 @@ const titled = new Set(); // sessions whose title this page has set (or tried to
 setupTokenDialog();
 setupLayout();
 
-const workspace = new Workspace();
+const workspace = new Workspace({ state: () => view.info?.state });
 const composer = new Composer({ onSend: send, onStop: stop });
 let conversation = null;
 conversation = new Conversation($("conversation"), {
@@ -37,7 +37,11 @@ const sessions = new SessionList({
 });
 const view = new SessionView({
   conversation,
-  onInfo: (info) => sessions.update(info),
+  onInfo: (info) => {
+    sessions.update(info);
+    // its sandbox is up (again): what could not be listed meanwhile is listed now
+    if (["ready", "idle", "running"].includes(info.state)) workspace.turnEnded();
+  },
   onTurnEnd: () => {
     sessions.refresh();
     workspace.turnEnded();

@@ -9,9 +9,12 @@ export const UPLOAD_MAX = 4 * 1024 * 1024;
 const VIEW_MAX = 1024 * 1024;
 
 const join = (dir, name) => (dir ? `${dir}/${name}` : name);
+const SUSPENDED_NOTE = "The session is suspended: its files are saved, and come back with its next message.";
 
 export class Workspace {
-  constructor() {
+  // hooks: state(), the session's state as the page last heard it (or undefined)
+  constructor(hooks = {}) {
+    this.hooks = hooks;
     this.stale = false;
     this.id = null;
     this.dir = "";
@@ -75,7 +78,8 @@ export class Workspace {
     this.timer = setTimeout(() => this.list(), 300);
   }
 
-  // The turn is over: a listing that agentd could not answer meanwhile is tried again.
+  // The turn is over, or the session's sandbox is up again: a listing that agentd could
+  // not answer meanwhile is tried again.
   turnEnded() {
     if (this.stale) this.changed();
   }
@@ -122,8 +126,7 @@ export class Workspace {
     }
     if (gen !== this.gen) return;
     this.stale = true;
-    const text = info?.state === "suspended"
-      ? "The session is suspended: its files are saved, and come back with its next message."
+    const text = info?.state === "suspended" ? SUSPENDED_NOTE
       : err.status === 409 ? "The sandbox is busy: its files are listed again when it is done."
         : `The files could not be listed: ${err.message}`;
     $("files").replaceChildren(h("li", { class: "files-empty", text }));
@@ -132,6 +135,12 @@ export class Workspace {
   async fetchList(gen, dir, asked) {
     $("files-path").textContent = `/workspace${dir ? `/${dir}` : ""}`;
     $("files-up").disabled = !dir;
+    if (this.hooks.state?.() === "suspended") {
+      // no sandbox to ask (agentd would answer 409): listed once a message resumes it
+      this.stale = true;
+      $("files").replaceChildren(h("li", { class: "files-empty", text: SUSPENDED_NOTE }));
+      return;
+    }
     let j;
     try {
       j = await api("GET", `${filesPath(this.id, dir)}/`.replace(/\/\/$/, "/"));
