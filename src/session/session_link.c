@@ -158,6 +158,7 @@ static void on_closed(void *owner, const char *why)
 	char msg[600];
 	pthread_mutex_lock(&s->lock);
 	s->link = NULL;
+	s->views = false;                  /* the next sandbox says for itself (its "ready") */
 	struct chat_run *run = s->run;
 	struct op_run *ops[1 + SESSION_VIEWS_MAX] = { s->op };
 	size_t nops = 1 + session_views_take(s, ops + 1);
