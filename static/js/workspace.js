@@ -54,7 +54,7 @@ export class Workspace {
     this.id = id;
     this.dir = "";
     this.gen++;
-    clearTimeout(this.timer);
+    this.disarm();
     this.closeView();
     this.note("");
     this.stale = !!id; // listed once the sandbox is up, or at the end of the turn that starts it
@@ -73,9 +73,33 @@ export class Workspace {
 
   // A tool may have changed the files: list again, once for a burst of tool ends
   // (agentd lists a session's files during its turns too: its supervisor reads them).
+  // A listing so armed counts as on its way (#workspace data-busy) until it is done.
   changed() {
     clearTimeout(this.timer);
-    this.timer = setTimeout(() => this.list(), 300);
+    if (!this.armed) {
+      this.armed = true;
+      this.busy(+1);
+    }
+    this.timer = setTimeout(() => {
+      if (!this.armed) return;
+      this.armed = false;
+      this.list().finally(() => this.busy(-1));
+    }, 300);
+  }
+
+  disarm() {
+    clearTimeout(this.timer);
+    if (this.armed) {
+      this.armed = false;
+      this.busy(-1);
+    }
+  }
+
+  // Requests of the panel on their way or armed (d: +1, -1); #workspace's data-busy says
+  // when there are any (for tests that act on the files beside the page).
+  busy(d) {
+    this.pending = (this.pending || 0) + d;
+    $("workspace").dataset.busy = this.pending ? "1" : "0";
   }
 
   // The turn is over, or the session's sandbox is up again: a listing that agentd could
@@ -100,12 +124,8 @@ export class Workspace {
   // operation at a time (another meanwhile: 409). #workspace's data-busy says when one is
   // on its way (for tests that act on the files beside the page).
   serial(fn) {
-    const ws = $("workspace");
-    this.pending = (this.pending || 0) + 1;
-    ws.dataset.busy = "1";
-    const run = (this.chain || Promise.resolve()).then(fn).finally(() => {
-      if (--this.pending === 0) ws.dataset.busy = "0";
-    });
+    this.busy(+1);
+    const run = (this.chain || Promise.resolve()).then(fn).finally(() => this.busy(-1));
     this.chain = run.catch(() => {});
     return run;
   }
