@@ -10,6 +10,8 @@
 
 #include "core/err.h"
 
+#define CHAT_MAX_ALLOW 256
+
 #define CHAT_MAX_HISTORY 1000
 #define CHAT_MAX_SYSTEM_CHARS 100000
 #define CHAT_MAX_ID_LEN 64
@@ -21,8 +23,13 @@ struct chat_request {
 	const char *session_id;
 	const char *system;
 	const char *model;
+	const cJSON *network;          /* {"allow": [...]}, possibly NULL: see chat_network_check */
 	bool stream;
 };
+
+/* A request's "network" option: {"allow": [names and "*.suffix"]}, each within
+ * config_allow (the setting network.allow): a session may narrow it, never widen it. */
+int chat_network_check(const cJSON *net, char *const *config_allow, struct ad_err *err);
 
 /* Text from a user (a message, a title): no ESC nor other control character but tab,
  * newline and carriage return, at most max_chars characters (0: any number). */

@@ -91,6 +91,17 @@ struct config {
 		int64_t uid_base;
 		int64_t uid_count;
 	} sandbox;
+	struct {
+		char **allow;              /* names and "*.suffix" any session may reach */
+		char **hosts;              /* "NAME:ADDRESS": fixed answers, before the resolver */
+		char **allow_private;      /* CIDR blocks let through despite their kind */
+		int64_t proxy_port;        /* the egress proxy's port on the sandbox's 127.0.0.1 */
+		int64_t max_connections;   /* through the proxy at once, per session */
+		int64_t max_bytes_per_turn;/* both ways, per session, from one turn to the next */
+		int64_t connect_timeout_s;
+		int64_t fetch_max_bytes;   /* fetch_url, fetch_html: the largest body read */
+		int64_t fetch_timeout_s;
+	} network;
 	char *source;              /* path of the config file read, or NULL for defaults */
 };
 

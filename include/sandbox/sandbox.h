@@ -34,6 +34,9 @@ struct sandbox_spec {
 	int pass_fd;                            /* -1, or a descriptor the command gets as
 						   SANDBOX_PASS_FD (the agent's socket) */
 	unsigned timeout_s;                     /* 0: the policy's command timeout */
+	uint16_t listen_port;                   /* 0, or a port the sandbox's 127.0.0.1
+						   listens on for the parent: see
+						   sandbox_take_listener() */
 };
 
 #define SANDBOX_PASS_FD 4
@@ -59,6 +62,11 @@ struct sandbox_result {
 };
 
 int sandbox_start(const struct sandbox_spec *spec, struct sandbox **out, struct ad_err *err);
+/* With spec.listen_port: the socket listening on 127.0.0.1:listen_port inside the
+ * sandbox's network namespace (accept() on it from outside takes the sandbox's
+ * connections), waited for up to timeout_ms. Fails when the child failed before (the
+ * sandbox's end then says why). Once. */
+int sandbox_take_listener(struct sandbox *sb, int timeout_ms, int *fd, struct ad_err *err);
 pid_t sandbox_init_pid(const struct sandbox *sb);
 struct sandbox_cgroup;
 const struct sandbox_cgroup *sandbox_cgroup_of(const struct sandbox *sb);

@@ -17,8 +17,12 @@ enum MHD_Result api_chat(struct http_req *req)
 	struct chat_request cr;
 	struct ad_err e;
 	bool refused;
-	if (chat_request_parse(req->json, cfg->anthropic.max_message_chars, &cr, &e) < 0)
+	if (chat_request_parse(req->json, cfg->anthropic.max_message_chars, &cr, &e) < 0 ||
+	    (cr.network != NULL && chat_network_check(cr.network, cfg->network.allow, &e) < 0))
 		return http_reply_error(req, 400, HTTP_ERR_INVALID, "%s", e.msg);
+	if (cr.network != NULL && cr.session_id != NULL)
+		return http_reply_error(req, 400, HTTP_ERR_INVALID, "network goes with a new session, not with "
+					"session_id (a session keeps the network it was created with)");
 	enum MHD_Result r = api_turn_refuse(req, &cr, &refused);
 	if (refused)
 		return r;
@@ -29,7 +33,8 @@ enum MHD_Result api_chat(struct http_req *req)
 		return r;
 	bool created = s == NULL;
 	if (created) {
-		struct session_opts o = { .pattern = PATTERN_EPHEMERAL, .owner = api_owner(req) };
+		struct session_opts o = { .pattern = PATTERN_EPHEMERAL, .owner = api_owner(req),
+					  .network = cr.network };
 		if ((s = session_create(app->sessions, &o, &e)) == NULL)
 			return api_reply_capacity(req, &e);
 	}

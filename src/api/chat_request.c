@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "core/hostname.h"
 #include "core/utf8.h"
 
 /* Text from a user: NUL cannot reach here (the strict parser refuses it), ESC and the
@@ -94,6 +95,25 @@ static int check_turn(const cJSON *t, int i, struct ad_err *err)
 	return 0;
 }
 
+int chat_network_check(const cJSON *net, char *const *config_allow, struct ad_err *err)
+{
+	const cJSON *allow = cJSON_GetObjectItemCaseSensitive(net, "allow"), *p;
+	if (!cJSON_IsObject(net) || !cJSON_IsArray(allow) || cJSON_GetArraySize(net) != 1)
+		return ad_err_set(err, 0, "network must be {\"allow\": [names]}");
+	if (cJSON_GetArraySize(allow) > CHAT_MAX_ALLOW)
+		return ad_err_set(err, 0, "network.allow has more than %d names", CHAT_MAX_ALLOW);
+	cJSON_ArrayForEach(p, allow) {
+		if (!cJSON_IsString(p))
+			return ad_err_set(err, 0, "network.allow holds names (strings)");
+		if (host_pattern_check(p->valuestring, err) < 0)
+			return ad_err_prefix(err, "network.allow");
+		if (!host_patterns_cover(config_allow, p->valuestring))
+			return ad_err_set(err, 0, "network.allow: \"%s\" is not within agentd's network.allow "
+					  "(a session may narrow it, not widen it)", p->valuestring);
+	}
+	return 0;
+}
+
 int chat_request_parse(const cJSON *body, int64_t max_message_chars, struct chat_request *out,
 		       struct ad_err *err)
 {
@@ -128,6 +148,8 @@ int chat_request_parse(const cJSON *body, int64_t max_message_chars, struct chat
 			if (!cJSON_IsString(k) || check_token("model", k->valuestring, CHAT_MAX_MODEL_LEN, ".:@", err) < 0)
 				return cJSON_IsString(k) ? -1 : ad_err_set(err, 0, "model must be a string");
 			out->model = k->valuestring;
+		} else if (strcmp(n, "network") == 0) {
+			out->network = k;      /* checked against the config by the caller */
 		} else {
 			return ad_err_set(err, 0, "unknown field \"%s\"", n);
 		}

@@ -91,14 +91,19 @@ static int parse_opts(struct app *app, const cJSON *body, struct session_opts *o
 			if (sandbox_policy_tighten(&p, k, err) < 0)
 				return ad_err_prefix(err, "policy");
 			o->policy = k;
+		} else if (strcmp(n, "network") == 0) {
+			if (chat_network_check(k, app->cfg.network.allow, err) < 0)
+				return -1;
+			o->network = k;
 		} else {
 			return ad_err_set(err, 0, "unknown field \"%s\"", n);
 		}
 	}
 	if (o->sandbox != NULL && o->pattern != PATTERN_SHARED)
 		return ad_err_set(err, 0, "sandbox names a shared sandbox: it goes with \"pattern\": \"shared\"");
-	if (o->pattern == PATTERN_SHARED && o->policy != NULL)
-		return ad_err_set(err, 0, "a shared sandbox keeps the policy it was built with: no \"policy\" here");
+	if (o->pattern == PATTERN_SHARED && (o->policy != NULL || o->network != NULL))
+		return ad_err_set(err, 0, "a shared sandbox keeps the policy and network it was built with: no "
+				  "\"%s\" here", o->policy != NULL ? "policy" : "network");
 	return 0;
 }
 
@@ -217,6 +222,8 @@ enum MHD_Result api_session_post_message(struct http_req *req)
 		return http_reply_error(req, 400, HTTP_ERR_INVALID, "%s", e.msg);
 	if (cr.session_id != NULL)
 		return http_reply_error(req, 400, HTTP_ERR_INVALID, "session_id belongs in the path here");
+	if (cr.network != NULL)
+		return http_reply_error(req, 400, HTTP_ERR_INVALID, "network is a session's, set when it is created");
 	enum MHD_Result r = api_turn_refuse(req, &cr, &refused);
 	if (refused)
 		return r;

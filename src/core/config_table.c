@@ -2,12 +2,16 @@
  * struct config, the environment variable that overrides it, the default, limits and
  * documentation. README.md's configuration reference follows this table, and
  * `agentd --check-config` prints the effective values. */
+#include <arpa/inet.h>
 #include <regex.h>
+#include <stdio.h>
 #include <stddef.h>
 #include <string.h>
 
 #include "core/config.h"
+#include "core/hostname.h"
 #include "core/netaddr.h"
+#include "core/netclass.h"
 
 #ifndef AGENTD_STATIC_DIR
 #define AGENTD_STATIC_DIR "/usr/local/share/agentd/static"
@@ -108,6 +112,33 @@ static int check_regex(const char *v, struct ad_err *err)
 	}
 	regfree(&re);
 	return 0;
+}
+
+static int check_host_pattern(const char *v, struct ad_err *err)
+{
+	return host_pattern_check(v, err);
+}
+
+/* "NAME:ADDRESS", as Docker's --add-host: the name before the first ':'. */
+static int check_host_entry(const char *v, struct ad_err *err)
+{
+	const char *colon = strchr(v, ':');
+	char name[HOSTNAME_MAX + 2];
+	unsigned char addr[16];
+	if (colon == NULL || (size_t)(colon - v) >= sizeof(name))
+		return ad_err_set(err, 0, "\"%s\": expected NAME:ADDRESS", v);
+	snprintf(name, sizeof(name), "%.*s", (int)(colon - v), v);
+	if (!hostname_valid(name) || inet_pton(AF_INET, name, addr) == 1 || strchr(name, ':'))
+		return ad_err_set(err, 0, "\"%s\": \"%s\" is not a host name", v, name);
+	if (inet_pton(AF_INET, colon + 1, addr) != 1 && inet_pton(AF_INET6, colon + 1, addr) != 1)
+		return ad_err_set(err, 0, "\"%s\": \"%s\" is not an IPv4 or IPv6 address", v, colon + 1);
+	return 0;
+}
+
+static int check_cidr(const char *v, struct ad_err *err)
+{
+	struct cidr c;
+	return cidr_parse(v, &c, err);
 }
 
 static const char *const session_patterns[] = { "ephemeral", "long-running", "hybrid", "shared", NULL };
@@ -295,6 +326,33 @@ const struct setting config_settings[] = {
 	{ "sandbox.uid_count", SETTING_INT, OFF(sandbox.uid_count), "AGENTD_SANDBOX_UID_COUNT", "65536",
 	  1, 1000000, NULL, NULL, 0,
 	  "How many host ids (from uid_base) sandboxes take turns on." },
+	{ "network.allow", SETTING_LIST, OFF(network.allow), "AGENTD_NETWORK_ALLOW", "",
+	  0, 0, NULL, check_host_pattern, 0,
+	  "Names a sandbox may reach through agentd's egress proxy: \"pypi.org\", \"*.example.com\"; empty: no network." },
+	{ "network.hosts", SETTING_LIST, OFF(network.hosts), "AGENTD_NETWORK_HOSTS", "",
+	  0, 0, NULL, check_host_entry, 0,
+	  "Fixed addresses, looked up before /etc/hosts and DNS: \"NAME:ADDRESS\" (as docker --add-host)." },
+	{ "network.allow_private", SETTING_LIST, OFF(network.allow_private), "AGENTD_NETWORK_ALLOW_PRIVATE", "",
+	  0, 0, NULL, check_cidr, 0,
+	  "CIDR blocks reachable although private, loopback, link-local or metadata (refused otherwise)." },
+	{ "network.proxy_port", SETTING_INT, OFF(network.proxy_port), "AGENTD_NETWORK_PROXY_PORT", "3128",
+	  1, 65535, NULL, NULL, 0,
+	  "Port of the egress proxy on 127.0.0.1 inside each sandbox (HTTP_PROXY, HTTPS_PROXY)." },
+	{ "network.max_connections", SETTING_INT, OFF(network.max_connections), "AGENTD_NETWORK_MAX_CONNECTIONS", "32",
+	  1, 4096, NULL, NULL, 0,
+	  "Connections through the egress proxy at once, per session; more are refused (429)." },
+	{ "network.max_bytes_per_turn", SETTING_SIZE, OFF(network.max_bytes_per_turn), "AGENTD_NETWORK_MAX_BYTES_PER_TURN", "1G",
+	  1 * KiB, 1024 * GiB, NULL, NULL, 0,
+	  "Bytes through the egress proxy (both ways) per session from one turn to the next; past it, connections end." },
+	{ "network.connect_timeout_s", SETTING_INT, OFF(network.connect_timeout_s), "AGENTD_NETWORK_CONNECT_TIMEOUT_S", "10",
+	  1, 300, NULL, NULL, 0,
+	  "How long the egress proxy and the fetch tools wait for a connection to a host." },
+	{ "network.fetch_max_bytes", SETTING_SIZE, OFF(network.fetch_max_bytes), "AGENTD_NETWORK_FETCH_MAX_BYTES", "10M",
+	  1 * KiB, 1 * GiB, NULL, NULL, 0,
+	  "Largest page fetch_url and fetch_html read; the rest is cut." },
+	{ "network.fetch_timeout_s", SETTING_INT, OFF(network.fetch_timeout_s), "AGENTD_NETWORK_FETCH_TIMEOUT_S", "30",
+	  1, 600, NULL, NULL, 0,
+	  "Time limit of one fetch_url or fetch_html call, redirects included." },
 };
 
 const size_t config_settings_count = sizeof(config_settings) / sizeof(config_settings[0]);

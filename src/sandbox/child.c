@@ -12,7 +12,9 @@
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <netinet/in.h>
 #include <sys/prctl.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -31,6 +33,7 @@ struct child_ctx {
 	const struct sandbox_spec *spec;
 	bool have_cgroup;
 	int usr_tree;                /* the idmapped /usr for the overlay, or -1 */
+	int sync_fd;                 /* to the parent: the egress listener goes back on it */
 };
 
 /* The report pipe's number: where the parent left it until fds() moves it to 3. */
@@ -108,9 +111,21 @@ static int step_rootfs(struct child_ctx *c, struct ad_err *err)
 	return sandbox_rootfs_build(c->spec->policy, c->usr_tree, err);
 }
 
+/* Only lo. With a listen port, a TCP socket listening on 127.0.0.1 in this network
+ * namespace goes to the parent, which serves it from outside (the egress proxy): the
+ * one way out, and made before anything of the sandbox's own runs. */
 static int step_network(struct child_ctx *c, struct ad_err *err)
 {
-	return sandbox_net_lo_up(err);
+	if (sandbox_net_lo_up(err) < 0)
+		return -1;
+	if (c->spec->listen_port == 0)
+		return 0;
+	_cleanup_close_ int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons(c->spec->listen_port),
+				 .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	if (fd < 0 || bind(fd, (struct sockaddr *)&a, sizeof(a)) < 0 || listen(fd, 128) < 0)
+		return ad_err_sys(err, "listen on 127.0.0.1:%u", c->spec->listen_port);
+	return handoff_send(c->sync_fd, fd, err);
 }
 
 static int step_hostname(struct child_ctx *c, struct ad_err *err)
@@ -175,15 +190,17 @@ _Noreturn void sandbox_child_main(const struct child_args *a)
 	struct pollfd pfd = { a->sync_fd, POLLIN, 0 };
 	if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) < 0 || poll(&pfd, 1, 0) != 0)
 		_exit(125);
-	int exe_fd = a->exe_fd, pass_fd = spec->pass_fd;
-	int *keep[] = { &pass_fd, &usr_tree, &exe_fd };   /* pass_fd first: it lands on 4 */
+	int exe_fd = a->exe_fd, pass_fd = spec->pass_fd, sync_fd = a->sync_fd;
+	/* pass_fd first: it lands on 4; the rest close at the exec */
+	int *keep[] = { &pass_fd, &usr_tree, &exe_fd, &sync_fd };
 	if (sandbox_reset_signals(&e) < 0 || fds(spec, a->report_fd, keep, ARRAY_SIZE(keep), &e) < 0)
 		fail("process", &e, 125);
 	if (pass_fd >= 0 && (pass_fd != SANDBOX_PASS_FD || fcntl(pass_fd, F_SETFD, 0) < 0)) {
 		ad_err_sys(&e, "pass descriptor %d", pass_fd);
 		fail("process", &e, 125);
 	}
-	struct child_ctx ctx = { .spec = spec, .have_cgroup = a->have_cgroup, .usr_tree = usr_tree };
+	struct child_ctx ctx = { .spec = spec, .have_cgroup = a->have_cgroup, .usr_tree = usr_tree,
+				 .sync_fd = sync_fd };
 	for (size_t i = 0; i < ARRAY_SIZE(steps); i++)
 		if (steps[i].fn(&ctx, &e) < 0)
 			fail(steps[i].name, &e, 125);

@@ -174,6 +174,25 @@ fail:
 	return -1;
 }
 
+int sandbox_take_listener(struct sandbox *sb, int timeout_ms, int *fd, struct ad_err *err)
+{
+	struct pollfd p = { sb->sync_fd, POLLIN, 0 };
+	int n;
+	*fd = -1;
+	if (sb->sync_fd < 0)
+		return ad_err_set(err, 0, "this sandbox has no listener of its own");
+	do
+		n = poll(&p, 1, timeout_ms);
+	while (n < 0 && errno == EINTR);
+	if (n == 0)
+		return ad_err_set(err, ETIMEDOUT, "the sandbox's listener did not come");
+	if (n < 0 || handoff_recv(sb->sync_fd, fd, err) < 0)
+		return ad_err_set(err, n < 0 ? errno : 0, "the sandbox ended before its listener came");
+	if (*fd < 0)
+		return ad_err_set(err, 0, "the sandbox sent no listener");
+	return 0;
+}
+
 static void human_size(uint64_t bytes, char *buf, size_t size)
 {
 	if (bytes % (1u << 30) == 0)

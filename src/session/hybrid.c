@@ -36,6 +36,8 @@ static cJSON *meta(struct session *s, uint64_t gen)
 	cJSON_AddNumberToObject(j, "idle_timeout_s", s->idle_timeout_s);
 	cJSON_AddNumberToObject(j, "turns", s->turns);
 	cJSON_AddNumberToObject(j, "workspace_generation", (double)gen);
+	if (s->spawn_opts != NULL)
+		cJSON_AddItemToObject(j, "spawn", cJSON_Duplicate(s->spawn_opts, true));
 	cJSON_AddItemToObject(j, "usage", usage_json(&s->usage));
 	if (s->system)
 		cJSON_AddStringToObject(j, "system", s->system);

@@ -86,7 +86,7 @@ int hybrid_resume(struct session *s, cJSON *turn, struct chat_run *run, struct a
 	pthread_mutex_unlock(&s->lock);
 
 	struct op_run *w = op_run_new(false);
-	int rc = w ? session_spawn(s->reg, s, NULL, NULL, err) : ad_err_set(err, ENOMEM, "resume");
+	int rc = w ? session_spawn(s->reg, s, NULL, err) : ad_err_set(err, ENOMEM, "resume");
 	pthread_mutex_lock(&s->lock);
 	if (rc == 0) {
 		session_ref(s);          /* the restore's, given back in restore_done */

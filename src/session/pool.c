@@ -44,7 +44,7 @@ static struct session *build_one(struct sessions *reg)
 	struct ad_err e;
 	struct session_opts o = { .pattern = PATTERN_LONG_RUNNING, .owner = "" };
 	struct session *s = session_alloc(reg, &o, &e);
-	if (s != NULL && session_spawn(reg, s, NULL, NULL, &e) < 0) {
+	if (s != NULL && session_spawn(reg, s, NULL, &e) < 0) {
 		session_unref(s);
 		s = NULL;
 	}

@@ -237,6 +237,13 @@ struct session *session_alloc(struct sessions *reg, const struct session_opts *o
 		n += snprintf(s->id + n, sizeof(s->id) - (size_t)n, "%02x", rnd[i]);
 	s->state = SESSION_CREATING;
 	session_adopt(s, o);
+	if (o->policy != NULL || o->network != NULL) {
+		s->spawn_opts = cJSON_CreateObject();
+		if (o->policy != NULL)
+			cJSON_AddItemToObject(s->spawn_opts, "policy", cJSON_Duplicate(o->policy, true));
+		if (o->network != NULL)
+			cJSON_AddItemToObject(s->spawn_opts, "network", cJSON_Duplicate(o->network, true));
+	}
 	return s;
 }
 
@@ -257,12 +264,9 @@ void session_adopt(struct session *s, const struct session_opts *o)
 	s->title = o->title && o->title[0] ? strdup(o->title) : NULL;
 }
 
-int session_spawn(struct sessions *reg, struct session *s, const cJSON *policy, const cJSON *join,
-		  struct ad_err *err)
+int session_spawn(struct sessions *reg, struct session *s, const cJSON *join, struct ad_err *err)
 {
-	cJSON *spec = cJSON_CreateObject();
-	if (policy != NULL)
-		cJSON_AddItemToObject(spec, "policy", cJSON_Duplicate(policy, true));
+	cJSON *spec = s->spawn_opts ? cJSON_Duplicate(s->spawn_opts, true) : cJSON_CreateObject();
 	if (join != NULL)
 		cJSON_AddItemToObject(spec, "join", cJSON_Duplicate(join, true));
 	char *spec_text = json_print(spec);
@@ -294,13 +298,13 @@ struct session *session_create(struct sessions *reg, const struct session_opts *
 		return NULL;
 	/* a sandbox built ahead of time fits any session that does not change the policy */
 	struct session *s = o->pattern == PATTERN_SHARED ? shared_create(reg, o, err)
-			    : o->policy == NULL ? pool_take(reg, o) : NULL;
+			    : o->policy == NULL && o->network == NULL ? pool_take(reg, o) : NULL;
 	if (s == NULL && o->pattern == PATTERN_SHARED)
 		goto unreserve;
 	if (s == NULL) {
 		if ((s = session_alloc(reg, o, err)) == NULL)
 			goto unreserve;
-		if (session_spawn(reg, s, o->policy, NULL, err) < 0) {
+		if (session_spawn(reg, s, NULL, err) < 0) {
 			session_unref(s);
 			goto unreserve;
 		}
@@ -336,6 +340,11 @@ static void restore_one(struct sessions *reg, const cJSON *m)
 		.title = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(m, "title")),
 		.idle_timeout_s = cJSON_IsNumber(idle) ? (unsigned)idle->valuedouble : 0,
 	};
+	const cJSON *spawn = cJSON_GetObjectItemCaseSensitive(m, "spawn");
+	if (cJSON_IsObject(spawn)) {
+		o.policy = cJSON_GetObjectItemCaseSensitive(spawn, "policy");
+		o.network = cJSON_GetObjectItemCaseSensitive(spawn, "network");
+	}
 	struct session *s = session_alloc(reg, &o, &e);
 	if (s == NULL)
 		return;

@@ -54,6 +54,8 @@ void session_unref(struct session *s)
 	cJSON_Delete(s->held_end);
 	cJSON_Delete(s->pending_turn);
 	cJSON_Delete(s->cgroup);
+	cJSON_Delete(s->spawn_opts);
+	cJSON_Delete(s->network);
 	free(s->reason);
 	free(s->system);
 	free(s->model);
@@ -250,6 +252,8 @@ cJSON *session_json(struct session *s, bool detail)
 		cJSON_AddStringToObject(j, "error", s->reason);
 	cJSON_AddItemToObject(j, "usage", usage_json(&s->usage));
 	cJSON_AddNumberToObject(j, "cost_usd", usage_cost(registry_config(s->reg), &s->usage));
+	if (detail && s->network != NULL)
+		cJSON_AddItemToObject(j, "network", cJSON_Duplicate(s->network, true));
 	if (detail)
 		cJSON_AddItemToObject(j, "resources", s->cgroup && s->link ? sandbox_cgroup_stats(s->cgroup)
 									   : cJSON_CreateNull());

@@ -1,6 +1,6 @@
-/* A session's history (GET /api/sessions/{id}/history): every tool call of its turns
- * and every exec, with time, tool, input, outcome, duration and output size; the last
- * HISTORY_MAX of them. */
+/* A session's history (GET /api/sessions/{id}/history): every tool call of its turns,
+ * every exec and every decision of its egress proxy, with time, tool, input, outcome,
+ * duration and output size; the last HISTORY_MAX of them. */
 #include "session_int.h"
 
 #include "core/json.h"
@@ -26,6 +26,14 @@ static cJSON *add(struct session *s, const char *kind, const char *tool)
 	return e;
 }
 
+/* from's field name, when it has one, added to to (which has no such field yet) */
+static void put(cJSON *to, const cJSON *from, const char *name)
+{
+	const cJSON *v = cJSON_GetObjectItemCaseSensitive(from, name);
+	if (v != NULL)
+		cJSON_AddItemToObject(to, name, cJSON_Duplicate(v, true));
+}
+
 void session_history_event(struct session *s, const char *type, const cJSON *ev)
 {
 	if (strcmp(type, "tool_start") == 0) {
@@ -45,6 +53,22 @@ void session_history_event(struct session *s, const char *type, const cJSON *ev)
 			json_copy_item(e, "duration_ms", ev, "duration_ms");
 			json_copy_item(e, "exit_status", ev, "exit_status");
 		}
+	} else if (strcmp(type, "egress") == 0) {
+		/* tool: the request's method; input: where to; is_error: not allowed through */
+		const cJSON *method = cJSON_GetObjectItemCaseSensitive(ev, "method");
+		const char *decision = json_str(ev, "decision");
+		cJSON *e = add(s, "egress", cJSON_IsString(method) ? method->valuestring : "?");
+		cJSON *in = cJSON_CreateObject();
+		put(in, ev, "host");
+		put(in, ev, "port");
+		cJSON_ReplaceItemInObjectCaseSensitive(e, "input", in);
+		cJSON_ReplaceItemInObjectCaseSensitive(e, "is_error", cJSON_CreateBool(!decision ||
+			strcmp(decision, "allowed") != 0));
+		json_copy_item(e, "duration_ms", ev, "duration_ms");
+		json_copy_item(e, "output_bytes", ev, "bytes_in");
+		static const char *const more[] = { "decision", "address", "reason", "bytes_out", "bytes_in" };
+		for (size_t i = 0; i < sizeof(more) / sizeof(more[0]); i++)
+			put(e, ev, more[i]);
 	} else if (strcmp(type, "op_end") == 0 && strcmp(s->op_kind, "exec") == 0) {
 		cJSON *e = add(s, "exec", "exec");
 		char xid[32];

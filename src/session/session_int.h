@@ -113,6 +113,9 @@ struct session {
 	struct usage usage;
 	cJSON *transcript;                 /* messages, as the agent appended them */
 	cJSON *cgroup;                     /* where the sandbox's cgroup is, from "ready" */
+	cJSON *network;                    /* its sandbox's way out, from "ready": {allow, proxy?} */
+	cJSON *spawn_opts;                 /* {"policy"?, "network"?}: what each of its sandboxes is
+					      built with (a resumed one too), or NULL */
 	char *reason;                      /* why it failed (the last error event), or NULL */
 	struct logged_event *log;          /* a ring, grown up to EVENT_LOG_MAX */
 	unsigned log_cap, log_first, log_count;
@@ -187,8 +190,8 @@ struct session *session_alloc(struct sessions *reg, const struct session_opts *o
 void session_adopt(struct session *s, const struct session_opts *o);
 /* A new session's title, if it has one, goes to disk (hybrid; session_title.c). */
 void session_title_created(struct session *s);
-int session_spawn(struct sessions *reg, struct session *s, const cJSON *policy, const cJSON *join,
-		  struct ad_err *err);
+/* s's sandbox, built with s->spawn_opts (and into join's sandbox, for a shared one). */
+int session_spawn(struct sessions *reg, struct session *s, const cJSON *join, struct ad_err *err);
 void session_send_pending(struct session *s, const char *failure);
 /* shared.c */
 struct session *shared_create(struct sessions *reg, const struct session_opts *o, struct ad_err *err);

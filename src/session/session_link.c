@@ -49,6 +49,8 @@ static void note_ready(struct session *s, cJSON *ev, unsigned id)
 	const cJSON *pid = cJSON_GetObjectItemCaseSensitive(ev, "init_pid");
 	s->init_pid = cJSON_IsNumber(pid) ? pid->valueint : 0;
 	s->views = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(ev, "views"));
+	cJSON_Delete(s->network);
+	s->network = cJSON_DetachItemFromObjectCaseSensitive(ev, "network");
 	if (s->state == SESSION_CREATING)
 		session_enter(s, SESSION_READY, "the sandbox is up");
 }

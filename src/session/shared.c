@@ -45,7 +45,7 @@ static void start_member(struct session *host, struct session *m)
 {
 	struct ad_err e;
 	cJSON *join = join_spec(host);
-	if (session_spawn(m->reg, m, NULL, join, &e) < 0) {
+	if (session_spawn(m->reg, m, join, &e) < 0) {
 		pthread_mutex_lock(&m->lock);
 		if (m->state != SESSION_DESTROYED)          /* deleted meanwhile: it stays destroyed */
 			session_enter(m, SESSION_FAILED, e.msg);
@@ -144,7 +144,7 @@ struct session *shared_create(struct sessions *reg, const struct session_opts *o
 		if (host != NULL) {
 			host->hidden = true;
 			host->group = g;
-			if (session_spawn(reg, host, NULL, NULL, err) < 0) {
+			if (session_spawn(reg, host, NULL, err) < 0) {
 				session_unref(host);
 				host = NULL;
 			}

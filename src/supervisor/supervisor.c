@@ -75,7 +75,13 @@ static int start_sandbox(struct supervisor *s, const cJSON *join, struct ad_err 
 		return ad_err_sys(err, "socketpair");
 	s->agent = sv[0];
 	fcntl(s->agent, F_SETFL, fcntl(s->agent, F_GETFL) | O_NONBLOCK);
-	char **envp = sandbox_env_build(env->policy, NULL);
+	bool egress = sup_egress_wanted(s, join);
+	char proxy_vars[EGRESS_ENV_MAX][EGRESS_ENV_LEN], *proxy_env[EGRESS_ENV_MAX];
+	for (size_t i = 0; i < EGRESS_ENV_MAX; i++)
+		proxy_env[i] = proxy_vars[i];
+	if (egress)
+		sup_egress_env(s, proxy_env);
+	char **envp = sandbox_env_build(env->policy, egress ? proxy_env : NULL);
 	char *argv[] = { (char *)SANDBOX_AGENT_ARGV0, NULL };
 	/* the agent's stderr reaches the log only when debugging (it is the sandbox's text),
 	 * and in sanitizer builds, whose reports from inside the sandbox must be seen */
@@ -88,6 +94,7 @@ static int start_sandbox(struct supervisor *s, const cJSON *join, struct ad_err 
 		.policy = env->policy, .seccomp = env->seccomp, .cgroups = env->cgroups,
 		.argv = argv, .env = envp, .stdio = { -1, -1, err_fd }, .pass_fd = sv[1],
 		.timeout_s = env->policy->session_timeout_s,
+		.listen_port = egress ? (uint16_t)env->cfg->network.proxy_port : 0,
 	};
 	int rc;
 	if (envp == NULL) {
@@ -108,7 +115,7 @@ static int start_sandbox(struct supervisor *s, const cJSON *join, struct ad_err 
 	}
 	close(sv[1]);
 	sandbox_env_free(envp);
-	if (rc < 0)
+	if (rc < 0 || (egress && sup_egress_start(s, err) < 0))
 		return -1;
 	/* an agent already gone (a sandbox whose set-up failed) is found by the loop, which
 	 * waits for the sandbox's end and says why it ended */
@@ -229,13 +236,14 @@ static void serve(struct supervisor *s)
 			break;
 		/* the gateway's queue full: the agent waits until it drains */
 		bool read_agent = s->agent >= 0 && link_out_queued(&s->to_gw) < GW_OUT_MAX / 2;
-		struct pollfd p[3] = {
+		struct pollfd p[4] = {
 			{ s->gw, POLLIN | (link_out_pending(&s->to_gw) ? POLLOUT : 0), 0 },
 			{ s->agent, (read_agent ? POLLIN : 0) | (link_out_pending(&s->to_agent) ? POLLOUT : 0), 0 },
 			{ sandbox_event_fd(s->sb), POLLIN, 0 },
+			{ s->proxy ? egress_proxy_event_fd(s->proxy) : -1, POLLIN, 0 },
 		};
 		/* (what the gateway sent during a model call may have ended its link already) */
-		int n = poll(p, 3, s->gw_end != 0 ? 0 : next_check_ms(s, now));
+		int n = poll(p, 4, s->gw_end != 0 ? 0 : next_check_ms(s, now));
 		if (n < 0 && errno != EINTR) {
 			ad_err_sys(&s->fault, "poll");
 			break;
@@ -267,6 +275,8 @@ static void serve(struct supervisor *s)
 				log_warn("session %s: from the gateway: %s", s->id, s->gw_err.msg);
 			break;
 		}
+		if (p[3].revents)
+			sup_egress_events(s);
 		if (p[2].revents && !s->quit)
 			sandbox_ended(s);
 		if (s->agent < 0 && !s->quit)
@@ -320,6 +330,8 @@ int supervisor_main(const struct supervisor_env *env, int gw_fd, const char *ses
 	} else if (session_policy(o, &policy, &e) < 0) {
 		ad_err_prefix(&e, "the session's sandbox policy");
 		sup_send_error(&s, "invalid_request_error", e.msg);
+	} else if (sup_egress_rules(&s, o, &e) < 0) {
+		sup_send_error(&s, "invalid_request_error", e.msg);
 	} else if ((s.join_cgroup = cJSON_GetObjectItemCaseSensitive(join, "cgroup"), start_sandbox(&s, join, &e)) < 0) {
 		ad_err_prefix(&e, "the sandbox could not be built");
 		log_error("session %s: %s", session_id, e.msg);
@@ -340,6 +352,7 @@ int supervisor_main(const struct supervisor_env *env, int gw_fd, const char *ses
 		struct pollfd p = { sandbox_event_fd(s.sb), POLLIN, 0 };
 		poll(&p, 1, JOINED_EXIT_MS);
 	}
+	sup_egress_end(&s);
 	if (s.sb != NULL)
 		sandbox_destroy(s.sb);
 	if (s.agent >= 0)

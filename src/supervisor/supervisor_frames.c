@@ -111,6 +111,7 @@ int sup_agent_frame(void *ctx, unsigned type, cJSON *payload, struct ad_err *err
 		cJSON_AddNumberToObject(ready, "init_pid", sandbox_init_pid(s->sb));
 		sup_open_workspace(s);
 		cJSON_AddBoolToObject(ready, "views", s->ws >= 0);   /* files read during turns */
+		cJSON_AddItemToObject(ready, "network", sup_egress_json(s));
 		sup_to_gateway(s, ready);
 		claude_client_preconnect(&s->relay.client);   /* while nothing waits */
 		break;
@@ -175,6 +176,7 @@ int sup_gateway_frame(void *ctx, unsigned type, cJSON *payload, struct ad_err *e
 		if (rc == 0) {
 			s->running = true;
 			s->cancel_by_ns = 0;
+			egress_proxy_turn(s->proxy);
 			memset(&s->run_usage, 0, sizeof(s->run_usage));
 		}
 	} else if (type == FRAME_CANCEL) {

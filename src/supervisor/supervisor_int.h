@@ -11,6 +11,7 @@
 #include "core/err.h"
 #include "ipc/frame.h"
 #include "ipc/link_out.h"
+#include "supervisor/egress_proxy.h"
 #include "supervisor/relay.h"
 #include "supervisor/snapshot_io.h"
 #include "supervisor/supervisor.h"
@@ -31,6 +32,8 @@ struct supervisor {
 	uint64_t op_by_ns;            /* then: when the agent must have ended it (0: no limit) */
 	uint64_t cancel_by_ns;        /* a CANCEL went to the agent: when the run must be over */
 	struct snapio snap;           /* a hybrid session's saves and resumes */
+	struct egress_rules egress;   /* the session's way out (supervisor_egress.c) */
+	struct egress_proxy *proxy;   /* NULL: the session has no network */
 	bool joined;                  /* the agent joined a shared sandbox (not ours to end) */
 	const cJSON *join_cgroup;     /* then: that sandbox's cgroup */
 	bool in_call;                 /* a model call is streaming */
@@ -83,6 +86,20 @@ void sup_op_failed(struct supervisor *s, double id, const char *why);
 void sup_open_workspace(struct supervisor *s);
 bool sup_serves_files(const cJSON *op);
 void sup_file_op(struct supervisor *s, const cJSON *op);
+/* supervisor_egress.c: the session's network. Its rules from the config and the
+ * session's "network" option (fails on a list that is not within the config's); whether
+ * its sandbox gets a proxy; the proxy variables for the sandbox's environment; the
+ * proxy started on the sandbox's listener; its description for "ready"; its events to
+ * the gateway; its end. */
+#define EGRESS_ENV_MAX 7
+#define EGRESS_ENV_LEN 64
+int sup_egress_rules(struct supervisor *s, const cJSON *opts, struct ad_err *err);
+bool sup_egress_wanted(const struct supervisor *s, const cJSON *join);
+void sup_egress_env(const struct supervisor *s, char *out[EGRESS_ENV_MAX]);
+int sup_egress_start(struct supervisor *s, struct ad_err *err);
+cJSON *sup_egress_json(const struct supervisor *s);
+void sup_egress_events(struct supervisor *s);
+void sup_egress_end(struct supervisor *s);
 /* The last call's usage event, if it waits (see supervisor_frames.c). */
 void sup_flush_usage(struct supervisor *s);
 /* link_recv callbacks, ctx the supervisor: a frame from the agent, from the gateway. */
