@@ -23,6 +23,7 @@ struct model_link {
 	int fd;
 	struct inbox *in;
 	bool end_owed;         /* a request was sent whose API_END has not come yet */
+	bool result_owed;      /* a TOOL_CALL was sent whose TOOL_RESULT has not come yet */
 };
 
 enum model_outcome {
@@ -46,8 +47,8 @@ int model_call(struct model_link *l, cJSON *request, struct claude_stream **repl
  * supervisor hung up (err says which). */
 int model_link_next(struct model_link *l, int timeout_ms, unsigned *type, cJSON **payload, struct ad_err *err);
 
-/* An API_EVENT or API_END that arrived while no call waits for it: dropped when it
- * belongs to an abandoned call, else a protocol error (-1). */
+/* An API_EVENT, API_END or TOOL_RESULT that arrived while no call waits for it: dropped
+ * when it belongs to an abandoned call, else a protocol error (-1). */
 int model_late_frame(struct model_link *l, unsigned type, struct ad_err *err);
 
 #endif

@@ -21,6 +21,7 @@ struct agent {
 	struct deny_list *deny;
 	struct toolbox *tools;
 	cJSON *tooldefs;            /* the request's tools array */
+	const cJSON *host_tools;    /* those of them the supervisor runs (in hello), or NULL */
 	struct conv *conv;
 	bool running;               /* between a TURN and its done or error event */
 };

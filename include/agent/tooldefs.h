@@ -22,6 +22,8 @@ struct toolbox;
  * none). The shell starts with the first bash call. */
 struct toolbox *toolbox_new(const char *workspace, unsigned timeout_s, const struct deny_list *deny,
 			    int cancel_fd);
+/* Whether name is one of the agent's own tools. */
+bool toolbox_has(const char *name);
 /* Run one tool_use into r (tool_result_init'ed by the caller). True when the call was
  * stopped through cancel_fd. An unknown name is an error result, not a failure. */
 bool toolbox_run(struct toolbox *t, const char *name, const cJSON *input, struct tool_result *r);

@@ -29,6 +29,8 @@ enum frame_type {
 	FRAME_RUN_EVENT,          /* agent -> gateway: what the run does, for the client */
 	FRAME_CANCEL,             /* gateway -> agent: interrupt the run */
 	FRAME_OP,                 /* gateway -> agent: exec, files, snapshot, restore */
+	FRAME_TOOL_CALL,          /* agent -> supervisor: run a tool of the supervisor's */
+	FRAME_TOOL_RESULT,        /* supervisor -> agent: its result */
 	FRAME_TYPE_END            /* not a type: one past the last */
 };
 

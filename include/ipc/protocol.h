@@ -8,8 +8,11 @@
  * supervisor -> agent
  *   HELLO      {"role": "supervisor", "version": 1, "config": {
  *                  "model", "max_tokens", "system" (string, may be ""), "max_model_calls",
- *                  "command_timeout_s", "deny_commands": [ERE...], "workspace"}}
- *              first frame, once
+ *                  "command_timeout_s", "deny_commands": [ERE...], "workspace",
+ *                  "host_tools"?: [tool definitions]}}
+ *              first frame, once; host_tools are the supervisor's own (fetch_url,
+ *              fetch_html), offered to the model beside the agent's and run by a
+ *              TOOL_CALL
  *   TURN       {"message": "...", "history"?: [{role, content}...], "model"?, "system"?}
  *              a user message to work on; history only seeds an empty conversation;
  *              model/system (checked by the gateway) replace the config's for this run
@@ -18,6 +21,7 @@
  *   API_END    {"ok": true}
  *              {"ok": false, "error": {"type": "rate_limit_error", "message": "..."},
  *               "status": 429}   the call failed; message is for the user
+ *   TOOL_RESULT {"id", "content": "text", "is_error": bool}   a TOOL_CALL's answer
  *   CANCEL     {}   stop the run in flight (the running tool's process group is killed)
  *
  *   OP         {"id": N, "op": ...}: work on the sandbox between turns (never during one),
@@ -46,6 +50,8 @@
  *   HELLO        {"role": "agent", "version": 1}   once, when ready for a TURN
  *   API_REQUEST  {"request": {Messages API body: model, max_tokens, system?, messages,
  *                 tools, stream: true}}   one at a time; answered by API_EVENTs, API_END
+ *   TOOL_CALL    {"id": tool_use id, "name": a host tool's, "input": {...}}   during a
+ *                 run, one at a time; answered by one TOOL_RESULT (also after a CANCEL)
  *   RUN_EVENT    one event of the run, in the order it happens:
  *     {"type": "text", "text": "..."}                      a piece of the model's text
  *     {"type": "tool_start", "id", "name", "input"}          a tool call begins
@@ -63,6 +69,9 @@
  * supervisor -> gateway: the agent's RUN_EVENTs, passed on after checks, plus its own:
  *     {"type": "ready", "cgroup": {"version", dirs...}}   the sandbox is up (agent HELLO)
  *     {"type": "usage", "call": {4 counters}, "total": {4 counters}, "cost_usd"}
+ *     {"type": "egress", "decision": "allowed" | "refused" | "failed", "method", "host",
+ *      "port", "address"?, "reason"?, "bytes_out"?, "bytes_in"?, "duration_ms"?}   one
+ *   connection of the egress proxy (at its end) or of a fetch tool, or one refusal
  *   after each model call (counted by the supervisor from the API's stream, not taken
  *   from the agent), "done" with "usage" and "cost_usd" added, and "error" when the
  *   sandbox or the session failed. The socket's EOF ends the session.

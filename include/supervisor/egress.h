@@ -62,6 +62,9 @@ int egress_check(const struct egress_rules *r, const char *host, uint16_t port, 
  * timeout (O_NONBLOCK, O_CLOEXEC), or -1; *used gets its address. */
 int egress_connect(const struct egress_rules *r, const struct egress_target *t, struct sockaddr_storage *used,
 		   struct ad_err *err);
+/* One "egress" event (decision, method, host, port, address?, reason?) as a log line of
+ * session id's. */
+void egress_log(const char *id, const cJSON *ev);
 /* "203.0.113.5" / "2001:db8::1" */
 void egress_addr_text(const struct sockaddr_storage *a, char *buf, size_t size);
 

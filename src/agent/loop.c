@@ -68,6 +68,16 @@ static int take_hello(struct agent *a, unsigned type, cJSON *hello, struct ad_er
 	a->tools = toolbox_new(a->workspace, (unsigned)a->command_timeout_s, a->deny, a->link.fd);
 	a->tooldefs = tooldefs_json();
 	a->conv = conv_new();
+	const cJSON *host = cJSON_GetObjectItemCaseSensitive(c, "host_tools"), *t;
+	if (host != NULL && !cJSON_IsArray(host))
+		return ad_err_set(err, 0, "hello: config.host_tools must be an array of tool definitions");
+	a->host_tools = host;
+	cJSON_ArrayForEach(t, host) {
+		const char *name = json_str(t, "name");
+		if (name == NULL || a->tooldefs == NULL || toolbox_has(name))
+			return ad_err_set(err, 0, "hello: config.host_tools holds tools with names of their own");
+		cJSON_AddItemToArray(a->tooldefs, cJSON_Duplicate(t, true));
+	}
 	if (a->tools == NULL || a->tooldefs == NULL || a->conv == NULL)
 		return ad_err_set(err, ENOMEM, "agent");
 	cJSON *reply = cJSON_CreateObject();

@@ -28,6 +28,10 @@ int model_link_next(struct model_link *l, int timeout_ms, unsigned *type, cJSON 
 
 int model_late_frame(struct model_link *l, unsigned type, struct ad_err *err)
 {
+	if (type == FRAME_TOOL_RESULT && l->result_owed) {
+		l->result_owed = false;
+		return 0;
+	}
 	if (!l->end_owed || (type != FRAME_API_EVENT && type != FRAME_API_END))
 		return ad_err_set(err, 0, "unexpected %s frame", frame_type_name(type));
 	if (type == FRAME_API_END)

@@ -12,6 +12,7 @@
  * request invalid; a reply left with nothing is not kept at all, and the next user text
  * joins the user message before it (agent/conversation.h). */
 #include "agent/run.h"
+#include "agent/host_tools.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -110,7 +111,15 @@ static int call_tool(struct agent *a, const cJSON *use, struct tool_result *tr, 
 	if (run_event(a, ev, err) < 0)
 		return -1;
 	uint64_t t0 = clock_mono_ns();
-	bool stopped = toolbox_run(a->tools, name, input, tr);
+	bool stopped, cancel_read = false;
+	if (host_tool_named(a->host_tools, name)) {
+		int rc = host_tool_call(&a->link, id, name, input, tr, err);
+		if (rc < 0)
+			return -1;
+		stopped = cancel_read = rc == 1;
+	} else {
+		stopped = toolbox_run(a->tools, name, input, tr);
+	}
 	double ms = clock_ms_since(t0);
 	ev = cJSON_CreateObject();
 	cJSON_AddStringToObject(ev, "type", "tool_output");
@@ -129,7 +138,7 @@ static int call_tool(struct agent *a, const cJSON *use, struct tool_result *tr, 
 	if (run_event(a, ev, err) < 0)
 		return -1;
 	/* what made the socket readable is a CANCEL; anything else breaks the protocol */
-	int rc = stopped ? cancel_came(a, -1, err) : 0;
+	int rc = cancel_read ? 1 : stopped ? cancel_came(a, -1, err) : 0;
 	if (rc < 0 || (stopped && rc == 0))
 		return rc < 0 ? -1 : ad_err_set(err, 0, "a tool was stopped, but no cancel came");
 	*cancelled = stopped;

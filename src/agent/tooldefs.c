@@ -150,6 +150,14 @@ void toolbox_free(struct toolbox *t)
 	free(t);
 }
 
+bool toolbox_has(const char *name)
+{
+	for (size_t i = 0; i < N_TOOLS; i++)
+		if (strcmp(name, tooldefs[i].name) == 0)
+			return true;
+	return false;
+}
+
 bool toolbox_run(struct toolbox *t, const char *name, const cJSON *input, struct tool_result *r)
 {
 	for (size_t i = 0; i < N_TOOLS; i++)

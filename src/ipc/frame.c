@@ -11,7 +11,8 @@
 static const char *const type_names[FRAME_TYPE_END] = {
 	[FRAME_HELLO] = "hello", [FRAME_API_REQUEST] = "api_request", [FRAME_API_EVENT] = "api_event",
 	[FRAME_API_END] = "api_end", [FRAME_TURN] = "turn", [FRAME_RUN_EVENT] = "run_event",
-	[FRAME_CANCEL] = "cancel", [FRAME_OP] = "op",
+	[FRAME_CANCEL] = "cancel", [FRAME_OP] = "op", [FRAME_TOOL_CALL] = "tool_call",
+	[FRAME_TOOL_RESULT] = "tool_result",
 };
 
 const char *frame_type_name(unsigned type)

@@ -26,6 +26,11 @@ static struct {
 	__typeof__(&curl_easy_strerror) easy_strerror;
 	__typeof__(&curl_slist_append) slist_append;
 	__typeof__(&curl_slist_free_all) slist_free_all;
+	__typeof__(&curl_url) url;
+	__typeof__(&curl_url_set) url_set;
+	__typeof__(&curl_url_get) url_get;
+	__typeof__(&curl_url_cleanup) url_cleanup;
+	__typeof__(&curl_free) free;
 } api;
 
 static const struct dl_symbol symbols[] = {
@@ -40,6 +45,11 @@ static const struct dl_symbol symbols[] = {
 	SYM(easy_strerror, "curl_easy_strerror"),
 	SYM(slist_append, "curl_slist_append"),
 	SYM(slist_free_all, "curl_slist_free_all"),
+	SYM(url, "curl_url"),
+	SYM(url_set, "curl_url_set"),
+	SYM(url_get, "curl_url_get"),
+	SYM(url_cleanup, "curl_url_cleanup"),
+	SYM(free, "curl_free"),
 #undef SYM
 };
 
@@ -132,4 +142,29 @@ struct curl_slist *curl_slist_append(struct curl_slist *list, const char *string
 void curl_slist_free_all(struct curl_slist *list)
 {
 	api.slist_free_all(list);
+}
+
+CURLU *curl_url(void)
+{
+	return api.url();
+}
+
+CURLUcode curl_url_set(CURLU *u, CURLUPart part, const char *content, unsigned int flags)
+{
+	return api.url_set(u, part, content, flags);
+}
+
+CURLUcode curl_url_get(CURLU *u, CURLUPart part, char **content, unsigned int flags)
+{
+	return api.url_get(u, part, content, flags);
+}
+
+void curl_url_cleanup(CURLU *u)
+{
+	api.url_cleanup(u);
+}
+
+void curl_free(void *p)
+{
+	api.free(p);
 }

@@ -35,12 +35,7 @@ void egress_reply_status(int fd, int status, const char *reason, const char *bod
 
 void egress_note(struct egress_proxy *p, cJSON *ev)
 {
-	const char *decision = json_str(ev, "decision"), *reason = json_str(ev, "reason");
-	const cJSON *port = cJSON_GetObjectItemCaseSensitive(ev, "port");
-	log_info("session %s: egress %s %s %s:%d%s%s%s%s", p->id, decision ? decision : "?",
-		 json_str(ev, "method") ? json_str(ev, "method") : "", json_str(ev, "host") ? json_str(ev, "host") : "",
-		 cJSON_IsNumber(port) ? port->valueint : 0, json_str(ev, "address") ? " at " : "",
-		 json_str(ev, "address") ? json_str(ev, "address") : "", reason ? ": " : "", reason ? reason : "");
+	egress_log(p->id, ev);
 	cJSON_AddStringToObject(ev, "type", "egress");
 	pthread_mutex_lock(&p->lock);
 	if (cJSON_GetArraySize(p->events) >= EVENTS_MAX)

@@ -13,6 +13,8 @@
 #include <unistd.h>
 
 #include "core/clock.h"
+#include "core/json.h"
+#include "core/log.h"
 
 static int parse_addr(const char *text, uint16_t port, struct sockaddr_storage *out)
 {
@@ -240,4 +242,14 @@ int egress_connect(const struct egress_rules *r, const struct egress_target *t, 
 		}
 	}
 	return ad_err_prefix(err, "%s (%s) port %u", t->host, addr, t->port);
+}
+
+void egress_log(const char *id, const cJSON *ev)
+{
+	const char *decision = json_str(ev, "decision"), *reason = json_str(ev, "reason");
+	const char *method = json_str(ev, "method"), *host = json_str(ev, "host"), *address = json_str(ev, "address");
+	const cJSON *port = cJSON_GetObjectItemCaseSensitive(ev, "port");
+	log_info("session %s: egress %s %s %s:%d%s%s%s%s", id, decision ? decision : "?", method ? method : "",
+		 host ? host : "", cJSON_IsNumber(port) ? port->valueint : 0, address ? " at " : "",
+		 address ? address : "", reason ? ": " : "", reason ? reason : "");
 }

@@ -51,6 +51,9 @@ static int send_hello(struct supervisor *s, struct ad_err *err)
 	for (char **p = cfg->agent.deny_commands; p != NULL && *p != NULL; p++)
 		cJSON_AddItemToArray(deny, cJSON_CreateString(*p));
 	cJSON_AddStringToObject(c, "workspace", "/workspace");
+	cJSON *host_tools = sup_host_tools(s);
+	if (host_tools != NULL)
+		cJSON_AddItemToObject(c, "host_tools", host_tools);
 	int rc = sup_to_agent(s, FRAME_HELLO, h, err);
 	cJSON_Delete(h);
 	return rc;

@@ -126,6 +126,15 @@ int sup_agent_frame(void *ctx, unsigned type, cJSON *payload, struct ad_err *err
 		s->in_call = false;
 		s->usage_pending = rc == 0;
 		break;
+	case FRAME_TOOL_CALL:
+		if (!s->running || s->in_call || s->in_tool) {
+			rc = ad_err_set(err, 0, "a tool call outside a run or during a call");
+			break;
+		}
+		s->in_tool = true;
+		rc = sup_tool_call(s, payload, err);
+		s->in_tool = false;
+		break;
 	case FRAME_RUN_EVENT:
 		return pass_run_event(s, payload, err);
 	default:
@@ -186,7 +195,7 @@ int sup_gateway_frame(void *ctx, unsigned type, cJSON *payload, struct ad_err *e
 			rc = sup_to_agent(s, type, payload, err);
 			s->cancel_by_ns = clock_mono_ns() + CANCEL_GRACE_MS * 1000000ull;
 		}
-		s->abort_call = s->in_call;
+		s->abort_call = s->in_call || s->in_tool;
 	} else {
 		rc = ad_err_set(err, 0, "the gateway may not send %s frames", frame_type_name(type));
 	}

@@ -38,6 +38,7 @@ struct supervisor {
 	const cJSON *join_cgroup;     /* then: that sandbox's cgroup */
 	bool in_call;                 /* a model call is streaming */
 	bool abort_call;              /* then: a CANCEL came, the call is abandoned */
+	bool in_tool;                 /* a host tool (fetch_url, ...) runs: a CANCEL abandons it too */
 	int gw_end;                   /* what the gateway sent during a call ended its link:
 					 link_recv's 1 (hang-up) or -1 (gw_err), for the loop */
 	struct ad_err gw_err;
@@ -100,6 +101,11 @@ int sup_egress_start(struct supervisor *s, struct ad_err *err);
 cJSON *sup_egress_json(const struct supervisor *s);
 void sup_egress_events(struct supervisor *s);
 void sup_egress_end(struct supervisor *s);
+/* supervisor_tools.c: the tools the supervisor runs for the agent (HELLO's host_tools:
+ * fetch_url and fetch_html when the session may reach any name), and one call of them,
+ * answered with a TOOL_RESULT. */
+cJSON *sup_host_tools(const struct supervisor *s);
+int sup_tool_call(struct supervisor *s, const cJSON *call, struct ad_err *err);
 /* The last call's usage event, if it waits (see supervisor_frames.c). */
 void sup_flush_usage(struct supervisor *s);
 /* link_recv callbacks, ctx the supervisor: a frame from the agent, from the gateway. */

@@ -7,7 +7,8 @@ import json
 
 import pytest
 
-from chat_util import CHAT_TIMEOUT, chatd, finish, mock, start_chat_daemon  # noqa: F401
+from chat_util import (CHAT_TIMEOUT, calls, chat_ok, chatd, finish, mock, only_result,  # noqa: F401
+                       start_chat_daemon, tool_use)
 from conftest import assert_json_error, poll
 from nethost import module_nethost  # noqa: F401
 import sandbox_util as su
@@ -194,3 +195,86 @@ def test_connections_at_once_and_bytes_per_turn_are_limited(daemon_factory, mock
     hist = egress_history(d, sid, 4)
     assert any("max_bytes_per_turn" in (e.get("reason") or "") and e["decision"] == "allowed" for e in hist), hist
     finish(d, mock)
+
+
+def tool_names(mock, i=0):
+    return [t["name"] for t in mock.requests[i]["body"]["tools"]]
+
+
+def fetch(d, mock, tool, url, i=1, **body):
+    """One chat whose model calls tool on url: the tool's result (text, is_error)."""
+    n = len(mock.requests)
+    mock.enqueue(calls(tool_use(tool, {"url": url})), {"text": "read"})
+    chat_ok(d, {"message": f"fetch {url}", **body})
+    return only_result(mock, n + 1)
+
+
+def test_fetch_url_gives_the_page_as_readable_text(netd, mock, host):
+    text, err = fetch(netd, mock, "fetch_url", "http://allowed.test/")
+    assert "fetch_url" in tool_names(mock) and "fetch_html" in tool_names(mock)
+    assert not err, text
+    head, _, body = text.partition("\n\n")
+    assert "URL: http://allowed.test/" in head and "Status: 200" in head and "text/html" in head, head
+    assert "Title: " in head, head
+    assert "# " in body and "<" not in body, body            # headings kept, markup gone
+    assert "](" in body, body                                 # links kept
+    page = host.requests()[-1]
+    assert page["path"] == "/" and page["host"] == "allowed.test", page
+    # the same page as served
+    html, err = fetch(netd, mock, "fetch_html", "http://allowed.test/")
+    assert not err and "<script>" in html and "<title>" in html, html
+    finish(netd, mock)
+
+
+def test_fetch_follows_redirects_and_checks_each_hop(netd, mock, host):
+    text, err = fetch(netd, mock, "fetch_url", "http://allowed.test/redirect?to=http://a.wild.test/hello")
+    assert not err and "URL: http://a.wild.test/hello" in text and "hello from" in text, text
+    text, err = fetch(netd, mock, "fetch_html", "http://allowed.test/redirect?to=http://denied.test/hello?fhop")
+    assert err and "refused: denied.test is not on this session's allow-list" in text, text
+    assert not [r for r in host.requests() if r["path"] == "/hello?fhop"]
+    for url, words in (("http://loopy.test:8080/", "which is loopback"),
+                       ("http://meta.test/latest/", "cloud metadata"),
+                       ("file:///etc/passwd", "only http:// and https://"),
+                       ("http://other.example/", "not on this session's allow-list")):
+        text, err = fetch(netd, mock, "fetch_url", url)
+        assert err and words in text, (url, text)
+    finish(netd, mock)
+
+
+def test_fetch_caps_size_and_says_so(daemon_factory, mock, host):
+    d = start_chat_daemon(daemon_factory, mock, settings=net_settings(host, fetch_max_bytes="4K"))
+    text, err = fetch(d, mock, "fetch_html", "http://allowed.test/big?bytes=100000")
+    assert not err and "cut at 4096 bytes (network.fetch_max_bytes)" in text, text[-300:]
+    assert len(text) < 6000
+    text, err = fetch(d, mock, "fetch_url", "http://allowed.test/nothing-here")
+    assert err and "Status: 404" in text, text
+    finish(d, mock)
+
+
+def test_no_network_no_fetch_tools(chatd, mock):
+    mock.enqueue({"text": "hi"})
+    chat_ok(chatd, "hello")
+    assert "fetch_url" not in tool_names(mock) and "bash" in tool_names(mock)
+    finish(chatd, mock)
+
+
+def test_an_interrupt_abandons_a_fetch(netd, mock, host):
+    import threading
+    sid = create(netd)
+    mock.enqueue(calls(tool_use("fetch_url", {"url": "http://allowed.test/slow?s=100"})))
+    out = {}
+    t = threading.Thread(target=lambda: out.__setitem__("r", netd.post_json(
+        f"/api/sessions/{sid}/messages", {"message": "slow"}, timeout=CHAT_TIMEOUT)))
+    t.start()
+    try:
+        assert host.wait_request("/slow"), host.requests()
+        assert netd.request("POST", f"/api/sessions/{sid}/interrupt").status == 202
+    finally:
+        t.join(CHAT_TIMEOUT)
+    assert out["r"].status == 200 and out["r"].json()["stop_reason"] == "interrupted", out["r"]
+    hist = egress_history(netd, sid, 1)
+    assert hist[-1]["tool"] == "fetch_url" and hist[-1]["reason"] == "cancelled", hist
+    # the session goes on
+    text, err = fetch(netd, mock, "fetch_url", "http://allowed.test/hello?after", session_id=sid)
+    assert not err and "hello from" in text, text
+    finish(netd, mock)

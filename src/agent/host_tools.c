@@ -1,0 +1,61 @@
+/* The supervisor's tools, called from the agent: see include/agent/host_tools.h. */
+#include "agent/host_tools.h"
+
+#include <string.h>
+
+#include "core/cleanup.h"
+#include "core/json.h"
+#include "ipc/frame.h"
+#include "ipc/link.h"
+
+bool host_tool_named(const cJSON *defs, const char *name)
+{
+	const cJSON *d;
+	cJSON_ArrayForEach(d, defs) {
+		const char *n = json_str(d, "name");
+		if (n != NULL && strcmp(n, name) == 0)
+			return true;
+	}
+	return false;
+}
+
+/* The TOOL_RESULT into r; -1 when it is not one for id. */
+static int take_result(const cJSON *p, const char *id, struct tool_result *r, struct ad_err *err)
+{
+	const char *got = json_str(p, "id"), *content = json_str(p, "content");
+	const cJSON *is_error = cJSON_GetObjectItemCaseSensitive(p, "is_error");
+	if (got == NULL || strcmp(got, id) != 0 || content == NULL || !cJSON_IsBool(is_error))
+		return ad_err_set(err, 0, "a tool_result frame must have the call's id, content (a string) "
+				  "and is_error");
+	buf_puts(&r->out, content);
+	r->is_error = cJSON_IsTrue(is_error);
+	return 0;
+}
+
+int host_tool_call(struct model_link *l, const char *id, const char *name, const cJSON *input,
+		   struct tool_result *r, struct ad_err *err)
+{
+	cJSON *call = cJSON_CreateObject();
+	cJSON_AddStringToObject(call, "id", id);
+	cJSON_AddStringToObject(call, "name", name);
+	cJSON_AddItemToObject(call, "input", input ? cJSON_Duplicate(input, true) : cJSON_CreateObject());
+	if (link_send_take(l->fd, FRAME_TOOL_CALL, call, err) < 0)
+		return -1;
+	l->result_owed = true;
+	for (;;) {
+		unsigned type;
+		_cleanup_cjson_ cJSON *p = NULL;
+		if (model_link_next(l, -1, &type, &p, err) < 0)
+			return -1;
+		if (type == FRAME_CANCEL) {
+			tool_result_error(r, "interrupted");
+			return 1;
+		}
+		if (type == FRAME_TOOL_RESULT) {
+			l->result_owed = false;
+			return take_result(p, id, r, err);
+		}
+		if (model_late_frame(l, type, err) < 0)
+			return -1;
+	}
+}
