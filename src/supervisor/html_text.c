@@ -277,13 +277,13 @@ static void markup(struct conv *c)
 static void convert(struct conv *c)
 {
 	while (c->i < c->len && !c->w.stop) {
-		const char *lt;
 		if (c->i < c->rcdata_end || (c->s[c->i] != '<' && c->drop == NULL)) {
 			text_char(c);
 		} else if (c->s[c->i] == '<') {
 			markup(c);
 		} else {
-			lt = memchr(c->s + c->i, '<', c->len - c->i);
+			/* dropped text: on to the next tag */
+			const char *lt = memchr(c->s + c->i, '<', c->len - c->i);
 			c->i = lt ? (size_t)(lt - c->s) : c->len;
 		}
 	}
