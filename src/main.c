@@ -69,7 +69,7 @@ static void help_config(void)
 	static const char *const types[] = {
 		[SETTING_STRING] = "string", [SETTING_BOOL] = "bool", [SETTING_INT] = "integer",
 		[SETTING_SIZE] = "size", [SETTING_MILLI] = "decimal", [SETTING_ENUM] = "choice",
-		[SETTING_LIST] = "list",
+		[SETTING_LIST] = "list", [SETTING_JSON] = "object",
 	};
 	printf("| setting | environment | type | default | meaning |\n|---|---|---|---|---|\n");
 	for (size_t i = 0; i < config_settings_count; i++) {

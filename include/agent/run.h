@@ -22,6 +22,7 @@ struct agent {
 	struct toolbox *tools;
 	cJSON *tooldefs;            /* the request's tools array */
 	const cJSON *host_tools;    /* those of them the supervisor runs (in hello), or NULL */
+	struct mcp_stdio *mcp;      /* the stdio MCP servers it runs, or NULL */
 	struct conv *conv;
 	bool running;               /* between a TURN and its done or error event */
 };

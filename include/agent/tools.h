@@ -18,6 +18,7 @@ struct tool_result {
 	struct buf out;
 	bool is_error;
 	int exit_status;            /* a command's that ended by itself; -1: none */
+	cJSON *blocks;              /* content blocks (text, image) instead of out, or NULL */
 };
 
 void tool_result_init(struct tool_result *r);
@@ -25,6 +26,9 @@ void tool_result_error(struct tool_result *r, const char *fmt, ...) __attribute_
 /* The text for the tool_result block, with a note when output was cut: valid UTF-8
  * without NULs, whatever the output held (a bad byte or a NUL becomes U+FFFD). */
 const char *tool_result_text(struct tool_result *r);
+/* The result as content blocks (taken: an MCP tool's text and images); out gets their
+ * text, an image as "[image: TYPE]", for the run's events. */
+void tool_result_blocks(struct tool_result *r, cJSON *blocks);
 void tool_result_free(struct tool_result *r);
 
 /* Read fd to its end: a new buffer (free()), NUL-terminated, and *len; NULL with errno

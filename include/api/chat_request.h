@@ -24,12 +24,16 @@ struct chat_request {
 	const char *system;
 	const char *model;
 	const cJSON *network;          /* {"allow": [...]}, possibly NULL: see chat_network_check */
+	const cJSON *mcp_servers;      /* ["NAME", ...], possibly NULL: see chat_mcp_check */
 	bool stream;
 };
 
 /* A request's "network" option: {"allow": [names and "*.suffix"]}, each within
  * config_allow (the setting network.allow): a session may narrow it, never widen it. */
 int chat_network_check(const cJSON *net, char *const *config_allow, struct ad_err *err);
+/* A request's "mcp_servers" option: names of servers of servers_json (the setting
+ * mcp.servers), each at most once. */
+int chat_mcp_check(const cJSON *names, const char *servers_json, struct ad_err *err);
 
 /* Text from a user (a message, a title): no ESC nor other control character but tab,
  * newline and carriage return, at most max_chars characters (0: any number). */

@@ -102,6 +102,12 @@ struct config {
 		int64_t fetch_max_bytes;   /* fetch_url, fetch_html: the largest body read */
 		int64_t fetch_timeout_s;
 	} network;
+	struct {
+		char *servers;             /* JSON: {"name": {"command", "args", "env"} | {"url", "headers"}} */
+		int64_t start_timeout_s;   /* to start and list one server's tools */
+		int64_t call_timeout_s;    /* one tool call */
+		int64_t max_output;        /* bytes of one tool result */
+	} mcp;
 	char *source;              /* path of the config file read, or NULL for defaults */
 };
 
@@ -113,6 +119,7 @@ enum setting_type {
 	SETTING_MILLI,    /* a decimal number kept in thousandths: "1.5" -> 1500 */
 	SETTING_ENUM,
 	SETTING_LIST,     /* char **, NULL-terminated: a JSON array of strings, or "a,b,c" */
+	SETTING_JSON,     /* char *: a JSON object, kept as its compact text */
 };
 
 struct setting {

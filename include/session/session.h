@@ -47,6 +47,7 @@ struct session_opts {
 	unsigned idle_timeout_s;        /* 0: the config's */
 	const cJSON *policy;            /* sandbox tightenings ({"memory_max": "256M", ...}), or NULL */
 	const cJSON *network;           /* {"allow": [...]}: narrower than network.allow, or NULL */
+	const cJSON *mcp_servers;       /* ["NAME", ...]: some of mcp.servers, or NULL for all */
 	const char *sandbox;            /* shared: the shared sandbox's name (default "shared") */
 	const char *title;              /* its owner's name for it, or NULL */
 };

@@ -23,11 +23,16 @@ bool host_tool_named(const cJSON *defs, const char *name)
 static int take_result(const cJSON *p, const char *id, struct tool_result *r, struct ad_err *err)
 {
 	const char *got = json_str(p, "id"), *content = json_str(p, "content");
+	const cJSON *blocks = cJSON_GetObjectItemCaseSensitive(p, "content");
 	const cJSON *is_error = cJSON_GetObjectItemCaseSensitive(p, "is_error");
-	if (got == NULL || strcmp(got, id) != 0 || content == NULL || !cJSON_IsBool(is_error))
-		return ad_err_set(err, 0, "a tool_result frame must have the call's id, content (a string) "
-				  "and is_error");
-	buf_puts(&r->out, content);
+	if (got == NULL || strcmp(got, id) != 0 || (content == NULL && !cJSON_IsArray(blocks)) ||
+	    !cJSON_IsBool(is_error))
+		return ad_err_set(err, 0, "a tool_result frame must have the call's id, content (a string or "
+				  "content blocks) and is_error");
+	if (content != NULL)
+		buf_puts(&r->out, content);
+	else
+		tool_result_blocks(r, cJSON_Duplicate(blocks, true));
 	r->is_error = cJSON_IsTrue(is_error);
 	return 0;
 }

@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "agent/mcp_stdio.h"
 #include "agent/ops.h"
 #include "agent/run.h"
 #include "core/cleanup.h"
@@ -27,6 +28,26 @@ static int whole(const cJSON *obj, const char *key, long min, long max, long *ou
 		return ad_err_set(err, 0, "hello: config.%s must be a whole number from %ld to %ld", key, min,
 				  max);
 	*out = (long)v->valuedouble;
+	return 0;
+}
+
+/* HELLO's stdio MCP servers (config.mcp_servers, with mcp_limits), started, opened and
+ * listed; their tools join the request's. */
+static int start_mcp(struct agent *a, const cJSON *c, struct ad_err *err)
+{
+	const cJSON *servers = cJSON_GetObjectItemCaseSensitive(c, "mcp_servers");
+	const cJSON *lim = cJSON_GetObjectItemCaseSensitive(c, "mcp_limits");
+	long start_s, call_s, max_output;
+	if (servers == NULL)
+		return 0;
+	if (!cJSON_IsObject(servers) || whole(lim, "start_timeout_s", 1, 3600, &start_s, err) < 0 ||
+	    whole(lim, "call_timeout_s", 1, 86400, &call_s, err) < 0 ||
+	    whole(lim, "max_output", 1024, 1L << 26, &max_output, err) < 0)
+		return ad_err_set(err, 0, "hello: config.mcp_servers must be an object of servers, with mcp_limits");
+	struct mcp_stdio_limits l = { (unsigned)start_s, (unsigned)call_s, (size_t)max_output };
+	if ((a->mcp = mcp_stdio_start(servers, a->workspace, &l)) == NULL)
+		return ad_err_set(err, ENOMEM, "agent");
+	mcp_stdio_tooldefs(a->mcp, a->tooldefs);
 	return 0;
 }
 
@@ -78,11 +99,15 @@ static int take_hello(struct agent *a, unsigned type, cJSON *hello, struct ad_er
 			return ad_err_set(err, 0, "hello: config.host_tools holds tools with names of their own");
 		cJSON_AddItemToArray(a->tooldefs, cJSON_Duplicate(t, true));
 	}
+	if (start_mcp(a, c, err) < 0)
+		return -1;
 	if (a->tools == NULL || a->tooldefs == NULL || a->conv == NULL)
 		return ad_err_set(err, ENOMEM, "agent");
 	cJSON *reply = cJSON_CreateObject();
 	cJSON_AddStringToObject(reply, "role", "agent");
 	cJSON_AddNumberToObject(reply, "version", PROTO_VERSION);
+	if (a->mcp != NULL)
+		cJSON_AddItemToObject(reply, "mcp", mcp_stdio_report(a->mcp));
 	return link_send_take(a->link.fd, FRAME_HELLO, reply, err);
 }
 
@@ -113,6 +138,7 @@ static int serve(struct agent *a, struct ad_err *err)
 
 static void agent_free(struct agent *a)
 {
+	mcp_stdio_free(a->mcp);
 	conv_free(a->conv);
 	cJSON_Delete(a->tooldefs);
 	toolbox_free(a->tools);

@@ -13,6 +13,7 @@
  * joins the user message before it (agent/conversation.h). */
 #include "agent/run.h"
 #include "agent/host_tools.h"
+#include "agent/mcp_stdio.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -112,7 +113,9 @@ static int call_tool(struct agent *a, const cJSON *use, struct tool_result *tr, 
 		return -1;
 	uint64_t t0 = clock_mono_ns();
 	bool stopped, cancel_read = false;
-	if (host_tool_named(a->host_tools, name)) {
+	if (mcp_stdio_has(a->mcp, name)) {
+		stopped = mcp_stdio_call(a->mcp, name, input, a->link.fd, tr);
+	} else if (host_tool_named(a->host_tools, name)) {
 		int rc = host_tool_call(&a->link, id, name, input, tr, err);
 		if (rc < 0)
 			return -1;
@@ -172,7 +175,9 @@ static int run_tools(struct run *r, const cJSON *message, bool *cancelled, struc
 		cJSON_AddStringToObject(res, "type", "tool_result");
 		cJSON_AddStringToObject(res, "tool_use_id", json_str(b, "id"));
 		/* content is optional, and an empty one is refused next to is_error */
-		if (tool_result_text(&tr)[0] != '\0')
+		if (tr.blocks != NULL && cJSON_GetArraySize(tr.blocks) > 0)
+			cJSON_AddItemToObject(res, "content", cJSON_Duplicate(tr.blocks, true));
+		else if (tool_result_text(&tr)[0] != '\0')
 			cJSON_AddStringToObject(res, "content", tool_result_text(&tr));
 		if (tr.is_error)
 			cJSON_AddTrueToObject(res, "is_error");

@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "agent/tools.h"
+#include "core/json.h"
 #include "core/utf8.h"
 
 void tool_result_init(struct tool_result *r)
@@ -15,6 +16,28 @@ void tool_result_init(struct tool_result *r)
 	buf_init(&r->out, TOOL_OUTPUT_MAX);
 	r->is_error = false;
 	r->exit_status = -1;
+	r->blocks = NULL;
+}
+
+void tool_result_blocks(struct tool_result *r, cJSON *blocks)
+{
+	const cJSON *b;
+	cJSON_Delete(r->blocks);
+	r->blocks = blocks;
+	buf_free(&r->out);
+	buf_init(&r->out, TOOL_OUTPUT_MAX);
+	cJSON_ArrayForEach(b, blocks) {
+		const char *type = json_str(b, "type");
+		if (r->out.len > 0)
+			buf_puts(&r->out, "\n");
+		if (type != NULL && strcmp(type, "text") == 0 && json_str(b, "text") != NULL)
+			buf_puts(&r->out, json_str(b, "text"));
+		else if (type != NULL && strcmp(type, "image") == 0)
+			buf_printf(&r->out, "[image: %s]",
+				   json_str(cJSON_GetObjectItemCaseSensitive(b, "source"), "media_type") ?: "?");
+		else
+			buf_printf(&r->out, "[%s]", type ? type : "?");
+	}
 }
 
 void tool_result_error(struct tool_result *r, const char *fmt, ...)
@@ -27,6 +50,8 @@ void tool_result_error(struct tool_result *r, const char *fmt, ...)
 	buf_free(&r->out);
 	buf_init(&r->out, TOOL_OUTPUT_MAX);
 	buf_puts(&r->out, msg);
+	cJSON_Delete(r->blocks);
+	r->blocks = NULL;
 	r->is_error = true;
 }
 
@@ -70,6 +95,8 @@ const char *tool_result_text(struct tool_result *r)
 void tool_result_free(struct tool_result *r)
 {
 	buf_free(&r->out);
+	cJSON_Delete(r->blocks);
+	r->blocks = NULL;
 }
 
 char *tool_read_all(int fd, size_t max, size_t *len)

@@ -4,6 +4,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "core/cleanup.h"
+#include "core/json.h"
 #include "core/hostname.h"
 #include "core/utf8.h"
 
@@ -114,6 +116,25 @@ int chat_network_check(const cJSON *net, char *const *config_allow, struct ad_er
 	return 0;
 }
 
+int chat_mcp_check(const cJSON *names, const char *servers_json, struct ad_err *err)
+{
+	_cleanup_cjson_ cJSON *servers = cJSON_Parse(servers_json ? servers_json : "{}");
+	const cJSON *n, *m;
+	if (!cJSON_IsArray(names))
+		return ad_err_set(err, 0, "mcp_servers must be an array of server names");
+	cJSON_ArrayForEach(n, names) {
+		if (!cJSON_IsString(n))
+			return ad_err_set(err, 0, "mcp_servers holds names (strings)");
+		if (cJSON_GetObjectItemCaseSensitive(servers, n->valuestring) == NULL)
+			return ad_err_set(err, 0, "mcp_servers: \"%.100s\" is not one of agentd's MCP servers "
+					  "(mcp.servers)", n->valuestring);
+		for (m = names->child; m != n; m = m->next)
+			if (strcmp(m->valuestring, n->valuestring) == 0)
+				return ad_err_set(err, 0, "mcp_servers names \"%.100s\" twice", n->valuestring);
+	}
+	return 0;
+}
+
 int chat_request_parse(const cJSON *body, int64_t max_message_chars, struct chat_request *out,
 		       struct ad_err *err)
 {
@@ -150,6 +171,8 @@ int chat_request_parse(const cJSON *body, int64_t max_message_chars, struct chat
 			out->model = k->valuestring;
 		} else if (strcmp(n, "network") == 0) {
 			out->network = k;      /* checked against the config by the caller */
+		} else if (strcmp(n, "mcp_servers") == 0) {
+			out->mcp_servers = k;  /* likewise */
 		} else {
 			return ad_err_set(err, 0, "unknown field \"%s\"", n);
 		}

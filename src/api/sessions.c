@@ -95,13 +95,17 @@ static int parse_opts(struct app *app, const cJSON *body, struct session_opts *o
 			if (chat_network_check(k, app->cfg.network.allow, err) < 0)
 				return -1;
 			o->network = k;
+		} else if (strcmp(n, "mcp_servers") == 0) {
+			if (chat_mcp_check(k, app->cfg.mcp.servers, err) < 0)
+				return -1;
+			o->mcp_servers = k;
 		} else {
 			return ad_err_set(err, 0, "unknown field \"%s\"", n);
 		}
 	}
 	if (o->sandbox != NULL && o->pattern != PATTERN_SHARED)
 		return ad_err_set(err, 0, "sandbox names a shared sandbox: it goes with \"pattern\": \"shared\"");
-	if (o->pattern == PATTERN_SHARED && (o->policy != NULL || o->network != NULL))
+	if (o->pattern == PATTERN_SHARED && (o->policy != NULL || o->network != NULL || o->mcp_servers != NULL))
 		return ad_err_set(err, 0, "a shared sandbox keeps the policy and network it was built with: no "
 				  "\"%s\" here", o->policy != NULL ? "policy" : "network");
 	return 0;
@@ -222,8 +226,9 @@ enum MHD_Result api_session_post_message(struct http_req *req)
 		return http_reply_error(req, 400, HTTP_ERR_INVALID, "%s", e.msg);
 	if (cr.session_id != NULL)
 		return http_reply_error(req, 400, HTTP_ERR_INVALID, "session_id belongs in the path here");
-	if (cr.network != NULL)
-		return http_reply_error(req, 400, HTTP_ERR_INVALID, "network is a session's, set when it is created");
+	if (cr.network != NULL || cr.mcp_servers != NULL)
+		return http_reply_error(req, 400, HTTP_ERR_INVALID, "%s is a session's, set when it is created",
+					cr.network != NULL ? "network" : "mcp_servers");
 	enum MHD_Result r = api_turn_refuse(req, &cr, &refused);
 	if (refused)
 		return r;

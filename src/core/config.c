@@ -208,7 +208,7 @@ void config_free(struct config *cfg)
 			*list = NULL;
 			continue;
 		}
-		if (s->type != SETTING_STRING)
+		if (s->type != SETTING_STRING && s->type != SETTING_JSON)
 			continue;
 		char **slot = config_field(cfg, s);
 		if (*slot != NULL && (s->flags & SETTING_SECRET))
@@ -253,6 +253,11 @@ cJSON *config_to_json(const struct config *cfg)
 		case SETTING_SIZE: cJSON_AddNumberToObject(obj, part, (double)*(const int64_t *)f); break;
 		case SETTING_MILLI: cJSON_AddNumberToObject(obj, part, (double)*(const int64_t *)f / 1000); break;
 		case SETTING_ENUM: cJSON_AddStringToObject(obj, part, s->choices[*(const int *)f]); break;
+		case SETTING_JSON: {
+			cJSON *v = *(char *const *)f ? cJSON_Parse(*(char *const *)f) : NULL;
+			cJSON_AddItemToObject(obj, part, v ? v : cJSON_CreateObject());
+			break;
+		}
 		case SETTING_LIST: {
 			cJSON *arr = cJSON_AddArrayToObject(obj, part);
 			for (char *const *it = *(char **const *)f; it != NULL && *it != NULL; it++)

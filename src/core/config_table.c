@@ -2,16 +2,13 @@
  * struct config, the environment variable that overrides it, the default, limits and
  * documentation. README.md's configuration reference follows this table, and
  * `agentd --check-config` prints the effective values. */
-#include <arpa/inet.h>
 #include <regex.h>
-#include <stdio.h>
 #include <stddef.h>
 #include <string.h>
 
 #include "core/config.h"
-#include "core/hostname.h"
 #include "core/netaddr.h"
-#include "core/netclass.h"
+#include "config_checks.h"
 
 #ifndef AGENTD_STATIC_DIR
 #define AGENTD_STATIC_DIR "/usr/local/share/agentd/static"
@@ -112,33 +109,6 @@ static int check_regex(const char *v, struct ad_err *err)
 	}
 	regfree(&re);
 	return 0;
-}
-
-static int check_host_pattern(const char *v, struct ad_err *err)
-{
-	return host_pattern_check(v, err);
-}
-
-/* "NAME:ADDRESS", as Docker's --add-host: the name before the first ':'. */
-static int check_host_entry(const char *v, struct ad_err *err)
-{
-	const char *colon = strchr(v, ':');
-	char name[HOSTNAME_MAX + 2];
-	unsigned char addr[16];
-	if (colon == NULL || (size_t)(colon - v) >= sizeof(name))
-		return ad_err_set(err, 0, "\"%s\": expected NAME:ADDRESS", v);
-	snprintf(name, sizeof(name), "%.*s", (int)(colon - v), v);
-	if (!hostname_valid(name) || inet_pton(AF_INET, name, addr) == 1 || strchr(name, ':'))
-		return ad_err_set(err, 0, "\"%s\": \"%s\" is not a host name", v, name);
-	if (inet_pton(AF_INET, colon + 1, addr) != 1 && inet_pton(AF_INET6, colon + 1, addr) != 1)
-		return ad_err_set(err, 0, "\"%s\": \"%s\" is not an IPv4 or IPv6 address", v, colon + 1);
-	return 0;
-}
-
-static int check_cidr(const char *v, struct ad_err *err)
-{
-	struct cidr c;
-	return cidr_parse(v, &c, err);
 }
 
 static const char *const session_patterns[] = { "ephemeral", "long-running", "hybrid", "shared", NULL };
@@ -353,6 +323,18 @@ const struct setting config_settings[] = {
 	{ "network.fetch_timeout_s", SETTING_INT, OFF(network.fetch_timeout_s), "AGENTD_NETWORK_FETCH_TIMEOUT_S", "30",
 	  1, 600, NULL, NULL, 0,
 	  "Time limit of one fetch_url or fetch_html call, redirects included." },
+	{ "mcp.servers", SETTING_JSON, OFF(mcp.servers), "AGENTD_MCP_SERVERS", "{}",
+	  0, 0, NULL, check_mcp_servers, 0,
+	  "MCP servers: {\"NAME\": {\"command\", \"args\", \"env\"}} (stdio, in the sandbox) or {\"NAME\": {\"url\", \"headers\"}} (Streamable HTTP, from the supervisor)." },
+	{ "mcp.start_timeout_s", SETTING_INT, OFF(mcp.start_timeout_s), "AGENTD_MCP_START_TIMEOUT_S", "30",
+	  1, 600, NULL, NULL, 0,
+	  "How long one MCP server may take to start and list its tools; past it the session goes on without it." },
+	{ "mcp.call_timeout_s", SETTING_INT, OFF(mcp.call_timeout_s), "AGENTD_MCP_CALL_TIMEOUT_S", "120",
+	  1, 3600, NULL, NULL, 0,
+	  "Time limit of one MCP tool call." },
+	{ "mcp.max_output", SETTING_SIZE, OFF(mcp.max_output), "AGENTD_MCP_MAX_OUTPUT", "100K",
+	  1 * KiB, 16 * MiB, NULL, NULL, 0,
+	  "Largest MCP tool result given to the model (text and images); the rest is cut with a note." },
 };
 
 const size_t config_settings_count = sizeof(config_settings) / sizeof(config_settings[0]);

@@ -204,6 +204,22 @@ int config_apply_text(struct config *cfg, const struct setting *s, const char *t
 		}
 		return store_list(s, config_field(cfg, s), items, count, err);
 	}
+	case SETTING_JSON: {
+		cJSON *v = cJSON_Parse(text);
+		char *compact = cJSON_IsObject(v) ? cJSON_PrintUnformatted(v) : NULL;
+		cJSON_Delete(v);
+		if (compact == NULL)
+			return ad_err_set(err, 0, "must be a JSON object");
+		if (s->check != NULL && s->check(compact, err) < 0) {
+			cJSON_free(compact);
+			return -1;
+		}
+		char **slot = config_field(cfg, s);
+		free(*slot);
+		*slot = strdup(compact);
+		cJSON_free(compact);
+		return *slot != NULL ? 0 : ad_err_set(err, ENOMEM, "store");
+	}
 	case SETTING_ENUM:
 		for (int i = 0; s->choices[i] != NULL; i++) {
 			if (strcmp(text, s->choices[i]) == 0) {
@@ -269,6 +285,14 @@ int config_apply_json(struct config *cfg, const struct setting *s, const cJSON *
 			items[count++] = it->valuestring;
 		}
 		return store_list(s, config_field(cfg, s), items, count, err);
+	}
+	case SETTING_JSON: {
+		if (!cJSON_IsObject(v))
+			return ad_err_set(err, 0, "must be an object");
+		char *text = cJSON_PrintUnformatted(v);
+		int rc = text != NULL ? config_apply_text(cfg, s, text, base_dir, err) : ad_err_set(err, ENOMEM, "store");
+		cJSON_free(text);
+		return rc;
 	}
 	case SETTING_STRING:
 	case SETTING_ENUM:

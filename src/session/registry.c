@@ -237,8 +237,10 @@ struct session *session_alloc(struct sessions *reg, const struct session_opts *o
 		n += snprintf(s->id + n, sizeof(s->id) - (size_t)n, "%02x", rnd[i]);
 	s->state = SESSION_CREATING;
 	session_adopt(s, o);
-	if (o->policy != NULL || o->network != NULL) {
+	if (o->policy != NULL || o->network != NULL || o->mcp_servers != NULL) {
 		s->spawn_opts = cJSON_CreateObject();
+		if (o->mcp_servers != NULL)
+			cJSON_AddItemToObject(s->spawn_opts, "mcp_servers", cJSON_Duplicate(o->mcp_servers, true));
 		if (o->policy != NULL)
 			cJSON_AddItemToObject(s->spawn_opts, "policy", cJSON_Duplicate(o->policy, true));
 		if (o->network != NULL)
@@ -298,7 +300,8 @@ struct session *session_create(struct sessions *reg, const struct session_opts *
 		return NULL;
 	/* a sandbox built ahead of time fits any session that does not change the policy */
 	struct session *s = o->pattern == PATTERN_SHARED ? shared_create(reg, o, err)
-			    : o->policy == NULL && o->network == NULL ? pool_take(reg, o) : NULL;
+			    : o->policy == NULL && o->network == NULL && o->mcp_servers == NULL ? pool_take(reg, o)
+											       : NULL;
 	if (s == NULL && o->pattern == PATTERN_SHARED)
 		goto unreserve;
 	if (s == NULL) {
@@ -344,6 +347,7 @@ static void restore_one(struct sessions *reg, const cJSON *m)
 	if (cJSON_IsObject(spawn)) {
 		o.policy = cJSON_GetObjectItemCaseSensitive(spawn, "policy");
 		o.network = cJSON_GetObjectItemCaseSensitive(spawn, "network");
+		o.mcp_servers = cJSON_GetObjectItemCaseSensitive(spawn, "mcp_servers");
 	}
 	struct session *s = session_alloc(reg, &o, &e);
 	if (s == NULL)

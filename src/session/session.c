@@ -56,6 +56,7 @@ void session_unref(struct session *s)
 	cJSON_Delete(s->cgroup);
 	cJSON_Delete(s->spawn_opts);
 	cJSON_Delete(s->network);
+	cJSON_Delete(s->mcp);
 	free(s->reason);
 	free(s->system);
 	free(s->model);
@@ -254,6 +255,8 @@ cJSON *session_json(struct session *s, bool detail)
 	cJSON_AddNumberToObject(j, "cost_usd", usage_cost(registry_config(s->reg), &s->usage));
 	if (detail && s->network != NULL)
 		cJSON_AddItemToObject(j, "network", cJSON_Duplicate(s->network, true));
+	if (detail && s->mcp != NULL)
+		cJSON_AddItemToObject(j, "mcp", cJSON_Duplicate(s->mcp, true));
 	if (detail)
 		cJSON_AddItemToObject(j, "resources", s->cgroup && s->link ? sandbox_cgroup_stats(s->cgroup)
 									   : cJSON_CreateNull());

@@ -114,6 +114,7 @@ struct session {
 	cJSON *transcript;                 /* messages, as the agent appended them */
 	cJSON *cgroup;                     /* where the sandbox's cgroup is, from "ready" */
 	cJSON *network;                    /* its sandbox's way out, from "ready": {allow, proxy?} */
+	cJSON *mcp;                        /* its MCP servers, from "ready": {NAME: {state, tools, error?}} */
 	cJSON *spawn_opts;                 /* {"policy"?, "network"?}: what each of its sandboxes is
 					      built with (a resumed one too), or NULL */
 	char *reason;                      /* why it failed (the last error event), or NULL */

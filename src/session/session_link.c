@@ -51,6 +51,8 @@ static void note_ready(struct session *s, cJSON *ev, unsigned id)
 	s->views = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(ev, "views"));
 	cJSON_Delete(s->network);
 	s->network = cJSON_DetachItemFromObjectCaseSensitive(ev, "network");
+	cJSON_Delete(s->mcp);
+	s->mcp = cJSON_DetachItemFromObjectCaseSensitive(ev, "mcp");
 	if (s->state == SESSION_CREATING)
 		session_enter(s, SESSION_READY, "the sandbox is up");
 }

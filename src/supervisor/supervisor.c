@@ -51,6 +51,7 @@ static int send_hello(struct supervisor *s, struct ad_err *err)
 	for (char **p = cfg->agent.deny_commands; p != NULL && *p != NULL; p++)
 		cJSON_AddItemToArray(deny, cJSON_CreateString(*p));
 	cJSON_AddStringToObject(c, "workspace", "/workspace");
+	sup_mcp_hello(s, c);
 	cJSON *host_tools = sup_host_tools(s);
 	if (host_tools != NULL)
 		cJSON_AddItemToObject(c, "host_tools", host_tools);
@@ -333,7 +334,7 @@ int supervisor_main(const struct supervisor_env *env, int gw_fd, const char *ses
 	} else if (session_policy(o, &policy, &e) < 0) {
 		ad_err_prefix(&e, "the session's sandbox policy");
 		sup_send_error(&s, "invalid_request_error", e.msg);
-	} else if (sup_egress_rules(&s, o, &e) < 0) {
+	} else if (sup_egress_rules(&s, o, &e) < 0 || sup_mcp_select(&s, o, &e) < 0) {
 		sup_send_error(&s, "invalid_request_error", e.msg);
 	} else if ((s.join_cgroup = cJSON_GetObjectItemCaseSensitive(join, "cgroup"), start_sandbox(&s, join, &e)) < 0) {
 		ad_err_prefix(&e, "the sandbox could not be built");
@@ -356,6 +357,7 @@ int supervisor_main(const struct supervisor_env *env, int gw_fd, const char *ses
 		poll(&p, 1, JOINED_EXIT_MS);
 	}
 	sup_egress_end(&s);
+	sup_mcp_end(&s);
 	if (s.sb != NULL)
 		sandbox_destroy(s.sb);
 	if (s.agent >= 0)

@@ -112,6 +112,7 @@ int sup_agent_frame(void *ctx, unsigned type, cJSON *payload, struct ad_err *err
 		sup_open_workspace(s);
 		cJSON_AddBoolToObject(ready, "views", s->ws >= 0);   /* files read during turns */
 		cJSON_AddItemToObject(ready, "network", sup_egress_json(s));
+		cJSON_AddItemToObject(ready, "mcp", sup_mcp_report(s, cJSON_GetObjectItemCaseSensitive(payload, "mcp")));
 		sup_to_gateway(s, ready);
 		claude_client_preconnect(&s->relay.client);   /* while nothing waits */
 		break;

@@ -34,6 +34,9 @@ struct supervisor {
 	struct snapio snap;           /* a hybrid session's saves and resumes */
 	struct egress_rules egress;   /* the session's way out (supervisor_egress.c) */
 	struct egress_proxy *proxy;   /* NULL: the session has no network */
+	cJSON *mcp_stdio;             /* {"NAME": spec}: the agent runs these */
+	cJSON *mcp_remote_specs;      /* {"NAME": spec}: Streamable HTTP, ours to call */
+	cJSON *mcp_remote_state;      /* {"NAME": {state, tools, error?}} */
 	bool joined;                  /* the agent joined a shared sandbox (not ours to end) */
 	const cJSON *join_cgroup;     /* then: that sandbox's cgroup */
 	bool in_call;                 /* a model call is streaming */
@@ -101,6 +104,14 @@ int sup_egress_start(struct supervisor *s, struct ad_err *err);
 cJSON *sup_egress_json(const struct supervisor *s);
 void sup_egress_events(struct supervisor *s);
 void sup_egress_end(struct supervisor *s);
+/* supervisor_mcp.c: the session's MCP servers. Chosen from mcp.servers by the session's
+ * "mcp_servers" (all when it names none); the stdio ones into HELLO's config; the
+ * state of each for "ready" (agent_report: the agent's HELLO's "mcp"), with a warning
+ * event for each that failed; freed. */
+int sup_mcp_select(struct supervisor *s, const cJSON *opts, struct ad_err *err);
+void sup_mcp_hello(const struct supervisor *s, cJSON *config);
+cJSON *sup_mcp_report(struct supervisor *s, const cJSON *agent_report);
+void sup_mcp_end(struct supervisor *s);
 /* supervisor_tools.c: the tools the supervisor runs for the agent (HELLO's host_tools:
  * fetch_url and fetch_html when the session may reach any name), and one call of them,
  * answered with a TOOL_RESULT. */

@@ -1,0 +1,122 @@
+/* Checks of the network and MCP settings: see config_checks.h. */
+#include "config_checks.h"
+
+#include <arpa/inet.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <cjson/cJSON.h>
+
+#include "core/cleanup.h"
+#include "core/hostname.h"
+#include "core/json.h"
+#include "core/netclass.h"
+
+int check_host_pattern(const char *v, struct ad_err *err)
+{
+	return host_pattern_check(v, err);
+}
+
+/* "NAME:ADDRESS", as Docker's --add-host: the name before the first ':'. */
+int check_host_entry(const char *v, struct ad_err *err)
+{
+	const char *colon = strchr(v, ':');
+	char name[HOSTNAME_MAX + 2];
+	unsigned char addr[16];
+	if (colon == NULL || (size_t)(colon - v) >= sizeof(name))
+		return ad_err_set(err, 0, "\"%s\": expected NAME:ADDRESS", v);
+	snprintf(name, sizeof(name), "%.*s", (int)(colon - v), v);
+	if (!hostname_valid(name) || inet_pton(AF_INET, name, addr) == 1 || strchr(name, ':'))
+		return ad_err_set(err, 0, "\"%s\": \"%s\" is not a host name", v, name);
+	if (inet_pton(AF_INET, colon + 1, addr) != 1 && inet_pton(AF_INET6, colon + 1, addr) != 1)
+		return ad_err_set(err, 0, "\"%s\": \"%s\" is not an IPv4 or IPv6 address", v, colon + 1);
+	return 0;
+}
+
+int check_cidr(const char *v, struct ad_err *err)
+{
+	struct cidr c;
+	return cidr_parse(v, &c, err);
+}
+
+static bool word(const char *s, size_t max, const char *more)
+{
+	size_t n = strlen(s);
+	if (n == 0 || n > max)
+		return false;
+	for (const char *p = s; *p; p++)
+		if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') || strchr(more, *p)))
+			return false;
+	return true;
+}
+
+/* {"NAME": "value", ...}: names as word() takes them, string values. */
+static int string_map(const char *server, const char *field, const cJSON *m, const char *name_chars,
+		      struct ad_err *err)
+{
+	const cJSON *it;
+	if (!cJSON_IsObject(m))
+		return ad_err_set(err, 0, "%s: \"%s\" must be an object of strings", server, field);
+	cJSON_ArrayForEach(it, m)
+		if (!word(it->string, 128, name_chars) || !cJSON_IsString(it))
+			return ad_err_set(err, 0, "%s: %s \"%.100s\" must be a name of letters, digits and %s, "
+					  "with a string value", server, field, it->string, name_chars);
+	return 0;
+}
+
+static int check_server(const cJSON *s, struct ad_err *err)
+{
+	const char *name = s->string;
+	const cJSON *command = cJSON_GetObjectItemCaseSensitive(s, "command");
+	const cJSON *url = cJSON_GetObjectItemCaseSensitive(s, "url"), *it;
+	if (!word(name, 64, "_-"))
+		return ad_err_set(err, 0, "\"%.100s\": a server's name is 1 to 64 letters, digits, '_' or '-'", name);
+	if (!cJSON_IsObject(s) || (command == NULL) == (url == NULL))
+		return ad_err_set(err, 0, "%s: give either \"command\" (a stdio server, run in the sandbox) or "
+				  "\"url\" (a Streamable HTTP server)", name);
+	cJSON_ArrayForEach(it, s) {
+		static const char *const stdio_keys[] = { "command", "args", "env", "type" };
+		static const char *const http_keys[] = { "url", "headers", "type" };
+		const char *const *keys = command ? stdio_keys : http_keys;
+		size_t n = command ? 4 : 3, i = 0;
+		while (i < n && strcmp(it->string, keys[i]) != 0)
+			i++;
+		if (i == n)
+			return ad_err_set(err, 0, "%s: unknown field \"%.100s\"", name, it->string);
+	}
+	const char *type = json_str(s, "type");
+	if (cJSON_GetObjectItemCaseSensitive(s, "type") != NULL &&
+	    (type == NULL || strcmp(type, command ? "stdio" : "http") != 0))
+		return ad_err_set(err, 0, "%s: \"type\" is \"%s\" for this server", name, command ? "stdio" : "http");
+	if (url != NULL) {
+		if (!cJSON_IsString(url) || (strncmp(url->valuestring, "http://", 7) != 0 &&
+					     strncmp(url->valuestring, "https://", 8) != 0))
+			return ad_err_set(err, 0, "%s: \"url\" must be an http:// or https:// URL", name);
+		const cJSON *headers = cJSON_GetObjectItemCaseSensitive(s, "headers");
+		return headers ? string_map(name, "headers", headers, "-_", err) : 0;
+	}
+	if (!cJSON_IsString(command) || command->valuestring[0] == '\0')
+		return ad_err_set(err, 0, "%s: \"command\" must be a program (a string)", name);
+	const cJSON *args = cJSON_GetObjectItemCaseSensitive(s, "args");
+	if (args != NULL && !cJSON_IsArray(args))
+		return ad_err_set(err, 0, "%s: \"args\" must be an array of strings", name);
+	cJSON_ArrayForEach(it, args)
+		if (!cJSON_IsString(it))
+			return ad_err_set(err, 0, "%s: \"args\" must be an array of strings", name);
+	const cJSON *env = cJSON_GetObjectItemCaseSensitive(s, "env");
+	return env ? string_map(name, "env", env, "_", err) : 0;
+}
+
+int check_mcp_servers(const char *v, struct ad_err *err)
+{
+	_cleanup_cjson_ cJSON *servers = cJSON_Parse(v);
+	const cJSON *s;
+	if (!cJSON_IsObject(servers))
+		return ad_err_set(err, 0, "must be an object of servers");
+	if (cJSON_GetArraySize(servers) > 32)
+		return ad_err_set(err, 0, "at most 32 servers");
+	cJSON_ArrayForEach(s, servers)
+		if (check_server(s, err) < 0)
+			return -1;
+	return 0;
+}

@@ -1,0 +1,13 @@
+/* Inside the config module: the checks of the network and MCP settings (config_checks.c),
+ * for the table (config_table.c). Not for other modules. */
+#ifndef AGENTD_CORE_CONFIG_CHECKS_H
+#define AGENTD_CORE_CONFIG_CHECKS_H
+
+#include "core/err.h"
+
+int check_host_pattern(const char *v, struct ad_err *err);
+int check_host_entry(const char *v, struct ad_err *err);
+int check_cidr(const char *v, struct ad_err *err);
+int check_mcp_servers(const char *v, struct ad_err *err);
+
+#endif

@@ -1,0 +1,108 @@
+/* The session's MCP servers, as the supervisor sees them: which of the configured ones
+ * it gets (all, or the names it listed), the stdio ones handed to the agent in HELLO
+ * (they run in the sandbox), and what became of each, for "ready" (and a "warning"
+ * event for each that failed: the session goes on without it). */
+#include "supervisor_int.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include "core/json.h"
+#include "core/utf8.h"
+#include "core/log.h"
+
+int sup_mcp_select(struct supervisor *s, const cJSON *opts, struct ad_err *err)
+{
+	const cJSON *names = cJSON_GetObjectItemCaseSensitive(opts, "mcp_servers"), *n;
+	cJSON *all = cJSON_Parse(s->env->cfg->mcp.servers ? s->env->cfg->mcp.servers : "{}"), *srv;
+	if (!cJSON_IsObject(all)) {
+		cJSON_Delete(all);
+		return ad_err_set(err, 0, "mcp.servers is not an object");
+	}
+	if (names != NULL) {          /* checked by the gateway; again here */
+		cJSON *chosen = cJSON_CreateObject();
+		cJSON_ArrayForEach(n, names) {
+			srv = cJSON_IsString(n) ? cJSON_DetachItemFromObjectCaseSensitive(all, n->valuestring) : NULL;
+			if (srv == NULL) {
+				cJSON_Delete(chosen);
+				cJSON_Delete(all);
+				return ad_err_set(err, 0, "mcp_servers: \"%s\" is not a configured MCP server",
+						  cJSON_IsString(n) ? n->valuestring : "?");
+			}
+			cJSON_AddItemToObject(chosen, srv->string, srv);
+		}
+		cJSON_Delete(all);
+		all = chosen;
+	}
+	s->mcp_stdio = cJSON_CreateObject();
+	s->mcp_remote_specs = cJSON_CreateObject();
+	while ((srv = all->child) != NULL) {
+		cJSON_DetachItemViaPointer(all, srv);
+		bool stdio = cJSON_GetObjectItemCaseSensitive(srv, "command") != NULL;
+		cJSON_AddItemToObject(stdio ? s->mcp_stdio : s->mcp_remote_specs, srv->string, srv);
+	}
+	cJSON_Delete(all);
+	return 0;
+}
+
+void sup_mcp_hello(const struct supervisor *s, cJSON *config)
+{
+	if (cJSON_GetArraySize(s->mcp_stdio) == 0)
+		return;
+	const struct config *cfg = s->env->cfg;
+	cJSON_AddItemToObject(config, "mcp_servers", cJSON_Duplicate(s->mcp_stdio, true));
+	cJSON *lim = cJSON_AddObjectToObject(config, "mcp_limits");
+	cJSON_AddNumberToObject(lim, "start_timeout_s", (double)cfg->mcp.start_timeout_s);
+	cJSON_AddNumberToObject(lim, "call_timeout_s", (double)cfg->mcp.call_timeout_s);
+	cJSON_AddNumberToObject(lim, "max_output", (double)cfg->mcp.max_output);
+}
+
+/* One server's state for "ready", checked (the agent's word on its own servers is the
+ * sandbox's: only the fields we know, as types we know). */
+static cJSON *state_of(const cJSON *v)
+{
+	const char *state = json_str(v, "state"), *error = json_str(v, "error");
+	const cJSON *tools = cJSON_GetObjectItemCaseSensitive(v, "tools");
+	cJSON *o = cJSON_CreateObject();
+	cJSON_AddStringToObject(o, "state", state && strcmp(state, "ready") == 0 ? "ready" : "failed");
+	cJSON_AddNumberToObject(o, "tools", cJSON_IsNumber(tools) && tools->valuedouble >= 0 ? tools->valuedouble : 0);
+	if (error != NULL || !state || strcmp(state, "ready") != 0) {
+		char text[AD_ERR_MSG_MAX];
+		utf8_sanitise(error ? error : "it did not start", text, sizeof(text));
+		cJSON_AddStringToObject(o, "error", text);
+	}
+	return o;
+}
+
+cJSON *sup_mcp_report(struct supervisor *s, const cJSON *agent_report)
+{
+	cJSON *r = cJSON_CreateObject();
+	const cJSON *srv;
+	cJSON_ArrayForEach(srv, s->mcp_stdio) {
+		const cJSON *v = cJSON_GetObjectItemCaseSensitive(agent_report, srv->string);
+		cJSON_AddItemToObject(r, srv->string, state_of(v));
+	}
+	cJSON_ArrayForEach(srv, s->mcp_remote_state)
+		cJSON_AddItemToObject(r, srv->string, state_of(srv));
+	cJSON_ArrayForEach(srv, r) {
+		const char *error = json_str(srv, "error");
+		if (error == NULL)
+			continue;
+		char msg[AD_ERR_MSG_MAX + 128];
+		snprintf(msg, sizeof(msg), "the MCP server %s is not available: %s", srv->string, error);
+		log_warn("session %s: %s", s->id, msg);
+		cJSON *w = cJSON_CreateObject();
+		cJSON_AddStringToObject(w, "type", "warning");
+		cJSON_AddStringToObject(w, "message", msg);
+		sup_to_gateway(s, w);
+	}
+	return r;
+}
+
+void sup_mcp_end(struct supervisor *s)
+{
+	cJSON_Delete(s->mcp_stdio);
+	cJSON_Delete(s->mcp_remote_specs);
+	cJSON_Delete(s->mcp_remote_state);
+	s->mcp_stdio = s->mcp_remote_specs = s->mcp_remote_state = NULL;
+}
