@@ -98,7 +98,7 @@ endef
 $(eval $(call flavour,rel,))
 $(eval $(call flavour,asan,$(SAN_CFLAGS)))
 
-.PHONY: all deps ui-deps run test test-rel test-asan run-tests check-layout ui-test static-deps bench fuzz install \
+.PHONY: all deps ui-deps mcp-deps run test test-rel test-asan run-tests check-layout ui-test static-deps bench fuzz install \
         uninstall clean
 .DEFAULT_GOAL := all
 
@@ -113,23 +113,34 @@ deps:
 	for p in $(DEB_PKGS); do \
 		dpkg-query -W -f='$${Status}' "$$p" 2>/dev/null | grep -q "ok installed" || missing="$$missing $$p"; \
 	done; \
-	if [ -z "$$missing" ]; then echo "deps: all present"; $(MAKE) --no-print-directory ui-deps; exit $$?; fi; \
+	if [ -z "$$missing" ]; then echo "deps: all present"; $(MAKE) --no-print-directory ui-deps mcp-deps; exit $$?; fi; \
 	echo "deps: installing$$missing"; \
 	sudo=""; [ "$$(id -u)" = 0 ] || sudo=sudo; \
 	export DEBIAN_FRONTEND=noninteractive; \
 	$$sudo apt-get update -q && $$sudo apt-get install -y -q --no-install-recommends $$missing
-	@$(MAKE) --no-print-directory ui-deps
+	@$(MAKE) --no-print-directory ui-deps mcp-deps
 
-# The browser tests' one npm package (playwright-core, pinned in tests/ui/package-lock.json),
-# installed again when node_modules is missing or older than the lockfile. Node.js and npm
-# are the machine's (node --test needs Node 20).
+# npm packages the tests need, each folder pinned by its package-lock.json: installed
+# again when node_modules is missing or older than the lockfile. Node.js and npm are the
+# machine's (node --test needs Node 20). $(1): the folder, $(2): what for.
+define npm_ci
+	@command -v npm >/dev/null 2>&1 || { echo "$@: Node.js 20 and npm are needed for $(2)" >&2; exit 1; }
+	@if [ ! -d $(1)/node_modules ] || [ $(1)/package-lock.json -nt $(1)/node_modules ]; then \
+		echo "$@: npm ci in $(1)"; \
+		(cd $(1) && npm ci --ignore-scripts --no-audit --no-fund --loglevel=error) && touch $(1)/node_modules; \
+	else echo "$@: $(1)/node_modules up to date"; fi
+endef
+
+# The browser tests' one package (playwright-core).
 UI_DIR := tests/ui
 ui-deps:
-	@command -v npm >/dev/null 2>&1 || { echo "ui-deps: Node.js 20 and npm are needed for the browser tests" >&2; exit 1; }
-	@if [ ! -d $(UI_DIR)/node_modules ] || [ $(UI_DIR)/package-lock.json -nt $(UI_DIR)/node_modules ]; then \
-		echo "ui-deps: npm ci in $(UI_DIR)"; \
-		(cd $(UI_DIR) && npm ci --ignore-scripts --no-audit --no-fund --loglevel=error) && touch $(UI_DIR)/node_modules; \
-	else echo "ui-deps: $(UI_DIR)/node_modules up to date"; fi
+	$(call npm_ci,$(UI_DIR),the browser tests)
+
+# The MCP tests' server (@modelcontextprotocol/server-everything), bound into the
+# sandboxes of tests/integration/test_mcp.py.
+MCP_DIR := tests/mcp
+mcp-deps:
+	$(call npm_ci,$(MCP_DIR),the MCP tests)
 
 # make run keeps its state in the tree: the settings below are what the CLI needs too
 # (tokens live in the state directory), so they are printed as the command to use.

@@ -30,6 +30,9 @@ void mcp_stdio_tooldefs(struct mcp_stdio *m, cJSON *tools);
 /* {"NAME": {"state": "ready" | "failed", "tools": N, "error"?: "..."}} */
 cJSON *mcp_stdio_report(const struct mcp_stdio *m);
 bool mcp_stdio_has(struct mcp_stdio *m, const char *name);
+/* Before a model call: a server that said its tools changed (list_changed) is listed
+ * again; true when any was (the definitions are then to be taken anew). */
+bool mcp_stdio_refresh(struct mcp_stdio *m);
 /* Call the tool named name (the model's name) into r. cancel_fd readable (a CANCEL from
  * the supervisor, not read here) stops the wait: true then. */
 bool mcp_stdio_call(struct mcp_stdio *m, const char *name, const cJSON *input, int cancel_fd, struct tool_result *r);

@@ -23,6 +23,7 @@ struct agent {
 	cJSON *tooldefs;            /* the request's tools array */
 	const cJSON *host_tools;    /* those of them the supervisor runs (in hello), or NULL */
 	struct mcp_stdio *mcp;      /* the stdio MCP servers it runs, or NULL */
+	int base_tools;             /* tooldefs before the stdio MCP servers' (which come last) */
 	struct conv *conv;
 	bool running;               /* between a TURN and its done or error event */
 };

@@ -47,6 +47,7 @@ static int start_mcp(struct agent *a, const cJSON *c, struct ad_err *err)
 	struct mcp_stdio_limits l = { (unsigned)start_s, (unsigned)call_s, (size_t)max_output };
 	if ((a->mcp = mcp_stdio_start(servers, a->workspace, &l)) == NULL)
 		return ad_err_set(err, ENOMEM, "agent");
+	a->base_tools = cJSON_GetArraySize(a->tooldefs);
 	mcp_stdio_tooldefs(a->mcp, a->tooldefs);
 	return 0;
 }

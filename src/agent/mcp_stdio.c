@@ -53,6 +53,7 @@ static int list_tools(struct mcp_stdio *m, struct server *v, uint64_t deadline, 
 	const char *cursor = NULL;
 	char why[128];
 	size_t before = mcp_toolset_count(m->ts);
+	v->changed = false;
 	if (mcp_toolset_begin(m->ts, v->name, err) < 0)
 		return -1;
 	do {
@@ -73,7 +74,7 @@ static int list_tools(struct mcp_stdio *m, struct server *v, uint64_t deadline, 
 		if (rc < 0)
 			return ad_err_prefix(err, "tools/list");
 	} while (cursor != NULL);
-	v->tools = mcp_toolset_count(m->ts) - before;
+	v->tools = mcp_toolset_count(m->ts) - (before - v->tools);
 	return 0;
 }
 
@@ -136,6 +137,26 @@ static struct server *server_of(struct mcp_stdio *m, const char *name, const cha
 		if (strcmp(m->s[i].name, server) == 0)
 			return &m->s[i];
 	return NULL;
+}
+
+bool mcp_stdio_refresh(struct mcp_stdio *m)
+{
+	bool relisted = false;
+	for (size_t i = 0; m != NULL && i < m->n; i++) {
+		struct server *v = &m->s[i];
+		struct ad_err e = { 0, "" };
+		mcp_server_poll(v);
+		if (v->failed || !v->changed)
+			continue;
+		relisted = true;
+		uint64_t deadline = clock_mono_ns() + (uint64_t)m->lim.start_timeout_s * 1000000000u;
+		if (list_tools(m, v, deadline, &e) < 0) {
+			mcp_toolset_begin(m->ts, v->name, &e);     /* its tools go with it */
+			v->tools = 0;
+			mcp_server_fail(v, e.msg[0] ? e.msg : "listing its tools again failed");
+		}
+	}
+	return relisted;
 }
 
 bool mcp_stdio_has(struct mcp_stdio *m, const char *name)

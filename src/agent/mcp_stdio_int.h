@@ -23,6 +23,7 @@ struct server {
 	bool failed;
 	char error[AD_ERR_MSG_MAX];
 	size_t tools;
+	bool changed;                   /* it sent notifications/tools/list_changed */
 };
 
 struct mcp_stdio {
@@ -47,6 +48,8 @@ int mcp_server_send(struct server *v, const cJSON *msg, uint64_t deadline);
  * asks meanwhile is answered. cancel_fd (-1: none) readable ends it (CANCELLED). */
 int mcp_server_answer(struct server *v, int64_t id, uint64_t deadline, int cancel_fd, struct mcp_msg *m,
 		      struct ad_err *err);
+/* What it sent while nobody waited (notifications), taken without waiting. */
+void mcp_server_poll(struct server *v);
 /* A wait's end as a person reads it. */
 const char *mcp_server_ended(int rc, unsigned timeout_s, char *buf, size_t size);
 

@@ -145,11 +145,12 @@ static int next_msg(struct server *v, uint64_t deadline, int cancel_fd, struct m
 		if (v->len >= MCP_MESSAGE_MAX)
 			return ad_err_set(err, 0, "a message of more than %u bytes", MCP_MESSAGE_MAX), BROKEN;
 		uint64_t now = clock_mono_ns();
-		if (now >= deadline)
-			return TIMED_OUT;
 		struct pollfd p[3] = { { v->from, POLLIN, 0 }, { v->err, POLLIN, 0 }, { cancel_fd, POLLIN, 0 } };
-		if (poll(p, 3, (int)((deadline - now) / 1000000u) + 1) < 0 && errno != EINTR)
+		int n = poll(p, 3, now >= deadline ? 0 : (int)((deadline - now) / 1000000u) + 1);
+		if (n < 0 && errno != EINTR)
 			return GONE;
+		if (n == 0 && clock_mono_ns() >= deadline)
+			return TIMED_OUT;
 		if (p[2].revents)
 			return CANCELLED;
 		if (p[1].revents)
@@ -164,10 +165,10 @@ static int next_msg(struct server *v, uint64_t deadline, int cancel_fd, struct m
 			v->in = more;
 			v->alloc = alloc;
 		}
-		ssize_t n = read(v->from, v->in + v->len, v->alloc - v->len);
-		if (n == 0 || (n < 0 && errno != EINTR && errno != EAGAIN))
+		ssize_t got = read(v->from, v->in + v->len, v->alloc - v->len);
+		if (got == 0 || (got < 0 && errno != EINTR && errno != EAGAIN))
 			return GONE;
-		v->len += n > 0 ? (size_t)n : 0;
+		v->len += got > 0 ? (size_t)got : 0;
 	}
 }
 
@@ -180,6 +181,8 @@ int mcp_server_answer(struct server *v, int64_t id, uint64_t deadline, int cance
 			return rc;
 		if ((m->kind == MCP_MSG_RESULT || m->kind == MCP_MSG_ERROR) && (m->id == id || m->id == 0))
 			return GOT;
+		if (m->kind == MCP_MSG_NOTIFICATION && strcmp(m->method, MCP_TOOLS_LIST_CHANGED) == 0)
+			v->changed = true;
 		if (m->kind == MCP_MSG_REQUEST) {
 			cJSON *a = mcp_answer(m);
 			if (a != NULL && mcp_server_send(v, a, deadline) < 0)
@@ -201,3 +204,15 @@ const char *mcp_server_ended(int rc, unsigned timeout_s, char *buf, size_t size)
 	return buf;
 }
 
+
+void mcp_server_poll(struct server *v)
+{
+	struct mcp_msg m;
+	struct ad_err e;
+	/* no request has id -1: only what comes unasked is read, until nothing is there */
+	int rc = v->failed ? TIMED_OUT : mcp_server_answer(v, -1, clock_mono_ns(), -1, &m, &e);
+	if (rc == GOT)
+		mcp_msg_free(&m);
+	else if (rc == GONE || rc == BROKEN)
+		mcp_server_fail(v, rc == GONE ? "the server exited" : e.msg);
+}

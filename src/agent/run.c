@@ -250,6 +250,11 @@ static int model_calls(struct run *r, struct ad_err *err)
 		struct ad_err why;
 		if (conv_check(conv_messages(a->conv), &why) < 0)
 			return end_error(r, "agent_error", why.msg, err);
+		if (mcp_stdio_refresh(a->mcp)) {       /* a server's tools changed */
+			while (cJSON_GetArraySize(a->tooldefs) > a->base_tools)
+				cJSON_DeleteItemFromArray(a->tooldefs, a->base_tools);
+			mcp_stdio_tooldefs(a->mcp, a->tooldefs);
+		}
 		cJSON *req = conv_request(a->conv, r->model, a->max_tokens, r->system, a->tooldefs);
 		if (req == NULL)
 			return ad_err_set(err, ENOMEM, "model request");

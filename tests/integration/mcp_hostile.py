@@ -1,7 +1,8 @@
 """A hostile MCP server over stdio, for test_mcp.py: `garbage` answers everything with
 bytes that are not JSON; `silent` never answers; `huge` opens properly and offers a tool
 `flood` whose result is 5 MB of text; `hang` opens properly and offers a tool `wait`
-that is never answered. Standard library only: it runs inside the sandbox."""
+that is never answered; `changing` offers `grow`, which adds a tool `grown` and says so
+(notifications/tools/list_changed). Standard library only: it runs inside the sandbox."""
 
 import json
 import sys
@@ -14,7 +15,7 @@ def send(obj):
     sys.stdout.flush()
 
 
-TOOLS = {"huge": "flood", "hang": "wait"}
+TOOLS = {"huge": ["flood"], "hang": ["wait"], "changing": ["grow"]}
 
 for line in sys.stdin:
     if MODE == "silent":
@@ -33,7 +34,11 @@ for line in sys.stdin:
             "serverInfo": {"name": MODE, "version": "0"}}})
     elif method == "tools/list":
         send({"jsonrpc": "2.0", "id": mid, "result": {"tools": [
-            {"name": TOOLS[MODE], "description": "a tool", "inputSchema": {"type": "object"}}]}})
+            {"name": t, "description": "a tool", "inputSchema": {"type": "object"}} for t in TOOLS[MODE]]}})
+    elif method == "tools/call" and MODE == "changing":
+        TOOLS[MODE] = ["grow", "grown"]
+        send({"jsonrpc": "2.0", "id": mid, "result": {"content": [{"type": "text", "text": "grew"}]}})
+        send({"jsonrpc": "2.0", "method": "notifications/tools/list_changed"})
     elif method == "tools/call" and MODE == "huge":
         send({"jsonrpc": "2.0", "id": mid, "result": {"content": [{"type": "text", "text": "x" * 5_000_000}]}})
     elif method == "tools/call":

@@ -134,3 +134,16 @@ def test_a_hostile_server_gets_a_capped_result_and_a_timeout(daemon_factory, moc
     res = call(d, mock, sid, "mcp__hang__wait", {})
     assert res.get("is_error") and "no answer within 2 s" in result_text(res), res
     finish(d, mock)
+
+
+def test_a_server_whose_tools_change_is_listed_again(daemon_factory, mock):
+    servers = {"changing": {"command": "python3", "args": ["/opt/hostile/mcp_hostile.py", "changing"]}}
+    d = start_chat_daemon(daemon_factory, mock, settings=stdio_settings(servers))
+    sid, s = session(d)
+    assert s["mcp"]["changing"] == {"state": "ready", "tools": 1}, s
+    n = len(mock.requests)
+    res = call(d, mock, sid, "mcp__changing__grow", {})
+    assert result_text(res) == "grew", res
+    assert "mcp__changing__grown" not in tools_offered(mock, n)
+    assert "mcp__changing__grown" in tools_offered(mock, n + 1)
+    finish(d, mock)
