@@ -59,9 +59,10 @@ struct egress_target {
 int egress_check(const struct egress_rules *r, const char *host, uint16_t port, struct egress_target *t,
 		 struct ad_err *why);
 /* A TCP connection to the first of t's addresses that answers within the rules'
- * timeout (O_NONBLOCK, O_CLOEXEC), or -1; *used gets its address. */
-int egress_connect(const struct egress_rules *r, const struct egress_target *t, struct sockaddr_storage *used,
-		   struct ad_err *err);
+ * timeout (O_NONBLOCK, O_CLOEXEC), or -1; *used gets its address. cancel_fd (-1: none)
+ * readable gives up at once (ECANCELED). */
+int egress_connect(const struct egress_rules *r, const struct egress_target *t, int cancel_fd,
+		   struct sockaddr_storage *used, struct ad_err *err);
 /* One "egress" event (decision, method, host, port, address?, reason?) as a log line of
  * session id's. */
 void egress_log(const char *id, const cJSON *ev);

@@ -289,7 +289,7 @@ static void serve(struct conn *c)
 		egress_note(c->p, event(c, "refused", why.msg));
 		return;
 	}
-	if ((c->sfd = egress_connect(c->p->rules, &t, &used, &why)) < 0) {
+	if ((c->sfd = egress_connect(c->p->rules, &t, c->p->stop_fd, &used, &why)) < 0) {
 		snprintf(body, sizeof(body), "agentd: %s", why.msg);
 		egress_reply_status(c->cfd, 502, "Bad Gateway", body);
 		egress_note(c->p, event(c, "failed", why.msg));

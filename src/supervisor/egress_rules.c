@@ -197,7 +197,7 @@ int egress_check(const struct egress_rules *r, const char *host, uint16_t port, 
 }
 
 /* One address: a non-blocking connect, waited for until deadline. */
-static int connect_one(const struct sockaddr_storage *a, uint64_t deadline_ns, struct ad_err *err)
+static int connect_one(const struct sockaddr_storage *a, uint64_t deadline_ns, int cancel_fd, struct ad_err *err)
 {
 	int fd = socket(a->ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (fd < 0)
@@ -212,8 +212,12 @@ static int connect_one(const struct sockaddr_storage *a, uint64_t deadline_ns, s
 			e = ETIMEDOUT;
 			break;
 		}
-		struct pollfd p = { fd, POLLOUT, 0 };
-		int n = poll(&p, 1, (int)((deadline_ns - now) / 1000000u) + 1);
+		struct pollfd p[2] = { { fd, POLLOUT, 0 }, { cancel_fd, POLLIN, 0 } };
+		int n = poll(p, 2, (int)((deadline_ns - now) / 1000000u) + 1);
+		if (n > 0 && p[1].revents) {
+			e = ECANCELED;
+			break;
+		}
 		if (n > 0) {
 			socklen_t sl = sizeof(e);
 			if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &e, &sl) < 0)
@@ -228,13 +232,13 @@ static int connect_one(const struct sockaddr_storage *a, uint64_t deadline_ns, s
 	return ad_err_set(err, e, "connect");
 }
 
-int egress_connect(const struct egress_rules *r, const struct egress_target *t, struct sockaddr_storage *used,
-		   struct ad_err *err)
+int egress_connect(const struct egress_rules *r, const struct egress_target *t, int cancel_fd,
+		   struct sockaddr_storage *used, struct ad_err *err)
 {
 	uint64_t deadline = clock_mono_ns() + (uint64_t)r->connect_timeout_s * 1000000000u;
 	char addr[INET6_ADDRSTRLEN] = "";
 	for (unsigned i = 0; i < t->naddrs; i++) {
-		int fd = connect_one(&t->addrs[i], deadline, err);
+		int fd = connect_one(&t->addrs[i], deadline, cancel_fd, err);
 		egress_addr_text(&t->addrs[i], addr, sizeof(addr));
 		if (fd >= 0) {
 			*used = t->addrs[i];

@@ -121,6 +121,7 @@ static int start_sandbox(struct supervisor *s, const cJSON *join, struct ad_err 
 	sandbox_env_free(envp);
 	if (rc < 0 || (egress && sup_egress_start(s, err) < 0))
 		return -1;
+	sup_mcp_open_remote(s);    /* while the sandbox sets itself up */
 	/* an agent already gone (a sandbox whose set-up failed) is found by the loop, which
 	 * waits for the sandbox's end and says why it ended */
 	if (send_hello(s, err) < 0 && err->errnum != EPIPE && err->errnum != ECONNRESET)

@@ -37,6 +37,8 @@ struct supervisor {
 	cJSON *mcp_stdio;             /* {"NAME": spec}: the agent runs these */
 	cJSON *mcp_remote_specs;      /* {"NAME": spec}: Streamable HTTP, ours to call */
 	cJSON *mcp_remote_state;      /* {"NAME": {state, tools, error?}} */
+	struct mcp_toolset *mcp_tools;    /* the remote servers' tools */
+	struct mcp_remote **mcp_remote;   /* open ones, NULL-terminated, or NULL */
 	bool joined;                  /* the agent joined a shared sandbox (not ours to end) */
 	const cJSON *join_cgroup;     /* then: that sandbox's cgroup */
 	bool in_call;                 /* a model call is streaming */
@@ -109,13 +111,20 @@ void sup_egress_end(struct supervisor *s);
  * state of each for "ready" (agent_report: the agent's HELLO's "mcp"), with a warning
  * event for each that failed; freed. */
 int sup_mcp_select(struct supervisor *s, const cJSON *opts, struct ad_err *err);
+/* The Streamable HTTP servers opened and listed (each failure noted in its state). */
+void sup_mcp_open_remote(struct supervisor *s);
+/* A tool of theirs: the call's TOOL_RESULT payload content into r (a new object with
+ * content and is_error); false when name is not one of theirs. */
+bool sup_mcp_call(struct supervisor *s, const char *name, const cJSON *input, cJSON *r);
+/* Their tools' definitions, appended to tools. */
+void sup_mcp_tooldefs(struct supervisor *s, cJSON *tools);
 void sup_mcp_hello(const struct supervisor *s, cJSON *config);
 cJSON *sup_mcp_report(struct supervisor *s, const cJSON *agent_report);
 void sup_mcp_end(struct supervisor *s);
 /* supervisor_tools.c: the tools the supervisor runs for the agent (HELLO's host_tools:
  * fetch_url and fetch_html when the session may reach any name), and one call of them,
  * answered with a TOOL_RESULT. */
-cJSON *sup_host_tools(const struct supervisor *s);
+cJSON *sup_host_tools(struct supervisor *s);
 int sup_tool_call(struct supervisor *s, const cJSON *call, struct ad_err *err);
 /* The last call's usage event, if it waits (see supervisor_frames.c). */
 void sup_flush_usage(struct supervisor *s);

@@ -5,10 +5,12 @@
 #include "supervisor_int.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "core/json.h"
 #include "core/utf8.h"
+#include "supervisor/mcp_remote.h"
 #include "core/log.h"
 
 int sup_mcp_select(struct supervisor *s, const cJSON *opts, struct ad_err *err)
@@ -99,8 +101,94 @@ cJSON *sup_mcp_report(struct supervisor *s, const cJSON *agent_report)
 	return r;
 }
 
+/* While a server opens, nothing of the gateway's is read (no TURN may reach the agent
+ * before its HELLO); only its time limit ends a server that does not answer. */
+void sup_mcp_open_remote(struct supervisor *s)
+{
+	const struct config *cfg = s->env->cfg;
+	size_t n = (size_t)cJSON_GetArraySize(s->mcp_remote_specs), i = 0;
+	const cJSON *srv;
+	s->mcp_remote_state = cJSON_CreateObject();
+	if (n == 0 || (s->mcp_tools = mcp_toolset_new()) == NULL ||
+	    (s->mcp_remote = calloc(n + 1, sizeof(*s->mcp_remote))) == NULL)
+		return;
+	cJSON_ArrayForEach(srv, s->mcp_remote_specs) {
+		struct mcp_remote_spec spec = {
+			.name = srv->string, .url = json_str(srv, "url"),
+			.headers = cJSON_GetObjectItemCaseSensitive(srv, "headers"),
+			.timeout_s = (unsigned)cfg->mcp.start_timeout_s, .call_timeout_s = (unsigned)cfg->mcp.call_timeout_s,
+			.max_output = (size_t)cfg->mcp.max_output,
+		};
+		struct ad_err e;
+		size_t before = mcp_toolset_count(s->mcp_tools);
+		struct mcp_remote *r = mcp_remote_open(&spec, s->mcp_tools, NULL, NULL, &e);
+		cJSON *st = cJSON_AddObjectToObject(s->mcp_remote_state, srv->string);
+		cJSON_AddStringToObject(st, "state", r ? "ready" : "failed");
+		cJSON_AddNumberToObject(st, "tools", r ? (double)(mcp_toolset_count(s->mcp_tools) - before) : 0);
+		if (r == NULL)
+			cJSON_AddStringToObject(st, "error", e.msg);
+		else
+			s->mcp_remote[i++] = r;
+	}
+}
+
+void sup_mcp_tooldefs(struct supervisor *s, cJSON *tools)
+{
+	cJSON *defs = s->mcp_tools ? mcp_toolset_defs(s->mcp_tools) : NULL, *d;
+	while (defs != NULL && (d = cJSON_DetachItemFromArray(defs, 0)) != NULL)
+		cJSON_AddItemToArray(tools, d);
+	cJSON_Delete(defs);
+}
+
+/* A cancel or the gateway's end, read while a call runs (as during a model call). */
+static bool call_abort(void *ctx)
+{
+	return sup_during_call(ctx);
+}
+
+bool sup_mcp_call(struct supervisor *s, const char *name, const cJSON *input, cJSON *r)
+{
+	const char *server, *tool;
+	if (s->mcp_tools == NULL || mcp_toolset_find(s->mcp_tools, name, &server, &tool) < 0)
+		return false;
+	struct mcp_remote *remote = NULL;
+	const cJSON *srv;
+	size_t i = 0;
+	cJSON_ArrayForEach(srv, s->mcp_remote_specs)
+		if (strcmp(srv->string, server) == 0)
+			break;
+	cJSON_ArrayForEach(srv, s->mcp_remote_state) {   /* the open ones, in order */
+		if (strcmp(json_str(srv, "state"), "ready") != 0)
+			continue;
+		if (strcmp(srv->string, server) == 0) {
+			remote = s->mcp_remote[i];
+			break;
+		}
+		i++;
+	}
+	cJSON *content = NULL;
+	bool is_error = true;
+	struct ad_err e;
+	if (remote == NULL || mcp_remote_call(remote, tool, input, call_abort, s, &content, &is_error, &e) < 0) {
+		char msg[AD_ERR_MSG_MAX + 64];
+		snprintf(msg, sizeof(msg), "the MCP server %s: %s", server, remote ? e.msg : "is not open");
+		cJSON_AddStringToObject(r, "content", msg);
+		is_error = true;
+	} else {
+		cJSON_AddItemToObject(r, "content", content);
+	}
+	cJSON_AddBoolToObject(r, "is_error", is_error);
+	return true;
+}
+
 void sup_mcp_end(struct supervisor *s)
 {
+	for (size_t i = 0; s->mcp_remote != NULL && s->mcp_remote[i] != NULL; i++)
+		mcp_remote_close(s->mcp_remote[i]);
+	free(s->mcp_remote);
+	s->mcp_remote = NULL;
+	mcp_toolset_free(s->mcp_tools);
+	s->mcp_tools = NULL;
 	cJSON_Delete(s->mcp_stdio);
 	cJSON_Delete(s->mcp_remote_specs);
 	cJSON_Delete(s->mcp_remote_state);

@@ -10,9 +10,13 @@
 /* What the model gets of a page, at most: about 50 000 tokens. */
 #define FETCH_TEXT_MAX (200u << 10)
 
-cJSON *sup_host_tools(const struct supervisor *s)
+cJSON *sup_host_tools(struct supervisor *s)
 {
-	return egress_rules_any(&s->egress) ? fetch_tooldefs() : NULL;
+	cJSON *tools = egress_rules_any(&s->egress) ? fetch_tooldefs() : cJSON_CreateArray();
+	sup_mcp_tooldefs(s, tools);
+	if (cJSON_GetArraySize(tools) == 0)
+		tools = (cJSON_Delete(tools), NULL);
+	return tools;
 }
 
 static int answer(struct supervisor *s, const char *id, const char *text, bool is_error, struct ad_err *err)
@@ -38,6 +42,14 @@ int sup_tool_call(struct supervisor *s, const cJSON *call, struct ad_err *err)
 	const cJSON *input = cJSON_GetObjectItemCaseSensitive(call, "input");
 	if (id == NULL || name == NULL || !cJSON_IsObject(input))
 		return ad_err_set(err, 0, "a tool_call frame needs id, name (strings) and input (an object)");
+	cJSON *mcp = cJSON_CreateObject();
+	if (sup_mcp_call(s, name, input, mcp)) {
+		cJSON_AddStringToObject(mcp, "id", id);
+		int rc = sup_to_agent(s, FRAME_TOOL_RESULT, mcp, err);
+		cJSON_Delete(mcp);
+		return rc;
+	}
+	cJSON_Delete(mcp);
 	bool readable = strcmp(name, "fetch_url") == 0;
 	if (!egress_rules_any(&s->egress) || (!readable && strcmp(name, "fetch_html") != 0))
 		return answer(s, id, "unknown tool: this session has no such tool", true, err);

@@ -36,9 +36,10 @@ for line in sys.stdin:
         send({"jsonrpc": "2.0", "id": mid, "result": {"tools": [
             {"name": t, "description": "a tool", "inputSchema": {"type": "object"}} for t in TOOLS[MODE]]}})
     elif method == "tools/call" and MODE == "changing":
+        # said before the answer: the agent has read it by the time the call is over
         TOOLS[MODE] = ["grow", "grown"]
-        send({"jsonrpc": "2.0", "id": mid, "result": {"content": [{"type": "text", "text": "grew"}]}})
         send({"jsonrpc": "2.0", "method": "notifications/tools/list_changed"})
+        send({"jsonrpc": "2.0", "id": mid, "result": {"content": [{"type": "text", "text": "grew"}]}})
     elif method == "tools/call" and MODE == "huge":
         send({"jsonrpc": "2.0", "id": mid, "result": {"content": [{"type": "text", "text": "x" * 5_000_000}]}})
     elif method == "tools/call":

@@ -10,9 +10,10 @@ import sys
 
 import pytest
 
-from chat_util import (calls, chat_ok, finish, mock, only_result, start_chat_daemon,  # noqa: F401
-                       tool_results, result_text, tool_use)
+from chat_util import (calls, chat_ok, finish, mock, only_result, read_events,  # noqa: F401
+                       result_text, start_chat_daemon, tool_results, tool_use)
 from conftest import assert_json_error, poll
+from nethost import nethost  # noqa: F401
 import sandbox_util as su
 
 MCP_DIR = pathlib.Path(__file__).resolve().parents[1] / "mcp"
@@ -113,9 +114,13 @@ def test_a_server_that_fails_is_reported_and_the_session_goes_on(daemon_factory,
     assert m["missing"]["state"] == "failed" and "/no/such/program" in m["missing"]["error"], m
     assert m["garbage"]["state"] == "failed" and m["garbage"]["error"], m
     assert m["silent"]["state"] == "failed" and "no answer within 3 s" in m["silent"]["error"], m
-    events = d.get(f"/api/sessions/{sid}/history").json()
-    warnings = [line for line in d.stderr.splitlines() if "MCP server crash is not available" in line]
-    assert warnings, d.stderr[-3000:]
+    # each failure is a warning in the session's events, before its ready
+    events = read_events(d, sid, 5)
+    assert [e.event for e in events] == ["warning"] * 4 + ["ready"], events
+    said = " ".join(e.data["message"] for e in events[:4])
+    for name in ("crash", "missing", "garbage", "silent"):
+        assert f"the MCP server {name} is not available" in said, said
+    assert "MCP server crash is not available" in d.stderr
     res = call(d, mock, sid, "mcp__everything__echo", {"message": "still here"})
     assert "Echo: still here" in result_text(res)
     finish(d, mock)
@@ -146,4 +151,86 @@ def test_a_server_whose_tools_change_is_listed_again(daemon_factory, mock):
     assert result_text(res) == "grew", res
     assert "mcp__changing__grown" not in tools_offered(mock, n)
     assert "mcp__changing__grown" in tools_offered(mock, n + 1)
+    finish(d, mock)
+
+
+# --------------------------------------------------------------------------- Streamable HTTP
+
+@pytest.fixture
+def http_everything(nethost):
+    """server-everything in Streamable HTTP mode inside a test host's namespace (it
+    listens on every interface of that namespace only): its URL."""
+    import subprocess
+    env = dict(os.environ, PORT="8080")
+    proc = subprocess.Popen(nethost.exec_args(["node", str(everything_dir() / "dist" / "index.js"), "streamableHttp"]),
+                            env=env, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.PIPE)
+    import socket
+
+    def up():
+        try:
+            socket.create_connection((nethost.addr, 8080), timeout=1).close()
+            return True
+        except OSError:
+            assert proc.poll() is None, proc.stderr.read().decode(errors="replace")
+            return False
+    try:
+        assert poll(up, su.HOST_WAIT), "server-everything did not listen"
+        yield f"http://{nethost.addr}:8080/mcp"
+    finally:
+        proc.kill()
+        proc.wait(timeout=30)
+        proc.stderr.close()
+
+
+@pytest.fixture
+def garbage_http():
+    """A loopback HTTP server that answers every POST with 200 and text that is no JSON."""
+    import http.server
+    import threading
+
+    class H(http.server.BaseHTTPRequestHandler):
+        def do_POST(self):
+            self.rfile.read(int(self.headers.get("Content-Length", 0)))
+            body = b"<html>not an MCP server</html>"
+            self.send_response(200)
+            self.send_header("Content-Type", "text/html")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *a):
+            pass
+    srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), H)
+    t = threading.Thread(target=srv.serve_forever, daemon=True)
+    t.start()
+    yield f"http://127.0.0.1:{srv.server_address[1]}/mcp"
+    srv.shutdown()
+    srv.server_close()
+
+
+def test_a_streamable_http_server_is_called_by_the_supervisor(daemon_factory, mock, http_everything, garbage_http):
+    from conftest import free_port
+    servers = {"remote": {"url": http_everything, "headers": {"X-Test-Token": "${MCP_TEST_TOKEN}"}},
+               "refused": {"url": f"http://127.0.0.1:{free_port()}/mcp"},
+               "garbage": {"url": garbage_http},
+               "unset": {"url": http_everything, "headers": {"Authorization": "Bearer ${MCP_NOT_SET}"}}}
+    d = start_chat_daemon(daemon_factory, mock, settings={"mcp": {"servers": servers}},
+                          MCP_TEST_TOKEN="s3cret")
+    sid, s = session(d)
+    m = s["mcp"]
+    assert m["remote"]["state"] == "ready" and m["remote"]["tools"] >= 5, m
+    assert m["refused"]["state"] == "failed" and m["refused"]["error"], m
+    assert m["garbage"]["state"] == "failed" and m["garbage"]["error"], m
+    assert m["unset"]["state"] == "failed" and "MCP_NOT_SET" in m["unset"]["error"], m
+    res = call(d, mock, sid, "mcp__remote__echo", {"message": "over http"})
+    assert "Echo: over http" in result_text(res) and not res.get("is_error"), res
+    res = call(d, mock, sid, "mcp__remote__get-sum", {"a": 2, "b": 40})
+    assert "42" in result_text(res), res
+    # the header's value stays outside: not in the sandbox's environment, nor the log
+    mock.enqueue(calls(tool_use("bash", {"command": "env; cat /proc/*/environ 2>/dev/null | tr '\\\\0' '\\\\n'"})),
+                 {"text": "looked"})
+    r = d.post_json(f"/api/sessions/{sid}/messages", {"message": "env"}, timeout=120)
+    assert r.status == 200 and "s3cret" not in only_result(mock, len(mock.requests) - 1)[0]
+    assert "s3cret" not in d.stderr
     finish(d, mock)
