@@ -3,10 +3,12 @@ pair, with an HTTP server in it (nethost_server.py: ports 80 and 443, plain HTTP
 endpoints and request log are described there).
 
 Every address is in 203.0.113.0/24 (TEST-NET-3), and the namespace has no route but
-its own /30; the host's namespace gets an unreachable route for the whole /24
-(guard_route), so that traffic of these tests stays on this machine even when it aims
-at a test host that is gone. Slot k (0..63) owns
-203.0.113.4k/30: the host side is 4k+1, the test host 4k+2. A slot is taken by an
+its own /30. Slot k (48..63, the /24's last quarter) owns 203.0.113.4k/30: the host
+side is 4k+1, the test host 4k+2. A slot that holds an address this machine's resolver
+gives for the registries it installs from is never taken: on the machines this project
+is tested on, registry.npmjs.org and deb.debian.org answer at an address of this /24
+(203.0.113.80 when this was written), and a test host there would cut them off. For the
+same reason nothing is routed for the rest of the /24. A slot is taken by an
 exclusive flock on /run/agentd-nethost/slot-<k>.lock, held as long as the test host
 lives, so that test runs side by side (make test's two flavours) never share one; the
 kernel lets go of the lock of a process that dies, and the next one to take the slot
@@ -55,7 +57,9 @@ from conftest import poll
 SERVER = pathlib.Path(__file__).resolve().with_name("nethost_server.py")
 LOCK_DIR = pathlib.Path("/run/agentd-nethost")
 NETWORK = ipaddress.IPv4Network("203.0.113.0/24")
-SLOTS = 64
+SLOTS = range(48, 64)
+# names whose addresses no test host may shadow (see above)
+OUTSIDE_NAMES = ("registry.npmjs.org", "deb.debian.org", "security.debian.org")
 PORTS = (80, 443)
 VETH_RE = re.compile(r"^agt(\d+)-(\d+)[hn]$")
 LOCK_RE = re.compile(r"^slot-(\d+)\.lock$")
@@ -151,10 +155,22 @@ def release_slot(k, fd):
     os.close(fd)
 
 
+def _outside_addresses():
+    """The addresses of OUTSIDE_NAMES as this machine resolves them (none when it cannot)."""
+    found = set()
+    for name in OUTSIDE_NAMES:
+        with contextlib.suppress(OSError):
+            found |= {ipaddress.ip_address(a[4][0]) for a in socket.getaddrinfo(name, 443, proto=socket.IPPROTO_TCP)}
+    return found
+
+
 def acquire_slot():
     """(k, fd) of a free slot, whose leftovers (of a dead owner) are removed."""
     LOCK_DIR.mkdir(mode=0o755, exist_ok=True)
-    for k in range(SLOTS):
+    taken = _outside_addresses()
+    for k in SLOTS:
+        if any(a in ipaddress.ip_network(f"{slot_addresses(k)[0]}/30", strict=False) for a in taken):
+            continue
         fd = _try_lock(k)
         if fd is not None:
             try:
@@ -163,7 +179,7 @@ def acquire_slot():
                 release_slot(k, fd)
                 raise
             return k, fd
-    pytest.fail(f"nethost: all {SLOTS} slots of {LOCK_DIR} are taken by live test hosts")
+    pytest.fail(f"nethost: all {len(SLOTS)} slots of {LOCK_DIR} are taken by live test hosts")
 
 
 # --------------------------------------------------------------------------- cleanup
@@ -192,20 +208,12 @@ def sweep():
                 release_slot(int(m.group(1)), fd)
 
 
-def guard_route():
-    """An unreachable route for all of 203.0.113.0/24 in the host's namespace, under the
-    test hosts' own /30 routes: a packet for an address no test host has fails here at
-    once instead of leaving by the default route. It stays (it is shared by every run)."""
-    ip("route", "replace", "unreachable", str(NETWORK))
-
-
 _swept = False
 
 
 def _sweep_once():
     global _swept
     if not _swept:
-        guard_route()
         sweep()
         _swept = True
 
