@@ -80,7 +80,7 @@ int session_turn(struct session *s, cJSON *turn, struct chat_run *run, struct ad
 	}
 	/* a shared session whose sandbox is still being built: the turn waits for it */
 	bool waits = s->link == NULL && s->state == SESSION_CREATING && s->group != NULL;
-	if (!waits && s->state == SESSION_DESTROYED && s->pattern == PATTERN_EPHEMERAL) {
+	if (!waits && (s->state == SESSION_DESTROYED || s->turns_over) && s->pattern == PATTERN_EPHEMERAL) {
 		char ended[AD_ERR_MSG_MAX];
 		session_end_sentence(ended, sizeof(ended), s->id, s->pattern, "");
 		rc = ad_err_code(err, ENOENT, "%s", ended);

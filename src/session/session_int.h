@@ -115,6 +115,7 @@ struct session {
 	cJSON *cgroup;                     /* where the sandbox's cgroup is, from "ready" */
 	cJSON *network;                    /* its sandbox's way out, from "ready": {allow, proxy?} */
 	cJSON *mcp;                        /* its MCP servers, from "ready": {NAME: {state, tools, error?}} */
+	bool turns_over;                   /* ephemeral: its turn has ended, it takes no other */
 	cJSON *spawn_opts;                 /* {"policy"?, "network"?}: what each of its sandboxes is
 					      built with (a resumed one too), or NULL */
 	char *reason;                      /* why it failed (the last error event), or NULL */

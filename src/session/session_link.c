@@ -142,6 +142,10 @@ static void on_event(void *owner, cJSON *ev)
 		run = NULL;
 	}
 	bool destroy = last && s->pattern == PATTERN_EPHEMERAL;
+	/* its client may send the next message as soon as it has this one, before the
+	 * destroy below: that message hears that the session has ended, not that it was
+	 * destroyed during its turn */
+	s->turns_over |= destroy;
 	pthread_mutex_unlock(&s->lock);
 	if (run != NULL) {
 		chat_run_event(run, id, ev, frame, frame_len);

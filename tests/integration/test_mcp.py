@@ -6,7 +6,9 @@ and hostile ones (garbage, huge output, silence) are reported and end nothing el
 import json
 import os
 import pathlib
+import shutil
 import sys
+import tempfile
 
 import pytest
 
@@ -27,10 +29,27 @@ def everything_dir():
     return EVERYTHING
 
 
-def stdio_settings(servers, **mcp):
-    """Settings that bind server-everything's packages (and this directory's hostile
-    server) into the sandbox at /opt/mcp/node_modules and /opt/hostile."""
-    binds = [f"{MCP_DIR / 'node_modules'}:/opt/mcp/node_modules", f"{HOSTILE.parent}:/opt/hostile"]
+@pytest.fixture(scope="module")
+def tree():
+    """server-everything's packages and the hostile server, copied where a sandbox may
+    read them: a bind's source must be reachable by the sandbox's ids along its whole
+    path, and a clone of this tree may sit in a directory only its owner may enter
+    (mktemp -d makes them 0700)."""
+    root = pathlib.Path(tempfile.mkdtemp(prefix="agentd-mcp-"))
+    try:
+        os.chmod(root, 0o755)
+        shutil.copy(HOSTILE, root / HOSTILE.name)
+        if (EVERYTHING / "dist" / "index.js").exists():
+            shutil.copytree(MCP_DIR / "node_modules", root / "node_modules", symlinks=True)
+        yield root
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
+
+
+def stdio_settings(tree, servers, **mcp):
+    """Settings that bind tree's server-everything packages and hostile server into the
+    sandbox at /opt/mcp/node_modules and /opt/hostile."""
+    binds = [f"{tree / 'node_modules'}:/opt/mcp/node_modules", f"{tree}:/opt/hostile"]
     return {"sandbox": {"binds": binds}, "mcp": {"servers": servers, **mcp}}
 
 
@@ -44,7 +63,9 @@ def session(d, body=None):
     sid = r.json()["id"]
     assert poll(lambda: d.get(f"/api/sessions/{sid}").json()["state"] in ("ready", "idle", "failed"),
                 su.HOST_WAIT), d.get(f"/api/sessions/{sid}").json()
-    return sid, d.get(f"/api/sessions/{sid}").json()
+    s = d.get(f"/api/sessions/{sid}").json()
+    assert s["state"] != "failed", s
+    return sid, s
 
 
 def tools_offered(mock, i=0):
@@ -61,9 +82,9 @@ def call(d, mock, sid, name, args):
     return res
 
 
-def test_a_stdio_server_runs_in_the_sandbox(daemon_factory, mock):
+def test_a_stdio_server_runs_in_the_sandbox(daemon_factory, mock, tree):
     everything_dir()
-    d = start_chat_daemon(daemon_factory, mock, settings=stdio_settings({"everything": EVERYTHING_STDIO}))
+    d = start_chat_daemon(daemon_factory, mock, settings=stdio_settings(tree, {"everything": EVERYTHING_STDIO}))
     sid, s = session(d)
     state = s["mcp"]["everything"]
     assert state["state"] == "ready" and state["tools"] >= 5 and "error" not in state, s
@@ -83,11 +104,11 @@ def test_a_stdio_server_runs_in_the_sandbox(daemon_factory, mock):
     finish(d, mock)
 
 
-def test_sessions_choose_among_the_servers(daemon_factory, mock):
+def test_sessions_choose_among_the_servers(daemon_factory, mock, tree):
     everything_dir()
     servers = {"everything": EVERYTHING_STDIO,
                "other": {"command": "node", "args": ["/opt/mcp/node_modules/@modelcontextprotocol/server-everything/dist/index.js"]}}
-    d = start_chat_daemon(daemon_factory, mock, settings=stdio_settings(servers))
+    d = start_chat_daemon(daemon_factory, mock, settings=stdio_settings(tree, servers))
     sid, s = session(d, {"mcp_servers": ["other"]})
     assert list(s["mcp"]) == ["other"] and s["mcp"]["other"]["state"] == "ready", s
     for bad, words in ((["nope"], "not one of agentd's MCP servers"), ("other", "must be an array"),
@@ -99,14 +120,14 @@ def test_sessions_choose_among_the_servers(daemon_factory, mock):
     finish(d, mock)
 
 
-def test_a_server_that_fails_is_reported_and_the_session_goes_on(daemon_factory, mock):
+def test_a_server_that_fails_is_reported_and_the_session_goes_on(daemon_factory, mock, tree):
     everything_dir()
     servers = {"everything": EVERYTHING_STDIO,
                "crash": {"command": "node", "args": ["-e", "console.error('boom: no config'); process.exit(3)"]},
                "missing": {"command": "/no/such/program"},
                "garbage": {"command": "python3", "args": ["/opt/hostile/mcp_hostile.py", "garbage"]},
                "silent": {"command": "python3", "args": ["/opt/hostile/mcp_hostile.py", "silent"]}}
-    d = start_chat_daemon(daemon_factory, mock, settings=stdio_settings(servers, start_timeout_s=3))
+    d = start_chat_daemon(daemon_factory, mock, settings=stdio_settings(tree, servers, start_timeout_s=3))
     sid, s = session(d)
     m = s["mcp"]
     assert m["everything"]["state"] == "ready", m
@@ -126,10 +147,10 @@ def test_a_server_that_fails_is_reported_and_the_session_goes_on(daemon_factory,
     finish(d, mock)
 
 
-def test_a_hostile_server_gets_a_capped_result_and_a_timeout(daemon_factory, mock):
+def test_a_hostile_server_gets_a_capped_result_and_a_timeout(daemon_factory, mock, tree):
     servers = {"huge": {"command": "python3", "args": ["/opt/hostile/mcp_hostile.py", "huge"]},
                "hang": {"command": "python3", "args": ["/opt/hostile/mcp_hostile.py", "hang"]}}
-    d = start_chat_daemon(daemon_factory, mock, settings=stdio_settings(servers, call_timeout_s=2,
+    d = start_chat_daemon(daemon_factory, mock, settings=stdio_settings(tree, servers, call_timeout_s=2,
                                                                           max_output="4K"))
     sid, s = session(d)
     assert s["mcp"]["huge"]["state"] == "ready" and s["mcp"]["hang"]["state"] == "ready", s
@@ -141,9 +162,9 @@ def test_a_hostile_server_gets_a_capped_result_and_a_timeout(daemon_factory, moc
     finish(d, mock)
 
 
-def test_a_server_whose_tools_change_is_listed_again(daemon_factory, mock):
+def test_a_server_whose_tools_change_is_listed_again(daemon_factory, mock, tree):
     servers = {"changing": {"command": "python3", "args": ["/opt/hostile/mcp_hostile.py", "changing"]}}
-    d = start_chat_daemon(daemon_factory, mock, settings=stdio_settings(servers))
+    d = start_chat_daemon(daemon_factory, mock, settings=stdio_settings(tree, servers))
     sid, s = session(d)
     assert s["mcp"]["changing"] == {"state": "ready", "tools": 1}, s
     n = len(mock.requests)
