@@ -85,9 +85,13 @@ int hybrid_resume(struct session *s, cJSON *turn, struct chat_run *run, struct a
 	session_turn_hello(s, run);
 	pthread_mutex_unlock(&s->lock);
 
+	/* the restore goes out under the lock the spawn returns with: a delete that comes
+	 * meanwhile finds the new sandbox's link and closes it, and then the restore fails
+	 * (or is failed by on_closed) rather than being sent on a link already gone */
 	struct op_run *w = op_run_new(false);
-	int rc = w ? session_spawn(s->reg, s, NULL, err) : ad_err_set(err, ENOMEM, "resume");
-	pthread_mutex_lock(&s->lock);
+	int rc = w ? session_spawn_locked(s->reg, s, NULL, err) : ad_err_set(err, ENOMEM, "resume");
+	if (w == NULL)
+		pthread_mutex_lock(&s->lock);
 	if (rc == 0) {
 		session_ref(s);          /* the restore's, given back in restore_done */
 		op_run_set_sink(w, hybrid_ignore_piece, restore_done, s);

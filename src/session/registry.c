@@ -266,7 +266,7 @@ void session_adopt(struct session *s, const struct session_opts *o)
 	s->title = o->title && o->title[0] ? strdup(o->title) : NULL;
 }
 
-int session_spawn(struct sessions *reg, struct session *s, const cJSON *join, struct ad_err *err)
+int session_spawn_locked(struct sessions *reg, struct session *s, const cJSON *join, struct ad_err *err)
 {
 	cJSON *spec = s->spawn_opts ? cJSON_Duplicate(s->spawn_opts, true) : cJSON_CreateObject();
 	if (join != NULL)
@@ -275,9 +275,9 @@ int session_spawn(struct sessions *reg, struct session *s, const cJSON *join, st
 	cJSON_Delete(spec);
 	int fd = spec_text ? spawner_spawn(reg->spawner, s->id, spec_text, err) : ad_err_set(err, ENOMEM, "spec");
 	cJSON_free(spec_text);
+	pthread_mutex_lock(&s->lock);
 	if (fd < 0)
 		return -1;
-	pthread_mutex_lock(&s->lock);
 	session_ref(s);                   /* the hub's, until on_closed */
 	s->link = hub_attach(reg->hub, fd, &session_link_ops, s, err);
 	bool ok = s->link != NULL;
@@ -290,8 +290,14 @@ int session_spawn(struct sessions *reg, struct session *s, const cJSON *join, st
 		ok = false;
 		ad_err_code(err, ENOENT, "session %s was deleted while its sandbox was being made", s->id);
 	}
-	pthread_mutex_unlock(&s->lock);
 	return ok ? 0 : -1;
+}
+
+int session_spawn(struct sessions *reg, struct session *s, const cJSON *join, struct ad_err *err)
+{
+	int rc = session_spawn_locked(reg, s, join, err);
+	pthread_mutex_unlock(&s->lock);
+	return rc;
 }
 
 struct session *session_create(struct sessions *reg, const struct session_opts *o, struct ad_err *err)

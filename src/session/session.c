@@ -150,6 +150,9 @@ void session_send_pending(struct session *s, const char *failure)
 
 int session_send_op(struct session *s, cJSON *op, struct op_run *w, struct ad_err *err)
 {
+	if (s->link == NULL)          /* its sandbox ended: on_closed has been */
+		return ad_err_code(err, ESRCH, "session %s has no sandbox now: %s", s->id,
+				   s->reason ? s->reason : session_state_shown(s));
 	cJSON_DeleteItemFromObjectCaseSensitive(op, "id");
 	cJSON_AddNumberToObject(op, "id", ++s->next_op_id);
 	if (hub_link_send(s->link, FRAME_OP, op, err) < 0)

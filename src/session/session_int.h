@@ -192,8 +192,11 @@ struct session *session_alloc(struct sessions *reg, const struct session_opts *o
 void session_adopt(struct session *s, const struct session_opts *o);
 /* A new session's title, if it has one, goes to disk (hybrid; session_title.c). */
 void session_title_created(struct session *s);
-/* s's sandbox, built with s->spawn_opts (and into join's sandbox, for a shared one). */
+/* s's sandbox, built with s->spawn_opts (and into join's sandbox, for a shared one).
+ * session_spawn_locked returns with s->lock held, whatever the outcome: its caller goes
+ * on with the link it made before a delete can close it and take it away. */
 int session_spawn(struct sessions *reg, struct session *s, const cJSON *join, struct ad_err *err);
+int session_spawn_locked(struct sessions *reg, struct session *s, const cJSON *join, struct ad_err *err);
 void session_send_pending(struct session *s, const char *failure);
 /* shared.c */
 struct session *shared_create(struct sessions *reg, const struct session_opts *o, struct ad_err *err);

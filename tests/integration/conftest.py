@@ -33,6 +33,10 @@ SANITIZER_MARKERS = ("ERROR: AddressSanitizer", "runtime error:", "LeakSanitizer
 # Passed through to the daemon when set, so that a sanitizer build can be tuned.
 PASSTHROUGH_ENV = ("ASAN_OPTIONS", "UBSAN_OPTIONS", "LSAN_OPTIONS", "ASAN_SYMBOLIZER_PATH")
 LISTENING_RE = re.compile(r"listening on http://(\[[0-9a-fA-F:.]+\]|[^/:\s]+):(\d+)/")
+# Signals that only a bug sends a process (nothing in the tests sends them to agentd).
+CRASH_SIGNALS = (signal.SIGSEGV, signal.SIGBUS, signal.SIGABRT, signal.SIGILL, signal.SIGFPE)
+# How much of a daemon's log a failed test's report shows.
+LOG_TAIL_LINES = 150
 TIMESTAMP_RE = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z ")
 
 
@@ -267,6 +271,20 @@ class Daemon:
     def stderr(self):
         return "\n".join(self.lines)
 
+    def log_tail(self, n=LOG_TAIL_LINES):
+        lines = self.lines
+        skipped = f"[{len(lines) - n} lines before these]\n" if len(lines) > n else ""
+        return skipped + "\n".join(lines[-n:])
+
+    def describe_exit(self):
+        """"running", "exit 0" or "signal SIGSEGV", as it is now."""
+        rc = None if self.proc is None else self.proc.poll()
+        if self.proc is None:
+            return "not started"
+        if rc is None:
+            return "running"
+        return f"exit {rc}" if rc >= 0 else f"signal {signal.Signals(-rc).name}"
+
     def wait_for_log(self, pattern, timeout=5.0, start=0):
         """The first log line (from index start) matching pattern (regex or callable)."""
         if isinstance(pattern, str):
@@ -381,10 +399,13 @@ def parse_access_line(line):
 
 
 @contextlib.contextmanager
-def running_daemon(workdir, **kw):
+def running_daemon(workdir, started=None, **kw):
     """A started Daemon; at the end it must stop cleanly (unless the test stopped it,
-    in which case only the sanitizer check applies)."""
+    in which case only the sanitizer check applies, and that it did not crash). Each
+    daemon is added to the list started, if given, for the failure report."""
     d = Daemon(workdir, **kw)
+    if started is not None:
+        started.append(d)
     try:
         d.start()
         yield d
@@ -397,6 +418,8 @@ def running_daemon(workdir, **kw):
     else:
         d.kill()  # reap, join the reader
         assert_no_sanitizer_report(d.stderr)
+        if -d.proc.returncode in CRASH_SIGNALS:
+            pytest.fail(f"agentd died of {d.describe_exit()}; its log ends:\n{d.log_tail()}", pytrace=False)
 
 
 def assert_json_error(resp, status, error_type=None, message_contains=()):
@@ -421,31 +444,51 @@ def assert_json_error(resp, status, error_type=None, message_contains=()):
 # --------------------------------------------------------------------------- fixtures
 
 @contextlib.contextmanager
-def _daemon_factory(base_dir):
+def _daemon_factory(base_dir, started):
     stack = contextlib.ExitStack()
     counter = [0]
 
     def make(**kw):
         counter[0] += 1
         workdir = kw.pop("workdir", None) or pathlib.Path(base_dir) / f"d{counter[0]}"
-        return stack.enter_context(running_daemon(workdir, **kw))
+        return stack.enter_context(running_daemon(workdir, started=started, **kw))
     with stack:
         yield make
 
 
 @pytest.fixture
-def daemon_factory(tmp_path):
+def daemon_factory(tmp_path, request):
     """make(**kw) -> started Daemon (see Daemon for kw) in its own directory under
-    tmp_path; each is checked for a clean stop at teardown."""
-    with _daemon_factory(tmp_path) as make:
+    tmp_path; each is checked for a clean stop at teardown, and a failed test's report
+    ends with the state and the log of each (pytest_runtest_makereport)."""
+    request.node.agentd_daemons = []
+    with _daemon_factory(tmp_path, request.node.agentd_daemons) as make:
         yield make
 
 
 @pytest.fixture(scope="module")
-def module_daemon_factory(tmp_path_factory):
+def module_daemon_factory(tmp_path_factory, request):
     """daemon_factory for daemons shared by the tests of a module."""
-    with _daemon_factory(tmp_path_factory.mktemp("daemons")) as make:
+    started = []
+    request.node.agentd_daemons = started
+    with _daemon_factory(tmp_path_factory.mktemp("daemons"), started) as make:
         yield make
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    """A failed test's report says, for each daemon it used, whether it was still up
+    (or how it ended) and how its log ends: a failure that happens once in a
+    hundred runs is explained by the run in which it happened."""
+    outcome = yield
+    rep = outcome.get_result()
+    if rep.when != "call" or not rep.failed:
+        return
+    daemons = list(getattr(item, "agentd_daemons", []))
+    if item.parent is not None:
+        daemons += [d for d in getattr(item.parent, "agentd_daemons", []) if d not in daemons]
+    for d in daemons:
+        rep.sections.append((f"agentd in {d.workdir} ({d.describe_exit()})", d.log_tail()))
 
 
 @pytest.fixture
