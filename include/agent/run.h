@@ -20,9 +20,12 @@ struct agent {
 	long max_tokens, max_model_calls, command_timeout_s;
 	struct deny_list *deny;
 	struct toolbox *tools;
-	cJSON *tooldefs;            /* the request's tools array */
-	const cJSON *host_tools;    /* those of them the supervisor runs (in hello), or NULL */
+	cJSON *tooldefs;            /* the request's tools array: the agent's own, the host's,
+				       the stdio MCP servers', in that order */
+	cJSON *host_tools;          /* those the supervisor runs (hello's, or what a TOOL_RESULT
+				       brought since), or NULL */
 	struct mcp_stdio *mcp;      /* the stdio MCP servers it runs, or NULL */
+	int own_tools;              /* tooldefs that are the agent's own (which come first) */
 	int base_tools;             /* tooldefs before the stdio MCP servers' (which come last) */
 	struct conv *conv;
 	bool running;               /* between a TURN and its done or error event */

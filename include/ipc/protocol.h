@@ -11,8 +11,8 @@
  *                  "command_timeout_s", "deny_commands": [ERE...], "workspace",
  *                  "host_tools"?: [tool definitions]}}
  *              first frame, once; host_tools are the supervisor's own (fetch_url,
- *              fetch_html), offered to the model beside the agent's and run by a
- *              TOOL_CALL
+ *              fetch_html, remote MCP servers' tools), offered to the model beside
+ *              the agent's and run by a TOOL_CALL
  *   TURN       {"message": "...", "history"?: [{role, content}...], "model"?, "system"?}
  *              a user message to work on; history only seeds an empty conversation;
  *              model/system (checked by the gateway) replace the config's for this run
@@ -21,7 +21,9 @@
  *   API_END    {"ok": true}
  *              {"ok": false, "error": {"type": "rate_limit_error", "message": "..."},
  *               "status": 429}   the call failed; message is for the user
- *   TOOL_RESULT {"id", "content": "text", "is_error": bool}   a TOOL_CALL's answer
+ *   TOOL_RESULT {"id", "content": "text" | [content blocks], "is_error": bool,
+ *               "host_tools"?: [tool definitions]}   a TOOL_CALL's answer; host_tools
+ *              when they changed (a remote MCP server's list): all of them, anew
  *   CANCEL     {}   stop the run in flight (the running tool's process group is killed)
  *
  *   OP         {"id": N, "op": ...}: work on the sandbox between turns (never during one),

@@ -91,7 +91,8 @@ const char *mcp_client_version(const struct mcp_client *c);
 const char *mcp_client_server_name(const struct mcp_client *c);
 const char *mcp_client_server_version(const struct mcp_client *c);
 const char *mcp_client_instructions(const struct mcp_client *c);
-/* The server announced notifications/tools/list_changed. */
+/* The server's capabilities say that it may send notifications/tools/list_changed
+ * (tools.listChanged); whether it sent one is the transport's to note. */
 bool mcp_client_tools_change(const struct mcp_client *c);
 
 /* HTTP: the Mcp-Session-Id the server gave with its initialize result (legacy era

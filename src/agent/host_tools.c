@@ -3,6 +3,7 @@
 
 #include <string.h>
 
+#include "agent/mcp_stdio.h"
 #include "core/cleanup.h"
 #include "core/json.h"
 #include "ipc/frame.h"
@@ -19,9 +20,38 @@ bool host_tool_named(const cJSON *defs, const char *name)
 	return false;
 }
 
-/* The TOOL_RESULT into r; -1 when it is not one for id. */
-static int take_result(const cJSON *p, const char *id, struct tool_result *r, struct ad_err *err)
+int host_tools_set(struct agent *a, const cJSON *defs, struct ad_err *err)
 {
+	const cJSON *t;
+	if (defs != NULL && !cJSON_IsArray(defs))
+		return ad_err_set(err, 0, "host_tools must be an array of tool definitions");
+	cJSON_ArrayForEach(t, defs) {
+		const char *name = json_str(t, "name");
+		if (!cJSON_IsObject(t) || name == NULL || toolbox_has(name))
+			return ad_err_set(err, 0, "host_tools holds tools with names of their own");
+	}
+	cJSON *copy = defs != NULL ? cJSON_Duplicate(defs, true) : NULL;
+	if (defs != NULL && copy == NULL)
+		return ad_err_set(err, ENOMEM, "host_tools");
+	cJSON_Delete(a->host_tools);
+	a->host_tools = copy;
+	while (cJSON_GetArraySize(a->tooldefs) > a->own_tools)
+		cJSON_DeleteItemFromArray(a->tooldefs, a->own_tools);
+	cJSON_ArrayForEach(t, copy)
+		cJSON_AddItemToArray(a->tooldefs, cJSON_Duplicate(t, true));
+	a->base_tools = cJSON_GetArraySize(a->tooldefs);
+	if (a->mcp != NULL)
+		mcp_stdio_tooldefs(a->mcp, a->tooldefs);
+	return 0;
+}
+
+/* The TOOL_RESULT into r; -1 when it is not one for id. */
+static int take_result(struct agent *a, const cJSON *p, const char *id, struct tool_result *r,
+		       struct ad_err *err)
+{
+	const cJSON *tools = cJSON_GetObjectItemCaseSensitive(p, "host_tools");
+	if (tools != NULL && host_tools_set(a, tools, err) < 0)
+		return ad_err_prefix(err, "a tool_result frame");
 	const char *got = json_str(p, "id"), *content = json_str(p, "content");
 	const cJSON *blocks = cJSON_GetObjectItemCaseSensitive(p, "content");
 	const cJSON *is_error = cJSON_GetObjectItemCaseSensitive(p, "is_error");
@@ -37,9 +67,10 @@ static int take_result(const cJSON *p, const char *id, struct tool_result *r, st
 	return 0;
 }
 
-int host_tool_call(struct model_link *l, const char *id, const char *name, const cJSON *input,
+int host_tool_call(struct agent *a, const char *id, const char *name, const cJSON *input,
 		   struct tool_result *r, struct ad_err *err)
 {
+	struct model_link *l = &a->link;
 	cJSON *call = cJSON_CreateObject();
 	cJSON_AddStringToObject(call, "id", id);
 	cJSON_AddStringToObject(call, "name", name);
@@ -58,7 +89,7 @@ int host_tool_call(struct model_link *l, const char *id, const char *name, const
 		}
 		if (type == FRAME_TOOL_RESULT) {
 			l->result_owed = false;
-			return take_result(p, id, r, err);
+			return take_result(a, p, id, r, err);
 		}
 		if (model_late_frame(l, type, err) < 0)
 			return -1;

@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "agent/host_tools.h"
 #include "agent/mcp_stdio.h"
 #include "agent/ops.h"
 #include "agent/run.h"
@@ -47,7 +48,6 @@ static int start_mcp(struct agent *a, const cJSON *c, struct ad_err *err)
 	struct mcp_stdio_limits l = { (unsigned)start_s, (unsigned)call_s, (size_t)max_output };
 	if ((a->mcp = mcp_stdio_start(servers, a->workspace, &l)) == NULL)
 		return ad_err_set(err, ENOMEM, "agent");
-	a->base_tools = cJSON_GetArraySize(a->tooldefs);
 	mcp_stdio_tooldefs(a->mcp, a->tooldefs);
 	return 0;
 }
@@ -90,20 +90,13 @@ static int take_hello(struct agent *a, unsigned type, cJSON *hello, struct ad_er
 	a->tools = toolbox_new(a->workspace, (unsigned)a->command_timeout_s, a->deny, a->link.fd);
 	a->tooldefs = tooldefs_json();
 	a->conv = conv_new();
-	const cJSON *host = cJSON_GetObjectItemCaseSensitive(c, "host_tools"), *t;
-	if (host != NULL && !cJSON_IsArray(host))
-		return ad_err_set(err, 0, "hello: config.host_tools must be an array of tool definitions");
-	a->host_tools = host;
-	cJSON_ArrayForEach(t, host) {
-		const char *name = json_str(t, "name");
-		if (name == NULL || a->tooldefs == NULL || toolbox_has(name))
-			return ad_err_set(err, 0, "hello: config.host_tools holds tools with names of their own");
-		cJSON_AddItemToArray(a->tooldefs, cJSON_Duplicate(t, true));
-	}
-	if (start_mcp(a, c, err) < 0)
-		return -1;
 	if (a->tools == NULL || a->tooldefs == NULL || a->conv == NULL)
 		return ad_err_set(err, ENOMEM, "agent");
+	a->own_tools = cJSON_GetArraySize(a->tooldefs);
+	if (host_tools_set(a, cJSON_GetObjectItemCaseSensitive(c, "host_tools"), err) < 0)
+		return ad_err_prefix(err, "hello: config");
+	if (start_mcp(a, c, err) < 0)
+		return -1;
 	cJSON *reply = cJSON_CreateObject();
 	cJSON_AddStringToObject(reply, "role", "agent");
 	cJSON_AddNumberToObject(reply, "version", PROTO_VERSION);
@@ -142,6 +135,7 @@ static void agent_free(struct agent *a)
 	mcp_stdio_free(a->mcp);
 	conv_free(a->conv);
 	cJSON_Delete(a->tooldefs);
+	cJSON_Delete(a->host_tools);
 	toolbox_free(a->tools);
 	deny_list_free(a->deny);
 	cJSON_Delete(a->hello);

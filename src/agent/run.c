@@ -116,7 +116,7 @@ static int call_tool(struct agent *a, const cJSON *use, struct tool_result *tr, 
 	if (mcp_stdio_has(a->mcp, name)) {
 		stopped = mcp_stdio_call(a->mcp, name, input, a->link.fd, tr);
 	} else if (host_tool_named(a->host_tools, name)) {
-		int rc = host_tool_call(&a->link, id, name, input, tr, err);
+		int rc = host_tool_call(a, id, name, input, tr, err);
 		if (rc < 0)
 			return -1;
 		stopped = cancel_read = rc == 1;

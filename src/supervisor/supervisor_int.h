@@ -116,6 +116,9 @@ void sup_mcp_open_remote(struct supervisor *s);
 /* A tool of theirs: the call's TOOL_RESULT payload content into r (a new object with
  * content and is_error); false when name is not one of theirs. */
 bool sup_mcp_call(struct supervisor *s, const char *name, const cJSON *input, cJSON *r);
+/* After a call: the servers that said their tools changed (tools/list_changed) are
+ * listed again; true when there were any (the agent is to get the host's tools anew). */
+bool sup_mcp_relist(struct supervisor *s);
 /* Their tools' definitions, appended to tools. */
 void sup_mcp_tooldefs(struct supervisor *s, cJSON *tools);
 void sup_mcp_hello(const struct supervisor *s, cJSON *config);

@@ -146,26 +146,52 @@ static bool call_abort(void *ctx)
 	return sup_during_call(ctx);
 }
 
+/* The open server of that name, or NULL (s->mcp_remote holds the open ones in the
+ * order of s->mcp_remote_state). */
+static struct mcp_remote *remote_named(struct supervisor *s, const char *server)
+{
+	const cJSON *srv;
+	size_t i = 0;
+	cJSON_ArrayForEach(srv, s->mcp_remote_state) {
+		if (strcmp(json_str(srv, "state"), "ready") != 0)
+			continue;
+		if (strcmp(srv->string, server) == 0)
+			return s->mcp_remote[i];
+		i++;
+	}
+	return NULL;
+}
+
+bool sup_mcp_relist(struct supervisor *s)
+{
+	bool changed = false;
+	cJSON *st;
+	cJSON_ArrayForEach(st, s->mcp_remote_state) {
+		struct mcp_remote *r = remote_named(s, st->string);
+		if (r == NULL || !mcp_remote_tools_changed(r))
+			continue;
+		/* its tools go from the set and come back as the server lists them now */
+		size_t others = mcp_toolset_count(s->mcp_tools) - (size_t)cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(st, "tools"));
+		struct ad_err e;
+		int rc = mcp_remote_list(r, s->mcp_tools, call_abort, s, &e);
+		size_t now = mcp_toolset_count(s->mcp_tools) - others;
+		cJSON_ReplaceItemInObjectCaseSensitive(st, "tools", cJSON_CreateNumber((double)now));
+		if (rc < 0)
+			log_warn("session %s: the MCP server %s changed its tools, and listing them again failed "
+				 "(the model sees %zu of them): %s", s->id, st->string, now, e.msg);
+		else
+			log_info("session %s: the MCP server %s changed its tools: %zu now", s->id, st->string, now);
+		changed = true;
+	}
+	return changed;
+}
+
 bool sup_mcp_call(struct supervisor *s, const char *name, const cJSON *input, cJSON *r)
 {
 	const char *server, *tool;
 	if (s->mcp_tools == NULL || mcp_toolset_find(s->mcp_tools, name, &server, &tool) < 0)
 		return false;
-	struct mcp_remote *remote = NULL;
-	const cJSON *srv;
-	size_t i = 0;
-	cJSON_ArrayForEach(srv, s->mcp_remote_specs)
-		if (strcmp(srv->string, server) == 0)
-			break;
-	cJSON_ArrayForEach(srv, s->mcp_remote_state) {   /* the open ones, in order */
-		if (strcmp(json_str(srv, "state"), "ready") != 0)
-			continue;
-		if (strcmp(srv->string, server) == 0) {
-			remote = s->mcp_remote[i];
-			break;
-		}
-		i++;
-	}
+	struct mcp_remote *remote = remote_named(s, server);
 	cJSON *content = NULL;
 	bool is_error = true;
 	struct ad_err e;

@@ -45,6 +45,10 @@ int sup_tool_call(struct supervisor *s, const cJSON *call, struct ad_err *err)
 	cJSON *mcp = cJSON_CreateObject();
 	if (sup_mcp_call(s, name, input, mcp)) {
 		cJSON_AddStringToObject(mcp, "id", id);
+		if (sup_mcp_relist(s)) {      /* the next model call offers the tools as they are now */
+			cJSON *defs = sup_host_tools(s);
+			cJSON_AddItemToObject(mcp, "host_tools", defs != NULL ? defs : cJSON_CreateArray());
+		}
 		int rc = sup_to_agent(s, FRAME_TOOL_RESULT, mcp, err);
 		cJSON_Delete(mcp);
 		return rc;

@@ -1,48 +1,112 @@
-"""A hostile MCP server over stdio, for test_mcp.py: `garbage` answers everything with
-bytes that are not JSON; `silent` never answers; `huge` opens properly and offers a tool
-`flood` whose result is 5 MB of text; `hang` opens properly and offers a tool `wait`
-that is never answered; `changing` offers `grow`, which adds a tool `grown` and says so
-(notifications/tools/list_changed). Standard library only: it runs inside the sandbox."""
+"""Hostile and awkward MCP servers for test_mcp.py.
+
+Over stdio (`python3 mcp_hostile.py MODE`, run inside the sandbox; standard library
+only): `garbage` answers everything with bytes that are not JSON; `silent` never
+answers; `huge` opens properly and offers a tool `flood` whose result is 5 MB of text;
+`hang` opens properly and offers a tool `wait` that is never answered; `changing` offers
+`grow`, which adds a tool `grown` and says so (notifications/tools/list_changed).
+
+Over Streamable HTTP (serve_http(MODE), in the test's process, on loopback): the same
+answers, as a 2025-11-25 server with a session would give them: one JSON message, or an
+event stream when a notification goes before the answer (`changing`'s call)."""
 
 import json
 import sys
 
-MODE = sys.argv[1]
+
+class Server:
+    """One server's state: what it answers to each message."""
+
+    def __init__(self, mode):
+        self.mode = mode
+        self.tools = {"huge": ["flood"], "hang": ["wait"], "changing": ["grow"]}.get(mode, [])
+
+    def answer(self, msg):
+        """The messages sent for msg, in order (the last one its answer); None: never
+        answered."""
+        method, mid = msg.get("method"), msg.get("id")
+        if mid is None:
+            return []
+        if method == "initialize":
+            return [result(mid, {"protocolVersion": "2025-11-25", "capabilities": {"tools": {"listChanged": True}},
+                                 "serverInfo": {"name": self.mode, "version": "0"}})]
+        if method == "tools/list":
+            return [result(mid, {"tools": [{"name": t, "description": "a tool", "inputSchema": {"type": "object"}}
+                                           for t in self.tools]})]
+        if method == "tools/call" and self.mode == "changing":
+            # said before the answer: the client has read it by the time the call is over
+            self.tools = ["grow", "grown"]
+            return [{"jsonrpc": "2.0", "method": "notifications/tools/list_changed"},
+                    result(mid, {"content": [{"type": "text", "text": "grew"}]})]
+        if method == "tools/call" and self.mode == "huge":
+            return [result(mid, {"content": [{"type": "text", "text": "x" * 5_000_000}]})]
+        if method == "tools/call":
+            return None                   # hang: never answered
+        return [{"jsonrpc": "2.0", "id": mid, "error": {"code": -32601, "message": "Method not found"}}]
 
 
-def send(obj):
-    sys.stdout.write(json.dumps(obj) + "\n")
-    sys.stdout.flush()
+def result(mid, res):
+    return {"jsonrpc": "2.0", "id": mid, "result": res}
 
 
-TOOLS = {"huge": ["flood"], "hang": ["wait"], "changing": ["grow"]}
+def serve_stdio(mode):
+    srv = Server(mode)
+    for line in sys.stdin:
+        if mode == "silent":
+            continue
+        if mode == "garbage":
+            sys.stdout.write("this is not JSON {{{\n")
+            sys.stdout.flush()
+            continue
+        for m in srv.answer(json.loads(line)) or []:
+            sys.stdout.write(json.dumps(m) + "\n")
+            sys.stdout.flush()
 
-for line in sys.stdin:
-    if MODE == "silent":
-        continue
-    if MODE == "garbage":
-        sys.stdout.write("this is not JSON {{{\n")
-        sys.stdout.flush()
-        continue
-    msg = json.loads(line)
-    method, mid = msg.get("method"), msg.get("id")
-    if mid is None:
-        continue
-    if method == "initialize":
-        send({"jsonrpc": "2.0", "id": mid, "result": {
-            "protocolVersion": "2025-11-25", "capabilities": {"tools": {}},
-            "serverInfo": {"name": MODE, "version": "0"}}})
-    elif method == "tools/list":
-        send({"jsonrpc": "2.0", "id": mid, "result": {"tools": [
-            {"name": t, "description": "a tool", "inputSchema": {"type": "object"}} for t in TOOLS[MODE]]}})
-    elif method == "tools/call" and MODE == "changing":
-        # said before the answer: the agent has read it by the time the call is over
-        TOOLS[MODE] = ["grow", "grown"]
-        send({"jsonrpc": "2.0", "method": "notifications/tools/list_changed"})
-        send({"jsonrpc": "2.0", "id": mid, "result": {"content": [{"type": "text", "text": "grew"}]}})
-    elif method == "tools/call" and MODE == "huge":
-        send({"jsonrpc": "2.0", "id": mid, "result": {"content": [{"type": "text", "text": "x" * 5_000_000}]}})
-    elif method == "tools/call":
-        continue                      # hang: never answered
-    else:
-        send({"jsonrpc": "2.0", "id": mid, "error": {"code": -32601, "message": "Method not found"}})
+
+def serve_http(mode):
+    """A started loopback server for mode: (its URL, a function that stops it, the list
+    of the JSON-RPC methods it was sent)."""
+    import http.server
+    import threading
+    srv = Server(mode)
+    seen = []
+
+    class H(http.server.BaseHTTPRequestHandler):
+        def do_POST(self):
+            msg = json.loads(self.rfile.read(int(self.headers.get("Content-Length", 0))))
+            seen.append(msg.get("method"))
+            out = srv.answer(msg)
+            if not out:
+                self.send_response(202)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+                return
+            stream = len(out) > 1
+            body = "".join(f"event: message\ndata: {json.dumps(m)}\n\n" for m in out) if stream \
+                else json.dumps(out[0])
+            body = body.encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "text/event-stream" if stream else "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            if msg.get("method") == "initialize":
+                self.send_header("Mcp-Session-Id", "s-1")
+            self.end_headers()
+            self.wfile.write(body)
+
+        def do_DELETE(self):
+            self.send_response(204)
+            self.end_headers()
+
+        def log_message(self, *a):
+            pass
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), H)
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+
+    def stop():
+        httpd.shutdown()
+        httpd.server_close()
+    return f"http://127.0.0.1:{httpd.server_address[1]}/mcp", stop, seen
+
+
+if __name__ == "__main__":
+    serve_stdio(sys.argv[1])

@@ -15,6 +15,7 @@ import pytest
 from chat_util import (calls, chat_ok, finish, mock, only_result, read_events,  # noqa: F401
                        result_text, start_chat_daemon, tool_results, tool_use)
 from conftest import assert_json_error, poll
+from mcp_hostile import serve_http
 from nethost import nethost  # noqa: F401
 import sandbox_util as su
 
@@ -162,17 +163,36 @@ def test_a_hostile_server_gets_a_capped_result_and_a_timeout(daemon_factory, moc
     finish(d, mock)
 
 
-def test_a_server_whose_tools_change_is_listed_again(daemon_factory, mock, tree):
-    servers = {"changing": {"command": "python3", "args": ["/opt/hostile/mcp_hostile.py", "changing"]}}
-    d = start_chat_daemon(daemon_factory, mock, settings=stdio_settings(tree, servers))
-    sid, s = session(d)
-    assert s["mcp"]["changing"] == {"state": "ready", "tools": 1}, s
-    n = len(mock.requests)
-    res = call(d, mock, sid, "mcp__changing__grow", {})
-    assert result_text(res) == "grew", res
-    assert "mcp__changing__grown" not in tools_offered(mock, n)
-    assert "mcp__changing__grown" in tools_offered(mock, n + 1)
-    finish(d, mock)
+@pytest.mark.parametrize("transport", ["stdio", "http"])
+def test_a_server_whose_tools_change_is_listed_again(daemon_factory, mock, tree, transport):
+    """A call whose server says (notifications/tools/list_changed) that its tools
+    changed: the next model call offers them as they are now, and the new one works;
+    a stdio server's list is the agent's, a remote one's the supervisor's."""
+    seen, stop = None, None
+    if transport == "stdio":
+        servers = {"changing": {"command": "python3", "args": ["/opt/hostile/mcp_hostile.py", "changing"]}}
+        settings = stdio_settings(tree, servers)
+    else:
+        url, stop, seen = serve_http("changing")
+        settings = {"mcp": {"servers": {"changing": {"url": url}}}}
+    try:
+        d = start_chat_daemon(daemon_factory, mock, settings=settings)
+        sid, s = session(d)
+        assert s["mcp"]["changing"] == {"state": "ready", "tools": 1}, s
+        n = len(mock.requests)
+        res = call(d, mock, sid, "mcp__changing__grow", {})
+        assert result_text(res) == "grew", res
+        before, after = tools_offered(mock, n), tools_offered(mock, n + 1)
+        assert "mcp__changing__grown" not in before and "mcp__changing__grown" in after, after
+        assert set(after) == set(before) | {"mcp__changing__grown"}, (before, after)
+        res = call(d, mock, sid, "mcp__changing__grown", {})
+        assert result_text(res) == "grew" and not res.get("is_error"), res
+        if seen is not None:
+            assert seen.count("tools/list") == 3, seen     # at the open, after each call
+        finish(d, mock)
+    finally:
+        if stop is not None:
+            stop()
 
 
 # --------------------------------------------------------------------------- Streamable HTTP

@@ -73,7 +73,7 @@ static void check_request(const cJSON *req)
 	assert_non_null(jstr(req, "model"));
 	assert_true(cJSON_IsNumber(jget(req, "max_tokens")));
 	assert_true(cJSON_IsTrue(jget(req, "stream")));
-	assert_int_equal(cJSON_GetArraySize(jget(req, "tools")), N(tools));
+	assert_int_equal(cJSON_GetArraySize(jget(req, "tools")), N(tools) + S.more_tools);
 	for (size_t i = 0; i < N(tools); i++)
 		assert_string_equal(jstr(cJSON_GetArrayItem(jget(req, "tools"), (int)i), "name"), tools[i]);
 	check_messages(jget(req, "messages"));
@@ -517,6 +517,74 @@ static void a_conversation_past_the_frame_cap_fails_the_run_only(void **state)
 	finish(0);
 }
 
+/* Run events until the agent's next frame of another kind, which is returned. */
+static cJSON *until_frame(unsigned want)
+{
+	for (;;) {
+		unsigned type;
+		cJSON *p = next(&type);
+		if (type == want)
+			return p;
+		assert_int_equal(type, FRAME_RUN_EVENT);
+		cJSON_AddItemToArray(S.events, p);
+	}
+}
+
+/* The name of the request's nth tool beyond the agent's own. */
+static const char *host_tool(int nth)
+{
+	return jstr(cJSON_GetArrayItem(jget(S.request, "tools"), 4 + nth), "name");
+}
+
+#define TOOL_DEF(name) "{\"name\":\"" name "\",\"description\":\"d\",\"input_schema\":{\"type\":\"object\"}}"
+
+/* The supervisor's tools are called with a TOOL_CALL; a TOOL_RESULT may bring them
+ * anew (a remote MCP server's list changed), and the next request offers those. */
+static void host_tools_are_called_and_can_change(void **state)
+{
+	(void)state;
+	S.host_tools = "[" TOOL_DEF("mcp__r__one") "]";
+	S.more_tools = 1;
+	start(10);
+	ask("{\"message\":\"m\"}");
+	assert_string_equal(host_tool(0), "mcp__r__one");
+	ANSWER("tool_use", TOOL("toolu_1", "mcp__r__one", "{\"x\":1}"));
+	cJSON *call = until_frame(FRAME_TOOL_CALL);
+	assert_string_equal(jstr(call, "name"), "mcp__r__one");
+	assert_int_equal(jget(jget(call, "input"), "x")->valueint, 1);
+	cJSON_Delete(call);
+	send_json(FRAME_TOOL_RESULT, "{\"id\":\"toolu_1\",\"content\":\"one done\",\"is_error\":false,"
+		  "\"host_tools\":[" TOOL_DEF("mcp__r__one") "," TOOL_DEF("mcp__r__two") "]}");
+	S.more_tools = 2;
+	until_request();
+	assert_string_equal(jstr(block(-1, 0), "content"), "one done");
+	assert_string_equal(host_tool(0), "mcp__r__one");
+	assert_string_equal(host_tool(1), "mcp__r__two");
+	/* the new one is the supervisor's too; then there are none */
+	ANSWER("tool_use", TOOL("toolu_2", "mcp__r__two", "{}"));
+	call = until_frame(FRAME_TOOL_CALL);
+	assert_string_equal(jstr(call, "name"), "mcp__r__two");
+	cJSON_Delete(call);
+	send_json(FRAME_TOOL_RESULT, "{\"id\":\"toolu_2\",\"content\":\"two done\",\"is_error\":false,"
+		  "\"host_tools\":[]}");
+	S.more_tools = 0;
+	until_request();
+	end_turn_with("Done.", 3);
+	finish(0);
+	/* host tools that take a name of the agent's own: the supervisor broke the protocol */
+	S.host_tools = "[" TOOL_DEF("mcp__r__one") "]";
+	S.more_tools = 1;
+	start(10);
+	ask("{\"message\":\"m\"}");
+	ANSWER("tool_use", TOOL("toolu_1", "mcp__r__one", "{}"));
+	cJSON_Delete(until_frame(FRAME_TOOL_CALL));
+	send_json(FRAME_TOOL_RESULT, "{\"id\":\"toolu_1\",\"content\":\"x\",\"is_error\":false,"
+		  "\"host_tools\":[" TOOL_DEF("bash") "]}");
+	const cJSON *end = until_end();
+	assert_string_equal(jstr(jget(end, "error"), "type"), "protocol_error");
+	finish(1);
+}
+
 static void a_malformed_frame_ends_the_agent(void **state)
 {
 	(void)state;
@@ -585,6 +653,7 @@ int main(void)
 		cmocka_unit_test_teardown(two_turns_share_the_conversation, reap),
 		cmocka_unit_test_teardown(a_bad_history_fails_the_run_only, reap),
 		cmocka_unit_test_teardown(a_conversation_past_the_frame_cap_fails_the_run_only, reap),
+		cmocka_unit_test_teardown(host_tools_are_called_and_can_change, reap),
 		cmocka_unit_test_teardown(a_malformed_frame_ends_the_agent, reap),
 		cmocka_unit_test_teardown(a_bad_hello_ends_the_agent, reap),
 	};
