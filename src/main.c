@@ -212,10 +212,12 @@ static int serve(struct app *app, struct ad_err *err)
 	siginfo_t si;
 	while (sigwaitinfo(&set, &si) < 0 && errno == EINTR)
 		;
+	/* nothing new starts from here on, before the sessions go; and before the log says
+	 * so, that a client who reads it and sends a request meets the refusal */
+	http_server_stop_work(srv);
 	log_info("%s: shutting down, letting requests in flight finish (up to %llds)",
 		 strsignal(si.si_signo), (long long)cfg->http.shutdown_timeout_s);
 	notify("STOPPING=1");
-	http_server_stop_work(srv);   /* before the sessions go: nothing new starts */
 	sessions_shutdown(app->sessions);
 	unsigned left = http_server_drain(srv, (unsigned)cfg->http.shutdown_timeout_s * 1000u);
 	if (left > 0)
