@@ -5,7 +5,9 @@ It validates every request the way the real API does (headers, body shape, the
 conversation and tool_use/tool_result rules) and answers a violation with the real
 error shape, recording it in .violations so that the test using the mock fails. Valid
 requests get the next scripted reply from a queue, as one JSON message or as the
-exact SSE sequence of a streaming response. Python 3 standard library only.
+exact SSE sequence of a streaming response, billed with the API's prompt cache
+(prompt_cache.py); POST /v1/messages/count_tokens counts a prompt. Python 3 standard
+library only.
 
 As a library:   mock = MockAnthropic(api_key="k").start(); mock.enqueue({...})
 As a script:    anthropic_server.py --port 0 --script replies.json [--log out.json]
@@ -29,10 +31,16 @@ import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
+# prompt_tokens is exported from here too: tests compute their expected usage with it
+from prompt_cache import (DEFAULT_CONTEXT_WINDOW, DEFAULT_MIN_TOKENS, Prompt, PromptCache,  # noqa: F401
+                          PromptError, prompt_tokens, usage_for)
+
 API_VERSION = "2023-06-01"
 MAX_BODY = 32 * 1024 * 1024          # the Messages API's request size limit (32 MB)
 DEFAULT_MAX_OUTPUT = 64000           # max_tokens ceiling applied to every model
 MAX_MESSAGES = 100_000
+MESSAGES_PATH = "/v1/messages"
+COUNT_PATH = "/v1/messages/count_tokens"
 
 STATUS_ERROR_TYPES = {
     400: "invalid_request_error", 401: "authentication_error", 402: "billing_error",
@@ -49,6 +57,9 @@ TOP_LEVEL_FIELDS = {
     "temperature", "top_p", "top_k", "stop_sequences", "metadata", "thinking",
     "service_tier", "cache_control", "container", "inference_geo", "output_config",
 }
+# count_tokens takes the prompt and what shapes it, no sampling or output fields.
+COUNT_FIELDS = {"model", "messages", "system", "tools", "tool_choice", "thinking",
+                "cache_control", "output_config"}
 # Content blocks: allowed fields and required fields, per type.
 BLOCK_FIELDS = {
     "text": ({"type", "text", "cache_control", "citations"}, ("text",)),
@@ -110,11 +121,6 @@ def error_type_for(status):
 
 def new_id(prefix, n=24):
     return prefix + "".join(secrets.choice(_B62) for _ in range(n))
-
-
-def input_tokens_for(body_size):
-    """The input_tokens the mock reports for a request body of body_size bytes."""
-    return max(1, math.ceil(body_size / 4))
 
 
 def output_tokens_for(content):
@@ -225,11 +231,16 @@ class RequestValidator:
     def __init__(self, mock):
         self.mock = mock
 
-    def validate(self, body):
+    def validate(self, body, count=False):
+        """count: a count_tokens body, which has no max_tokens nor sampling fields."""
         _obj(body, "body")
-        _fields(body, "", TOP_LEVEL_FIELDS, ("model", "max_tokens", "messages"))
+        if count:
+            _fields(body, "", COUNT_FIELDS, ("model", "messages"))
+        else:
+            _fields(body, "", TOP_LEVEL_FIELDS, ("model", "max_tokens", "messages"))
         self._model(body["model"])
-        self._max_tokens(body["max_tokens"], body["model"])
+        if not count:
+            self._max_tokens(body["max_tokens"], body["model"])
         self._optional(body)
         tool_names = self._tools(body.get("tools"))
         thinking = self._thinking(body)
@@ -370,7 +381,7 @@ class RequestValidator:
             budget = _int(cfg["budget_tokens"], f"{path}.budget_tokens")
             if budget < 1024:
                 _bad(f"{path}.budget_tokens: Input should be greater than or equal to 1024")
-            if budget >= body["max_tokens"]:
+            if "max_tokens" in body and budget >= body["max_tokens"]:
                 _bad("`max_tokens` must be greater than `thinking.budget_tokens`.")
         if "temperature" in body and body["temperature"] != 1:
             _bad("`temperature` may only be set to 1 when thinking is enabled.")
@@ -654,8 +665,11 @@ class MockAnthropic:
                  auto_command="ls /workspace", host="127.0.0.1", port=0,
                  max_output_tokens=DEFAULT_MAX_OUTPUT, max_body=MAX_BODY,
                  strict_alternation=True, check_signatures=True, log_path=None,
-                 verbose=False, idle_timeout=None):
+                 verbose=False, idle_timeout=None, cache_min_tokens=DEFAULT_MIN_TOKENS,
+                 context_window=DEFAULT_CONTEXT_WINDOW, clock=time.monotonic):
         self.api_key = api_key
+        self.context_window = context_window
+        self.cache = PromptCache(cache_min_tokens, clock)   # the prompt cache (prompt_cache.py)
         self.idle_timeout = idle_timeout    # seconds a connection may wait for a request
         self._connections = itertools.count(1)
         self._conn_list = []                # every connection accepted, in that order
@@ -769,6 +783,14 @@ class MockAnthropic:
             self.requests.clear()
             self.violations.clear()
             self._queue.clear()
+        self.cache.clear()
+
+    def advance_clock(self, seconds):
+        """Move the prompt cache's clock on: cache lifetimes pass without sleeping."""
+        self.cache.advance(seconds)
+
+    def clear_cache(self):
+        self.cache.clear()
 
     def signature_text(self, sig):
         with self._lock:
@@ -819,7 +841,7 @@ class MockAnthropic:
                "request_id": new_id("req_011C"), "status": None,
                "connection": getattr(h, "conn_id", None), "t_connected": getattr(h, "t_connected", None),
                "t_received": getattr(h, "t_arrived", None) or time.monotonic(), "t_done": None,
-               "violations": []}
+               "cache": None, "violations": []}
         with self._cond:
             rec["index"] = len(self.requests)
             self.requests.append(rec)
@@ -857,16 +879,22 @@ class MockAnthropic:
 
     def _serve(self, h, rec):
         try:
-            body = self._check(h, rec)
+            body, prompt = self._check(h, rec)
         except ApiError as e:
             self._violation(rec, f"{e.status} {e.etype}: {e.message}")
             h.send_error_reply(rec, e)
+            return
+        if rec["path"].split("?")[0] == COUNT_PATH:     # answered here: no scripted reply
+            rec["count_tokens"] = prompt.total
+            h.send_json(rec, 200, {"input_tokens": prompt.total})
             return
         reply = self._next_reply(body)
         if reply is None:
             self._violation(rec, "unexpected request: no scripted reply left")
             h.send_error_reply(rec, ApiError(500, "mock: unexpected request (queue empty)"))
             return
+        if not reply.get("drop") and not self._is_http_error(reply, rec["stream"]):
+            rec["cache"] = self.cache.use(prompt)       # the API processes this prompt
         self._run_assert(rec, reply)
         rec["reply"] = {k: v for k, v in reply.items() if k != "assert"}
         if reply.get("latency_ms"):
@@ -885,9 +913,11 @@ class MockAnthropic:
                 h.send_json(rec, 200, message, reply.get("headers", {}), reply)
 
     def _check(self, h, rec):
+        """The valid body and its Prompt; ApiError otherwise."""
         raw = h.read_body(self.max_body)
         rec["raw_size"] = len(raw)
-        if h.path.split("?")[0] != "/v1/messages":
+        path = h.path.split("?")[0]
+        if path not in (MESSAGES_PATH, COUNT_PATH):
             raise ApiError(404, f"Not found: {h.command} {h.path}")
         if h.command != "POST":
             raise ApiError(405, f"Method Not Allowed: {h.command} {h.path}")
@@ -907,8 +937,19 @@ class MockAnthropic:
         body = self._parse(raw)
         rec["body"] = body
         rec["stream"] = isinstance(body, dict) and body.get("stream") is True
-        self._validator.validate(body)
-        return body
+        self._validator.validate(body, count=path == COUNT_PATH)
+        return body, self._check_prompt(body, path == COUNT_PATH)
+
+    def _check_prompt(self, body, count):
+        prompt = Prompt(body)
+        try:
+            prompt.check()
+        except PromptError as e:
+            _bad(str(e))
+        # count_tokens answers a prompt of any length: it is how a client finds out
+        if not count and prompt.total > self.context_window:
+            _bad(f"prompt is too long: {prompt.total} tokens > {self.context_window} maximum")
+        return prompt
 
     @staticmethod
     def _parse(raw):
@@ -983,9 +1024,7 @@ class MockAnthropic:
                 if b["type"] == "thinking":
                     self._signatures[b["signature"]] = b["thinking"]
                     self._thinking_ids |= tool_ids
-        usage = {"input_tokens": input_tokens_for(rec["raw_size"]),
-                 "cache_creation_input_tokens": 0, "cache_read_input_tokens": 0,
-                 "output_tokens": output_tokens_for(blocks)}
+        usage = dict(usage_for(rec["cache"]), output_tokens=output_tokens_for(blocks))
         usage.update(reply.get("usage") or {})
         rec["usage"] = usage
         return {"id": new_id("msg_01"), "type": "message", "role": "assistant",
@@ -1275,6 +1314,10 @@ def main(argv=None):
                     help="when the queue is empty: echo the user, or one bash call then echo")
     ap.add_argument("--auto-command", default="ls /workspace")
     ap.add_argument("--max-output-tokens", type=int, default=DEFAULT_MAX_OUTPUT)
+    ap.add_argument("--cache-min-tokens", type=int, default=DEFAULT_MIN_TOKENS,
+                    help="the shortest prefix the prompt cache keeps")
+    ap.add_argument("--context-window", type=int, default=DEFAULT_CONTEXT_WINDOW,
+                    help="prompt tokens above this get 400 'prompt is too long'")
     ap.add_argument("--log", help="write requests and violations here (JSON) as they happen")
     ap.add_argument("--verbose", action="store_true")
     args = ap.parse_args(argv)
@@ -1282,7 +1325,9 @@ def main(argv=None):
     mock = MockAnthropic(args.key, models=args.models.split(",") if args.models else None,
                          auto=args.auto or False, auto_command=args.auto_command,
                          host=args.host, port=args.port, log_path=args.log,
-                         max_output_tokens=args.max_output_tokens, verbose=args.verbose)
+                         max_output_tokens=args.max_output_tokens, verbose=args.verbose,
+                         cache_min_tokens=args.cache_min_tokens,
+                         context_window=args.context_window)
     if args.script:
         with open(args.script, encoding="utf-8") as f:
             script = json.load(f)

@@ -22,7 +22,7 @@ import pytest
 HERE = pathlib.Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
-from anthropic_server import MockAnthropic, input_tokens_for  # noqa: E402
+from anthropic_server import MockAnthropic, prompt_tokens  # noqa: E402
 
 KEY = "sk-test-123"
 HEADERS = {"x-api-key": KEY, "anthropic-version": "2023-06-01",
@@ -504,9 +504,10 @@ def test_non_streaming_message_shape(mock):
     assert msg["model"] == "claude-test"
     assert msg["content"] == [{"type": "text", "text": "hello there"}]
     assert msg["stop_reason"] == "end_turn" and msg["stop_sequence"] is None
-    raw = len(json.dumps(b).encode())
-    assert msg["usage"] == {"input_tokens": input_tokens_for(raw), "output_tokens": 3,
-                            "cache_creation_input_tokens": 0, "cache_read_input_tokens": 0}
+    assert msg["usage"] == {"input_tokens": prompt_tokens(b), "output_tokens": 3,
+                            "cache_creation_input_tokens": 0, "cache_read_input_tokens": 0,
+                            "cache_creation": {"ephemeral_5m_input_tokens": 0,
+                                               "ephemeral_1h_input_tokens": 0}}
     assert mock.requests[0]["usage"] == msg["usage"]
 
 
@@ -532,12 +533,12 @@ def test_usage_and_stop_reason_overrides(mock):
     assert (msg["stop_reason"], msg["stop_sequence"]) == ("stop_sequence", "END")
 
 
-def test_input_tokens_follow_request_size(mock):
+def test_input_tokens_follow_prompt_size(mock):
     mock.enqueue({"text": "a"}, {"text": "b"})
     small, big = body(), body(messages=_user("x" * 4000))
     u1 = json.loads(call(mock, small)[2])["usage"]["input_tokens"]
     u2 = json.loads(call(mock, big)[2])["usage"]["input_tokens"]
-    assert u2 - u1 == input_tokens_for(len(json.dumps(big))) - input_tokens_for(len(json.dumps(small)))
+    assert (u1, u2) == (prompt_tokens(small), prompt_tokens(big))
     assert u2 > u1 + 900
 
 
@@ -580,10 +581,9 @@ def test_stream_matches_non_streaming_message(mock):
     mock.enqueue(dict(reply))
     plain = json.loads(call(mock, with_tools(**_thinking_cfg()))[2])
     streamed = rebuild(stream(mock, reply, with_tools(stream=True, **_thinking_cfg())))
-    sizes = [r["raw_size"] for r in mock.requests]
-    for m, size in zip((plain, streamed), sizes):
+    for m in (plain, streamed):        # the same prompt: stream=True counts nothing
         assert m.pop("id").startswith("msg_")
-        assert m["usage"].pop("input_tokens") == input_tokens_for(size)
+        assert m["usage"]["input_tokens"] == prompt_tokens(with_tools(**_thinking_cfg()))
     assert streamed == plain
     assert [b["type"] for b in plain["content"]] == ["thinking", "text", "tool_use", "tool_use"]
     assert plain["content"][0] == {"type": "thinking", "thinking": "Let me think.", "signature": "sig_abc"}
