@@ -55,6 +55,11 @@ cJSON *conv_reply_content(const cJSON *reply, bool keep_tool_use);
 /* The text blocks of a message joined (a new string). */
 char *conv_text(const cJSON *message);
 
+/* Clear the content of every tool result but the newest keep: it becomes CONV_CLEARED
+ * (is_error and the pairing with its tool_use stay). How many were cleared now. */
+#define CONV_CLEARED "[cleared to save context: this tool result is no longer shown; run the tool again if it is needed]"
+int conv_clear_results(struct conv *c, int keep);
+
 /* The Messages API's rules for a conversation about to be sent (see above); a trailing
  * assistant message is allowed (a paused reply), pending tool_use ids are not. */
 int conv_check(const cJSON *messages, struct ad_err *err);

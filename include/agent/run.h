@@ -6,10 +6,12 @@
 
 #include <cjson/cJSON.h>
 
+#include "agent/context.h"
 #include "agent/conversation.h"
 #include "agent/deny.h"
 #include "agent/inbox.h"
 #include "agent/model_call.h"
+#include "agent/prompt_cache.h"
 #include "agent/tooldefs.h"
 #include "core/err.h"
 
@@ -18,6 +20,9 @@ struct agent {
 	cJSON *hello;               /* the supervisor's HELLO: the strings below point into it */
 	const char *model, *system, *workspace;
 	long max_tokens, max_model_calls, command_timeout_s;
+	long thinking_budget;       /* extended thinking's tokens, 0: none (a TURN may say otherwise) */
+	enum prompt_cache_ttl cache_ttl;   /* the breakpoints' lifetime, or off */
+	struct context ctx;         /* the model's context window, and how full a request makes it */
 	struct deny_list *deny;
 	struct toolbox *tools;
 	cJSON *tooldefs;            /* the request's tools array: the agent's own, the host's,

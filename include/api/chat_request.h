@@ -25,6 +25,7 @@ struct chat_request {
 	const char *model;
 	const cJSON *network;          /* {"allow": [...]}, possibly NULL: see chat_network_check */
 	const cJSON *mcp_servers;      /* ["NAME", ...], possibly NULL: see chat_mcp_check */
+	int64_t thinking;              /* "thinking": its budget_tokens, 0 when disabled, -1 when not given */
 	bool stream;
 };
 

@@ -42,6 +42,8 @@ const cJSON *claude_stream_message(const struct claude_stream *s);
 /* When the last event was a text_delta: its text (len bytes, NUL-terminated), valid
  * until the next event; else NULL. Saves parsing the event a second time. */
 const char *claude_stream_text_delta(const struct claude_stream *s, size_t *len);
+/* The same for a thinking_delta: its thinking. */
+const char *claude_stream_thinking_delta(const struct claude_stream *s, size_t *len);
 /* The type of the API's error event ("overloaded_error", ...), or NULL. */
 const char *claude_stream_api_error(const struct claude_stream *s);
 

@@ -18,6 +18,9 @@
 struct cJSON;
 
 enum log_format { LOG_FORMAT_TEXT, LOG_FORMAT_JSON };
+/* anthropic.cache_ttl: no prompt caching, or breakpoints of this lifetime */
+enum cache_ttl { CACHE_TTL_OFF, CACHE_TTL_5M, CACHE_TTL_1H };
+extern const char *const config_cache_ttls[];   /* their names, NULL-terminated */
 
 struct config {
 	char *listen;              /* "HOST:PORT" or "[V6]:PORT" */
@@ -49,13 +52,17 @@ struct config {
 		char **models;             /* others a request may ask for; NULL-terminated */
 		int64_t price_input_milli; /* USD per million tokens, in thousandths */
 		int64_t price_output_milli;
-		int64_t price_cache_write_milli;
+		int64_t price_cache_write_milli;      /* 5-minute entries */
+		int64_t price_cache_write_1h_milli;   /* 1-hour entries */
 		int64_t price_cache_read_milli;
+		int cache_ttl;                        /* enum cache_ttl */
+		int64_t context_window;               /* the model's, in tokens */
 	} anthropic;
 	struct {
 		char *system_prompt;
 		bool allow_system;         /* a request may bring its own system prompt */
 		int64_t max_model_calls;
+		int64_t thinking_budget;      /* 0: no extended thinking */
 		char **deny_commands;      /* extended regular expressions; NULL-terminated */
 	} agent;
 	struct {

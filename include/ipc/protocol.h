@@ -9,11 +9,15 @@
  *   HELLO      {"role": "supervisor", "version": 1, "config": {
  *                  "model", "max_tokens", "system" (string, may be ""), "max_model_calls",
  *                  "command_timeout_s", "deny_commands": [ERE...], "workspace",
+ *                  "cache_ttl"?: "off" | "5m" | "1h" (prompt caching; absent: off),
+ *                  "context_window"?: tokens (absent: 200000),
+ *                  "thinking_budget"?: tokens of extended thinking (absent or 0: none),
  *                  "host_tools"?: [tool definitions]}}
  *              first frame, once; host_tools are the supervisor's own (fetch_url,
  *              fetch_html, remote MCP servers' tools), offered to the model beside
  *              the agent's and run by a TOOL_CALL
- *   TURN       {"message": "...", "history"?: [{role, content}...], "model"?, "system"?}
+ *   TURN       {"message": "...", "history"?: [{role, content}...], "model"?, "system"?,
+ *               "thinking"?: budget tokens (0: none)}
  *              a user message to work on; history only seeds an empty conversation;
  *              model/system (checked by the gateway) replace the config's for this run
  *   API_EVENT  {"event": "content_block_delta", "data": {the event's JSON object}}: the
@@ -56,12 +60,18 @@
  *                 run, one at a time; answered by one TOOL_RESULT (also after a CANCEL)
  *   RUN_EVENT    one event of the run, in the order it happens:
  *     {"type": "text", "text": "..."}                      a piece of the model's text
+ *     {"type": "thinking", "thinking": "..."}              a piece of its extended thinking
  *     {"type": "tool_start", "id", "name", "input"}          a tool call begins
  *     {"type": "tool_output", "id", "output"}                its output (capped, cut noted)
  *     {"type": "tool_end", "id", "name", "is_error", "duration_ms", "exit_status"?}
  *                                         exit_status: bash's, when the command ended by itself
  *     {"type": "message", "message": {role, content}}        appended to the transcript:
  *                 the user's text first, then each reply and each message of tool results
+ *     {"type": "compact", "kind": "cleared", "tool_results", "tokens_before", "tokens_after"}
+ *                 old tool results were cleared so that the conversation fits the
+ *                 model's context window (estimates, in tokens)
+ *     {"type": "compact", "kind": "summary", "summary", "tokens_before", "tokens_after"}
+ *                 clearing was not enough: the conversation was replaced by a summary
  *     {"type": "done", "reply", "stop_reason", "model_calls"}   the run ended
  *     {"type": "error", "error": {"type", "message"}}        the run ended on an error
  *   stop_reason: end_turn, max_tokens, stop_sequence, refusal, pause_turn (after the

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "agent/prompt_cache.h"
 #include "core/json.h"
 
 struct conv {
@@ -212,6 +213,7 @@ int conv_seed(struct conv *c, const cJSON *history, struct ad_err *err)
 		const cJSON *content = cJSON_GetObjectItemCaseSensitive(m, "content");
 		cJSON *blocks = cJSON_IsString(content) ? one(text_block(content->valuestring))
 			      : cJSON_IsArray(content)  ? cJSON_Duplicate(content, true) : NULL;
+		prompt_cache_strip(blocks);     /* the breakpoints are the agent's to place */
 		if (!role || (strcmp(role, "user") != 0 && strcmp(role, "assistant") != 0) || !blocks) {
 			cJSON_Delete(blocks);
 			conv_rollback(c, (struct conv_mark){ 0, -1 });
@@ -229,6 +231,38 @@ int conv_seed(struct conv *c, const cJSON *history, struct ad_err *err)
 		return ad_err_prefix(err, "history");
 	}
 	return 0;
+}
+
+static bool is_result(const cJSON *b)
+{
+	const char *type = json_str(b, "type");
+	return type != NULL && strcmp(type, "tool_result") == 0;
+}
+
+int conv_clear_results(struct conv *c, int keep)
+{
+	int total = 0, seen = 0, cleared = 0;
+	cJSON *m, *b;
+	cJSON_ArrayForEach(m, c->messages)
+		cJSON_ArrayForEach(b, cJSON_GetObjectItemCaseSensitive(m, "content"))
+			total += is_result(b);
+	cJSON_ArrayForEach(m, c->messages)
+		cJSON_ArrayForEach(b, cJSON_GetObjectItemCaseSensitive(m, "content")) {
+			if (!is_result(b) || seen++ >= total - keep)
+				continue;
+			const char *now = json_str(b, "content");
+			if (now != NULL && strcmp(now, CONV_CLEARED) == 0)
+				continue;
+			cJSON *note = cJSON_CreateString(CONV_CLEARED);
+			if (note == NULL)
+				return cleared;
+			if (cJSON_GetObjectItemCaseSensitive(b, "content") != NULL)
+				cJSON_ReplaceItemInObjectCaseSensitive(b, "content", note);
+			else
+				cJSON_AddItemToObject(b, "content", note);
+			cleared++;
+		}
+	return cleared;
 }
 
 /* The block of that type whose key is id in content, before stop; or NULL. */

@@ -73,6 +73,17 @@ static int take_hello(struct agent *a, unsigned type, cJSON *hello, struct ad_er
 	    whole(c, "max_model_calls", 1, 1L << 20, &a->max_model_calls, err) < 0 ||
 	    whole(c, "command_timeout_s", 1, 1L << 24, &a->command_timeout_s, err) < 0)
 		return -1;
+	long window = 200000;
+	if (cJSON_GetObjectItemCaseSensitive(c, "context_window") != NULL &&
+	    whole(c, "context_window", 1024, 1L << 30, &window, err) < 0)
+		return -1;
+	context_init(&a->ctx, window, a->max_tokens);
+	if (cJSON_GetObjectItemCaseSensitive(c, "thinking_budget") != NULL &&
+	    whole(c, "thinking_budget", 0, 1L << 30, &a->thinking_budget, err) < 0)
+		return -1;
+	const char *ttl = json_str(c, "cache_ttl");
+	if (ttl != NULL && prompt_cache_ttl_parse(ttl, &a->cache_ttl, err) < 0)
+		return ad_err_prefix(err, "hello: config.cache_ttl");
 	const cJSON *deny = cJSON_GetObjectItemCaseSensitive(c, "deny_commands"), *p;
 	if (!cJSON_IsArray(deny) || cJSON_GetArraySize(deny) > DENY_MAX_PATTERNS)
 		return ad_err_set(err, 0, "hello: config.deny_commands must be an array of at most %d patterns",

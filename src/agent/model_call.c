@@ -55,16 +55,18 @@ static int settle(struct model_link *l, struct ad_err *err)
 	return 0;
 }
 
-/* A text delta goes to the client at once, as the stream parsed it. */
+/* A text or thinking delta goes to the client at once, as the stream parsed it. */
 static int pass_text(struct model_link *l, const struct claude_stream *s, struct ad_err *err)
 {
-	size_t len;
-	const char *text = claude_stream_text_delta(s, &len);
+	size_t len = 0;
+	const char *kind = "text", *text = claude_stream_text_delta(s, &len);
+	if (text == NULL)
+		kind = "thinking", text = claude_stream_thinking_delta(s, &len);
 	if (text == NULL || len == 0)
 		return 0;
 	cJSON *out = cJSON_CreateObject();
-	cJSON_AddStringToObject(out, "type", "text");
-	cJSON_AddStringToObject(out, "text", text);
+	cJSON_AddStringToObject(out, "type", kind);
+	cJSON_AddStringToObject(out, kind, text);
 	return link_send_take(l->fd, FRAME_RUN_EVENT, out, err);
 }
 

@@ -12,6 +12,8 @@
  * request invalid; a reply left with nothing is not kept at all, and the next user text
  * joins the user message before it (agent/conversation.h). */
 #include "agent/run.h"
+#include "run_int.h"
+#include "agent/compact.h"
 #include "agent/host_tools.h"
 #include "agent/mcp_stdio.h"
 
@@ -28,11 +30,14 @@
 struct run {
 	struct agent *a;
 	const char *model, *system;
+	long thinking;              /* extended thinking's budget, 0: none */
 	long model_calls;
 	bool marked;
 	struct conv_mark mark;      /* the conversation before the run's user message */
 	int last_assistant;         /* this run's last assistant message, or -1 */
 	bool held;                  /* it is a paused reply: its message event waits */
+	bool too_long_seen;         /* the API said "prompt is too long" once in this run */
+	bool compacted;             /* the conversation was summarised since the last call */
 	char stop[64];              /* the last stop_reason, then how the run ended */
 };
 
@@ -197,6 +202,14 @@ static int take_reply(struct run *r, const cJSON *reply, struct ad_err *err)
 	struct agent *a = r->a;
 	const char *reason = json_str(reply, "stop_reason") ? json_str(reply, "stop_reason") : "end_turn";
 	bool tool_use = strcmp(reason, "tool_use") == 0, paused = strcmp(reason, "pause_turn") == 0;
+	/* the reply filled the context window: with old tool results cleared it goes on, as
+	 * after a pause; with nothing left to clear the run ends there */
+	if (strcmp(reason, "model_context_window_exceeded") == 0) {
+		int n = run_make_room(a, r->model, r->system, err);
+		if (n < 0)
+			return -1;
+		paused = n > 0;
+	}
 	cJSON *content = conv_reply_content(reply, tool_use);
 	if (content == NULL)
 		return ad_err_set(err, ENOMEM, "reply");
@@ -228,6 +241,31 @@ static int take_reply(struct run *r, const cJSON *reply, struct ad_err *err)
 	return !cancelled;
 }
 
+/* The conversation summarised (agent/compact.h): 1 to go on, 2 when a CANCEL came
+ * (r->stop), 0 when the run ended with an error event (the summary failed), -1 on a
+ * failure. */
+static int compact(struct run *r, struct ad_err *err)
+{
+	struct model_failure fail;
+	r->model_calls++;
+	int rc = compact_conversation(r->a, r->model, r->system, &fail, err);
+	if (rc < 0)
+		return -1;
+	if (rc == COMPACT_CANCELLED) {
+		snprintf(r->stop, sizeof(r->stop), "interrupted");
+		return 2;
+	}
+	if (rc == COMPACT_FAILED)
+		return end_error(r, fail.type, fail.message, err);
+	/* the conversation the run began with is gone: nothing to roll back to, and this
+	 * run's messages are in the summary */
+	r->marked = false;
+	r->last_assistant = -1;
+	r->held = false;
+	r->compacted = true;
+	return 1;
+}
+
 /* Model calls until the run ends: 1 when it ends with a done event (r->stop), 0 when
  * it ended with an error event, -1 on a failure. */
 static int model_calls(struct run *r, struct ad_err *err)
@@ -255,9 +293,25 @@ static int model_calls(struct run *r, struct ad_err *err)
 				cJSON_DeleteItemFromArray(a->tooldefs, a->base_tools);
 			mcp_stdio_tooldefs(a->mcp, a->tooldefs);
 		}
-		cJSON *req = conv_request(a->conv, r->model, a->max_tokens, r->system, a->tooldefs);
-		if (req == NULL)
-			return ad_err_set(err, ENOMEM, "model request");
+		size_t bytes = 0;
+		cJSON *req = NULL;
+		rc = run_request(a, r->model, r->system, r->thinking, &req, &bytes, err);
+		if (rc < 0)
+			return -1;
+		if (rc > 0 && !r->compacted) {
+			rc = compact(r, err);
+			if (rc != 1)
+				return rc == 2 ? 1 : rc;
+			continue;
+		}
+		if (rc > 0) {
+			char msg[AD_ERR_MSG_MAX];
+			snprintf(msg, sizeof(msg), "the conversation (about %lld tokens) no longer fits the model's "
+				 "context window of %lld tokens, even summarised; start a new session",
+				 (long long)context_estimate(&a->ctx, bytes), (long long)a->ctx.window);
+			return end_error(r, "invalid_request_error", msg, err);
+		}
+		r->compacted = false;
 		struct claude_stream *reply = NULL;
 		struct model_failure fail;
 		r->model_calls++;
@@ -269,8 +323,15 @@ static int model_calls(struct run *r, struct ad_err *err)
 			snprintf(r->stop, sizeof(r->stop), "interrupted");
 			return 1;
 		}
+		/* a prompt the API found too long: measured by its own count, the next request
+		 * is made to fit; once a run, never in a loop */
+		if (rc == MODEL_FAILED && !r->too_long_seen && context_too_long(&a->ctx, bytes, fail.message) > 0) {
+			r->too_long_seen = true;
+			continue;
+		}
 		if (rc == MODEL_FAILED)
 			return end_error(r, fail.type, fail.message, err);
+		context_learn(&a->ctx, bytes, cJSON_GetObjectItemCaseSensitive(claude_stream_message(reply), "usage"));
 		rc = take_reply(r, claude_stream_message(reply), err);
 		claude_stream_free(reply);
 		if (rc <= 0)
@@ -284,14 +345,17 @@ int run_turn(struct agent *a, const cJSON *turn, struct ad_err *err)
 	const cJSON *history = cJSON_GetObjectItemCaseSensitive(turn, "history");
 	const cJSON *model = cJSON_GetObjectItemCaseSensitive(turn, "model");
 	const cJSON *system = cJSON_GetObjectItemCaseSensitive(turn, "system");
+	const cJSON *thinking = cJSON_GetObjectItemCaseSensitive(turn, "thinking");
 	a->running = true;          /* for the supervisor, the TURN started a run */
 	if (!cJSON_IsString(message) || (history && !cJSON_IsArray(history)) ||
-	    (model && !cJSON_IsString(model)) || (system && !cJSON_IsString(system)))
+	    (model && !cJSON_IsString(model)) || (system && !cJSON_IsString(system)) ||
+	    (thinking && (!cJSON_IsNumber(thinking) || thinking->valuedouble < 0 || thinking->valuedouble > 1e9)))
 		return ad_err_set(err, 0, "a turn frame is {\"message\": string, \"history\"?: array, "
-				  "\"model\"?: string, \"system\"?: string}");
+				  "\"model\"?: string, \"system\"?: string, \"thinking\"?: tokens}");
 	struct run r = {
 		.a = a, .model = model ? model->valuestring : a->model,
 		.system = system ? system->valuestring : a->system, .last_assistant = -1,
+		.thinking = thinking ? (long)thinking->valuedouble : a->thinking_budget,
 	};
 	struct ad_err why;
 	if (message->valuestring[strspn(message->valuestring, " \t\n\r")] == '\0')

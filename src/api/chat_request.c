@@ -135,10 +135,30 @@ int chat_mcp_check(const cJSON *names, const char *servers_json, struct ad_err *
 	return 0;
 }
 
+/* "thinking", as the Messages API takes it: {"type": "enabled", "budget_tokens": N} or
+ * {"type": "disabled"}; the budget's upper bound (anthropic.max_tokens) is the caller's. */
+static int parse_thinking(const cJSON *k, int64_t *budget, struct ad_err *err)
+{
+	const char *type = json_str(k, "type");
+	const cJSON *b = cJSON_GetObjectItemCaseSensitive(k, "budget_tokens");
+	if (type != NULL && strcmp(type, "disabled") == 0 && cJSON_GetArraySize(k) == 1) {
+		*budget = 0;
+		return 0;
+	}
+	if (!cJSON_IsObject(k) || type == NULL || strcmp(type, "enabled") != 0 || cJSON_GetArraySize(k) != 2 ||
+	    !cJSON_IsNumber(b) || b->valuedouble < 1024 || b->valuedouble > 1e9 ||
+	    b->valuedouble != (double)(int64_t)b->valuedouble)
+		return ad_err_set(err, 0, "thinking must be {\"type\": \"enabled\", \"budget_tokens\": a whole number "
+				  "from 1024} or {\"type\": \"disabled\"}");
+	*budget = (int64_t)b->valuedouble;
+	return 0;
+}
+
 int chat_request_parse(const cJSON *body, int64_t max_message_chars, struct chat_request *out,
 		       struct ad_err *err)
 {
 	memset(out, 0, sizeof(*out));
+	out->thinking = -1;
 	if (!cJSON_IsObject(body))
 		return ad_err_set(err, 0, "the body must be a JSON object");
 	for (const cJSON *k = body->child; k; k = k->next) {
@@ -169,6 +189,9 @@ int chat_request_parse(const cJSON *body, int64_t max_message_chars, struct chat
 			if (!cJSON_IsString(k) || check_token("model", k->valuestring, CHAT_MAX_MODEL_LEN, ".:@", err) < 0)
 				return cJSON_IsString(k) ? -1 : ad_err_set(err, 0, "model must be a string");
 			out->model = k->valuestring;
+		} else if (strcmp(n, "thinking") == 0) {
+			if (parse_thinking(k, &out->thinking, err) < 0)
+				return -1;
 		} else if (strcmp(n, "network") == 0) {
 			out->network = k;      /* checked against the config by the caller */
 		} else if (strcmp(n, "mcp_servers") == 0) {

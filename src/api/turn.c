@@ -24,6 +24,11 @@ enum MHD_Result api_turn_refuse(struct http_req *req, const struct chat_request 
 		return http_reply_error(req, 400, HTTP_ERR_INVALID,
 					"model \"%s\" is not allowed here; allowed: %s and the models in "
 					"anthropic.models", cr->model, cfg->anthropic.model);
+	if (cr->thinking >= cfg->anthropic.max_tokens)
+		return http_reply_error(req, 400, HTTP_ERR_INVALID,
+					"thinking.budget_tokens (%lld) must be less than max_tokens (%lld, "
+					"anthropic.max_tokens)", (long long)cr->thinking,
+					(long long)cfg->anthropic.max_tokens);
 	if (cr->system != NULL && !cfg->agent.allow_system)
 		return http_reply_error(req, 400, HTTP_ERR_INVALID,
 					"\"system\" is not allowed here: this agentd keeps its own system prompt "
@@ -42,6 +47,8 @@ static cJSON *turn_payload(const struct chat_request *cr)
 		cJSON_AddStringToObject(t, "model", cr->model);
 	if (cr->system != NULL)
 		cJSON_AddStringToObject(t, "system", cr->system);
+	if (cr->thinking >= 0)
+		cJSON_AddNumberToObject(t, "thinking", (double)cr->thinking);
 	return t;
 }
 

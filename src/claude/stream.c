@@ -22,7 +22,8 @@ struct claude_stream {
 	int open;                  /* index of the block being streamed, or -1 */
 	struct buf piece[PIECES];  /* of the open block; the JSON is its tool input */
 	bool started[PIECES];      /* the buffer holds the block's own start value too */
-	size_t delta_off, delta_len; /* the last event's text_delta in piece[PIECE_TEXT] */
+	size_t delta_off, delta_len; /* the last event's text or thinking delta in piece[delta_piece] */
+	int delta_piece;
 	bool delta;
 	bool done;
 	char api_error[64];
@@ -60,12 +61,22 @@ const cJSON *claude_stream_message(const struct claude_stream *s)
 	return s->message;
 }
 
-const char *claude_stream_text_delta(const struct claude_stream *s, size_t *len)
+static const char *delta_of(const struct claude_stream *s, enum piece i, size_t *len)
 {
-	if (!s->delta)
+	if (!s->delta || s->delta_piece != (int)i)
 		return NULL;
 	*len = s->delta_len;
-	return s->piece[PIECE_TEXT].data + s->delta_off;
+	return s->piece[i].data + s->delta_off;
+}
+
+const char *claude_stream_text_delta(const struct claude_stream *s, size_t *len)
+{
+	return delta_of(s, PIECE_TEXT, len);
+}
+
+const char *claude_stream_thinking_delta(const struct claude_stream *s, size_t *len)
+{
+	return delta_of(s, PIECE_THINKING, len);
 }
 
 const char *claude_stream_api_error(const struct claude_stream *s)
@@ -119,8 +130,9 @@ static int append(struct claude_stream *s, const cJSON *block, enum piece i, con
 	buf_append(b, text, add);
 	if (b->dropped > 0)
 		return ad_err_set(err, b->oom ? ENOMEM : 0, "streamed message larger than %zu bytes", s->max);
-	if (i == PIECE_TEXT) {
+	if (i == PIECE_TEXT || i == PIECE_THINKING) {
 		s->delta = true;
+		s->delta_piece = i;
 		s->delta_off = off;
 		s->delta_len = add;
 	}

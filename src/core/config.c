@@ -140,6 +140,16 @@ void config_env_scrub(const char *name)
 	unsetenv(name);
 }
 
+/* What one setting cannot say alone. */
+static int check_together(const struct config *cfg, struct ad_err *err)
+{
+	int64_t budget = cfg->agent.thinking_budget;
+	if (budget != 0 && (budget < 1024 || budget >= cfg->anthropic.max_tokens))
+		return ad_err_set(err, 0, "agent.thinking_budget: %lld: 0 (no thinking), or from 1024 to less than "
+				  "anthropic.max_tokens (%lld)", (long long)budget, (long long)cfg->anthropic.max_tokens);
+	return 0;
+}
+
 int config_load(struct config *cfg, const char *path, const char *env_file, struct ad_err *err)
 {
 	memset(cfg, 0, sizeof(*cfg));
@@ -184,6 +194,8 @@ int config_load(struct config *cfg, const char *path, const char *env_file, stru
 			config_env_scrub(s->env);     /* kept in cfg alone from now on */
 	}
 	dotenv_free(dotenv);
+	if (check_together(cfg, err) < 0)
+		goto fail;
 	return 0;
 fail:
 	config_free(cfg);

@@ -114,6 +114,7 @@ static int check_regex(const char *v, struct ad_err *err)
 static const char *const session_patterns[] = { "ephemeral", "long-running", "hybrid", "shared", NULL };
 static const char *const log_levels[] = { "debug", "info", "warn", "error", NULL };
 static const char *const log_formats[] = { "text", "json", NULL };
+const char *const config_cache_ttls[] = { [CACHE_TTL_OFF] = "off", [CACHE_TTL_5M] = "5m", [CACHE_TTL_1H] = "1h", NULL };
 
 #define OFF(f) offsetof(struct config, f)
 #define KiB (1024LL)
@@ -192,10 +193,21 @@ const struct setting config_settings[] = {
 	  "US dollars per million output tokens." },
 	{ "anthropic.price_cache_write", SETTING_MILLI, OFF(anthropic.price_cache_write_milli), "AGENTD_PRICE_CACHE_WRITE", "3.75",
 	  0, 1000000000, NULL, NULL, 0,
-	  "US dollars per million tokens written to the prompt cache." },
+	  "US dollars per million tokens written to the prompt cache (5-minute entries)." },
+	{ "anthropic.price_cache_write_1h", SETTING_MILLI, OFF(anthropic.price_cache_write_1h_milli),
+	  "AGENTD_PRICE_CACHE_WRITE_1H", "6", 0, 1000000000, NULL, NULL, 0,
+	  "US dollars per million tokens written to the prompt cache as 1-hour entries." },
 	{ "anthropic.price_cache_read", SETTING_MILLI, OFF(anthropic.price_cache_read_milli), "AGENTD_PRICE_CACHE_READ", "0.3",
 	  0, 1000000000, NULL, NULL, 0,
 	  "US dollars per million tokens read from the prompt cache." },
+	{ "anthropic.cache_ttl", SETTING_ENUM, OFF(anthropic.cache_ttl), "AGENTD_CACHE_TTL", "5m", 0, 0,
+	  config_cache_ttls, NULL, 0,
+	  "Prompt caching of the agent's model calls: the lifetime of its cache entries (5m, or 1h for "
+	  "sessions whose turns are minutes apart, at a higher price per write), or off." },
+	{ "anthropic.context_window", SETTING_INT, OFF(anthropic.context_window), "AGENTD_CONTEXT_WINDOW",
+	  "200000", 1024, 1073741824, NULL, NULL, 0,
+	  "The model's context window, in tokens: before a call would not fit (leaving room for the reply), "
+	  "the oldest tool results are cleared." },
 	{ "agent.system_prompt", SETTING_STRING, OFF(agent.system_prompt), "AGENTD_SYSTEM_PROMPT",
 	  "You are an agent working in a Linux sandbox. Your files are in /workspace. Use the tools to run commands and edit files. Answer briefly.",
 	  0, 0, NULL, NULL, 0,
@@ -203,6 +215,10 @@ const struct setting config_settings[] = {
 	{ "agent.allow_system", SETTING_BOOL, OFF(agent.allow_system), "AGENTD_ALLOW_SYSTEM", "true",
 	  0, 0, NULL, NULL, 0,
 	  "Whether a request may replace the system prompt with its own \"system\"." },
+	{ "agent.thinking_budget", SETTING_INT, OFF(agent.thinking_budget), "AGENTD_THINKING_BUDGET", "0",
+	  0, 1073741824, NULL, NULL, 0,
+	  "Extended thinking: the tokens the model may think with before it answers (0: no thinking; else "
+	  "at least 1024 and less than anthropic.max_tokens). A request may ask otherwise with \"thinking\"." },
 	{ "agent.max_model_calls", SETTING_INT, OFF(agent.max_model_calls), "AGENTD_MAX_MODEL_CALLS", "30",
 	  1, 10000, NULL, NULL, 0,
 	  "Model calls in one turn (one user message and the work it causes) before the turn stops with stop_reason \"max_model_calls\"." },

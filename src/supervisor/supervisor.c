@@ -51,6 +51,9 @@ static int send_hello(struct supervisor *s, struct ad_err *err)
 	for (char **p = cfg->agent.deny_commands; p != NULL && *p != NULL; p++)
 		cJSON_AddItemToArray(deny, cJSON_CreateString(*p));
 	cJSON_AddStringToObject(c, "workspace", "/workspace");
+	cJSON_AddStringToObject(c, "cache_ttl", config_cache_ttls[cfg->anthropic.cache_ttl]);
+	cJSON_AddNumberToObject(c, "context_window", (double)cfg->anthropic.context_window);
+	cJSON_AddNumberToObject(c, "thinking_budget", (double)cfg->agent.thinking_budget);
 	sup_mcp_hello(s, c);
 	cJSON *host_tools = sup_host_tools(s);
 	if (host_tools != NULL)

@@ -35,7 +35,7 @@ void sup_flush_usage(struct supervisor *s)
 }
 
 static const char *const run_event_types[] = {
-	"text", "tool_start", "tool_output", "tool_end", "message", "done", "error", "op_output", "op_end",
+	"text", "thinking", "tool_start", "tool_output", "tool_end", "message", "compact", "done", "error", "op_output", "op_end",
 };
 
 /* A run event from the agent: its type must be one of ours; done gets the usage as

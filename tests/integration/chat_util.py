@@ -47,6 +47,7 @@ PRICE_ENV = {"input_tokens": "AGENTD_PRICE_INPUT", "output_tokens": "AGENTD_PRIC
              "cache_read_input_tokens": "AGENTD_PRICE_CACHE_READ"}
 DEFAULT_PRICES = {"input_tokens": 3.0, "output_tokens": 15.0,
                   "cache_creation_input_tokens": 3.75, "cache_read_input_tokens": 0.3}
+DEFAULT_PRICE_WRITE_1H = 6.0      # anthropic.price_cache_write_1h
 TERMINAL_EVENTS = ("done", "error")
 UNICODE_SAMPLE = "h\u00e9llo w\u00f6rld \u2713 \u65e5\u672c\u8a9e \U0001F389"     # héllo wörld ✓ 日本語 🎉
 
@@ -247,14 +248,23 @@ def system_text(body):
 # --------------------------------------------------------------------------- usage and cost
 
 def mock_usage(mock, indices=None):
-    """The four counters the mock reported, summed over its requests (or indices)."""
+    """The counters the mock reported, summed over its requests (or indices), as agentd
+    reports them: the four, and the cache writes by lifetime (the 1-hour ones as the
+    API's breakdown says, the rest 5-minute ones)."""
     recs = [mock.requests[i] for i in indices] if indices is not None else mock.requests
-    return {f: sum((r.get("usage") or {}).get(f, 0) for r in recs) for f in USAGE_FIELDS}
+    usages = [r.get("usage") or {} for r in recs]
+    total = {f: sum(u.get(f, 0) for u in usages) for f in USAGE_FIELDS}
+    hour = sum((u.get("cache_creation") or {}).get("ephemeral_1h_input_tokens", 0) for u in usages)
+    total["cache_creation"] = {"ephemeral_5m_input_tokens": total["cache_creation_input_tokens"] - hour,
+                               "ephemeral_1h_input_tokens": hour}
+    return total
 
 
 def expected_cost(usage, prices=None):
     prices = prices or DEFAULT_PRICES
-    return sum(usage[f] * prices[f] for f in USAGE_FIELDS) / 1e6
+    hour = (usage.get("cache_creation") or {}).get("ephemeral_1h_input_tokens", 0)
+    return (sum(usage[f] * prices[f] for f in USAGE_FIELDS) +
+            hour * (prices.get("cache_write_1h", DEFAULT_PRICE_WRITE_1H) - prices["cache_creation_input_tokens"])) / 1e6
 
 
 def assert_cost(got, usage, prices=None):

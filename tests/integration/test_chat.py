@@ -288,7 +288,8 @@ def test_usage_and_cost_are_summed_over_the_model_calls(daemon_factory, mock):
     doc = chat_ok(d, "count")
     want = mock_usage(mock)
     assert want == {"input_tokens": 1200 + mock.requests[1]["usage"]["input_tokens"], "output_tokens": 117,
-                    "cache_creation_input_tokens": 300, "cache_read_input_tokens": 6000}, want
+                    "cache_creation_input_tokens": 300, "cache_read_input_tokens": 6000,
+                    "cache_creation": {"ephemeral_5m_input_tokens": 300, "ephemeral_1h_input_tokens": 0}}, want
     assert doc["usage"] == want
     assert_cost(doc["cost_usd"], want, prices)
     finish(d, mock)

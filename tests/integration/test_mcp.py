@@ -163,18 +163,19 @@ def test_a_hostile_server_gets_a_capped_result_and_a_timeout(daemon_factory, moc
     finish(d, mock)
 
 
-@pytest.mark.parametrize("transport", ["stdio", "http"])
+@pytest.mark.parametrize("transport", ["stdio", "http", "http-2026-07-28"])
 def test_a_server_whose_tools_change_is_listed_again(daemon_factory, mock, tree, transport):
     """A call whose server says (notifications/tools/list_changed) that its tools
     changed: the next model call offers them as they are now, and the new one works;
-    a stdio server's list is the agent's, a remote one's the supervisor's."""
-    seen, stop = None, None
+    a stdio server's list is the agent's, a remote one's the supervisor's, of either
+    revision (2025-11-25 with initialize and a session, 2026-07-28 stateless)."""
+    srv = None
     if transport == "stdio":
         servers = {"changing": {"command": "python3", "args": ["/opt/hostile/mcp_hostile.py", "changing"]}}
         settings = stdio_settings(tree, servers)
     else:
-        url, stop, seen = serve_http("changing")
-        settings = {"mcp": {"servers": {"changing": {"url": url}}}}
+        srv = serve_http("modern" if transport.endswith("28") else "changing")
+        settings = {"mcp": {"servers": {"changing": {"url": srv.url}}}}
     try:
         d = start_chat_daemon(daemon_factory, mock, settings=settings)
         sid, s = session(d)
@@ -187,12 +188,14 @@ def test_a_server_whose_tools_change_is_listed_again(daemon_factory, mock, tree,
         assert set(after) == set(before) | {"mcp__changing__grown"}, (before, after)
         res = call(d, mock, sid, "mcp__changing__grown", {})
         assert result_text(res) == "grew" and not res.get("is_error"), res
-        if seen is not None:
-            assert seen.count("tools/list") == 3, seen     # at the open, after each call
+        if srv is not None:
+            assert srv.methods.count("tools/list") == 3, srv.methods     # at the open, after each call
+            opened = "server/discover" if transport.endswith("28") else "initialize"
+            assert opened in srv.methods and srv.problems == [], (srv.methods, srv.problems)
         finish(d, mock)
     finally:
-        if stop is not None:
-            stop()
+        if srv is not None:
+            srv.stop()
 
 
 # --------------------------------------------------------------------------- Streamable HTTP

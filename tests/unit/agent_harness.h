@@ -37,6 +37,7 @@ static struct {
 	int command_timeout_s; /* the HELLO's, for the next start(); 0: 20 */
 	const char *host_tools; /* the HELLO's config.host_tools (JSON), for the next start() */
 	int more_tools;        /* tools a request has beyond the agent's own */
+	long context_window;   /* the HELLO's, for the next start(); 0: none given */
 } S;
 
 static inline int queue_frame(void *ctx, unsigned type, cJSON *payload, struct ad_err *err)
@@ -115,13 +116,15 @@ static inline void start(int max_model_calls)
 	S.dec = frame_decoder_new(FRAME_MAX_PAYLOAD);
 	S.queue = cJSON_CreateArray();
 	S.events = cJSON_CreateArray();
-	char hello[2048];
+	char hello[2048], window[48] = "";
+	if (S.context_window > 0)
+		snprintf(window, sizeof(window), ",\"context_window\":%ld", S.context_window);
 	snprintf(hello, sizeof(hello),
 		 "{\"role\":\"supervisor\",\"version\":1,\"config\":{\"model\":\"claude-test\",\"max_tokens\":1024,"
 		 "\"system\":\"Be brief.\",\"max_model_calls\":%d,\"command_timeout_s\":%d,"
-		 "\"deny_commands\":[\"\\\\bforbidden\\\\b\"],\"workspace\":\"%s\"%s%s}}", max_model_calls,
+		 "\"deny_commands\":[\"\\\\bforbidden\\\\b\"],\"workspace\":\"%s\"%s%s%s}}", max_model_calls,
 		 S.command_timeout_s > 0 ? S.command_timeout_s : 20, S.dir, S.host_tools ? ",\"host_tools\":" : "",
-		 S.host_tools ? S.host_tools : "");
+		 S.host_tools ? S.host_tools : "", window);
 	send_json(FRAME_HELLO, hello);
 	unsigned type;
 	cJSON *h = next(&type);
@@ -154,6 +157,7 @@ static inline int reap(void **state)
 	(void)state;
 	S.host_tools = NULL;
 	S.more_tools = 0;
+	S.context_window = 0;
 	if (S.pid > 0) {
 		kill(S.pid, SIGKILL);
 		waitpid(S.pid, NULL, 0);

@@ -496,6 +496,7 @@ static void a_bad_history_fails_the_run_only(void **state)
 static void a_conversation_past_the_frame_cap_fails_the_run_only(void **state)
 {
 	(void)state;
+	S.context_window = 1L << 30;    /* a window that takes it: the frame's cap is what stops it */
 	start(10);
 	size_t big = FRAME_MAX_PAYLOAD - 1000;        /* the TURN fits; with the tools, the request not */
 	char *json = malloc(big + 200);

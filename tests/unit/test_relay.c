@@ -21,6 +21,7 @@ static struct config test_config(void)
 	c.anthropic.price_input_milli = 3000;
 	c.anthropic.price_output_milli = 15000;
 	c.anthropic.price_cache_write_milli = 3750;
+	c.anthropic.price_cache_write_1h_milli = 6000;
 	c.anthropic.price_cache_read_milli = 300;
 	return c;
 }
@@ -73,7 +74,8 @@ static void usage_and_cost(void **state)
 {
 	(void)state;
 	struct config cfg = test_config();
-	struct usage total = { 0 }, a = { 1000000, 0, 0, 0 }, b = { 0, 1000000, 1000000, 1000000 };
+	struct usage total = { 0 }, a = { .input = 1000000 };
+	struct usage b = { .output = 1000000, .cache_write = 1000000, .cache_read = 1000000 };
 	usage_add(&total, &a);
 	usage_add(&total, &b);
 	/* 3 + 15 + 3.75 + 0.30 dollars */
@@ -81,9 +83,25 @@ static void usage_and_cost(void **state)
 	cJSON *j = usage_json(&total);
 	char *text = json_print(j);
 	assert_string_equal(text, "{\"input_tokens\":1000000,\"output_tokens\":1000000,"
-				  "\"cache_creation_input_tokens\":1000000,\"cache_read_input_tokens\":1000000}");
+				  "\"cache_creation_input_tokens\":1000000,\"cache_read_input_tokens\":1000000,"
+				  "\"cache_creation\":{\"ephemeral_5m_input_tokens\":1000000,\"ephemeral_1h_input_tokens\":0}}");
 	cJSON_free(text);
 	cJSON_Delete(j);
+	/* the API's usage, with its breakdown: a million 1-hour writes cost 6 dollars more */
+	struct usage c = { 0 };
+	cJSON *api = cJSON_Parse("{\"input_tokens\":0,\"cache_creation_input_tokens\":1000000,"
+				 "\"cache_creation\":{\"ephemeral_5m_input_tokens\":0,\"ephemeral_1h_input_tokens\":1000000}}");
+	usage_read_json(&c, api);
+	cJSON_Delete(api);
+	assert_int_equal(c.cache_write_1h, 1000000);
+	usage_add(&total, &c);
+	assert_true(usage_cost(&cfg, &total) > 28.0499 && usage_cost(&cfg, &total) < 28.0501);
+	/* and a breakdown that claims more than the total is held to it */
+	api = cJSON_Parse("{\"cache_creation_input_tokens\":10,\"cache_creation\":{\"ephemeral_1h_input_tokens\":99}}");
+	c = (struct usage){ 0 };
+	usage_read_json(&c, api);
+	cJSON_Delete(api);
+	assert_int_equal(c.cache_write_1h, 10);
 }
 
 /* An API event reaches the agent as the bytes that came, inside its frame's JSON (not
