@@ -8,6 +8,7 @@
 
 #include <cjson/cJSON.h>
 
+#include "core/config.h"
 #include "core/err.h"
 
 #define CHAT_MAX_ALLOW 256
@@ -26,6 +27,8 @@ struct chat_request {
 	const cJSON *network;          /* {"allow": [...]}, possibly NULL: see chat_network_check */
 	const cJSON *mcp_servers;      /* ["NAME", ...], possibly NULL: see chat_mcp_check */
 	int64_t thinking;              /* "thinking": its budget_tokens, 0 when disabled, -1 when not given */
+	const char *runtime;           /* "runtime", or NULL: see chat_runtime_check */
+	const char *command;           /* "command", for the command runtime */
 	bool stream;
 };
 
@@ -35,6 +38,12 @@ int chat_network_check(const cJSON *net, char *const *config_allow, struct ad_er
 /* A request's "mcp_servers" option: names of servers of servers_json (the setting
  * mcp.servers), each at most once. */
 int chat_mcp_check(const cJSON *names, const char *servers_json, struct ad_err *err);
+
+/* A session's "runtime" (NULL: the built-in agent) and its "command": a runtime of
+ * runtime.allow; a command with the command runtime only, and required there; no
+ * history with another runtime than agentd (it seeds the built-in agent only). */
+int chat_runtime_check(const struct config *cfg, const char *runtime, const char *command, bool history,
+		       struct ad_err *err);
 
 /* Text from a user (a message, a title): no ESC nor other control character but tab,
  * newline and carriage return, at most max_chars characters (0: any number). */

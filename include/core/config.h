@@ -110,6 +110,12 @@ struct config {
 		int64_t fetch_timeout_s;
 	} network;
 	struct {
+		char **allow;              /* runtimes a session may ask for; NULL-terminated */
+		char *claude_code;         /* the Claude Code CLI, as the sandbox sees it */
+		int64_t api_port;          /* the Messages API on the sandbox's 127.0.0.1 */
+		char **model_map;          /* "FROM=TO": a runtime's model, mapped; NULL-terminated */
+	} runtime;
+	struct {
 		char *servers;             /* JSON: {"name": {"command", "args", "env"} | {"url", "headers"}} */
 		int64_t start_timeout_s;   /* to start and list one server's tools */
 		int64_t call_timeout_s;    /* one tool call */
@@ -168,6 +174,12 @@ struct cJSON *config_to_json(const struct config *cfg);
 
 /* anthropic.model, or one of anthropic.models. */
 bool config_model_allowed(const struct config *cfg, const char *model);
+/* The model to send for one a program in the sandbox asked for: itself when allowed,
+ * else its runtime.model_map entry's; NULL when neither. */
+const char *config_model_for(const struct config *cfg, const char *model);
+/* One of runtime.allow. */
+bool config_runtime_allowed(const struct config *cfg, const char *runtime);
+extern const char *const config_runtimes[];     /* every runtime's name, NULL-terminated */
 
 /* Helpers shared with the table's checks and the tests. */
 int config_parse_size(const char *text, int64_t *out);

@@ -9,6 +9,7 @@
  *   HELLO      {"role": "supervisor", "version": 1, "config": {
  *                  "model", "max_tokens", "system" (string, may be ""), "max_model_calls",
  *                  "command_timeout_s", "deny_commands": [ERE...], "workspace",
+ *                  "claude_code"?: the Claude Code CLI's path or name (absent: "claude"),
  *                  "cache_ttl"?: "off" | "5m" | "1h" (prompt caching; absent: off),
  *                  "context_window"?: tokens (absent: 200000),
  *                  "thinking_budget"?: tokens of extended thinking (absent or 0: none),
@@ -17,7 +18,8 @@
  *              fetch_html, remote MCP servers' tools), offered to the model beside
  *              the agent's and run by a TOOL_CALL
  *   TURN       {"message": "...", "history"?: [{role, content}...], "model"?, "system"?,
- *               "thinking"?: budget tokens (0: none)}
+ *               "thinking"?: budget tokens (0: none), "runtime"?: "agentd" | "claude-code"
+ *               | "command", "command"?: for the command runtime (agent/runtime.h)}
  *              a user message to work on; history only seeds an empty conversation;
  *              model/system (checked by the gateway) replace the config's for this run
  *   API_EVENT  {"event": "content_block_delta", "data": {the event's JSON object}}: the

@@ -7,6 +7,7 @@
  *   /dev                       null zero full random urandom tty, pts, shm
  *   /tmp, /workspace           tmpfs with size= and nr_inodes= from the policy
  *   binds                      the operator's, read-only unless marked rw
+ *   /run/agentd/api.sock       with api_sock: a listening Unix socket, for the parent
  * The old root is detached: nothing else of the host is reachable. */
 #ifndef AGENTD_SANDBOX_ROOTFS_H
 #define AGENTD_SANDBOX_ROOTFS_H
@@ -17,8 +18,10 @@
 #include "sandbox/policy.h"
 
 /* usr_tree: with the policy's usr_overlay, the idmapped /usr tree the parent made
- * (handoff_usr_tree), taken as the overlay's lower layer and closed; else -1. */
-int sandbox_rootfs_build(const struct sandbox_policy *p, int usr_tree, struct ad_err *err);
+ * (handoff_usr_tree), taken as the overlay's lower layer and closed; else -1.
+ * api_sock: NULL, or where the socket listening at SANDBOX_API_SOCKET goes (bound
+ * before the root turns read-only, so nothing inside can replace it). */
+int sandbox_rootfs_build(const struct sandbox_policy *p, int usr_tree, int *api_sock, struct ad_err *err);
 
 /* Shared by the rootfs files: bind src on dst (created as a file or directory like
  * src), recursively, nosuid; read-only unless ROOTFS_RW, nodev unless ROOTFS_DEV. */

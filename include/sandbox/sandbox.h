@@ -12,6 +12,7 @@
 #ifndef AGENTD_SANDBOX_SANDBOX_H
 #define AGENTD_SANDBOX_SANDBOX_H
 
+#include <stdbool.h>
 #include <stdint.h>
 #include <sys/types.h>
 
@@ -34,9 +35,20 @@ struct sandbox_spec {
 	int pass_fd;                            /* -1, or a descriptor the command gets as
 						   SANDBOX_PASS_FD (the agent's socket) */
 	unsigned timeout_s;                     /* 0: the policy's command timeout */
-	uint16_t listen_port;                   /* 0, or a port the sandbox's 127.0.0.1
-						   listens on for the parent: see
-						   sandbox_take_listener() */
+	/* Sockets the sandbox listens on for the parent, made before anything of the
+	 * sandbox's own runs (sandbox_take_listeners()): */
+	uint16_t listen_port;                   /* 0, or a port on its 127.0.0.1 (the
+						   egress proxy) */
+	uint16_t api_port;                      /* 0, or another (the Messages API) */
+	bool api_socket;                        /* a Unix socket at SANDBOX_API_SOCKET,
+						   which the sandbox cannot remove */
+};
+
+/* Where the Messages API is served inside every sandbox that asks for it. */
+#define SANDBOX_API_SOCKET "/run/agentd/api.sock"
+
+struct sandbox_listeners {
+	int proxy, api_tcp, api_unix;           /* -1: not asked for */
 };
 
 #define SANDBOX_PASS_FD 4
@@ -62,11 +74,12 @@ struct sandbox_result {
 };
 
 int sandbox_start(const struct sandbox_spec *spec, struct sandbox **out, struct ad_err *err);
-/* With spec.listen_port: the socket listening on 127.0.0.1:listen_port inside the
- * sandbox's network namespace (accept() on it from outside takes the sandbox's
- * connections), waited for up to timeout_ms. Fails when the child failed before (the
- * sandbox's end then says why). Once. */
-int sandbox_take_listener(struct sandbox *sb, int timeout_ms, int *fd, struct ad_err *err);
+/* With spec.listen_port, api_port or api_socket: the sockets listening inside the
+ * sandbox (accept() on them from outside takes the sandbox's connections), waited for
+ * up to timeout_ms. Fails when the child failed before (the sandbox's end then says
+ * why). Once. */
+int sandbox_take_listeners(struct sandbox *sb, int timeout_ms, struct sandbox_listeners *out,
+			   struct ad_err *err);
 pid_t sandbox_init_pid(const struct sandbox *sb);
 struct sandbox_cgroup;
 const struct sandbox_cgroup *sandbox_cgroup_of(const struct sandbox *sb);

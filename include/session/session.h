@@ -50,6 +50,8 @@ struct session_opts {
 	const cJSON *mcp_servers;       /* ["NAME", ...]: some of mcp.servers, or NULL for all */
 	const char *sandbox;            /* shared: the shared sandbox's name (default "shared") */
 	const char *title;              /* its owner's name for it, or NULL */
+	const char *runtime, *command;  /* what works on its turns (agent/runtime.h), or NULL:
+					   the built-in agent */
 };
 
 /* The registry, with the config, and the spawner and hub it makes sessions with (all

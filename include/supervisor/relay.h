@@ -6,6 +6,7 @@
 #ifndef AGENTD_SUPERVISOR_RELAY_H
 #define AGENTD_SUPERVISOR_RELAY_H
 
+#include <pthread.h>
 #include <stdint.h>
 
 #include <cjson/cJSON.h>
@@ -18,9 +19,12 @@
 struct relay {
 	const struct config *cfg;
 	struct claude_client client;
+	/* The session's budget, also spent by the API the sandbox is served
+	 * (api_server.h), on threads of its own: under lock. */
+	pthread_mutex_t lock;
 	unsigned requests;            /* calls made in this session */
 	struct usage total;           /* this session */
-	struct usage last;            /* the last call */
+	struct usage last;            /* the agent's last call (the loop's own) */
 	/* How a frame (taken) reaches the agent: the supervisor queues it, waiting while
 	 * the agent is behind and reading what it sends meanwhile, so that neither waits
 	 * on the other with a full socket; fails when the agent is stuck or gone. */
@@ -32,6 +36,16 @@ struct relay {
 
 /* abort_fd: readable or hung up when the gateway wants the call abandoned. */
 void relay_init(struct relay *r, const struct config *cfg, int abort_fd);
+
+/* Before a call: whether the session's budget allows one more (requests, tokens); it is
+ * counted. The call that crosses the token budget is the last one allowed, as the
+ * tokens of a call are known only after it. */
+int relay_admit(struct relay *r, struct ad_err *why);
+/* After a call: what the API counted is spent, whether or not the call ended well. */
+void relay_spent(struct relay *r, const struct usage *u);
+/* What an API event says of the call's usage, into u: message_start the input side,
+ * message_delta the running totals; other events say nothing. */
+void relay_usage_event(struct usage *u, const char *event, const char *data, size_t len);
 
 /* Check one Messages request from the agent; on refusal err says why. */
 int relay_check_request(const struct config *cfg, const cJSON *req, struct ad_err *err);

@@ -16,6 +16,7 @@
 #include "agent/compact.h"
 #include "agent/host_tools.h"
 #include "agent/mcp_stdio.h"
+#include "agent/runtime.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -88,7 +89,7 @@ static int end_done(struct run *r, struct ad_err *err)
 
 /* A frame that came during the run, waiting up to timeout_ms for one: 1 for a CANCEL,
  * 0 when none came; anything else but the rest of an abandoned call breaks the protocol. */
-static int cancel_came(struct agent *a, int timeout_ms, struct ad_err *err)
+int run_cancel_came(struct agent *a, int timeout_ms, struct ad_err *err)
 {
 	for (;;) {
 		unsigned type;
@@ -146,7 +147,7 @@ static int call_tool(struct agent *a, const cJSON *use, struct tool_result *tr, 
 	if (run_event(a, ev, err) < 0)
 		return -1;
 	/* what made the socket readable is a CANCEL; anything else breaks the protocol */
-	int rc = cancel_read ? 1 : stopped ? cancel_came(a, -1, err) : 0;
+	int rc = cancel_read ? 1 : stopped ? run_cancel_came(a, -1, err) : 0;
 	if (rc < 0 || (stopped && rc == 0))
 		return rc < 0 ? -1 : ad_err_set(err, 0, "a tool was stopped, but no cancel came");
 	*cancelled = stopped;
@@ -165,7 +166,7 @@ static int run_tools(struct run *r, const cJSON *message, bool *cancelled, struc
 			continue;
 		struct tool_result tr;
 		tool_result_init(&tr);
-		int rc = *cancelled ? 1 : cancel_came(a, 0, err);
+		int rc = *cancelled ? 1 : run_cancel_came(a, 0, err);
 		if (rc == 0) {
 			rc = call_tool(a, b, &tr, cancelled, err);
 		} else if (rc == 1) {
@@ -278,7 +279,7 @@ static int model_calls(struct run *r, struct ad_err *err)
 				snprintf(r->stop, sizeof(r->stop), "max_model_calls");
 			return 1;
 		}
-		int rc = cancel_came(a, 0, err);
+		int rc = run_cancel_came(a, 0, err);
 		if (rc != 0) {
 			snprintf(r->stop, sizeof(r->stop), "interrupted");
 			return rc;
@@ -341,6 +342,8 @@ static int model_calls(struct run *r, struct ad_err *err)
 
 int run_turn(struct agent *a, const cJSON *turn, struct ad_err *err)
 {
+	if (runtime_other(turn))
+		return runtime_turn(a, turn, err);
 	const cJSON *message = cJSON_GetObjectItemCaseSensitive(turn, "message");
 	const cJSON *history = cJSON_GetObjectItemCaseSensitive(turn, "history");
 	const cJSON *model = cJSON_GetObjectItemCaseSensitive(turn, "model");

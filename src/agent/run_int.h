@@ -17,6 +17,9 @@
  * large it is); -1 on a failure (err). */
 int run_request(struct agent *a, const char *model, const char *system, long thinking, cJSON **out,
 		size_t *bytes, struct ad_err *err);
+/* Frames from the supervisor within timeout_ms (-1: no limit): 1 when a CANCEL came, 0
+ * when none did, -1 (err). Late frames of an abandoned call are dropped. */
+int run_cancel_came(struct agent *a, int timeout_ms, struct ad_err *err);
 /* A request's size, printed. */
 size_t run_printed_size(const cJSON *req);
 /* The compact event: a summary's (summary), or a clearing of cleared tool results

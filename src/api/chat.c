@@ -19,12 +19,13 @@ enum MHD_Result api_chat(struct http_req *req)
 	bool refused;
 	if (chat_request_parse(req->json, cfg->anthropic.max_message_chars, &cr, &e) < 0 ||
 	    (cr.network != NULL && chat_network_check(cr.network, cfg->network.allow, &e) < 0) ||
-	    (cr.mcp_servers != NULL && chat_mcp_check(cr.mcp_servers, cfg->mcp.servers, &e) < 0))
+	    (cr.mcp_servers != NULL && chat_mcp_check(cr.mcp_servers, cfg->mcp.servers, &e) < 0) ||
+	    chat_runtime_check(cfg, cr.runtime, cr.command, cr.history != NULL, &e) < 0)
 		return http_reply_error(req, 400, HTTP_ERR_INVALID, "%s", e.msg);
-	if ((cr.network != NULL || cr.mcp_servers != NULL) && cr.session_id != NULL)
+	const char *opt = cr.network ? "network" : cr.mcp_servers ? "mcp_servers" : cr.runtime ? "runtime" : NULL;
+	if (opt != NULL && cr.session_id != NULL)
 		return http_reply_error(req, 400, HTTP_ERR_INVALID, "%s goes with a new session, not with "
-					"session_id (a session keeps what it was created with)",
-					cr.network != NULL ? "network" : "mcp_servers");
+					"session_id (a session keeps what it was created with)", opt);
 	enum MHD_Result r = api_turn_refuse(req, &cr, &refused);
 	if (refused)
 		return r;
@@ -36,7 +37,8 @@ enum MHD_Result api_chat(struct http_req *req)
 	bool created = s == NULL;
 	if (created) {
 		struct session_opts o = { .pattern = PATTERN_EPHEMERAL, .owner = api_owner(req),
-					  .network = cr.network, .mcp_servers = cr.mcp_servers };
+					  .network = cr.network, .mcp_servers = cr.mcp_servers,
+					  .runtime = cr.runtime, .command = cr.command };
 		if ((s = session_create(app->sessions, &o, &e)) == NULL)
 			return api_reply_capacity(req, &e);
 	}

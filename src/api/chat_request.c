@@ -192,6 +192,10 @@ int chat_request_parse(const cJSON *body, int64_t max_message_chars, struct chat
 		} else if (strcmp(n, "thinking") == 0) {
 			if (parse_thinking(k, &out->thinking, err) < 0)
 				return -1;
+		} else if (strcmp(n, "runtime") == 0 || strcmp(n, "command") == 0) {
+			if (!cJSON_IsString(k))
+				return ad_err_set(err, 0, "%s must be a string", n);
+			*(n[0] == 'r' ? &out->runtime : &out->command) = k->valuestring;
 		} else if (strcmp(n, "network") == 0) {
 			out->network = k;      /* checked against the config by the caller */
 		} else if (strcmp(n, "mcp_servers") == 0) {
@@ -217,5 +221,37 @@ int chat_request_parse(const cJSON *body, int64_t max_message_chars, struct chat
 		if (n % 2 != 0)
 			return ad_err_set(err, 0, "history must end with an assistant turn: message is the next user turn");
 	}
+	return 0;
+}
+
+#define COMMAND_MAX_CHARS 8192
+
+int chat_runtime_check(const struct config *cfg, const char *runtime, const char *command, bool history,
+		       struct ad_err *err)
+{
+	if (runtime == NULL || strcmp(runtime, "agentd") == 0) {
+		if (command != NULL)
+			return ad_err_set(err, 0, "command goes with \"runtime\": \"command\"");
+		if (runtime == NULL || config_runtime_allowed(cfg, runtime))
+			return 0;
+	}
+	size_t i = 0;
+	while (config_runtimes[i] != NULL && strcmp(config_runtimes[i], runtime) != 0)
+		i++;
+	if (config_runtimes[i] == NULL)
+		return ad_err_set(err, 0, "runtime must be agentd, claude-code or command");
+	if (!config_runtime_allowed(cfg, runtime))
+		return ad_err_set(err, 0, "runtime \"%s\" is not allowed here (runtime.allow)", runtime);
+	if (strcmp(runtime, "agentd") == 0)
+		return 0;
+	if (history)
+		return ad_err_set(err, 0, "history seeds the built-in agent only; the %s runtime keeps its own "
+				  "conversation", runtime);
+	bool wants = strcmp(runtime, "command") == 0;
+	if (wants != (command != NULL))
+		return ad_err_set(err, 0, wants ? "the command runtime needs \"command\": what to run in the "
+				  "workspace, e.g. \"node app.mjs\"" : "command goes with \"runtime\": \"command\"");
+	if (command != NULL && (command[0] == '\0' || chat_text_check("command", command, COMMAND_MAX_CHARS, err) < 0))
+		return command[0] == '\0' ? ad_err_set(err, 0, "command must not be empty") : -1;
 	return 0;
 }

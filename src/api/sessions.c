@@ -67,6 +67,10 @@ static int parse_opts(struct app *app, const cJSON *body, struct session_opts *o
 			if (!cJSON_IsString(k) || session_pattern_names[i] == NULL)
 				return ad_err_set(err, 0, "pattern must be one of ephemeral, long-running, hybrid, shared");
 			o->pattern = (enum session_pattern)i;
+		} else if (strcmp(n, "runtime") == 0 || strcmp(n, "command") == 0) {
+			if (!cJSON_IsString(k))
+				return ad_err_set(err, 0, "%s must be a string", n);
+			*(n[0] == 'r' ? &o->runtime : &o->command) = k->valuestring;
 		} else if (strcmp(n, "system") == 0 || strcmp(n, "model") == 0) {
 			if (!cJSON_IsString(k))
 				return ad_err_set(err, 0, "%s must be a string", n);
@@ -103,6 +107,8 @@ static int parse_opts(struct app *app, const cJSON *body, struct session_opts *o
 			return ad_err_set(err, 0, "unknown field \"%s\"", n);
 		}
 	}
+	if (chat_runtime_check(&app->cfg, o->runtime, o->command, false, err) < 0)
+		return -1;
 	if (o->sandbox != NULL && o->pattern != PATTERN_SHARED)
 		return ad_err_set(err, 0, "sandbox names a shared sandbox: it goes with \"pattern\": \"shared\"");
 	if (o->pattern == PATTERN_SHARED && (o->policy != NULL || o->network != NULL || o->mcp_servers != NULL))
@@ -226,9 +232,9 @@ enum MHD_Result api_session_post_message(struct http_req *req)
 		return http_reply_error(req, 400, HTTP_ERR_INVALID, "%s", e.msg);
 	if (cr.session_id != NULL)
 		return http_reply_error(req, 400, HTTP_ERR_INVALID, "session_id belongs in the path here");
-	if (cr.network != NULL || cr.mcp_servers != NULL)
+	if (cr.network != NULL || cr.mcp_servers != NULL || cr.runtime != NULL || cr.command != NULL)
 		return http_reply_error(req, 400, HTTP_ERR_INVALID, "%s is a session's, set when it is created",
-					cr.network != NULL ? "network" : "mcp_servers");
+					cr.network ? "network" : cr.mcp_servers ? "mcp_servers" : cr.runtime ? "runtime" : "command");
 	enum MHD_Result r = api_turn_refuse(req, &cr, &refused);
 	if (refused)
 		return r;

@@ -144,6 +144,13 @@ void config_env_scrub(const char *name)
 static int check_together(const struct config *cfg, struct ad_err *err)
 {
 	int64_t budget = cfg->agent.thinking_budget;
+	if (cfg->runtime.api_port == cfg->network.proxy_port)
+		return ad_err_set(err, 0, "runtime.api_port and network.proxy_port are both %lld: the sandbox's API and "
+				  "its egress proxy need ports of their own", (long long)cfg->runtime.api_port);
+	for (char **m = cfg->runtime.model_map; m != NULL && *m != NULL; m++)
+		if (!config_model_allowed(cfg, strchr(*m, '=') + 1))
+			return ad_err_set(err, 0, "runtime.model_map: \"%s\": %s is not an allowed model (anthropic.model, "
+					  "anthropic.models)", *m, strchr(*m, '=') + 1);
 	if (budget != 0 && (budget < 1024 || budget >= cfg->anthropic.max_tokens))
 		return ad_err_set(err, 0, "agent.thinking_budget: %lld: 0 (no thinking), or from 1024 to less than "
 				  "anthropic.max_tokens (%lld)", (long long)budget, (long long)cfg->anthropic.max_tokens);
@@ -287,6 +294,25 @@ bool config_model_allowed(const struct config *cfg, const char *model)
 		return true;
 	for (char **m = cfg->anthropic.models; m != NULL && *m != NULL; m++)
 		if (strcmp(model, *m) == 0)
+			return true;
+	return false;
+}
+
+const char *config_model_for(const struct config *cfg, const char *model)
+{
+	if (config_model_allowed(cfg, model))
+		return model;
+	size_t n = strlen(model);
+	for (char **m = cfg->runtime.model_map; m != NULL && *m != NULL; m++)
+		if (strncmp(*m, model, n) == 0 && (*m)[n] == '=')
+			return *m + n + 1;
+	return NULL;
+}
+
+bool config_runtime_allowed(const struct config *cfg, const char *runtime)
+{
+	for (char **r = cfg->runtime.allow; r != NULL && *r != NULL; r++)
+		if (strcmp(*r, runtime) == 0)
 			return true;
 	return false;
 }

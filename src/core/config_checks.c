@@ -1,7 +1,9 @@
-/* Checks of the network and MCP settings: see config_checks.h. */
+/* Checks of the network, MCP and runtime settings: see config_checks.h. */
 #include "config_checks.h"
 
 #include <arpa/inet.h>
+#include <ctype.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -118,5 +120,44 @@ int check_mcp_servers(const char *v, struct ad_err *err)
 	cJSON_ArrayForEach(s, servers)
 		if (check_server(s, err) < 0)
 			return -1;
+	return 0;
+}
+
+const char *const config_runtimes[] = { "agentd", "claude-code", "command", NULL };
+
+int check_runtime(const char *v, struct ad_err *err)
+{
+	for (size_t i = 0; config_runtimes[i] != NULL; i++)
+		if (strcmp(v, config_runtimes[i]) == 0)
+			return 0;
+	return ad_err_set(err, 0, "\"%s\": a runtime is agentd, claude-code or command", v);
+}
+
+int check_program(const char *v, struct ad_err *err)
+{
+	if (v[0] == '\0' || strlen(v) > 255 || strpbrk(v, " \t\n\r\"'\\$`;|&<>*?") != NULL)
+		return ad_err_set(err, 0, "\"%s\": expected a program's name or absolute path, without spaces "
+				  "or shell characters", v);
+	if (strchr(v, '/') != NULL && v[0] != '/')
+		return ad_err_set(err, 0, "\"%s\": a path must be absolute (as the sandbox sees it)", v);
+	return 0;
+}
+
+/* A model's name as the API spells them: letters, digits and . - _ : @ */
+static bool model_name(const char *v, size_t n)
+{
+	if (n == 0 || n > 128)
+		return false;
+	for (size_t i = 0; i < n; i++)
+		if (!isalnum((unsigned char)v[i]) && strchr(".-_:@", v[i]) == NULL)
+			return false;
+	return true;
+}
+
+int check_model_map(const char *v, struct ad_err *err)
+{
+	const char *eq = strchr(v, '=');
+	if (eq == NULL || !model_name(v, (size_t)(eq - v)) || !model_name(eq + 1, strlen(eq + 1)))
+		return ad_err_set(err, 0, "\"%s\": expected FROM=TO, two model names", v);
 	return 0;
 }

@@ -1,4 +1,4 @@
-/* Inside the config module: the checks of the network and MCP settings (config_checks.c),
+/* Inside the config module: the checks of the network, MCP and runtime settings (config_checks.c),
  * for the table (config_table.c). Not for other modules. */
 #ifndef AGENTD_CORE_CONFIG_CHECKS_H
 #define AGENTD_CORE_CONFIG_CHECKS_H
@@ -9,5 +9,9 @@ int check_host_pattern(const char *v, struct ad_err *err);
 int check_host_entry(const char *v, struct ad_err *err);
 int check_cidr(const char *v, struct ad_err *err);
 int check_mcp_servers(const char *v, struct ad_err *err);
+/* runtime.*: a runtime's name, a program (a name or an absolute path), a FROM=TO pair */
+int check_runtime(const char *v, struct ad_err *err);
+int check_program(const char *v, struct ad_err *err);
+int check_model_map(const char *v, struct ad_err *err);
 
 #endif

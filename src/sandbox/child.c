@@ -33,7 +33,8 @@ struct child_ctx {
 	const struct sandbox_spec *spec;
 	bool have_cgroup;
 	int usr_tree;                /* the idmapped /usr for the overlay, or -1 */
-	int sync_fd;                 /* to the parent: the egress listener goes back on it */
+	int sync_fd;                 /* to the parent: the listeners go back on it */
+	int api_unix;                /* the API's socket, made with the root file system */
 };
 
 /* The report pipe's number: where the parent left it until fds() moves it to 3. */
@@ -108,24 +109,45 @@ static int step_cgroupns(struct child_ctx *c, struct ad_err *err)
 
 static int step_rootfs(struct child_ctx *c, struct ad_err *err)
 {
-	return sandbox_rootfs_build(c->spec->policy, c->usr_tree, err);
+	return sandbox_rootfs_build(c->spec->policy, c->usr_tree, c->spec->api_socket ? &c->api_unix : NULL, err);
 }
 
-/* Only lo. With a listen port, a TCP socket listening on 127.0.0.1 in this network
- * namespace goes to the parent, which serves it from outside (the egress proxy): the
- * one way out, and made before anything of the sandbox's own runs. */
+static int listen_tcp(uint16_t port, int *out, struct ad_err *err)
+{
+	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons(port),
+				 .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	if (fd < 0 || bind(fd, (struct sockaddr *)&a, sizeof(a)) < 0 || listen(fd, 128) < 0) {
+		ad_err_sys(err, "listen on 127.0.0.1:%u", port);
+		if (fd >= 0)
+			close(fd);
+		return -1;
+	}
+	*out = fd;
+	return 0;
+}
+
+/* Only lo. The sockets the parent serves from outside (the egress proxy, the Messages
+ * API) listen in this network namespace and go to the parent before anything of the
+ * sandbox's own runs; the tag's bits say which came (sandbox_take_listeners). */
 static int step_network(struct child_ctx *c, struct ad_err *err)
 {
 	if (sandbox_net_lo_up(err) < 0)
 		return -1;
-	if (c->spec->listen_port == 0)
-		return 0;
-	_cleanup_close_ int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons(c->spec->listen_port),
-				 .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
-	if (fd < 0 || bind(fd, (struct sockaddr *)&a, sizeof(a)) < 0 || listen(fd, 128) < 0)
-		return ad_err_sys(err, "listen on 127.0.0.1:%u", c->spec->listen_port);
-	return handoff_send(c->sync_fd, fd, err);
+	int fds[3] = { -1, -1, c->api_unix };
+	char tag = c->api_unix >= 0 ? 4 : 0;
+	int rc = 0;
+	if (c->spec->listen_port != 0 && (rc = listen_tcp(c->spec->listen_port, &fds[0], err)) == 0)
+		tag |= 1;
+	if (rc == 0 && c->spec->api_port != 0 && (rc = listen_tcp(c->spec->api_port, &fds[1], err)) == 0)
+		tag |= 2;
+	if (rc == 0 && tag != 0)
+		rc = handoff_send(c->sync_fd, tag, fds, 3, err);
+	for (int i = 0; i < 3; i++)
+		if (fds[i] >= 0)
+			close(fds[i]);
+	c->api_unix = -1;
+	return rc;
 }
 
 static int step_hostname(struct child_ctx *c, struct ad_err *err)
@@ -181,8 +203,12 @@ _Noreturn void sandbox_child_main(const struct child_args *a)
 		close(a->join_fds[i]);
 	/* The parent writes our id maps first; EOF means it gave up. */
 	int usr_tree;
-	if (handoff_recv(a->sync_fd, &usr_tree, &e) < 0)
+	char go;
+	unsigned got;
+	if (handoff_recv(a->sync_fd, &go, &usr_tree, 1, &got, &e) < 0)
 		_exit(125);
+	if (got == 0)
+		usr_tree = -1;
 	if (sandbox_ids_become_root(&e) < 0)
 		fail("user namespace", &e, 125);
 	/* Die with the parent. Set after the uid change, which clears it; the parent
@@ -200,7 +226,7 @@ _Noreturn void sandbox_child_main(const struct child_args *a)
 		fail("process", &e, 125);
 	}
 	struct child_ctx ctx = { .spec = spec, .have_cgroup = a->have_cgroup, .usr_tree = usr_tree,
-				 .sync_fd = sync_fd };
+				 .sync_fd = sync_fd, .api_unix = -1 };
 	for (size_t i = 0; i < ARRAY_SIZE(steps); i++)
 		if (steps[i].fn(&ctx, &e) < 0)
 			fail(steps[i].name, &e, 125);

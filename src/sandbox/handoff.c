@@ -11,51 +11,62 @@
 
 #include "core/cleanup.h"
 
-int handoff_send(int sock, int fd, struct ad_err *err)
+int handoff_send(int sock, char tag, const int *fds, unsigned n, struct ad_err *err)
 {
-	char go = 'g';
-	struct iovec iov = { &go, 1 };
+	struct iovec iov = { &tag, 1 };
 	union {
-		char buf[CMSG_SPACE(sizeof(int))];
+		char buf[CMSG_SPACE(sizeof(int) * HANDOFF_FDS_MAX)];
 		struct cmsghdr align;
 	} ctl;
 	struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1 };
-	if (fd >= 0) {
+	int pass[HANDOFF_FDS_MAX];
+	unsigned k = 0;
+	for (unsigned i = 0; i < n && k < HANDOFF_FDS_MAX; i++)
+		if (fds[i] >= 0)
+			pass[k++] = fds[i];
+	if (k > 0) {
 		memset(&ctl, 0, sizeof(ctl));
 		msg.msg_control = ctl.buf;
-		msg.msg_controllen = sizeof(ctl.buf);
+		msg.msg_controllen = CMSG_SPACE(sizeof(int) * k);
 		struct cmsghdr *c = CMSG_FIRSTHDR(&msg);
 		c->cmsg_level = SOL_SOCKET;
 		c->cmsg_type = SCM_RIGHTS;
-		c->cmsg_len = CMSG_LEN(sizeof(int));
-		memcpy(CMSG_DATA(c), &fd, sizeof(int));
+		c->cmsg_len = CMSG_LEN(sizeof(int) * k);
+		memcpy(CMSG_DATA(c), pass, sizeof(int) * k);
 	}
 	if (sendmsg(sock, &msg, MSG_NOSIGNAL) != 1)
-		return ad_err_sys(err, "send the go");
+		return ad_err_sys(err, "hand over descriptors");
 	return 0;
 }
 
-int handoff_recv(int sock, int *fd, struct ad_err *err)
+int handoff_recv(int sock, char *tag, int *fds, unsigned max, unsigned *n, struct ad_err *err)
 {
-	char go;
-	struct iovec iov = { &go, 1 };
+	struct iovec iov = { tag, 1 };
 	union {
-		char buf[CMSG_SPACE(sizeof(int))];
+		char buf[CMSG_SPACE(sizeof(int) * HANDOFF_FDS_MAX)];
 		struct cmsghdr align;
 	} ctl;
 	struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = ctl.buf,
 			      .msg_controllen = sizeof(ctl.buf) };
-	*fd = -1;
-	ssize_t n;
+	*n = 0;
+	ssize_t got;
 	do
-		n = recvmsg(sock, &msg, MSG_CMSG_CLOEXEC);
-	while (n < 0 && errno == EINTR);
-	if (n != 1)
-		return ad_err_set(err, n < 0 ? errno : EPIPE, "wait for the go");
+		got = recvmsg(sock, &msg, MSG_CMSG_CLOEXEC);
+	while (got < 0 && errno == EINTR);
+	if (got != 1)
+		return ad_err_set(err, got < 0 ? errno : EPIPE, "wait for the other side's message");
 	struct cmsghdr *c = CMSG_FIRSTHDR(&msg);
-	if (c != NULL && c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS &&
-	    c->cmsg_len == CMSG_LEN(sizeof(int)))
-		memcpy(fd, CMSG_DATA(c), sizeof(int));
+	if (c == NULL || c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS)
+		return 0;
+	unsigned k = (unsigned)((c->cmsg_len - CMSG_LEN(0)) / sizeof(int));
+	int got_fds[HANDOFF_FDS_MAX];
+	memcpy(got_fds, CMSG_DATA(c), sizeof(int) * (k < HANDOFF_FDS_MAX ? k : HANDOFF_FDS_MAX));
+	for (unsigned i = 0; i < k && i < HANDOFF_FDS_MAX; i++) {
+		if (i < max)
+			fds[(*n)++] = got_fds[i];
+		else
+			close(got_fds[i]);
+	}
 	return 0;
 }
 

@@ -7,12 +7,15 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/mount.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
 #include "core/cleanup.h"
 #include "core/fsutil.h"
+#include "sandbox/sandbox.h"
 
 /* Where the new root is assembled. Mounting there hides the host's /tmp, but only in
  * the sandbox's own mount namespace; bind sources are opened before, so a source under
@@ -136,7 +139,24 @@ static int pivot(struct ad_err *err)
 	return 0;
 }
 
-int sandbox_rootfs_build(const struct sandbox_policy *p, int usr_tree, struct ad_err *err)
+/* The Messages API's socket (sandbox.h): anyone in the sandbox may connect. */
+static int api_socket(int *out, struct ad_err *err)
+{
+	struct sockaddr_un a = { .sun_family = AF_UNIX };
+	snprintf(a.sun_path, sizeof(a.sun_path), STAGE "%s", SANDBOX_API_SOCKET);
+	*strrchr(a.sun_path, '/') = '\0';
+	if (fs_mkdir_p(a.sun_path, 0755, err) < 0)
+		return -1;
+	snprintf(a.sun_path, sizeof(a.sun_path), STAGE "%s", SANDBOX_API_SOCKET);
+	_cleanup_close_ int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0 || bind(fd, (struct sockaddr *)&a, sizeof(a)) < 0 || chmod(a.sun_path, 0666) < 0 ||
+	    listen(fd, 128) < 0)
+		return ad_err_sys(err, "listen on %s", SANDBOX_API_SOCKET);
+	*out = steal_fd(&fd);
+	return 0;
+}
+
+int sandbox_rootfs_build(const struct sandbox_policy *p, int usr_tree, int *api_sock, struct ad_err *err)
 {
 	int src_fd[SANDBOX_MAX_BINDS];
 	char path[SANDBOX_BIND_PATH_MAX + 32], src[64];
@@ -177,6 +197,8 @@ int sandbox_rootfs_build(const struct sandbox_policy *p, int usr_tree, struct ad
 			goto out;
 		}
 	}
+	if (api_sock != NULL && api_socket(api_sock, err) < 0)
+		goto out;
 	rc = pivot(err);
 out:
 	while (opened > 0)

@@ -149,7 +149,7 @@ int sandbox_start(const struct sandbox_spec *spec, struct sandbox **out, struct 
 		ad_err_prefix(err, "rootfs");
 		goto fail;
 	}
-	rc = handoff_send(sync[1], usr_tree, err);
+	rc = handoff_send(sync[1], 'g', &usr_tree, 1, err);
 	if (usr_tree >= 0)
 		close(usr_tree);
 	if (rc < 0)
@@ -174,22 +174,35 @@ fail:
 	return -1;
 }
 
-int sandbox_take_listener(struct sandbox *sb, int timeout_ms, int *fd, struct ad_err *err)
+int sandbox_take_listeners(struct sandbox *sb, int timeout_ms, struct sandbox_listeners *out,
+			   struct ad_err *err)
 {
 	struct pollfd p = { sb->sync_fd, POLLIN, 0 };
-	int n;
-	*fd = -1;
+	int n, fds[3];
+	unsigned got;
+	char tag;
+	*out = (struct sandbox_listeners){ -1, -1, -1 };
 	if (sb->sync_fd < 0)
-		return ad_err_set(err, 0, "this sandbox has no listener of its own");
+		return ad_err_set(err, 0, "this sandbox has no listeners of its own");
 	do
 		n = poll(&p, 1, timeout_ms);
 	while (n < 0 && errno == EINTR);
 	if (n == 0)
-		return ad_err_set(err, ETIMEDOUT, "the sandbox's listener did not come");
-	if (n < 0 || handoff_recv(sb->sync_fd, fd, err) < 0)
-		return ad_err_set(err, n < 0 ? errno : 0, "the sandbox ended before its listener came");
-	if (*fd < 0)
-		return ad_err_set(err, 0, "the sandbox sent no listener");
+		return ad_err_set(err, ETIMEDOUT, "the sandbox's listeners did not come");
+	if (n < 0 || handoff_recv(sb->sync_fd, &tag, fds, 3, &got, err) < 0)
+		return ad_err_set(err, n < 0 ? errno : 0, "the sandbox ended before its listeners came");
+	/* in the order of the tag's bits: proxy, api_tcp, api_unix */
+	int *slot[] = { &out->proxy, &out->api_tcp, &out->api_unix };
+	unsigned k = 0;
+	for (unsigned bit = 0; bit < 3; bit++)
+		if ((tag & (1 << bit)) && k < got)
+			*slot[bit] = fds[k++];
+	if (k != got || got == 0) {
+		for (unsigned i = 0; i < got; i++)
+			close(fds[i]);
+		*out = (struct sandbox_listeners){ -1, -1, -1 };
+		return ad_err_set(err, 0, "the sandbox sent no listeners");
+	}
 	return 0;
 }
 

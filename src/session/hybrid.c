@@ -43,6 +43,10 @@ static cJSON *meta(struct session *s, uint64_t gen)
 		cJSON_AddStringToObject(j, "system", s->system);
 	if (s->model)
 		cJSON_AddStringToObject(j, "model", s->model);
+	if (s->runtime)
+		cJSON_AddStringToObject(j, "runtime", s->runtime);
+	if (s->command)
+		cJSON_AddStringToObject(j, "command", s->command);
 	if (s->turn_log != NULL)
 		cJSON_AddItemToObject(j, "turn_log", cJSON_Duplicate(s->turn_log, true));
 	cJSON *t = cJSON_AddArrayToObject(j, "transcript");

@@ -249,23 +249,6 @@ struct session *session_alloc(struct sessions *reg, const struct session_opts *o
 	return s;
 }
 
-void session_adopt(struct session *s, const struct session_opts *o)
-{
-	const struct config *cfg = s->reg->cfg;
-	snprintf(s->owner, sizeof(s->owner), "%s", o->owner);
-	s->pattern = o->pattern;
-	s->created = s->last_active = time(NULL);
-	s->idle_since_ns = clock_mono_ns();
-	s->idle_timeout_s = o->idle_timeout_s && o->idle_timeout_s < cfg->session.idle_timeout_s
-				    ? o->idle_timeout_s : (unsigned)cfg->session.idle_timeout_s;
-	free(s->system);
-	free(s->model);
-	free(s->title);
-	s->system = o->system ? strdup(o->system) : NULL;
-	s->model = o->model ? strdup(o->model) : NULL;
-	s->title = o->title && o->title[0] ? strdup(o->title) : NULL;
-}
-
 int session_spawn_locked(struct sessions *reg, struct session *s, const cJSON *join, struct ad_err *err)
 {
 	cJSON *spec = s->spawn_opts ? cJSON_Duplicate(s->spawn_opts, true) : cJSON_CreateObject();
@@ -346,6 +329,8 @@ static void restore_one(struct sessions *reg, const cJSON *m)
 		.pattern = PATTERN_HYBRID, .owner = cJSON_IsString(owner) ? owner->valuestring : "anonymous",
 		.system = cJSON_IsString(system) ? system->valuestring : NULL,
 		.model = cJSON_IsString(model) ? model->valuestring : NULL,
+		.runtime = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(m, "runtime")),
+		.command = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(m, "command")),
 		.title = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(m, "title")),
 		.idle_timeout_s = cJSON_IsNumber(idle) ? (unsigned)idle->valuedouble : 0,
 	};

@@ -60,6 +60,8 @@ void session_unref(struct session *s)
 	free(s->reason);
 	free(s->system);
 	free(s->model);
+	free(s->runtime);
+	free(s->command);
 	free(s->title);
 	pthread_mutex_destroy(&s->lock);
 	free(s);
@@ -73,6 +75,10 @@ int session_turn(struct session *s, cJSON *turn, struct chat_run *run, struct ad
 		cJSON_AddStringToObject(turn, "model", s->model);
 	if (s->system != NULL && cJSON_GetObjectItemCaseSensitive(turn, "system") == NULL)
 		cJSON_AddStringToObject(turn, "system", s->system);
+	if (s->runtime != NULL)
+		cJSON_AddStringToObject(turn, "runtime", s->runtime);
+	if (s->command != NULL)
+		cJSON_AddStringToObject(turn, "command", s->command);
 	if (s->state == SESSION_SUSPENDED || s->state == SESSION_SUSPENDING) {
 		/* the session's defaults come back with it */
 		pthread_mutex_unlock(&s->lock);
@@ -247,6 +253,7 @@ cJSON *session_json(struct session *s, bool detail)
 	cJSON_AddStringToObject(j, "id", s->id);
 	cJSON_AddStringToObject(j, "state", session_state_shown(s));
 	cJSON_AddStringToObject(j, "pattern", session_pattern_names[s->pattern]);
+	cJSON_AddStringToObject(j, "runtime", s->runtime ? s->runtime : "agentd");
 	cJSON_AddStringToObject(j, "title", s->title ? s->title : "");
 	cJSON_AddNumberToObject(j, "created", (double)s->created);
 	cJSON_AddNumberToObject(j, "last_active", (double)s->last_active);

@@ -80,6 +80,7 @@ struct session {
 	uint64_t idle_since_ns;            /* monotonic */
 	unsigned idle_timeout_s;
 	char *system, *model;              /* defaults for turns, or NULL */
+	char *runtime, *command;           /* another runtime's (agent/runtime.h), or NULL */
 	char *title;                       /* its owner's name for it, or NULL */
 	struct hub_link *link;             /* NULL once closed */
 	bool pooled;                       /* in the warm pool, nobody's yet */

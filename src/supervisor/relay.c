@@ -49,24 +49,45 @@ int relay_check_request(const struct config *cfg, const cJSON *req, struct ad_er
 	return 0;
 }
 
-/* The budget, checked before each call: the call that crosses the token budget is the
- * last one allowed, as the tokens of a call are known only after it. */
-static int check_budget(const struct relay *r, struct ad_err *err)
+int relay_admit(struct relay *r, struct ad_err *why)
 {
 	const struct config *cfg = r->cfg;
+	int rc = 0;
+	pthread_mutex_lock(&r->lock);
 	int64_t tokens = r->total.input + r->total.output + r->total.cache_write + r->total.cache_read;
 	if (r->requests >= (unsigned)cfg->session.max_requests)
-		return ad_err_set(err, 0, "this session has made its %lld model requests (session.max_requests)",
-				  (long long)cfg->session.max_requests);
-	if (tokens >= cfg->session.max_tokens)
-		return ad_err_set(err, 0, "this session has spent %lld of its %lld tokens (session.max_tokens)",
-				  (long long)tokens, (long long)cfg->session.max_tokens);
-	return 0;
+		rc = ad_err_set(why, 0, "this session has made its %lld model requests (session.max_requests)",
+				(long long)cfg->session.max_requests);
+	else if (tokens >= cfg->session.max_tokens)
+		rc = ad_err_set(why, 0, "this session has spent %lld of its %lld tokens (session.max_tokens)",
+				(long long)tokens, (long long)cfg->session.max_tokens);
+	else
+		r->requests++;
+	pthread_mutex_unlock(&r->lock);
+	return rc;
+}
+
+void relay_spent(struct relay *r, const struct usage *u)
+{
+	pthread_mutex_lock(&r->lock);
+	usage_add(&r->total, u);
+	pthread_mutex_unlock(&r->lock);
+}
+
+void relay_usage_event(struct usage *u, const char *event, const char *data, size_t len)
+{
+	bool start = strcmp(event, "message_start") == 0;
+	if (!start && strcmp(event, "message_delta") != 0)
+		return;
+	_cleanup_cjson_ cJSON *j = cJSON_ParseWithLength(data, len);
+	const cJSON *src = start ? cJSON_GetObjectItemCaseSensitive(j, "message") : j;
+	usage_read_json(u, cJSON_GetObjectItemCaseSensitive(src, "usage"));
 }
 
 void relay_init(struct relay *r, const struct config *cfg, int abort_fd)
 {
 	memset(r, 0, sizeof(*r));
+	pthread_mutex_init(&r->lock, NULL);
 	r->cfg = cfg;
 	r->client = (struct claude_client){
 		.base_url = cfg->anthropic.base_url,
@@ -116,11 +137,7 @@ int relay_event_payload(const char *event, const char *data, size_t len, char **
 static int on_event(void *ud, const char *event, const char *data, size_t len, struct ad_err *err)
 {
 	struct call_ctx *c = ud;
-	if (strcmp(event, "message_start") == 0 || strcmp(event, "message_delta") == 0) {
-		_cleanup_cjson_ cJSON *j = cJSON_ParseWithLength(data, len);
-		const cJSON *src = strcmp(event, "message_start") == 0 ? cJSON_GetObjectItemCaseSensitive(j, "message") : j;
-		usage_read_json(&c->usage, cJSON_GetObjectItemCaseSensitive(src, "usage"));
-	}
+	relay_usage_event(&c->usage, event, data, len);
 	_cleanup_free_ char *payload = NULL;
 	size_t n;
 	if (relay_event_payload(event, data, len, &payload, &n, err) < 0)
@@ -151,7 +168,7 @@ int relay_serve(struct relay *r, const cJSON *payload, struct ad_err *err)
 		snprintf(msg, sizeof(msg), "agentd refused the model request: %s", why.msg);
 		return api_end_error(r, "invalid_request_error", msg, 400, err);
 	}
-	if (check_budget(r, &why) < 0) {
+	if (relay_admit(r, &why) < 0) {
 		log_info("relay: budget spent: %s", why.msg);
 		return api_end_error(r, "budget_exceeded_error", why.msg, 429, err);
 	}
@@ -160,11 +177,9 @@ int relay_serve(struct relay *r, const cJSON *payload, struct ad_err *err)
 		return ad_err_set(err, ENOMEM, "print the request");
 	struct call_ctx c = { .relay = r };
 	struct claude_call call;
-	r->requests++;
 	int rc = claude_call(&r->client, body, on_event, &c, &call);
-	/* what the API counted is spent, whether or not the call ended well */
 	r->last = c.usage;
-	usage_add(&r->total, &c.usage);
+	relay_spent(r, &c.usage);
 	if (c.agent_gone) {
 		*err = c.agent_err;
 		return -1;

@@ -51,6 +51,7 @@ static int send_hello(struct supervisor *s, struct ad_err *err)
 	for (char **p = cfg->agent.deny_commands; p != NULL && *p != NULL; p++)
 		cJSON_AddItemToArray(deny, cJSON_CreateString(*p));
 	cJSON_AddStringToObject(c, "workspace", "/workspace");
+	cJSON_AddStringToObject(c, "claude_code", cfg->runtime.claude_code);
 	cJSON_AddStringToObject(c, "cache_ttl", config_cache_ttls[cfg->anthropic.cache_ttl]);
 	cJSON_AddNumberToObject(c, "context_window", (double)cfg->anthropic.context_window);
 	cJSON_AddNumberToObject(c, "thinking_budget", (double)cfg->agent.thinking_budget);
@@ -83,12 +84,19 @@ static int start_sandbox(struct supervisor *s, const cJSON *join, struct ad_err 
 	s->agent = sv[0];
 	fcntl(s->agent, F_SETFL, fcntl(s->agent, F_GETFL) | O_NONBLOCK);
 	bool egress = sup_egress_wanted(s, join);
-	char proxy_vars[EGRESS_ENV_MAX][EGRESS_ENV_LEN], *proxy_env[EGRESS_ENV_MAX];
-	for (size_t i = 0; i < EGRESS_ENV_MAX; i++)
-		proxy_env[i] = proxy_vars[i];
-	if (egress)
-		sup_egress_env(s, proxy_env);
-	char **envp = sandbox_env_build(env->policy, egress ? proxy_env : NULL);
+	/* a shared sandbox's members reach the API of its first session's supervisor */
+	bool api = join == NULL;
+	char vars[EGRESS_ENV_MAX + API_ENV_MAX][API_ENV_LEN], *extra[EGRESS_ENV_MAX + API_ENV_MAX];
+	for (size_t i = 0; i < EGRESS_ENV_MAX + API_ENV_MAX; i++)
+		extra[i] = vars[i];
+	size_t nextra = 0;
+	if (egress) {
+		sup_egress_env(s, extra);
+		while (extra[nextra] != NULL)
+			nextra++;
+	}
+	sup_api_env(s, extra + nextra);
+	char **envp = sandbox_env_build(env->policy, extra);
 	char *argv[] = { (char *)SANDBOX_AGENT_ARGV0, NULL };
 	/* the agent's stderr reaches the log only when debugging (it is the sandbox's text),
 	 * and in sanitizer builds, whose reports from inside the sandbox must be seen */
@@ -102,6 +110,7 @@ static int start_sandbox(struct supervisor *s, const cJSON *join, struct ad_err 
 		.argv = argv, .env = envp, .stdio = { -1, -1, err_fd }, .pass_fd = sv[1],
 		.timeout_s = env->policy->session_timeout_s,
 		.listen_port = egress ? (uint16_t)env->cfg->network.proxy_port : 0,
+		.api_port = api ? (uint16_t)env->cfg->runtime.api_port : 0, .api_socket = api,
 	};
 	int rc;
 	if (envp == NULL) {
@@ -122,7 +131,7 @@ static int start_sandbox(struct supervisor *s, const cJSON *join, struct ad_err 
 	}
 	close(sv[1]);
 	sandbox_env_free(envp);
-	if (rc < 0 || (egress && sup_egress_start(s, err) < 0))
+	if (rc < 0 || sup_listeners_start(s, egress, api, err) < 0)
 		return -1;
 	sup_mcp_open_remote(s);    /* while the sandbox sets itself up */
 	/* an agent already gone (a sandbox whose set-up failed) is found by the loop, which
@@ -244,14 +253,15 @@ static void serve(struct supervisor *s)
 			break;
 		/* the gateway's queue full: the agent waits until it drains */
 		bool read_agent = s->agent >= 0 && link_out_queued(&s->to_gw) < GW_OUT_MAX / 2;
-		struct pollfd p[4] = {
+		struct pollfd p[5] = {
 			{ s->gw, POLLIN | (link_out_pending(&s->to_gw) ? POLLOUT : 0), 0 },
 			{ s->agent, (read_agent ? POLLIN : 0) | (link_out_pending(&s->to_agent) ? POLLOUT : 0), 0 },
 			{ sandbox_event_fd(s->sb), POLLIN, 0 },
 			{ s->proxy ? egress_proxy_event_fd(s->proxy) : -1, POLLIN, 0 },
+			{ s->api ? api_server_event_fd(s->api) : -1, POLLIN, 0 },
 		};
 		/* (what the gateway sent during a model call may have ended its link already) */
-		int n = poll(p, 4, s->gw_end != 0 ? 0 : next_check_ms(s, now));
+		int n = poll(p, 5, s->gw_end != 0 ? 0 : next_check_ms(s, now));
 		if (n < 0 && errno != EINTR) {
 			ad_err_sys(&s->fault, "poll");
 			break;
@@ -285,6 +295,8 @@ static void serve(struct supervisor *s)
 		}
 		if (p[3].revents)
 			sup_egress_events(s);
+		if (p[4].revents)
+			sup_api_notes(s);
 		if (p[2].revents && !s->quit)
 			sandbox_ended(s);
 		if (s->agent < 0 && !s->quit)
@@ -360,6 +372,7 @@ int supervisor_main(const struct supervisor_env *env, int gw_fd, const char *ses
 		struct pollfd p = { sandbox_event_fd(s.sb), POLLIN, 0 };
 		poll(&p, 1, JOINED_EXIT_MS);
 	}
+	sup_api_end(&s);
 	sup_egress_end(&s);
 	sup_mcp_end(&s);
 	if (s.sb != NULL)

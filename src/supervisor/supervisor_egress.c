@@ -3,16 +3,11 @@
  * their way to the gateway. See include/supervisor/egress_proxy.h. */
 #include "supervisor_int.h"
 
-#include <poll.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "core/log.h"
-#include "sandbox/sandbox.h"
-
-/* The sandbox makes its listener among its first steps: this is plenty. */
-#define LISTENER_WAIT_MS 10000
 
 int sup_egress_rules(struct supervisor *s, const cJSON *opts, struct ad_err *err)
 {
@@ -41,15 +36,9 @@ void sup_egress_env(const struct supervisor *s, char *out[EGRESS_ENV_MAX])
 	out[n] = NULL;
 }
 
-int sup_egress_start(struct supervisor *s, struct ad_err *err)
+int sup_egress_start(struct supervisor *s, int fd, struct ad_err *err)
 {
 	const struct config *cfg = s->env->cfg;
-	int fd;
-	if (sandbox_take_listener(s->sb, LISTENER_WAIT_MS, &fd, err) < 0) {
-		/* a sandbox that failed before its network step: its end says why */
-		struct pollfd p = { sandbox_event_fd(s->sb), POLLIN, 0 };
-		return poll(&p, 1, 0) > 0 ? 0 : ad_err_prefix(err, "egress proxy");
-	}
 	struct egress_limits lim = { .max_connections = (unsigned)cfg->network.max_connections,
 				     .max_bytes_per_turn = (uint64_t)cfg->network.max_bytes_per_turn };
 	s->proxy = egress_proxy_start(fd, &s->egress, &lim, s->id, err);

@@ -11,6 +11,7 @@
 #include "core/err.h"
 #include "ipc/frame.h"
 #include "ipc/link_out.h"
+#include "supervisor/api_server.h"
 #include "supervisor/egress_proxy.h"
 #include "supervisor/relay.h"
 #include "supervisor/snapshot_io.h"
@@ -34,6 +35,7 @@ struct supervisor {
 	struct snapio snap;           /* a hybrid session's saves and resumes */
 	struct egress_rules egress;   /* the session's way out (supervisor_egress.c) */
 	struct egress_proxy *proxy;   /* NULL: the session has no network */
+	struct api_server *api;       /* the Messages API served to the sandbox, or NULL */
 	cJSON *mcp_stdio;             /* {"NAME": spec}: the agent runs these */
 	cJSON *mcp_remote_specs;      /* {"NAME": spec}: Streamable HTTP, ours to call */
 	cJSON *mcp_remote_state;      /* {"NAME": {state, tools, error?}} */
@@ -102,10 +104,20 @@ void sup_file_op(struct supervisor *s, const cJSON *op);
 int sup_egress_rules(struct supervisor *s, const cJSON *opts, struct ad_err *err);
 bool sup_egress_wanted(const struct supervisor *s, const cJSON *join);
 void sup_egress_env(const struct supervisor *s, char *out[EGRESS_ENV_MAX]);
-int sup_egress_start(struct supervisor *s, struct ad_err *err);
+int sup_egress_start(struct supervisor *s, int listener, struct ad_err *err);
 cJSON *sup_egress_json(const struct supervisor *s);
 void sup_egress_events(struct supervisor *s);
 void sup_egress_end(struct supervisor *s);
+/* supervisor_api.c: the sandbox's listeners taken from it and served (the egress
+ * proxy's and the Messages API's: fails only when their servers cannot start; a sandbox
+ * that failed before it made them is the loop's to report); the API's variables for the
+ * sandbox's environment; its notes to the gateway as usage events; its end. */
+#define API_ENV_MAX 4
+#define API_ENV_LEN 96
+int sup_listeners_start(struct supervisor *s, bool egress, bool api, struct ad_err *err);
+void sup_api_env(const struct supervisor *s, char *out[API_ENV_MAX]);
+void sup_api_notes(struct supervisor *s);
+void sup_api_end(struct supervisor *s);
 /* supervisor_mcp.c: the session's MCP servers. Chosen from mcp.servers by the session's
  * "mcp_servers" (all when it names none); the stdio ones into HELLO's config; the
  * state of each for "ready" (agent_report: the agent's HELLO's "mcp"), with a warning

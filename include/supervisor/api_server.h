@@ -1,0 +1,37 @@
+/* The Messages API, served to the sandbox by its supervisor: for programs other than
+ * the built-in agent (the Claude Code CLI, Agent SDK programs, anything that speaks
+ * the API), on the sandbox's Unix socket (SANDBOX_API_SOCKET, ANTHROPIC_UNIX_SOCKET)
+ * and on a port of its 127.0.0.1 (ANTHROPIC_BASE_URL).
+ *
+ * A client brings any key (a placeholder); the real one is added here and never goes
+ * in. POST /v1/messages and POST /v1/messages/count_tokens go on to the API with their
+ * query string and every anthropic-* header, and the answer comes back as it comes (an
+ * event stream event by event); anything else is a 404 in the API's own error shape.
+ * The relay's rules hold: the model must be allowed (or mapped: runtime.model_map),
+ * each message request is one of the session's budget (relay_admit), and what the API
+ * counted in its answer is spent (relay_spent) and reported, one note a call.
+ *
+ * Each connection has a thread of its own, as the egress proxy's do; the notes reach
+ * the supervisor's loop through event_fd. */
+#ifndef AGENTD_SUPERVISOR_API_SERVER_H
+#define AGENTD_SUPERVISOR_API_SERVER_H
+
+#include <cjson/cJSON.h>
+
+#include "core/err.h"
+#include "supervisor/relay.h"
+
+struct api_server;
+
+/* listeners: n listening sockets (taken: closed at the stop). */
+struct api_server *api_server_start(const int *listeners, unsigned n, struct relay *relay, const char *id,
+				    struct ad_err *err);
+/* Readable while notes wait. */
+int api_server_event_fd(const struct api_server *a);
+/* The next note, or NULL: {"path", "model", "status", "duration_ms", "usage": {4
+ * counters}, "error"?: "why it was refused or failed"}. */
+cJSON *api_server_take(struct api_server *a);
+/* Every connection ended (calls in flight abandoned), the listeners closed, freed. */
+void api_server_stop(struct api_server *a);
+
+#endif

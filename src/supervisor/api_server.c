@@ -1,0 +1,172 @@
+/* The sandbox's Messages API: its acceptor, its notes and its end. See
+ * include/supervisor/api_server.h; one connection is api_conn.c's. */
+#include "api_int.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "core/log.h"
+
+#define CONN_STACK (256u << 10)
+/* Notes the loop has not collected; past it the oldest go (they are in the log). */
+#define NOTES_MAX 1024
+
+void api_note(struct api_server *a, cJSON *note)
+{
+	pthread_mutex_lock(&a->lock);
+	if (cJSON_GetArraySize(a->notes) >= NOTES_MAX)
+		cJSON_DeleteItemFromArray(a->notes, 0);
+	bool was_empty = cJSON_GetArraySize(a->notes) == 0;
+	cJSON_AddItemToArray(a->notes, note);
+	pthread_mutex_unlock(&a->lock);
+	if (was_empty)
+		(void)!write(a->note_wr, "n", 1);
+}
+
+cJSON *api_server_take(struct api_server *a)
+{
+	char drain[64];
+	pthread_mutex_lock(&a->lock);
+	cJSON *note = cJSON_DetachItemFromArray(a->notes, 0);
+	if (note == NULL)          /* all taken: the pipe says so again only for a new one */
+		while (read(a->note_rd, drain, sizeof(drain)) > 0)
+			;
+	pthread_mutex_unlock(&a->lock);
+	return note;
+}
+
+int api_server_event_fd(const struct api_server *a)
+{
+	return a->note_rd;
+}
+
+static void take(struct api_server *a, int fd)
+{
+	pthread_mutex_lock(&a->lock);
+	bool room = a->live < API_CONN_MAX;
+	a->live += room;
+	pthread_mutex_unlock(&a->lock);
+	if (!room) {
+		api_reply_error(a, fd, 429, "rate_limit_error",
+				"agentd: this sandbox already has 32 connections to the API; close one first", "");
+		close(fd);
+		return;
+	}
+	struct api_conn_start *c = malloc(sizeof(*c));
+	pthread_attr_t attr;
+	pthread_t t;
+	if (c != NULL) {
+		*c = (struct api_conn_start){ a, fd };
+		pthread_attr_init(&attr);
+		pthread_attr_setstacksize(&attr, CONN_STACK);
+		pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+		int rc = pthread_create(&t, &attr, api_conn_main, c);
+		pthread_attr_destroy(&attr);
+		if (rc == 0)
+			return;
+		free(c);
+	}
+	api_reply_error(a, fd, 503, "api_error", "agentd: the sandbox's API is out of resources", "");
+	close(fd);
+	pthread_mutex_lock(&a->lock);
+	a->live--;
+	pthread_cond_broadcast(&a->gone);
+	pthread_mutex_unlock(&a->lock);
+}
+
+static void *acceptor(void *arg)
+{
+	struct api_server *a = arg;
+	for (;;) {
+		struct pollfd w[3] = { { a->stop_fd, POLLIN, 0 } };
+		for (unsigned i = 0; i < a->nlisten; i++)
+			w[1 + i] = (struct pollfd){ a->listen[i], POLLIN, 0 };
+		if (poll(w, 1 + a->nlisten, -1) < 0 && errno != EINTR)
+			break;
+		if (w[0].revents)
+			break;
+		for (unsigned i = 0; i < a->nlisten; i++) {
+			if (!(w[1 + i].revents & POLLIN))
+				continue;
+			int fd = accept4(a->listen[i], NULL, NULL, SOCK_CLOEXEC);
+			if (fd >= 0)
+				take(a, fd);
+			else if (errno != EAGAIN && errno != EINTR && errno != ECONNABORTED)
+				log_warn("session %s: sandbox API: accept: %s", a->id, strerror(errno));
+		}
+	}
+	return NULL;
+}
+
+struct api_server *api_server_start(const int *listeners, unsigned n, struct relay *relay, const char *id,
+				    struct ad_err *err)
+{
+	struct api_server *a = calloc(1, sizeof(*a));
+	int pipefd[2];
+	if (a == NULL) {
+		for (unsigned i = 0; i < n; i++)
+			close(listeners[i]);
+		ad_err_set(err, ENOMEM, "the sandbox's API");
+		return NULL;
+	}
+	a->relay = relay;
+	snprintf(a->id, sizeof(a->id), "%s", id);
+	for (unsigned i = 0; i < n && i < 2; i++) {
+		a->listen[a->nlisten++] = listeners[i];
+		fcntl(listeners[i], F_SETFL, fcntl(listeners[i], F_GETFL) | O_NONBLOCK);
+	}
+	a->note_rd = a->note_wr = -1;
+	pthread_mutex_init(&a->lock, NULL);
+	pthread_cond_init(&a->gone, NULL);
+	a->stop_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if ((a->notes = cJSON_CreateArray()) == NULL || a->stop_fd < 0 || pipe2(pipefd, O_CLOEXEC | O_NONBLOCK) < 0) {
+		ad_err_sys(err, "the sandbox's API");
+		goto fail;
+	}
+	a->note_rd = pipefd[0];
+	a->note_wr = pipefd[1];
+	int rc = pthread_create(&a->acceptor, NULL, acceptor, a);
+	if (rc != 0) {
+		ad_err_set(err, rc, "the sandbox's API: a thread");
+		goto fail;
+	}
+	a->started = true;
+	return a;
+fail:
+	api_server_stop(a);
+	return NULL;
+}
+
+void api_server_stop(struct api_server *a)
+{
+	if (a == NULL)
+		return;
+	uint64_t one = 1;
+	if (a->stop_fd >= 0)
+		(void)!write(a->stop_fd, &one, sizeof(one));
+	if (a->started)
+		pthread_join(a->acceptor, NULL);
+	pthread_mutex_lock(&a->lock);
+	while (a->live > 0)
+		pthread_cond_wait(&a->gone, &a->lock);
+	pthread_mutex_unlock(&a->lock);
+	for (unsigned i = 0; i < a->nlisten; i++)
+		close(a->listen[i]);
+	if (a->stop_fd >= 0)
+		close(a->stop_fd);
+	if (a->note_rd >= 0) {
+		close(a->note_rd);
+		close(a->note_wr);
+	}
+	cJSON_Delete(a->notes);
+	pthread_cond_destroy(&a->gone);
+	pthread_mutex_destroy(&a->lock);
+	free(a);
+}

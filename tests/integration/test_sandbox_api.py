@@ -1,0 +1,122 @@
+"""The Messages API a supervisor serves inside its sandbox (ANTHROPIC_UNIX_SOCKET, and
+ANTHROPIC_BASE_URL on the sandbox's 127.0.0.1), for programs other than the built-in
+agent: a placeholder key goes in, the real one is added outside; requests go on with
+their query string and anthropic-* headers, answers come back as they came (an event
+stream included); the model allow-list, runtime.model_map and the session's budget
+hold; what the API counted is the session's usage. A probe (api_probe.py) run with
+exec plays the client, as a CLI would."""
+
+import json
+import pathlib
+
+from chat_util import (CHAT_TIMEOUT, KEY, MODEL, OTHER_MODEL, finish, mock, mock_usage,  # noqa: F401
+                       start_chat_daemon)
+from conftest import poll
+import sandbox_util as su
+
+PROBE = pathlib.Path(__file__).resolve().with_name("api_probe.py").read_bytes()
+
+
+def create(d, body=None):
+    r = d.post_json("/api/sessions", {"pattern": "long-running", **(body or {})})
+    assert r.status == 201, r
+    sid = r.json()["id"]
+    assert poll(lambda: d.get(f"/api/sessions/{sid}").json()["state"] in ("ready", "idle", "failed"),
+                su.HOST_WAIT)
+    return sid
+
+
+def probe(d, sid, *requests):
+    """The probe's results for requests, made from inside the sandbox."""
+    r = d.request("PUT", f"/api/sessions/{sid}/files/probe.py", body=PROBE)
+    assert r.status in (200, 201), r
+    args = " ".join("'" + json.dumps(q).replace("'", "'\\''") + "'" for q in requests)
+    r = d.post_json(f"/api/sessions/{sid}/exec", {"command": f"python3 /workspace/probe.py {args}"},
+                    timeout=CHAT_TIMEOUT)
+    assert r.status == 200, r
+    out = r.json()["output"]
+    assert r.json()["exit_status"] == 0, out
+    return json.loads(out)
+
+
+def message(model=MODEL, stream=False, text="hello"):
+    return {"model": model, "max_tokens": 64, "stream": stream,
+            "messages": [{"role": "user", "content": text}]}
+
+
+def test_a_program_in_the_sandbox_reaches_the_api_with_the_key_added_outside(daemon_factory, mock):
+    d = start_chat_daemon(daemon_factory, mock)
+    sid = create(d)
+    mock.enqueue({"text": "over the socket"}, {"text": "streamed"}, {"text": "over the port"})
+    beta = "claude-code-20250219,context-management-2025-06-27"
+    got = probe(d, sid,
+                {"path": "/v1/messages?beta=true", "headers": {"anthropic-beta": beta}, "body": message()},
+                {"path": "/v1/messages", "body": message(stream=True)},
+                {"via": "tcp", "path": "/v1/messages", "body": message()})
+    plain, streamed, tcp = got
+    assert plain["status"] == 200 and plain["body"]["content"][0]["text"] == "over the socket", plain
+    assert plain["headers"]["content-type"].startswith("application/json"), plain
+    assert plain["headers"].get("request-id"), plain
+    assert streamed["status"] == 200 and streamed["headers"]["content-type"].startswith("text/event-stream")
+    events = [line[7:] for line in streamed["body"].splitlines() if line.startswith("event: ")]
+    assert events[0] == "message_start" and events[-1] == "message_stop", events
+    assert '"text":"streamed"' in streamed["body"].replace(" ", ""), streamed["body"]
+    assert tcp["status"] == 200 and tcp["body"]["content"][0]["text"] == "over the port", tcp
+
+    # the API saw the real key, the query string and the client's anthropic-* headers
+    assert [r["path"] for r in mock.requests] == ["/v1/messages?beta=true", "/v1/messages", "/v1/messages"]
+    for r in mock.requests:
+        assert r["headers"]["x-api-key"] == KEY
+    assert mock.requests[0]["headers"]["anthropic-beta"] == beta
+    assert "authorization" not in mock.requests[0]["headers"]
+
+    # what the API counted is the session's, as for the built-in agent
+    want = mock_usage(mock)
+    assert poll(lambda: d.get(f"/api/sessions/{sid}").json()["usage"] == want, 10), \
+        (d.get(f"/api/sessions/{sid}").json()["usage"], want)
+    finish(d, mock)
+
+
+def test_the_sandbox_api_keeps_the_relays_rules(daemon_factory, mock):
+    d = start_chat_daemon(daemon_factory, mock, {"runtime": {"model_map": [f"claude-alias={OTHER_MODEL}"]}})
+    sid = create(d)
+    mock.enqueue({"text": "mapped"})
+    mock.enqueue({"input_tokens": 7} if False else {"text": "unused"})
+    mock.take_violations()
+    got = probe(d, sid,
+                {"path": "/v1/messages", "body": message(model="claude-nope")},
+                {"path": "/v1/messages", "body": message(model="claude-alias")},
+                {"path": "/v1/models", "method": "GET"},
+                {"path": "/v1/complete", "body": {"prompt": "x"}},
+                {"path": "/v1/messages", "body": "{not json"})
+    refused, mapped, models, complete, garbage = got
+    assert refused["status"] == 400 and refused["body"]["type"] == "error", refused
+    assert refused["body"]["error"]["type"] == "invalid_request_error"
+    assert "claude-nope" in refused["body"]["error"]["message"] and "not allowed" in refused["body"]["error"]["message"]
+    assert mapped["status"] == 200 and mapped["body"]["model"] == OTHER_MODEL, mapped
+    for r in (models, complete):
+        assert r["status"] == 404 and r["body"]["error"]["type"] == "not_found_error", r
+        assert "/v1/messages" in r["body"]["error"]["message"], r
+    assert garbage["status"] == 400 and "JSON" in garbage["body"]["error"]["message"], garbage
+    # only the mapped request reached the API, as the model agentd allows
+    assert [r["body"]["model"] for r in mock.requests] == [OTHER_MODEL]
+    mock.take_violations()
+    d.assert_serving()
+
+
+def test_the_session_budget_stops_a_program_that_calls_without_end(daemon_factory, mock):
+    d = start_chat_daemon(daemon_factory, mock, AGENTD_SESSION_MAX_REQUESTS=2)
+    sid = create(d)
+    mock.enqueue({"text": "one"}, {"text": "two"}, {"text": "never"})
+    got = probe(d, sid, *[{"path": "/v1/messages", "body": message()}] * 4)
+    assert [g["status"] for g in got] == [200, 200, 429, 429], got
+    over = got[2]
+    assert over["headers"].get("x-should-retry") == "false", over["headers"]
+    assert "session.max_requests" in over["body"]["error"]["message"], over
+    assert len(mock.requests) == 2
+    # count_tokens is not a model request: it goes on, and is not counted
+    got = probe(d, sid, {"path": "/v1/messages/count_tokens",
+                         "body": {"model": MODEL, "messages": [{"role": "user", "content": "count me"}]}})
+    assert got[0]["status"] == 200 and got[0]["body"]["input_tokens"] > 0, got
+    mock.queue_clear() if hasattr(mock, "queue_clear") else None
+    d.assert_serving()
