@@ -98,7 +98,7 @@ endef
 $(eval $(call flavour,rel,))
 $(eval $(call flavour,asan,$(SAN_CFLAGS)))
 
-.PHONY: all deps ui-deps mcp-deps run test test-rel test-asan run-tests check-layout ui-test static-deps bench fuzz install \
+.PHONY: all deps ui-deps mcp-deps runtime-deps run test test-rel test-asan run-tests check-layout ui-test static-deps bench fuzz install \
         uninstall clean
 .DEFAULT_GOAL := all
 
@@ -113,12 +113,12 @@ deps:
 	for p in $(DEB_PKGS); do \
 		dpkg-query -W -f='$${Status}' "$$p" 2>/dev/null | grep -q "ok installed" || missing="$$missing $$p"; \
 	done; \
-	if [ -z "$$missing" ]; then echo "deps: all present"; $(MAKE) --no-print-directory ui-deps mcp-deps; exit $$?; fi; \
+	if [ -z "$$missing" ]; then echo "deps: all present"; $(MAKE) --no-print-directory ui-deps mcp-deps runtime-deps; exit $$?; fi; \
 	echo "deps: installing$$missing"; \
 	sudo=""; [ "$$(id -u)" = 0 ] || sudo=sudo; \
 	export DEBIAN_FRONTEND=noninteractive; \
 	$$sudo apt-get update -q && $$sudo apt-get install -y -q --no-install-recommends $$missing
-	@$(MAKE) --no-print-directory ui-deps mcp-deps
+	@$(MAKE) --no-print-directory ui-deps mcp-deps runtime-deps
 
 # npm packages the tests need, each folder pinned by its package-lock.json: installed
 # again when node_modules is missing or older than the lockfile. Node.js and npm are the
@@ -141,6 +141,13 @@ ui-deps:
 MCP_DIR := tests/mcp
 mcp-deps:
 	$(call npm_ci,$(MCP_DIR),the MCP tests)
+
+# The real Claude Code CLI (the native binary is then
+# tests/runtime/node_modules/@anthropic-ai/claude-code-linux-x64/claude: npm ci runs no
+# install scripts) and the Claude Agent SDK, which tests/runtime/sdk_app.mjs drives.
+RUNTIME_DIR := tests/runtime
+runtime-deps:
+	$(call npm_ci,$(RUNTIME_DIR),the Claude Code runtime tests)
 
 # make run keeps its state in the tree: the settings below are what the CLI needs too
 # (tokens live in the state directory), so they are printed as the command to use.

@@ -60,6 +60,23 @@ TOP_LEVEL_FIELDS = {
 # count_tokens takes the prompt and what shapes it, no sampling or output fields.
 COUNT_FIELDS = {"model", "messages", "system", "tools", "tool_choice", "thinking",
                 "cache_control", "output_config"}
+# Betas: the API takes these request fields only when the anthropic-beta header names the
+# beta (without it they are unknown fields, "Extra inputs are not permitted").
+BETA_FIELDS = {"context_management": "context-management-2025-06-27"}   # both endpoints
+# Context editing (beta): the edit types and the fields of each, as the API's context
+# editing page and the SDKs' types give them (keep: "all" or {"type": "thinking_turns", "value": N};
+# trigger, keep, clear_at_least: {"type": ..., "value": N}; clear_tool_inputs: true/false
+# or tool names). The page gives no bounds for N: the mock wants a trigger and a number of
+# turns of at least 1, the rest at least 0.
+CONTEXT_EDITS = {
+    "clear_tool_uses_20250919": {"type", "trigger", "keep", "clear_at_least", "exclude_tools",
+                                 "clear_tool_inputs"},
+    "clear_thinking_20251015": {"type", "keep"},
+}
+# thinking.display: the documented values, and those a beta adds. "updates" is not in the
+# stored API docs; it is what Claude Code 2.1.332 sends along with this beta.
+THINKING_DISPLAYS = ("summarized", "omitted")
+BETA_THINKING_DISPLAYS = {"updates": "thinking-display-updates-2026-08-18"}
 # Content blocks: allowed fields and required fields, per type.
 BLOCK_FIELDS = {
     "text": ({"type", "text", "cache_control", "citations"}, ("text",)),
@@ -214,6 +231,30 @@ def _tag(obj, path, allowed):
     return t
 
 
+def _one_of(v, path, allowed):
+    if v not in allowed:
+        quoted = [f"'{a}'" for a in allowed]
+        text = quoted[0] if len(quoted) == 1 else ", ".join(quoted[:-1]) + " or " + quoted[-1]
+        _bad(f"{path}: Input should be {text}")
+
+
+def _count(v, path, lo):
+    """An {"type": ..., "value": N} threshold of context editing; lo: the least N."""
+    t = _tag(v, path, tuple(lo))
+    _fields(v, f"{path}.{t}", {"type", "value"}, ("value",))
+    if _int(v["value"], f"{path}.{t}.value") < lo[t]:
+        _bad(f"{path}.{t}.value: Input should be greater than or equal to {lo[t]}")
+
+
+def betas_of(headers):
+    """The beta names of a request: every anthropic-beta header, each a comma-separated
+    list (the API reads them all)."""
+    names = []
+    for value in headers.get_all("anthropic-beta") or []:
+        names += [n.strip() for n in value.split(",") if n.strip()]
+    return frozenset(names)
+
+
 def _cache_control(v, path):
     _obj(v, path)
     _fields(v, path, {"type", "ttl"}, ("type",))
@@ -231,19 +272,23 @@ class RequestValidator:
     def __init__(self, mock):
         self.mock = mock
 
-    def validate(self, body, count=False):
-        """count: a count_tokens body, which has no max_tokens nor sampling fields."""
+    def validate(self, body, count=False, betas=frozenset()):
+        """count: a count_tokens body, which has no max_tokens nor sampling fields.
+        betas: the names in the request's anthropic-beta headers (betas_of)."""
         _obj(body, "body")
+        extra = {f for f, beta in BETA_FIELDS.items() if beta in betas}
         if count:
-            _fields(body, "", COUNT_FIELDS, ("model", "messages"))
+            _fields(body, "", COUNT_FIELDS | extra, ("model", "messages"))
         else:
-            _fields(body, "", TOP_LEVEL_FIELDS, ("model", "max_tokens", "messages"))
+            _fields(body, "", TOP_LEVEL_FIELDS | extra, ("model", "max_tokens", "messages"))
         self._model(body["model"])
         if not count:
             self._max_tokens(body["max_tokens"], body["model"])
         self._optional(body)
         tool_names = self._tools(body.get("tools"))
-        thinking = self._thinking(body)
+        thinking = self._thinking(body, betas)
+        if "context_management" in body:
+            self._context_management(body["context_management"])
         if "tool_choice" in body:
             self._tool_choice(body["tool_choice"], tool_names, thinking)
         self._messages(body["messages"], "tools" in body, thinking)
@@ -364,7 +409,7 @@ class RequestValidator:
         if thinking and t in ("any", "tool"):
             _bad("Thinking may not be enabled when tool_choice forces tool use.")
 
-    def _thinking(self, body):
+    def _thinking(self, body, betas):
         """Whether extended thinking is on; checks the thinking config."""
         if "thinking" not in body:
             return False
@@ -378,6 +423,10 @@ class RequestValidator:
             _fields(cfg, path, {"type", "display"})
         else:
             _fields(cfg, path, {"type", "budget_tokens", "display"}, ("budget_tokens",))
+        if cfg.get("display") is not None:
+            _one_of(cfg["display"], f"{path}.display", THINKING_DISPLAYS + tuple(
+                v for v, beta in BETA_THINKING_DISPLAYS.items() if beta in betas))
+        if t == "enabled":
             budget = _int(cfg["budget_tokens"], f"{path}.budget_tokens")
             if budget < 1024:
                 _bad(f"{path}.budget_tokens: Input should be greater than or equal to 1024")
@@ -388,6 +437,51 @@ class RequestValidator:
         if "top_k" in body:
             _bad("`top_k` is not supported when thinking is enabled.")
         return True
+
+    def _context_management(self, cm):
+        """Context editing (beta): {"edits": [edit, ...]}, each edit of a known type with
+        its own fields; clear_thinking must come first when edits are combined."""
+        _fields(_obj(cm, "context_management"), "context_management", {"edits"})
+        edits = cm.get("edits")
+        if edits is None:
+            return
+        kinds = []
+        for i, edit in enumerate(_list(edits, "context_management.edits")):
+            path = f"context_management.edits.{i}"
+            t = _tag(edit, path, tuple(CONTEXT_EDITS))
+            _fields(edit, f"{path}.{t}", CONTEXT_EDITS[t])
+            getattr(self, "_edit_" + t.rsplit("_", 1)[0])(edit, f"{path}.{t}")
+            kinds.append(t)
+        if "clear_thinking_20251015" in kinds[1:]:
+            _bad("context_management.edits: `clear_thinking_20251015` must be the first edit "
+                 "when it is combined with other edits")
+
+    @staticmethod
+    def _edit_clear_thinking(edit, path):
+        keep = edit.get("keep")
+        if keep is None:
+            return
+        if isinstance(keep, str):           # "all", or {"type": "thinking_turns", ...}
+            _one_of(keep, f"{path}.keep", ("all",))
+        else:
+            _count(keep, f"{path}.keep", {"thinking_turns": 1})
+
+    @staticmethod
+    def _edit_clear_tool_uses(edit, path):
+        for key, lo in (("trigger", {"input_tokens": 1, "tool_uses": 1}),
+                        ("keep", {"tool_uses": 0}), ("clear_at_least", {"input_tokens": 0})):
+            if edit.get(key) is not None:
+                _count(edit[key], f"{path}.{key}", lo)
+        if edit.get("exclude_tools") is not None:
+            for k, name in enumerate(_list(edit["exclude_tools"], f"{path}.exclude_tools")):
+                _str(name, f"{path}.exclude_tools.{k}")
+        inputs = edit.get("clear_tool_inputs")
+        if isinstance(inputs, list):        # true/false, or the names of the tools
+            for k, name in enumerate(inputs):
+                _str(name, f"{path}.clear_tool_inputs.{k}")
+        elif inputs is not None:
+            _need(inputs, lambda x: isinstance(x, bool), f"{path}.clear_tool_inputs",
+                  "boolean or list")
 
     # -- messages
 
@@ -937,7 +1031,7 @@ class MockAnthropic:
         body = self._parse(raw)
         rec["body"] = body
         rec["stream"] = isinstance(body, dict) and body.get("stream") is True
-        self._validator.validate(body, count=path == COUNT_PATH)
+        self._validator.validate(body, count=path == COUNT_PATH, betas=betas_of(h.headers))
         return body, self._check_prompt(body, path == COUNT_PATH)
 
     def _check_prompt(self, body, count):
