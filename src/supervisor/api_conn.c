@@ -274,6 +274,7 @@ static int serve_one(struct conn *c)
 	}
 	target[plen] = '\0';
 	note(c, target, model, &o, t0);
+	api_forward_end(c->a, c->fd, &o);
 	return o.client_gone || c->close ? -1 : 0;
 }
 

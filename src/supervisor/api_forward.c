@@ -189,12 +189,13 @@ static void finish(struct fwd *f, CURLcode rc, struct api_outcome *out)
 	if (f->client_gone) {
 		snprintf(out->error, sizeof(out->error), "the client went away during the call");
 	} else if (f->head_sent || rc == CURLE_OK) {
-		if ((!f->head_sent && !send_head(f)) || !api_write(f->a, f->fd, "0\r\n\r\n", 5))
+		if (!f->head_sent && !send_head(f))
 			f->client_gone = true;
 		else if (rc != CURLE_OK)    /* cut short: the client sees a stream that ends early */
 			snprintf(out->error, sizeof(out->error), "the API's answer ended early: %s", curl_easy_strerror(rc));
+		out->open = !f->client_gone;
 		if (rc != CURLE_OK)
-			f->client_gone = true;  /* the chunked body ended cleanly, the answer did not */
+			f->client_gone = true;  /* the chunked body ends cleanly, the answer did not */
 	} else {
 		char why[300];
 		snprintf(why, sizeof(why), "agentd could not reach the Anthropic API: %s", curl_easy_strerror(rc));
@@ -211,6 +212,13 @@ static void finish(struct fwd *f, CURLcode rc, struct api_outcome *out)
 	out->status = f->status;
 	out->usage = f->usage;
 	out->client_gone = f->client_gone;
+}
+
+void api_forward_end(struct api_server *a, int fd, struct api_outcome *out)
+{
+	if (out->open && !api_write(a, fd, "0\r\n\r\n", 5))
+		out->client_gone = true;
+	out->open = false;
 }
 
 void api_forward(struct api_server *a, int fd, const struct api_request *rq, struct api_outcome *out)

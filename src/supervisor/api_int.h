@@ -64,10 +64,14 @@ struct api_outcome {
 	long status;                 /* the API's, or ours when it was not reached */
 	struct usage usage;          /* what its answer counted */
 	bool client_gone;            /* the connection can no longer be used */
+	bool open;                   /* the chunked body waits for its end (api_forward_end) */
 	char error[256];             /* why it failed, for the note; "" when it did not */
 };
 
-/* Forward rq to the API (the key added) and stream its answer to fd. */
+/* Forward rq to the API (the key added) and stream its answer to fd; the body's end
+ * is written by api_forward_end, once the call is noted (a client that has its answer
+ * may at once do what the note must come before). */
 void api_forward(struct api_server *a, int fd, const struct api_request *rq, struct api_outcome *out);
+void api_forward_end(struct api_server *a, int fd, struct api_outcome *out);
 
 #endif

@@ -66,8 +66,11 @@ void sup_api_notes(struct supervisor *s)
 			cJSON_Delete(note);
 			continue;
 		}
-		if (s->running)
+		const cJSON *status = cJSON_GetObjectItemCaseSensitive(note, "status");
+		if (s->running) {
 			usage_add(&s->run_usage, &u);
+			s->run_api_calls += cJSON_IsNumber(status) && status->valueint / 100 == 2;
+		}
 		cJSON *ev = cJSON_CreateObject();
 		cJSON_AddStringToObject(ev, "type", "usage");
 		cJSON_AddItemToObject(ev, "call", usage_json(&u));

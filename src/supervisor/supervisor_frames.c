@@ -65,6 +65,9 @@ static int pass_run_event(struct supervisor *s, cJSON *ev, struct ad_err *err)
 	}
 	bool done = strcmp(type->valuestring, "done") == 0;
 	if (done || strcmp(type->valuestring, "error") == 0) {
+		/* the calls of the sandbox's API that the run made are noted before its end
+		 * (api_forward_end): counted in it */
+		sup_api_notes(s);
 		s->running = false;
 		s->cancel_by_ns = 0;
 	}
@@ -78,6 +81,8 @@ static int pass_run_event(struct supervisor *s, cJSON *ev, struct ad_err *err)
 	}
 	cJSON_DeleteItemFromObjectCaseSensitive(ev, "usage");
 	cJSON_DeleteItemFromObjectCaseSensitive(ev, "cost_usd");
+	if (done && !cJSON_HasObjectItem(ev, "model_calls"))   /* another runtime's, through the API */
+		cJSON_AddNumberToObject(ev, "model_calls", s->run_api_calls);
 	cJSON_AddItemToObject(ev, "usage", usage_json(&s->run_usage));
 	cJSON_AddNumberToObject(ev, "cost_usd", usage_cost(s->env->cfg, &s->run_usage));
 	sup_to_gateway(s, ev);
@@ -188,6 +193,7 @@ int sup_gateway_frame(void *ctx, unsigned type, cJSON *payload, struct ad_err *e
 			s->cancel_by_ns = 0;
 			egress_proxy_turn(s->proxy);
 			memset(&s->run_usage, 0, sizeof(s->run_usage));
+			s->run_api_calls = 0;
 		}
 	} else if (type == FRAME_CANCEL) {
 		/* one cancel is enough; the agent that has not ended the run by the deadline

@@ -27,6 +27,7 @@ struct supervisor {
 	int ws;                       /* the sandbox's /workspace as the host reaches it, or -1 */
 	struct relay relay;
 	struct usage run_usage;       /* the run in flight */
+	unsigned run_api_calls;       /* its model calls through the sandbox's API */
 	bool running;                 /* a TURN went to the agent; its done or error has not come */
 	bool op_active;               /* an OP went to the agent; its op_end has not come */
 	double op_id;                 /* then: its id */

@@ -78,11 +78,10 @@ def test_a_program_in_the_sandbox_reaches_the_api_with_the_key_added_outside(dae
 
 
 def test_the_sandbox_api_keeps_the_relays_rules(daemon_factory, mock):
-    d = start_chat_daemon(daemon_factory, mock, {"runtime": {"model_map": [f"claude-alias={OTHER_MODEL}"]}})
+    d = start_chat_daemon(daemon_factory, mock, {"anthropic": {"models": [OTHER_MODEL]},
+                                                 "runtime": {"model_map": [f"claude-alias={OTHER_MODEL}"]}})
     sid = create(d)
     mock.enqueue({"text": "mapped"})
-    mock.enqueue({"input_tokens": 7} if False else {"text": "unused"})
-    mock.take_violations()
     got = probe(d, sid,
                 {"path": "/v1/messages", "body": message(model="claude-nope")},
                 {"path": "/v1/messages", "body": message(model="claude-alias")},
@@ -100,14 +99,13 @@ def test_the_sandbox_api_keeps_the_relays_rules(daemon_factory, mock):
     assert garbage["status"] == 400 and "JSON" in garbage["body"]["error"]["message"], garbage
     # only the mapped request reached the API, as the model agentd allows
     assert [r["body"]["model"] for r in mock.requests] == [OTHER_MODEL]
-    mock.take_violations()
-    d.assert_serving()
+    finish(d, mock)
 
 
 def test_the_session_budget_stops_a_program_that_calls_without_end(daemon_factory, mock):
     d = start_chat_daemon(daemon_factory, mock, AGENTD_SESSION_MAX_REQUESTS=2)
     sid = create(d)
-    mock.enqueue({"text": "one"}, {"text": "two"}, {"text": "never"})
+    mock.enqueue({"text": "one"}, {"text": "two"})
     got = probe(d, sid, *[{"path": "/v1/messages", "body": message()}] * 4)
     assert [g["status"] for g in got] == [200, 200, 429, 429], got
     over = got[2]
@@ -118,5 +116,5 @@ def test_the_session_budget_stops_a_program_that_calls_without_end(daemon_factor
     got = probe(d, sid, {"path": "/v1/messages/count_tokens",
                          "body": {"model": MODEL, "messages": [{"role": "user", "content": "count me"}]}})
     assert got[0]["status"] == 200 and got[0]["body"]["input_tokens"] > 0, got
-    mock.queue_clear() if hasattr(mock, "queue_clear") else None
-    d.assert_serving()
+    assert len(mock.requests) == 3 and mock.requests[2]["path"] == "/v1/messages/count_tokens"
+    finish(d, mock)

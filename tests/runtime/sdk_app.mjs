@@ -1,8 +1,9 @@
 // A small Claude Agent SDK program, as a user of agentd would run in a sandbox: one
 // prompt from argv, run by the Claude Code CLI that CLAUDE_CODE_PATH names, in the
-// current directory, with no permission prompts. Every message the SDK yields is printed
-// as one JSON line; the exit status is 0 when the run's result is a success, 1 otherwise
-// (a usage error included).
+// current directory, with no permission prompts. The result's text is printed on stdout
+// (agentd's command runtime streams it as the reply), every message the SDK yields as one
+// JSON line on stderr; the exit status is 0 when the run's result is a success, 1
+// otherwise (a usage error included).
 //
 //   CLAUDE_CODE_PATH=.../claude-code-linux-x64/claude node sdk_app.mjs "say hi"
 //
@@ -33,8 +34,9 @@ try {
       stderr: (data) => process.stderr.write(data),
     },
   })) {
-    process.stdout.write(JSON.stringify(message) + '\n');
+    process.stderr.write(JSON.stringify(message) + '\n');
     if (message.type === 'result') {
+      if (typeof message.result === 'string') process.stdout.write(message.result);
       // an API error ends the turn with subtype 'success' and is_error true
       ok = message.subtype === 'success' && !message.is_error;
     }
