@@ -114,6 +114,8 @@ struct config {
 		char *claude_code;         /* the Claude Code CLI, as the sandbox sees it */
 		int64_t api_port;          /* the Messages API on the sandbox's 127.0.0.1 */
 		char **model_map;          /* "FROM=TO": a runtime's model, mapped; NULL-terminated */
+		char **ports;              /* ports of the sandbox /ports/ reaches; NULL-terminated */
+		int64_t port_timeout_s;    /* for a server there to start its answer */
 	} runtime;
 	struct {
 		char *servers;             /* JSON: {"name": {"command", "args", "env"} | {"url", "headers"}} */
@@ -177,6 +179,8 @@ bool config_model_allowed(const struct config *cfg, const char *model);
 /* The model to send for one a program in the sandbox asked for: itself when allowed,
  * else its runtime.model_map entry's; NULL when neither. */
 const char *config_model_for(const struct config *cfg, const char *model);
+/* One of runtime.ports. */
+bool config_port_exposed(const struct config *cfg, unsigned port);
 /* One of runtime.allow. */
 bool config_runtime_allowed(const struct config *cfg, const char *runtime);
 extern const char *const config_runtimes[];     /* every runtime's name, NULL-terminated */

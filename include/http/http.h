@@ -118,6 +118,12 @@ enum MHD_Result http_reply_fd(struct http_req *req, unsigned status, int fd, uin
  * when the response is freed (also when the client went away), even on failure. */
 enum MHD_Result http_reply_stream(struct http_req *req, unsigned status, const char *content_type,
 				  MHD_ContentReaderCallback reader, void *cls, MHD_ContentReaderFreeCallback done);
+/* The same in two steps, for a caller that adds headers of its own in between: the
+ * response (NULL, and done(cls) called, on failure), then any response queued with the
+ * headers every answer gets. */
+struct MHD_Response *http_stream_response(struct http_req *req, MHD_ContentReaderCallback reader, void *cls,
+					  MHD_ContentReaderFreeCallback done);
+enum MHD_Result http_reply_queue(struct http_req *req, unsigned status, struct MHD_Response *r);
 /* An error written to the socket at once, while the request's body is still coming (see
  * reply.c); returns MHD_NO, which closes the connection. */
 enum MHD_Result http_reply_error_abort(struct http_req *req, unsigned status, const char *type,

@@ -91,6 +91,10 @@ static inline void session_unrefp(struct session **s)
 /* A reference dropped when the variable goes out of scope. */
 #define _cleanup_session_ __attribute__((cleanup(session_unrefp)))
 const char *session_id(const struct session *s);
+/* The session's sandbox, while it runs: its init's host pid and the inode of its
+ * network namespace (to check that the pid is still that sandbox's); -1 when it has
+ * none (being made, suspended, ended). */
+int session_sandbox_net(struct session *s, int *pid, uint64_t *netns);
 enum session_pattern session_pattern(struct session *s);
 
 /* Start a turn ({"message", "history"?, "model"?, "system"?}); run gets its events.

@@ -34,6 +34,8 @@ const struct http_route api_routes[] = {
 	{ "/api/sessions/{id}/files/*", HTTP_GET | HTTP_PUT | HTTP_DELETE, HTTP_BODY_RAW, api_session_files, 0,
 	  PROTO_FILE_MAX },
 	{ "/api/sessions/{id}/history", HTTP_GET, HTTP_BODY_NONE, api_session_history, 0, 0 },
+	{ "/api/sessions/{id}/ports/{port}", HTTP_ANY, HTTP_BODY_RAW, api_session_port, 0, 0 },
+	{ "/api/sessions/{id}/ports/{port}/*", HTTP_ANY, HTTP_BODY_RAW, api_session_port, 0, 0 },
 	{ "/api/*", HTTP_ANY, HTTP_BODY_NONE, api_not_found, 0, 0 },
 	{ "/*", HTTP_GET, HTTP_BODY_NONE, serve_static, HTTP_ROUTE_PUBLIC, 0 },
 	{ NULL, 0, 0, NULL, 0, 0 },

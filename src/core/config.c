@@ -316,3 +316,11 @@ bool config_runtime_allowed(const struct config *cfg, const char *runtime)
 			return true;
 	return false;
 }
+
+bool config_port_exposed(const struct config *cfg, unsigned port)
+{
+	for (char **p = cfg->runtime.ports; p != NULL && *p != NULL; p++)
+		if ((unsigned)atoi(*p) == port)
+			return true;
+	return false;
+}

@@ -5,6 +5,7 @@
 #include <ctype.h>
 #include <stdbool.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <cjson/cJSON.h>
@@ -159,5 +160,13 @@ int check_model_map(const char *v, struct ad_err *err)
 	const char *eq = strchr(v, '=');
 	if (eq == NULL || !model_name(v, (size_t)(eq - v)) || !model_name(eq + 1, strlen(eq + 1)))
 		return ad_err_set(err, 0, "\"%s\": expected FROM=TO, two model names", v);
+	return 0;
+}
+
+int check_port(const char *v, struct ad_err *err)
+{
+	size_t n = strspn(v, "0123456789");
+	if (n == 0 || n > 5 || v[n] != '\0' || v[0] == '0' || atoi(v) > 65535)
+		return ad_err_set(err, 0, "\"%s\": expected a port number from 1 to 65535", v);
 	return 0;
 }

@@ -13,5 +13,6 @@ int check_mcp_servers(const char *v, struct ad_err *err);
 int check_runtime(const char *v, struct ad_err *err);
 int check_program(const char *v, struct ad_err *err);
 int check_model_map(const char *v, struct ad_err *err);
+int check_port(const char *v, struct ad_err *err);
 
 #endif

@@ -28,6 +28,8 @@ static struct {
 	__typeof__(&MHD_get_connection_info) get_connection_info;
 	__typeof__(&MHD_suspend_connection) suspend_connection;
 	__typeof__(&MHD_resume_connection) resume_connection;
+	__typeof__(&MHD_create_response_for_upgrade) create_response_for_upgrade;
+	__typeof__(&MHD_upgrade_action) upgrade_action;
 } api;
 
 static const struct dl_symbol symbols[] = {
@@ -46,6 +48,8 @@ static const struct dl_symbol symbols[] = {
 	SYM(get_connection_info, "MHD_get_connection_info"),
 	SYM(suspend_connection, "MHD_suspend_connection"),
 	SYM(resume_connection, "MHD_resume_connection"),
+	SYM(create_response_for_upgrade, "MHD_create_response_for_upgrade"),
+	SYM(upgrade_action, "MHD_upgrade_action"),
 #undef SYM
 };
 
@@ -141,4 +145,15 @@ void MHD_suspend_connection(struct MHD_Connection *connection)
 void MHD_resume_connection(struct MHD_Connection *connection)
 {
 	api.resume_connection(connection);
+}
+
+struct MHD_Response *MHD_create_response_for_upgrade(MHD_UpgradeHandler upgrade_handler, void *upgrade_handler_cls)
+{
+	return api.create_response_for_upgrade(upgrade_handler, upgrade_handler_cls);
+}
+
+/* Only the actions that take no further argument are used. */
+enum MHD_Result MHD_upgrade_action(struct MHD_UpgradeResponseHandle *urh, enum MHD_UpgradeAction action, ...)
+{
+	return api.upgrade_action(urh, action);
 }

@@ -157,8 +157,8 @@ static void counted_free(void *c)
 	free(k);
 }
 
-enum MHD_Result http_reply_stream(struct http_req *req, unsigned status, const char *content_type,
-				  MHD_ContentReaderCallback reader, void *cls, MHD_ContentReaderFreeCallback done)
+struct MHD_Response *http_stream_response(struct http_req *req, MHD_ContentReaderCallback reader, void *cls,
+					  MHD_ContentReaderFreeCallback done)
 {
 	struct counted *k = malloc(sizeof(*k));
 	struct MHD_Response *r = NULL;
@@ -169,8 +169,21 @@ enum MHD_Result http_reply_stream(struct http_req *req, unsigned status, const c
 	if (r == NULL) {
 		free(k);
 		done(cls);
-		return MHD_NO;
 	}
+	return r;
+}
+
+enum MHD_Result http_reply_queue(struct http_req *req, unsigned status, struct MHD_Response *r)
+{
+	return queue(req, status, r, 0);
+}
+
+enum MHD_Result http_reply_stream(struct http_req *req, unsigned status, const char *content_type,
+				  MHD_ContentReaderCallback reader, void *cls, MHD_ContentReaderFreeCallback done)
+{
+	struct MHD_Response *r = http_stream_response(req, reader, cls, done);
+	if (r == NULL)
+		return MHD_NO;
 	MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, content_type);
 	MHD_add_response_header(r, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
 	MHD_add_response_header(r, "X-Accel-Buffering", "no");   /* proxies: pass events on at once */

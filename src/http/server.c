@@ -272,7 +272,7 @@ int http_server_start(struct http_server **out, const struct http_server_opts *o
 	 * unguarded MHD_PANIC aborts the process (an open libmicrohttpd defect; seen here
 	 * at shutdown). With poll() quiescing goes through the inter-thread channel. */
 	unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_POLL | MHD_ALLOW_SUSPEND_RESUME |
-			 MHD_USE_ERROR_LOG;
+			 MHD_ALLOW_UPGRADE | MHD_USE_ERROR_LOG;
 	if (srv->opts.addr.ss.ss_family == AF_INET6)
 		flags |= MHD_USE_IPv6;
 	/* The logger first, so that what MHD says about later options reaches our log;

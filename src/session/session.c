@@ -288,3 +288,14 @@ cJSON *session_transcript(struct session *s)
 	pthread_mutex_unlock(&s->lock);
 	return j;
 }
+
+int session_sandbox_net(struct session *s, int *pid, uint64_t *netns)
+{
+	pthread_mutex_lock(&s->lock);
+	bool up = s->link != NULL && s->init_pid > 0 && s->netns != 0 &&
+		  (s->state == SESSION_READY || s->state == SESSION_IDLE || s->state == SESSION_RUNNING);
+	*pid = s->init_pid;
+	*netns = s->netns;
+	pthread_mutex_unlock(&s->lock);
+	return up ? 0 : -1;
+}

@@ -87,6 +87,7 @@ struct session {
 	bool hidden;                       /* a shared sandbox's host: nobody's session */
 	struct shared_group *group;        /* shared: the sandbox it is in (or holds) */
 	int init_pid;                      /* from "ready": the sandbox's init on the host */
+	uint64_t netns;                    /* and its network namespace's inode (0: unknown) */
 	struct chat_run *run;              /* the turn in flight, referenced */
 	struct op_run *op;                 /* the op in flight, referenced */
 	char op_kind[16];                  /* its "op" */

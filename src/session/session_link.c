@@ -48,6 +48,9 @@ static void note_ready(struct session *s, cJSON *ev, unsigned id)
 	s->cgroup = cJSON_DetachItemFromObjectCaseSensitive(ev, "cgroup");
 	const cJSON *pid = cJSON_GetObjectItemCaseSensitive(ev, "init_pid");
 	s->init_pid = cJSON_IsNumber(pid) ? pid->valueint : 0;
+	const cJSON *netns = cJSON_GetObjectItemCaseSensitive(ev, "netns");
+	s->netns = cJSON_IsNumber(netns) ? (uint64_t)netns->valuedouble : 0;
+	cJSON_DeleteItemFromObjectCaseSensitive(ev, "netns");
 	s->views = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(ev, "views"));
 	cJSON_Delete(s->network);
 	s->network = cJSON_DetachItemFromObjectCaseSensitive(ev, "network");

@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "core/cleanup.h"
 #include "core/clock.h"
@@ -114,6 +115,11 @@ int sup_agent_frame(void *ctx, unsigned type, cJSON *payload, struct ad_err *err
 		cJSON_AddItemToObject(ready, "cgroup", s->joined ? cJSON_Duplicate(s->join_cgroup, true)
 							       : sandbox_cgroup_json(sandbox_cgroup_of(s->sb)));
 		cJSON_AddNumberToObject(ready, "init_pid", sandbox_init_pid(s->sb));
+		char ns[64];
+		struct stat st;
+		snprintf(ns, sizeof(ns), "/proc/%d/ns/net", (int)sandbox_init_pid(s->sb));
+		if (stat(ns, &st) == 0)      /* which network is the sandbox's: for its ports */
+			cJSON_AddNumberToObject(ready, "netns", (double)st.st_ino);
 		sup_open_workspace(s);
 		cJSON_AddBoolToObject(ready, "views", s->ws >= 0);   /* files read during turns */
 		cJSON_AddItemToObject(ready, "network", sup_egress_json(s));
