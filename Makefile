@@ -225,6 +225,7 @@ bench:
 	$(PYTHON) tests/bench/long_reply_bench.py --runs 5
 	$(PYTHON) tests/bench/long_reply_bench.py --runs 5 --stream
 	$(PYTHON) tests/bench/cache_bench.py
+	$(PYTHON) tests/bench/runtime_bench.py --runs 10
 
 # Coverage-guided fuzzing with libFuzzer (clang), FUZZ_SECONDS per target, starting
 # from tests/fuzz/corpus/NAME; what it finds lands in build/fuzz/. A crash file replays

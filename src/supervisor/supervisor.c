@@ -94,6 +94,7 @@ static int start_sandbox(struct supervisor *s, const cJSON *join, struct ad_err 
 		sup_egress_env(s, extra);
 		while (extra[nextra] != NULL)
 			nextra++;
+		extra[nextra] = vars[nextra];      /* its end, where the API's come */
 	}
 	sup_api_env(s, extra + nextra);
 	char **envp = sandbox_env_build(env->policy, extra);

@@ -105,9 +105,9 @@ def get_json(addr, path, method="GET"):
 
 
 @contextlib.contextmanager
-def mock_and_agentd(agentd, mock_args, env, prefix):
+def mock_and_agentd(agentd, mock_args, env, prefix, settings=None):
     """The mock Messages API (its own process, started with mock_args) and agentd (env
-    added to its environment) in a fresh directory: yields (mock's address, agentd's
+    added to its environment, settings to its config file) in a fresh directory: yields (mock's address, agentd's
     address, agentd's Proc); stops both and removes the directory after."""
     tmp = tempfile.mkdtemp(prefix=prefix)
     mock = daemon = None
@@ -119,7 +119,7 @@ def mock_and_agentd(agentd, mock_args, env, prefix):
         cfg = os.path.join(tmp, "agentd.json")
         with open(cfg, "w") as f:
             json.dump({"listen": "127.0.0.1:0", "state_dir": os.path.join(tmp, "state"),
-                       "static_dir": os.path.join(tmp, "static")}, f)
+                       "static_dir": os.path.join(tmp, "static"), **(settings or {})}, f)
         env = dict({"PATH": "/usr/local/bin:/usr/bin:/bin", "ANTHROPIC_API_KEY": KEY,
                     "ANTHROPIC_BASE_URL": f"http://{mock_addr[0]}:{mock_addr[1]}", "AGENTD_MODEL": MODEL,
                     "AGENTD_ACCESS_LOG": "false"}, **env)

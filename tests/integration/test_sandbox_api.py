@@ -118,3 +118,20 @@ def test_the_session_budget_stops_a_program_that_calls_without_end(daemon_factor
     assert got[0]["status"] == 200 and got[0]["body"]["input_tokens"] > 0, got
     assert len(mock.requests) == 3 and mock.requests[2]["path"] == "/v1/messages/count_tokens"
     finish(d, mock)
+
+
+def test_the_sandbox_environment_holds_the_api_beside_the_proxy_and_no_key(daemon_factory, mock):
+    d = start_chat_daemon(daemon_factory, mock, {"network": {"allow": ["pypi.example"]}})
+    sid = create(d, {"network": {"allow": ["pypi.example"]}})
+    r = d.post_json(f"/api/sessions/{sid}/exec", {"command": "env | sort"}, timeout=CHAT_TIMEOUT)
+    assert r.status == 200, r
+    env = dict(line.split("=", 1) for line in r.json()["output"].splitlines() if "=" in line)
+    assert env["ANTHROPIC_UNIX_SOCKET"] == "/run/agentd/api.sock", env
+    assert env["ANTHROPIC_BASE_URL"] == "http://127.0.0.1:4180", env
+    assert env["HTTPS_PROXY"] == "http://127.0.0.1:3128" and "127.0.0.1" in env["NO_PROXY"], env
+    assert "placeholder" in env["ANTHROPIC_API_KEY"] and KEY not in r.json()["output"], env
+    # the socket is the supervisor's: the sandbox may not remove or replace it
+    r = d.post_json(f"/api/sessions/{sid}/exec", {"command": "rm -f /run/agentd/api.sock; echo rc=$?; "
+                                                  "ls -l /run/agentd/api.sock"}, timeout=CHAT_TIMEOUT)
+    assert "rc=1" in r.json()["output"] and "srw" in r.json()["output"], r.json()["output"]
+    finish(d, mock)
