@@ -25,5 +25,9 @@ enum MHD_Result api_health(struct http_req *req)
 	cJSON *api = cJSON_AddObjectToObject(root, "anthropic");
 	cJSON_AddBoolToObject(api, "api_key_configured", app->cfg.anthropic.api_key[0] != '\0');
 	cJSON_AddStringToObject(api, "base_url", app->cfg.anthropic.base_url);
+	/* what a new session may run (runtime.allow): a page offers these */
+	cJSON *runtimes = cJSON_AddArrayToObject(root, "runtimes");
+	for (char **r = app->cfg.runtime.allow; r != NULL && *r != NULL; r++)
+		cJSON_AddItemToArray(runtimes, cJSON_CreateString(*r));
 	return http_reply_json(req, 200, root);
 }

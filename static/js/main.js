@@ -92,8 +92,8 @@ function show(id) {
 }
 
 async function newSession() {
-  const pattern = $("new-pattern").value;
-  const s = await api("POST", "/api/sessions", { json: { pattern } });
+  const pattern = $("new-pattern").value, runtime = $("new-runtime").value;
+  const s = await api("POST", "/api/sessions", { json: runtime === "agentd" ? { pattern } : { pattern, runtime } });
   sessions.update(s);
   return s;
 }
@@ -159,6 +159,14 @@ async function stop() {
   }
 }
 
+// The agents this agentd lets a session run (runtime.allow); no choice, no menu.
+function offerRuntimes(allowed) {
+  if (!Array.isArray(allowed)) return;
+  const menu = $("new-runtime");
+  for (const o of [...menu.options]) if (!allowed.includes(o.value)) o.remove();
+  $("runtime-row").hidden = menu.options.length < 2;
+}
+
 async function health() {
   try {
     const res = await fetch("/api/health", { cache: "no-store" });
@@ -169,6 +177,7 @@ async function health() {
     else if (hl.sandbox && hl.sandbox.ready === false)
       why = `Sandboxes cannot start on this host: ${hl.sandbox.reason || "see /api/health"}.`;
     composer.setBlocked(why);
+    offerRuntimes(hl.runtimes);
     $("host-status").textContent = `agentd ${hl.version || ""} · ${hl.status === "ok" ? "ready" : hl.status}`;
     $("host-status").dataset.status = hl.status;
     return hl;

@@ -192,3 +192,29 @@ uiTest("a suspended hybrid session says so, and the next message resumes it with
   await waitText(w.turn(0).locator(".msg-assistant"), "HYBRID-ONE");   // the first turn is still shown
   await w.waitIdle();
 });
+
+uiTest("a new session runs the agent chosen for it, among those agentd allows", async (w) => {
+  const page = w.page;
+  await w.open();
+  const menu = page.locator("#new-runtime");
+  await waitFor(async () => (await menu.locator("option").count()) === 2, { what: "both agents offered" });
+  await menu.selectOption("claude-code");
+  await page.locator("#new-session").click();
+  const sid = await waitFor(async () => (new URL(page.url()).hash.match(/^#\/s\/(sess_[A-Za-z0-9_-]+)$/) || [])[1],
+    { what: "the new session to open" });
+  assert.equal((await w.api("GET", `/api/sessions/${sid}`)).json.runtime, "claude-code");
+  await menu.selectOption("agentd");
+  await page.locator("#new-session").click();
+  const next = await waitFor(async () => {
+    const m = new URL(page.url()).hash.match(/^#\/s\/(sess_[A-Za-z0-9_-]+)$/);
+    return m && m[1] !== sid ? m[1] : false;
+  }, { what: "the second session to open" });
+  assert.equal((await w.api("GET", `/api/sessions/${next}`)).json.runtime, "agentd");
+});
+
+uiTest("with one agent allowed there is nothing to choose", { settings: { runtime: { allow: ["agentd"] } } }, async (w) => {
+  const page = w.page;
+  await w.open();
+  await waitFor(async () => await page.locator("#runtime-row").isHidden(), { what: "the agent menu to go" });
+  assert.deepEqual(await page.locator("#new-runtime option").evaluateAll((os) => os.map((o) => o.value)), ["agentd"]);
+});
