@@ -23,6 +23,9 @@
  * this long for its next request. */
 #define REQUEST_MS 60000
 #define IDLE_MS 300000
+/* How long, and how much, a closing connection's input is read and dropped. */
+#define LINGER_MS 500
+#define LINGER_MAX (1u << 20)
 
 struct conn {
 	struct api_server *a;
@@ -32,6 +35,7 @@ struct conn {
 	size_t head_end;
 	char *body;
 	size_t body_len;
+	size_t held;                 /* of the server's bodies (api_server.bodies) */
 	char *pass[HEADERS_MAX];     /* into buf: the header lines passed on */
 	unsigned npass;
 	bool close;
@@ -65,11 +69,19 @@ bool api_reply_error(const struct api_server *a, int fd, int status, const char 
 	char head[512];
 	if (body == NULL)
 		return false;
+	static const struct {
+		int status;
+		const char *reason;
+	} reasons[] = { { 400, "Bad Request" }, { 404, "Not Found" }, { 411, "Length Required" },
+			{ 413, "Content Too Large" }, { 429, "Too Many Requests" },
+			{ 431, "Request Header Fields Too Large" }, { 503, "Service Unavailable" } };
+	const char *reason = "Bad Gateway";
+	for (size_t i = 0; i < ARRAY_SIZE(reasons); i++)
+		if (reasons[i].status == status)
+			reason = reasons[i].reason;
 	int n = snprintf(head, sizeof(head),
 			 "HTTP/1.1 %d %s\r\nContent-Type: application/json\r\nContent-Length: %zu\r\n%s\r\n", status,
-			 status == 404 ? "Not Found" : status == 429 ? "Too Many Requests" : status < 500 ? "Bad Request"
-													 : "Bad Gateway",
-			 strlen(body), extra);
+			 reason, strlen(body), extra);
 	return n > 0 && (size_t)n < sizeof(head) && api_write(a, fd, head, (size_t)n) &&
 	       api_write(a, fd, body, strlen(body));
 }
@@ -162,10 +174,30 @@ static int read_head(struct conn *c, char **target, const char **why)
 	return 0;
 }
 
+/* Hold n bytes of body (n 0: let go of what is held): false when the sandbox's
+ * requests already hold too much. */
+static bool hold(struct conn *c, size_t n)
+{
+	struct api_server *a = c->a;
+	pthread_mutex_lock(&a->lock);
+	a->bodies -= c->held;
+	bool room = a->bodies + n <= API_BODIES_MAX;
+	c->held = room ? n : 0;
+	a->bodies += c->held;
+	pthread_mutex_unlock(&a->lock);
+	return room;
+}
+
 static int read_body(struct conn *c)
 {
 	size_t want = (size_t)c->content_length, have = c->len - c->head_end;
 	free(c->body);
+	c->body = NULL;
+	if (!hold(c, want)) {
+		api_reply_error(c->a, c->fd, 429, "rate_limit_error", "agentd: the sandbox's requests in flight "
+				"hold 64 MiB of bodies already; send this one when one has ended", "Connection: close\r\n");
+		return -1;
+	}
 	if ((c->body = malloc(want + 1)) == NULL)
 		return -1;
 	size_t first = have < want ? have : want;
@@ -275,7 +307,29 @@ static int serve_one(struct conn *c)
 	target[plen] = '\0';
 	note(c, target, model, &o, t0);
 	api_forward_end(c->a, c->fd, &o);
+	free(c->body);
+	c->body = NULL;
+	hold(c, 0);
 	return o.client_gone || c->close ? -1 : 0;
+}
+
+/* A client may still be sending when its connection ends (a refused request's body):
+ * what it sent is read and dropped for a moment, so that the close does not reset the
+ * connection under the answer it has not read yet. */
+static void linger_close(int fd)
+{
+	char sink[16 << 10];
+	size_t dropped = 0;
+	shutdown(fd, SHUT_WR);
+	struct pollfd p = { fd, POLLIN, 0 };
+	uint64_t until = clock_mono_ms() + LINGER_MS, now;
+	while (dropped < LINGER_MAX && (now = clock_mono_ms()) < until && poll(&p, 1, (int)(until - now)) > 0) {
+		ssize_t n = recv(fd, sink, sizeof(sink), MSG_DONTWAIT);
+		if (n <= 0 && !(n < 0 && (errno == EAGAIN || errno == EINTR)))
+			break;
+		dropped += n > 0 ? (size_t)n : 0;
+	}
+	close(fd);
 }
 
 void *api_conn_main(void *arg)
@@ -288,7 +342,8 @@ void *api_conn_main(void *arg)
 			;
 	free(c.buf);
 	free(c.body);
-	close(c.fd);
+	hold(&c, 0);
+	linger_close(c.fd);
 	struct api_server *a = c.a;
 	pthread_mutex_lock(&a->lock);
 	a->live--;

@@ -13,6 +13,9 @@
 #define API_CONN_MAX 32
 /* The largest request body taken (the API's own limit is 32 MB). */
 #define API_BODY_MAX (32u << 20)
+/* The bodies of all the sandbox's requests in flight at once: the supervisor's memory
+ * is not the sandbox's, and the sandbox may not make it grow without bound. */
+#define API_BODIES_MAX (64u << 20)
 /* A peer (client or API) that takes nothing for this long is given up on. */
 #define API_STALL_MS 30000
 
@@ -28,6 +31,7 @@ struct api_server {
 	pthread_mutex_t lock;        /* live, notes */
 	pthread_cond_t gone;         /* live went down */
 	unsigned live;               /* connection threads */
+	size_t bodies;               /* bytes of request bodies held */
 	cJSON *notes;                /* array, oldest first */
 };
 

@@ -2,6 +2,9 @@
 the Unix socket ($ANTHROPIC_UNIX_SOCKET) or the port in $ANTHROPIC_BASE_URL, each
 described by a JSON object on the command line:
     {"via": "unix" | "tcp", "method", "path", "headers": {...}, "body": {...} | "raw text"}
+    {"raw": "bytes as they go on the wire", "size": N}: the text (then N bytes of "x")
+                as they are, the answer's status line and body read to the end
+    {"hold": N}: N connections opened and kept, silent, until the probe ends
 Prints one JSON list: per request {"status", "headers" (lower-case names), "body"
 (parsed JSON, else text)}, or {"error": "..."} when the connection failed. Uses the
 environment's key (a placeholder) as a client would."""
@@ -25,7 +28,47 @@ class UnixConnection(http.client.HTTPConnection):
         self.sock.connect(self.unix_path)
 
 
+HELD = []
+
+
+def unix_socket():
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    s.settimeout(60)
+    s.connect(os.environ["ANTHROPIC_UNIX_SOCKET"])
+    return s
+
+
+def raw_request(req):
+    s = unix_socket()
+    try:
+        s.sendall(req["raw"].encode())
+        left = req.get("size", 0)
+        while left > 0:
+            n = min(left, 1 << 20)
+            s.sendall(b"x" * n)
+            left -= n
+        got = b""
+        while True:
+            chunk = s.recv(65536)
+            if not chunk:
+                break
+            got += chunk
+    except OSError as e:
+        return {"error": str(e)}
+    finally:
+        s.close()
+    head, _, body = got.partition(b"\r\n\r\n")
+    line = head.split(b"\r\n", 1)[0].decode()
+    return {"status": int(line.split()[1]) if line.startswith("HTTP/") else 0, "line": line,
+            "body": body.decode("utf-8", "replace")}
+
+
 def one(req):
+    if "hold" in req:
+        HELD.extend(unix_socket() for _ in range(req["hold"]))
+        return {"held": len(HELD)}
+    if "raw" in req:
+        return raw_request(req)
     if req.get("via", "unix") == "unix":
         conn = UnixConnection(os.environ["ANTHROPIC_UNIX_SOCKET"])
     else:

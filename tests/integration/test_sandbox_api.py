@@ -135,3 +135,33 @@ def test_the_sandbox_environment_holds_the_api_beside_the_proxy_and_no_key(daemo
                                                   "ls -l /run/agentd/api.sock"}, timeout=CHAT_TIMEOUT)
     assert "rc=1" in r.json()["output"] and "srw" in r.json()["output"], r.json()["output"]
     finish(d, mock)
+
+
+def test_hostile_clients_in_the_sandbox_end_only_their_own_requests(daemon_factory, mock):
+    d = start_chat_daemon(daemon_factory, mock)
+    sid = create(d)
+    head = "POST /v1/messages HTTP/1.1\r\nHost: x\r\n"
+    got = probe(d, sid,
+                {"raw": head + "Content-Length: 40000000\r\n\r\n"},
+                {"raw": head + "Transfer-Encoding: chunked\r\n\r\n0\r\n\r\n"},
+                {"raw": head + "Content-Length: 5\r\nContent-Length: 6\r\n\r\nhello"},
+                {"raw": "BREW /v1/messages HTCPCP/1.0\r\n\r\n"},
+                {"raw": "GET /v1/messages HTTP/1.1\r\nHost: x\r\n" + "X-Long: " + "y" * 70000 + "\r\n\r\n"},
+                {"hold": 40},
+                {"path": "/v1/messages", "body": message()})
+    too_large, chunked, twice, garbage, long_head, held, served = got
+    assert too_large["status"] == 413 and "32 MiB" in too_large["body"], too_large
+    assert chunked["status"] == 411 and "Content-Length" in chunked["body"], chunked
+    assert twice["status"] == 400, twice
+    assert garbage["status"] == 400, garbage
+    assert long_head["status"] == 431 and "64 KiB" in long_head["body"], long_head
+    assert too_large["line"] == "HTTP/1.1 413 Content Too Large", too_large
+    # 40 silent connections: the first 32 wait for their requests, the others and the
+    # probe's own are refused until they go
+    assert held["held"] == 40
+    assert served["status"] == 429 and "32 connections" in served["body"]["error"]["message"], served
+    # whatever they did, the supervisor serves a new connection once they are gone
+    mock.enqueue({"text": "after"})
+    got = probe(d, sid, {"path": "/v1/messages", "body": message()})
+    assert got[0]["status"] == 200 and got[0]["body"]["content"][0]["text"] == "after", got
+    finish(d, mock)
