@@ -157,9 +157,11 @@ def test_hostile_clients_in_the_sandbox_end_only_their_own_requests(daemon_facto
     assert long_head["status"] == 431 and "64 KiB" in long_head["body"], long_head
     assert too_large["line"] == "HTTP/1.1 413 Content Too Large", too_large
     # 40 silent connections: the first 32 wait for their requests, the others and the
-    # probe's own are refused until they go
+    # probe's own are refused until they go (with a 429 the client may not get to read:
+    # the refusal comes before its request, and the close may cut its sending)
     assert held["held"] == 40
-    assert served["status"] == 429 and "32 connections" in served["body"]["error"]["message"], served
+    assert ("32 connections" in json.dumps(served.get("body"))
+            or served.get("error", "").split("]")[0] in ("[Errno 32", "[Errno 104")), served
     # whatever they did, the supervisor serves a new connection once they are gone
     mock.enqueue({"text": "after"})
     got = probe(d, sid, {"path": "/v1/messages", "body": message()})
