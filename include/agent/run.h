@@ -20,6 +20,7 @@ struct agent {
 	cJSON *hello;               /* the supervisor's HELLO: the strings below point into it */
 	const char *model, *system, *workspace;
 	const char *claude_code;    /* the Claude Code CLI, for its runtime (agent/runtime.h) */
+	const char *session_id;     /* the session's id, or NULL */
 	long max_tokens, max_model_calls, command_timeout_s;
 	long thinking_budget;       /* extended thinking's tokens, 0: none (a TURN may say otherwise) */
 	enum prompt_cache_ttl cache_ttl;   /* the breakpoints' lifetime, or off */

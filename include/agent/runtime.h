@@ -7,7 +7,8 @@
  *   claude-code  the Claude Code CLI in print mode (stream-json) in the workspace, with
  *                the turn's model and system prompt appended, permission prompts off
  *                (the sandbox is the boundary), and the conversation continued from
- *                turn to turn (its files live in the workspace: $HOME is /workspace);
+ *                turn to turn: one per session, named by a UUID made from the
+ *                session's id (its files live in the workspace: $HOME is /workspace);
  *                its messages mapped to text, thinking, tool_start, tool_output, tool_end
  *   command      the session's command (bash -c) in the workspace, the user's message on
  *                its stdin and in $AGENTD_MESSAGE; its stdout is the reply, streamed as

@@ -10,6 +10,7 @@
  *                  "model", "max_tokens", "system" (string, may be ""), "max_model_calls",
  *                  "command_timeout_s", "deny_commands": [ERE...], "workspace",
  *                  "claude_code"?: the Claude Code CLI's path or name (absent: "claude"),
+ *                  "session_id"?: the session's (names the CLI's conversation),
  *                  "cache_ttl"?: "off" | "5m" | "1h" (prompt caching; absent: off),
  *                  "context_window"?: tokens (absent: 200000),
  *                  "thinking_budget"?: tokens of extended thinking (absent or 0: none),

@@ -67,6 +67,7 @@ static int take_hello(struct agent *a, unsigned type, cJSON *hello, struct ad_er
 	a->system = json_str(c, "system");
 	a->workspace = json_str(c, "workspace");
 	a->claude_code = json_str(c, "claude_code") ? json_str(c, "claude_code") : "claude";
+	a->session_id = json_str(c, "session_id");
 	if (!a->model || !a->model[0] || !a->system || !a->workspace || a->workspace[0] != '/')
 		return ad_err_set(err, 0, "hello: config needs model, system (strings) and workspace (a "
 				  "full path)");

@@ -8,11 +8,13 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -20,6 +22,7 @@
 #include "agent/ops.h"
 #include "core/cleanup.h"
 #include "core/json.h"
+#include "core/sha256.h"
 #include "core/utf8.h"
 
 /* The longest stream-json line taken (a whole message with a large tool result); the
@@ -175,9 +178,46 @@ static int user_message(struct agent *a, const char *text, struct ad_err *err)
 	return run_event(a, ev, err);
 }
 
-/* The program's command line: the CLI's, or bash -c the session's command. */
-static int program(struct agent *a, const cJSON *turn, bool cc, const char *argv[16], struct ad_err *why)
+/* The CLI's conversation for this session: a UUID of its own, from the session's id,
+ * so that sessions sharing a workspace (a shared sandbox) each go on with their own, and
+ * a hybrid session's comes back with it. */
+static void conversation_id(const struct agent *a, char out[37])
 {
+	uint8_t h[SHA256_LEN];
+	struct sha256 s;
+	const char *id = a->session_id ? a->session_id : "agentd";
+	sha256_init(&s);
+	sha256_update(&s, id, strlen(id));
+	sha256_final(&s, h);
+	h[6] = (uint8_t)((h[6] & 0x0f) | 0x40);      /* version 4 */
+	h[8] = (uint8_t)((h[8] & 0x3f) | 0x80);      /* the RFC 4122 variant */
+	char *p = out;
+	for (int i = 0; i < 16; i++)
+		p += sprintf(p, "%s%02x", i == 4 || i == 6 || i == 8 || i == 10 ? "-" : "", h[i]);
+}
+
+/* Where the workspace says the conversation was started (the CLI's own files say so
+ * only in a layout of its own): the next turn resumes it. */
+static void started_path(const struct agent *a, const char *uuid, char *out, size_t n)
+{
+	snprintf(out, n, "%s/.claude/agentd-conversation-%s", a->workspace, uuid);
+}
+
+static void mark_started(const struct agent *a, const char *uuid)
+{
+	char path[PATH_MAX];
+	snprintf(path, sizeof(path), "%s/.claude", a->workspace);
+	mkdir(path, 0700);
+	started_path(a, uuid, path, sizeof(path));
+	int fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+	if (fd >= 0)
+		close(fd);
+}
+
+/* The program's command line: the CLI's, or bash -c the session's command. */
+static int program(struct agent *a, const cJSON *turn, const char *uuid, const char *argv[16], struct ad_err *why)
+{
+	bool cc = uuid != NULL;
 	const char *model = json_str(turn, "model"), *system = json_str(turn, "system");
 	unsigned n = 0;
 	if (!cc) {
@@ -186,8 +226,11 @@ static int program(struct agent *a, const cJSON *turn, bool cc, const char *argv
 			return ad_err_set(why, 0, "the command runtime needs the session's \"command\"");
 		argv[n++] = "/bin/bash", argv[n++] = "-c", argv[n++] = command;
 	} else {
+		char marker[PATH_MAX];
+		started_path(a, uuid, marker, sizeof(marker));
 		argv[n++] = a->claude_code;
-		argv[n++] = "-p", argv[n++] = "--continue";
+		argv[n++] = "-p";
+		argv[n++] = access(marker, F_OK) == 0 ? "--resume" : "--session-id", argv[n++] = uuid;
 		argv[n++] = "--output-format", argv[n++] = "stream-json", argv[n++] = "--verbose";
 		argv[n++] = "--include-partial-messages";
 		argv[n++] = "--dangerously-skip-permissions";
@@ -251,7 +294,9 @@ int runtime_turn(struct agent *a, const cJSON *turn, struct ad_err *err)
 	}
 	if (user_message(a, message, err) < 0)
 		return -1;
-	if (program(a, turn, cc, argv, &why) < 0)
+	char uuid[37];
+	conversation_id(a, uuid);
+	if (program(a, turn, cc ? uuid : NULL, argv, &why) < 0)
 		return run_fail(a, "invalid_request_error", why.msg, err);
 	int in[2] = { -1, -1 }, out[2] = { -1, -1 }, errp[2] = { -1, -1 };
 	if (pipe2(in, O_CLOEXEC) < 0 || pipe2(out, O_CLOEXEC) < 0 || pipe2(errp, O_CLOEXEC) < 0) {
@@ -288,6 +333,8 @@ int runtime_turn(struct agent *a, const cJSON *turn, struct ad_err *err)
 		if (fds[i] >= 0)
 			close(fds[i]);
 	int status = pid > 0 ? (cancelled || rc < 0 ? op_kill(pid) : op_reap(pid)) : 0;
+	if (rc == 0 && cc && p.st.result && !p.st.is_error)
+		mark_started(a, uuid);
 	if (rc == 0)
 		rc = end_run(&p, status, cancelled, err);
 	else if (rc > 0)

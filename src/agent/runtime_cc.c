@@ -1,6 +1,5 @@
 /* Claude Code's stream-json output as agentd's run events: see runtime_int.h.
  *
- *   {"type": "system", "subtype": "init", "session_id"}        the conversation's id
  *   {"type": "stream_event", "event": {an API event}}           text and thinking deltas
  *   {"type": "assistant", "message": {role, content}}           tool_use blocks: tool_start
  *                                                               (text too, when it did not
@@ -167,9 +166,7 @@ int cc_line(struct agent *a, struct cc_state *st, const char *line, size_t len, 
 	const char *type = json_str(j, "type");
 	if (type == NULL)
 		return 0;
-	if (strcmp(type, "system") == 0 && json_str(j, "session_id") != NULL)
-		snprintf(st->session_id, sizeof(st->session_id), "%s", json_str(j, "session_id"));
-	else if (strcmp(type, "stream_event") == 0)
+	if (strcmp(type, "stream_event") == 0)
 		return stream_event(a, st, j, err);
 	else if (strcmp(type, "assistant") == 0)
 		return assistant(a, st, j, err);

@@ -15,7 +15,6 @@
 #define CC_TOOLS_MAX 64
 
 struct cc_state {
-	char session_id[128];        /* the CLI's conversation, from its init line */
 	bool streamed;               /* text came as deltas since the last whole message */
 	bool result;                 /* its result line came */
 	bool is_error;               /* which said it failed */

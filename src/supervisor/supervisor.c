@@ -52,6 +52,7 @@ static int send_hello(struct supervisor *s, struct ad_err *err)
 		cJSON_AddItemToArray(deny, cJSON_CreateString(*p));
 	cJSON_AddStringToObject(c, "workspace", "/workspace");
 	cJSON_AddStringToObject(c, "claude_code", cfg->runtime.claude_code);
+	cJSON_AddStringToObject(c, "session_id", s->id);
 	cJSON_AddStringToObject(c, "cache_ttl", config_cache_ttls[cfg->anthropic.cache_ttl]);
 	cJSON_AddNumberToObject(c, "context_window", (double)cfg->anthropic.context_window);
 	cJSON_AddNumberToObject(c, "thinking_budget", (double)cfg->agent.thinking_budget);

@@ -234,3 +234,37 @@ def test_runtimes_the_operator_did_not_allow_are_refused(daemon_factory, mock):
     r = d.post_json("/api/sessions", {"runtime": "agentd"})
     assert r.status == 201, r
     d.assert_serving()
+
+
+def _sent_text(request):
+    return json.dumps(request["body"]["messages"])
+
+
+def test_claude_code_sessions_sharing_a_sandbox_keep_their_own_conversations(daemon_factory, ccmock, tree):
+    d = start(daemon_factory, ccmock, tree)
+    a = create(d, {"pattern": "shared", "runtime": "claude-code"})
+    b = create(d, {"pattern": "shared", "runtime": "claude-code"})
+    ccmock.enqueue({"text": "A1"})
+    assert turn(d, a, "alpha speaks")["reply"] == "A1"
+    ccmock.enqueue({"text": "B1"})
+    assert turn(d, b, "bravo speaks")["reply"] == "B1"
+    ccmock.enqueue({"text": "A2"})
+    assert turn(d, a, "alpha again")["reply"] == "A2"
+    last = _sent_text(ccmock.requests[-1])
+    assert "alpha speaks" in last and "A1" in last and "bravo" not in last, last
+    finish(d, ccmock)
+
+
+def test_a_hybrid_claude_code_session_goes_on_with_its_conversation_after_a_suspend(daemon_factory, ccmock, tree):
+    d = start(daemon_factory, ccmock, tree)
+    sid = create(d, {"pattern": "hybrid", "runtime": "claude-code"})
+    ccmock.enqueue({"text": "remembered"})
+    assert turn(d, sid, "remember the word heron")["reply"] == "remembered"
+    assert poll(lambda: d.get(f"/api/sessions/{sid}").json()["state"] == "idle", su.HOST_WAIT)
+    r = d.post_json(f"/api/sessions/{sid}/suspend", {}, timeout=CHAT_TIMEOUT)
+    assert r.status == 200 and d.get(f"/api/sessions/{sid}").json()["state"] == "suspended", r
+    ccmock.enqueue({"text": "heron"})
+    assert turn(d, sid, "which word?")["reply"] == "heron"
+    last = _sent_text(ccmock.requests[-1])
+    assert "remember the word heron" in last and "which word?" in last, last
+    finish(d, ccmock)
