@@ -57,6 +57,7 @@ enum MHD_Result api_session_exec(struct http_req *req);
 enum MHD_Result api_session_suspend(struct http_req *req);
 enum MHD_Result api_session_history(struct http_req *req);
 enum MHD_Result api_session_port(struct http_req *req);
+enum MHD_Result api_session_ports(struct http_req *req);
 enum MHD_Result api_session_files(struct http_req *req);
 
 /* Who asks: the token's name, or "anonymous" when no token is configured. */

@@ -42,6 +42,8 @@ typedef enum MHD_Result (*http_handler_fn)(struct http_req *req);
  * (http/server.h) runs for every other route before its body is read. */
 #define HTTP_ROUTE_PUBLIC 1u   /* no authentication, no rate limit: health, static files */
 #define HTTP_ROUTE_WORK 2u     /* starts work (a sandbox, a turn, a command): 503 once agentd is stopping */
+#define HTTP_ROUTE_COOKIE 4u   /* a browser's navigation: the token may come as the cookie
+				  agentd_token (set by the page for this path only) */
 
 struct http_route {
 	const char *pattern;   /* "/api/health", "/api/sessions/{id}"; a final "*" matches the rest */

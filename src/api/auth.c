@@ -77,6 +77,13 @@ static int refuse(struct http_refusal *no, unsigned status, const char *type, co
 static int authenticate(struct app *app, struct http_req *req, struct http_refusal *no)
 {
 	const char *h = MHD_lookup_connection_value(req->conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION);
+	const char *cookie = req->route->flags & HTTP_ROUTE_COOKIE
+				     ? MHD_lookup_connection_value(req->conn, MHD_COOKIE_KIND, "agentd_token") : NULL;
+	char from_cookie[300];
+	if (h == NULL && cookie != NULL && strlen(cookie) < sizeof(from_cookie) - 8) {
+		snprintf(from_cookie, sizeof(from_cookie), "Bearer %s", cookie);
+		h = from_cookie;
+	}
 	if (h == NULL)
 		return refuse(no, 401, HTTP_ERR_AUTH, "no Authorization header: this API needs a token, sent "
 			      "as \"Authorization: Bearer <token>\" (`agentd token add NAME` makes one)");

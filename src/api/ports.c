@@ -15,7 +15,6 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/eventfd.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include "api/app.h"
@@ -182,27 +181,6 @@ static enum MHD_Result answer(struct http_req *req, struct port_relay *r)
 	return http_reply_queue(req, (unsigned)r->status, resp);
 }
 
-/* The sandbox's network, checked to be the one the session reported (its init's pid
- * may have gone and been taken again). */
-static int open_net(struct session *s, char *why, size_t n)
-{
-	int pid;
-	uint64_t want;
-	char path[64];
-	struct stat st;
-	if (session_sandbox_net(s, &pid, &want) < 0)
-		return snprintf(why, n, "session %s has no running sandbox (a suspended session resumes with a "
-			       "message)", session_id(s)), -1;
-	snprintf(path, sizeof(path), "/proc/%d/ns/net", pid);
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0 || fstat(fd, &st) < 0 || (uint64_t)st.st_ino != want) {
-		if (fd >= 0)
-			close(fd);
-		return snprintf(why, n, "session %s's sandbox has just ended", session_id(s)), -1;
-	}
-	return fd;
-}
-
 enum MHD_Result api_session_port(struct http_req *req)
 {
 	if (req->ctx != NULL)
@@ -221,7 +199,7 @@ enum MHD_Result api_session_port(struct http_req *req)
 	if (s == NULL)
 		return rc;
 	char why[200];
-	int net = open_net(s, why, sizeof(why));
+	int net = ports_open_net(s, why, sizeof(why));
 	if (net < 0)
 		return http_reply_error(req, 409, "conflict_error", "%s", why);
 	struct port_relay *r = calloc(1, sizeof(*r));

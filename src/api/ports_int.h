@@ -52,6 +52,11 @@ struct port_relay {
 	struct MHD_UpgradeResponseHandle *urh;
 };
 
+struct session;
+/* The session's sandbox's network namespace, open, checked to be the one the session
+ * reported (its init's pid may have gone and been taken again); -1 with why. */
+int ports_open_net(struct session *s, char *why, size_t n);
+
 /* The thread's body (arg: the relay, one reference its own). */
 void *port_relay_main(void *arg);
 /* Drop a reference; the last frees. */

@@ -9,6 +9,7 @@ import { Composer } from "./composer.js";
 import { SessionList, TITLE_MAX } from "./sessions.js";
 import { SessionView } from "./session_view.js";
 import { Workspace } from "./workspace.js";
+import { Ports } from "./ports.js";
 import { setupLayout, closePanels } from "./layout.js";
 
 const HEALTH_MS = 30000;
@@ -22,6 +23,7 @@ setupTokenDialog();
 setupLayout();
 
 const workspace = new Workspace({ state: () => view.info?.state });
+const ports = new Ports();
 const composer = new Composer({ onSend: send, onStop: stop });
 let conversation = null;
 conversation = new Conversation($("conversation"), {
@@ -45,6 +47,7 @@ const view = new SessionView({
   onTurnEnd: () => {
     sessions.refresh();
     workspace.turnEnded();
+    ports.refresh();
   },
   onToolEnd: (name, input) => {
     if (name === "bash" || name === "exec" ||
@@ -81,8 +84,13 @@ function show(id) {
   activeId = id;
   sessions.setActive(id);
   workspace.show(id);
+  ports.show(id);
   if (id) {
-    view.open(id).then(() => view.waitReady()).then(() => { if (id === activeId) workspace.list(); });
+    view.open(id).then(() => view.waitReady()).then(() => {
+      if (id !== activeId) return;
+      workspace.list();
+      ports.refresh();
+    });
   } else {
     view.close();
     conversation.reset();
@@ -115,6 +123,7 @@ async function send(text) {
         activeId = id;
         sessions.setActive(id);
         workspace.show(id);
+        ports.show(id);
         await view.open(id);
       }
     } catch (err) {

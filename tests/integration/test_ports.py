@@ -19,16 +19,20 @@ import sandbox_util as su
 SERVER = pathlib.Path(__file__).resolve().with_name("port_server.py").read_bytes()
 
 
-def serve(daemon_factory, mock, port=8000, **env):
+def serve(daemon_factory, mock, port=8000, headers=None, **env):
+    """A daemon and a session of it whose sandbox runs port_server.py on port."""
     d = start_chat_daemon(daemon_factory, mock, **env)
-    r = d.post_json("/api/sessions", {"pattern": "long-running"})
+    r = d.post_json("/api/sessions", {"pattern": "long-running"}, headers=headers)
     assert r.status == 201, r
     sid = r.json()["id"]
-    assert d.request("PUT", f"/api/sessions/{sid}/files/port_server.py", body=SERVER).status in (200, 201)
+    r = d.request("PUT", f"/api/sessions/{sid}/files/port_server.py", body=SERVER, headers=headers)
+    assert r.status in (200, 201), r
     r = d.post_json(f"/api/sessions/{sid}/exec", {"command": f"setsid python3 port_server.py {port} "
-                                                  "</dev/null >/tmp/server.log 2>&1 &"}, timeout=CHAT_TIMEOUT)
+                                                  "</dev/null >/tmp/server.log 2>&1 &"},
+                    headers=headers, timeout=CHAT_TIMEOUT)
     assert r.status == 200, r
-    assert poll(lambda: d.get(f"/api/sessions/{sid}/files/port-server.ready").status == 200, su.HOST_WAIT)
+    assert poll(lambda: d.get(f"/api/sessions/{sid}/files/port-server.ready", headers=headers).status == 200,
+                su.HOST_WAIT)
     return d, sid
 
 
@@ -129,4 +133,29 @@ def test_what_cannot_be_reached_says_why(daemon_factory, mock):
     r = d.request("DELETE", f"/api/sessions/{sid}")
     assert r.status == 200, r
     assert_json_error(d.get(f"/api/sessions/{sid}/ports/8000/echo"), 404)
+    finish(d, mock)
+
+
+def test_the_ports_listing_says_which_servers_listen(daemon_factory, mock):
+    d, sid = serve(daemon_factory, mock)
+    got = d.get(f"/api/sessions/{sid}/ports").json()
+    assert got["sandbox"] is True
+    by_port = {p["port"]: p for p in got["ports"]}
+    assert sorted(by_port) == [3000, 5000, 8000, 8080, 8888], got
+    assert by_port[8000]["listening"] and by_port[8000]["path"] == f"/api/sessions/{sid}/ports/8000/"
+    assert not any(p["listening"] for port, p in by_port.items() if port != 8000), got
+    finish(d, mock)
+
+
+def test_a_browser_tab_may_bring_the_token_as_a_cookie_for_ports_only(daemon_factory, mock):
+    token = "tok-" + os.urandom(16).hex()
+    d, sid = serve(daemon_factory, mock, headers={"Authorization": f"Bearer {token}"}, AGENTD_TOKENS=token)
+    assert d.get(f"/api/sessions/{sid}/ports/8000/echo").status == 401
+    cookie = {"Cookie": f"agentd_token={token}"}
+    r = d.get(f"/api/sessions/{sid}/ports/8000/echo", headers=cookie)
+    assert r.status == 200 and "cookie" not in r.json()["headers"], r
+    # the cookie opens nothing else
+    assert d.get(f"/api/sessions/{sid}", headers=cookie).status == 401
+    assert d.get(f"/api/sessions/{sid}/ports", headers=cookie).status == 401
+    assert d.get(f"/api/sessions/{sid}/ports/8000/echo", headers={"Cookie": "agentd_token=wrong"}).status == 401
     finish(d, mock)

@@ -157,3 +157,34 @@ uiTest("the dark scheme renders dark, with readable text", { colorScheme: "dark"
     `the light scheme's background (${light.bg}) is not lighter than the dark one's (${dark.page.bg})`);
   await page.emulateMedia({ colorScheme: "dark" });
 });
+
+uiTest("a server in the sandbox is linked from the page and opens in a tab, the token going as a cookie",
+  { tokens: [TOKEN] }, async (w) => {
+    const page = w.page;
+    // (the server's page, sandboxed, may not touch agentd's storage: the script leaves it be)
+    await w.context.addInitScript((t) => {
+      try { if (!localStorage.getItem("agentd.token")) localStorage.setItem("agentd.token", t); } catch { /* sandboxed */ }
+    }, TOKEN);
+    await w.open();
+    const marker = `SERVED-${crypto.randomBytes(6).toString("hex")}`;
+    await w.mock.enqueue(
+      bashCall(`echo '<p>${marker}</p>' > index.html; setsid python3 -m http.server 8000 --bind 127.0.0.1 ` +
+               "</dev/null >/dev/null 2>&1 & for i in $(seq 200); do (: </dev/tcp/127.0.0.1/8000) 2>/dev/null && break; sleep 0.05; done"),
+      text("The server is up."));
+    await w.send("Serve the workspace");
+    await waitText(w.turn(0).locator(".msg-assistant"), "The server is up.");
+    await w.waitIdle();
+    const link = page.locator("#port-list a");
+    await waitText(link, "Port 8000");
+    const href = await link.getAttribute("href");
+    const sid = await w.sessionId();
+    assert.equal(href, `/api/sessions/${sid}/ports/8000/`);
+    const tab = await w.context.newPage();
+    const res = await tab.goto(w.base + href);
+    assert.equal(res.status(), 200);
+    await waitText(tab.locator("body"), marker);
+    assert.match(res.headers()["content-security-policy"] || "", /sandbox/);
+    await tab.close();
+    // without the page's cookie, the same address wants the token
+    assert.equal((await w.api("GET", href, { token: null })).status, 401);
+  });
