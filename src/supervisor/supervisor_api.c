@@ -2,6 +2,7 @@
  * two of them (include/supervisor/api_server.h), as the supervisor runs them. */
 #include "supervisor_int.h"
 
+#include <errno.h>
 #include <poll.h>
 #include <stdio.h>
 #include <string.h>
@@ -21,9 +22,11 @@ int sup_listeners_start(struct supervisor *s, bool egress, bool api, struct ad_e
 	if (!egress && !api)
 		return 0;
 	if (sandbox_take_listeners(s->sb, LISTENER_WAIT_MS, &l, err) < 0) {
-		/* a sandbox that failed before its network step: its end says why */
+		/* a sandbox that failed before its network step (its sync socket's end came
+		 * first, its exit is on its way): its end says why */
 		struct pollfd p = { sandbox_event_fd(s->sb), POLLIN, 0 };
-		return poll(&p, 1, 0) > 0 ? 0 : ad_err_prefix(err, "the sandbox's listeners");
+		return poll(&p, 1, err->errnum == ETIMEDOUT ? 0 : LISTENER_WAIT_MS) > 0
+			       ? 0 : ad_err_prefix(err, "the sandbox's listeners");
 	}
 	if (egress && l.proxy >= 0 && sup_egress_start(s, l.proxy, err) < 0)
 		l.proxy = -1;                 /* taken, and closed */
