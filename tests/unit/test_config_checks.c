@@ -1,4 +1,4 @@
-/* Unit tests for the checks of the network and MCP settings (config_settings_check):
+/* Unit tests for the checks of the network, MCP and runtime settings (config_settings_check):
  * every refusal names what is wrong. */
 #include <stdarg.h>
 #include <stddef.h>
@@ -6,6 +6,7 @@
 #include <setjmp.h>
 #include <cmocka.h>
 
+#include <stdlib.h>
 #include <string.h>
 
 #include "core/config.h"
@@ -64,11 +65,58 @@ static void mcp_servers(void **state)
 	refused("mcp.servers", "{\"bad name\":{\"command\":\"a\"}}", "a server's name");
 }
 
+static void runtime_settings(void **state)
+{
+	(void)state;
+	taken("runtime.allow", "claude-code");
+	refused("runtime.allow", "gpt", "agentd, claude-code or command");
+	taken("runtime.claude_code", "claude");
+	taken("runtime.claude_code", "/opt/claude-code/claude");
+	refused("runtime.claude_code", "opt/claude", "absolute");
+	refused("runtime.claude_code", "claude --yolo", "shell characters");
+	refused("runtime.claude_code", "$(id)", "shell characters");
+	taken("runtime.model_map", "claude-opus-4-1=claude-sonnet-4-5");
+	refused("runtime.model_map", "claude-opus-4-1", "FROM=TO");
+	refused("runtime.model_map", "=claude-sonnet-4-5", "FROM=TO");
+	refused("runtime.model_map", "a b=c", "FROM=TO");
+	taken("runtime.ports", "8000");
+	taken("runtime.ports", "65535");
+	refused("runtime.ports", "0", "port number");
+	refused("runtime.ports", "65536", "port number");
+	refused("runtime.ports", "80a", "port number");
+	refused("runtime.ports", "08000", "port number");
+}
+
+/* A map's target must be allowed, and the API's port is not the proxy's. */
+static void runtime_together(void **state)
+{
+	(void)state;
+	struct config cfg;
+	struct ad_err e = { 0, "" };
+	setenv("AGENTD_RUNTIME_MODEL_MAP", "claude-x=claude-nowhere", 1);
+	assert_int_equal(config_load(&cfg, NULL, NULL, &e), -1);
+	assert_non_null(strstr(e.msg, "claude-nowhere is not an allowed model"));
+	unsetenv("AGENTD_RUNTIME_MODEL_MAP");
+	setenv("AGENTD_RUNTIME_API_PORT", "3128", 1);
+	assert_int_equal(config_load(&cfg, NULL, NULL, &e), -1);
+	assert_non_null(strstr(e.msg, "ports of their own"));
+	unsetenv("AGENTD_RUNTIME_API_PORT");
+	assert_int_equal(config_load(&cfg, NULL, NULL, &e), 0);
+	assert_string_equal(config_model_for(&cfg, cfg.anthropic.model), cfg.anthropic.model);
+	assert_null(config_model_for(&cfg, "claude-elsewhere"));
+	assert_true(config_port_exposed(&cfg, 8000));
+	assert_false(config_port_exposed(&cfg, 22));
+	assert_true(config_runtime_allowed(&cfg, "claude-code"));
+	config_free(&cfg);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(network_settings),
 		cmocka_unit_test(mcp_servers),
+		cmocka_unit_test(runtime_settings),
+		cmocka_unit_test(runtime_together),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
