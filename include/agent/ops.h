@@ -13,6 +13,9 @@
  * timeout) its whole process group is killed. If
  * the supervisor hangs up meanwhile, exec and snapshot are stopped and nothing is sent.
  *
+ * exec with "background": true starts a command that outlives the op (agent/background.h);
+ * procs and kill read and end such commands.
+ *
  * A restore comes as several OPs with one id, the tar started at the first and waited
  * for at the one with "last": true; a piece that cannot be used (bad base64, tar gone)
  * fails the restore, which still ends at its last piece. Another OP or a TURN before
@@ -47,11 +50,13 @@ static inline void ops_freep(struct ops **o)
 /* -- between the ops' own files (src/agent/ops*.c) */
 
 /* One OP being worked on. */
+struct bg;
 struct op {
 	int fd;                   /* the supervisor's socket */
 	const char *workspace;
 	long command_timeout_s;   /* the session's: an exec's timeout_s is cut to it */
 	double id;
+	struct bg *bg;            /* the background processes (agent/background.h) */
 };
 
 /* What an op function returns. */
@@ -68,6 +73,10 @@ op_fn op_exec, op_read, op_write, op_delete, op_list;
 
 /* An op_output event {"id", key: value}. */
 int op_output(const struct op *o, const char *key, const char *value, struct ad_err *err);
+
+/* Empty the directory name in dir and remove it (symlinks removed, never followed);
+ * path names it in messages. depth: 0. */
+int op_remove_tree(int dir, const char *name, int depth, const char *path, struct ad_err *why);
 
 /* A required string field of req: NULL and why filled when it is missing. */
 const char *op_string(const cJSON *req, const char *key, struct ad_err *why);

@@ -20,4 +20,8 @@ void proctree_adopt_orphans(void);
  * The caller reaps root. */
 void proctree_kill(pid_t root);
 
+/* proctree_kill() of every child of parent (a subreaper's, its orphans among them). The
+ * caller reaps them. */
+void proctree_kill_children(pid_t parent);
+
 #endif

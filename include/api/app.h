@@ -59,6 +59,19 @@ enum MHD_Result api_session_history(struct http_req *req);
 enum MHD_Result api_session_port(struct http_req *req);
 enum MHD_Result api_session_ports(struct http_req *req);
 enum MHD_Result api_session_files(struct http_req *req);
+enum MHD_Result api_session_processes(struct http_req *req);
+enum MHD_Result api_session_process(struct http_req *req);
+
+/* An op on the session of the path (session_ops.c): op (taken) sent, the handler called
+ * again when it has ended (req->ctx is the op_run); then its op_end, or NULL with an
+ * error answered: 502 when the sandbox went away, 404 for what does not exist (ENOENT),
+ * 409 for what is at its limit (EAGAIN), else 400. output and cut: exec's, or NULL. */
+enum MHD_Result api_op_start(struct http_req *req, cJSON *op, bool stream);
+cJSON *api_op_finished(struct http_req *req, enum MHD_Result *r, char **output, bool *cut);
+/* processes.c: a background exec's op for command; an op_end's "process" answered with
+ * status (end taken). */
+cJSON *api_background_op(const struct http_req *req, const char *command);
+enum MHD_Result api_process_reply(struct http_req *req, unsigned status, cJSON *end);
 
 /* Who asks: the token's name, or "anonymous" when no token is configured. */
 const char *api_owner(const struct http_req *req);

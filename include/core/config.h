@@ -88,6 +88,7 @@ struct config {
 		int64_t tmp_size;
 		int64_t tmp_files;
 		int64_t command_timeout_s;
+		int64_t max_background;    /* background processes running at once, per session */
 		int64_t session_timeout_s;
 		int64_t nofile;
 		char *hostname;

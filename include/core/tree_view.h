@@ -35,7 +35,12 @@ int tree_rel(const char *top_path, const char *path, char *rel, size_t size, str
 /* rel opened beneath the top with flags (O_CLOEXEC added): a descriptor, or -1 (why). */
 int tree_open(const struct tree *t, const char *rel, const char *shown, int flags, struct ad_err *why);
 
-/* The regular file rel, of at most max bytes, added to out as "size" and "data_b64". */
+/* The regular file rel, of at most max bytes: its bytes in *data (the caller's to free(),
+ * a NUL after them) and *len. */
+int tree_read_file(const struct tree *t, const char *rel, const char *shown, size_t max, char **data,
+		   size_t *len, struct ad_err *why);
+
+/* The same added to out as "size" and "data_b64". */
 int tree_read_json(const struct tree *t, const char *rel, const char *shown, size_t max, cJSON *out,
 		   struct ad_err *why);
 

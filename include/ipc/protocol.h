@@ -39,6 +39,21 @@
  *               group, stdin /dev/null, stdout+stderr as op_output {"id", "data"} pieces
  *               (UTF-8 text, invalid bytes replaced) as they come; op_end {"id", "ok": true,
  *               "exit_status", "signal"?, "timed_out", "duration_ms", "output_bytes"}
+ *     exec      {"command", "background": true, "procs": TAG, "max": N}: the same command
+ *               started below a keeper (agent/background.h), where it goes on running after
+ *               the op, and turns, until it ends or is killed; refused (code EAGAIN) while N
+ *               of the session's are running; op_end {"id", "ok", "process": {"id":
+ *               "proc_<16 hex>", "pid" (in the sandbox), "command", "state": "running",
+ *               "exit_status": null, "signal": null, "started", "ended": null}}. TAG (16
+ *               hex digits, the gateway's name for the session) names the folder of the
+ *               session's records, /tmp/.agentd/procs-TAG (ipc/bgproc.h)
+ *     procs     {"procs": TAG, "proc"?}: op_end {"id", "ok", "process": {..., "state":
+ *               "running" | "exited" | "killed", "output", "output_truncated",
+ *               "output_bytes"}}, or without "proc" {"id", "ok", "processes": [{...}
+ *               without output, oldest first]}; a process not there fails with ENOENT
+ *     kill      {"procs": TAG, "proc"}: the keeper kills it with all it started and
+ *               records it killed; op_end {"id", "ok", "process": {... as it ended}};
+ *               one that ended already is answered as it is
  *     read      {"path"}: op_end {"id", "ok", "size", "data_b64"} (at most PROTO_FILE_MAX)
  *     write     {"path", "data_b64", "mode"?}: parents made; op_end {"id", "ok", "size"}
  *     delete    {"path"}: a file, or a directory with all in it; op_end {"id", "ok"}
@@ -48,6 +63,9 @@
  *               then op_end {"id", "ok", "bytes"}
  *     restore   {"data_b64", "last": bool}: pieces of such a tar stream, unpacked into
  *               the workspace; op_end {"id", "ok"} after the last
+ *   An OP with "view": true (list, read, procs) is the supervisor's to answer itself, at
+ *   any time, from the sandbox's files as the host reaches them; one that leads onto
+ *   another mount fails with "elsewhere": true, and goes to the agent between turns.
  *   A hybrid session's gateway asks for {"op": "snapshot", "save": true} and
  *   {"op": "restore", "saved": true} instead: its supervisor turns them into the two
  *   above, with the pieces going to and from the state directory (session/snapshot_io.h).

@@ -1,5 +1,6 @@
 /* The OPs: their dispatch and replies, and the tar stream of snapshot and restore. See
- * include/agent/ops.h; exec is in ops_exec.c, the file OPs in ops_files.c. */
+ * include/agent/ops.h; exec is in ops_exec.c, the file OPs in ops_files.c, the
+ * background processes' in background.c. */
 #include "agent/ops.h"
 
 #include <errno.h>
@@ -13,6 +14,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "agent/background.h"
 #include "core/base64.h"
 #include "core/cleanup.h"
 #include "core/fsutil.h"
@@ -43,6 +45,7 @@ struct ops {
 	const char *workspace;
 	long command_timeout_s;
 	struct restore r;
+	struct bg *bg;
 };
 
 struct ops *ops_new(const char *workspace, long command_timeout_s, int fd)
@@ -54,6 +57,10 @@ struct ops *ops_new(const char *workspace, long command_timeout_s, int fd)
 	o->workspace = workspace;
 	o->command_timeout_s = command_timeout_s;
 	o->r.in = o->r.out = -1;
+	if ((o->bg = bg_new(workspace)) == NULL) {
+		free(o);
+		return NULL;
+	}
 	return o;
 }
 
@@ -71,6 +78,7 @@ void ops_free(struct ops *o)
 	if (o == NULL)
 		return;
 	restore_close(&o->r);
+	bg_free(o->bg);
 	free(o);
 }
 
@@ -299,7 +307,7 @@ static const struct {
 	op_fn *run;
 } op_table[] = {
 	{ "exec", op_exec }, { "read", op_read }, { "write", op_write }, { "delete", op_delete },
-	{ "list", op_list }, { "snapshot", op_snapshot },
+	{ "list", op_list }, { "snapshot", op_snapshot }, { "procs", op_bg_procs }, { "kill", op_bg_kill },
 };
 
 int ops_handle(struct ops *s, const cJSON *req, struct ad_err *err)
@@ -307,7 +315,7 @@ int ops_handle(struct ops *s, const cJSON *req, struct ad_err *err)
 	const cJSON *id = cJSON_GetObjectItemCaseSensitive(req, "id");
 	const cJSON *kind = cJSON_GetObjectItemCaseSensitive(req, "op");
 	struct op op = { .fd = s->fd, .workspace = s->workspace,
-			 .command_timeout_s = s->command_timeout_s, .id = -1 };
+			 .command_timeout_s = s->command_timeout_s, .id = -1, .bg = s->bg };
 	if (cJSON_IsNumber(id) && id->valuedouble >= 0 && id->valuedouble <= OP_ID_MAX &&
 	    id->valuedouble == (double)(long long)id->valuedouble)
 		op.id = id->valuedouble;
@@ -327,7 +335,7 @@ int ops_handle(struct ops *s, const cJSON *req, struct ad_err *err)
 	struct ad_err why;
 	if (i == ARRAY_SIZE(op_table)) {
 		ad_err_set(&why, 0, "unknown op \"%s\" (there are exec, read, write, delete, list, snapshot, "
-			   "restore)", kind->valuestring);
+			   "restore, procs, kill)", kind->valuestring);
 		return send_failed(&op, &why, err);
 	}
 	cJSON *end = op_end_ok(op.id);

@@ -13,6 +13,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "agent/background.h"
 #include "agent/proctree.h"
 #include "core/cleanup.h"
 #include "core/clock.h"
@@ -39,6 +40,9 @@ int op_spawn(const char *dir, const char *const argv[], const int fds[3], pid_t 
 	setsid();                   /* its own process group, to be killed whole */
 	proctree_adopt_orphans();   /* and what leaves it stays below it */
 	signal(SIGPIPE, SIG_DFL);   /* the agent ignores it; the commands must not */
+	sigset_t none;              /* nor block what a keeper blocks (agent/background.h) */
+	sigemptyset(&none);
+	sigprocmask(SIG_SETMASK, &none, NULL);
 	/* out of the way of 0-2 first, so that no dup2 closes a descriptor still needed */
 	int high[3];
 	for (int i = 0; i < 3; i++)
@@ -170,6 +174,8 @@ static int exec_stop(struct pump *p, pid_t pid, struct ad_err *err)
 
 int op_exec(const struct op *o, const cJSON *req, cJSON *end, struct ad_err *why, struct ad_err *err)
 {
+	if (cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(req, "background")))
+		return op_bg_exec(o, req, end, why, err);
 	const char *cmd = op_string(req, "command", why);
 	long timeout_s = 0;
 	if (cmd == NULL || exec_timeout(req, o->command_timeout_s, &timeout_s, why) < 0)

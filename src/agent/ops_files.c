@@ -195,8 +195,7 @@ int op_write(const struct op *o, const cJSON *req, cJSON *end, struct ad_err *wh
 	return OP_DONE;
 }
 
-/* Empty the directory name in dir and remove it; symlinks are removed, never followed. */
-static int remove_tree(int dir, const char *name, int depth, const char *path, struct ad_err *why)
+int op_remove_tree(int dir, const char *name, int depth, const char *path, struct ad_err *why)
 {
 	if (depth > DELETE_DEPTH_MAX)
 		return ad_err_set(why, 0, "\"%s\" is nested deeper than %d directories", path, DELETE_DEPTH_MAX);
@@ -217,7 +216,7 @@ static int remove_tree(int dir, const char *name, int depth, const char *path, s
 			return sys_failed(why, path, e->d_name);
 		}
 		if (S_ISDIR(st.st_mode)) {
-			if (remove_tree(fd, e->d_name, depth + 1, path, why) < 0)
+			if (op_remove_tree(fd, e->d_name, depth + 1, path, why) < 0)
 				return -1;
 		} else if (unlinkat(fd, e->d_name, 0) < 0 && errno != ENOENT) {
 			return sys_failed(why, path, e->d_name);
@@ -241,7 +240,7 @@ int op_delete(const struct op *o, const cJSON *req, cJSON *end, struct ad_err *w
 	if (fstatat(dir, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
 		return sys_failed(why, w.path, NULL);
 	if (S_ISDIR(st.st_mode))
-		return remove_tree(dir, name, 0, w.path, why) < 0 ? OP_FAILED : OP_DONE;
+		return op_remove_tree(dir, name, 0, w.path, why) < 0 ? OP_FAILED : OP_DONE;
 	if (unlinkat(dir, name, 0) < 0)
 		return sys_failed(why, w.path, NULL);
 	return OP_DONE;

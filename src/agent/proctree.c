@@ -126,3 +126,13 @@ void proctree_kill(pid_t root)
 	free(all);
 	free(tree);
 }
+
+void proctree_kill_children(pid_t parent)
+{
+	struct proc *all = calloc(PROCTREE_MAX, sizeof(*all));
+	size_t n = all != NULL ? scan(all, PROCTREE_MAX) : 0;
+	for (size_t i = 0; i < n; i++)
+		if (all[i].ppid == parent)
+			proctree_kill(all[i].pid);
+	free(all);
+}

@@ -37,6 +37,8 @@ const struct http_route api_routes[] = {
 	{ "/api/sessions/{id}/ports", HTTP_GET, HTTP_BODY_NONE, api_session_ports, 0, 0 },
 	{ "/api/sessions/{id}/ports/{port}", HTTP_ANY, HTTP_BODY_RAW, api_session_port, HTTP_ROUTE_COOKIE, 0 },
 	{ "/api/sessions/{id}/ports/{port}/*", HTTP_ANY, HTTP_BODY_RAW, api_session_port, HTTP_ROUTE_COOKIE, 0 },
+	{ "/api/sessions/{id}/processes", HTTP_GET, HTTP_BODY_NONE, api_session_processes, 0, 0 },
+	{ "/api/sessions/{id}/processes/{proc}", HTTP_GET | HTTP_DELETE, HTTP_BODY_NONE, api_session_process, 0, 0 },
 	{ "/api/*", HTTP_ANY, HTTP_BODY_NONE, api_not_found, 0, 0 },
 	{ "/*", HTTP_GET, HTTP_BODY_NONE, serve_static, HTTP_ROUTE_PUBLIC, 0 },
 	{ NULL, 0, 0, NULL, 0, 0 },

@@ -18,9 +18,7 @@
 
 #define EXEC_COMMAND_MAX 100000
 
-/* Send op (taken) to the session of the path and wait for it: the handler is called
- * again when it has ended (req->ctx is the op_run). */
-static enum MHD_Result start(struct http_req *req, cJSON *op, bool stream)
+enum MHD_Result api_op_start(struct http_req *req, cJSON *op, bool stream)
 {
 	enum MHD_Result r;
 	struct ad_err e;
@@ -46,9 +44,7 @@ static enum MHD_Result start(struct http_req *req, cJSON *op, bool stream)
 	return req->route->fn(req);
 }
 
-/* The op's end, or an error answered: 502 when the sandbox went away, 400 (or 404 for
- * a missing file) when the agent refused. */
-static cJSON *finished(struct http_req *req, enum MHD_Result *r, char **output, bool *cut)
+cJSON *api_op_finished(struct http_req *req, enum MHD_Result *r, char **output, bool *cut)
 {
 	const char *why;
 	if (op_run_wait(req->ctx, req->conn)) {
@@ -65,8 +61,10 @@ static cJSON *finished(struct http_req *req, enum MHD_Result *r, char **output, 
 	const cJSON *err = cJSON_GetObjectItemCaseSensitive(end, "error");
 	if (!cJSON_IsTrue(ok)) {
 		const char *msg = cJSON_IsString(err) ? err->valuestring : "the operation failed";
-		bool missing = op_end_code_is(end, ENOENT);
-		*r = http_reply_error(req, missing ? 404 : 400, missing ? HTTP_ERR_NOT_FOUND : HTTP_ERR_INVALID, "%s", msg);
+		bool missing = op_end_code_is(end, ENOENT), busy = op_end_code_is(end, EAGAIN);
+		*r = missing ? http_reply_error(req, 404, HTTP_ERR_NOT_FOUND, "%s", msg)
+		     : busy ? http_reply_error(req, 409, "conflict_error", "%s", msg)
+			    : http_reply_error(req, 400, HTTP_ERR_INVALID, "%s", msg);
 		cJSON_Delete(end);
 		return NULL;
 	}
@@ -81,9 +79,11 @@ enum MHD_Result api_session_exec(struct http_req *req)
 	if (req->ctx != NULL) {
 		_cleanup_free_ char *output = NULL;
 		bool cut = false;
-		cJSON *end = finished(req, &r, &output, &cut);
+		cJSON *end = api_op_finished(req, &r, &output, &cut);
 		if (end == NULL)
 			return r;
+		if (cJSON_HasObjectItem(end, "process"))
+			return api_process_reply(req, 201, end);
 		cJSON_AddStringToObject(end, "output", output ? output : "");
 		cJSON_AddBoolToObject(end, "output_truncated", cut);
 		return http_reply_json(req, 200, end);
@@ -91,9 +91,11 @@ enum MHD_Result api_session_exec(struct http_req *req)
 	const cJSON *cmd = cJSON_GetObjectItemCaseSensitive(req->json, "command");
 	const cJSON *timeout = cJSON_GetObjectItemCaseSensitive(req->json, "timeout_s");
 	const cJSON *stream = cJSON_GetObjectItemCaseSensitive(req->json, "stream");
+	const cJSON *bg = cJSON_GetObjectItemCaseSensitive(req->json, "background");
 	struct app *app = req->app;
 	for (const cJSON *k = req->json ? req->json->child : NULL; k; k = k->next)
-		if (strcmp(k->string, "command") && strcmp(k->string, "timeout_s") && strcmp(k->string, "stream"))
+		if (strcmp(k->string, "command") && strcmp(k->string, "timeout_s") && strcmp(k->string, "stream") &&
+		    strcmp(k->string, "background"))
 			return http_reply_error(req, 400, HTTP_ERR_INVALID, "unknown field \"%s\"", k->string);
 	if (!cJSON_IsString(cmd) || cmd->valuestring[0] == '\0' || strlen(cmd->valuestring) > EXEC_COMMAND_MAX)
 		return http_reply_error(req, 400, HTTP_ERR_INVALID, "command must be a string of 1 to %d bytes",
@@ -103,13 +105,21 @@ enum MHD_Result api_session_exec(struct http_req *req)
 		return http_reply_error(req, 400, HTTP_ERR_INVALID, "timeout_s must be 1 to %u seconds", limit);
 	if (stream != NULL && !cJSON_IsBool(stream))
 		return http_reply_error(req, 400, HTTP_ERR_INVALID, "stream must be true or false");
+	if (bg != NULL && !cJSON_IsBool(bg))
+		return http_reply_error(req, 400, HTTP_ERR_INVALID, "background must be true or false");
+	if (cJSON_IsTrue(bg) && (timeout != NULL || cJSON_IsTrue(stream)))
+		return http_reply_error(req, 400, HTTP_ERR_INVALID, "a background command has no %s: it runs until it "
+					"ends or is killed, and GET .../processes/{id} shows its output",
+					timeout ? "timeout_s" : "stream");
+	if (cJSON_IsTrue(bg))
+		return api_op_start(req, api_background_op(req, cmd->valuestring), false);
 	const char *accept = MHD_lookup_connection_value(req->conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_ACCEPT);
 	bool sse = cJSON_IsTrue(stream) || (accept && strcasestr(accept, "text/event-stream"));
 	cJSON *op = cJSON_CreateObject();
 	cJSON_AddStringToObject(op, "op", "exec");
 	cJSON_AddStringToObject(op, "command", cmd->valuestring);
 	cJSON_AddNumberToObject(op, "timeout_s", timeout ? (unsigned)timeout->valuedouble : limit);
-	return start(req, op, sse);
+	return api_op_start(req, op, sse);
 }
 
 enum MHD_Result api_session_history(struct http_req *req)
@@ -128,7 +138,7 @@ static const char *file_path(const struct http_req *req)
 static enum MHD_Result file_reply(struct http_req *req)
 {
 	enum MHD_Result r;
-	cJSON *end = finished(req, &r, NULL, NULL);
+	cJSON *end = api_op_finished(req, &r, NULL, NULL);
 	if (end == NULL)
 		return r;
 	const cJSON *data = cJSON_GetObjectItemCaseSensitive(end, "data_b64");
@@ -176,5 +186,5 @@ enum MHD_Result api_session_files(struct http_req *req)
 	} else {
 		cJSON_AddStringToObject(op, "op", plen == 0 || path[plen - 1] == '/' ? "list" : "read");
 	}
-	return start(req, op, false);
+	return api_op_start(req, op, false);
 }

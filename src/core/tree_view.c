@@ -50,8 +50,8 @@ int tree_open(const struct tree *t, const char *rel, const char *shown, int flag
 	return ad_err_words(why, "\"%s\"", shown);
 }
 
-int tree_read_json(const struct tree *t, const char *rel, const char *shown, size_t max, cJSON *out,
-		   struct ad_err *why)
+int tree_read_file(const struct tree *t, const char *rel, const char *shown, size_t max, char **data,
+		   size_t *len, struct ad_err *why)
 {
 	/* O_NONBLOCK: a FIFO planted under the name does not hold the reader */
 	_cleanup_close_ int fd = tree_open(t, rel, shown, O_RDONLY | O_NOCTTY | O_NONBLOCK, why);
@@ -66,18 +66,31 @@ int tree_read_json(const struct tree *t, const char *rel, const char *shown, siz
 		return ad_err_set(why, 0, "\"%s\" is %lld bytes, more than the %zu read at once", shown,
 				  (long long)st.st_size, max);
 	/* one byte more than its size: a file that grew meanwhile is caught */
-	size_t size = (size_t)st.st_size, len = 0;
-	_cleanup_free_ char *data = malloc(size + 1);
-	if (data == NULL)
+	size_t size = (size_t)st.st_size, got = 0;
+	_cleanup_free_ char *buf = malloc(size + 1);
+	if (buf == NULL)
 		return ad_err_set(why, ENOMEM, "\"%s\"", shown);
 	ssize_t n = 1;
-	while (n > 0 && len <= size)
-		if ((n = read(fd, data + len, size + 1 - len)) > 0)
-			len += (size_t)n;
+	while (n > 0 && got <= size)
+		if ((n = read(fd, buf + got, size + 1 - got)) > 0)
+			got += (size_t)n;
 	if (n < 0)
 		return ad_err_words(why, "\"%s\"", shown);
-	if (len > size)
+	if (got > size)
 		return ad_err_set(why, 0, "\"%s\" grew while it was read", shown);
+	buf[got] = '\0';
+	*len = got;
+	*data = steal_pointer(&buf);
+	return 0;
+}
+
+int tree_read_json(const struct tree *t, const char *rel, const char *shown, size_t max, cJSON *out,
+		   struct ad_err *why)
+{
+	_cleanup_free_ char *data = NULL;
+	size_t len;
+	if (tree_read_file(t, rel, shown, max, &data, &len, why) < 0)
+		return -1;
 	_cleanup_free_ char *text = malloc(base64_encoded_len(len) + 1);
 	if (text == NULL)
 		return ad_err_set(why, ENOMEM, "\"%s\"", shown);

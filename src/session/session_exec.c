@@ -2,10 +2,12 @@
  * events: it is told in the words of a turn's tool call, so that a client reads both
  * the same way (README, "Sessions"):
  *
- *   tool_start   {"id": "exec_N", "name": "exec", "input": {"command", "timeout_s"}}
+ *   tool_start   {"id": "exec_N", "name": "exec", "input": {"command", "timeout_s" |
+ *                 "background"}}
  *   tool_output  {"id", "output"}    a piece of what it printed, as it comes
  *   tool_end     {"id", "name", "is_error", "duration_ms", "exit_status", "signal"?,
- *                 "timed_out", "output_bytes", "error"?}
+ *                 "timed_out", "output_bytes", "error"?}; a background command's:
+ *                {"id", "name", "is_error", "process": {"id": "proc_...", ...}}
  *
  * each with the next session-wide id, into the session's log and to the exec's
  * streaming client. The other OPs (files, snapshots) are no events of the session. */
@@ -27,7 +29,7 @@ void session_exec_start(struct session *s, const cJSON *op, struct op_run *w)
 	cJSON_AddStringToObject(ev, "id", xid);
 	cJSON_AddStringToObject(ev, "name", "exec");
 	cJSON *input = cJSON_AddObjectToObject(ev, "input");
-	static const char *const keys[] = { "command", "timeout_s" };
+	static const char *const keys[] = { "command", "timeout_s", "background" };
 	for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
 		const cJSON *v = cJSON_GetObjectItemCaseSensitive(op, keys[i]);
 		if (v != NULL)
@@ -37,6 +39,15 @@ void session_exec_start(struct session *s, const cJSON *op, struct op_run *w)
 	session_log_event(s, id, "tool_start", ev);
 	op_run_stream(w, id, "tool_start", ev);
 	cJSON_Delete(ev);
+}
+
+bool session_exec_failed(const cJSON *end)
+{
+	const cJSON *ok = cJSON_GetObjectItemCaseSensitive(end, "ok");
+	const cJSON *st = cJSON_GetObjectItemCaseSensitive(end, "exit_status");
+	/* a background command's exec is over once it has started */
+	bool started = cJSON_HasObjectItem(end, "process");
+	return !cJSON_IsTrue(ok) || (!started && (!cJSON_IsNumber(st) || st->valueint != 0));
 }
 
 /* An exec's op_output or op_end as its tool event (NULL when ev is neither). */
@@ -54,9 +65,7 @@ static cJSON *exec_event(const cJSON *ev, bool end)
 		return out;
 	}
 	cJSON *out = cJSON_Duplicate(ev, true);
-	const cJSON *ok = cJSON_GetObjectItemCaseSensitive(ev, "ok");
-	const cJSON *st = cJSON_GetObjectItemCaseSensitive(ev, "exit_status");
-	bool failed = !cJSON_IsTrue(ok) || !cJSON_IsNumber(st) || st->valueint != 0;
+	bool failed = session_exec_failed(ev);
 	static const char *const drop[] = { "type", "ok", "id" };
 	for (size_t i = 0; i < sizeof(drop) / sizeof(drop[0]); i++)
 		cJSON_DeleteItemFromObjectCaseSensitive(out, drop[i]);

@@ -78,10 +78,7 @@ void session_history_event(struct session *s, const char *type, const cJSON *ev)
 		json_copy_item(e, "exit_status", ev, "exit_status");
 		json_copy_item(e, "duration_ms", ev, "duration_ms");
 		json_copy_item(e, "output_bytes", ev, "output_bytes");
-		const cJSON *ok = cJSON_GetObjectItemCaseSensitive(ev, "ok");
-		const cJSON *st = cJSON_GetObjectItemCaseSensitive(ev, "exit_status");
-		cJSON_ReplaceItemInObjectCaseSensitive(e, "is_error", cJSON_CreateBool(!cJSON_IsTrue(ok) ||
-			!cJSON_IsNumber(st) || st->valueint != 0));
+		cJSON_ReplaceItemInObjectCaseSensitive(e, "is_error", cJSON_CreateBool(session_exec_failed(ev)));
 	}
 }
 

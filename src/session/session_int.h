@@ -146,7 +146,7 @@ void session_log_event(struct session *s, unsigned id, const char *type, cJSON *
 void session_log_free(struct session *s);
 /* Under the lock: send an OP and make w its waiter. */
 int session_send_op(struct session *s, cJSON *op, struct op_run *w, struct ad_err *err);
-/* session_view.c. Whether op is a list or a read; under the lock, send it as a view
+/* session_view.c. Whether op is a list, a read or procs; under the lock, send it as a view
  * (the supervisor answers it, whatever the agent does) with w its waiter. */
 bool session_is_view(const cJSON *op);
 int session_send_view(struct session *s, cJSON *op, struct op_run *w, struct ad_err *err);
@@ -176,6 +176,9 @@ void hybrid_suspend_all(struct sessions *reg, unsigned timeout_ms);
 void session_exec_start(struct session *s, const cJSON *op, struct op_run *w);
 void session_op_event(struct session *s, const char *type, cJSON *ev);
 void session_exec_id(char *out, size_t n, const cJSON *op_id);
+/* Whether an exec's op_end is an error: a failed op, a command that did not exit 0 (a
+ * background command's: one that did not start). */
+bool session_exec_failed(const cJSON *end);
 /* session.c. Under the lock: a turn begins; its first event ("session") goes to its
  * stream and into the log, with the next id. */
 void session_turn_hello(struct session *s, struct chat_run *run);

@@ -1,10 +1,10 @@
-/* Views: a session's lists and reads of its workspace, which its supervisor answers
- * itself (supervisor_files.c), whatever the agent is doing: a client follows what a
- * turn changes while it runs, and a listing never holds up a message, an exec or a
- * save. Up to SESSION_VIEWS_MAX are in flight at once (tabs, pages); each is matched to
- * its op_end by id. What lies on another mount (an operator's bind) the supervisor
- * leaves to the agent, which answers it as an op when it is free. See session.c for the
- * locking rules. */
+/* Views: a session's lists and reads of its workspace (and of its background processes'
+ * records), which its supervisor answers itself (supervisor_files.c), whatever the agent
+ * is doing: a client follows what a turn changes while it runs, and a listing never
+ * holds up a message, an exec or a save. Up to SESSION_VIEWS_MAX are in flight at once
+ * (tabs, pages); each is matched to its op_end by id. What lies on another mount (an
+ * operator's bind) the supervisor leaves to the agent, which answers it as an op when it
+ * is free. See session.c for the locking rules. */
 #include "session_int.h"
 
 #include <errno.h>
@@ -17,7 +17,8 @@
 bool session_is_view(const cJSON *op)
 {
 	const cJSON *kind = cJSON_GetObjectItemCaseSensitive(op, "op");
-	return cJSON_IsString(kind) && (strcmp(kind->valuestring, "list") == 0 || strcmp(kind->valuestring, "read") == 0);
+	return cJSON_IsString(kind) && (strcmp(kind->valuestring, "list") == 0 || strcmp(kind->valuestring, "read") == 0 ||
+					strcmp(kind->valuestring, "procs") == 0);
 }
 
 int session_send_view(struct session *s, cJSON *op, struct op_run *w, struct ad_err *err)

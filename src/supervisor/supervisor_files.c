@@ -59,8 +59,10 @@ void sup_file_op(struct supervisor *s, const cJSON *op)
 	int rc;
 	if (s->ws < 0)
 		rc = ad_err_set(&why, 0, "the workspace cannot be read from the host here");
+	else if (strcmp(kind, "procs") == 0)
+		rc = sup_procs_view(s, op, end, &why);
 	else if (strcmp(kind, "list") != 0 && strcmp(kind, "read") != 0)
-		rc = ad_err_set(&why, 0, "only list and read are views, not \"%s\"", kind);
+		rc = ad_err_set(&why, 0, "only list, read and procs are views, not \"%s\"", kind);
 	else if (!cJSON_IsString(path))
 		rc = ad_err_set(&why, 0, "%s needs \"path\": a string", kind);
 	else if ((rc = tree_rel(WORKSPACE, path->valuestring, rel, sizeof(rel), &why)) == 0)

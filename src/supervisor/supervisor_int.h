@@ -95,6 +95,8 @@ void sup_op_failed(struct supervisor *s, double id, const char *why);
 void sup_open_workspace(struct supervisor *s);
 bool sup_serves_files(const cJSON *op);
 void sup_file_op(struct supervisor *s, const cJSON *op);
+/* supervisor_procs.c: a procs view (the session's background processes) into end. */
+int sup_procs_view(struct supervisor *s, const cJSON *op, cJSON *end, struct ad_err *why);
 /* supervisor_egress.c: the session's network. Its rules from the config and the
  * session's "network" option (fails on a list that is not within the config's); whether
  * its sandbox gets a proxy; the proxy variables for the sandbox's environment; the

@@ -800,6 +800,70 @@ static void an_op_during_a_turn_is_a_protocol_error(void **state)
 	finish(1);
 }
 
+/* A background op on the processes tagged tag (kind: exec with command, procs, kill). */
+static struct reply bg_op(const char *kind, const char *tag, const char *command, const char *proc)
+{
+	cJSON *op = new_op(next_id++, kind);
+	cJSON_AddStringToObject(op, "procs", tag);
+	if (command != NULL) {
+		cJSON_AddStringToObject(op, "command", command);
+		cJSON_AddTrueToObject(op, "background");
+		cJSON_AddNumberToObject(op, "max", 2);
+	}
+	if (proc != NULL)
+		cJSON_AddStringToObject(op, "proc", proc);
+	return do_op(op);
+}
+
+/* Background processes as the agent keeps them (it answers procs itself when the
+ * supervisor cannot read their records): they outlive their op, at most "max" run, a
+ * kill takes all they started, and the hang-up ends them and removes their records. */
+static void background_processes_outlive_their_op_and_go_with_the_agent(void **state)
+{
+	(void)state;
+	char tag[17], folder[64], cmd[2][96], id[2][32];
+	snprintf(tag, sizeof(tag), "%08x%08x", (unsigned)getpid(), (unsigned)time(NULL));
+	snprintf(folder, sizeof(folder), "/tmp/.agentd/procs-%s", tag);
+	snprintf(cmd[0], sizeof(cmd[0]), "echo one; exec %s", sleeper(301));
+	snprintf(cmd[1], sizeof(cmd[1]), "%s & setsid %s; :", sleeper(302), sleeper(303));
+	start(4);
+	for (int i = 0; i < 2; i++) {
+		struct reply r = bg_op("exec", tag, cmd[i], NULL);
+		assert_true(ok(&r));
+		const cJSON *p = jget(r.end, "process");
+		assert_string_equal(jstr(p, "state"), "running");
+		assert_true(jget(p, "pid")->valueint > 0);
+		snprintf(id[i], sizeof(id[i]), "%s", jstr(p, "id"));
+		reply_free(&r);
+	}
+	assert_true(wait_process(sleeper(301), true) && wait_process(sleeper(303), true));
+	struct reply r = bg_op("exec", tag, "true", NULL);
+	assert_false(ok(&r));
+	assert_string_equal(jstr(r.end, "code"), "EAGAIN");
+	reply_free(&r);
+	r = bg_op("procs", tag, NULL, NULL);
+	assert_int_equal(cJSON_GetArraySize(jget(r.end, "processes")), 2);
+	reply_free(&r);
+	/* its output once the keeper has it */
+	bool seen = false;
+	for (long end = wait_until_now_ms() + WAIT_UNTIL_MS; !seen && wait_until_now_ms() < end; usleep(20000)) {
+		r = bg_op("procs", tag, NULL, id[0]);
+		seen = strcmp(jstr(jget(r.end, "process"), "output"), "one\n") == 0;
+		reply_free(&r);
+	}
+	assert_true(seen);
+	r = bg_op("kill", tag, NULL, id[1]);
+	assert_string_equal(jstr(jget(r.end, "process"), "state"), "killed");
+	reply_free(&r);
+	assert_true(wait_process(sleeper(302), false) && wait_process(sleeper(303), false));
+	r = bg_op("kill", tag, NULL, "proc_0000000000000000");
+	assert_string_equal(jstr(r.end, "code"), "ENOENT");
+	reply_free(&r);
+	finish(0);
+	assert_true(wait_process(sleeper(301), false));
+	assert_int_equal(access(folder, F_OK), -1);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -821,6 +885,7 @@ int main(void)
 		cmocka_unit_test_teardown(bad_ops_fail_and_the_session_goes_on, reap),
 		cmocka_unit_test_teardown(turns_after_ops_go_on_with_the_conversation, reap),
 		cmocka_unit_test_teardown(an_op_during_a_turn_is_a_protocol_error, reap),
+		cmocka_unit_test_teardown(background_processes_outlive_their_op_and_go_with_the_agent, reap),
 	};
 	return cmocka_run_group_tests_name("ops", tests, NULL, NULL);
 }
