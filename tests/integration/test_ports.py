@@ -1,5 +1,5 @@
 """ANY /api/sessions/{id}/ports/{port}/...: a reverse proxy to a server in the session's
-sandbox (port_server.py, started with exec): any method with its body, the path and
+sandbox (port_server.py, started with a background exec): any method with its body, the path and
 query below the prefix, answers streamed as they come (Server-Sent Events), large ones
 whole, WebSocket both ways; agentd's Authorization and cookies never reach the server,
 its cookies and policies never reach agentd's origin; a port not allowed, a closed one,
@@ -27,10 +27,9 @@ def serve(daemon_factory, mock, port=8000, headers=None, **env):
     sid = r.json()["id"]
     r = d.request("PUT", f"/api/sessions/{sid}/files/port_server.py", body=SERVER, headers=headers)
     assert r.status in (200, 201), r
-    r = d.post_json(f"/api/sessions/{sid}/exec", {"command": f"setsid python3 port_server.py {port} "
-                                                  "</dev/null >/tmp/server.log 2>&1 &"},
+    r = d.post_json(f"/api/sessions/{sid}/exec", {"command": f"python3 port_server.py {port}", "background": True},
                     headers=headers, timeout=CHAT_TIMEOUT)
-    assert r.status == 200, r
+    assert r.status == 201 and r.json()["state"] == "running", r
     assert poll(lambda: d.get(f"/api/sessions/{sid}/files/port-server.ready", headers=headers).status == 200,
                 su.HOST_WAIT)
     return d, sid
@@ -121,6 +120,8 @@ def test_a_websocket_goes_both_ways(daemon_factory, mock):
 
 def test_what_cannot_be_reached_says_why(daemon_factory, mock):
     d, sid = serve(daemon_factory, mock, AGENTD_RUNTIME_PORT_TIMEOUT_S=2)
+    procs = d.get(f"/api/sessions/{sid}/processes").json()["processes"]
+    assert [p["state"] for p in procs] == ["running"], procs
     assert_json_error(d.get(f"/api/sessions/{sid}/ports/22/"), 403, message_contains=("runtime.ports",))
     assert_json_error(d.get(f"/api/sessions/{sid}/ports/5000/"), 502,
                       message_contains=("nothing listens on port 5000",))
