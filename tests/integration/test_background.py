@@ -200,7 +200,8 @@ def test_nothing_is_left_once_the_session_is_deleted(chatd, mock):
     for i in range(3):
         start(chatd, sid, f"setsid sleep 1000 & sleep 2000; : {tag}")
     assert poll(lambda: len(su.processes_with(tag)) == 3, WAIT, interval=0.1)
-    assert count(chatd, sid, "-x sleep") == 6
+    # each bash has forked its two sleeps, and both have been exec'd, only some time after
+    assert poll(lambda: count(chatd, sid, "-x sleep") == 6, WAIT, interval=0.1), count(chatd, sid, "-x sleep")
     assert chatd.request("DELETE", f"/api/sessions/{sid}").status == 200
     state.assert_clean(tag)
     finish(chatd, mock)
