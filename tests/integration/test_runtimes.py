@@ -108,7 +108,7 @@ def test_claude_code_works_in_the_workspace_and_keeps_its_conversation(daemon_fa
     began = events.of("tool_start")[0].data
     assert began["name"] == "Bash" and "cc.txt" in began["input"]["command"], began
     assert "wrote it" in events.of("tool_output")[0].data["output"], events.of("tool_output")
-    assert poll(lambda: d.get(f"/api/sessions/{sid}").json()["usage"] == mock_usage(ccmock), 10)
+    assert poll(lambda: d.get(f"/api/sessions/{sid}").json()["usage"] == mock_usage(ccmock), su.HOST_WAIT)
 
     # the next turn continues the same conversation
     ccmock.enqueue({"text": "still here"})
@@ -178,8 +178,8 @@ def test_an_interrupt_stops_claude_code_and_what_it_started(daemon_factory, ccmo
     assert r.status == 202, r
     t.join(60)
     assert out["r"].status == 200 and out["r"].json()["stop_reason"] == "interrupted", out["r"]
-    assert su.poll(lambda: not su.processes_with(mark), 10), su.processes_with(mark)
-    assert su.poll(lambda: not [c for c in su.processes_with("claude-code-linux-x64").values()], 10)
+    assert su.poll(lambda: not su.processes_with(mark), su.HOST_WAIT), su.processes_with(mark)
+    assert su.poll(lambda: not [c for c in su.processes_with("claude-code-linux-x64").values()], su.HOST_WAIT)
     ccmock.reset()
     d.assert_serving()
 
@@ -195,7 +195,7 @@ def test_an_agent_sdk_program_runs_as_the_command_runtime(daemon_factory, ccmock
     assert doc["reply"] == "SDK done." and doc["stop_reason"] == "end_turn", doc
     assert d.get(f"/api/sessions/{sid}/files/sdk.txt").body == b"from the sdk\n"
     assert len(ccmock.requests) == 2 and all(r["headers"]["x-api-key"] == KEY for r in ccmock.requests)
-    assert poll(lambda: d.get(f"/api/sessions/{sid}").json()["usage"] == mock_usage(ccmock), 10)
+    assert poll(lambda: d.get(f"/api/sessions/{sid}").json()["usage"] == mock_usage(ccmock), su.HOST_WAIT)
     finish(d, ccmock)
 
 

@@ -72,7 +72,7 @@ def test_a_program_in_the_sandbox_reaches_the_api_with_the_key_added_outside(dae
 
     # what the API counted is the session's, as for the built-in agent
     want = mock_usage(mock)
-    assert poll(lambda: d.get(f"/api/sessions/{sid}").json()["usage"] == want, 10), \
+    assert poll(lambda: d.get(f"/api/sessions/{sid}").json()["usage"] == want, su.HOST_WAIT), \
         (d.get(f"/api/sessions/{sid}").json()["usage"], want)
     finish(d, mock)
 
