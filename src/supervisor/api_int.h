@@ -8,6 +8,7 @@
 #include <stddef.h>
 
 #include "supervisor/api_server.h"
+#include "note_queue.h"
 
 /* Connections at once: a CLI keeps a few; past it, 429. */
 #define API_CONN_MAX 32
@@ -25,14 +26,13 @@ struct api_server {
 	int listen[2];
 	unsigned nlisten;
 	int stop_fd;                 /* an eventfd, written once: every thread's poll wakes */
-	int note_rd, note_wr;        /* a pipe: notes wait (one byte each, at most) */
+	struct note_queue notes;     /* for the loop */
 	pthread_t acceptor;
 	bool started;
-	pthread_mutex_t lock;        /* live, notes */
+	pthread_mutex_t lock;        /* live, bodies */
 	pthread_cond_t gone;         /* live went down */
 	unsigned live;               /* connection threads */
 	size_t bodies;               /* bytes of request bodies held */
-	cJSON *notes;                /* array, oldest first */
 };
 
 /* A connection thread's body: arg is a struct api_conn_start (freed here). */

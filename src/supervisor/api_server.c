@@ -20,31 +20,17 @@
 
 void api_note(struct api_server *a, cJSON *note)
 {
-	pthread_mutex_lock(&a->lock);
-	if (cJSON_GetArraySize(a->notes) >= NOTES_MAX)
-		cJSON_DeleteItemFromArray(a->notes, 0);
-	bool was_empty = cJSON_GetArraySize(a->notes) == 0;
-	cJSON_AddItemToArray(a->notes, note);
-	pthread_mutex_unlock(&a->lock);
-	if (was_empty)
-		(void)!write(a->note_wr, "n", 1);
+	note_queue_push(&a->notes, note);
 }
 
 cJSON *api_server_take(struct api_server *a)
 {
-	char drain[64];
-	pthread_mutex_lock(&a->lock);
-	cJSON *note = cJSON_DetachItemFromArray(a->notes, 0);
-	if (note == NULL)          /* all taken: the pipe says so again only for a new one */
-		while (read(a->note_rd, drain, sizeof(drain)) > 0)
-			;
-	pthread_mutex_unlock(&a->lock);
-	return note;
+	return note_queue_take(&a->notes);
 }
 
 int api_server_event_fd(const struct api_server *a)
 {
-	return a->note_rd;
+	return a->notes.rd;
 }
 
 static void take(struct api_server *a, int fd)
@@ -109,7 +95,6 @@ struct api_server *api_server_start(const int *listeners, unsigned n, struct rel
 				    struct ad_err *err)
 {
 	struct api_server *a = calloc(1, sizeof(*a));
-	int pipefd[2];
 	if (a == NULL) {
 		for (unsigned i = 0; i < n; i++)
 			close(listeners[i]);
@@ -122,16 +107,13 @@ struct api_server *api_server_start(const int *listeners, unsigned n, struct rel
 		a->listen[a->nlisten++] = listeners[i];
 		fcntl(listeners[i], F_SETFL, fcntl(listeners[i], F_GETFL) | O_NONBLOCK);
 	}
-	a->note_rd = a->note_wr = -1;
 	pthread_mutex_init(&a->lock, NULL);
 	pthread_cond_init(&a->gone, NULL);
 	a->stop_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-	if ((a->notes = cJSON_CreateArray()) == NULL || a->stop_fd < 0 || pipe2(pipefd, O_CLOEXEC | O_NONBLOCK) < 0) {
+	if (note_queue_init(&a->notes, NOTES_MAX, err) < 0 || a->stop_fd < 0) {
 		ad_err_sys(err, "the sandbox's API");
 		goto fail;
 	}
-	a->note_rd = pipefd[0];
-	a->note_wr = pipefd[1];
 	int rc = pthread_create(&a->acceptor, NULL, acceptor, a);
 	if (rc != 0) {
 		ad_err_set(err, rc, "the sandbox's API: a thread");
@@ -161,11 +143,7 @@ void api_server_stop(struct api_server *a)
 		close(a->listen[i]);
 	if (a->stop_fd >= 0)
 		close(a->stop_fd);
-	if (a->note_rd >= 0) {
-		close(a->note_rd);
-		close(a->note_wr);
-	}
-	cJSON_Delete(a->notes);
+	note_queue_free(&a->notes);
 	pthread_cond_destroy(&a->gone);
 	pthread_mutex_destroy(&a->lock);
 	free(a);

@@ -8,6 +8,7 @@
 #include <stdbool.h>
 
 #include "supervisor/egress_proxy.h"
+#include "note_queue.h"
 
 struct egress_proxy {
 	const struct egress_rules *rules;
@@ -15,13 +16,12 @@ struct egress_proxy {
 	char id[64];
 	int listen_fd;
 	int stop_fd;                 /* an eventfd, written once: every thread's poll wakes */
-	int note_rd, note_wr;        /* a pipe: events wait (one byte each, at most) */
+	struct note_queue events;    /* for the loop */
 	pthread_t acceptor;
 	bool started;
-	pthread_mutex_t lock;        /* live, events */
+	pthread_mutex_t lock;        /* live */
 	pthread_cond_t gone;         /* live went down */
 	unsigned live;               /* connection threads */
-	cJSON *events;               /* array, oldest first */
 	atomic_uint_fast64_t turn_bytes;
 };
 

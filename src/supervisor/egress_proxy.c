@@ -37,31 +37,17 @@ void egress_note(struct egress_proxy *p, cJSON *ev)
 {
 	egress_log(p->id, ev);
 	cJSON_AddStringToObject(ev, "type", "egress");
-	pthread_mutex_lock(&p->lock);
-	if (cJSON_GetArraySize(p->events) >= EVENTS_MAX)
-		cJSON_DeleteItemFromArray(p->events, 0);
-	bool was_empty = cJSON_GetArraySize(p->events) == 0;
-	cJSON_AddItemToArray(p->events, ev);
-	pthread_mutex_unlock(&p->lock);
-	if (was_empty)
-		(void)!write(p->note_wr, "e", 1);
+	note_queue_push(&p->events, ev);
 }
 
 cJSON *egress_proxy_take(struct egress_proxy *p)
 {
-	char drain[64];
-	pthread_mutex_lock(&p->lock);
-	cJSON *ev = cJSON_DetachItemFromArray(p->events, 0);
-	if (ev == NULL)            /* all taken: the pipe says so again only for a new one */
-		while (read(p->note_rd, drain, sizeof(drain)) > 0)
-			;
-	pthread_mutex_unlock(&p->lock);
-	return ev;
+	return note_queue_take(&p->events);
 }
 
 int egress_proxy_event_fd(const struct egress_proxy *p)
 {
-	return p->note_rd;
+	return p->events.rd;
 }
 
 void egress_proxy_turn(struct egress_proxy *p)
@@ -139,7 +125,6 @@ struct egress_proxy *egress_proxy_start(int listen_fd, const struct egress_rules
 					const struct egress_limits *lim, const char *id, struct ad_err *err)
 {
 	struct egress_proxy *p = calloc(1, sizeof(*p));
-	int pipefd[2] = { -1, -1 };
 	if (p == NULL) {
 		close(listen_fd);
 		ad_err_set(err, ENOMEM, "egress proxy");
@@ -149,20 +134,13 @@ struct egress_proxy *egress_proxy_start(int listen_fd, const struct egress_rules
 	p->lim = *lim;
 	snprintf(p->id, sizeof(p->id), "%s", id);
 	p->listen_fd = listen_fd;
-	p->note_rd = p->note_wr = p->stop_fd = -1;
 	pthread_mutex_init(&p->lock, NULL);
 	pthread_cond_init(&p->gone, NULL);
-	if ((p->events = cJSON_CreateArray()) == NULL) {
-		ad_err_set(err, ENOMEM, "egress proxy");
-		goto fail;
-	}
 	p->stop_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-	if (p->stop_fd < 0 || pipe2(pipefd, O_CLOEXEC | O_NONBLOCK) < 0) {
+	if (note_queue_init(&p->events, EVENTS_MAX, err) < 0 || p->stop_fd < 0) {
 		ad_err_sys(err, "egress proxy");
 		goto fail;
 	}
-	p->note_rd = pipefd[0];
-	p->note_wr = pipefd[1];
 	fcntl(listen_fd, F_SETFL, fcntl(listen_fd, F_GETFL) | O_NONBLOCK);
 	int rc = pthread_create(&p->acceptor, NULL, acceptor, p);
 	if (rc != 0) {
@@ -192,11 +170,7 @@ void egress_proxy_stop(struct egress_proxy *p)
 	close(p->listen_fd);
 	if (p->stop_fd >= 0)
 		close(p->stop_fd);
-	if (p->note_rd >= 0) {
-		close(p->note_rd);
-		close(p->note_wr);
-	}
-	cJSON_Delete(p->events);
+	note_queue_free(&p->events);
 	pthread_cond_destroy(&p->gone);
 	pthread_mutex_destroy(&p->lock);
 	free(p);

@@ -18,23 +18,11 @@ import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from cache_bench import post  # noqa: E402
 from chat_bench import ROOT, get_json, mock_and_agentd  # noqa: E402
 
 MODEL = "claude-sonnet-4-5"          # one the CLI knows
 CLI_DIR = os.path.join(ROOT, "tests", "runtime", "node_modules", "@anthropic-ai", "claude-code-linux-x64")
-
-
-def post(addr, path, obj, timeout=300):
-    c = http.client.HTTPConnection(*addr, timeout=timeout)
-    try:
-        c.request("POST", path, json.dumps(obj).encode(), {"Content-Type": "application/json"})
-        r = c.getresponse()
-        data = r.read()
-        if r.status not in (200, 201):
-            sys.exit(f"benchmark: POST {path}: {r.status} {data[:500]!r}")
-        return json.loads(data) if data else None
-    finally:
-        c.close()
 
 
 def one(mock_addr, addr, runtime):
