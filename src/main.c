@@ -25,6 +25,7 @@
 #include "sandbox/cgroup.h"
 #include "sandbox/policy.h"
 #include "sandbox/sandbox.h"
+#include "sandbox/workspace.h"
 #include "session/hub.h"
 #include "session/session.h"
 #include "supervisor/spawner.h"
@@ -158,6 +159,17 @@ static int prepare(struct app *app, const struct options *o, struct ad_err *err)
 		log_warn("sandbox self-check: sandboxes cannot start here: %s", app->probe.reason);
 	if (app->cfg.anthropic.api_key[0] == '\0')
 		log_warn("ANTHROPIC_API_KEY is not set: /api/chat answers 503 until it is");
+	/* where workspaces live, before the spawner takes its copy of the settings */
+	char sessions[4200];
+	snprintf(sessions, sizeof(sessions), "%s/sessions", app->cfg.state_dir);
+	if (workspace_probe(sessions, (enum workspace_store)app->cfg.sandbox.workspace_store, &app->workspaces, err) < 0)
+		return -1;
+	app->cfg.sandbox.workspace_store = app->workspaces.store;
+	if (app->workspaces.store == WORKSPACE_TMPFS && app->workspaces.note[0] != '\0')
+		log_warn("workspaces: %s", app->workspaces.note);
+	else
+		log_info("workspaces: %s under %s%s%s", config_workspace_stores[app->workspaces.store], sessions,
+			 app->workspaces.note[0] ? "; " : "", app->workspaces.note);
 	/* the spawner is forked now, while this process has one thread */
 	if (cgroup_host_detect(&app->cgroups, false, err) < 0)
 		return ad_err_prefix(err, "cgroup");

@@ -12,11 +12,13 @@
 #include "sandbox/cgroup_host.h"
 #include "sandbox/policy.h"
 #include "sandbox/probe.h"
+#include "sandbox/workspace.h"
 
 struct app {
 	struct config cfg;
 	struct sandbox_policy policy;
 	struct sandbox_probe probe;
+	struct workspace_host workspaces;   /* where /workspace lives (resolved at start-up) */
 	struct static_files *static_files;
 	struct cgroup_host cgroups;
 	struct spawner *spawner;      /* forks a supervisor per session */

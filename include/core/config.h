@@ -22,6 +22,11 @@ enum log_format { LOG_FORMAT_TEXT, LOG_FORMAT_JSON };
 enum cache_ttl { CACHE_TTL_OFF, CACHE_TTL_5M, CACHE_TTL_1H };
 extern const char *const config_cache_ttls[];   /* their names, NULL-terminated */
 
+/* sandbox.workspace_store: where /workspace lives (sandbox/workspace.h); auto: the best
+ * the host offers, found at start-up */
+enum workspace_store { WORKSPACE_AUTO, WORKSPACE_QUOTA, WORKSPACE_LOOP, WORKSPACE_TMPFS };
+extern const char *const config_workspace_stores[];
+
 struct config {
 	char *listen;              /* "HOST:PORT" or "[V6]:PORT" */
 	char *state_dir;
@@ -85,6 +90,7 @@ struct config {
 		int64_t cpus_milli;        /* thousandths of a CPU */
 		int64_t workspace_size;
 		int64_t workspace_files;
+		int workspace_store;       /* enum workspace_store; resolved at start-up */
 		int64_t tmp_size;
 		int64_t tmp_files;
 		int64_t command_timeout_s;

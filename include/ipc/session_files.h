@@ -16,6 +16,10 @@
 
 #include "core/err.h"
 
+/* The gateway's saved state of a hybrid session: while it is there, the workspace on
+ * disk (sandbox/workspace.h) outlives the session's sandbox. */
+#define SESSION_META_FILE "session.json"
+
 /* "sess_" and lowercase hex: the only names a session's folder can have. */
 bool session_id_ok(const char *id);
 /* <state_dir>/sessions/<id>, made if missing. */

@@ -37,6 +37,8 @@ struct sandbox_policy {
 	bool usr_overlay;
 	bool allow_no_cgroup;
 	uint32_t uid_base, uid_count;
+	uint32_t host_uid;            /* root in the sandbox as the host sees it (agentd as
+					 root); 0: one of uid_base's range, by sandbox */
 };
 
 int sandbox_policy_from_config(struct sandbox_policy *p, const struct config *cfg, struct ad_err *err);

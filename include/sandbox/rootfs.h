@@ -5,7 +5,9 @@
  *                              certificates, ld.so.cache and /etc/alternatives, read-only
  *   /proc                      a new one, for the sandbox's pid namespace
  *   /dev                       null zero full random urandom tty, pts, shm
- *   /tmp, /workspace           tmpfs with size= and nr_inodes= from the policy
+ *   /tmp                       a tmpfs with size= and nr_inodes= from the policy
+ *   /workspace                 the host's directory (sandbox/workspace.h), or a tmpfs
+ *                              like /tmp's
  *   binds                      the operator's, read-only unless marked rw
  *   /run/agentd/api.sock       with api_sock: a listening Unix socket, for the parent
  * The old root is detached: nothing else of the host is reachable. */
@@ -17,11 +19,19 @@
 #include "core/err.h"
 #include "sandbox/policy.h"
 
-/* usr_tree: with the policy's usr_overlay, the idmapped /usr tree the parent made
- * (handoff_usr_tree), taken as the overlay's lower layer and closed; else -1.
+/* The detached trees the parent made, each taken and closed, or -1:
+ *   usr        with the policy's usr_overlay, the idmapped /usr (handoff_usr_tree),
+ *              the overlay's lower layer
+ *   workspace  the host's workspace directory (handoff_workspace_tree), put at
+ *              /workspace instead of a tmpfs */
+struct rootfs_trees {
+	int usr, workspace;
+};
+/*
  * api_sock: NULL, or where the socket listening at SANDBOX_API_SOCKET goes (bound
  * before the root turns read-only, so nothing inside can replace it). */
-int sandbox_rootfs_build(const struct sandbox_policy *p, int usr_tree, int *api_sock, struct ad_err *err);
+int sandbox_rootfs_build(const struct sandbox_policy *p, const struct rootfs_trees *trees, int *api_sock,
+			 struct ad_err *err);
 
 /* Shared by the rootfs files: bind src on dst (created as a file or directory like
  * src), recursively, nosuid; read-only unless ROOTFS_RW, nodev unless ROOTFS_DEV. */

@@ -4,6 +4,7 @@
 #ifndef AGENTD_SANDBOX_USERNS_H
 #define AGENTD_SANDBOX_USERNS_H
 
+#include <stdint.h>
 #include <sys/types.h>
 
 #include "core/err.h"
@@ -16,6 +17,9 @@ struct sandbox_ids {
 
 /* Pick the host ids for a sandbox; serial spreads sandboxes over the range. */
 void sandbox_ids_choose(struct sandbox_ids *ids, const struct sandbox_policy *p, unsigned long serial);
+/* The host id of uid_base's range that name (a session's id) is given when it first
+ * needs one that lasts: its workspace's owner, for every sandbox it has. */
+uint32_t sandbox_ids_for_name(const struct sandbox_policy *p, const char *name);
 /* Parent: write the child's uid_map, setgroups ("deny") and gid_map. */
 int sandbox_ids_write_maps(pid_t child, const struct sandbox_ids *ids, struct ad_err *err);
 /* Child: become root of the new namespace (the maps are written by then). */

@@ -7,6 +7,11 @@
  *                        supervisor writes them)
  *     title              the name its owner gave it (UTF-8 text, replaced atomically
  *                        when it is given or changed; not tied to any save)
+ *     workspace/         with workspaces on disk (sandbox/workspace.h), the workspace
+ *                        itself, kept in place across suspends: every session has
+ *                        this folder then, and only a hybrid's saved session.json
+ *                        keeps it beyond its sandbox; its snapshots are not made
+ *     workspace.img      the loop store's image of it
  *
  * Both are written after every completed turn, before the client gets the answer, and
  * at a suspend: the snapshot first, then session.json naming it; only then are older
@@ -21,6 +26,7 @@
 
 #include <cjson/cJSON.h>
 
+#include "core/config.h"
 #include "core/err.h"
 
 #define PERSIST_META_MAX (64u << 20)
@@ -28,8 +34,10 @@
 int persist_save_meta(const char *state_dir, const char *id, const cJSON *meta, struct ad_err *err);
 /* The metas of every saved session (NULL-free array; each entry with "id"); what
  * cannot be read is logged and skipped. */
-cJSON *persist_load_all(const char *state_dir);
-void persist_remove(const char *state_dir, const char *id);
+cJSON *persist_load_all(const struct config *cfg);
+/* The session's folder and everything in it go, its workspace on disk included
+ * (sandbox/workspace.h): removed at once, or once a sandbox still using it ends. */
+void persist_remove(const struct config *cfg, const char *id);
 /* The session's title ("" removes it). */
 int persist_save_title(const char *state_dir, const char *id, const char *title, struct ad_err *err);
 /* The snapshots older than generation keep go (session.json names keep now). */

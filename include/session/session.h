@@ -66,6 +66,8 @@ void sessions_free(struct sessions *reg);
 unsigned sessions_count(struct sessions *reg, const char *owner);
 /* The warm pool: {"size", "ready", "building", "hits", "misses"}. */
 cJSON *sessions_pool_json(struct sessions *reg);
+/* What every session's workspace holds now, added up (session_disk.c). */
+void sessions_disk_usage(struct sessions *reg, uint64_t *bytes, uint64_t *files);
 /* Build what the pool lacks: at start-up, and after a request took a sandbox from it,
  * once that request's own work is on its way (the build competes for the CPU). */
 void sessions_pool_fill(struct sessions *reg);

@@ -14,6 +14,12 @@ enum MHD_Result api_health(struct http_req *req)
 	cJSON_AddStringToObject(root, "version", AGENTD_VERSION);
 	cJSON_AddNumberToObject(root, "uptime_s", (double)((now - app->start_ns) / 1000000000u));
 	cJSON_AddItemToObject(root, "sandbox", sandbox_probe_json(&app->probe));
+	cJSON *ws = workspace_host_json(&app->workspaces);
+	uint64_t bytes = 0, files = 0;
+	sessions_disk_usage(app->sessions, &bytes, &files);
+	cJSON_AddNumberToObject(ws, "disk_bytes", (double)bytes);
+	cJSON_AddNumberToObject(ws, "disk_files", (double)files);
+	cJSON_AddItemToObject(root, "workspaces", ws);
 	cJSON *sessions = cJSON_AddObjectToObject(root, "sessions");
 	cJSON_AddNumberToObject(sessions, "alive", sessions_count(app->sessions, NULL));
 	cJSON_AddItemToObject(sessions, "pool", sessions_pool_json(app->sessions));

@@ -115,6 +115,10 @@ static const char *const session_patterns[] = { "ephemeral", "long-running", "hy
 static const char *const log_levels[] = { "debug", "info", "warn", "error", NULL };
 static const char *const log_formats[] = { "text", "json", NULL };
 const char *const config_cache_ttls[] = { [CACHE_TTL_OFF] = "off", [CACHE_TTL_5M] = "5m", [CACHE_TTL_1H] = "1h", NULL };
+const char *const config_workspace_stores[] = {
+	[WORKSPACE_AUTO] = "auto", [WORKSPACE_QUOTA] = "quota", [WORKSPACE_LOOP] = "loop",
+	[WORKSPACE_TMPFS] = "tmpfs", NULL,
+};
 
 #define OFF(f) offsetof(struct config, f)
 #define KiB (1024LL)
@@ -270,12 +274,15 @@ const struct setting config_settings[] = {
 	{ "sandbox.cpus", SETTING_MILLI, OFF(sandbox.cpus_milli), "AGENTD_SANDBOX_CPUS", "1",
 	  10, 1024000, NULL, NULL, 0,
 	  "CPU time of one sandbox, in CPUs (0.5: half of one CPU; 2: two CPUs)." },
-	{ "sandbox.workspace_size", SETTING_SIZE, OFF(sandbox.workspace_size), "AGENTD_SANDBOX_WORKSPACE_SIZE", "1G",
+	{ "sandbox.workspace_size", SETTING_SIZE, OFF(sandbox.workspace_size), "AGENTD_SANDBOX_WORKSPACE_SIZE", "5G",
 	  1 * MiB, 1024 * GiB, NULL, NULL, 0,
-	  "Size of /workspace (memory-backed, counted in memory_max); writing past it fails with ENOSPC." },
+	  "Size of /workspace, on the host's disk under state_dir/sessions/; writing past it fails with ENOSPC, never the OOM killer." },
 	{ "sandbox.workspace_files", SETTING_INT, OFF(sandbox.workspace_files), "AGENTD_SANDBOX_WORKSPACE_FILES", "100000",
 	  16, 100000000, NULL, NULL, 0,
-	  "Files and directories /workspace may hold." },
+	  "Files and directories /workspace may hold; one more fails with ENOSPC (or EDQUOT)." },
+	{ "sandbox.workspace_store", SETTING_ENUM, OFF(sandbox.workspace_store), "AGENTD_SANDBOX_WORKSPACE_STORE", "auto", 0, 0,
+	  config_workspace_stores, NULL, 0,
+	  "How the workspace's limits are kept: quota (project quotas on the state directory's XFS or ext4), loop (an ext4 image per workspace, as root), tmpfs (in memory, the sandbox's memory limit raised by workspace_size); auto: the first of these the host offers (/api/health says which)." },
 	{ "sandbox.tmp_size", SETTING_SIZE, OFF(sandbox.tmp_size), "AGENTD_SANDBOX_TMP_SIZE", "256M",
 	  1 * MiB, 1024 * GiB, NULL, NULL, 0,
 	  "Size of /tmp in the sandbox (memory-backed, counted in memory_max)." },

@@ -33,6 +33,7 @@ struct child_ctx {
 	const struct sandbox_spec *spec;
 	bool have_cgroup;
 	int usr_tree;                /* the idmapped /usr for the overlay, or -1 */
+	int ws_tree;                 /* the workspace's tree (spec->workspace), or -1 */
 	int sync_fd;                 /* to the parent: the listeners go back on it */
 	int api_unix;                /* the API's socket, made with the root file system */
 };
@@ -109,7 +110,8 @@ static int step_cgroupns(struct child_ctx *c, struct ad_err *err)
 
 static int step_rootfs(struct child_ctx *c, struct ad_err *err)
 {
-	return sandbox_rootfs_build(c->spec->policy, c->usr_tree, c->spec->api_socket ? &c->api_unix : NULL, err);
+	struct rootfs_trees t = { .usr = c->usr_tree, .workspace = c->ws_tree };
+	return sandbox_rootfs_build(c->spec->policy, &t, c->spec->api_socket ? &c->api_unix : NULL, err);
 }
 
 static int listen_tcp(uint16_t port, int *out, struct ad_err *err)
@@ -202,13 +204,19 @@ _Noreturn void sandbox_child_main(const struct child_args *a)
 	for (unsigned i = 0; i < a->njoin; i++)
 		close(a->join_fds[i]);
 	/* The parent writes our id maps first; EOF means it gave up. */
-	int usr_tree;
+	int trees[2], usr_tree = -1, ws_tree = -1;
 	char go;
-	unsigned got;
-	if (handoff_recv(a->sync_fd, &go, &usr_tree, 1, &got, &e) < 0)
+	unsigned got, k = 0;
+	if (handoff_recv(a->sync_fd, &go, trees, 2, &got, &e) < 0)
 		_exit(125);
-	if (got == 0)
-		usr_tree = -1;
+	if ((go & HANDOFF_USR) && k < got)
+		usr_tree = trees[k++];
+	if ((go & HANDOFF_WORKSPACE) && k < got)
+		ws_tree = trees[k++];
+	if (k != got || (spec->workspace != NULL && ws_tree < 0)) {
+		ad_err_set(&e, 0, "the parent's trees did not come");
+		fail("rootfs", &e, 125);
+	}
 	if (sandbox_ids_become_root(&e) < 0)
 		fail("user namespace", &e, 125);
 	/* Die with the parent. Set after the uid change, which clears it; the parent
@@ -218,14 +226,14 @@ _Noreturn void sandbox_child_main(const struct child_args *a)
 		_exit(125);
 	int exe_fd = a->exe_fd, pass_fd = spec->pass_fd, sync_fd = a->sync_fd;
 	/* pass_fd first: it lands on 4; the rest close at the exec */
-	int *keep[] = { &pass_fd, &usr_tree, &exe_fd, &sync_fd };
+	int *keep[] = { &pass_fd, &usr_tree, &ws_tree, &exe_fd, &sync_fd };
 	if (sandbox_reset_signals(&e) < 0 || fds(spec, a->report_fd, keep, ARRAY_SIZE(keep), &e) < 0)
 		fail("process", &e, 125);
 	if (pass_fd >= 0 && (pass_fd != SANDBOX_PASS_FD || fcntl(pass_fd, F_SETFD, 0) < 0)) {
 		ad_err_sys(&e, "pass descriptor %d", pass_fd);
 		fail("process", &e, 125);
 	}
-	struct child_ctx ctx = { .spec = spec, .have_cgroup = a->have_cgroup, .usr_tree = usr_tree,
+	struct child_ctx ctx = { .spec = spec, .have_cgroup = a->have_cgroup, .usr_tree = usr_tree, .ws_tree = ws_tree,
 				 .sync_fd = sync_fd, .api_unix = -1 };
 	for (size_t i = 0; i < ARRAY_SIZE(steps); i++)
 		if (steps[i].fn(&ctx, &e) < 0)

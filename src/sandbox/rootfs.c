@@ -156,8 +156,22 @@ static int api_socket(int *out, struct ad_err *err)
 	return 0;
 }
 
-int sandbox_rootfs_build(const struct sandbox_policy *p, int usr_tree, int *api_sock, struct ad_err *err)
+/* The workspace's tree from the host, or a tmpfs of the policy's size. */
+static int workspace(const struct sandbox_policy *p, int tree, struct ad_err *err)
 {
+	if (tree < 0)
+		return mount_tmpfs(STAGE "/workspace", 0755, p->workspace_size, p->workspace_files, err);
+	if (fs_mkdir_p(STAGE "/workspace", 0755, err) < 0)
+		return -1;
+	if (move_mount(tree, "", AT_FDCWD, STAGE "/workspace", MOVE_MOUNT_F_EMPTY_PATH) < 0)
+		return ad_err_sys(err, "attach the workspace");
+	return 0;
+}
+
+int sandbox_rootfs_build(const struct sandbox_policy *p, const struct rootfs_trees *trees, int *api_sock,
+			 struct ad_err *err)
+{
+	int usr_tree = trees->usr;
 	int src_fd[SANDBOX_MAX_BINDS];
 	char path[SANDBOX_BIND_PATH_MAX + 32], src[64];
 	int rc = -1;
@@ -187,7 +201,7 @@ int sandbox_rootfs_build(const struct sandbox_policy *p, int usr_tree, int *api_
 	}
 	if (rootfs_dev(STAGE, p, err) < 0 ||
 	    mount_tmpfs(STAGE "/tmp", 01777, p->tmp_size, p->tmp_files, err) < 0 ||
-	    mount_tmpfs(STAGE "/workspace", 0755, p->workspace_size, p->workspace_files, err) < 0)
+	    workspace(p, trees->workspace, err) < 0)
 		goto out;
 	for (unsigned i = 0; i < p->nbinds; i++) {
 		snprintf(path, sizeof(path), STAGE "%s", p->binds[i].dst);
@@ -205,5 +219,7 @@ out:
 		close(src_fd[--opened]);
 	if (usr_tree >= 0)
 		close(usr_tree);
+	if (trees->workspace >= 0)
+		close(trees->workspace);
 	return rc;
 }

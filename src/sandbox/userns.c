@@ -11,13 +11,24 @@
 
 void sandbox_ids_choose(struct sandbox_ids *ids, const struct sandbox_policy *p, unsigned long serial)
 {
-	if (geteuid() == 0) {
+	if (geteuid() == 0 && p->host_uid != 0) {
+		ids->host_uid = p->host_uid;
+		ids->host_gid = p->host_uid;
+	} else if (geteuid() == 0) {
 		ids->host_uid = (uid_t)(p->uid_base + serial % p->uid_count);
 		ids->host_gid = (gid_t)ids->host_uid;
 	} else {
 		ids->host_uid = geteuid();
 		ids->host_gid = getegid();
 	}
+}
+
+uint32_t sandbox_ids_for_name(const struct sandbox_policy *p, const char *name)
+{
+	uint32_t h = 2166136261u;                 /* FNV-1a */
+	for (const unsigned char *c = (const unsigned char *)name; *c; c++)
+		h = (h ^ *c) * 16777619u;
+	return p->uid_base + h % (p->uid_count ? p->uid_count : 1);
 }
 
 static int write_proc(pid_t pid, const char *file, const char *text, struct ad_err *err)

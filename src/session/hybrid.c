@@ -3,7 +3,12 @@
  * suspended (asked for, when idle, or as agentd stops): the workspace saved as it is
  * at that moment, then session.json, and only then the sandbox goes; a save that
  * fails leaves the session as it was and says why. Resumed by the next turn
- * (hybrid_resume.c). */
+ * (hybrid_resume.c).
+ *
+ * With workspaces on disk (sandbox/workspace.h) nothing of the workspace is copied: it
+ * stays where it is, a suspend puts its files on stable storage (syncfs) before
+ * session.json, and the next sandbox is built on it. Snapshots are made only for
+ * workspaces in memory (the tmpfs store). */
 #include "session_int.h"
 
 #include <errno.h>
@@ -18,6 +23,7 @@
 #include "ipc/frame.h"
 #include "session/hub.h"
 #include "session/persist.h"
+#include "sandbox/workspace.h"
 
 static const char *state_dir(const struct session *s)
 {
@@ -185,7 +191,10 @@ static void save_write(void *ctx)
 	struct save_job *j = ctx;
 	struct session *s = j->s;
 	struct ad_err e;
-	bool failed = persist_save_meta(state_dir(s), s->id, j->meta, &e) < 0;
+	char dir[4200];
+	session_workspace_dir(s, dir, sizeof(dir));
+	bool failed = j->kind == SAVE_SUSPEND && session_workspace_on_disk(s) && workspace_sync(dir, &e) < 0;
+	failed = failed || persist_save_meta(state_dir(s), s->id, j->meta, &e) < 0;
 	if (failed)
 		log_error("session %s: saving session.json: %s", s->id, e.msg);
 	pthread_mutex_lock(&s->lock);
@@ -195,7 +204,7 @@ static void save_write(void *ctx)
 		s->saved_gen = j->gen;
 	pthread_mutex_unlock(&s->lock);
 	if (gone)
-		persist_remove(state_dir(s), s->id);
+		persist_remove(registry_config(s->reg), s->id);
 	else if (!failed)       /* session.json names j->gen: the older ones are not needed */
 		persist_prune(state_dir(s), s->id, j->gen);
 	save_finished(s, j->kind, failed ? e.msg : NULL);
@@ -230,9 +239,26 @@ static void suspend_saved(void *ctx, bool ok, const char *error)
 	snapshot_done(ctx, SAVE_SUSPEND, ok, error);
 }
 
-/* Under the lock: the supervisor saves the workspace as it is now, then done(s, ...). */
-static int send_save(struct session *s, void (*done)(void *ctx, bool ok, const char *error), struct ad_err *err)
+/* Under the lock: the supervisor saves the workspace as it is now, then done(s, ...).
+ * A workspace on disk stays as it is: the save is session.json's alone. */
+static int send_save(struct session *s, enum save_kind kind, void (*done)(void *ctx, bool ok, const char *error),
+		     struct ad_err *err)
 {
+	if (session_workspace_on_disk(s)) {
+		++s->save_gen;
+		struct save_job *j = save_job(s, kind);
+		if (j == NULL)
+			return ad_err_set(err, ENOMEM, "save");
+		if (workq_push(s->reg->saver, save_write, j) < 0) {
+			/* the saver has stopped (shutdown): the state is not saved */
+			s->saves_pending--;
+			cJSON_Delete(j->meta);
+			free(j);
+			session_unref(s);
+			return ad_err_set(err, ESHUTDOWN, "agentd is stopping");
+		}
+		return 0;
+	}
 	struct op_run *w = op_run_new(false);
 	if (w == NULL)
 		return ad_err_set(err, ENOMEM, "save");
@@ -255,7 +281,7 @@ bool hybrid_hold_done(struct session *s, unsigned id, const cJSON *ev)
 	struct ad_err e;
 	if (s->pattern != PATTERN_HYBRID || s->link == NULL)
 		return false;
-	if (send_save(s, turn_saved, &e) < 0) {
+	if (send_save(s, SAVE_TURN, turn_saved, &e) < 0) {
 		log_error("session %s: cannot save the turn: %s", s->id, e.msg);
 		return false;
 	}
@@ -283,7 +309,7 @@ int session_suspend(struct session *s, struct op_run *reply, struct ad_err *err)
 		   (s->state != SESSION_IDLE && s->state != SESSION_READY)) {
 		rc = ad_err_code(err, EBUSY, "session %s is %s; it can be suspended when idle", s->id,
 				session_state_shown(s));
-	} else if ((rc = send_save(s, suspend_saved, err)) == 0) {
+	} else if ((rc = send_save(s, SAVE_SUSPEND, suspend_saved, err)) == 0) {
 		session_enter(s, SESSION_SAVING, "suspending: its workspace is being saved");
 		if (reply != NULL)
 			op_run_ref(reply);

@@ -1,5 +1,6 @@
 /* Bringing a hybrid session back (include/session/persist.h): the next turn resumes a
- * suspended session in a new sandbox, the saved workspace unpacked into it, the
+ * suspended session in a new sandbox, built on its workspace on disk or with the saved
+ * snapshot unpacked into it (the tmpfs store), the
  * conversation given back to the agent as the turn's history; also after a restart of
  * agentd. And as agentd stops cleanly, every hybrid session that is up suspends, so
  * that what its workspace holds then is what comes back. */
@@ -92,7 +93,14 @@ int hybrid_resume(struct session *s, cJSON *turn, struct chat_run *run, struct a
 	int rc = w ? session_spawn_locked(s->reg, s, NULL, err) : ad_err_set(err, ENOMEM, "resume");
 	if (w == NULL)
 		pthread_mutex_lock(&s->lock);
-	if (rc == 0) {
+	if (rc == 0 && session_workspace_on_disk(s)) {
+		/* the workspace is where the last sandbox left it: the turn goes at once */
+		if ((rc = hub_link_send(s->link, FRAME_TURN, s->pending_turn, err)) == 0) {
+			cJSON_Delete(s->pending_turn);
+			s->pending_turn = NULL;
+			session_enter(s, SESSION_RUNNING, "resumed");
+		}
+	} else if (rc == 0) {
 		session_ref(s);          /* the restore's, given back in restore_done */
 		op_run_set_sink(w, hybrid_ignore_piece, restore_done, s);
 		if ((rc = send_restore(s, w, err)) < 0)

@@ -18,8 +18,9 @@
 #include "core/statefile.h"
 #include "core/utf8.h"
 #include "ipc/session_files.h"
+#include "sandbox/workspace.h"
 
-#define META "session.json"
+#define META SESSION_META_FILE
 #define TITLE "title"
 #define TITLE_MAX 4096                        /* bytes: 200 characters of up to 4 */
 
@@ -69,8 +70,9 @@ static void load_title(const char *dir, cJSON *meta)
 	cJSON_AddStringToObject(meta, "title", text);
 }
 
-cJSON *persist_load_all(const char *state_dir)
+cJSON *persist_load_all(const struct config *cfg)
 {
+	const char *state_dir = cfg->state_dir;
 	char dir[4096];
 	cJSON *all = cJSON_CreateArray();
 	snprintf(dir, sizeof(dir), "%s/sessions", state_dir);
@@ -94,7 +96,7 @@ cJSON *persist_load_all(const char *state_dir)
 		if (statefile_read(path, PERSIST_META_MAX, &text, &len, &e) < 0 && e.errnum == ENOENT) {
 			/* no session.json: a first save cut short, or one that outlived its session */
 			log_info("state: %s/%s holds no session.json; removed", dir, de->d_name);
-			persist_remove(state_dir, de->d_name);
+			persist_remove(cfg, de->d_name);
 			continue;
 		}
 		if (text == NULL || json_parse_strict(text, len, &meta, &e) < 0) {
@@ -126,14 +128,22 @@ void persist_prune(const char *state_dir, const char *id, uint64_t keep)
 	snapshot_remove_older(dir, keep);
 }
 
-void persist_remove(const char *state_dir, const char *id)
+void persist_remove(const struct config *cfg, const char *id)
 {
 	char dir[4096], path[4200];
+	struct ad_err e;
 	if (!session_id_ok(id))
 		return;
-	snprintf(dir, sizeof(dir), "%s/sessions/%s", state_dir, id);
-	snapshot_remove_older(dir, UINT64_MAX);
+	snprintf(dir, sizeof(dir), "%s/sessions/%s", cfg->state_dir, id);
+	/* session.json first: a supervisor that ends now removes the workspace itself */
 	snprintf(path, sizeof(path), "%s/" META, dir);
 	unlink(path);
-	rmdir(dir);
+	snapshot_remove_older(dir, UINT64_MAX);
+	snprintf(path, sizeof(path), "%s/" TITLE, dir);
+	unlink(path);
+	struct workspace_host h = { .store = (enum workspace_store)cfg->sandbox.workspace_store };
+	if (workspace_remove(&h, dir, &e) < 0)
+		log_warn("session %s: removing its workspace: %s", id, e.msg);
+	if (rmdir(dir) < 0 && errno != ENOENT)
+		log_warn("session %s: %s stays: %s", id, dir, strerror(errno));
 }

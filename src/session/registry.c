@@ -377,7 +377,7 @@ static void restore_one(struct sessions *reg, const cJSON *m)
 
 void sessions_restore(struct sessions *reg)
 {
-	cJSON *all = persist_load_all(reg->cfg->state_dir);
+	cJSON *all = persist_load_all(reg->cfg);
 	const cJSON *m;
 	cJSON_ArrayForEach(m, all)
 		restore_one(reg, m);

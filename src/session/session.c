@@ -243,7 +243,7 @@ void session_destroy(struct session *s, const char *why)
 		hybrid_reply_suspended(suspended);
 	registry_remove(s->reg, s, why);
 	if (drop)
-		persist_remove(registry_config(s->reg)->state_dir, s->id);
+		persist_remove(registry_config(s->reg), s->id);
 }
 
 cJSON *session_json(struct session *s, bool detail)
@@ -267,9 +267,15 @@ cJSON *session_json(struct session *s, bool detail)
 		cJSON_AddItemToObject(j, "network", cJSON_Duplicate(s->network, true));
 	if (detail && s->mcp != NULL)
 		cJSON_AddItemToObject(j, "mcp", cJSON_Duplicate(s->mcp, true));
-	if (detail)
-		cJSON_AddItemToObject(j, "resources", s->cgroup && s->link ? sandbox_cgroup_stats(s->cgroup)
-									   : cJSON_CreateNull());
+	if (detail) {
+		cJSON *r = s->cgroup && s->link ? sandbox_cgroup_stats(s->cgroup) : cJSON_CreateObject();
+		session_disk_json(s, r);
+		if (r->child == NULL) {
+			cJSON_Delete(r);
+			r = cJSON_CreateNull();
+		}
+		cJSON_AddItemToObject(j, "resources", r);
+	}
 	pthread_mutex_unlock(&s->lock);
 	return j;
 }

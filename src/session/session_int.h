@@ -128,6 +128,13 @@ struct session {
 	struct session *hash_next;         /* registry.c */
 };
 
+/* session_disk.c: whether workspaces are on disk here (hybrid sessions then keep them
+ * in place instead of saving snapshots); the session's folder; under s->lock, its
+ * workspace's disk_bytes and disk_files into resources, when they can be told. */
+bool session_workspace_on_disk(const struct session *s);
+void session_workspace_dir(const struct session *s, char *out, size_t size);
+void session_disk_json(struct session *s, cJSON *resources);
+
 /* session_state.c. Under s->lock: the state changes to to (why: for the log, or NULL),
  * if the table allows it; false (logged as an error, the state kept) if it does not. */
 bool session_enter(struct session *s, enum session_state to, const char *why);

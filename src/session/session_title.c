@@ -29,7 +29,7 @@ static void title_write(void *ctx)
 	bool gone = --s->saves_pending == 0 && s->drop_saved;
 	pthread_mutex_unlock(&s->lock);
 	if (gone)
-		persist_remove(state_dir, s->id);
+		persist_remove(registry_config(s->reg), s->id);
 	free(j->title);
 	free(j);
 	session_unref(s);

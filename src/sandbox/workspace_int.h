@@ -1,0 +1,27 @@
+/* Inside the workspace store (include/sandbox/workspace.h): what its files share. */
+#ifndef AGENTD_SANDBOX_WORKSPACE_INT_H
+#define AGENTD_SANDBOX_WORKSPACE_INT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "core/err.h"
+
+int workspace_lock(const char *dir, struct ad_err *err);            /* a descriptor to close */
+bool workspace_mounted(const char *path);
+int workspace_loop_probe(char *note, size_t size);
+int workspace_loop_open(const char *dir, bool create, uint64_t size, uint64_t files, uid_t new_owner,
+			struct ad_err *err);
+int workspace_loop_remove(const char *dir, struct ad_err *err);
+int workspace_quota_probe(const char *base, char *note, size_t size);
+int workspace_quota_open(const char *dir, bool create, uint64_t size, uint64_t files, uid_t new_owner,
+			 struct ad_err *err);
+int workspace_quota_usage(const char *dir, uint64_t *bytes, uint64_t *files);
+int workspace_quota_release(const char *dir);
+/* The tree at dir/name removed without following a link: rm -rf, beneath dir. */
+int workspace_remove_tree(int dirfd, const char *name, struct ad_err *err);
+
+
+#endif

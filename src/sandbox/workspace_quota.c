@@ -1,0 +1,136 @@
+/* The quota store (include/sandbox/workspace.h): dir/workspace is a plain directory on
+ * the state directory's file system, in a project of its own (FS_IOC_FSSETXATTR, with
+ * PROJINHERIT so that everything made in it joins), whose project quota holds its bytes
+ * and inodes. XFS and ext4 keep such a quota against root as well; the project id can
+ * be changed only from the host's user namespace, so the sandbox cannot leave it. The
+ * project id is the directory's inode number, unique on its file system while it
+ * exists. Needs Linux 5.14 (quotactl_fd). Called with dir locked (workspace.c). */
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/fs.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/quota.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "core/cleanup.h"
+#include "sandbox/workspace.h"
+#include "workspace_int.h"
+
+#ifndef SYS_quotactl_fd
+#define SYS_quotactl_fd 443
+#endif
+
+static int quotactl_fd(int fd, int cmd, unsigned id, void *addr)
+{
+	return (int)syscall(SYS_quotactl_fd, fd, cmd, id, addr);
+}
+
+int workspace_quota_probe(const char *base, char *note, size_t size)
+{
+	if (geteuid() != 0)
+		return snprintf(note, size, "agentd does not run as root"), -1;
+	_cleanup_close_ int fd = open(base, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	struct if_dqinfo info;
+	struct fsxattr fx;
+	if (fd < 0)
+		return snprintf(note, size, "%s: %s", base, strerror(errno)), -1;
+	if (ioctl(fd, FS_IOC_FSGETXATTR, &fx) < 0)
+		return snprintf(note, size, "%s has no project ids: %s", base, strerror(errno)), -1;
+	if (quotactl_fd(fd, QCMD(Q_GETINFO, PRJQUOTA), 0, &info) < 0)
+		return snprintf(note, size, "%s's file system has no project quotas on (%s)", base,
+				errno == ESRCH ? "mounted without prjquota" : strerror(errno)), -1;
+	return 0;
+}
+
+static int project_of(int fd, unsigned *id)
+{
+	struct fsxattr fx;
+	if (ioctl(fd, FS_IOC_FSGETXATTR, &fx) < 0)
+		return -1;
+	*id = fx.fsx_projid;
+	return 0;
+}
+
+/* limits of 0 are none: the project's quota is released */
+static int set_limits(int fd, unsigned id, uint64_t size, uint64_t files)
+{
+	struct if_dqblk q = {
+		.dqb_bhardlimit = (size + 1023) / 1024, .dqb_bsoftlimit = (size + 1023) / 1024,
+		.dqb_ihardlimit = files, .dqb_isoftlimit = files, .dqb_valid = QIF_LIMITS,
+	};
+	return quotactl_fd(fd, QCMD(Q_SETQUOTA, PRJQUOTA), id, &q);
+}
+
+/* dir/workspace.new in a project of its own with the limits, owned by owner, then
+ * renamed into place: a workspace is never seen without its limit. The top directory
+ * is one of its files. */
+static int make_dir(const char *dir, uint64_t size, uint64_t files, uid_t owner, struct ad_err *err)
+{
+	char fresh[4200], target[4200];
+	snprintf(fresh, sizeof(fresh), "%s/" WORKSPACE_DIR ".new", dir);
+	snprintf(target, sizeof(target), "%s/" WORKSPACE_DIR, dir);
+	_cleanup_close_ int top = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
+	if (top < 0)
+		return ad_err_sys(err, "open %s", dir);
+	workspace_remove_tree(top, WORKSPACE_DIR ".new", err);   /* a try cut short */
+	if (mkdir(fresh, 0755) < 0)
+		return ad_err_sys(err, "mkdir %s", fresh);
+	_cleanup_close_ int fd = open(fresh, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
+	struct stat st;
+	struct fsxattr fx;
+	if (fd < 0 || fstat(fd, &st) < 0 || ioctl(fd, FS_IOC_FSGETXATTR, &fx) < 0)
+		return ad_err_sys(err, "%s", fresh);
+	if (st.st_ino > UINT32_MAX - 1)
+		return ad_err_set(err, EOVERFLOW, "%s: inode number %llu is no project id", fresh,
+				  (unsigned long long)st.st_ino);
+	fx.fsx_projid = (uint32_t)st.st_ino;
+	fx.fsx_xflags |= FS_XFLAG_PROJINHERIT;
+	if (ioctl(fd, FS_IOC_FSSETXATTR, &fx) < 0)
+		return ad_err_sys(err, "put %s in project %u", fresh, fx.fsx_projid);
+	if (set_limits(fd, fx.fsx_projid, size, files) < 0)
+		return ad_err_sys(err, "set the quota of project %u", fx.fsx_projid);
+	if (fchown(fd, owner, owner) < 0 || rename(fresh, target) < 0)
+		return ad_err_sys(err, "%s", fresh);
+	return 0;
+}
+
+int workspace_quota_open(const char *dir, bool create, uint64_t size, uint64_t files, uid_t new_owner,
+			 struct ad_err *err)
+{
+	char target[4200];
+	snprintf(target, sizeof(target), "%s/" WORKSPACE_DIR, dir);
+	if (access(target, F_OK) == 0)
+		return 0;
+	if (!create)
+		return ad_err_code(err, ENOENT, "there is no workspace in %s", dir);
+	return make_dir(dir, size, files, new_owner, err);
+}
+
+int workspace_quota_usage(const char *dir, uint64_t *bytes, uint64_t *files)
+{
+	char target[4200];
+	unsigned id;
+	struct if_dqblk q;
+	snprintf(target, sizeof(target), "%s/" WORKSPACE_DIR, dir);
+	_cleanup_close_ int fd = open(target, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
+	if (fd < 0 || project_of(fd, &id) < 0 || quotactl_fd(fd, QCMD(Q_GETQUOTA, PRJQUOTA), id, &q) < 0)
+		return -1;
+	*bytes = q.dqb_curspace;
+	*files = q.dqb_curinodes > 0 ? q.dqb_curinodes - 1 : 0;     /* not the top itself */
+	return 0;
+}
+
+int workspace_quota_release(const char *dir)
+{
+	char target[4200];
+	unsigned id;
+	snprintf(target, sizeof(target), "%s/" WORKSPACE_DIR, dir);
+	_cleanup_close_ int fd = open(target, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
+	if (fd < 0 || project_of(fd, &id) < 0 || id == 0)
+		return -1;
+	return set_limits(fd, id, 0, 0);
+}

@@ -1,0 +1,59 @@
+/* The session's workspace on the host's disk (sandbox/workspace.h), as its supervisor
+ * sees it: made (or found, for a hybrid session that resumes) before the sandbox is
+ * built, so that the sandbox's root is its owner; and, when the supervisor ends, gone
+ * unless a hybrid session's saved state names it. The gateway removes it otherwise
+ * (a suspended session deleted, or what a killed agentd left: at its next start). */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "core/log.h"
+#include "ipc/session_files.h"
+#include "sandbox/userns.h"
+#include "sandbox/workspace.h"
+#include "supervisor_int.h"
+
+static struct workspace_host host_of(const struct supervisor *s)
+{
+	return (struct workspace_host){ .store = s->env->cfg->sandbox.workspace_store };
+}
+
+bool sup_workspace_on_disk(const struct supervisor *s)
+{
+	return s->env->cfg->sandbox.workspace_store != WORKSPACE_TMPFS;
+}
+
+int sup_workspace_open(struct supervisor *s, struct sandbox_policy *p, struct ad_err *err)
+{
+	char dir[4096];
+	uid_t owner;
+	struct workspace_host h = host_of(s);
+	if (session_dir(s->env->cfg->state_dir, s->id, dir, sizeof(dir), err) < 0)
+		return -1;
+	if (workspace_open(&h, dir, true, p->workspace_size, p->workspace_files, sandbox_ids_for_name(p, s->id),
+			   &owner, err) < 0)
+		return ad_err_prefix(err, "workspace");
+	if (geteuid() == 0 && owner == 0)
+		return ad_err_set(err, EPERM, "workspace: %s/" WORKSPACE_DIR " belongs to root", dir);
+	p->host_uid = owner;
+	snprintf(s->ws_path, sizeof(s->ws_path), "%s/" WORKSPACE_DIR, dir);
+	return 0;
+}
+
+void sup_workspace_end(struct supervisor *s)
+{
+	char dir[4096], meta[4200];
+	struct ad_err e;
+	if (s->ws_path[0] == '\0')
+		return;
+	snprintf(dir, sizeof(dir), "%s/sessions/%s", s->env->cfg->state_dir, s->id);
+	snprintf(meta, sizeof(meta), "%s/" SESSION_META_FILE, dir);
+	if (access(meta, F_OK) == 0)
+		return;          /* a hybrid session's, saved: it is resumed on this workspace */
+	struct workspace_host h = host_of(s);
+	if (workspace_remove(&h, dir, &e) < 0)
+		log_warn("session %s: removing its workspace: %s", s->id, e.msg);
+	else if (rmdir(dir) < 0 && errno != ENOENT && errno != ENOTEMPTY)
+		log_warn("session %s: removing %s: %s", s->id, dir, strerror(errno));
+}
