@@ -42,10 +42,11 @@ struct sandbox_spec {
 	uint16_t api_port;                      /* 0, or another (the Messages API) */
 	bool api_socket;                        /* a Unix socket at SANDBOX_API_SOCKET,
 						   which the sandbox cannot remove */
-	const char *workspace;                  /* a host directory bound read-write at
-						   /workspace (sandbox/workspace.h), owned
-						   by the policy's host_uid; NULL: a tmpfs
-						   of the policy's workspace size */
+	int workspace_tree;                     /* a detached mount tree of the host's
+						   workspace (sandbox/workspace.h), put at
+						   /workspace read-write, owned by the
+						   policy's host_uid; 0 (never such a
+						   tree): a tmpfs of the workspace size */
 };
 
 /* Where the Messages API is served inside every sandbox that asks for it. */

@@ -45,12 +45,20 @@ int workspace_probe(const char *base, enum workspace_store wanted, struct worksp
 		    struct ad_err *err);
 cJSON *workspace_host_json(const struct workspace_host *h);
 
-/* dir/workspace ready to be bound: made with size bytes and files entries at most,
- * owned by new_owner, when create is true and there is none; mounted when it is an
- * image that is not. *owner: the host id that owns it (the sandbox's root must be it).
- * Without create, a workspace that is missing fails with ENOENT. */
+/* dir/workspace ready: made with size bytes and files entries at most, owned by
+ * new_owner, when create is true and there is none; mounted when it is an image that
+ * is not. *owner: the host id that owns it (the sandbox's root must be it). With tree,
+ * also a detached copy of its mount (nosuid, nodev) for a sandbox (sandbox_spec's
+ * workspace_tree), made under the folder's lock: the host's own mount may go at any
+ * moment after (workspace_release), the copy stays. Without create, a workspace that
+ * is missing fails with ENOENT. */
 int workspace_open(const struct workspace_host *h, const char *dir, bool create, uint64_t size,
-		   uint64_t files, uid_t new_owner, uid_t *owner, struct ad_err *err);
+		   uint64_t files, uid_t new_owner, uid_t *owner, int *tree, struct ad_err *err);
+
+/* The workspace in dir kept, but no longer mounted on the host (a suspended session's:
+ * it holds no loop device then, once its last sandbox has ended); workspace_open mounts
+ * it again, on the same file system while a sandbox still has it. */
+int workspace_release(const struct workspace_host *h, const char *dir, struct ad_err *err);
 
 /* Everything of the workspace in dir goes: unmounted (lazily: a sandbox still using it
  * keeps it until it ends), its files, its image, its quota. Missing is fine. */

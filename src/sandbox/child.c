@@ -213,7 +213,7 @@ _Noreturn void sandbox_child_main(const struct child_args *a)
 		usr_tree = trees[k++];
 	if ((go & HANDOFF_WORKSPACE) && k < got)
 		ws_tree = trees[k++];
-	if (k != got || (spec->workspace != NULL && ws_tree < 0)) {
+	if (k != got || (spec->workspace_tree > 0 && ws_tree < 0)) {
 		ad_err_set(&e, 0, "the parent's trees did not come");
 		fail("rootfs", &e, 125);
 	}

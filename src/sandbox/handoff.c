@@ -72,18 +72,6 @@ int handoff_recv(int sock, char *tag, int *fds, unsigned max, unsigned *n, struc
 
 #define NEEDS_ROOT(e) ((e) == EPERM ? " (sandbox.usr_overlay needs agentd to run as root)" : "")
 
-int handoff_workspace_tree(const char *path, int *out, struct ad_err *err)
-{
-	_cleanup_close_ int tree = open_tree(AT_FDCWD, path, OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_SYMLINK_NOFOLLOW);
-	if (tree < 0)
-		return ad_err_sys(err, "clone the workspace %s", path);
-	struct mount_attr attr = { .attr_set = MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV };
-	if (mount_setattr(tree, "", AT_EMPTY_PATH, &attr, sizeof(attr)) < 0)
-		return ad_err_sys(err, "set the workspace's mount flags");
-	*out = steal_fd(&tree);
-	return 0;
-}
-
 int handoff_usr_tree(pid_t child, int *out, struct ad_err *err)
 {
 	char path[64];

@@ -24,11 +24,6 @@ int handoff_recv(int sock, char *tag, int *fds, unsigned max, unsigned *n, struc
  * sandbox can write to. Needs privilege over the host's mounts (agentd as root). */
 int handoff_usr_tree(pid_t child, int *fd, struct ad_err *err);
 
-/* The host directory path as a detached mount tree (nosuid, nodev), for the child to
- * put at /workspace: a descriptor opened before its clone would be of the host's mount
- * namespace, which the child cannot bind from. */
-int handoff_workspace_tree(const char *path, int *fd, struct ad_err *err);
-
 /* The go's tag: which trees came with it, in this order. */
 #define HANDOFF_GO 0x40
 #define HANDOFF_USR 0x01

@@ -146,18 +146,16 @@ int sandbox_start(const struct sandbox_spec *spec, struct sandbox **out, struct 
 	}
 	/* the go, with the trees the child mounts: the idmapped /usr, the workspace */
 	int trees[2] = { -1, -1 };
-	if ((spec->policy->usr_overlay && handoff_usr_tree(pid, &trees[0], err) < 0) ||
-	    (spec->workspace != NULL && handoff_workspace_tree(spec->workspace, &trees[1], err) < 0)) {
-		if (trees[0] >= 0)
-			close(trees[0]);
+	if (spec->policy->usr_overlay && handoff_usr_tree(pid, &trees[0], err) < 0) {
 		ad_err_prefix(err, "rootfs");
 		goto fail;
 	}
+	if (spec->workspace_tree > 0)
+		trees[1] = spec->workspace_tree;      /* the caller's: passed on, not closed */
 	rc = handoff_send(sync[1], HANDOFF_GO | (trees[0] >= 0 ? HANDOFF_USR : 0) | (trees[1] >= 0 ? HANDOFF_WORKSPACE : 0),
 			  trees, 2, err);
-	for (int i = 0; i < 2; i++)
-		if (trees[i] >= 0)
-			close(trees[i]);
+	if (trees[0] >= 0)
+		close(trees[0]);
 	if (rc < 0)
 		goto fail;
 	sb->sync_fd = sync[1];

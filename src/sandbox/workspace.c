@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
 #include <unistd.h>
@@ -77,8 +78,21 @@ bool workspace_mounted(const char *path)
 	return (stx.stx_attributes_mask & STATX_ATTR_MOUNT_ROOT) && (stx.stx_attributes & STATX_ATTR_MOUNT_ROOT);
 }
 
+/* A detached copy of path's mount, for a sandbox: a descriptor opened before its clone
+ * would be of the host's mount namespace, which the sandbox cannot bind from. */
+static int clone_tree(const char *path, struct ad_err *err)
+{
+	_cleanup_close_ int tree = open_tree(AT_FDCWD, path, OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_SYMLINK_NOFOLLOW);
+	if (tree < 0)
+		return ad_err_sys(err, "clone the mount of %s", path);
+	struct mount_attr attr = { .attr_set = MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV };
+	if (mount_setattr(tree, "", AT_EMPTY_PATH, &attr, sizeof(attr)) < 0)
+		return ad_err_sys(err, "set the mount flags of %s", path);
+	return steal_fd(&tree);
+}
+
 int workspace_open(const struct workspace_host *h, const char *dir, bool create, uint64_t size,
-		   uint64_t files, uid_t new_owner, uid_t *owner, struct ad_err *err)
+		   uint64_t files, uid_t new_owner, uid_t *owner, int *tree, struct ad_err *err)
 {
 	char path[4200];
 	if (h->store == WORKSPACE_TMPFS)
@@ -95,6 +109,8 @@ int workspace_open(const struct workspace_host *h, const char *dir, bool create,
 	if (lstat(path, &st) < 0 || !S_ISDIR(st.st_mode))
 		return ad_err_code(err, ENOTDIR, "%s is not a directory", path);
 	*owner = st.st_uid;
+	if (tree != NULL && (*tree = clone_tree(path, err)) < 0)
+		return -1;
 	return 0;
 }
 
@@ -109,6 +125,16 @@ int workspace_remove(const struct workspace_host *h, const char *dir, struct ad_
 		return workspace_loop_remove(dir, err);
 	workspace_quota_release(dir);
 	return workspace_remove_tree(lock, WORKSPACE_DIR, err);
+}
+
+int workspace_release(const struct workspace_host *h, const char *dir, struct ad_err *err)
+{
+	if (h->store != WORKSPACE_LOOP)
+		return 0;
+	_cleanup_close_ int lock = workspace_lock(dir, err);
+	if (lock < 0)
+		return err->errnum == ENOENT ? 0 : -1;
+	return workspace_loop_release(dir, err);
 }
 
 int workspace_usage(const struct workspace_host *h, const char *dir, uint64_t *bytes, uint64_t *files)

@@ -15,6 +15,7 @@ int workspace_loop_probe(char *note, size_t size);
 int workspace_loop_open(const char *dir, bool create, uint64_t size, uint64_t files, uid_t new_owner,
 			struct ad_err *err);
 int workspace_loop_remove(const char *dir, struct ad_err *err);
+int workspace_loop_release(const char *dir, struct ad_err *err);
 int workspace_quota_probe(const char *base, char *note, size_t size);
 int workspace_quota_open(const char *dir, bool create, uint64_t size, uint64_t files, uid_t new_owner,
 			 struct ad_err *err);

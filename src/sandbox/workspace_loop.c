@@ -5,7 +5,10 @@
  * device is set up with LOOP_CONFIGURE (Linux 5.8): autoclear, so that it goes with its
  * last mount, and direct I/O, so that the image's pages are not cached a second time
  * beneath the file system's. Called with dir locked (workspace.c). */
+#include <dirent.h>
 #include <errno.h>
+#include <limits.h>
+#include <stdlib.h>
 #include <fcntl.h>
 #include <linux/loop.h>
 #include <spawn.h>
@@ -113,6 +116,47 @@ static int make_image(const char *image, uint64_t size, uint64_t files, uid_t ow
 	return 0;
 }
 
+/* The loop device that backs the image already, if one does: a workspace unmounted
+ * from the host while a sandbox still has it keeps its device (and its file system)
+ * until that sandbox ends, and mounting the image again must share that file system,
+ * never make a second one on the same blocks. The device is held open (so autoclear
+ * cannot take it) and checked to back this very file before it is used. */
+static int attached(const char *image, char *dev, size_t dev_size)
+{
+	char real[PATH_MAX], path[300], backing[PATH_MAX + 16];
+	struct stat st;
+	if (realpath(image, real) == NULL || stat(real, &st) < 0)
+		return -1;
+	DIR *d = opendir("/sys/block");
+	if (d == NULL)
+		return -1;
+	int found = -1;
+	struct dirent *de;
+	while (found < 0 && (de = readdir(d)) != NULL) {
+		if (strncmp(de->d_name, "loop", 4) != 0)
+			continue;
+		snprintf(path, sizeof(path), "/sys/block/%s/loop/backing_file", de->d_name);
+		_cleanup_close_ int f = open(path, O_RDONLY | O_CLOEXEC);
+		ssize_t n = f < 0 ? -1 : read(f, backing, sizeof(backing) - 1);
+		if (n <= 0)
+			continue;
+		backing[n] = '\0';
+		backing[strcspn(backing, "\n")] = '\0';
+		if (strcmp(backing, real) != 0)
+			continue;
+		snprintf(dev, dev_size, "/dev/%s", de->d_name);
+		int fd = open(dev, O_RDWR | O_CLOEXEC);
+		struct loop_info64 info;
+		if (fd >= 0 && ioctl(fd, LOOP_GET_STATUS64, &info) == 0 && info.lo_device == (uint64_t)st.st_dev &&
+		    info.lo_inode == (uint64_t)st.st_ino)
+			found = fd;
+		else if (fd >= 0)
+			close(fd);
+	}
+	closedir(d);
+	return found;
+}
+
 /* A free loop device on the image: its descriptor (the device goes when the last
  * mount of it does, once this is closed). Another process may take the free one first:
  * then the next. */
@@ -147,9 +191,9 @@ static int attach(const char *image, char *dev, size_t dev_size, struct ad_err *
 
 static int mount_image(const char *image, const char *target, bool fresh, struct ad_err *err)
 {
-	char path[32];
-	_cleanup_close_ int dev = attach(image, path, sizeof(path), err);
-	if (dev < 0)
+	char path[300];
+	_cleanup_close_ int dev = attached(image, path, sizeof(path));
+	if (dev < 0 && (dev = attach(image, path, sizeof(path), err)) < 0)
 		return -1;
 	/* noinit_itable: mkfs left the inode tables as they are; the kernel must not write
 	 * zeros over a sparse image in the background. discard: what is deleted in it is
@@ -188,6 +232,16 @@ int workspace_loop_open(const char *dir, bool create, uint64_t size, uint64_t fi
 	return 0;
 }
 
+int workspace_loop_release(const char *dir, struct ad_err *err)
+{
+	char target[4200];
+	snprintf(target, sizeof(target), "%s/" WORKSPACE_DIR, dir);
+	for (int i = 0; i < 8 && workspace_mounted(target); i++)
+		if (umount2(target, MNT_DETACH) < 0)
+			return ad_err_sys(err, "unmount %s", target);
+	return 0;
+}
+
 int workspace_loop_remove(const char *dir, struct ad_err *err)
 {
 	char image[4200], target[4200];
@@ -195,9 +249,8 @@ int workspace_loop_remove(const char *dir, struct ad_err *err)
 	snprintf(target, sizeof(target), "%s/" WORKSPACE_DIR, dir);
 	/* lazily: a sandbox that still has it keeps the file system until it ends, and the
 	 * loop device and the image's blocks go then */
-	for (int i = 0; i < 8 && workspace_mounted(target); i++)
-		if (umount2(target, MNT_DETACH) < 0)
-			return ad_err_sys(err, "unmount %s", target);
+	if (workspace_loop_release(dir, err) < 0)
+		return -1;
 	if (rmdir(target) < 0 && errno != ENOENT)
 		return ad_err_sys(err, "remove %s", target);
 	if (unlink(image) < 0 && errno != ENOENT)

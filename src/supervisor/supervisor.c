@@ -113,7 +113,7 @@ static int start_sandbox(struct supervisor *s, const cJSON *join, struct ad_err 
 		.timeout_s = env->policy->session_timeout_s,
 		.listen_port = egress ? (uint16_t)env->cfg->network.proxy_port : 0,
 		.api_port = api ? (uint16_t)env->cfg->runtime.api_port : 0, .api_socket = api,
-		.workspace = s->ws_path[0] ? s->ws_path : NULL,
+		.workspace_tree = s->ws_tree,
 	};
 	int rc;
 	if (envp == NULL) {
@@ -315,16 +315,6 @@ static void serve(struct supervisor *s)
 	}
 }
 
-/* No workspace on disk here: the tmpfs the sandbox makes counts in its memory, which is
- * raised by its size, so that filling it meets ENOSPC before the OOM killer. */
-static int workspace_in_memory(struct sandbox_policy *p, struct ad_err *err)
-{
-	if (p->memory_max > UINT64_MAX - p->workspace_size)
-		return ad_err_set(err, EOVERFLOW, "memory_max + workspace_size");
-	p->memory_max += p->workspace_size;
-	return 0;
-}
-
 /* The session's own policy: p (the config's), tightened as the session asked. */
 static int session_policy(const cJSON *o, struct sandbox_policy *p, struct ad_err *err)
 {
@@ -365,8 +355,7 @@ int supervisor_main(const struct supervisor_env *env, int gw_fd, const char *ses
 		sup_send_error(&s, "invalid_request_error", e.msg);
 	} else if (sup_egress_rules(&s, o, &e) < 0 || sup_mcp_select(&s, o, &e) < 0) {
 		sup_send_error(&s, "invalid_request_error", e.msg);
-	} else if (join == NULL && (sup_workspace_on_disk(&s) ? sup_workspace_open(&s, &policy, &e)
-							     : workspace_in_memory(&policy, &e)) < 0) {
+	} else if (join == NULL && sup_workspace_open(&s, &policy, &e) < 0) {
 		log_error("session %s: %s", session_id, e.msg);
 		sup_send_error(&s, "sandbox_error", e.msg);
 	} else if ((s.join_cgroup = cJSON_GetObjectItemCaseSensitive(join, "cgroup"), start_sandbox(&s, join, &e)) < 0) {

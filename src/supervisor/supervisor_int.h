@@ -25,7 +25,8 @@ struct supervisor {
 	struct link_out to_gw, to_agent;  /* frames the peers have not taken yet */
 	struct sandbox *sb;
 	int ws;                       /* the sandbox's /workspace as the host reaches it, or -1 */
-	char ws_path[4200];           /* the workspace on the host's disk, or "" (a tmpfs) */
+	int ws_tree;                  /* the workspace on the host's disk, a detached mount
+					 tree for the sandbox; 0: none (a tmpfs) */
 	struct relay relay;
 	struct usage run_usage;       /* the run in flight */
 	unsigned run_api_calls;       /* its model calls through the sandbox's API */
@@ -97,8 +98,8 @@ void sup_open_workspace(struct supervisor *s);
 bool sup_serves_files(const cJSON *op);
 void sup_file_op(struct supervisor *s, const cJSON *op);
 /* supervisor_workspace.c: whether workspaces are on disk here; the session's made or
- * found, its owner put in p (host_uid), its path in ws_path; at the end, removed unless
- * a saved hybrid session's. */
+ * found, its owner put in p (host_uid), its tree in ws_tree (in memory: p's memory
+ * raised by its size); at the end, removed unless a saved hybrid session's. */
 bool sup_workspace_on_disk(const struct supervisor *s);
 int sup_workspace_open(struct supervisor *s, struct sandbox_policy *p, struct ad_err *err);
 void sup_workspace_end(struct supervisor *s);

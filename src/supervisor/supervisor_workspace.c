@@ -4,6 +4,7 @@
  * unless a hybrid session's saved state names it. The gateway removes it otherwise
  * (a suspended session deleted, or what a killed agentd left: at its next start). */
 #include <errno.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
@@ -24,20 +25,31 @@ bool sup_workspace_on_disk(const struct supervisor *s)
 	return s->env->cfg->sandbox.workspace_store != WORKSPACE_TMPFS;
 }
 
+/* No workspace on disk here: the tmpfs the sandbox makes counts in its memory, which is
+ * raised by its size, so that filling it meets ENOSPC before the OOM killer. */
+static int in_memory(struct sandbox_policy *p, struct ad_err *err)
+{
+	if (p->memory_max > UINT64_MAX - p->workspace_size)
+		return ad_err_set(err, EOVERFLOW, "memory_max + workspace_size");
+	p->memory_max += p->workspace_size;
+	return 0;
+}
+
 int sup_workspace_open(struct supervisor *s, struct sandbox_policy *p, struct ad_err *err)
 {
 	char dir[4096];
 	uid_t owner;
 	struct workspace_host h = host_of(s);
+	if (!sup_workspace_on_disk(s))
+		return in_memory(p, err);
 	if (session_dir(s->env->cfg->state_dir, s->id, dir, sizeof(dir), err) < 0)
 		return -1;
 	if (workspace_open(&h, dir, true, p->workspace_size, p->workspace_files, sandbox_ids_for_name(p, s->id),
-			   &owner, err) < 0)
+			   &owner, &s->ws_tree, err) < 0)
 		return ad_err_prefix(err, "workspace");
 	if (geteuid() == 0 && owner == 0)
 		return ad_err_set(err, EPERM, "workspace: %s/" WORKSPACE_DIR " belongs to root", dir);
 	p->host_uid = owner;
-	snprintf(s->ws_path, sizeof(s->ws_path), "%s/" WORKSPACE_DIR, dir);
 	return 0;
 }
 
@@ -45,13 +57,19 @@ void sup_workspace_end(struct supervisor *s)
 {
 	char dir[4096], meta[4200];
 	struct ad_err e;
-	if (s->ws_path[0] == '\0')
+	if (s->ws_tree <= 0)
 		return;
+	close(s->ws_tree);
+	s->ws_tree = 0;
 	snprintf(dir, sizeof(dir), "%s/sessions/%s", s->env->cfg->state_dir, s->id);
 	snprintf(meta, sizeof(meta), "%s/" SESSION_META_FILE, dir);
-	if (access(meta, F_OK) == 0)
-		return;          /* a hybrid session's, saved: it is resumed on this workspace */
 	struct workspace_host h = host_of(s);
+	if (access(meta, F_OK) == 0) {
+		/* a hybrid session's, saved: kept for its resume, not mounted meanwhile */
+		if (workspace_release(&h, dir, &e) < 0)
+			log_warn("session %s: unmounting its workspace: %s", s->id, e.msg);
+		return;
+	}
 	if (workspace_remove(&h, dir, &e) < 0)
 		log_warn("session %s: removing its workspace: %s", s->id, e.msg);
 	else if (rmdir(dir) < 0 && errno != ENOENT && errno != ENOTEMPTY)

@@ -12,8 +12,12 @@ from conftest import assert_json_error
 import sandbox_util as su
 
 
-def start(daemon_factory, mock, workdir=None, **env):
+def start(daemon_factory, mock, workdir=None, store=None, **env):
+    """store: the workspace store (default: the host's best, on disk here; "tmpfs": in
+    memory, saved as snapshots)."""
     kw = {"workdir": workdir} if workdir else {}
+    if store:
+        env["AGENTD_SANDBOX_WORKSPACE_STORE"] = store
     return daemon_factory(settings=chat_settings(), env=chat_env(mock, **env), **kw)
 
 
@@ -62,8 +66,11 @@ def test_a_hybrid_session_survives_a_restart(daemon_factory, mock, tmp_path):
     finish(d2, mock)
 
 
-def test_kill_9_in_the_middle_of_a_turn_loses_only_that_turn(daemon_factory, mock, tmp_path):
-    d = start(daemon_factory, mock, workdir=str(tmp_path / "d"))
+def kill_9_in_turn_three(daemon_factory, mock, tmp_path, store):
+    """Two turns done, the daemon killed in the third (which wrote three.txt): the
+    session comes back suspended with the first two turns, resumed by a turn that lists
+    the workspace; what that listing is."""
+    d = start(daemon_factory, mock, workdir=str(tmp_path / "d"), store=store)
     sid = d.post_json("/api/sessions", {"pattern": "hybrid"}).json()["id"]
     mock.enqueue(calls(bash("echo one > one.txt")), {"text": "t1"})
     turn(d, sid, "turn one")
@@ -83,7 +90,7 @@ def test_kill_9_in_the_middle_of_a_turn_loses_only_that_turn(daemon_factory, moc
     d.proc.wait(su.HOST_WAIT)
     # its supervisors see the hang-up and clean up (the sleep would run 10 minutes)
     assert not su.wait_gone(lambda: su.processes_with(f"600.{mark}")), "the sandbox outlived its gateway"
-    d2 = start(daemon_factory, mock, workdir=str(tmp_path / "d"))
+    d2 = start(daemon_factory, mock, workdir=str(tmp_path / "d"), store=store)
     info = d2.get(f"/api/sessions/{sid}").json()
     assert info["state"] == "suspended" and info["turns"] == 2, info
     msgs = d2.get(f"/api/sessions/{sid}/messages").json()["messages"]
@@ -92,8 +99,22 @@ def test_kill_9_in_the_middle_of_a_turn_loses_only_that_turn(daemon_factory, moc
     mock.reset()
     mock.enqueue(calls(bash("ls *.txt")), {"text": "back"})
     assert turn(d2, sid, "what is there")["reply"] == "back"
-    assert only_result(mock, 1) == ("one.txt\ntwo.txt", False), only_result(mock, 1)
+    listing = only_result(mock, 1)
     finish(d2, mock)
+    return listing
+
+
+def test_kill_9_in_the_middle_of_a_turn_loses_only_that_turn(daemon_factory, mock, tmp_path):
+    """In memory, the workspace comes back as the last save left it."""
+    listing = kill_9_in_turn_three(daemon_factory, mock, tmp_path, "tmpfs")
+    assert listing == ("one.txt\ntwo.txt", False), listing
+
+
+def test_kill_9_in_a_turn_keeps_what_it_wrote_on_disk(daemon_factory, mock, tmp_path):
+    """On disk, the workspace is never copied back: the conversation loses the turn in
+    flight, the files it wrote stay (README: what a crash keeps)."""
+    listing = kill_9_in_turn_three(daemon_factory, mock, tmp_path, None)
+    assert listing == ("one.txt\nthree.txt\ntwo.txt", False), listing
 
 
 def test_a_corrupt_state_file_is_reported_and_skipped(daemon_factory, mock, tmp_path):
@@ -122,10 +143,11 @@ def test_a_corrupt_state_file_is_reported_and_skipped(daemon_factory, mock, tmp_
 
 
 def test_a_workspace_that_cannot_be_restored_fails_the_turn_not_silently(daemon_factory, mock, tmp_path):
-    """The supervisor reads the saved workspace itself: one it cannot read, or a tar
+    """(Workspaces in memory, saved as snapshots.) The supervisor reads the saved
+    workspace itself: one it cannot read, or a tar
     that does not unpack, ends the resumed turn with an error that says so, never with
     an empty workspace passed off as the saved one."""
-    d = start(daemon_factory, mock, workdir=str(tmp_path / "d"))
+    d = start(daemon_factory, mock, workdir=str(tmp_path / "d"), store="tmpfs")
     saved = {}
     for how in ("garbage", "symlink", "missing"):
         sid = d.post_json("/api/sessions", {"pattern": "hybrid"}).json()["id"]
@@ -161,7 +183,7 @@ def test_a_workspace_that_cannot_be_restored_fails_the_turn_not_silently(daemon_
 
 def test_a_turn_that_could_not_be_saved_says_so(daemon_factory, mock, tmp_path):
     from chat_util import stream_chat
-    d = start(daemon_factory, mock, workdir=str(tmp_path / "d"))
+    d = start(daemon_factory, mock, workdir=str(tmp_path / "d"), store="tmpfs")
     sid = d.post_json("/api/sessions", {"pattern": "hybrid"}).json()["id"]
     mock.enqueue({"text": "saved"})
     assert "warning" not in turn(d, sid, "one")

@@ -1,7 +1,8 @@
 """A hybrid session's save waits for the disk (fsync) away from the gateway's event
 thread (the workspace in the session's supervisor, session.json on the gateway's saver
 thread): on a slow disk, the turn's answer waits for its save, and every other session
-goes on meanwhile.
+goes on meanwhile. The daemons here keep workspaces in memory (the tmpfs store), whose
+saves are snapshots written by the supervisor.
 
 The slow disk is the gateway's own fsync(2) held for as long as the test says (until it
 removes a file), by a library built here and preloaded into the daemon (not into the
@@ -104,7 +105,7 @@ def slow_fsync(tmp_path):
 
 
 def test_a_slow_save_holds_its_own_answer_and_nobody_elses(daemon_factory, mock, slow_fsync):
-    d = daemon_factory(settings=chat_settings(), env=chat_env(mock, **slow_fsync))
+    d = daemon_factory(settings=chat_settings(), env=chat_env(mock, AGENTD_SANDBOX_WORKSPACE_STORE="tmpfs", **slow_fsync))
     hybrid = d.post_json("/api/sessions", {"pattern": "hybrid"}).json()["id"]
     other = d.post_json("/api/sessions", {"pattern": "long-running"}).json()["id"]
 
@@ -138,7 +139,7 @@ def test_a_slow_save_holds_its_own_answer_and_nobody_elses(daemon_factory, mock,
 
 def test_a_session_deleted_while_its_save_waits_is_not_brought_back(daemon_factory, mock, slow_fsync, tmp_path):
     workdir = str(tmp_path / "d")
-    d = daemon_factory(settings=chat_settings(), env=chat_env(mock, **slow_fsync), workdir=workdir)
+    d = daemon_factory(settings=chat_settings(), env=chat_env(mock, AGENTD_SANDBOX_WORKSPACE_STORE="tmpfs", **slow_fsync), workdir=workdir)
     sid = d.post_json("/api/sessions", {"pattern": "hybrid"}).json()["id"]
     mock.enqueue({"text": "about to go"})
     done = {}
@@ -156,7 +157,7 @@ def test_a_session_deleted_while_its_save_waits_is_not_brought_back(daemon_facto
     t.join(CHAT_TIMEOUT)
     assert not t.is_alive()
     assert not os.path.exists(os.path.join(workdir, "state", "sessions", sid))
-    d2 = daemon_factory(settings=chat_settings(), env=chat_env(mock), workdir=workdir)
+    d2 = daemon_factory(settings=chat_settings(), env=chat_env(mock, AGENTD_SANDBOX_WORKSPACE_STORE="tmpfs"), workdir=workdir)
     assert d2.get(f"/api/sessions/{sid}").status == 404
 
 
@@ -172,7 +173,7 @@ def test_a_suspend_that_waits_for_the_disk_holds_turns_and_ops_off(daemon_factor
     """While a suspend saves the workspace, nothing may change it: a message or an exec
     is refused with a sentence (409); the suspend answers once it is done, and the next
     message resumes the session with what was saved."""
-    d = daemon_factory(settings=chat_settings(), env=chat_env(mock, **slow_fsync))
+    d = daemon_factory(settings=chat_settings(), env=chat_env(mock, AGENTD_SANDBOX_WORKSPACE_STORE="tmpfs", **slow_fsync))
     sid = d.post_json("/api/sessions", {"pattern": "hybrid"}).json()["id"]
     r = d.request("PUT", f"/api/sessions/{sid}/files/kept.txt", body=b"kept\n", timeout=CHAT_TIMEOUT)
     assert r.status == 200, r

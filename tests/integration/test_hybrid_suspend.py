@@ -10,13 +10,21 @@ import os
 import subprocess
 import time
 
+import pytest
+
 from chat_util import (CHAT_TIMEOUT, HostState, bash, calls, chat_env, chat_settings, error_is_a_sentence,  # noqa: F401
                        finish, mock, only_result)
 
 
-def start(daemon_factory, mock, workdir=None, **env):
+def start(daemon_factory, mock, workdir=None, store="tmpfs", **env):
+    """A daemon whose workspaces are in memory (store tmpfs: a suspend saves a snapshot,
+    what most tests here are about), or on disk (loop: kept in place)."""
     kw = {"workdir": workdir} if workdir else {}
+    env.setdefault("AGENTD_SANDBOX_WORKSPACE_STORE", store)
     return daemon_factory(settings=chat_settings(), env=chat_env(mock, **env), **kw)
+
+
+both_stores = pytest.mark.parametrize("store", ["tmpfs", "loop"])
 
 
 def hybrid(d, **extra):
@@ -112,8 +120,9 @@ def assert_back_as_turn_one_left_it(d, sid, mock):
     assert only_result(mock, 1) == ("one.txt", False), only_result(mock, 1)
 
 
-def test_files_made_after_a_turn_survive_a_suspend(daemon_factory, mock):
-    d = start(daemon_factory, mock)
+@both_stores
+def test_files_made_after_a_turn_survive_a_suspend(daemon_factory, mock, store):
+    d = start(daemon_factory, mock, store=store)
     host = HostState(d)
     sid = hybrid(d)
     mock.enqueue({"text": "one"})
@@ -126,8 +135,9 @@ def test_files_made_after_a_turn_survive_a_suspend(daemon_factory, mock):
     finish(d, mock)
 
 
-def test_files_made_after_a_turn_survive_the_idle_timeout(daemon_factory, mock):
-    d = start(daemon_factory, mock)
+@both_stores
+def test_files_made_after_a_turn_survive_the_idle_timeout(daemon_factory, mock, store):
+    d = start(daemon_factory, mock, store=store)
     # long enough that the upload and the exec come before it, however slow the machine
     sid = hybrid(d, idle_timeout_s=5)
     mock.enqueue({"text": "one"})
@@ -138,9 +148,10 @@ def test_files_made_after_a_turn_survive_the_idle_timeout(daemon_factory, mock):
     finish(d, mock)
 
 
-def test_files_made_after_a_turn_survive_a_daemon_restart(daemon_factory, mock, tmp_path):
+@both_stores
+def test_files_made_after_a_turn_survive_a_daemon_restart(daemon_factory, mock, tmp_path, store):
     workdir = str(tmp_path / "d")
-    d = start(daemon_factory, mock, workdir=workdir)
+    d = start(daemon_factory, mock, workdir=workdir, store=store)
     sid = hybrid(d)
     mock.enqueue({"text": "one"})
     turn(d, sid, "first")
@@ -148,7 +159,7 @@ def test_files_made_after_a_turn_survive_a_daemon_restart(daemon_factory, mock, 
     never = hybrid(d)                                 # no turn at all: its upload comes back too
     upload(d, never, "only.txt", b"uploaded, never a turn\n")
     d.stop()
-    d2 = start(daemon_factory, mock, workdir=workdir)
+    d2 = start(daemon_factory, mock, workdir=workdir, store=store)
     assert state_of(d2, sid) == "suspended"
     resume_and_check(d2, sid, mock, files)
     assert state_of(d2, never) == "suspended"
@@ -156,8 +167,9 @@ def test_files_made_after_a_turn_survive_a_daemon_restart(daemon_factory, mock, 
     finish(d2, mock)
 
 
-def test_a_session_suspended_before_its_first_turn_resumes(daemon_factory, mock):
-    d = start(daemon_factory, mock)
+@both_stores
+def test_a_session_suspended_before_its_first_turn_resumes(daemon_factory, mock, store):
+    d = start(daemon_factory, mock, store=store)
     sid = hybrid(d)
     upload(d, sid, "first.txt", b"before any turn\n")
     r = suspend(d, sid)
