@@ -62,6 +62,8 @@ enum MHD_Result api_session_port(struct http_req *req);
 enum MHD_Result api_session_ports(struct http_req *req);
 enum MHD_Result api_session_files(struct http_req *req);
 enum MHD_Result api_session_processes(struct http_req *req);
+enum MHD_Result api_workspace_tar_get(struct http_req *req);
+enum MHD_Result api_workspace_tar_put(struct http_req *req);
 enum MHD_Result api_session_process(struct http_req *req);
 
 /* An op on the session of the path (session_ops.c): op (taken) sent, the handler called
@@ -70,6 +72,9 @@ enum MHD_Result api_session_process(struct http_req *req);
  * 409 for what is at its limit (EAGAIN), else 400. output and cut: exec's, or NULL. */
 enum MHD_Result api_op_start(struct http_req *req, cJSON *op, bool stream);
 cJSON *api_op_finished(struct http_req *req, enum MHD_Result *r, char **output, bool *cut);
+/* The same for an op whose waiter the handler keeps itself (req->ctx is its own). */
+struct op_run;
+cJSON *api_op_result(struct http_req *req, struct op_run *o, enum MHD_Result *r, char **output, bool *cut);
 /* processes.c: a background exec's op for command; an op_end's "process" answered with
  * status (end taken). */
 cJSON *api_background_op(const struct http_req *req, const char *command);

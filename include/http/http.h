@@ -31,6 +31,7 @@ enum http_body {
 	HTTP_BODY_JSON,   /* Content-Type application/json, parsed strictly; an object */
 	HTTP_BODY_RAW,    /* any Content-Type, kept as bytes */
 	HTTP_BODY_JSON_OPT, /* as HTTP_BODY_JSON, or no body at all (req->json stays NULL) */
+	HTTP_BODY_STREAM, /* any Content-Type, handed to req->body_piece as it comes, never kept */
 };
 
 #define HTTP_MAX_PARAMS 4
@@ -79,6 +80,17 @@ struct http_req {
 	 * when it is resumed, with ctx as it left it; ctx_free(ctx) runs at the request's end. */
 	void *ctx;
 	void (*ctx_free)(void *ctx);
+	/* HTTP_BODY_STREAM routes: the handler is called first before any of the body is
+	 * read (body_open true). It may answer then (a refusal: the body is not read), or
+	 * set body_piece, which gets the body piece by piece as it comes, on libmicrohttpd's
+	 * thread: it must not block (writing a local file is fine). A piece it refuses (-1,
+	 * with body_status and body_error set) ends the request at once with that error; the
+	 * connection closes. Once the whole body is in, the handler is called again as for
+	 * any route (body_open false). */
+	bool body_open;
+	int (*body_piece)(struct http_req *req, const char *data, size_t n);
+	unsigned body_status;
+	char body_error[256];
 	/* transport state */
 	bool dispatched;                /* the handler has been called */
 	uint64_t start_ns;

@@ -4,6 +4,9 @@
  *
  *     workspace.<N>.tar  /workspace as it was at save N (written to a temporary
  *                        file, fsync()ed, renamed); workspace.tar: generation 0
+ *     upload.XXXXXX      a tar a client is uploading (PUT .../workspace.tar), written
+ *                        by the gateway, then read and removed by the supervisor,
+ *                        which sends it to the agent to unpack
  *
  * Names only here, and the snapshot file's life; what goes in session.json is the
  * gateway's. */
@@ -24,6 +27,19 @@
 bool session_id_ok(const char *id);
 /* <state_dir>/sessions/<id>, made if missing. */
 int session_dir(const char *state_dir, const char *id, char *out, size_t size, struct ad_err *err);
+
+/* What a tar of a workspace of so many bytes and files can come to: a header and a
+ * padded block per file, the end blocks, room for directories' entries. */
+uint64_t workspace_tar_max(uint64_t workspace_bytes, uint64_t workspace_files);
+
+/* A new upload file in the session's folder (made if missing), open for writing: its
+ * fd, its name (name, at least UPLOAD_NAME_MAX bytes) and path (path), or -1. */
+#define UPLOAD_NAME_MAX 16
+int upload_create(const char *state_dir, const char *id, char *name, char *path, size_t path_size,
+		  struct ad_err *err);
+/* The upload named name, opened for reading and removed: its fd, or -1 (a name that
+ * is not an upload's is refused). */
+int upload_take(const char *state_dir, const char *id, const char *name, struct ad_err *err);
 
 /* The snapshots in the folder dir older than generation keep go; with UINT64_MAX all of
  * them, and a half-written one too (the session is being removed). */

@@ -9,6 +9,8 @@
 #ifndef AGENTD_SESSION_HUB_H
 #define AGENTD_SESSION_HUB_H
 
+#include <stdbool.h>
+
 #include <cjson/cJSON.h>
 
 #include "core/err.h"
@@ -38,6 +40,11 @@ struct hub_link *hub_attach(struct hub *h, int fd, const struct hub_link_ops *op
 			    struct ad_err *err);
 /* One frame to the supervisor, from any thread. */
 int hub_link_send(struct hub_link *l, unsigned type, const cJSON *payload, struct ad_err *err);
+/* Stop reading the supervisor's frames (hold), or read them again, from any thread: an
+ * owner whose client takes them slower than they come holds the supervisor back (its
+ * queue fills, it stops reading its agent, which waits). Not for long: a supervisor
+ * whose frames the gateway takes none of for 30 s ends the session. */
+void hub_link_hold(struct hub_link *l, bool hold);
 /* Hang up, from any thread: the supervisor sees EOF and tears the session down;
  * closed() follows on the hub's thread. */
 void hub_link_close(struct hub_link *l);

@@ -106,6 +106,15 @@ int session_turn(struct session *s, cJSON *turn, struct chat_run *run, struct ad
  * err->errnum EBUSY: a turn or another op is in flight; ENOENT: the session is gone. */
 struct op_run;
 int session_op(struct session *s, cJSON *op, struct op_run *w, struct ad_err *err);
+/* The op in flight, w's, holds the session's supervisor back (its events are not read)
+ * while w's client cannot take more of them, or lets it go on (also when w's op has
+ * ended meanwhile). Held for more than a few seconds, the supervisor gives up on the
+ * gateway (include/session/hub.h): a waiter lets go before. The op's end lets go. */
+void session_op_hold(struct session *s, struct op_run *w, bool hold);
+/* The sandbox policy its sandboxes are built with: p, the config's, tightened as the
+ * session asked when it was made. */
+struct sandbox_policy;
+int session_sandbox_policy(struct session *s, struct sandbox_policy *p, struct ad_err *err);
 /* {"history": [...]}: tool calls and execs. */
 cJSON *session_history(struct session *s);
 /* Stop the turn in flight (the tool's process group, the model call); 0, or -1 when

@@ -31,6 +31,8 @@ void chat_run_hello(struct chat_run *r, unsigned id);
 struct op_run *op_run_new(bool stream);
 void op_run_set_sink(struct op_run *o, void (*sink)(void *ctx, const cJSON *ev),
 		     void (*done)(void *ctx, bool ok, const char *error), void *ctx);
+/* And tick(ctx) with the periodic tick, until its end. */
+void op_run_set_tick(struct op_run *o, void (*tick)(void *ctx));
 void op_run_ref(struct op_run *o);
 void op_run_unref(struct op_run *o);
 /* op_output / op_end events (gathered, not streamed); an event for a streaming client

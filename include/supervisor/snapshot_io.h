@@ -10,7 +10,11 @@
  *       the agent's snapshot pieces are written to the state directory, fsync()ed and
  *       renamed into place as generation N at its op_end, which passes on to the
  *       gateway (with "ok": false if they could not be kept)
- * Without "generation": generation 0. */
+ *   {"op": "restore", "upload": "upload.XXXXXX"}
+ *       a tar a client uploaded, which the gateway wrote to the session's folder
+ *       (ipc/session_files.h), sent to the agent as restore pieces and removed
+ * Without "generation": generation 0. A plain {"op": "snapshot"} passes on to the agent;
+ * its pieces go to the gateway, which streams them to a client (GET .../workspace.tar). */
 #ifndef AGENTD_SUPERVISOR_SNAPSHOT_IO_H
 #define AGENTD_SUPERVISOR_SNAPSHOT_IO_H
 
@@ -31,6 +35,7 @@ struct snapio {
 	double save_op;                    /* its op id */
 	uint64_t save_b64;                 /* base64 characters of it so far */
 	char failed[AD_ERR_MSG_MAX];       /* why a piece could not be written, or "" */
+	double stream_op;                  /* a plain snapshot's op id (to the gateway), or -1 */
 	/* How an OP frame (taken) reaches the agent, paced as the relay's are. */
 	int (*send)(void *ctx, unsigned type, cJSON *payload, struct ad_err *err);
 	void *send_ctx;
@@ -51,6 +56,10 @@ int snapio_gateway_op(struct snapio *io, const cJSON *op, char *why, size_t size
 /* A run event from the agent: 1 when it was a save's piece, kept here (not passed on);
  * 0 to pass it on (a save's op_end, committed first and changed if that failed). */
 int snapio_agent_event(struct snapio *io, cJSON *ev);
+/* Whether ev is a piece of a plain snapshot: a client downloads it at its own pace
+ * (the gateway holds the supervisor back meanwhile), so each piece is progress that
+ * moves the op's deadline on, rather than the whole tar within the command's limit. */
+bool snapio_streaming(const struct snapio *io, const cJSON *ev);
 /* Drop a save under way (the session ends). */
 void snapio_abort(struct snapio *io);
 

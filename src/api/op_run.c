@@ -17,6 +17,7 @@ struct op_run {
 	struct buf output;
 	void (*sink)(void *ctx, const cJSON *ev);
 	void (*done)(void *ctx, bool ok, const char *error);
+	void (*tick)(void *ctx);
 	void *sink_ctx;
 };
 
@@ -51,6 +52,11 @@ void op_run_set_sink(struct op_run *o, void (*sink)(void *ctx, const cJSON *ev),
 	o->sink = sink;
 	o->done = done;
 	o->sink_ctx = ctx;
+}
+
+void op_run_set_tick(struct op_run *o, void (*tick)(void *ctx))
+{
+	o->tick = tick;
 }
 
 void op_run_event(struct op_run *o, const cJSON *ev)
@@ -109,6 +115,8 @@ void op_run_fail(struct op_run *o, const char *message)
 
 void op_run_tick(struct op_run *o)
 {
+	if (o->tick != NULL)
+		o->tick(o->sink_ctx);
 	waiter_tick(&o->w);
 }
 

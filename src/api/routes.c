@@ -1,6 +1,8 @@
 /* The route table: the whole HTTP surface of agentd in one place. Every route needs a
  * token (when tokens are configured) and counts against the rate limit, except those
  * marked HTTP_ROUTE_PUBLIC. */
+#include <stdint.h>
+
 #include "api/app.h"
 #include "ipc/protocol.h"
 
@@ -33,6 +35,10 @@ const struct http_route api_routes[] = {
 	/* a file comes whole, up to what one OP carries (not http.max_body_bytes) */
 	{ "/api/sessions/{id}/files/*", HTTP_GET | HTTP_PUT | HTTP_DELETE, HTTP_BODY_RAW, api_session_files, 0,
 	  PROTO_FILE_MAX },
+	{ "/api/sessions/{id}/workspace.tar", HTTP_GET, HTTP_BODY_NONE, api_workspace_tar_get, HTTP_ROUTE_WORK, 0 },
+	/* streamed to a file as it comes; its own limit is the session's (workspace_tar.c) */
+	{ "/api/sessions/{id}/workspace.tar", HTTP_PUT, HTTP_BODY_STREAM, api_workspace_tar_put, HTTP_ROUTE_WORK,
+	  SIZE_MAX },
 	{ "/api/sessions/{id}/history", HTTP_GET, HTTP_BODY_NONE, api_session_history, 0, 0 },
 	{ "/api/sessions/{id}/ports", HTTP_GET, HTTP_BODY_NONE, api_session_ports, 0, 0 },
 	{ "/api/sessions/{id}/ports/{port}", HTTP_ANY, HTTP_BODY_RAW, api_session_port, HTTP_ROUTE_COOKIE, 0 },

@@ -46,13 +46,18 @@ enum MHD_Result api_op_start(struct http_req *req, cJSON *op, bool stream)
 
 cJSON *api_op_finished(struct http_req *req, enum MHD_Result *r, char **output, bool *cut)
 {
+	return api_op_result(req, req->ctx, r, output, cut);
+}
+
+cJSON *api_op_result(struct http_req *req, struct op_run *o, enum MHD_Result *r, char **output, bool *cut)
+{
 	const char *why;
-	if (op_run_wait(req->ctx, req->conn)) {
+	if (op_run_wait(o, req->conn)) {
 		*r = MHD_YES;
 		return NULL;
 	}
 	bool ignored;
-	cJSON *end = op_run_end(req->ctx, output, cut ? cut : &ignored, &why);
+	cJSON *end = op_run_end(o, output, cut ? cut : &ignored, &why);
 	if (end == NULL) {
 		*r = http_reply_error(req, 502, "sandbox_error", "%s", why);
 		return NULL;

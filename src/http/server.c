@@ -96,6 +96,38 @@ static enum MHD_Result refuse(struct http_req *req, const struct http_refusal *n
 				       name, value, "%s", no->message);
 }
 
+/* A streamed body's route is asked first, before any of the body is read: whether it
+ * takes it (and where its pieces go), or refuses it at once. */
+static enum MHD_Result open_stream(struct http_req *req)
+{
+	req->body_open = true;
+	enum MHD_Result r = req->route->fn(req);
+	req->body_open = false;
+	return r;
+}
+
+/* The reason phrase of the errors a streamed body's piece may end with. */
+static const char *reason_phrase(unsigned status)
+{
+	switch (status) {
+	case 400: return "Bad Request";
+	case 409: return "Conflict";
+	case 413: return "Content Too Large";
+	case 507: return "Insufficient Storage";
+	default: return "Internal Server Error";
+	}
+}
+
+/* A piece of a streamed body, to the route; a refusal ends the request now. */
+static enum MHD_Result stream_piece(struct http_req *req, const char *data, size_t n)
+{
+	if (req->body_piece == NULL || req->body_piece(req, data, n) == 0)
+		return MHD_YES;
+	const char *type = req->body_status == 413 ? HTTP_ERR_TOO_LARGE
+			   : req->body_status < 500 ? HTTP_ERR_INVALID : HTTP_ERR_INTERNAL;
+	return http_reply_error_abort(req, req->body_status, type, reason_phrase(req->body_status), req->body_error);
+}
+
 /* First call for a request: route it and check what can be checked before the body. */
 
 /* The largest body req's route takes: its own limit, or http.max_body_bytes. */
@@ -156,6 +188,8 @@ static enum MHD_Result begin(struct http_server *srv, struct http_req *req, cons
 			return http_reply_error(req, 415, HTTP_ERR_MEDIA_TYPE,
 						"Content-Type \"%s\" is not accepted here; send application/json", ct);
 	}
+	if (req->route->body == HTTP_BODY_STREAM)
+		return open_stream(req);
 	if (length > 0 && req->route->body != HTTP_BODY_NONE) {
 		req->body = malloc(length + 1);
 		if (req->body == NULL)
@@ -172,7 +206,7 @@ static void take_body(struct http_server *srv, struct http_req *req, const char 
 		req->body_over = true;   /* refused at once by on_access */
 		return;
 	}
-	if (req->route->body == HTTP_BODY_NONE) {
+	if (req->route->body == HTTP_BODY_NONE || req->route->body == HTTP_BODY_STREAM) {
 		req->body_len += n;
 		return;
 	}
@@ -207,6 +241,12 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *conn, const c
 		return begin(srv, req, method);
 	if (req->dispatched)            /* resumed after the handler suspended it */
 		return req->route->fn(req);
+	if (*upload_size > 0 && req->route->body == HTTP_BODY_STREAM && req->status == 0) {
+		size_t n = *upload_size;
+		*upload_size = 0;
+		req->body_len += n;
+		return stream_piece(req, upload_data, n);
+	}
 	if (*upload_size > 0) {
 		take_body(srv, req, upload_data, *upload_size);
 		*upload_size = 0;

@@ -36,6 +36,52 @@ int session_dir(const char *state_dir, const char *id, char *out, size_t size, s
 	return fs_mkdir_p(out, 0700, err);
 }
 
+uint64_t workspace_tar_max(uint64_t workspace_bytes, uint64_t workspace_files)
+{
+	return workspace_bytes + workspace_files * 1024 + (1u << 20);
+}
+
+#define UPLOAD_PREFIX "upload."
+
+int upload_create(const char *state_dir, const char *id, char *name, char *path, size_t path_size,
+		  struct ad_err *err)
+{
+	char dir[4096];
+	if (session_dir(state_dir, id, dir, sizeof(dir), err) < 0)
+		return -1;
+	snprintf(path, path_size, "%s/" UPLOAD_PREFIX "XXXXXX", dir);
+	int fd = mkostemp(path, O_CLOEXEC);
+	if (fd < 0)
+		return ad_err_sys(err, "create %s", path);
+	snprintf(name, UPLOAD_NAME_MAX, "%s", strrchr(path, '/') + 1);
+	return fd;
+}
+
+/* "upload." and mkstemp's six letters: the only names the supervisor opens. */
+static bool upload_name_ok(const char *name)
+{
+	size_t p = strlen(UPLOAD_PREFIX);
+	if (strncmp(name, UPLOAD_PREFIX, p) != 0 || strlen(name) != p + 6)
+		return false;
+	for (const char *c = name + p; *c; c++)
+		if (!((*c >= '0' && *c <= '9') || (*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z')))
+			return false;
+	return true;
+}
+
+int upload_take(const char *state_dir, const char *id, const char *name, struct ad_err *err)
+{
+	char path[4200];
+	if (!session_id_ok(id) || !upload_name_ok(name))
+		return ad_err_code(err, EINVAL, "\"%s\" is not an upload", name);
+	snprintf(path, sizeof(path), "%s/sessions/%s/%s", state_dir, id, name);
+	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	if (fd < 0)
+		return ad_err_sys(err, "open %s", path);
+	unlink(path);
+	return fd;
+}
+
 /* The file name of generation gen's snapshot. */
 static void snapshot_name(uint64_t gen, char *out, size_t size)
 {

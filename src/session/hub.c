@@ -35,6 +35,7 @@ struct hub_link {
 	pthread_mutex_t send_lock;      /* out, want_out, broke */
 	struct link_out out;            /* frames the supervisor has not taken yet */
 	bool want_out;                  /* EPOLLOUT is on: out has bytes waiting */
+	bool held;                      /* EPOLLIN is off: its owner cannot take more now */
 	char broke[160];                /* why the hub gave up on the supervisor, or "" */
 	struct hub_link *prev, *next;   /* every live link, for hub_stop */
 };
@@ -74,14 +75,18 @@ static void finish(struct hub_link *l, const char *why)
 	free(l);
 }
 
+/* Under send_lock: what the link is watched for. */
+static int rewatch(struct hub_link *l, bool in, bool out)
+{
+	struct epoll_event ev = { .events = (in ? EPOLLIN : 0) | (out ? EPOLLOUT : 0), .data.ptr = l };
+	return epoll_ctl(l->hub->ep, EPOLL_CTL_MOD, l->fd, &ev);
+}
+
 /* Under send_lock: EPOLLOUT on while frames wait, off once they are out. */
 static void watch_out(struct hub_link *l)
 {
 	bool want = link_out_pending(&l->out);
-	if (want == l->want_out)
-		return;
-	struct epoll_event ev = { .events = EPOLLIN | (want ? EPOLLOUT : 0), .data.ptr = l };
-	if (epoll_ctl(l->hub->ep, EPOLL_CTL_MOD, l->fd, &ev) == 0)
+	if (want != l->want_out && rewatch(l, !l->held, want) == 0)
 		l->want_out = want;
 }
 
@@ -276,6 +281,14 @@ int hub_link_send(struct hub_link *l, unsigned type, const cJSON *payload, struc
 		watch_out(l);
 	pthread_mutex_unlock(&l->send_lock);
 	return rc;
+}
+
+void hub_link_hold(struct hub_link *l, bool hold)
+{
+	pthread_mutex_lock(&l->send_lock);
+	if (hold != l->held && rewatch(l, !hold, l->want_out) == 0)
+		l->held = hold;
+	pthread_mutex_unlock(&l->send_lock);
 }
 
 void hub_link_close(struct hub_link *l)

@@ -16,6 +16,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "session/hub.h"
+
 void session_exec_id(char *out, size_t n, const cJSON *op_id)
 {
 	snprintf(out, n, "exec_%u", cJSON_IsNumber(op_id) ? (unsigned)op_id->valuedouble : 0u);
@@ -75,6 +77,16 @@ static cJSON *exec_event(const cJSON *ev, bool end)
 	return out;
 }
 
+void session_op_hold(struct session *s, struct op_run *w, bool hold)
+{
+	pthread_mutex_lock(&s->lock);
+	if (s->link != NULL && (s->op == w || !hold) && s->op_held != hold) {
+		hub_link_hold(s->link, hold);
+		s->op_held = hold;
+	}
+	pthread_mutex_unlock(&s->lock);
+}
+
 void session_op_event(struct session *s, const char *type, cJSON *ev)
 {
 	struct op_run *op = s->op;
@@ -89,6 +101,9 @@ void session_op_event(struct session *s, const char *type, cJSON *ev)
 	}
 	if (end)
 		s->op = NULL;            /* its reference is ours now */
+	if (end && s->op_held && s->link != NULL)   /* what comes next is not its waiter's */
+		hub_link_hold(s->link, false);
+	s->op_held &= !end;
 	if (op != NULL && !end)
 		op_run_ref(op);
 	pthread_mutex_unlock(&s->lock);

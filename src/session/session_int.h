@@ -91,6 +91,7 @@ struct session {
 	struct chat_run *run;              /* the turn in flight, referenced */
 	struct op_run *op;                 /* the op in flight, referenced */
 	char op_kind[16];                  /* its "op" */
+	bool op_held;                      /* its waiter holds the link back (session_op_hold) */
 	cJSON *op_input;                   /* exec: its command, for the history */
 	bool views;                        /* from "ready": the supervisor reads files itself */
 	struct session_view view[SESSION_VIEWS_MAX];   /* session_view.c */

@@ -7,6 +7,7 @@
 #include <time.h>
 
 #include "core/clock.h"
+#include "sandbox/policy.h"
 
 static void set_text(char **to, const char *v)
 {
@@ -28,4 +29,13 @@ void session_adopt(struct session *s, const struct session_opts *o)
 	set_text(&s->runtime, o->runtime && strcmp(o->runtime, "agentd") != 0 ? o->runtime : NULL);
 	set_text(&s->command, o->command);
 	set_text(&s->title, o->title && o->title[0] ? o->title : NULL);
+}
+
+int session_sandbox_policy(struct session *s, struct sandbox_policy *p, struct ad_err *err)
+{
+	pthread_mutex_lock(&s->lock);
+	const cJSON *req = cJSON_GetObjectItemCaseSensitive(s->spawn_opts, "policy");
+	int rc = req != NULL ? sandbox_policy_tighten(p, req, err) : 0;
+	pthread_mutex_unlock(&s->lock);
+	return rc;
 }

@@ -4,9 +4,11 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "core/base64.h"
@@ -17,12 +19,13 @@
 
 void snapio_init(struct snapio *io, const char *state_dir, const char *session_id, uint64_t max_bytes)
 {
-	*io = (struct snapio){ .state_dir = state_dir, .id = session_id, .max_bytes = max_bytes, .save_op = -1 };
+	*io = (struct snapio){ .state_dir = state_dir, .id = session_id, .max_bytes = max_bytes, .save_op = -1,
+			       .stream_op = -1 };
 }
 
 uint64_t snapio_tar_max(uint64_t workspace_bytes, uint64_t workspace_files)
 {
-	return workspace_bytes + workspace_files * 1024 + (1u << 20);
+	return workspace_tar_max(workspace_bytes, workspace_files);
 }
 
 static bool is_op(const cJSON *op, const char *kind, const char *flag)
@@ -61,22 +64,16 @@ static int send_piece(struct snapio *io, double id, const char *b64, bool last, 
 	return io->send(io->send_ctx, FRAME_OP, p, err);
 }
 
-/* The saved tar, in pieces. One that is missing (every suspend saves one: its loss is
- * not an empty workspace) or cannot be opened: SNAPIO_FAILED, nothing sent. One that
- * fails midway still ends the restore (last: true), so that the agent reports the cut
- * tar and is ready for what comes next. */
-static int restore(struct snapio *io, double id, uint64_t gen, char *why, size_t size, struct ad_err *err)
+/* A tar (fd, taken) to the agent in restore pieces. One that fails midway still ends
+ * the restore (last: true), so that the agent reports the cut tar and is ready for what
+ * comes next. */
+static int send_tar(struct snapio *io, double id, int fd, const char *what, char *why, size_t size,
+		    struct ad_err *err)
 {
-	char path[4200];
-	if (snapshot_path(io->state_dir, io->id, gen, path, sizeof(path)) < 0) {
-		snprintf(why, size, "the saved workspace %s is missing", path);
-		return SNAPIO_FAILED;
-	}
-	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
 	char *raw = malloc(PROTO_CHUNK), *b64 = malloc(base64_encoded_len(PROTO_CHUNK) + 1);
 	int rc = SNAPIO_SENT;
-	if (fd < 0 || raw == NULL || b64 == NULL) {
-		snprintf(why, size, "cannot read the saved workspace %s: %s", path, fd < 0 ? strerror(errno) : "out of memory");
+	if (raw == NULL || b64 == NULL) {
+		snprintf(why, size, "cannot read %s: out of memory", what);
 		rc = SNAPIO_FAILED;
 	}
 	while (rc == SNAPIO_SENT) {
@@ -84,7 +81,7 @@ static int restore(struct snapio *io, double id, uint64_t gen, char *why, size_t
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0)
-			log_error("session %s: reading the saved workspace %s: %s", io->id, path, strerror(errno));
+			log_error("session %s: reading %s: %s", io->id, what, strerror(errno));
 		base64_encode(raw, n > 0 ? (size_t)n : 0, b64);
 		if (send_piece(io, id, b64, n <= 0, err) < 0)
 			rc = -1;
@@ -93,16 +90,71 @@ static int restore(struct snapio *io, double id, uint64_t gen, char *why, size_t
 	}
 	free(raw);
 	free(b64);
-	if (fd >= 0)
-		close(fd);
+	close(fd);
 	return rc;
+}
+
+/* The saved tar, in pieces. One that is missing (every suspend saves one: its loss is
+ * not an empty workspace) or cannot be opened: SNAPIO_FAILED, nothing sent. */
+static int restore(struct snapio *io, double id, uint64_t gen, char *why, size_t size, struct ad_err *err)
+{
+	char path[4200];
+	if (snapshot_path(io->state_dir, io->id, gen, path, sizeof(path)) < 0) {
+		snprintf(why, size, "the saved workspace %s is missing", path);
+		return SNAPIO_FAILED;
+	}
+	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	if (fd < 0) {
+		snprintf(why, size, "cannot read the saved workspace %s: %s", path, strerror(errno));
+		return SNAPIO_FAILED;
+	}
+	return send_tar(io, id, fd, "the saved workspace", why, size, err);
+}
+
+/* A client's upload, by the name the gateway gives (only an upload's name in the
+ * session's own folder is opened), removed once open; no larger than a tar of the
+ * workspace can be, whatever the gateway checked. */
+static int restore_upload(struct snapio *io, double id, const char *name, char *why, size_t size,
+			  struct ad_err *err)
+{
+	struct ad_err e;
+	struct stat st;
+	int fd = upload_take(io->state_dir, io->id, name, &e);
+	if (fd < 0) {
+		snprintf(why, size, "cannot read the upload: %s", e.msg);
+		return SNAPIO_FAILED;
+	}
+	if (fstat(fd, &st) < 0 || (uint64_t)st.st_size > io->max_bytes) {
+		snprintf(why, size, "the upload is larger than a tar of the workspace can be (%llu bytes)",
+			 (unsigned long long)io->max_bytes);
+		close(fd);
+		return SNAPIO_FAILED;
+	}
+	return send_tar(io, id, fd, "the upload", why, size, err);
+}
+
+bool snapio_streaming(const struct snapio *io, const cJSON *ev)
+{
+	const cJSON *type = cJSON_GetObjectItemCaseSensitive(ev, "type");
+	const cJSON *id = cJSON_GetObjectItemCaseSensitive(ev, "id");
+	return io->stream_op >= 0 && cJSON_IsString(type) && strcmp(type->valuestring, "op_output") == 0 &&
+	       cJSON_IsNumber(id) && id->valuedouble == io->stream_op;
 }
 
 int snapio_gateway_op(struct snapio *io, const cJSON *op, char *why, size_t size, struct ad_err *err)
 {
 	const cJSON *id = cJSON_GetObjectItemCaseSensitive(op, "id");
+	const cJSON *kind = cJSON_GetObjectItemCaseSensitive(op, "op");
+	const cJSON *upload = cJSON_GetObjectItemCaseSensitive(op, "upload");
 	bool restoring = is_op(op, "restore", "saved");
 	uint64_t gen;
+	io->stream_op = -1;
+	if (cJSON_IsNumber(id) && cJSON_IsString(kind) && strcmp(kind->valuestring, "restore") == 0 &&
+	    cJSON_IsString(upload))
+		return restore_upload(io, id->valuedouble, upload->valuestring, why, size, err);
+	if (cJSON_IsNumber(id) && cJSON_IsString(kind) && strcmp(kind->valuestring, "snapshot") == 0 &&
+	    !cJSON_HasObjectItem(op, "save"))
+		io->stream_op = id->valuedouble;   /* to the gateway as it comes */
 	if (!cJSON_IsNumber(id) || (!restoring && !is_op(op, "snapshot", "save")))
 		return SNAPIO_NOT_OURS;
 	if (op_generation(op, &gen) < 0) {

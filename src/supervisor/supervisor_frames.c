@@ -35,6 +35,8 @@ void sup_flush_usage(struct supervisor *s)
 	sup_to_gateway(s, ev);
 }
 
+static uint64_t op_deadline_ns(const struct supervisor *s, const cJSON *op);
+
 static const char *const run_event_types[] = {
 	"text", "thinking", "tool_start", "tool_output", "tool_end", "message", "compact", "done", "error", "op_output", "op_end",
 };
@@ -56,6 +58,8 @@ static int pass_run_event(struct supervisor *s, cJSON *ev, struct ad_err *err)
 		cJSON_Delete(ev);
 		return ad_err_set(err, 0, "run event \"%s\" outside %s", type->valuestring, op_event ? "an op" : "a run");
 	}
+	if (op_event && snapio_streaming(&s->snap, ev))
+		s->op_by_ns = op_deadline_ns(s, NULL);
 	if (op_event && snapio_agent_event(&s->snap, ev) == 1) {
 		cJSON_Delete(ev);              /* a piece of a save: on disk, not for the gateway */
 		return 0;
