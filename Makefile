@@ -28,9 +28,11 @@ PKGS       := libmicrohttpd libcurl libcjson libseccomp libcap
 # Debian packages: to build, and to test (the tests run real peers).
 DEB_BUILD  := build-essential pkg-config libmicrohttpd-dev libcurl4-openssl-dev libcjson-dev \
               libseccomp-dev libcap-dev
-DEB_TEST   := libcmocka-dev python3 python3-pytest curl iproute2 procps util-linux chromium
+# e2fsprogs: mkfs.ext4 makes the loop store's workspace images (sandbox.workspace_store)
+DEB_RUN    := e2fsprogs
+DEB_TEST   := libcmocka-dev python3 python3-pytest curl iproute2 procps util-linux chromium xfsprogs
 DEB_BENCH  := bubblewrap
-DEB_PKGS   := $(DEB_BUILD) $(DEB_TEST) $(DEB_BENCH)
+DEB_PKGS   := $(DEB_BUILD) $(DEB_RUN) $(DEB_TEST) $(DEB_BENCH)
 
 CFLAGS     ?= -O2 -g
 # -Wno-format-truncation: error and log text is bounded by snprintf and cut on purpose.

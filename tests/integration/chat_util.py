@@ -486,7 +486,8 @@ class HostState:
     def __init__(self, d):
         self.d = d
         self.cgroups = su.agentd_cgroups()
-        self.mounts = su.mount_table()
+        self.mounts = su.mount_table(str(d.workdir))
+        self.loops = su.loop_devices(str(d.workdir))
         self.uid_procs = su.processes_with_uid(UID_BASE, UID_BASE + UID_COUNT)
         self.tree = set(descendants(d.proc.pid))
 
@@ -511,10 +512,19 @@ class HostState:
         cg = self._new_cgroups()
         if cg:
             out["cgroups"] = cg
-        mounts = su.mount_table()
+        mounts = su.mount_table(str(self.d.workdir))
         if mounts != self.mounts:
             before, now = set(self.mounts.splitlines()), set(mounts.splitlines())
             out["mounts"] = {"new": sorted(now - before), "gone": sorted(before - now)}
+        loops = {k: v for k, v in su.loop_devices(str(self.d.workdir)).items() if k not in self.loops}
+        if loops:
+            out["loop devices"] = loops
+        # a session's folder outlives it only as a saved hybrid session (session.json)
+        sessions = os.path.join(self.d.workdir, "state", "sessions")
+        folders = sorted(n for n in (os.listdir(sessions) if os.path.isdir(sessions) else [])
+                         if not os.path.exists(os.path.join(sessions, n, "session.json")))
+        if folders:
+            out["session folders"] = folders
         if marker:
             m = su.processes_with(marker)
             if m:

@@ -398,6 +398,14 @@ def parse_access_line(line):
             "bytes": int(m.group(4)), "duration_ms": float(m.group(5)), "remote": m.group(6)}
 
 
+def unmount_under(root):
+    """Detach every mount below root (a killed agentd's workspaces)."""
+    with open("/proc/self/mountinfo") as f:
+        points = [ln.split()[4] for ln in f]
+    for p in sorted((p for p in points if p.startswith(root + "/")), reverse=True):
+        subprocess.run(["umount", "-l", p], capture_output=True)
+
+
 @contextlib.contextmanager
 def running_daemon(workdir, started=None, **kw):
     """A started Daemon; at the end it must stop cleanly (unless the test stopped it,
@@ -412,14 +420,20 @@ def running_daemon(workdir, started=None, **kw):
     except BaseException:
         if d.proc is not None:
             d.kill()
+        unmount_under(str(d.workdir))
         raise
-    if d.alive():
-        d.assert_clean_exit()
-    else:
-        d.kill()  # reap, join the reader
-        assert_no_sanitizer_report(d.stderr)
-        if -d.proc.returncode in CRASH_SIGNALS:
-            pytest.fail(f"agentd died of {d.describe_exit()}; its log ends:\n{d.log_tail()}", pytrace=False)
+    try:
+        if d.alive():
+            d.assert_clean_exit()
+        else:
+            d.kill()  # reap, join the reader
+            assert_no_sanitizer_report(d.stderr)
+            if -d.proc.returncode in CRASH_SIGNALS:
+                pytest.fail(f"agentd died of {d.describe_exit()}; its log ends:\n{d.log_tail()}", pytrace=False)
+    finally:
+        # what a killed agentd left mounted (the next start would sweep it), so that
+        # the test's directory can be removed
+        unmount_under(str(d.workdir))
 
 
 def assert_json_error(resp, status, error_type=None, message_contains=()):

@@ -9,6 +9,7 @@ stderr must hold no sanitizer report.
 """
 
 import atexit
+import glob
 import json
 import os
 import pathlib
@@ -241,9 +242,31 @@ def cgroups_of_launchers(pids):
     return {c for c in agentd_cgroups() if creator_pid(c) in pids}
 
 
-def mount_table():
+_WORKSPACE_MOUNT = re.compile(r"/sessions/sess_[0-9a-f]+/workspace$")
+
+
+def mount_table(mine=None):
+    """The host's mounts, but the session workspaces of agentds (on disk, one mount each)
+    other than those under mine: other test runs share the host and make theirs."""
     with open("/proc/self/mountinfo") as f:
-        return f.read()
+        lines = f.read().splitlines()
+    keep = [ln for ln in lines
+            if not _WORKSPACE_MOUNT.search(ln.split()[4]) or (mine and ln.split()[4].startswith(mine + "/"))]
+    return "\n".join(keep) + "\n"
+
+
+def loop_devices(under):
+    """Loop devices whose backing file is under the directory under: {device: file}."""
+    out = {}
+    for dev in glob.glob("/sys/block/loop*/loop/backing_file"):
+        try:
+            with open(dev) as f:
+                backing = f.read().strip()
+        except OSError:
+            continue
+        if backing.startswith(under + "/"):
+            out[dev.split("/")[3]] = backing
+    return out
 
 
 def in_sandbox_of(marker, path):

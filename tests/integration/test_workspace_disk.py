@@ -102,3 +102,132 @@ def test_the_file_count_limit(daemon_factory, mock):
     assert 64 <= made < 200, out     # mkfs rounds the inode count up to a whole group
     res = d.get(f"/api/sessions/{sid}").json()["resources"]
     assert res["disk_files"] == made, res
+
+
+def test_200_sessions_leave_nothing_behind(daemon_factory, mock):
+    """Ephemeral chats and long-running sessions, each with a workspace on disk: once
+    they are over, no folder, mount or loop device of theirs is left."""
+    from chat_util import HostState
+    d = start(daemon_factory, mock)
+    host = HostState(d)
+    for i in range(100):
+        mock.enqueue(calls(bash(f"echo {i} > n.txt")), {"text": "done"})
+        r = d.post_json("/api/chat", {"message": "go"}, timeout=CHAT_TIMEOUT)
+        assert r.status == 200, r
+    for i in range(100):
+        sid = new_session(d)
+        assert run(d, sid, "head -c 1M /dev/zero > f")["exit_status"] == 0
+        assert d.request("DELETE", f"/api/sessions/{sid}").status in (200, 204)
+    host.assert_clean()
+
+
+def test_kill_9_leftovers_are_swept_at_the_next_start(daemon_factory, mock, tmp_path):
+    """A killed agentd leaves its sessions' workspaces; the next one removes all but the
+    saved hybrid sessions', which resume with their files."""
+    import signal
+    workdir = str(tmp_path / "d")
+    d = start(daemon_factory, mock, workdir=workdir)
+    lr = new_session(d)
+    run(d, lr, "echo gone > lr.txt")
+    hy = new_session(d, pattern="hybrid")
+    mock.enqueue(calls(bash("echo kept > hy.txt")), {"text": "saved"})
+    r = d.post_json(f"/api/sessions/{hy}/messages", {"message": "write"}, timeout=CHAT_TIMEOUT)
+    assert r.status == 200, r
+    d.proc.send_signal(signal.SIGKILL)
+    d.proc.wait(30)
+    d2 = start(daemon_factory, mock, workdir=workdir)
+    assert not os.path.exists(sdir(d2, lr))
+    assert d2.get(f"/api/sessions/{hy}").json()["state"] == "suspended"
+    mock.reset()
+    mock.enqueue(calls(bash("cat hy.txt; ls")), {"text": "back"})
+    r = d2.post_json(f"/api/sessions/{hy}/messages", {"message": "read"}, timeout=CHAT_TIMEOUT)
+    assert r.status == 200, r
+    assert only_result(mock, 1) == ("kept\nhy.txt", False), only_result(mock, 1)
+    with open("/proc/self/mountinfo") as f:
+        mounts = f.read()
+    assert sdir(d2, lr) not in mounts, mounts
+
+
+def test_in_memory_store_meets_enospc_first(daemon_factory, mock):
+    """Without a store on disk (sandbox.workspace_store tmpfs, what an unprivileged
+    agentd gets), the sandbox's memory limit is raised by the workspace's size: a fill
+    ends in ENOSPC, not in the OOM killer."""
+    d = start(daemon_factory, mock, AGENTD_SANDBOX_WORKSPACE_STORE="tmpfs")
+    assert d.health()["workspaces"] == {"store": "tmpfs", "disk_bytes": 0, "disk_files": 0}
+    sid = new_session(d, policy={"memory_max": "256M", "workspace_size": "400M"})
+    # files of 300 MiB (one larger than the workspace meets RLIMIT_FSIZE first)
+    out = run(d, sid, "for i in 1 2 3; do head -c 300M /dev/zero > /workspace/f$i || exit 7; done")
+    assert "No space left on device" in out["output"] and out["exit_status"] == 7, out
+    kills, res = oom_kills(d, sid)
+    assert kills == 0, res
+    assert res["disk_bytes"] >= 399 * 2**20, res
+    assert not os.path.exists(sdir(d, sid))
+
+
+def test_health_and_session_report_disk(daemon_factory, mock):
+    d = start(daemon_factory, mock)
+    a, b = new_session(d), new_session(d)
+    run(d, a, "head -c 3M /dev/zero > x && mkdir -p d/e && touch d/e/f")
+    res = d.get(f"/api/sessions/{a}").json()["resources"]
+    assert res["disk_files"] == 4 and 3 * 2**20 <= res["disk_bytes"] < 4 * 2**20, res
+    ws = d.health()["workspaces"]
+    assert ws["disk_files"] >= 4 and ws["disk_bytes"] >= 3 * 2**20, ws
+    assert d.get(f"/api/sessions/{b}").json()["resources"]["disk_files"] == 0
+
+
+def project_quota_fs(path, tmp):
+    """A file system with project quotas on, mounted at path (made here from an image:
+    ext4 with the project feature, else XFS), or None and why not on this kernel."""
+    why = []
+    for kind, mkfs, opts in (("ext4", ["mkfs.ext4", "-q", "-O", "quota,project", "-E", "quotatype=prjquota"],
+                              "prjquota"),
+                             ("xfs", ["mkfs.xfs", "-q"], "prjquota")):
+        image = os.path.join(tmp, f"{kind}.img")
+        with open(image, "wb") as f:
+            f.truncate(512 << 20)
+        made = subprocess.run([*mkfs, image], capture_output=True, text=True)
+        if made.returncode != 0:
+            why.append(f"{kind}: {made.stderr.strip()}")
+            continue
+        os.makedirs(path, exist_ok=True)
+        m = subprocess.run(["mount", "-o", f"loop,{opts}", image, path], capture_output=True, text=True)
+        if m.returncode == 0:
+            return kind, None
+        kernel = subprocess.run(["dmesg"], capture_output=True, text=True).stdout.strip().splitlines()[-1:]
+        why.append(f"{kind}: mount -o {opts} failed; the kernel said: {' '.join(kernel)}")
+    return None, "; ".join(why)
+
+
+def test_project_quotas_keep_the_limit(daemon_factory, mock, tmp_path):
+    """Where the state directory's file system has project quotas (XFS or ext4 mounted
+    with prjquota), each workspace is a plain directory in a project of its own whose
+    quota is the limit. This kernel may not have quota support: then it says why."""
+    state = str(tmp_path / "d" / "state")
+    kind, why = project_quota_fs(state, str(tmp_path))
+    if kind is None:
+        pytest.skip(f"no file system with project quotas can be mounted here: {why}")
+    try:
+        d = start(daemon_factory, mock, workdir=str(tmp_path / "d"), AGENTD_SANDBOX_WORKSPACE_STORE="quota")
+        assert d.health()["workspaces"]["store"] == "quota"
+        sid = new_session(d, policy={"workspace_size": "64M", "workspace_files": 100})
+        out = run(d, sid, "head -c 100M /dev/zero > f; echo; for i in $(seq 200); do : > g$i || exit 7; done")
+        assert "quota exceeded" in out["output"].lower() or "no space" in out["output"].lower(), out
+        res = d.get(f"/api/sessions/{sid}").json()["resources"]
+        assert res["disk_bytes"] <= 64 * 2**20 and res["disk_files"] <= 100, res
+        assert d.request("DELETE", f"/api/sessions/{sid}").status in (200, 204)
+        d.stop()
+        assert not os.path.exists(sdir(d, sid))
+    finally:
+        subprocess.run(["umount", "-l", state], capture_output=True)
+
+
+def test_a_store_the_host_cannot_give_stops_agentd_with_the_reason(daemon_factory, mock, tmp_path):
+    """sandbox.workspace_store set to quota where the state directory has no project
+    quotas (this test's, on the host's file system without prjquota): agentd does not
+    start, and says why, rather than running with a limit it cannot keep."""
+    from conftest import Daemon, run_agentd
+    d = Daemon(str(tmp_path / "q"), settings=chat_settings(),
+               env=chat_env(mock, AGENTD_SANDBOX_WORKSPACE_STORE="quota"))
+    r = run_agentd(["--config", str(d.config_path)], env=d.env, timeout=30)
+    assert r.returncode != 0
+    assert "sandbox.workspace_store is quota, but" in r.stderr, r.stderr

@@ -6,6 +6,7 @@
 #include <setjmp.h>
 #include <cmocka.h>
 
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,6 +14,7 @@
 #include "core/config.h"
 #include "core/json.h"
 #include "sandbox/policy.h"
+#include "sandbox/userns.h"
 
 #define N(a) (sizeof(a) / sizeof((a)[0]))
 
@@ -32,6 +34,31 @@ static int teardown(void **state)
 	return 0;
 }
 
+/* A session's workspace keeps its owner across sandboxes: the id its name is given is
+ * the same each time, within the range, and names spread over it. */
+static void a_name_keeps_its_host_id(void **state)
+{
+	(void)state;
+	struct sandbox_policy p = { .uid_base = 524288, .uid_count = 65536 };
+	uint32_t a = sandbox_ids_for_name(&p, "sess_0123456789abcdef01234567");
+	assert_int_equal(a, sandbox_ids_for_name(&p, "sess_0123456789abcdef01234567"));
+	assert_true(a >= 524288 && a < 524288 + 65536);
+	unsigned distinct = 0;
+	uint32_t seen[64];
+	for (unsigned i = 0; i < 64; i++) {
+		char name[32];
+		snprintf(name, sizeof(name), "sess_%08x", i);
+		seen[i] = sandbox_ids_for_name(&p, name);
+		bool dup = false;
+		for (unsigned j = 0; j < i; j++)
+			dup |= seen[j] == seen[i];
+		distinct += !dup;
+	}
+	assert_true(distinct >= 60);
+	p.uid_count = 0;                /* no range: the base itself, not a division by 0 */
+	assert_int_equal(sandbox_ids_for_name(&p, "x"), 524288);
+}
+
 static void defaults_follow_the_guide(void **state)
 {
 	(void)state;
@@ -41,7 +68,7 @@ static void defaults_follow_the_guide(void **state)
 	assert_int_equal(p.memory_max, 1ull << 30);
 	assert_int_equal(p.cpus_milli, 1000);
 	assert_int_equal(p.pids_max, 512);
-	assert_int_equal(p.workspace_size, 1ull << 30);
+	assert_int_equal(p.workspace_size, 5ull << 30);   /* the guide's sandbox: 5 GiB of disk */
 	assert_int_equal(p.workspace_files, 100000);
 	assert_int_equal(p.command_timeout_s, 300);
 	assert_string_equal(p.hostname, "sandbox");
@@ -158,6 +185,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(defaults_follow_the_guide),
+		cmocka_unit_test(a_name_keeps_its_host_id),
 		cmocka_unit_test(tightening_is_applied),
 		cmocka_unit_test(loosening_and_nonsense_are_refused_whole),
 		cmocka_unit_test(binds_are_checked),
