@@ -22,6 +22,9 @@ int fs_openat2(int dirfd, const char *path, uint64_t flags, uint64_t resolve);
  * (EIO when write(2) wrote nothing). */
 int fs_write_all(int fd, const void *data, size_t len);
 
+/* The tree name in the directory dirfd removed, without following a link anywhere
+ * (a link is removed, not what it points at): rm -rf beneath dirfd. Missing is fine. */
+int fs_remove_tree(int dirfd, const char *name, struct ad_err *err);
 int fs_write_text(const char *path, const char *text, int flags, mode_t mode, struct ad_err *err);
 
 #endif

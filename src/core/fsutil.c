@@ -1,6 +1,7 @@
 /* File system helpers: see include/core/fsutil.h. */
 #include "core/fsutil.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <limits.h>
 #include <stdbool.h>
@@ -70,4 +71,46 @@ int fs_write_text(const char *path, const char *text, int flags, mode_t mode, st
 	if (write(fd, text, n) != (ssize_t)n)
 		return ad_err_sys(err, "write %s", path);
 	return 0;
+}
+
+static int remove_entries(int fd, int depth, struct ad_err *err);
+
+/* name in the directory fd: a directory emptied and removed, anything else unlinked.
+ * Never followed: a link is removed, not what it points at. */
+static int remove_entry(int fd, const char *name, int depth, struct ad_err *err)
+{
+	if (unlinkat(fd, name, 0) == 0 || errno == ENOENT)
+		return 0;
+	if (errno != EISDIR && errno != EPERM)
+		return ad_err_sys(err, "remove %s", name);
+	if (depth > 4096)
+		return ad_err_set(err, ELOOP, "a tree deeper than 4096 directories");
+	int sub = openat(fd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (sub < 0)
+		return errno == ENOENT ? 0 : ad_err_sys(err, "open %s", name);
+	int rc = remove_entries(sub, depth + 1, err);   /* closes sub */
+	if (rc == 0 && unlinkat(fd, name, AT_REMOVEDIR) < 0 && errno != ENOENT)
+		return ad_err_sys(err, "remove %s", name);
+	return rc;
+}
+
+static int remove_entries(int fd, int depth, struct ad_err *err)
+{
+	DIR *d = fdopendir(fd);
+	if (d == NULL) {
+		close(fd);
+		return ad_err_sys(err, "read a directory");
+	}
+	int rc = 0;
+	struct dirent *de;
+	while (rc == 0 && (de = readdir(d)) != NULL)
+		if (strcmp(de->d_name, ".") != 0 && strcmp(de->d_name, "..") != 0)
+			rc = remove_entry(dirfd(d), de->d_name, depth, err);
+	closedir(d);
+	return rc;
+}
+
+int fs_remove_tree(int dirfd, const char *name, struct ad_err *err)
+{
+	return remove_entry(dirfd, name, 0, err);
 }

@@ -3,7 +3,6 @@
  * store's own code (workspace_loop.c, workspace_quota.c). */
 #include "sandbox/workspace.h"
 
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -124,7 +123,7 @@ int workspace_remove(const struct workspace_host *h, const char *dir, struct ad_
 	if (h->store == WORKSPACE_LOOP)
 		return workspace_loop_remove(dir, err);
 	workspace_quota_release(dir);
-	return workspace_remove_tree(lock, WORKSPACE_DIR, err);
+	return fs_remove_tree(lock, WORKSPACE_DIR, err);
 }
 
 int workspace_release(const struct workspace_host *h, const char *dir, struct ad_err *err)
@@ -137,19 +136,55 @@ int workspace_release(const struct workspace_host *h, const char *dir, struct ad
 	return workspace_loop_release(dir, err);
 }
 
-int workspace_usage(const struct workspace_host *h, const char *dir, uint64_t *bytes, uint64_t *files)
+/* A mounted image's figures, from its file system. */
+static int mounted_usage(const char *path, uint64_t *bytes, uint64_t *files)
 {
-	char path[4200];
-	snprintf(path, sizeof(path), "%s/" WORKSPACE_DIR, dir);
-	if (h->store == WORKSPACE_QUOTA)
-		return workspace_quota_usage(dir, bytes, files);
 	struct statfs sf;
-	if (h->store != WORKSPACE_LOOP || !workspace_mounted(path) || statfs(path, &sf) < 0)
+	if (!workspace_mounted(path) || statfs(path, &sf) < 0)
 		return -1;
 	/* ext4's reserved inodes (root's among them) are no files of the workspace's */
 	*bytes = (uint64_t)(sf.f_blocks - sf.f_bfree) * (uint64_t)sf.f_bsize;
 	*files = sf.f_files - sf.f_ffree > 10 ? (uint64_t)(sf.f_files - sf.f_ffree) - 10 : 0;
 	return 0;
+}
+
+int workspace_usage(const struct workspace_host *h, const char *dir, uint64_t *bytes, uint64_t *files)
+{
+	char path[4200];
+	if (h->store == WORKSPACE_QUOTA)
+		return workspace_quota_usage(dir, bytes, files);
+	if (h->store != WORKSPACE_LOOP)
+		return -1;
+	snprintf(path, sizeof(path), "%s/" WORKSPACE_DIR, dir);
+	if (mounted_usage(path, bytes, files) == 0)
+		return 0;
+	/* not mounted (a suspended session's): as it was when it last was */
+	char text[64];
+	unsigned long long b, f;
+	snprintf(path, sizeof(path), "%s/" WORKSPACE_USAGE, dir);
+	_cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	ssize_t n = fd < 0 ? -1 : read(fd, text, sizeof(text) - 1);
+	if (n <= 0)
+		return -1;
+	text[n] = '\0';
+	if (sscanf(text, "%llu %llu", &b, &f) != 2)
+		return -1;
+	*bytes = b;
+	*files = f;
+	return 0;
+}
+
+void workspace_note_usage(const char *dir)
+{
+	char path[4200], text[64];
+	uint64_t bytes, files;
+	struct ad_err e;
+	snprintf(path, sizeof(path), "%s/" WORKSPACE_DIR, dir);
+	if (mounted_usage(path, &bytes, &files) < 0)
+		return;
+	snprintf(text, sizeof(text), "%llu %llu\n", (unsigned long long)bytes, (unsigned long long)files);
+	snprintf(path, sizeof(path), "%s/" WORKSPACE_USAGE, dir);
+	fs_write_text(path, text, O_CREAT | O_TRUNC | O_NOFOLLOW, 0600, &e);
 }
 
 int workspace_sync(const char *dir, struct ad_err *err)
@@ -160,48 +195,4 @@ int workspace_sync(const char *dir, struct ad_err *err)
 	if (fd < 0 || syncfs(fd) < 0)
 		return ad_err_sys(err, "sync %s", path);
 	return 0;
-}
-
-/* ------------------------------------------------------------- rm -rf */
-
-static int remove_entries(int fd, int depth, struct ad_err *err);
-
-/* name in the directory fd: a directory emptied and removed, anything else unlinked.
- * Never followed: a link is removed, not what it points at. */
-static int remove_entry(int fd, const char *name, int depth, struct ad_err *err)
-{
-	if (unlinkat(fd, name, 0) == 0 || errno == ENOENT)
-		return 0;
-	if (errno != EISDIR && errno != EPERM)
-		return ad_err_sys(err, "remove %s", name);
-	if (depth > 4096)
-		return ad_err_set(err, ELOOP, "a tree deeper than 4096 directories");
-	int sub = openat(fd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-	if (sub < 0)
-		return errno == ENOENT ? 0 : ad_err_sys(err, "open %s", name);
-	int rc = remove_entries(sub, depth + 1, err);   /* closes sub */
-	if (rc == 0 && unlinkat(fd, name, AT_REMOVEDIR) < 0 && errno != ENOENT)
-		return ad_err_sys(err, "remove %s", name);
-	return rc;
-}
-
-static int remove_entries(int fd, int depth, struct ad_err *err)
-{
-	DIR *d = fdopendir(fd);
-	if (d == NULL) {
-		close(fd);
-		return ad_err_sys(err, "read a directory");
-	}
-	int rc = 0;
-	struct dirent *de;
-	while (rc == 0 && (de = readdir(d)) != NULL)
-		if (strcmp(de->d_name, ".") != 0 && strcmp(de->d_name, "..") != 0)
-			rc = remove_entry(dirfd(d), de->d_name, depth, err);
-	closedir(d);
-	return rc;
-}
-
-int workspace_remove_tree(int dirfd, const char *name, struct ad_err *err)
-{
-	return remove_entry(dirfd, name, 0, err);
 }

@@ -10,6 +10,9 @@
 #include "core/err.h"
 
 int workspace_lock(const char *dir, struct ad_err *err);            /* a descriptor to close */
+/* What an image that is not mounted holds, noted as it was unmounted: "BYTES FILES". */
+#define WORKSPACE_USAGE "workspace.usage"
+void workspace_note_usage(const char *dir);
 bool workspace_mounted(const char *path);
 int workspace_loop_probe(char *note, size_t size);
 int workspace_loop_open(const char *dir, bool create, uint64_t size, uint64_t files, uid_t new_owner,
@@ -21,8 +24,6 @@ int workspace_quota_open(const char *dir, bool create, uint64_t size, uint64_t f
 			 struct ad_err *err);
 int workspace_quota_usage(const char *dir, uint64_t *bytes, uint64_t *files);
 int workspace_quota_release(const char *dir);
-/* The tree at dir/name removed without following a link: rm -rf, beneath dir. */
-int workspace_remove_tree(int dirfd, const char *name, struct ad_err *err);
 
 
 #endif

@@ -236,6 +236,7 @@ int workspace_loop_release(const char *dir, struct ad_err *err)
 {
 	char target[4200];
 	snprintf(target, sizeof(target), "%s/" WORKSPACE_DIR, dir);
+	workspace_note_usage(dir);
 	for (int i = 0; i < 8 && workspace_mounted(target); i++)
 		if (umount2(target, MNT_DETACH) < 0)
 			return ad_err_sys(err, "unmount %s", target);
@@ -255,5 +256,7 @@ int workspace_loop_remove(const char *dir, struct ad_err *err)
 		return ad_err_sys(err, "remove %s", target);
 	if (unlink(image) < 0 && errno != ENOENT)
 		return ad_err_sys(err, "remove %s", image);
+	snprintf(image, sizeof(image), "%s/" WORKSPACE_USAGE, dir);
+	unlink(image);
 	return 0;
 }

@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "core/cleanup.h"
+#include "core/fsutil.h"
 #include "sandbox/workspace.h"
 #include "workspace_int.h"
 
@@ -76,7 +77,7 @@ static int make_dir(const char *dir, uint64_t size, uint64_t files, uid_t owner,
 	_cleanup_close_ int top = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
 	if (top < 0)
 		return ad_err_sys(err, "open %s", dir);
-	workspace_remove_tree(top, WORKSPACE_DIR ".new", err);   /* a try cut short */
+	fs_remove_tree(top, WORKSPACE_DIR ".new", err);   /* a try cut short */
 	if (mkdir(fresh, 0755) < 0)
 		return ad_err_sys(err, "mkdir %s", fresh);
 	_cleanup_close_ int fd = open(fresh, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);

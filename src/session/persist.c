@@ -144,6 +144,9 @@ void persist_remove(const struct config *cfg, const char *id)
 	struct workspace_host h = { .store = (enum workspace_store)cfg->sandbox.workspace_store };
 	if (workspace_remove(&h, dir, &e) < 0)
 		log_warn("session %s: removing its workspace: %s", id, e.msg);
-	if (rmdir(dir) < 0 && errno != ENOENT)
-		log_warn("session %s: %s stays: %s", id, dir, strerror(errno));
+	/* and whatever else is left (an upload cut short by a crash, say) */
+	snprintf(path, sizeof(path), "%s/sessions", cfg->state_dir);
+	_cleanup_close_ int sessions = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
+	if (sessions >= 0 && fs_remove_tree(sessions, id, &e) < 0)
+		log_warn("session %s: %s stays: %s", id, dir, e.msg);
 }

@@ -10,6 +10,7 @@ import time
 
 import pytest
 
+from conftest import poll
 from chat_util import CHAT_TIMEOUT, bash, calls, chat_env, chat_settings, mock, only_result  # noqa: F401
 
 
@@ -231,3 +232,47 @@ def test_a_store_the_host_cannot_give_stops_agentd_with_the_reason(daemon_factor
     r = run_agentd(["--config", str(d.config_path)], env=d.env, timeout=30)
     assert r.returncode != 0
     assert "sandbox.workspace_store is quota, but" in r.stderr, r.stderr
+
+
+def test_a_suspended_workspace_holds_no_mount_and_reports_its_disk(daemon_factory, mock):
+    """Suspended, a hybrid session keeps its image but no mount and no loop device; its
+    disk is still reported; the resume mounts it again, files intact."""
+    import sandbox_util as su
+    d = start(daemon_factory, mock)
+    sid = new_session(d, pattern="hybrid")
+    out = run(d, sid, "head -c 2M /dev/urandom > r && sha256sum r")
+    digest = out["output"].split()[0]
+    r = d.request("POST", f"/api/sessions/{sid}/suspend", timeout=CHAT_TIMEOUT)
+    assert r.status == 200 and r.json()["state"] == "suspended", r
+    folder = sdir(d, sid)
+    # the supervisor lets go of it as it ends, just after the answer
+    want = ["session.json", "workspace", "workspace.img", "workspace.usage"]
+    assert poll(lambda: sorted(os.listdir(folder)) == want and not su.loop_devices(folder), su.HOST_WAIT), \
+        (os.listdir(folder), su.loop_devices(folder))
+    assert not os.path.ismount(os.path.join(folder, "workspace"))
+    res = d.get(f"/api/sessions/{sid}").json()["resources"]
+    assert res["disk_files"] == 1 and 2 * 2**20 <= res["disk_bytes"] < 3 * 2**20, res
+    mock.enqueue(calls(bash("sha256sum r")), {"text": "back"})
+    r = d.post_json(f"/api/sessions/{sid}/messages", {"message": "check"}, timeout=CHAT_TIMEOUT)
+    assert r.status == 200, r
+    assert only_result(mock, 1)[0].split()[0] == digest
+
+
+def test_a_sandbox_reaches_no_other_workspace_and_no_image(daemon_factory, mock):
+    """The workspace is bound nosuid and nodev; nothing of the host's folder (the image,
+    the other sessions' workspaces, session.json) can be named from inside."""
+    d = start(daemon_factory, mock)
+    a, b = new_session(d, pattern="hybrid"), new_session(d)
+    run(d, a, "echo secret-of-a > mine.txt")
+    out = run(d, b, "grep ' /workspace ' /proc/self/mounts; "
+                    "find / -xdev \\( -name mine.txt -o -name 'workspace.img' -o -name session.json \\) 2>/dev/null; "
+                    "grep -rlD skip --exclude-dir=proc --exclude-dir=sys --exclude-dir=dev --exclude-dir=usr "
+                    "secret-of-a / 2>/dev/null; true", timeout=60)
+    assert not out["timed_out"], out
+    lines = out["output"].splitlines()
+    assert lines[0].split()[3].split(",")[:3] == ["rw", "nosuid", "nodev"], lines
+    assert lines[1:] == [], out["output"]
+    # the sandbox's root owns its workspace, and it is nobody else's on the host
+    st_a = os.stat(os.path.join(sdir(d, a), "workspace"))
+    st_b = os.stat(os.path.join(sdir(d, b), "workspace"))
+    assert st_a.st_uid != 0 and st_b.st_uid != 0 and st_a.st_uid != st_b.st_uid, (st_a, st_b)
