@@ -8,7 +8,9 @@
 #include <stdlib.h>
 #include <sys/statfs.h>
 
+#include "core/workq.h"
 #include "sandbox/workspace.h"
+#include "session/persist.h"
 
 bool session_workspace_on_disk(const struct session *s)
 {
@@ -65,4 +67,31 @@ void sessions_disk_usage(struct sessions *reg, uint64_t *bytes, uint64_t *files)
 		session_unref(all[i]);
 	}
 	free(all);
+}
+
+/* A workspace whose supervisor died before it could remove it (killed, say) goes on the
+ * saver's thread: the disk is not the hub's to wait for. */
+struct drop_job {
+	struct sessions *reg;
+	char id[64];
+};
+
+static void drop_run(void *ctx)
+{
+	struct drop_job *j = ctx;
+	persist_remove(registry_config(j->reg), j->id);
+	free(j);
+}
+
+void session_workspace_drop(struct session *s)
+{
+	struct drop_job *j = malloc(sizeof(*j));
+	if (!session_workspace_on_disk(s) || j == NULL) {
+		free(j);
+		return;
+	}
+	j->reg = s->reg;
+	snprintf(j->id, sizeof(j->id), "%s", s->id);
+	if (workq_push(s->reg->saver, drop_run, j) < 0)
+		drop_run(j);      /* the saver has stopped (shutdown): here, then */
 }

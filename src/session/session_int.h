@@ -135,6 +135,9 @@ struct session {
 bool session_workspace_on_disk(const struct session *s);
 void session_workspace_dir(const struct session *s, char *out, size_t size);
 void session_disk_json(struct session *s, cJSON *resources);
+/* Its folder removed, workspace included, on the saver's thread (not under s->lock):
+ * for a session whose supervisor ended without removing it. */
+void session_workspace_drop(struct session *s);
 
 /* session_state.c. Under s->lock: the state changes to to (why: for the log, or NULL),
  * if the table allows it; false (logged as an error, the state kept) if it does not. */

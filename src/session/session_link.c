@@ -196,7 +196,13 @@ static void on_closed(void *owner, const char *why)
 		 !destroyed && s->reason ? s->reason : "");
 	session_listeners_wake(s);
 	bool host_failed = s->hidden && !destroyed;
+	/* a supervisor that ends by itself removes its workspace as it goes; one that was
+	 * killed cannot: a failed session's is of no use to anyone (a hybrid's stays with
+	 * its saved state, which a restart brings back) */
+	bool drop = !destroyed && suspended == NULL && s->state == SESSION_FAILED && s->pattern != PATTERN_HYBRID;
 	pthread_mutex_unlock(&s->lock);
+	if (drop)
+		session_workspace_drop(s);
 	if (host_failed)
 		shared_host_failed(s);
 	if (suspended != NULL)
