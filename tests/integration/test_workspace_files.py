@@ -110,23 +110,30 @@ def test_files_of_a_suspended_session_round_trip_without_a_resume(daemon_factory
 
 
 def test_files_of_a_suspended_session_after_a_restart(daemon_factory, mock, tmp_path):
-    """agentd stopped and started: the session comes back suspended, its workspace
-    image maybe not mounted (here unmounted on purpose): reading it mounts it."""
+    """agentd stopped and started: the sessions come back suspended, their workspace
+    images maybe not mounted (here unmounted on purpose): reading one mounts it. The
+    second is mounted by the file thread after it worked as the first's owner: it is
+    root again."""
     workdir = str(tmp_path / "d")
     d = start(daemon_factory, mock, workdir=workdir)
     sid = hybrid(d)
     mock.enqueue({"text": "one"})
     turn(d, sid, "first")
     exec_(d, sid, "printf 'before the stop\\n' > kept.txt")
+    other = hybrid(d)
+    assert files(d, other, "other.txt", "PUT", b"the other's\n").status == 200
     d.stop()
-    ws = workspace(d, sid, workdir)
-    if os.path.ismount(ws):
-        subprocess.run(["umount", ws], check=True)
+    for s in (sid, other):
+        ws = workspace(d, s, workdir)
+        if os.path.ismount(ws):
+            subprocess.run(["umount", ws], check=True)
     d2 = start(daemon_factory, mock, workdir=workdir)
-    assert state_of(d2, sid) == "suspended"
+    assert state_of(d2, sid) == "suspended" and state_of(d2, other) == "suspended"
     before = len(mock.requests)
     r = files(d2, sid, "kept.txt")
     assert r.status == 200 and r.body == b"before the stop\n", r
+    r = files(d2, other, "other.txt")
+    assert r.status == 200 and r.body == b"the other's\n", r
     assert files(d2, sid, "added.txt", "PUT", b"added while suspended\n").status == 200
     assert names(files(d2, sid, "")) == {"kept.txt": "file", "added.txt": "file"}
     assert_still_suspended(d2, sid, mock, before)
