@@ -18,7 +18,8 @@
  *
  * Which states: suspended, and suspending (the sandbox going, its workspace saved; a
  * client already sees "suspended"). A resume that races an op is harmless: both see the
- * same file system, as an op and a turn's bash do. */
+ * same file system (each through its own copy of the workspace's mount), as an op and a
+ * turn's bash do. A suspended session holds no mount: the op's is let go once it is done. */
 #include "session_int.h"
 
 #include <errno.h>
@@ -46,6 +47,11 @@ struct files_job {
 	struct op_run *w;          /* referenced */
 };
 
+static struct workspace_host host_of(const struct session *s)
+{
+	return (struct workspace_host){ .store = registry_config(s->reg)->sandbox.workspace_store };
+}
+
 static bool is_file_op(const cJSON *op, bool *changes)
 {
 	const cJSON *kind = cJSON_GetObjectItemCaseSensitive(op, "op");
@@ -54,30 +60,32 @@ static bool is_file_op(const cJSON *op, bool *changes)
 	return *changes || strcmp(k, "list") == 0 || strcmp(k, "read") == 0;
 }
 
+static bool suspended(enum session_state st)
+{
+	return st == SESSION_SUSPENDED || st == SESSION_SUSPENDING;
+}
+
 bool host_files_serves(const struct session *s, const cJSON *op)
 {
 	bool changes;
-	return (s->state == SESSION_SUSPENDED || s->state == SESSION_SUSPENDING) && session_workspace_on_disk(s) &&
-	       is_file_op(op, &changes);
+	return suspended(s->state) && session_workspace_on_disk(s) && is_file_op(op, &changes);
 }
 
 /* The op on the workspace in dir, as its owner; what its op_end carries into end. */
 static int on_workspace(struct session *s, const char *dir, const cJSON *op, cJSON *end, struct ad_err *why)
 {
-	struct workspace_host h = { .store = registry_config(s->reg)->sandbox.workspace_store };
-	char top_path[4200];
+	struct workspace_host h = host_of(s);
 	uid_t owner;
 	struct fsids before;
 	struct ad_err e;
-	/* after a restart of agentd, its image may not be mounted yet: now it is */
-	if (workspace_open(&h, dir, false, 0, 0, 0, &owner, why) < 0)
+	/* a suspended session's image is not mounted on the host: mounted now, and the op
+	 * works on a detached copy of that mount, as a sandbox does, which stays whoever
+	 * unmounts the host's (a resume's sandbox ending, say) */
+	_cleanup_close_ int top = -1;
+	if (workspace_open(&h, dir, false, 0, 0, 0, &owner, &top, why) < 0)
 		return ad_err_prefix(why, "session %s's workspace", s->id);
 	if (owner == 0)
 		return ad_err_set(why, EPERM, "session %s's workspace belongs to root", s->id);
-	snprintf(top_path, sizeof(top_path), "%s/" WORKSPACE_DIR, dir);
-	_cleanup_close_ int top = open(top_path, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-	if (top < 0)
-		return ad_err_sys(why, "session %s's workspace", s->id);
 	const struct tree t = { .top = top, .flags = TREE_ONE_MOUNT, .name = "the workspace" };
 	/* the sandbox's group is its owner's id too (sandbox/userns.c maps both alike) */
 	int rc = fsids_become(&before, owner, (gid_t)owner, why);
@@ -86,6 +94,16 @@ static int on_workspace(struct session *s, const char *dir, const cJSON *op, cJS
 	if (fsids_restore(&before, &e) < 0)
 		log_error("session %s: the file thread's ids cannot be set back: %s", s->id, e.msg);
 	return rc;
+}
+
+/* The state now, which may have changed since the op was queued: ended, or resumed (a
+ * resume makes it "creating"). */
+static enum session_state state_now(struct session *s)
+{
+	pthread_mutex_lock(&s->lock);
+	enum session_state st = s->state;
+	pthread_mutex_unlock(&s->lock);
+	return st;
 }
 
 static void files_job_run(void *ctx)
@@ -97,11 +115,12 @@ static void files_job_run(void *ctx)
 	is_file_op(j->op, &changes);
 	session_workspace_dir(j->s, dir, sizeof(dir));
 	cJSON *end = op_end_ok(-1);
-	pthread_mutex_lock(&j->s->lock);
-	bool gone = session_is_over(j->s);
-	pthread_mutex_unlock(&j->s->lock);
-	int rc = gone ? ad_err_code(&why, ENOENT, "session %s has ended", j->s->id)
-		      : on_workspace(j->s, dir, j->op, end, &why);
+	struct workspace_host h = host_of(j->s);
+	/* resumed meanwhile, the op is done all the same: the sandbox sees the same files */
+	enum session_state st = state_now(j->s);
+	int rc = st == SESSION_FAILED || st == SESSION_DESTROYED
+			 ? ad_err_code(&why, ENOENT, "session %s has ended", j->s->id)
+			 : on_workspace(j->s, dir, j->op, end, &why);
 	if (rc < 0) {
 		cJSON_Delete(end);
 		end = op_end_failed(-1, &why);
@@ -109,6 +128,10 @@ static void files_job_run(void *ctx)
 		/* done, but not yet on stable storage as a suspended workspace otherwise is */
 		log_warn("session %s: %s", j->s->id, e.msg);
 	}
+	/* suspended, it holds no mount (sandbox/workspace.h); resumed meanwhile, its sandbox
+	 * has a copy of the mount and the host's may stay */
+	if (suspended(state_now(j->s)) && workspace_release(&h, dir, &e) < 0)
+		log_warn("session %s: unmounting its workspace: %s", j->s->id, e.msg);
 	op_run_event(j->w, end);
 	cJSON_Delete(end);
 	cJSON_Delete(j->op);

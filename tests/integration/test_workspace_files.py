@@ -14,25 +14,21 @@ import os
 import stat
 import subprocess
 import time
-
-import pytest
+from contextlib import contextmanager
 
 from chat_util import finish, mock, sandbox_processes  # noqa: F401
 from conftest import assert_json_error
-from test_hybrid_suspend import (CHAT_TIMEOUT, exec_, hybrid, resume_and_check, start, state_of, suspend,
-                                 turn, wait_state)
+from test_hybrid_suspend import CHAT_TIMEOUT, exec_, hybrid, resume_and_check, state_of, suspend, turn, wait_state
+from test_hybrid_suspend import start as start_with_store
 
 
-@pytest.fixture(autouse=True)
-def unmounted_after(tmp_path):
-    """Set up before the daemons, so run after they stop: a suspended session's workspace
-    image stays mounted when agentd stops (the next start uses it as it is); the test's
-    own go with its directory."""
-    yield
-    for line in reversed(open("/proc/self/mounts").read().splitlines()):
-        target = line.split()[1]
-        if target.startswith(str(tmp_path) + "/"):
-            subprocess.run(["umount", target], check=False, timeout=30)
+def start(daemon_factory, mock, workdir=None, **env):
+    """A daemon whose workspaces are on the host's disk (the best store this host has:
+    quota or loop, as root), which a suspended session keeps in place."""
+    d = start_with_store(daemon_factory, mock, workdir=workdir, store="auto", **env)
+    store = d.get("/api/health").json()["workspaces"]["store"]
+    assert store in ("quota", "loop"), store
+    return d
 
 
 def suspended(d, sid):
@@ -60,10 +56,34 @@ def names(r):
     return {e["name"]: e["type"] for e in r.json()["entries"]}
 
 
-def assert_still_suspended(d, sid, mock, calls_before):
+def mounted(d, sid, workdir=None):
+    ws = workspace(d, sid, workdir)
+    return any(line.split()[1] == ws for line in open("/proc/self/mounts"))
+
+
+@contextmanager
+def on_host(d, sid):
+    """The suspended session's workspace as the host's root sees it: its image mounted
+    for the test (the loop store; the quota store's is a plain directory)."""
+    ws = workspace(d, sid)
+    image = ws + ".img"
+    if not os.path.exists(image) or mounted(d, sid):
+        yield ws
+        return
+    subprocess.run(["mount", "-o", "loop,nodev,nosuid", image, ws], check=True)
+    try:
+        yield ws
+    finally:
+        subprocess.run(["umount", ws], check=True)
+
+
+def assert_still_suspended(d, sid, mock, calls_before, workdir=None):
+    """As a suspended session is: no sandbox, no model call since, no mount of its
+    workspace left on the host (the file ops let go of theirs)."""
     assert state_of(d, sid) == "suspended"
     assert len(mock.requests) == calls_before, "a model call was made"
     assert not sandbox_processes(d.proc.pid), "a sandbox was started"
+    assert not mounted(d, sid, workdir), "the workspace is still mounted"
 
 
 def test_files_of_a_suspended_session_round_trip_without_a_resume(daemon_factory, mock):
@@ -95,13 +115,13 @@ def test_files_of_a_suspended_session_round_trip_without_a_resume(daemon_factory
     assert_still_suspended(d, sid, mock, before)
 
     # what PUT made is the sandbox's root's, not the host's root's
-    ws = workspace(d, sid)
-    owner = os.stat(ws).st_uid
-    assert owner != 0
-    for p in ("up", "up/deep", "up/deep/data.bin"):
-        st = os.stat(os.path.join(ws, p))
-        assert (st.st_uid, st.st_gid) == (owner, owner), (p, st)
-    assert not [n for n in os.listdir(os.path.join(ws, "up/deep")) if n.startswith(".agentd-write")]
+    with on_host(d, sid) as ws:
+        owner = os.stat(ws).st_uid
+        assert owner != 0
+        for p in ("up", "up/deep", "up/deep/data.bin"):
+            st = os.stat(os.path.join(ws, p))
+            assert (st.st_uid, st.st_gid) == (owner, owner), (p, st)
+        assert not [n for n in os.listdir(os.path.join(ws, "up/deep")) if n.startswith(".agentd-write")]
 
     # back in a sandbox: there, readable and writable by the session
     resume_and_check(d, sid, mock, {"up/deep/data.bin": blob})
@@ -111,9 +131,8 @@ def test_files_of_a_suspended_session_round_trip_without_a_resume(daemon_factory
 
 def test_files_of_a_suspended_session_after_a_restart(daemon_factory, mock, tmp_path):
     """agentd stopped and started: the sessions come back suspended, their workspace
-    images maybe not mounted (here unmounted on purpose): reading one mounts it. The
-    second is mounted by the file thread after it worked as the first's owner: it is
-    root again."""
+    images not mounted: a file op mounts one (and lets it go after). The second is
+    mounted by the file thread after it worked as the first's owner: it is root again."""
     workdir = str(tmp_path / "d")
     d = start(daemon_factory, mock, workdir=workdir)
     sid = hybrid(d)
@@ -123,10 +142,7 @@ def test_files_of_a_suspended_session_after_a_restart(daemon_factory, mock, tmp_
     other = hybrid(d)
     assert files(d, other, "other.txt", "PUT", b"the other's\n").status == 200
     d.stop()
-    for s in (sid, other):
-        ws = workspace(d, s, workdir)
-        if os.path.ismount(ws):
-            subprocess.run(["umount", ws], check=True)
+    assert not mounted(d, sid, workdir) and not mounted(d, other, workdir)
     d2 = start(daemon_factory, mock, workdir=workdir)
     assert state_of(d2, sid) == "suspended" and state_of(d2, other) == "suspended"
     before = len(mock.requests)
@@ -136,7 +152,8 @@ def test_files_of_a_suspended_session_after_a_restart(daemon_factory, mock, tmp_
     assert r.status == 200 and r.body == b"the other's\n", r
     assert files(d2, sid, "added.txt", "PUT", b"added while suspended\n").status == 200
     assert names(files(d2, sid, "")) == {"kept.txt": "file", "added.txt": "file"}
-    assert_still_suspended(d2, sid, mock, before)
+    assert_still_suspended(d2, sid, mock, before, workdir)
+    assert not mounted(d2, other, workdir)
     resume_and_check(d2, sid, mock, {"kept.txt": b"before the stop\n", "added.txt": b"added while suspended\n"})
     finish(d2, mock)
 
@@ -186,11 +203,12 @@ def test_hostile_trees_do_not_reach_the_host(daemon_factory, mock, tmp_path):
     ]))
     suspended(d, sid)
     # made on the host, where the sandbox cannot: a device node, a root-only file and directory
-    os.mknod(os.path.join(ws, "null"), 0o666 | stat.S_IFCHR, os.makedev(1, 3))
-    with open(os.path.join(ws, "root-only.txt"), "wb") as f:
-        f.write(b"root only\n")
-    os.chmod(os.path.join(ws, "root-only.txt"), 0o600)
-    os.mkdir(os.path.join(ws, "root-dir"), 0o755)
+    with on_host(d, sid) as w:
+        os.mknod(os.path.join(w, "null"), 0o666 | stat.S_IFCHR, os.makedev(1, 3))
+        with open(os.path.join(w, "root-only.txt"), "wb") as f:
+            f.write(b"root only\n")
+        os.chmod(os.path.join(w, "root-only.txt"), 0o600)
+        os.mkdir(os.path.join(w, "root-dir"), 0o755)
     before = len(mock.requests)
 
     for path in ("passwd", "secret", "secret_abs", "root/etc/passwd", f"outdir/../{secret.name}"):
@@ -205,7 +223,6 @@ def test_hostile_trees_do_not_reach_the_host(daemon_factory, mock, tmp_path):
     assert_json_error(files(d, sid, "locked.txt"), 400)     # the sandbox's own permission checks
     assert_json_error(files(d, sid, "root-only.txt"), 400)  # the host's root may; the sandbox's may not
     assert_json_error(files(d, sid, "root-dir/x.txt", "PUT", b"x"), 400)
-    assert not os.listdir(os.path.join(ws, "root-dir"))
 
     # writes replace a link, never go through it
     for path in ("outdir/x.txt", "root/etc/agentd-test-pwned", "root/tmp/agentd-test-pwned"):
@@ -216,7 +233,9 @@ def test_hostile_trees_do_not_reach_the_host(daemon_factory, mock, tmp_path):
     assert secret.read_bytes() == b"host secret\n"
     assert not os.listdir(host_dir)
     assert not os.path.exists("/etc/agentd-test-pwned") and not os.path.exists("/tmp/agentd-test-pwned")
-    assert os.path.isfile(os.path.join(ws, "passwd")) and not os.path.islink(os.path.join(ws, "passwd"))
+    with on_host(d, sid) as w:
+        assert os.path.isfile(os.path.join(w, "passwd")) and not os.path.islink(os.path.join(w, "passwd"))
+        assert not os.listdir(os.path.join(w, "root-dir"))
     # deletes remove the link, not what it names
     for path in ("secret_abs", "outdir", "root"):
         assert files(d, sid, path, "DELETE").status == 200, path
