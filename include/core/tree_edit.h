@@ -18,21 +18,15 @@
 #include "core/err.h"
 #include "core/tree_view.h"
 
-/* How deep a tree delete goes (a descriptor is open per level). */
-#define TREE_DELETE_DEPTH_MAX 256
-
 /* data (len bytes) becomes the file rel with exactly mode, its missing directories made
  * (0755): written whole under a temporary name beside it, then renamed over it, so a
  * reader sees the old file or the new one, never part of it. */
 int tree_write_file(const struct tree *t, const char *rel, const char *shown, const void *data, size_t len,
 		    mode_t mode, struct ad_err *why);
 
-/* rel removed: a directory with all it holds, anything else unlinked. */
+/* rel removed: a directory with all it holds (core/fsutil.h's fs_remove_tree), anything
+ * else unlinked. */
 int tree_delete(const struct tree *t, const char *rel, const char *shown, struct ad_err *why);
-
-/* Empty the directory name in dir and remove it (symlinks removed, never followed);
- * shown names it in messages. depth: 0. */
-int tree_remove_dir(int dir, const char *name, int depth, const char *shown, struct ad_err *why);
 
 /* One file op of the protocol, req {"op": "list"|"read"|"write"|"delete", "path",
  * "data_b64"?, "mode"?}, on the tree whose top is top_path as the requests name it

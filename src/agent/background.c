@@ -15,9 +15,9 @@
 #include <unistd.h>
 
 #include "core/cleanup.h"
+#include "core/fsutil.h"
 #include "core/json.h"
 #include "core/sha256.h"
-#include "core/tree_edit.h"
 #include "ipc/bgproc.h"
 
 /* The most a session may have running at once (its "max"), and as many ended kept. */
@@ -85,7 +85,7 @@ void bg_free(struct bg *b)
 		bgproc_dir_name(b->tag, name);
 		_cleanup_close_ int root = open(BGPROC_ROOT, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 		if (root >= 0)
-			tree_remove_dir(root, name, 0, name, &ignored);
+			fs_remove_tree(root, name, &ignored);
 		close(b->dir);
 	}
 	free(b);
@@ -136,7 +136,7 @@ static void forget_ended(struct bg *b, size_t keep)
 			i++;
 			continue;
 		}
-		tree_remove_dir(b->dir, b->procs[i].id, 0, b->procs[i].id, &ignored);
+		fs_remove_tree(b->dir, b->procs[i].id, &ignored);
 		memmove(&b->procs[i], &b->procs[i + 1], (b->n - i - 1) * sizeof(b->procs[0]));
 		b->n--;
 		ended--;
@@ -183,7 +183,7 @@ static pid_t start_keeper(struct bg *b, const char *id, const char *command, str
 		struct bg_proc failed = { .keeper = pid };
 		stop(&failed);
 		struct ad_err ignored;
-		tree_remove_dir(b->dir, id, 0, id, &ignored);
+		fs_remove_tree(b->dir, id, &ignored);
 		return -1;
 	}
 	return pid;

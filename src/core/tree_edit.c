@@ -1,7 +1,6 @@
 /* Changing a tree through a descriptor of its top: see include/core/tree_edit.h. */
 #include "core/tree_edit.h"
 
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -17,13 +16,6 @@
 #include "core/cleanup.h"
 #include "core/fsutil.h"
 #include "core/json.h"
-
-static void cleanup_closedirp(DIR **d)
-{
-	if (*d != NULL)
-		closedir(*d);
-}
-#define _cleanup_closedir_ _cleanup_(cleanup_closedirp)
 
 /* A failed call about path (and detail, or NULL), in the kernel's words. */
 #define sys_failed(why, path, detail) \
@@ -109,38 +101,6 @@ int tree_write_file(const struct tree *t, const char *rel, const char *shown, co
 	return 0;
 }
 
-int tree_remove_dir(int dir, const char *name, int depth, const char *shown, struct ad_err *why)
-{
-	if (depth > TREE_DELETE_DEPTH_MAX)
-		return ad_err_set(why, 0, "\"%s\" is nested deeper than %d directories", shown, TREE_DELETE_DEPTH_MAX);
-	int fd = openat(dir, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-	_cleanup_closedir_ DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
-	if (d == NULL) {
-		cleanup_closep(&fd);
-		return sys_failed(why, shown, name);
-	}
-	struct dirent *e;
-	while ((e = readdir(d)) != NULL) {
-		struct stat st;
-		if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
-			continue;
-		if (fstatat(fd, e->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0) {
-			if (errno == ENOENT)
-				continue;   /* gone meanwhile */
-			return sys_failed(why, shown, e->d_name);
-		}
-		if (S_ISDIR(st.st_mode)) {
-			if (tree_remove_dir(fd, e->d_name, depth + 1, shown, why) < 0)
-				return -1;
-		} else if (unlinkat(fd, e->d_name, 0) < 0 && errno != ENOENT) {
-			return sys_failed(why, shown, e->d_name);
-		}
-	}
-	if (unlinkat(dir, name, AT_REMOVEDIR) < 0)
-		return sys_failed(why, shown, name);
-	return 0;
-}
-
 int tree_delete(const struct tree *t, const char *rel, const char *shown, struct ad_err *why)
 {
 	char path[PATH_MAX];
@@ -153,8 +113,8 @@ int tree_delete(const struct tree *t, const char *rel, const char *shown, struct
 		return -1;
 	if (fstatat(dir, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
 		return sys_failed(why, shown, NULL);
-	if (S_ISDIR(st.st_mode))
-		return tree_remove_dir(dir, name, 0, shown, why);
+	if (S_ISDIR(st.st_mode))   /* rm -rf, links removed, never followed */
+		return fs_remove_tree(dir, name, why) < 0 ? ad_err_prefix(why, "\"%s\"", shown) : 0;
 	if (unlinkat(dir, name, 0) < 0)
 		return sys_failed(why, shown, NULL);
 	return 0;
