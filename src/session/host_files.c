@@ -6,8 +6,9 @@
  *   - the work is core/tree_edit.h's, the agent's own code: every path resolved beneath
  *     a descriptor of the workspace and on its file system only (openat2 RESOLVE_BENEATH
  *     | RESOLVE_NO_MAGICLINKS | RESOLVE_NO_XDEV), symlinks replaced or removed, never
- *     followed out, a file read only if it is a regular one (opened O_NONBLOCK: a FIFO
- *     holds nothing up), the same replies and errors as the agent's;
+ *     followed out, a file read only if it is a regular one (looked at before it is
+ *     opened: a device is never opened, a FIFO holds nothing up), the same replies and
+ *     errors as the agent's;
  *   - it is done as the workspace's owner, the host id that is root in the sandbox, with
  *     no capabilities (core/fsids.h): what is made is the sandbox's, the workspace's
  *     size and file limits hold, and a permission check fails where the sandbox's root
@@ -23,11 +24,8 @@
 #include "session_int.h"
 
 #include <errno.h>
-#include <fcntl.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "core/cleanup.h"
 #include "core/fsids.h"
