@@ -69,17 +69,10 @@ enum op_outcome {
 
 typedef int op_fn(const struct op *o, const cJSON *req, cJSON *end, struct ad_err *why,
 		  struct ad_err *err);
-op_fn op_exec, op_read, op_write, op_delete, op_list;
+op_fn op_exec, op_file;   /* op_file: read, write, delete, list */
 
 /* An op_output event {"id", key: value}. */
 int op_output(const struct op *o, const char *key, const char *value, struct ad_err *err);
-
-/* Empty the directory name in dir and remove it (symlinks removed, never followed);
- * path names it in messages. depth: 0. */
-int op_remove_tree(int dir, const char *name, int depth, const char *path, struct ad_err *why);
-
-/* A required string field of req: NULL and why filled when it is missing. */
-const char *op_string(const cJSON *req, const char *key, struct ad_err *why);
 
 /* Start argv (execvp) in dir, in a new session (its own process group), with fds
  * (stdin, stdout, stderr) as its first three; 0 and *pid, or -1 (why). */

@@ -28,6 +28,9 @@ static inline void cleanup_cjsonp(cJSON **j)
 char *json_print(const cJSON *j);
 /* obj[key] when it is a string, else NULL. */
 const char *json_str(const cJSON *obj, const char *key);
+/* The same for a field an op (a request {"op", ...}) must have: NULL and why says so
+ * ("OP needs \"KEY\": a string") when it is missing. */
+const char *json_op_string(const cJSON *req, const char *key, struct ad_err *why);
 
 /* {"error": {"type": type, "message": message}}: the one shape of an error, in HTTP
  * replies, run events and API_END frames alike. */

@@ -1,7 +1,8 @@
 /* A directory tree seen through a descriptor of its top: paths resolved beneath it, a
  * file's bytes, a directory's entries. The agent works on its /workspace this way from
  * inside the sandbox; the supervisor reads the same tree from the host (through the
- * sandbox's root) while a turn runs.
+ * sandbox's root) while a turn runs, and the gateway a suspended session's (changes to
+ * it: core/tree_edit.h).
  *
  * Every path is resolved with openat2(RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS) from the
  * top: neither "..", an absolute path, nor a symlink (absolute, or leading out) reaches
@@ -36,7 +37,8 @@ int tree_rel(const char *top_path, const char *path, char *rel, size_t size, str
 int tree_open(const struct tree *t, const char *rel, const char *shown, int flags, struct ad_err *why);
 
 /* The regular file rel, of at most max bytes: its bytes in *data (the caller's to free(),
- * a NUL after them) and *len. */
+ * a NUL after them) and *len. Anything else (a FIFO, a device) is refused before it is
+ * opened. */
 int tree_read_file(const struct tree *t, const char *rel, const char *shown, size_t max, char **data,
 		   size_t *len, struct ad_err *why);
 

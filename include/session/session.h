@@ -102,7 +102,9 @@ enum session_pattern session_pattern(struct session *s);
 /* Start a turn ({"message", "history"?, "model"?, "system"?}); run gets its events.
  * err->errnum EBUSY: a turn is in flight; ENOENT: the session is gone. */
 int session_turn(struct session *s, cJSON *turn, struct chat_run *run, struct ad_err *err);
-/* Send an OP (include/ipc/protocol.h; its "id" is set here); w gets its events.
+/* Send an OP (include/ipc/protocol.h; its "id" is set here); w gets its events. A file
+ * op (list, read, write, delete) of a suspended session whose workspace is on disk is
+ * done by the gateway instead, off the caller's thread; w gets its op_end all the same.
  * err->errnum EBUSY: a turn or another op is in flight; ENOENT: the session is gone. */
 struct op_run;
 int session_op(struct session *s, cJSON *op, struct op_run *w, struct ad_err *err);

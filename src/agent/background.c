@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "core/cleanup.h"
+#include "core/fsutil.h"
 #include "core/json.h"
 #include "core/sha256.h"
 #include "ipc/bgproc.h"
@@ -84,7 +85,7 @@ void bg_free(struct bg *b)
 		bgproc_dir_name(b->tag, name);
 		_cleanup_close_ int root = open(BGPROC_ROOT, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 		if (root >= 0)
-			op_remove_tree(root, name, 0, name, &ignored);
+			fs_remove_tree(root, name, &ignored);
 		close(b->dir);
 	}
 	free(b);
@@ -135,7 +136,7 @@ static void forget_ended(struct bg *b, size_t keep)
 			i++;
 			continue;
 		}
-		op_remove_tree(b->dir, b->procs[i].id, 0, b->procs[i].id, &ignored);
+		fs_remove_tree(b->dir, b->procs[i].id, &ignored);
 		memmove(&b->procs[i], &b->procs[i + 1], (b->n - i - 1) * sizeof(b->procs[0]));
 		b->n--;
 		ended--;
@@ -182,7 +183,7 @@ static pid_t start_keeper(struct bg *b, const char *id, const char *command, str
 		struct bg_proc failed = { .keeper = pid };
 		stop(&failed);
 		struct ad_err ignored;
-		op_remove_tree(b->dir, id, 0, id, &ignored);
+		fs_remove_tree(b->dir, id, &ignored);
 		return -1;
 	}
 	return pid;
@@ -191,7 +192,7 @@ static pid_t start_keeper(struct bg *b, const char *id, const char *command, str
 int op_bg_exec(const struct op *o, const cJSON *req, cJSON *end, struct ad_err *why, struct ad_err *err)
 {
 	struct bg *b = o->bg;
-	const char *command = op_string(req, "command", why), *tag;
+	const char *command = json_op_string(req, "command", why), *tag;
 	const cJSON *max = cJSON_GetObjectItemCaseSensitive(req, "max");
 	if (command == NULL || tag_of(b, req, &tag, why) < 0)
 		return OP_FAILED;
@@ -243,7 +244,7 @@ int op_bg_procs(const struct op *o, const cJSON *req, cJSON *end, struct ad_err 
 int op_bg_kill(const struct op *o, const cJSON *req, cJSON *end, struct ad_err *why, struct ad_err *err)
 {
 	struct bg *b = o->bg;
-	const char *tag, *id = op_string(req, "proc", why);
+	const char *tag, *id = json_op_string(req, "proc", why);
 	if (id == NULL || tag_of(b, req, &tag, why) < 0)
 		return OP_FAILED;
 	size_t i = 0;

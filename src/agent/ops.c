@@ -18,6 +18,7 @@
 #include "core/base64.h"
 #include "core/cleanup.h"
 #include "core/fsutil.h"
+#include "core/json.h"
 #include "core/utf8.h"
 #include "ipc/frame.h"
 #include "ipc/link.h"
@@ -110,16 +111,6 @@ static int send_refused(const struct op *o, const char *message, struct ad_err *
 	struct ad_err why;
 	ad_err_set(&why, 0, "%s", message);
 	return send_failed(o, &why, err);
-}
-
-const char *op_string(const cJSON *req, const char *key, struct ad_err *why)
-{
-	const cJSON *v = cJSON_GetObjectItemCaseSensitive(req, key);
-	if (cJSON_IsString(v))
-		return v->valuestring;
-	const cJSON *op = cJSON_GetObjectItemCaseSensitive(req, "op");
-	ad_err_set(why, 0, "%s needs \"%s\": a string", cJSON_IsString(op) ? op->valuestring : "the op", key);
-	return NULL;
 }
 
 /* A memfd for what a child says, read back when it is done. */
@@ -268,7 +259,7 @@ static int restore_piece(struct ops *s, const struct op *op, const cJSON *req, s
 		r->failed = restore_start(s, &r->why) < 0;
 	}
 	if (!r->failed) {
-		const char *data = op_string(req, "data_b64", &r->why);
+		const char *data = json_op_string(req, "data_b64", &r->why);
 		r->failed = data == NULL || restore_feed(r, data, &r->why) < 0;
 	}
 	if (r->failed && r->pid > 0) {
@@ -306,8 +297,8 @@ static const struct {
 	const char *name;
 	op_fn *run;
 } op_table[] = {
-	{ "exec", op_exec }, { "read", op_read }, { "write", op_write }, { "delete", op_delete },
-	{ "list", op_list }, { "snapshot", op_snapshot }, { "procs", op_bg_procs }, { "kill", op_bg_kill },
+	{ "exec", op_exec }, { "read", op_file }, { "write", op_file }, { "delete", op_file },
+	{ "list", op_file }, { "snapshot", op_snapshot }, { "procs", op_bg_procs }, { "kill", op_bg_kill },
 };
 
 int ops_handle(struct ops *s, const cJSON *req, struct ad_err *err)

@@ -17,6 +17,7 @@
 #include "agent/proctree.h"
 #include "core/cleanup.h"
 #include "core/clock.h"
+#include "core/json.h"
 #include "core/utf8.h"
 #include "ipc/protocol.h"
 
@@ -176,7 +177,7 @@ int op_exec(const struct op *o, const cJSON *req, cJSON *end, struct ad_err *why
 {
 	if (cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(req, "background")))
 		return op_bg_exec(o, req, end, why, err);
-	const char *cmd = op_string(req, "command", why);
+	const char *cmd = json_op_string(req, "command", why);
 	long timeout_s = 0;
 	if (cmd == NULL || exec_timeout(req, o->command_timeout_s, &timeout_s, why) < 0)
 		return OP_FAILED;

@@ -1,7 +1,9 @@
 /* Working on a session's sandbox directly, between turns: POST .../exec (a command, its
  * output as JSON or streamed), GET|PUT|DELETE .../files/{path} (one file in and out of
  * /workspace, a directory listed), GET .../history. Each is an OP the agent in the
- * sandbox carries out (include/ipc/protocol.h), with the sandbox's rights, not the host's. */
+ * sandbox carries out (include/ipc/protocol.h), with the sandbox's rights, not the host's;
+ * a suspended session's file ops the gateway does itself, as the workspace's owner, with
+ * the same replies (session/host_files.c): what waits on them here is the same. */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>

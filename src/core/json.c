@@ -114,3 +114,13 @@ const char *json_str(const cJSON *obj, const char *key)
 	const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, key);
 	return cJSON_IsString(v) ? v->valuestring : NULL;
 }
+
+const char *json_op_string(const cJSON *req, const char *key, struct ad_err *why)
+{
+	const cJSON *v = cJSON_GetObjectItemCaseSensitive(req, key);
+	if (cJSON_IsString(v))
+		return v->valuestring;
+	const cJSON *op = cJSON_GetObjectItemCaseSensitive(req, "op");
+	ad_err_set(why, 0, "%s needs \"%s\": a string", cJSON_IsString(op) ? op->valuestring : "the op", key);
+	return NULL;
+}

@@ -53,15 +53,24 @@ int tree_open(const struct tree *t, const char *rel, const char *shown, int flag
 int tree_read_file(const struct tree *t, const char *rel, const char *shown, size_t max, char **data,
 		   size_t *len, struct ad_err *why)
 {
-	/* O_NONBLOCK: a FIFO planted under the name does not hold the reader */
+	/* Looked at before it is opened: opening a device can do something (a reader on the
+	 * host is root), a FIFO's would wait for a writer. Then opened O_NONBLOCK and
+	 * checked to be the same file, should the name have changed in between. */
+	_cleanup_close_ int at = tree_open(t, rel, shown, O_PATH, why);
+	struct stat was, st;
+	if (at < 0)
+		return -1;
+	if (fstat(at, &was) < 0)
+		return ad_err_words(why, "\"%s\"", shown);
+	if (!S_ISREG(was.st_mode))
+		return ad_err_set(why, 0, "\"%s\" is not a regular file", shown);
 	_cleanup_close_ int fd = tree_open(t, rel, shown, O_RDONLY | O_NOCTTY | O_NONBLOCK, why);
-	struct stat st;
 	if (fd < 0)
 		return -1;
 	if (fstat(fd, &st) < 0)
 		return ad_err_words(why, "\"%s\"", shown);
-	if (!S_ISREG(st.st_mode))
-		return ad_err_set(why, 0, "\"%s\" is not a regular file", shown);
+	if (!S_ISREG(st.st_mode) || st.st_ino != was.st_ino || st.st_dev != was.st_dev)
+		return ad_err_set(why, EAGAIN, "\"%s\" changed while it was opened", shown);
 	if ((uint64_t)st.st_size > max)
 		return ad_err_set(why, 0, "\"%s\" is %lld bytes, more than the %zu read at once", shown,
 				  (long long)st.st_size, max);

@@ -21,6 +21,11 @@
 #include "sandbox/workspace.h"
 #include "workspace_int.h"
 
+/* A project quota command: Q_GETINFO and its kin are 0x800000 and up, which QCMD()
+ * shifts out of an int (undefined: UBSan stops agentd at start-up); in unsigned, then
+ * the bits quotactl takes. */
+#define PRJ_CMD(cmd) ((int)QCMD((unsigned)(cmd), PRJQUOTA))
+
 #ifndef SYS_quotactl_fd
 #define SYS_quotactl_fd 443
 #endif
@@ -41,7 +46,7 @@ int workspace_quota_probe(const char *base, char *note, size_t size)
 		return snprintf(note, size, "%s: %s", base, strerror(errno)), -1;
 	if (ioctl(fd, FS_IOC_FSGETXATTR, &fx) < 0)
 		return snprintf(note, size, "%s has no project ids: %s", base, strerror(errno)), -1;
-	if (quotactl_fd(fd, QCMD(Q_GETINFO, PRJQUOTA), 0, &info) < 0)
+	if (quotactl_fd(fd, PRJ_CMD(Q_GETINFO), 0, &info) < 0)
 		return snprintf(note, size, "%s's file system has no project quotas on (%s)", base,
 				errno == ESRCH ? "mounted without prjquota" : strerror(errno)), -1;
 	return 0;
@@ -63,7 +68,7 @@ static int set_limits(int fd, unsigned id, uint64_t size, uint64_t files)
 		.dqb_bhardlimit = (size + 1023) / 1024, .dqb_bsoftlimit = (size + 1023) / 1024,
 		.dqb_ihardlimit = files, .dqb_isoftlimit = files, .dqb_valid = QIF_LIMITS,
 	};
-	return quotactl_fd(fd, QCMD(Q_SETQUOTA, PRJQUOTA), id, &q);
+	return quotactl_fd(fd, PRJ_CMD(Q_SETQUOTA), id, &q);
 }
 
 /* dir/workspace.new in a project of its own with the limits, owned by owner, then
@@ -118,7 +123,7 @@ int workspace_quota_usage(const char *dir, uint64_t *bytes, uint64_t *files)
 	struct if_dqblk q;
 	snprintf(target, sizeof(target), "%s/" WORKSPACE_DIR, dir);
 	_cleanup_close_ int fd = open(target, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
-	if (fd < 0 || project_of(fd, &id) < 0 || quotactl_fd(fd, QCMD(Q_GETQUOTA, PRJQUOTA), id, &q) < 0)
+	if (fd < 0 || project_of(fd, &id) < 0 || quotactl_fd(fd, PRJ_CMD(Q_GETQUOTA), id, &q) < 0)
 		return -1;
 	*bytes = q.dqb_curspace;
 	*files = q.dqb_curinodes > 0 ? q.dqb_curinodes - 1 : 0;     /* not the top itself */

@@ -56,6 +56,11 @@ int sessions_new(struct sessions **out, const struct config *cfg, struct spawner
 		free(reg);
 		return -1;
 	}
+	if (workq_start(&reg->files, "agentd-files", err) < 0) {
+		workq_stop(reg->saver);
+		free(reg);
+		return -1;
+	}
 	pthread_mutex_init(&reg->lock, NULL);
 	reg->cfg = cfg;
 	reg->spawner = spawner;
@@ -92,6 +97,8 @@ void sessions_free(struct sessions *reg)
 	hybrid_suspend_all(reg, (unsigned)reg->cfg->http.shutdown_timeout_s * 1000u);
 	workq_stop(reg->saver);   /* the saves under way are written first */
 	reg->saver = NULL;
+	workq_stop(reg->files);   /* and the file ops queued: their waiters hear how they ended */
+	reg->files = NULL;
 	size_t n;
 	struct session **all = registry_all(reg, &n);
 	for (size_t i = 0; i < n; i++) {

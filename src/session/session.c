@@ -181,7 +181,9 @@ int session_op(struct session *s, cJSON *op, struct op_run *w, struct ad_err *er
 	int rc;
 	pthread_mutex_lock(&s->lock);
 	bool suspended = s->state == SESSION_SUSPENDED || s->state == SESSION_SUSPENDING;
-	if (s->link == NULL || session_is_over(s) || suspended)
+	if (host_files_serves(s, op))
+		rc = host_files_queue(s, op, w, err);    /* no sandbox needed: done on the host */
+	else if (s->link == NULL || session_is_over(s) || suspended)
 		rc = ad_err_code(err, ENOENT, "session %s is %s%s", s->id, session_state_shown(s),
 				suspended ? "; a message resumes it" : "");
 	else if (s->views && session_is_view(op))

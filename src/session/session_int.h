@@ -56,6 +56,7 @@ struct sessions {
 	uint64_t pool_hits, pool_misses;
 	struct shared_group *groups;
 	struct workq *saver;              /* hybrid saves' fsyncs, off the hub's thread */
+	struct workq *files;              /* suspended sessions' file ops (host_files.c) */
 	struct ended_session ended[ENDED_MAX];   /* a ring: the last sessions destroyed */
 	unsigned ended_next;
 };
@@ -166,6 +167,12 @@ int session_send_view(struct session *s, cJSON *op, struct op_run *w, struct ad_
 bool session_view_end(struct session *s, cJSON *ev);
 /* Under the lock: every view's waiter, taken out (the link is gone), into out. */
 size_t session_views_take(struct session *s, struct op_run **out);
+
+/* host_files.c. Under the lock: whether op is a file op (list, read, write, delete) that
+ * the gateway does itself on the host, the session being suspended with its workspace
+ * on disk; queue it for the registry's file thread, w hearing its op_end from there. */
+bool host_files_serves(const struct session *s, const cJSON *op);
+int host_files_queue(struct session *s, cJSON *op, struct op_run *w, struct ad_err *err);
 
 /* hybrid.c. Under the lock: take over a hybrid turn's done (saved first, answered
  * after); a warning into the session's event log. */
