@@ -136,7 +136,7 @@ def print_suspend_table(res, stores, sizes, runs):
     print(f"\nsuspend + resume of a hybrid session: medians of {runs} rounds, ms "
           f"(x empty: the total's ratio to the empty workspace's)")
     print(f"{'store':6} {'workspace':>9} {'suspend':>9} {'resume':>9} {'total':>9} {'x empty':>8}"
-          f"   {'totals min..max':>17}  data")
+          f"   {'totals min..max':>21}  data")
     for store in stores:
         for mib in sizes:
             if (store, mib) not in res:
@@ -147,14 +147,14 @@ def print_suspend_table(res, stores, sizes, runs):
             ratio = statistics.median(tot) / statistics.median([a + b for a, b in zip(*base[:2])]) \
                 if base else float("nan")
             print(f"{store:6} {size_name(mib):>9} {statistics.median(s):9.1f} {statistics.median(r):9.1f} "
-                  f"{statistics.median(tot):9.1f} {ratio:8.2f}   {min(tot):8.1f}..{max(tot):<8.1f}  "
+                  f"{statistics.median(tot):9.1f} {ratio:8.2f}   {min(tot):10.1f}..{max(tot):<9.1f}  "
                   f"{'same sha256' if ok else 'CHANGED'}")
     if "loop" in stores and "tmpfs" in stores:
         cells = []
         for mib in sizes:
             if ("loop", mib) in res and ("tmpfs", mib) in res:
                 lo, tm = (statistics.median([a + b for a, b in zip(*res[st, mib][:2])]) for st in ("loop", "tmpfs"))
-                cells.append(f"{size_name(mib)} {lo / tm:.2f}")
+                cells.append(f"{size_name(mib)} {lo / tm:.3g}")
         print("ratio loop / tmpfs, total: " + ",  ".join(cells))
     if ("loop", 300) in res and ("loop", 0) in res:
         tot = statistics.median([a + b for a, b in zip(*res["loop", 300][:2])])
