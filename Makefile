@@ -8,7 +8,8 @@
 #   make check-layout  the tree keeps its folders per process (in make test)
 #   make static-deps  the page's third-party files into static/vendor/ (npm)
 #   make bench      sandbox start-up and memory, beside bubblewrap and unshare; chat,
-#                   session and long-reply timings; prompt-cache tokens and cost
+#                   session and long-reply timings; prompt-cache tokens and cost; workspaces
+#                   on disk beside tmpfs (suspend/resume, session start)
 #   make fuzz       libFuzzer on every parser (FUZZ_SECONDS each)
 #   make install    PREFIX=/usr/local DESTDIR= : binary, static files, config, unit
 
@@ -228,6 +229,7 @@ bench:
 	$(PYTHON) tests/bench/long_reply_bench.py --runs 5 --stream
 	$(PYTHON) tests/bench/cache_bench.py
 	$(PYTHON) tests/bench/runtime_bench.py --runs 10
+	$(PYTHON) tests/bench/workspace_bench.py
 
 # Coverage-guided fuzzing with libFuzzer (clang), FUZZ_SECONDS per target, starting
 # from tests/fuzz/corpus/NAME; what it finds lands in build/fuzz/. A crash file replays
