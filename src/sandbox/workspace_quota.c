@@ -1,12 +1,17 @@
 /* The quota store (include/sandbox/workspace.h): dir/workspace is a plain directory on
  * the state directory's file system, in a project of its own (FS_IOC_FSSETXATTR, with
  * PROJINHERIT so that everything made in it joins), whose project quota holds its bytes
- * and inodes. XFS and ext4 keep such a quota against root as well; the project id can
- * be changed only from the host's user namespace, so the sandbox cannot leave it. The
- * project id is the directory's inode number, unique on its file system while it
- * exists. Needs Linux 5.14 (quotactl_fd). Called with dir locked (workspace.c). */
+ * and inodes. XFS keeps such a quota against the host's root as well, ext4 does not (a
+ * process with CAP_SYS_RESOURCE passes its limits): only the sandbox, in its own user
+ * namespace, may write into a workspace. The project id can be changed only from the
+ * host's user namespace, so the sandbox cannot leave it. The project id is one no file
+ * and no limit uses yet (an administrator's or another tool's may share the file
+ * system), tried from the directory's inode number up, chosen under a lock on the
+ * sessions' directory. Needs Linux 5.14 (quotactl_fd). Called with dir locked
+ * (workspace.c). */
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/dqblk_xfs.h>
 #include <linux/fs.h>
 #include <stdio.h>
 #include <string.h>
@@ -49,6 +54,14 @@ int workspace_quota_probe(const char *base, char *note, size_t size)
 	if (quotactl_fd(fd, PRJ_CMD(Q_GETINFO), 0, &info) < 0)
 		return snprintf(note, size, "%s's file system has no project quotas on (%s)", base,
 				errno == ESRCH ? "mounted without prjquota" : strerror(errno)), -1;
+	/* accounting alone (XFS's pqnoenforce, ext4's quota feature mounted without
+	 * prjquota) answers Q_GETINFO too, but keeps no limit */
+	struct fs_quota_statv qs = { .qs_version = FS_QSTATV_VERSION1 };
+	if (quotactl_fd(fd, PRJ_CMD(Q_XGETQSTATV), 0, &qs) < 0)
+		return snprintf(note, size, "%s: the project quotas' state: %s", base, strerror(errno)), -1;
+	if (!(qs.qs_flags & FS_QUOTA_PDQ_ENFD))
+		return snprintf(note, size, "%s's file system counts project quotas but does not enforce them "
+				"(mounted with pqnoenforce, or without prjquota)", base), -1;
 	return 0;
 }
 
@@ -71,6 +84,47 @@ static int set_limits(int fd, unsigned id, uint64_t size, uint64_t files)
 	return quotactl_fd(fd, PRJ_CMD(Q_SETQUOTA), id, &q);
 }
 
+/* Is the project id free: no file in it, no limit on it? */
+static bool project_free(int fd, unsigned id)
+{
+	struct if_dqblk q;
+	if (quotactl_fd(fd, PRJ_CMD(Q_GETQUOTA), id, &q) < 0)
+		return errno == ENOENT || errno == ESRCH;
+	return q.dqb_curinodes == 0 && q.dqb_curspace == 0 && q.dqb_bhardlimit == 0 && q.dqb_bsoftlimit == 0 &&
+	       q.dqb_ihardlimit == 0 && q.dqb_isoftlimit == 0;
+}
+
+/* fd (a new directory, inode number ino) put in a project no one uses, with PROJINHERIT:
+ * from the inode number (folded into 1 .. 2^32 - 2: XFS's inode numbers pass 2^32 on a
+ * file system of a few TiB) up. Under a lock on the sessions' directory, so that two
+ * workspaces made at once do not take the same one; once the directory is in it, the
+ * project has a file and is no longer free. */
+static int join_free_project(int fd, const char *dir, uint64_t ino, unsigned *id, struct ad_err *err)
+{
+	char parent[4200];
+	snprintf(parent, sizeof(parent), "%s/..", dir);
+	_cleanup_close_ int lock = workspace_lock(parent, err);
+	if (lock < 0)
+		return -1;
+	struct fsxattr fx;
+	if (ioctl(fd, FS_IOC_FSGETXATTR, &fx) < 0)
+		return ad_err_sys(err, "%s", dir);
+	unsigned cand = (unsigned)(ino % (UINT32_MAX - 1));
+	for (int tries = 0; tries < 4096; tries++, cand = cand >= UINT32_MAX - 2 ? 1 : cand + 1) {
+		if (cand == 0)
+			cand = 1;
+		if (!project_free(fd, cand))
+			continue;
+		fx.fsx_projid = cand;
+		fx.fsx_xflags |= FS_XFLAG_PROJINHERIT;
+		if (ioctl(fd, FS_IOC_FSSETXATTR, &fx) < 0)
+			return ad_err_sys(err, "put %s in project %u", dir, cand);
+		*id = cand;
+		return 0;
+	}
+	return ad_err_set(err, ENOSPC, "no free project id from %llu up", (unsigned long long)ino);
+}
+
 /* dir/workspace.new in a project of its own with the limits, owned by owner, then
  * renamed into place: a workspace is never seen without its limit. The top directory
  * is one of its files. */
@@ -87,21 +141,29 @@ static int make_dir(const char *dir, uint64_t size, uint64_t files, uid_t owner,
 		return ad_err_sys(err, "mkdir %s", fresh);
 	_cleanup_close_ int fd = open(fresh, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
 	struct stat st;
-	struct fsxattr fx;
-	if (fd < 0 || fstat(fd, &st) < 0 || ioctl(fd, FS_IOC_FSGETXATTR, &fx) < 0)
-		return ad_err_sys(err, "%s", fresh);
-	if (st.st_ino > UINT32_MAX - 1)
-		return ad_err_set(err, EOVERFLOW, "%s: inode number %llu is no project id", fresh,
-				  (unsigned long long)st.st_ino);
-	fx.fsx_projid = (uint32_t)st.st_ino;
-	fx.fsx_xflags |= FS_XFLAG_PROJINHERIT;
-	if (ioctl(fd, FS_IOC_FSSETXATTR, &fx) < 0)
-		return ad_err_sys(err, "put %s in project %u", fresh, fx.fsx_projid);
-	if (set_limits(fd, fx.fsx_projid, size, files) < 0)
-		return ad_err_sys(err, "set the quota of project %u", fx.fsx_projid);
-	if (fchown(fd, owner, owner) < 0 || rename(fresh, target) < 0)
-		return ad_err_sys(err, "%s", fresh);
+	unsigned id = 0;
+	if (fd < 0 || fstat(fd, &st) < 0) {
+		ad_err_sys(err, "%s", fresh);
+		goto fail;
+	}
+	if (join_free_project(fd, dir, st.st_ino, &id, err) < 0)
+		goto fail;
+	if (set_limits(fd, id, size, files) < 0) {
+		ad_err_sys(err, "set the quota of project %u", id);
+		goto fail;
+	}
+	if (fchown(fd, owner, owner) < 0 || rename(fresh, target) < 0) {
+		ad_err_sys(err, "%s", fresh);
+		set_limits(fd, id, 0, 0);
+		goto fail;
+	}
 	return 0;
+fail: {
+		/* no workspace.new left behind: nothing else would remove it */
+		struct ad_err ignored;
+		fs_remove_tree(top, WORKSPACE_DIR ".new", &ignored);
+		return -1;
+	}
 }
 
 int workspace_quota_open(const char *dir, bool create, uint64_t size, uint64_t files, uid_t new_owner,
