@@ -14,6 +14,7 @@
 #include <spawn.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/ioctl.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
@@ -158,25 +159,34 @@ static int attached(const char *image, char *dev, size_t dev_size)
 }
 
 /* A free loop device on the image: its descriptor (the device goes when the last
- * mount of it does, once this is closed). Another process may take the free one first:
- * then the next. */
+ * mount of it does, once this is closed). agentds take turns, under a lock on the
+ * control device, which every one of them opens; the free device the kernel names may
+ * still be on its way out (an autoclear not finished) or be taken meanwhile by another
+ * program: then the ones after it, made if need be. */
 static int attach(const char *image, char *dev, size_t dev_size, struct ad_err *err)
 {
 	_cleanup_close_ int ctl = open("/dev/loop-control", O_RDWR | O_CLOEXEC);
 	_cleanup_close_ int file = open(image, O_RDWR | O_CLOEXEC | O_NOFOLLOW);
 	if (ctl < 0 || file < 0)
 		return ad_err_sys(err, "open %s", ctl < 0 ? "/dev/loop-control" : image);
+	while (flock(ctl, LOCK_EX) < 0)
+		if (errno != EINTR)
+			return ad_err_sys(err, "lock /dev/loop-control");
 	struct loop_config lc = {
 		.fd = (uint32_t)file, .block_size = 4096,
 		.info = { .lo_flags = LO_FLAGS_AUTOCLEAR | LO_FLAGS_DIRECT_IO },
 	};
 	snprintf((char *)lc.info.lo_file_name, sizeof(lc.info.lo_file_name), "%s", image);
-	for (int tries = 0; tries < 16; tries++) {
-		int n = ioctl(ctl, LOOP_CTL_GET_FREE);
-		if (n < 0)
-			return ad_err_sys(err, "find a free loop device");
+	int n = ioctl(ctl, LOOP_CTL_GET_FREE);
+	if (n < 0)
+		return ad_err_sys(err, "find a free loop device");
+	for (int k = 0; k < 64; k++, n++) {
+		if (k > 0 && ioctl(ctl, LOOP_CTL_ADD, n) < 0 && errno != EEXIST)
+			continue;
 		snprintf(dev, dev_size, "/dev/loop%d", n);
 		int fd = open(dev, O_RDWR | O_CLOEXEC);
+		if (fd < 0 && errno == ENOENT)
+			continue;
 		if (fd < 0)
 			return ad_err_sys(err, "open %s", dev);
 		if (ioctl(fd, LOOP_CONFIGURE, &lc) == 0)
@@ -186,7 +196,7 @@ static int attach(const char *image, char *dev, size_t dev_size, struct ad_err *
 		if (e != EBUSY)
 			return ad_err_set(err, e, "set up %s on %s: %s", dev, image, strerror(e));
 	}
-	return ad_err_set(err, EBUSY, "no free loop device for %s", image);
+	return ad_err_set(err, EBUSY, "no free loop device for %s (64 tried from the first free one)", image);
 }
 
 static int mount_image(const char *image, const char *target, bool fresh, struct ad_err *err)
