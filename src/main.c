@@ -19,6 +19,7 @@
 #include "core/fsutil.h"
 #include "core/json.h"
 #include "core/log.h"
+#include "core/metrics.h"
 #include "core/netaddr.h"
 #include "core/sdnotify.h"
 #include "http/server.h"
@@ -152,6 +153,7 @@ static int prepare(struct app *app, const struct options *o, struct ad_err *err)
 	if (api_auth_setup(app, err) < 0)      /* tokens: before any thread or child */
 		return -1;
 	app->start_ns = clock_mono_ns();
+	api_metrics_setup();
 	sandbox_probe_run(&app->probe, app->policy.allow_no_cgroup);
 	if (app->probe.ready)
 		log_info("sandbox self-check: ready (cgroup v%d)", app->probe.cgroup.version);
@@ -297,5 +299,6 @@ int main(int argc, char **argv)
 	static_files_free(app.static_files);
 	api_auth_free(&app);
 	config_free(&app.cfg);
+	metrics_free();
 	return rc;
 }

@@ -45,6 +45,10 @@ bool api_token_required(struct app *app);
 extern const struct http_route api_routes[];
 
 enum MHD_Result api_health(struct http_req *req);
+/* GET /metrics (metrics.c); its set-up at start-up: the families without labels at
+ * zero, the build's version. */
+enum MHD_Result api_metrics(struct http_req *req);
+void api_metrics_setup(void);
 enum MHD_Result api_chat(struct http_req *req);
 enum MHD_Result api_sessions_create(struct http_req *req);
 enum MHD_Result api_sessions_list(struct http_req *req);

@@ -23,4 +23,16 @@ bool claude_should_retry(const struct claude_attempt *a);
  * number in [0, 1); now is the time HTTP dates are compared with. */
 long claude_retry_delay_ms(const struct claude_attempt *a, unsigned retry, double jitter01, time_t now);
 
+/* What metrics call an attempt that is tried again (status 0: no response came;
+ * timed_out: the attempt ran out of time) and a call's end (status as the client left
+ * it: 2xx, 0, or CLAUDE_ABORTED of supervisor/claude_client.h for a cancelled call):
+ * fixed words, so that label sets stay small. */
+enum claude_retry_reason {
+	CLAUDE_RETRY_RATE_LIMITED, CLAUDE_RETRY_OVERLOADED, CLAUDE_RETRY_SERVER_ERROR, CLAUDE_RETRY_TIMEOUT,
+	CLAUDE_RETRY_CONNECTION, CLAUDE_RETRY_OTHER, CLAUDE_RETRY_REASONS
+};
+extern const char *const claude_retry_reason_names[CLAUDE_RETRY_REASONS];
+enum claude_retry_reason claude_retry_reason(long status, bool timed_out);
+const char *claude_outcome(long status);
+
 #endif

@@ -85,6 +85,11 @@ struct config {
 		int64_t burst;             /* the token bucket's size */
 	} auth;
 	struct {
+		bool enabled;              /* GET /metrics */
+		char *token;               /* a scraper's bearer token (environment only), or "" */
+		bool per_token;            /* spend labelled by API token too */
+	} metrics;
+	struct {
 		int64_t memory_max;
 		int64_t pids_max;
 		int64_t cpus_milli;        /* thousandths of a CPU */

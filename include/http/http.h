@@ -122,6 +122,9 @@ enum MHD_Result http_reply_error(struct http_req *req, unsigned status, const ch
 enum MHD_Result http_reply_error_header(struct http_req *req, unsigned status, const char *type,
 					const char *hname, const char *hvalue, const char *fmt, ...)
 	__attribute__((format(printf, 6, 7)));
+/* status with data (malloc()ed, owned by the reply from here on) as content_type. */
+enum MHD_Result http_reply_buffer(struct http_req *req, unsigned status, const char *content_type, void *data,
+				  size_t len);
 /* 200 with a file to save as name (Content-Disposition: attachment, sandboxed: never
  * shown as a page of this origin); data (malloc()ed) is owned by the reply from here on. */
 enum MHD_Result http_reply_download(struct http_req *req, void *data, size_t len, const char *name);

@@ -54,6 +54,9 @@ cJSON *sandbox_cgroup_json(const struct sandbox_cgroup *cg);
 /* From such a description: {"memory_bytes", "memory_peak_bytes", "cpu_seconds", "pids"}
  * as the kernel counts them now (null where it does not say). */
 cJSON *sandbox_cgroup_stats(const cJSON *info);
+/* Processes the OOM killer took in the cgroup info names so far, or -1 when it cannot
+ * be read (the cgroup is gone, or the kernel does not count them). */
+double sandbox_cgroup_info_oom_kills(const cJSON *info);
 /* Remove the cgroup (waiting briefly for exiting processes to leave it). */
 int sandbox_cgroup_remove(struct sandbox_cgroup *cg, struct ad_err *err);
 

@@ -78,6 +78,9 @@ struct sandbox_result {
 	char message[AD_ERR_MSG_MAX];   /* for a person: what happened */
 };
 
+/* The step a failure's message ("rootfs: mount /proc: EPERM") names, as one word for
+ * metrics: cgroup, namespaces, rootfs, network, ..., seccomp, exec; else "other". */
+const char *sandbox_failed_step(const char *message);
 int sandbox_start(const struct sandbox_spec *spec, struct sandbox **out, struct ad_err *err);
 /* With spec.listen_port, api_port or api_socket: the sockets listening inside the
  * sandbox (accept() on them from outside takes the sandbox's connections), waited for

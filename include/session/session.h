@@ -66,6 +66,9 @@ void sessions_free(struct sessions *reg);
 unsigned sessions_count(struct sessions *reg, const char *owner);
 /* The warm pool: {"size", "ready", "building", "hits", "misses"}. */
 cJSON *sessions_pool_json(struct sessions *reg);
+/* Set the gauges of core/metrics.h that count sessions, the pool and workspaces, as
+ * they are now: before a scrape (session_metrics.c). */
+void sessions_metrics(struct sessions *reg);
 /* What every session's workspace holds now, added up (session_disk.c). */
 void sessions_disk_usage(struct sessions *reg, uint64_t *bytes, uint64_t *files);
 /* Build what the pool lacks: at start-up, and after a request took a sandbox from it,

@@ -7,7 +7,9 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
+#include "claude/retry.h"
 #include "claude/sse.h"
 #include "core/err.h"
 
@@ -32,6 +34,9 @@ struct claude_call {
 	char request_id[128];        /* of the last attempt, "" when none */
 	char error_type[64];         /* the API's error type ("rate_limit_error"), or "" */
 	char message[AD_ERR_MSG_MAX];/* when the call failed: what to tell the user */
+	uint64_t first_byte_ns;      /* from the call's start to the first event passed on (0: none) */
+	uint64_t total_ns;           /* the whole call, retries and their waits included */
+	unsigned retries[CLAUDE_RETRY_REASONS];   /* attempts tried again, by why */
 };
 
 /* body: a Messages request with "stream": true. fn gets every event (message_start ...

@@ -25,6 +25,11 @@ struct relay {
 	unsigned requests;            /* calls made in this session */
 	struct usage total;           /* this session */
 	struct usage last;            /* the agent's last call (the loop's own) */
+	/* and how it went, for metrics: its model, an outcome of claude_outcome()'s words
+	 * or "refused" / "budget_exceeded" (agentd's), its timing and retries */
+	char last_model[128];
+	const char *last_outcome;
+	struct claude_call last_call;
 	/* How a frame (taken) reaches the agent: the supervisor queues it, waiting while
 	 * the agent is behind and reading what it sends meanwhile, so that neither waits
 	 * on the other with a full socket; fails when the agent is stuck or gone. */

@@ -19,6 +19,8 @@ static enum MHD_Result serve_static(struct http_req *req)
 
 const struct http_route api_routes[] = {
 	{ "/api/health", HTTP_GET, HTTP_BODY_NONE, api_health, HTTP_ROUTE_PUBLIC, 0 },
+	/* public to the API's auth: it has its own (loopback, or metrics.token) */
+	{ "/metrics", HTTP_GET, HTTP_BODY_NONE, api_metrics, HTTP_ROUTE_PUBLIC, 0 },
 	{ "/api/chat", HTTP_POST, HTTP_BODY_JSON, api_chat, HTTP_ROUTE_WORK, 0 },
 	{ "/api/sessions", HTTP_POST, HTTP_BODY_JSON_OPT, api_sessions_create, HTTP_ROUTE_WORK, 0 },
 	{ "/api/sessions", HTTP_GET, HTTP_BODY_NONE, api_sessions_list, 0, 0 },

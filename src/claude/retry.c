@@ -19,6 +19,38 @@ bool claude_should_retry(const struct claude_attempt *a)
 	       a->status >= 500;
 }
 
+const char *const claude_retry_reason_names[CLAUDE_RETRY_REASONS] = {
+	"rate_limited", "overloaded", "server_error", "timeout", "connection_error", "other",
+};
+
+enum claude_retry_reason claude_retry_reason(long status, bool timed_out)
+{
+	if (timed_out || status == 408)
+		return CLAUDE_RETRY_TIMEOUT;
+	if (status == 0)
+		return CLAUDE_RETRY_CONNECTION;
+	if (status == 429)
+		return CLAUDE_RETRY_RATE_LIMITED;
+	if (status == 529)
+		return CLAUDE_RETRY_OVERLOADED;
+	return status >= 500 ? CLAUDE_RETRY_SERVER_ERROR : CLAUDE_RETRY_OTHER;
+}
+
+const char *claude_outcome(long status)
+{
+	if (status / 100 == 2)
+		return "ok";
+	if (status < 0)
+		return "cancelled";
+	if (status == 0)
+		return "connection_error";
+	if (status == 429)
+		return "rate_limited";
+	if (status == 529)
+		return "overloaded";
+	return status >= 500 ? "server_error" : "client_error";
+}
+
 /* A number of the whole text, or -1. */
 static double number(const char *text)
 {

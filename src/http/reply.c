@@ -190,6 +190,19 @@ enum MHD_Result http_reply_stream(struct http_req *req, unsigned status, const c
 	return queue(req, status, r, 0);
 }
 
+enum MHD_Result http_reply_buffer(struct http_req *req, unsigned status, const char *content_type, void *data,
+				  size_t len)
+{
+	struct MHD_Response *r = MHD_create_response_from_buffer(len, data, MHD_RESPMEM_MUST_FREE);
+	if (r == NULL) {
+		free(data);
+		return MHD_NO;
+	}
+	MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, content_type);
+	MHD_add_response_header(r, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
+	return queue(req, status, r, len);
+}
+
 enum MHD_Result http_reply_download(struct http_req *req, void *data, size_t len, const char *name)
 {
 	struct MHD_Response *r = MHD_create_response_from_buffer(len, data, MHD_RESPMEM_MUST_FREE);

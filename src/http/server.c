@@ -16,6 +16,7 @@
 #include "core/json.h"
 #include "core/log.h"
 #include "http/access_log.h"
+#include "http/http_metrics.h"
 #include "http/conn_watch.h"
 #include "http/mhd_loader.h"
 #include "http_int.h"
@@ -64,6 +65,7 @@ static void on_request_end(void *cls, struct MHD_Connection *conn, void **req_cl
 	}
 	if (srv->opts.access_log)
 		access_log_request(req);
+	http_metrics_request(req);
 	conn_watch_head_wait(conn_watch_of(conn));   /* the next request's head, if any */
 	if (toe != MHD_REQUEST_TERMINATED_COMPLETED_OK && req->status == 0)
 		log_debug("http: request ended without a response (code %d)", (int)toe);

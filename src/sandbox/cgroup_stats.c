@@ -90,6 +90,18 @@ static void add(cJSON *j, const char *name, double v)
 		cJSON_AddNullToObject(j, name);
 }
 
+double sandbox_cgroup_info_oom_kills(const cJSON *info)
+{
+	const cJSON *version = cJSON_GetObjectItemCaseSensitive(info, "version");
+	const cJSON *dir = cJSON_GetObjectItemCaseSensitive(info, cJSON_IsNumber(version) && version->valueint == 2
+								   ? "dir" : "memory");
+	if (!cJSON_IsString(dir))
+		return -1;
+	return cJSON_IsNumber(version) && version->valueint == 2
+		       ? read_number(dir->valuestring, "memory.events", "oom_kill")
+		       : read_number(dir->valuestring, "memory.oom_control", "oom_kill");
+}
+
 cJSON *sandbox_cgroup_stats(const cJSON *info)
 {
 	const cJSON *version = cJSON_GetObjectItemCaseSensitive(info, "version");
@@ -106,6 +118,7 @@ cJSON *sandbox_cgroup_stats(const cJSON *info)
 		double us = read_number(d, "cpu.stat", "usage_usec");
 		add(j, "cpu_seconds", us < 0 ? -1 : us / 1e6);
 		add(j, "pids", read_number(d, "pids.current", NULL));
+		add(j, "oom_kills", sandbox_cgroup_info_oom_kills(info));
 		return j;
 	}
 	const cJSON *mem = cJSON_GetObjectItemCaseSensitive(info, "memory");
@@ -117,5 +130,6 @@ cJSON *sandbox_cgroup_stats(const cJSON *info)
 	double ns = read_number(cJSON_IsString(cpu) ? cpu->valuestring : "/nonexistent", "cpuacct.usage", NULL);
 	add(j, "cpu_seconds", ns >= 0 ? ns / 1e9 : cpu_from_procs(md));
 	add(j, "pids", read_number(cJSON_IsString(pids) ? pids->valuestring : "/nonexistent", "pids.current", NULL));
+	add(j, "oom_kills", sandbox_cgroup_info_oom_kills(info));
 	return j;
 }

@@ -193,6 +193,19 @@ static const struct {
 	{ "seccomp", step_seccomp },
 };
 
+const char *sandbox_failed_step(const char *message)
+{
+	/* the parent's own steps, then the child's, then what runs last */
+	static const char *const more[] = { "cgroup", "user namespace", "exec" };
+	for (size_t i = 0; i < ARRAY_SIZE(more) + ARRAY_SIZE(steps); i++) {
+		const char *name = i < ARRAY_SIZE(more) ? more[i] : steps[i - ARRAY_SIZE(more)].name;
+		size_t n = strlen(name);
+		if (strncmp(message, name, n) == 0 && message[n] == ':')
+			return i == 1 ? "namespaces" : name;
+	}
+	return "other";
+}
+
 _Noreturn void sandbox_child_main(const struct child_args *a)
 {
 	const struct sandbox_spec *spec = a->spec;

@@ -112,9 +112,8 @@ void pool_drain(struct sessions *reg)
 	}
 }
 
-cJSON *sessions_pool_json(struct sessions *reg)
+void pool_stats(struct sessions *reg, struct pool_stats *out)
 {
-	cJSON *j = cJSON_CreateObject();
 	pthread_mutex_lock(&reg->lock);
 	unsigned ready = 0;
 	for (unsigned i = 0; i < reg->pool_n; i++) {
@@ -122,12 +121,22 @@ cJSON *sessions_pool_json(struct sessions *reg)
 		ready += reg->pool[i]->state == SESSION_READY;
 		pthread_mutex_unlock(&reg->pool[i]->lock);
 	}
-	cJSON_AddNumberToObject(j, "size", (double)reg->cfg->session.pool_size);
-	cJSON_AddNumberToObject(j, "ready", ready);
-	cJSON_AddNumberToObject(j, "building", reg->pool_n - ready + reg->pool_filling);
-	cJSON_AddNumberToObject(j, "hits", (double)reg->pool_hits);
-	cJSON_AddNumberToObject(j, "misses", (double)reg->pool_misses);
+	*out = (struct pool_stats){ .size = (unsigned)reg->cfg->session.pool_size, .ready = ready,
+				    .building = reg->pool_n - ready + reg->pool_filling,
+				    .hits = reg->pool_hits, .misses = reg->pool_misses };
 	pthread_mutex_unlock(&reg->lock);
+}
+
+cJSON *sessions_pool_json(struct sessions *reg)
+{
+	struct pool_stats p;
+	pool_stats(reg, &p);
+	cJSON *j = cJSON_CreateObject();
+	cJSON_AddNumberToObject(j, "size", p.size);
+	cJSON_AddNumberToObject(j, "ready", p.ready);
+	cJSON_AddNumberToObject(j, "building", p.building);
+	cJSON_AddNumberToObject(j, "hits", (double)p.hits);
+	cJSON_AddNumberToObject(j, "misses", (double)p.misses);
 	return j;
 }
 

@@ -12,6 +12,7 @@
 #include "core/clock.h"
 #include "core/json.h"
 #include "core/log.h"
+#include "core/metrics.h"
 #include "core/workq.h"
 #include "session/hub.h"
 #include "session/persist.h"
@@ -263,9 +264,12 @@ int session_spawn_locked(struct sessions *reg, struct session *s, const cJSON *j
 		cJSON_AddItemToObject(spec, "join", cJSON_Duplicate(join, true));
 	char *spec_text = json_print(spec);
 	cJSON_Delete(spec);
+	uint64_t t0 = clock_mono_ns();
 	int fd = spec_text ? spawner_spawn(reg->spawner, s->id, spec_text, err) : ad_err_set(err, ENOMEM, "spec");
 	cJSON_free(spec_text);
 	pthread_mutex_lock(&s->lock);
+	s->spawn_ns = join == NULL ? t0 : 0;       /* a member of a shared sandbox builds none */
+	s->build_failed = false;
 	if (fd < 0)
 		return -1;
 	session_ref(s);                   /* the hub's, until on_closed */
@@ -315,6 +319,7 @@ struct session *session_create(struct sessions *reg, const struct session_opts *
 	reg->buckets[b] = s;
 	pthread_mutex_unlock(&reg->lock);
 	log_info("session %s: created (%s) for %s", s->id, session_pattern_names[s->pattern], s->owner);
+	metric_add(METRIC_SESSIONS_CREATED, METRIC_L(session_pattern_names[s->pattern]), 1);
 	session_title_created(s);
 	return s;
 unreserve:

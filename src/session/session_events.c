@@ -43,16 +43,14 @@ static bool grow(struct session *s)
 char *session_event_frame(unsigned id, const char *type, cJSON *ev, size_t *len)
 {
 	/* "type" is the event's name, not part of its data: out while printing, then back
-	 * where it was (no copy of the event for it) */
+	 * (last: no copy of the event for it; cJSON 1.7.15's cJSON_InsertItemInArray loses an
+	 * item put back between two others) */
 	cJSON *t = cJSON_GetObjectItemCaseSensitive(ev, "type");
-	int at = 0;
-	for (const cJSON *c = ev->child; c != NULL && c != t; c = c->next)
-		at++;
 	if (t != NULL)
 		cJSON_DetachItemViaPointer(ev, t);
 	char *json = json_print(ev);
 	if (t != NULL)
-		cJSON_InsertItemInArray(ev, at, t);
+		cJSON_AddItemToArray(ev, t);
 	char *frame = NULL;
 	int n = json ? asprintf(&frame, "id: %u\nevent: %s\ndata: %s\n\n", id, type, json) : -1;
 	cJSON_free(json);

@@ -127,6 +127,11 @@ struct session {
 	unsigned log_cap, log_first, log_count;
 	size_t log_bytes;
 	struct session_listener *listeners;
+	/* session_metrics.c: when its sandbox was asked for (0: none is being built, or it
+	 * joins another's), whether its build's failure was counted, the OOM kills seen */
+	uint64_t spawn_ns;
+	bool build_failed;
+	double oom_seen;
 	struct session *hash_next;         /* registry.c */
 };
 
@@ -230,6 +235,15 @@ void shared_member_gone(struct session *s);
 struct session *pool_take(struct sessions *reg, const struct session_opts *o);
 void pool_fill(struct sessions *reg);
 void pool_drain(struct sessions *reg);
+struct pool_stats {
+	unsigned size, ready, building;
+	uint64_t hits, misses;
+};
+void pool_stats(struct sessions *reg, struct pool_stats *out);
+/* session_metrics.c: an event of s's, under its lock, before its state changes; its
+ * link closed (under the lock, before the state changes). */
+void session_metrics_event(struct session *s, const char *type, const cJSON *ev);
+void session_metrics_closed(struct session *s);
 /* s was destroyed (why): out of the registry, remembered among the ended. */
 void registry_remove(struct sessions *reg, struct session *s, const char *why);
 /* A sentence on how session id (pattern, why) ended. */

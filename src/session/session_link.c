@@ -127,6 +127,7 @@ static void on_event(void *owner, cJSON *ev)
 		return;
 	}
 	unsigned id = ++s->next_event_id;      /* every event below is logged with it */
+	session_metrics_event(s, type, ev);
 	for (size_t i = 0; i < ARRAY_SIZE(notes); i++)
 		if (strcmp(type, notes[i].type) == 0)
 			notes[i].note(s, ev, id);
@@ -168,6 +169,7 @@ static void on_closed(void *owner, const char *why)
 	struct session *s = owner;
 	char msg[600];
 	pthread_mutex_lock(&s->lock);
+	session_metrics_closed(s);
 	s->link = NULL;
 	s->views = false;                  /* the next sandbox says for itself (its "ready") */
 	struct chat_run *run = s->run;

@@ -252,6 +252,10 @@ static void note(struct conn *c, const char *path, const char *model, const stru
 	cJSON_AddStringToObject(n, "model", model);
 	cJSON_AddNumberToObject(n, "status", (double)o->status);
 	cJSON_AddNumberToObject(n, "duration_ms", (double)clock_ms_since(t0));
+	if (o->first_byte_ns != 0)
+		cJSON_AddNumberToObject(n, "first_byte_ms", (double)o->first_byte_ns / 1e6);
+	if (o->outcome != NULL)
+		cJSON_AddStringToObject(n, "outcome", o->outcome);
 	cJSON_AddItemToObject(n, "usage", usage_json(&o->usage));
 	if (o->error[0])
 		cJSON_AddStringToObject(n, "error", o->error);
@@ -293,6 +297,7 @@ static int serve_one(struct conn *c)
 	}
 	if (rc != 0) {
 		o.status = rc;
+		o.outcome = rc == 429 ? "budget_exceeded" : "refused";
 		snprintf(o.error, sizeof(o.error), "%s", why);
 		o.client_gone = !api_reply_error(c->a, c->fd, rc, rc == 429 ? "rate_limit_error" : "invalid_request_error",
 						 why, rc == 429 ? "x-should-retry: false\r\n" : "");

@@ -12,7 +12,9 @@
 #include <strings.h>
 #include <sys/socket.h>
 
+#include "claude/retry.h"
 #include "claude/sse.h"
+#include "core/clock.h"
 #include "core/cleanup.h"
 #include "core/json.h"
 #include "supervisor/curl_loader.h"
@@ -37,6 +39,7 @@ struct fwd {
 	char *json;                      /* a JSON answer so far, for its usage */
 	size_t json_len;
 	bool json_over;
+	uint64_t t0, first_byte_ns;
 };
 
 static bool passed_back(const char *line, size_t n)
@@ -95,6 +98,7 @@ static bool send_head(struct fwd *f)
 	int n = snprintf(head, sizeof(head), "HTTP/1.1 %ld %s\r\n%.*sTransfer-Encoding: chunked\r\n%s\r\n", f->status,
 			 reason(f->status), (int)f->headers_len, f->headers, f->rq->close ? "Connection: close\r\n" : "");
 	f->head_sent = true;
+	f->first_byte_ns = clock_mono_ns() - f->t0;
 	if (n < 0 || (size_t)n >= sizeof(head) || !api_write(f->a, f->fd, head, (size_t)n))
 		f->client_gone = true;
 	return !f->client_gone;
@@ -210,6 +214,8 @@ static void finish(struct fwd *f, CURLcode rc, struct api_outcome *out)
 	if (f->status / 100 != 2 && !out->error[0])
 		snprintf(out->error, sizeof(out->error), "the API answered %ld", f->status);
 	out->status = f->status;
+	out->outcome = claude_outcome(f->status);
+	out->first_byte_ns = f->first_byte_ns;
 	out->usage = f->usage;
 	out->client_gone = f->client_gone;
 }
@@ -245,7 +251,7 @@ void api_forward(struct api_server *a, int fd, const struct api_request *rq, str
 		out->client_gone = true;
 		return;
 	}
-	*f = (struct fwd){ .a = a, .fd = fd, .rq = rq, .curl = curl_easy_init() };
+	*f = (struct fwd){ .a = a, .fd = fd, .rq = rq, .curl = curl_easy_init(), .t0 = clock_mono_ns() };
 	f->message = strncmp(rq->target, "/v1/messages/", 13) != 0;
 	struct curl_slist *h = request_headers(rq, key);
 	CURLcode rc = CURLE_OUT_OF_MEMORY;

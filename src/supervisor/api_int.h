@@ -70,6 +70,9 @@ struct api_outcome {
 	bool client_gone;            /* the connection can no longer be used */
 	bool open;                   /* the chunked body waits for its end (api_forward_end) */
 	char error[256];             /* why it failed, for the note; "" when it did not */
+	const char *outcome;         /* for metrics: claude_outcome()'s words, or agentd's own
+					"refused" / "budget_exceeded" */
+	uint64_t first_byte_ns;      /* from the forward's start to the answer's head (0: none) */
 };
 
 /* Forward rq to the API (the key added) and stream its answer to fd; the body's end

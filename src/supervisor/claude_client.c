@@ -41,6 +41,8 @@ struct attempt {
 	char body[ERROR_BODY_MAX + 1];
 	size_t body_len;
 	char request_id[128], retry_after[64], retry_after_ms[64], should_retry[16], content_type[64];
+	struct claude_call *call;    /* the call's timing */
+	uint64_t call_t0;
 };
 
 static void header_value(const char *line, size_t len, const char *name, char *out, size_t size)
@@ -76,7 +78,8 @@ static size_t on_header(char *buf, size_t size, size_t n, void *ud)
 static int on_event(void *ud, const char *event, const char *data, size_t len, struct ad_err *err)
 {
 	struct attempt *a = ud;
-	a->events++;
+	if (a->events++ == 0 && a->call->first_byte_ns == 0)
+		a->call->first_byte_ns = clock_mono_ns() - a->call_t0;
 	if (a->fn(a->ctx, event, data, len, err) < 0)
 		return -1;
 	if (strcmp(event, "message_stop") == 0)
@@ -262,10 +265,9 @@ void claude_client_cleanup(struct claude_client *c)
 	c->handle = NULL;
 }
 
-int claude_call(struct claude_client *c, const char *body, sse_event_fn fn, void *ctx,
-		struct claude_call *call)
+static int call_attempts(struct claude_client *c, const char *body, sse_event_fn fn, void *ctx,
+			 struct claude_call *call, uint64_t t0)
 {
-	memset(call, 0, sizeof(*call));
 	struct ad_err err;
 	if (curl_load(&err) < 0) {
 		snprintf(call->message, sizeof(call->message), "%s", err.msg);
@@ -287,9 +289,11 @@ int claude_call(struct claude_client *c, const char *body, sse_event_fn fn, void
 		a->ctx = ctx;
 		a->client = c;
 		a->sse = sse_parser_new(MAX_EVENT_BYTES);
-		uint64_t t0 = clock_mono_ns();
+		a->call = call;
+		a->call_t0 = t0;
+		uint64_t at0 = clock_mono_ns();
 		CURLcode rc = a->sse ? perform(c, body, a) : CURLE_OUT_OF_MEMORY;
-		double took_ms = (double)(clock_mono_ns() - t0) / 1e6;
+		double took_ms = (double)(clock_mono_ns() - at0) / 1e6;
 		call->attempts++;
 		sse_parser_free(a->sse);
 		if (a->status / 100 != 2 && a->status != 0)
@@ -318,6 +322,7 @@ int claude_call(struct claude_client *c, const char *body, sse_event_fn fn, void
 			free(a);
 			return -1;
 		}
+		call->retries[claude_retry_reason(at.status, rc == CURLE_OPERATION_TIMEDOUT)]++;
 		long ms = claude_retry_delay_ms(&at, call->attempts, (double)rand() / ((double)RAND_MAX + 1), time(NULL));
 		log_info("claude: retrying in %ld ms (retry %u of %u)", ms, call->attempts, c->max_retries);
 		if (abort_wanted(c, (int)ms)) {
@@ -329,4 +334,14 @@ int claude_call(struct claude_client *c, const char *body, sse_event_fn fn, void
 	}
 	free(a);
 	return 0;
+}
+
+int claude_call(struct claude_client *c, const char *body, sse_event_fn fn, void *ctx,
+		struct claude_call *call)
+{
+	memset(call, 0, sizeof(*call));
+	uint64_t t0 = clock_mono_ns();
+	int rc = call_attempts(c, body, fn, ctx, call, t0);
+	call->total_ns = clock_mono_ns() - t0;
+	return rc;
 }

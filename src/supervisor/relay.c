@@ -157,11 +157,27 @@ static int api_end_error(struct relay *r, const char *type, const char *message,
 	return r->send(r->send_ctx, FRAME_API_END, end, err);
 }
 
+/* A call that failed after a 2xx (an error event in the stream) by the error's type. */
+static const char *call_outcome(int rc, const struct claude_call *call)
+{
+	if (rc == 0 || call->status / 100 != 2)
+		return claude_outcome(rc == 0 ? 200 : call->status);
+	if (strcmp(call->error_type, "overloaded_error") == 0)
+		return claude_outcome(529);
+	if (strcmp(call->error_type, "rate_limit_error") == 0)
+		return claude_outcome(429);
+	return claude_outcome(call->error_type[0] == '\0' ? 0 : 500);
+}
+
 int relay_serve(struct relay *r, const cJSON *payload, struct ad_err *err)
 {
 	const cJSON *req = cJSON_GetObjectItemCaseSensitive(payload, "request");
 	struct ad_err why;
 	memset(&r->last, 0, sizeof(r->last));
+	memset(&r->last_call, 0, sizeof(r->last_call));
+	const cJSON *model = cJSON_GetObjectItemCaseSensitive(req, "model");
+	snprintf(r->last_model, sizeof(r->last_model), "%s", cJSON_IsString(model) ? model->valuestring : "");
+	r->last_outcome = "refused";
 	if (relay_check_request(r->cfg, req, &why) < 0) {
 		log_warn("relay: refused the agent's request: %s", why.msg);
 		char msg[AD_ERR_MSG_MAX + 64];
@@ -169,6 +185,7 @@ int relay_serve(struct relay *r, const cJSON *payload, struct ad_err *err)
 		return api_end_error(r, "invalid_request_error", msg, 400, err);
 	}
 	if (relay_admit(r, &why) < 0) {
+		r->last_outcome = "budget_exceeded";
 		log_info("relay: budget spent: %s", why.msg);
 		return api_end_error(r, "budget_exceeded_error", why.msg, 429, err);
 	}
@@ -179,6 +196,8 @@ int relay_serve(struct relay *r, const cJSON *payload, struct ad_err *err)
 	struct claude_call call;
 	int rc = claude_call(&r->client, body, on_event, &c, &call);
 	r->last = c.usage;
+	r->last_call = call;
+	r->last_outcome = call_outcome(rc, &call);
 	relay_spent(r, &c.usage);
 	if (c.agent_gone) {
 		*err = c.agent_err;

@@ -50,6 +50,7 @@ static void refuse(int fd, const struct ad_err *why)
 {
 	cJSON *ev = json_error("sandbox_error", why->msg);
 	cJSON_AddStringToObject(ev, "type", "error");
+	cJSON_AddStringToObject(ev, "step", "spawn");
 	struct ad_err ignored;
 	link_send_take(fd, FRAME_RUN_EVENT, ev, &ignored);
 }

@@ -154,7 +154,7 @@ static void sandbox_ended(struct supervisor *s)
 	char msg[AD_ERR_MSG_MAX + 64];
 	snprintf(msg, sizeof(msg), "the agent's sandbox ended%s: %s", s->running ? " during the run" : "",
 		 res.message);
-	sup_send_error(s, "sandbox_error", msg);
+	sup_send_error_step(s, "sandbox_error", msg, res.outcome == SANDBOX_FAILED ? sandbox_failed_step(res.message) : NULL);
 	s->quit = true;
 }
 
@@ -356,12 +356,9 @@ int supervisor_main(const struct supervisor_env *env, int gw_fd, const char *ses
 	} else if (sup_egress_rules(&s, o, &e) < 0 || sup_mcp_select(&s, o, &e) < 0) {
 		sup_send_error(&s, "invalid_request_error", e.msg);
 	} else if (join == NULL && sup_workspace_open(&s, &policy, &e) < 0) {
-		log_error("session %s: %s", session_id, e.msg);
-		sup_send_error(&s, "sandbox_error", e.msg);
+		sup_build_failed(&s, "workspace", NULL, &e);
 	} else if ((s.join_cgroup = cJSON_GetObjectItemCaseSensitive(join, "cgroup"), start_sandbox(&s, join, &e)) < 0) {
-		ad_err_prefix(&e, "the sandbox could not be built");
-		log_error("session %s: %s", session_id, e.msg);
-		sup_send_error(&s, "sandbox_error", e.msg);
+		sup_build_failed(&s, sandbox_failed_step(e.msg), "the sandbox could not be built", &e);
 	} else {
 		log_debug("session %s: sandbox up in %.2f ms", session_id, (double)(clock_mono_ns() - t0) / 1e6);
 		/* the cap of a save: what a tar of this session's own workspace can come to */

@@ -8,6 +8,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "core/cleanup.h"
 #include "core/log.h"
 #include "sandbox/sandbox.h"
 
@@ -82,6 +83,12 @@ void sup_api_notes(struct supervisor *s)
 		cJSON_AddStringToObject(ev, "source", "sandbox_api");
 		cJSON_AddItemToObject(ev, "model", cJSON_DetachItemFromObjectCaseSensitive(note, "model"));
 		cJSON_AddItemToObject(ev, "status", cJSON_DetachItemFromObjectCaseSensitive(note, "status"));
+		static const char *const facts[] = { "outcome", "first_byte_ms", "duration_ms" };
+		for (size_t i = 0; i < ARRAY_SIZE(facts); i++) {
+			cJSON *v = cJSON_DetachItemFromObjectCaseSensitive(note, facts[i]);
+			if (v != NULL)
+				cJSON_AddItemToObject(ev, facts[i], v);
+		}
 		cJSON *why = cJSON_DetachItemFromObjectCaseSensitive(note, "error");
 		if (why != NULL)
 			cJSON_AddItemToObject(ev, "error", why);

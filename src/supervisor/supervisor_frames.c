@@ -17,6 +17,27 @@
 #include "supervisor/snapshot_io.h"
 #include "supervisor_int.h"
 
+/* How the agent's last call went, in its usage event: its model, outcome, timing and
+ * retries (what the gateway's metrics count). */
+static void add_call_facts(cJSON *ev, const struct relay *r)
+{
+	const struct claude_call *c = &r->last_call;
+	cJSON_AddStringToObject(ev, "model", r->last_model);
+	cJSON_AddStringToObject(ev, "outcome", r->last_outcome ? r->last_outcome : "refused");
+	if (c->total_ns == 0)
+		return;                        /* agentd refused it: no call was made */
+	if (c->first_byte_ns != 0)
+		cJSON_AddNumberToObject(ev, "first_byte_ms", (double)c->first_byte_ns / 1e6);
+	cJSON_AddNumberToObject(ev, "duration_ms", (double)c->total_ns / 1e6);
+	cJSON *retries = NULL;
+	for (unsigned i = 0; i < CLAUDE_RETRY_REASONS; i++)
+		if (c->retries[i] != 0) {
+			if (retries == NULL)
+				retries = cJSON_AddObjectToObject(ev, "retries");
+			cJSON_AddNumberToObject(retries, claude_retry_reason_names[i], c->retries[i]);
+		}
+}
+
 /* The usage of the last call, with the run's running total. It goes out once the
  * agent has passed on the call's text (its next frame that is not text), so that a
  * client sees a call's text before the call's usage. */
@@ -32,6 +53,7 @@ void sup_flush_usage(struct supervisor *s)
 	cJSON_AddItemToObject(ev, "call", usage_json(u));
 	cJSON_AddItemToObject(ev, "total", usage_json(&s->run_usage));
 	cJSON_AddNumberToObject(ev, "cost_usd", usage_cost(s->env->cfg, &s->run_usage));
+	add_call_facts(ev, &s->relay);
 	sup_to_gateway(s, ev);
 }
 

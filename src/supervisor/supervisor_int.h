@@ -89,6 +89,12 @@ int sup_agent_stuck(struct supervisor *s, struct ad_err *err);
 void sup_end(struct supervisor *s, const char *type, const char *why);
 /* The run ends on an error event of type (the gateway's run and session hear why). */
 void sup_send_error(struct supervisor *s, const char *type, const char *message);
+/* The same with the step that failed, before the sandbox was up ("step" in the event:
+ * a word of sandbox_failed_step()'s, or "workspace"), or NULL. */
+void sup_send_error_step(struct supervisor *s, const char *type, const char *message, const char *step);
+/* The sandbox could not be built at step: e (prefixed with what, when not NULL) logged
+ * and sent as a sandbox_error with its step. */
+void sup_build_failed(struct supervisor *s, const char *step, const char *what, struct ad_err *e);
 /* The op in flight ends with ok: false and why. */
 void sup_op_failed(struct supervisor *s, double id, const char *why);
 /* supervisor_files.c: the workspace opened from the host (s->ws), once the agent is up;

@@ -159,14 +159,29 @@ void sup_end(struct supervisor *s, const char *type, const char *why)
 	s->quit = true;
 }
 
-void sup_send_error(struct supervisor *s, const char *type, const char *message)
+void sup_send_error_step(struct supervisor *s, const char *type, const char *message, const char *step)
 {
 	sup_flush_usage(s);
 	cJSON *ev = json_error(type, message);
 	cJSON_AddStringToObject(ev, "type", "error");
+	if (step != NULL)
+		cJSON_AddStringToObject(ev, "step", step);
 	sup_to_gateway(s, ev);
 	s->running = false;
 	s->cancel_by_ns = 0;
+}
+
+void sup_send_error(struct supervisor *s, const char *type, const char *message)
+{
+	sup_send_error_step(s, type, message, NULL);
+}
+
+void sup_build_failed(struct supervisor *s, const char *step, const char *what, struct ad_err *e)
+{
+	if (what != NULL)
+		ad_err_prefix(e, "%s", what);
+	log_error("session %s: %s", s->id, e->msg);
+	sup_send_error_step(s, "sandbox_error", e->msg, step);
 }
 
 void sup_op_failed(struct supervisor *s, double id, const char *why)

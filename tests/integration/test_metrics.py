@@ -1,0 +1,177 @@
+"""GET /metrics: the Prometheus text format (promtool checks it), counters that move by
+exactly what happened (model calls, tokens, spend, retries, tools, HTTP requests,
+sessions, sandboxes built or failed, OOM kills), who may read it, and label sets that
+stay bounded whatever clients send."""
+
+import concurrent.futures
+import os
+import re
+import tempfile
+
+import pytest
+
+import sandbox_util as su
+from chat_util import (KEY, MODEL, bash, calls, chat_ok, expected_cost, finish, mock, mock_usage,  # noqa: F401
+                       chat_settings, post_chat, start_chat_daemon)
+from conftest import poll
+from metrics_util import moved, parse, promtool_check, scrape, series, value
+
+pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="sandboxes need root here")
+
+OVERLOADED = {"status": 529, "error": {"type": "overloaded_error", "message": "Overloaded"}}
+
+
+def test_a_chat_moves_each_counter_by_what_happened(daemon_factory, mock):
+    d = start_chat_daemon(daemon_factory, mock)
+    first = scrape(d)
+    assert promtool_check(first) == "", promtool_check(first)
+    before = parse(first)
+    assert value(before, "agentd_build_info", version=d.health()["version"]) == 1
+    # one tool call, then an overloaded answer that is tried again, then the reply
+    mock.enqueue(calls(bash("echo hi")), OVERLOADED, {"text": "done"})
+    doc = chat_ok(d, "say hi")
+    assert doc["reply"] == "done"
+    text = scrape(d)
+    assert promtool_check(text) == "", promtool_check(text)
+    after = parse(text)
+    delta = moved(before, after)
+
+    def moved_by(name, **labels):
+        return delta.get((name, frozenset(labels.items())), 0.0)
+
+    assert moved_by("agentd_api_requests_total", model=MODEL, outcome="ok") == 2
+    assert moved_by("agentd_api_retries_total", reason="overloaded") == 1
+    usage = mock_usage(mock)
+    for kind, field in (("input", "input_tokens"), ("output", "output_tokens"),
+                        ("cache_write", "cache_creation_input_tokens"), ("cache_read", "cache_read_input_tokens")):
+        assert moved_by("agentd_api_tokens_total", model=MODEL, kind=kind) == usage[field], kind
+    assert moved_by("agentd_api_cost_usd_total", model=MODEL) == pytest.approx(expected_cost(usage), rel=1e-9)
+    assert moved_by("agentd_api_cost_usd_total", model=MODEL) == pytest.approx(doc["cost_usd"], rel=1e-9)
+    assert moved_by("agentd_api_request_seconds_count", model=MODEL, phase="total") == 2
+    assert moved_by("agentd_api_request_seconds_count", model=MODEL, phase="first_byte") == 2
+    assert moved_by("agentd_tool_calls_total", tool="bash", outcome="ok") == 1
+    assert moved_by("agentd_tool_seconds_count", tool="bash") == 1
+    assert moved_by("agentd_sessions_created_total", pattern="ephemeral") == 1
+    assert moved_by("agentd_sandbox_start_seconds_count") == 1
+    assert moved_by("agentd_http_requests_total", method="POST", route="/api/chat", code="200") == 1
+    # the first scrape itself counted, once it was answered
+    assert moved_by("agentd_http_requests_total", method="GET", route="/metrics", code="200") == 1
+    assert moved_by("agentd_sandbox_failures_total", step="rootfs") == 0
+    # nothing else of the API moved: no error outcome, no other model
+    api = {k: v for k, v in delta.items() if k[0] == "agentd_api_requests_total"}
+    assert list(api.values()) == [2], api
+    finish(d, mock)
+
+
+def test_errors_are_counted_by_outcome_and_route(daemon_factory, mock):
+    d = start_chat_daemon(daemon_factory, mock, AGENTD_API_MAX_RETRIES=1)
+    before = parse(scrape(d))
+    mock.enqueue(OVERLOADED, OVERLOADED)
+    r = post_chat(d, {"message": "hi"})
+    assert r.status == 503, r
+    assert d.get("/api/sessions/sess_nonesuch").status == 404
+    assert post_chat(d, {"message": ""}).status == 400
+    after = parse(scrape(d))
+    assert value(after, "agentd_api_requests_total", model=MODEL, outcome="overloaded") - \
+        value(before, "agentd_api_requests_total", model=MODEL, outcome="overloaded") == 1
+    assert value(after, "agentd_api_retries_total", reason="overloaded") - \
+        value(before, "agentd_api_retries_total", reason="overloaded") == 1
+    assert value(after, "agentd_http_requests_total", method="POST", route="/api/chat", code="503") == 1
+    assert value(after, "agentd_http_requests_total", method="POST", route="/api/chat", code="400") == 1
+    # the route is the template: the id never becomes a label
+    assert value(after, "agentd_http_requests_total", method="GET", route="/api/sessions/{id}", code="404") == 1
+    assert "sess_nonesuch" not in scrape(d)
+    finish(d, mock)
+
+
+def test_a_sandbox_that_cannot_be_built_counts_its_step(daemon_factory, mock):
+    with tempfile.TemporaryDirectory(prefix="agentd-metrics-hidden-") as hidden:
+        os.mkdir(os.path.join(hidden, "data"))
+        os.chmod(hidden, 0o700)         # root's: the sandbox's ids cannot reach the bind's source
+        settings = chat_settings()
+        settings["sandbox"]["binds"] = [f"{hidden}/data:/data"]
+        d = start_chat_daemon(daemon_factory, mock, settings)
+        r = post_chat(d, {"message": "hi"})
+        assert r.status >= 500, r
+        samples = parse(scrape(d))
+        assert value(samples, "agentd_sandbox_failures_total", step="rootfs") == 1, \
+            series(samples, "agentd_sandbox_failures_total")
+        assert value(samples, "agentd_sandbox_start_seconds_count") == 0
+        d.assert_serving()
+
+
+def test_oom_kills_are_counted(daemon_factory, mock):
+    d = start_chat_daemon(daemon_factory, mock)
+    r = d.post_json("/api/sessions", {"pattern": "long-running", "policy": {"memory_max": "64M"}})
+    assert r.status == 201, r
+    sid = r.json()["id"]
+    # tail keeps the whole "line" of /dev/zero: it grows until the kernel kills it
+    r = d.post_json(f"/api/sessions/{sid}/exec", {"command": "tail /dev/zero", "timeout_s": 60}, timeout=90)
+    assert r.status == 200, r
+    assert r.json()["signal"] == 9, r.json()
+    got = poll(lambda: value(parse(scrape(d)), "agentd_oom_kills_total") >= 1, su.HOST_WAIT)
+    assert got, parse(scrape(d)).get(("agentd_oom_kills_total", frozenset()))
+    assert value(parse(scrape(d)), "agentd_oom_kills_total") == 1
+    assert d.request("DELETE", f"/api/sessions/{sid}").status == 200
+    finish(d, mock)
+
+
+def test_who_may_read(daemon_factory, mock):
+    d = start_chat_daemon(daemon_factory, mock, AGENTD_METRICS_TOKEN="metrics-secret-1")
+    assert d.get("/metrics").status == 200                       # loopback
+    assert d.get("/metrics", headers={"Authorization": "Bearer metrics-secret-1"}).status == 200
+    for wrong in ("Bearer nope", "Basic bWV0cmljczp4", "Bearer " + KEY):
+        r = d.get("/metrics", headers={"Authorization": wrong})
+        assert r.status == 401, (wrong, r)
+        assert r.header("WWW-Authenticate", "").startswith("Bearer"), r
+    off = start_chat_daemon(daemon_factory, mock, AGENTD_METRICS="false")
+    r = off.get("/metrics")
+    assert r.status == 404 and "metrics.enabled" in r.json()["error"]["message"], r
+    # the token is a secret: never in the config file
+    d.assert_serving()
+
+
+def test_labels_stay_bounded(daemon_factory, mock):
+    """Ids in paths, hostile methods and a model's made-up tool names never grow the
+    label sets past their caps."""
+    d = start_chat_daemon(daemon_factory, mock, {"session": {"max_sessions": 2000}})
+    with concurrent.futures.ThreadPoolExecutor(8) as pool:
+        list(pool.map(lambda i: d.get(f"/api/sessions/sess_{i:040d}/files/x{i}").status, range(1000)))
+    for i in range(20):
+        d.raw(f"BREW{i} /api/sessions/sess_{i} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n".encode())
+    # a reply with 400 tool calls of 400 names the agent does not have
+    mock.enqueue(calls(*[{"type": "tool_use", "name": f"made_up_{i}", "input": {}} for i in range(400)]),
+                 {"text": "ok"})
+    chat_ok(d, "go")
+    samples = parse(scrape(d))
+    http = series(samples, "agentd_http_requests_total")
+    assert len(http) < 40, http
+    assert not any(re.search(r"sess_\d", v) for s in http for v in s.values()), http
+    tools = series(samples, "agentd_tool_calls_total")
+    assert len(tools) <= 301, len(tools)
+    assert {"tool": "other", "outcome": "other"} in tools or {"tool": "other", "outcome": "error"} in tools \
+        or any(s["tool"] == "other" for s in tools), tools
+    assert sum(value(samples, "agentd_tool_calls_total", **s) for s in tools) == 400
+    finish(d, mock)
+
+
+def test_1000_sessions_keep_the_label_sets_small(daemon_factory, mock):
+    settings = chat_settings({"session": {"max_sessions": 2000, "max_per_token": 2000}})
+    settings["sandbox"]["workspace_store"] = "tmpfs"
+    d = start_chat_daemon(daemon_factory, mock, settings)
+
+    def one(i):
+        r = d.post_json("/api/sessions", {"pattern": "long-running"}, timeout=60)
+        assert r.status == 201, r
+        sid = r.json()["id"]
+        assert d.request("DELETE", f"/api/sessions/{sid}", timeout=60).status == 200
+        return sid
+
+    with concurrent.futures.ThreadPoolExecutor(4) as pool:
+        ids = list(pool.map(one, range(1000)))
+    text = scrape(d)
+    samples = parse(text)
+    assert value(samples, "agentd_sessions_created_total", pattern="long-running") == 1000
+    assert len(samples) < 600, len(samples)
+    assert not any(sid in text for sid in ids[:50])
+    finish(d, mock)
