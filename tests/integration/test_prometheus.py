@@ -11,7 +11,8 @@ loopback clients in). The tests ask Prometheus's HTTP API what it scraped:
   last error the 401 agentd answered;
 - after a chat through agentd, agentd_api_requests_total of its model and outcome "ok"
   is what Prometheus sees;
-- every alert rule evaluates on the scraped series without an error.
+- every alert rule evaluates on the scraped series without an error, and every query of
+  the Grafana dashboard runs.
 
 Prometheus is stopped at the end whatever happened (the fixture's finally)."""
 import json
@@ -29,6 +30,7 @@ import yaml
 
 from chat_util import KEY, MODEL, MODELS, MockAnthropic, chat_env, chat_ok, chat_settings
 from conftest import REPO, free_port, poll
+from test_ops_config import as_promql, dashboard_exprs, load_dashboard
 
 PROMETHEUS = "/usr/bin/prometheus"
 pytestmark = pytest.mark.skipif(not os.access(PROMETHEUS, os.X_OK),
@@ -208,3 +210,16 @@ def test_every_alert_rule_evaluates_on_what_prometheus_scraped(prometheus):
     assert {r["name"] for r in rs} == names, [r["name"] for r in rs]
     firing = [a for a in prometheus.api("alerts")["alerts"] if a["labels"].get("job") == "agentd"]
     assert not firing, f"alerts on a healthy agentd: {firing}"
+
+
+def test_every_dashboard_query_runs_on_what_prometheus_scraped(prometheus):
+    errors = []
+    for title, expr in dashboard_exprs(load_dashboard()):
+        try:
+            prometheus.query(as_promql(expr))
+        except urllib.error.HTTPError as e:
+            errors.append(f"{title}: {expr}: {e.code} {e.read()[:300]!r}")
+    assert not errors, "\n".join(errors)
+    # the job and instance variables find this agentd
+    jobs = prometheus.api("label/job/values", **{"match[]": "agentd_build_info"})
+    assert "agentd" in jobs, jobs
