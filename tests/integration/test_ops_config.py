@@ -88,6 +88,7 @@ def as_promql(expr):
 def metric_names(expr):
     """The metric names a PromQL expression selects (not functions, labels, keywords)."""
     e = re.sub(r'"(?:[^"\\]|\\.)*"', '""', expr)             # strings
+    e = re.sub(r"#[^\n]*", " ", e)                            # comments
     e = re.sub(r"\{[^}]*\}", " ", e)                           # label matchers
     e = re.sub(r"\[[^\]]*\]", " ", e)                          # ranges, subqueries
     e = re.sub(r"\b(by|without|on|ignoring|group_left|group_right)\s*\([^)]*\)", " ", e)
@@ -127,6 +128,13 @@ def exposition_names(text):
     return names
 
 
+def security_queries():
+    """The PromQL lines of SECURITY.md's ```promql blocks (the runbook's queries)."""
+    text = (REPO / "SECURITY.md").read_text(encoding="utf-8")
+    return [("SECURITY.md", ln.strip()) for block in re.findall(r"```promql\n(.*?)```", text, re.S)
+            for ln in block.splitlines() if ln.strip()]
+
+
 def names_used():
     """{metric name: [where it is used]} for the alerts and the dashboard."""
     used = {}
@@ -134,7 +142,7 @@ def names_used():
         for n in metric_names(r["expr"]):
             used.setdefault(n, []).append(f"alert {r['alert']}")
     dash = load_dashboard()
-    for where, expr in dashboard_exprs(dash) + variable_queries(dash):
+    for where, expr in dashboard_exprs(dash) + variable_queries(dash) + security_queries():
         for n in metric_names(as_promql(expr)):
             used.setdefault(n, []).append(f"dashboard: {where}")
     return used
@@ -266,9 +274,10 @@ def test_dashboard_is_importable_and_every_panel_has_a_query():
 
 
 @need_promtool
-def test_dashboard_queries_are_valid_promql(tmp_path):
+def test_dashboard_and_runbook_queries_are_valid_promql(tmp_path):
     dash = load_dashboard()
-    exprs = dashboard_exprs(dash) + [(w, e + " == 1") for w, e in variable_queries(dash)]
+    exprs = dashboard_exprs(dash) + [(w, e + " == 1") for w, e in variable_queries(dash)] + security_queries()
+    assert len(security_queries()) >= 5, security_queries()
     rules = [{"record": f"dashboard:query_{i}", "expr": as_promql(e)} for i, (_, e) in enumerate(exprs)]
     path = tmp_path / "dashboard-queries.yml"
     path.write_text(yaml.safe_dump({"groups": [{"name": "dashboard", "rules": rules}]}))
@@ -289,6 +298,7 @@ def test_metric_names_are_read_from_queries_as_promql_means_them():
     assert metric_names("histogram_quantile(0.95, sum by (le) (rate(a_bucket[10m]))) > 1e3") == {"a_bucket"}
     assert metric_names('x{a="b"} > 0 unless x{a="b"} offset 15m or on (job) group_left (v) y') == {"x", "y"}
     assert metric_names("time() - process_start_time_seconds{job=~\".+\"}") == {"process_start_time_seconds"}
+    assert metric_names("sum by (kind) (rate(t_total[5m]))  # tokens by kind: input, output") == {"t_total"}
     text = ("# HELP h A histogram.\n# TYPE h histogram\nh_bucket{le=\"1\"} 0\n"
             "# TYPE c counter\n# TYPE g gauge\ng 1\nprocess_threads 3\n")
     assert exposition_names(text) == {"h_bucket", "h_sum", "h_count", "c", "g", "process_threads"}
