@@ -31,7 +31,8 @@ DEB_BUILD  := build-essential pkg-config libmicrohttpd-dev libcurl4-openssl-dev 
               libseccomp-dev libcap-dev
 # e2fsprogs: mkfs.ext4 makes the loop store's workspace images (sandbox.workspace_store)
 DEB_RUN    := e2fsprogs
-DEB_TEST   := libcmocka-dev python3 python3-pytest curl iproute2 procps util-linux chromium xfsprogs
+DEB_TEST   := libcmocka-dev python3 python3-pytest python3-yaml curl iproute2 procps util-linux chromium xfsprogs \
+              prometheus
 DEB_BENCH  := bubblewrap
 DEB_PKGS   := $(DEB_BUILD) $(DEB_RUN) $(DEB_TEST) $(DEB_BENCH)
 
@@ -111,6 +112,15 @@ all: agentd
 agentd: build/rel/agentd
 	cp $< $@.tmp && mv -f $@.tmp $@
 
+# Debian's prometheus package (the tests' Prometheus and promtool) enables and starts a
+# system Prometheus on :9090. The tests start their own on a free loopback port; a machine
+# that runs them should not keep a stray server listening and scraping, so the one the
+# package started is stopped and kept from starting at boot. Done only right after deps
+# installed the package, never to a Prometheus that was there before.
+DISABLE_PROMETHEUS = $$sudo systemctl disable --now prometheus.service >/dev/null 2>&1; \
+	if [ -x /etc/init.d/prometheus ]; then $$sudo /etc/init.d/prometheus stop >/dev/null 2>&1; \
+		$$sudo update-rc.d prometheus disable >/dev/null 2>&1; fi; true
+
 deps:
 	@missing=""; \
 	for p in $(DEB_PKGS); do \
@@ -120,7 +130,10 @@ deps:
 	echo "deps: installing$$missing"; \
 	sudo=""; [ "$$(id -u)" = 0 ] || sudo=sudo; \
 	export DEBIAN_FRONTEND=noninteractive; \
-	$$sudo apt-get update -q && $$sudo apt-get install -y -q --no-install-recommends $$missing
+	$$sudo apt-get update -q && $$sudo apt-get install -y -q --no-install-recommends $$missing && \
+	case " $$missing " in *" prometheus "*) \
+		echo "deps: stopping and disabling the system Prometheus that Debian's package starts"; \
+		$(DISABLE_PROMETHEUS);; esac
 	@$(MAKE) --no-print-directory ui-deps mcp-deps runtime-deps
 
 # npm packages the tests need, each folder pinned by its package-lock.json: installed
