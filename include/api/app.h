@@ -66,7 +66,8 @@ enum MHD_Result api_session_processes(struct http_req *req);
 enum MHD_Result api_workspace_tar_get(struct http_req *req);
 enum MHD_Result api_workspace_tar_put(struct http_req *req);
 enum MHD_Result api_session_process(struct http_req *req);
-/* admin.c: the operator's routes (HTTP_ROUTE_ADMIN) */
+/* admin.c: who asks (any principal), and the operator's routes (HTTP_ROUTE_ADMIN) */
+enum MHD_Result api_whoami(struct http_req *req);
 enum MHD_Result api_admin_sessions(struct http_req *req);
 enum MHD_Result api_admin_session_get(struct http_req *req);
 enum MHD_Result api_admin_session_delete(struct http_req *req);

@@ -1,11 +1,22 @@
 /* The operator's API, /api/admin/...: every session on the host, whoever owns it, and
- * what an operator does to one (end it, suspend it). Every route here is marked
+ * what an operator does to one (end it, suspend it); and GET /api/whoami. Every route here is marked
  * HTTP_ROUTE_ADMIN: the authorize hook (auth.c) lets only a principal with the admin role
  * through, and answers 403 to others before this runs. A session is looked up with
  * api_find_session, which on these routes alone reaches anyone's (sessions.c). */
 #include "api/app.h"
 #include "core/log.h"
 #include "session/session.h"
+
+/* GET /api/whoami, for anyone: the principal and its role. A page learns from it
+ * whether to offer the operator's view without asking an admin route for a 403 (which a
+ * browser reports as an error in its console). */
+enum MHD_Result api_whoami(struct http_req *req)
+{
+	cJSON *j = cJSON_CreateObject();
+	cJSON_AddStringToObject(j, "name", req->principal);
+	cJSON_AddBoolToObject(j, "admin", req->admin);
+	return http_reply_json(req, 200, j);
+}
 
 enum MHD_Result api_admin_sessions(struct http_req *req)
 {

@@ -45,6 +45,7 @@ const struct http_route api_routes[] = {
 	{ "/api/sessions/{id}/ports/{port}/*", HTTP_ANY, HTTP_BODY_RAW, api_session_port, HTTP_ROUTE_COOKIE, 0 },
 	{ "/api/sessions/{id}/processes", HTTP_GET, HTTP_BODY_NONE, api_session_processes, 0, 0 },
 	{ "/api/sessions/{id}/processes/{proc}", HTTP_GET | HTTP_DELETE, HTTP_BODY_NONE, api_session_process, 0, 0 },
+	{ "/api/whoami", HTTP_GET, HTTP_BODY_NONE, api_whoami, 0, 0 },
 	/* the operator's (admin.c): an admin token's only, 403 for others, whatever the path */
 	{ "/api/admin/sessions", HTTP_GET, HTTP_BODY_NONE, api_admin_sessions, HTTP_ROUTE_ADMIN, 0 },
 	{ "/api/admin/sessions/{id}", HTTP_GET, HTTP_BODY_NONE, api_admin_session_get, HTTP_ROUTE_ADMIN, 0 },

@@ -161,6 +161,13 @@ def test_others_get_403_on_every_admin_route(admind, mock):
             r = d.request(method, path.format(sid=sid), headers=bearer(t[who]))
             assert_json_error(r, 403, "permission_error", message_contains="needs an admin token")
             assert set(r.json()) == {"error"}, r
+    # each learns its role without a 403: GET /api/whoami
+    for who, admin in (("root", True), ("alice", False), ("env", False)):
+        r = d.get("/api/whoami", headers=bearer(t[who]))
+        assert r.status == 200 and r.json()["admin"] is admin, (who, r)
+        if who != "env":
+            assert r.json()["name"] == who, r
+    assert d.get("/api/whoami", headers=bearer(t["env"])).json()["name"].startswith("env-")
     # no token at all: 401, as on the other routes
     for method, path in ADMIN_ROUTES:
         r = d.request(method, path.format(sid=sid))
@@ -230,10 +237,12 @@ def test_a_store_with_a_bad_admin_value_is_refused(tmp_path, value):
 
 def test_anonymous_requests_are_admin_on_loopback_only(daemon_factory):
     d = daemon_factory()
+    assert d.get("/api/whoami").json() == {"name": "anonymous", "admin": True}
     r = d.get("/api/admin/sessions")
     assert r.status == 200 and r.json()["sessions"] == [] and r.json()["totals"]["sessions"] == 0, r
     # served beyond loopback with auth.allow_anonymous: no one is an admin, even from loopback
     d2 = daemon_factory(settings={"listen": "0.0.0.0:0", "auth": {"allow_anonymous": True}})
+    assert d2.get("/api/whoami").json() == {"name": "anonymous", "admin": False}
     for method, path in ADMIN_ROUTES:
         assert_json_error(d2.request(method, path.format(sid="sess_x")), 403, "permission_error",
                           message_contains="anonymous")
