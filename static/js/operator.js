@@ -51,6 +51,9 @@ export class Operator {
     $("op-kill").addEventListener("click", () => this.kill());
     $("op-suspend").addEventListener("click", () => this.suspend());
     document.addEventListener("visibilitychange", () => this.schedule());
+    document.addEventListener("keydown", (ev) => {
+      if (ev.key === "Escape" && this.shown && !document.querySelector("dialog[open]")) this.toggle(false);
+    });
   }
 
   get shown() { return document.body.classList.contains("show-operator"); }

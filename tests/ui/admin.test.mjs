@@ -106,9 +106,10 @@ uiTest("the operator's view: the host's sessions with their owners, a history, K
     assert.equal((await w.api("GET", `/api/sessions/${a}`, { token: TOKENS.alice })).status, 404);
     assert.equal(await page.locator("#op-detail").isVisible(), false, "the killed session's details are gone");
 
-    // back to the chat; the view stops refreshing once hidden
-    await page.locator("#operator-close").click();
+    // back to the chat (Escape, as the button); the view stops refreshing once hidden
+    await page.keyboard.press("Escape");
     await page.locator("#operator").waitFor({ state: "hidden" });
+    assert.equal(await page.evaluate(() => document.activeElement.id), "toggle-operator");
     await page.locator("#prompt").waitFor({ state: "visible" });
     assert.equal(await page.locator("#operator").getAttribute("data-refreshing"), "0");
     const before = w.requests.filter((u) => u.includes("/api/admin/sessions")).length;
