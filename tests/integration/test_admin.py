@@ -6,6 +6,7 @@ only from the store (`agentd token add NAME --admin`): AGENTD_TOKENS tokens neve
 it, anonymous requests only on a loopback-only agentd."""
 
 import json
+import threading
 
 import pytest
 
@@ -177,6 +178,37 @@ def test_others_get_403_on_every_admin_route(admind, mock):
     # an admin is let through the same routes
     for method, path in ADMIN_ROUTES[:2]:
         assert d.request(method, path.format(sid=sid), headers=bearer(t["root"])).status == 200
+    finish(d, mock)
+
+
+def test_the_list_holds_ephemeral_turns_in_flight_and_shared_members(admind, mock):
+    d, t = admind, admind.tokens
+    shared = create(d, t["bob"], pattern="shared", sandbox="team")
+    # an ephemeral /api/chat whose model reply waits for the test: its session is listed
+    mock.enqueue({"text": "late", "gate": "hold"})
+    done = []
+    th = threading.Thread(target=lambda: done.append(
+        d.post_json("/api/chat", {"message": "slow"}, headers=bearer(t["alice"]), timeout=CHAT_TIMEOUT)))
+    th.start()
+    try:
+        def listed():
+            doc = admin_list(d, t["root"])
+            eph = [s for s in doc["sessions"] if s["pattern"] == "ephemeral"]
+            return (doc, eph[0]) if eph else None
+        got = poll(listed, HOST_WAIT, interval=0.05)
+        assert got, admin_list(d, t["root"])
+        doc, eph = got
+        assert eph["owner"] == "alice", eph
+        by_id = {s["id"]: s for s in doc["sessions"]}
+        assert by_id[shared]["owner"] == "bob" and by_id[shared]["pattern"] == "shared", doc
+        assert doc["totals"]["sessions"] == 2, doc["totals"]
+        # the owner's list never shows an ephemeral session; the operator's does
+        assert eph["id"] not in [s["id"] for s in d.get("/api/sessions", headers=bearer(t["alice"])).json()["sessions"]]
+    finally:
+        mock.open_gate("hold")
+        th.join(CHAT_TIMEOUT)
+    assert done and done[0].status == 200 and done[0].json()["reply"] == "late", done
+    assert poll(lambda: all(s["pattern"] != "ephemeral" for s in admin_list(d, t["root"])["sessions"]), HOST_WAIT)
     finish(d, mock)
 
 
