@@ -1,8 +1,9 @@
 /* The operator's API, /api/admin/...: every session on the host, whoever owns it, and
- * what an operator does to one (end it, suspend it); and GET /api/whoami. Every route here is marked
- * HTTP_ROUTE_ADMIN: the authorize hook (auth.c) lets only a principal with the admin role
- * through, and answers 403 to others before this runs. A session is looked up with
- * api_find_session, which on these routes alone reaches anyone's (sessions.c). */
+ * what an operator does to one (end it, suspend it); and GET /api/whoami, anyone's. The
+ * /api/admin routes are marked HTTP_ROUTE_ADMIN: the authorize hook (auth.c) lets only a
+ * principal with the admin role through, and answers 403 to others before this runs. A
+ * session is looked up with api_find_session, which on those routes alone reaches
+ * anyone's (sessions.c). */
 #include "api/app.h"
 #include "core/log.h"
 #include "session/session.h"
