@@ -28,6 +28,7 @@ struct app {
 	struct token_source *tokens;  /* API tokens: the store (followed) and AGENTD_TOKENS */
 	bool anonymous_ok;            /* without tokens, requests may be anonymous (loopback, or
 				       * auth.allow_anonymous) */
+	bool anonymous_admin;         /* and they have the admin role: listen is loopback only */
 	struct ratelimit *limiter;    /* a bucket per token, or per anonymous client address */
 };
 
@@ -69,6 +70,11 @@ enum MHD_Result api_session_processes(struct http_req *req);
 enum MHD_Result api_workspace_tar_get(struct http_req *req);
 enum MHD_Result api_workspace_tar_put(struct http_req *req);
 enum MHD_Result api_session_process(struct http_req *req);
+/* admin.c: who asks (any principal), and the operator's routes (HTTP_ROUTE_ADMIN) */
+enum MHD_Result api_whoami(struct http_req *req);
+enum MHD_Result api_admin_sessions(struct http_req *req);
+enum MHD_Result api_admin_session_get(struct http_req *req);
+enum MHD_Result api_admin_session_delete(struct http_req *req);
 
 /* An op on the session of the path (session_ops.c): op (taken) sent, the handler called
  * again when it has ended (req->ctx is the op_run); then its op_end, or NULL with an
@@ -86,7 +92,8 @@ enum MHD_Result api_process_reply(struct http_req *req, unsigned status, cJSON *
 
 /* Who asks: the token's name, or "anonymous" when no token is configured. */
 const char *api_owner(const struct http_req *req);
-/* The caller's session of the path's {id} (referenced), or NULL with a 404 answered. */
+/* The caller's session of the path's {id} (referenced), or NULL with a 404 answered; on
+ * an HTTP_ROUTE_ADMIN route, for an admin, anyone's. */
 struct session;
 struct session *api_find_session(struct http_req *req, enum MHD_Result *r);
 /* 200 with view(the caller's session of the path's {id}), or its 404. */

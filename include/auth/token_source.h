@@ -12,6 +12,7 @@
 #ifndef AGENTD_AUTH_TOKEN_SOURCE_H
 #define AGENTD_AUTH_TOKEN_SOURCE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <sys/types.h>
 
@@ -32,9 +33,11 @@ void token_source_free(struct token_source *src);
 
 /* How many tokens there are now: stored, and from the environment. */
 void token_source_count(struct token_source *src, size_t *stored, size_t *env);
-/* Copy into name (size bytes) the name of the token whose text is token[0..len) and
- * return 0; -1 when no token matches. Timing-safe (token_set_match). */
-int token_source_match(struct token_source *src, const char *token, size_t len, char *name, size_t size);
+/* Copy into name (size bytes) the name of the token whose text is token[0..len), into
+ * *admin whether it has the admin role, and return 0; -1 when no token matches.
+ * Timing-safe (token_set_match). */
+int token_source_match(struct token_source *src, const char *token, size_t len, char *name, size_t size,
+		       bool *admin);
 
 /* Whether a running agentd follows the store in state_dir, so that `agentd token` can
  * say what its change does rather than guess: token_follow_mark() is the daemon's side,

@@ -8,7 +8,9 @@
  * another token when the list changes).
  *
  * A token's name is the principal the HTTP layer hands to the handlers: 1 to 64 of
- * [A-Za-z0-9._-]; "anonymous" and names starting with "env-" are kept for agentd. */
+ * [A-Za-z0-9._-]; "anonymous" and names starting with "env-" are kept for agentd. A
+ * stored token may have the admin role ("admin": true in the store): it may see and end
+ * every session on the host (/api/admin/...). AGENTD_TOKENS tokens never have it. */
 #ifndef AGENTD_AUTH_TOKENS_H
 #define AGENTD_AUTH_TOKENS_H
 
@@ -41,18 +43,20 @@ char *token_set_format(const struct token_set *ts);
 
 /* Add the tokens of an AGENTD_TOKENS value ("tok1,tok2"; blanks around items ignored). */
 int token_set_add_env(struct token_set *ts, const char *list, struct ad_err *err);
-/* Make a new token for name: its text into token (TOKEN_LEN + 1 bytes), its hash into
- * the set, dated now. */
-int token_set_make(struct token_set *ts, const char *name, char *token, struct ad_err *err);
+/* Make a new token for name (an admin's when admin): its text into token (TOKEN_LEN + 1
+ * bytes), its hash into the set, dated now. */
+int token_set_make(struct token_set *ts, const char *name, bool admin, char *token, struct ad_err *err);
 int token_set_remove(struct token_set *ts, const char *name, struct ad_err *err);
 
 size_t token_set_count(const struct token_set *ts);
 const char *token_set_name(const struct token_set *ts, size_t i);
 const char *token_set_created(const struct token_set *ts, size_t i);   /* "" for env tokens */
+bool token_set_admin(const struct token_set *ts, size_t i);           /* false for env tokens */
 
-/* The name of the token whose text is token[0..len), or NULL. Takes the same time
- * whichever token matches, or none: see the comment in tokens.c. */
-const char *token_set_match(const struct token_set *ts, const char *token, size_t len);
+/* The name of the token whose text is token[0..len), or NULL; *admin (admin may be
+ * NULL): whether it has the admin role. Takes the same time whichever token matches, or
+ * none: see the comment in tokens.c. */
+const char *token_set_match(const struct token_set *ts, const char *token, size_t len, bool *admin);
 
 /* 0 when name may be given to a new token; else err says why. */
 int token_name_check(const char *name, struct ad_err *err);
@@ -61,7 +65,7 @@ int token_name_check(const char *name, struct ad_err *err);
  * anything wrong names the file and the problem. Add and remove lock the store, read
  * it, change it and write it back atomically with mode 0600. */
 int token_store_load(struct token_set **out, const char *state_dir, struct ad_err *err);
-int token_store_add(const char *state_dir, const char *name, char *token, struct ad_err *err);
+int token_store_add(const char *state_dir, const char *name, bool admin, char *token, struct ad_err *err);
 int token_store_remove(const char *state_dir, const char *name, struct ad_err *err);
 
 #endif

@@ -45,6 +45,8 @@ typedef enum MHD_Result (*http_handler_fn)(struct http_req *req);
 #define HTTP_ROUTE_WORK 2u     /* starts work (a sandbox, a turn, a command): 503 once agentd is stopping */
 #define HTTP_ROUTE_COOKIE 4u   /* a browser's navigation: the token may come as the cookie
 				  agentd_token (set by the page for this path only) */
+#define HTTP_ROUTE_ADMIN 8u    /* the operator's: the authorize hook lets only a request with
+				  req->admin through (403 for the others) */
 
 struct http_route {
 	const char *pattern;   /* "/api/health", "/api/sessions/{id}"; a final "*" matches the rest */
@@ -76,6 +78,9 @@ struct http_req {
 	/* The name of the token the request came with, or "anonymous" (no token configured,
 	 * or a public route): what sessions belong to. */
 	char principal[HTTP_PRINCIPAL_MAX + 1];
+	/* Whether the principal has the admin role (a stored token marked admin, or an
+	 * anonymous request on a loopback-only agentd): set with it, before the handler. */
+	bool admin;
 	/* A handler that suspends the connection (MHD_suspend_connection) is called again
 	 * when it is resumed, with ctx as it left it; ctx_free(ctx) runs at the request's end. */
 	void *ctx;
@@ -111,6 +116,7 @@ struct http_req {
 #define HTTP_ERR_MEDIA_TYPE "unsupported_media_type_error"
 #define HTTP_ERR_UNAVAILABLE "unavailable_error"
 #define HTTP_ERR_AUTH "authentication_error"
+#define HTTP_ERR_PERMISSION "permission_error"
 #define HTTP_ERR_RATE_LIMIT "rate_limit_error"
 #define HTTP_ERR_INTERNAL "api_error"
 

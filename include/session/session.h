@@ -74,19 +74,32 @@ void sessions_disk_usage(struct sessions *reg, uint64_t *bytes, uint64_t *files)
 /* Build what the pool lacks: at start-up, and after a request took a sandbox from it,
  * once that request's own work is on its way (the build competes for the CPU). */
 void sessions_pool_fill(struct sessions *reg);
-/* {"sessions": [...]} of owner's, as session_json(.., false). */
+/* {"sessions": [...]} of owner's, as session_json(.., false) (session_list.c). */
 cJSON *sessions_list(struct sessions *reg, const char *owner);
+/* The operator's view: {"sessions": [...], "totals": {"sessions", "by_state", "cost_usd"}}
+ * of every session on the host, whoever owns it (ephemeral ones in flight, suspended
+ * and shared ones too; not the warm pool's sandboxes nor a shared sandbox's host, which
+ * are nobody's), each as session_admin_json. */
+cJSON *sessions_admin_list(struct sessions *reg);
+/* session_json(s, true) with "owner" and "age_s". */
+cJSON *session_admin_json(struct session *s);
 
 /* A new session, registered; the caller holds a reference (session_unref). It takes a
  * sandbox from the warm pool when one fits; the caller refills the pool afterwards
  * (sessions_pool_fill). Fails when the spawner cannot be reached; at capacity,
  * err->errnum is EAGAIN. */
 struct session *session_create(struct sessions *reg, const struct session_opts *o, struct ad_err *err);
-/* Whether owner's session id has ended lately (the last 256 destroyed): out gets a
- * sentence that says how (an ephemeral session: with its turn). */
+/* Whether owner's session id (anyone's when owner is NULL) has ended lately (the last
+ * 256 destroyed): out gets a sentence that says how (an ephemeral session: with its turn). */
 bool sessions_ended(struct sessions *reg, const char *id, const char *owner, char *out, size_t n);
-/* owner's session id, referenced; NULL when there is none (or it is another's). */
+/* owner's session id, referenced; NULL when there is none (or it is another's, or owner
+ * is NULL). */
 struct session *session_find(struct sessions *reg, const char *id, const char *owner);
+/* The session id whoever owns it, referenced, or NULL: for the operator's routes only
+ * (api/admin.c), which check the admin role first. */
+struct session *session_find_any(struct sessions *reg, const char *id);
+/* The principal it belongs to. */
+const char *session_owner(const struct session *s);
 void session_ref(struct session *s);
 void session_unref(struct session *s);       /* NULL is fine */
 static inline void session_unrefp(struct session **s)

@@ -33,6 +33,11 @@ int api_auth_setup(struct app *app, struct ad_err *err)
 	if (netaddr_parse(cfg->listen, &addr, err) < 0)
 		return ad_err_prefix(err, "listen");
 	app->anonymous_ok = netaddr_is_loopback(&addr) || cfg->auth.allow_anonymous;
+	/* Without tokens, the one who can reach a loopback-only agentd is the host's own
+	 * user: the operator. Served beyond loopback (auth.allow_anonymous), anonymous
+	 * requests are anyone's, and so no one's to administer; a loopback client then may
+	 * be a reverse proxy on the host speaking for anyone, so it is no exception. */
+	app->anonymous_admin = netaddr_is_loopback(&addr);
 	if (stored + env > 0)
 		log_info("auth: %zu API tokens (%zu from the token store, %zu from AGENTD_TOKENS); "
 			 "requests without a valid one get 401", stored + env, stored, env);
@@ -100,7 +105,7 @@ static int authenticate(struct app *app, struct http_req *req, struct http_refus
 		len--;
 	if (len == 0)
 		return refuse(no, 401, HTTP_ERR_AUTH, "the Authorization header has the Bearer scheme but no token");
-	if (token_source_match(app->tokens, token, len, req->principal, sizeof(req->principal)) < 0)
+	if (token_source_match(app->tokens, token, len, req->principal, sizeof(req->principal), &req->admin) < 0)
 		return refuse(no, 401, HTTP_ERR_AUTH, "the bearer token is not valid here (unknown, "
 			      "removed, or made for another agentd)");
 	return 0;
@@ -122,6 +127,22 @@ bool api_token_required(struct app *app)
 	return stored + env > 0 || !app->anonymous_ok;
 }
 
+/* An admin route's check, once the principal is known: 403 for anyone else. */
+static int admin_check(struct http_req *req, struct http_refusal *no)
+{
+	if (!(req->route->flags & HTTP_ROUTE_ADMIN) || req->admin)
+		return 0;
+	char msg[256];
+	if (strcmp(req->principal, HTTP_PRINCIPAL_ANONYMOUS) == 0)
+		snprintf(msg, sizeof(msg), "%s %.100s needs an admin token: anonymous requests to an agentd "
+			 "served beyond loopback have no admin role (`agentd token add NAME --admin`)",
+			 req->method_name, req->path);
+	else
+		snprintf(msg, sizeof(msg), "%s %.100s needs an admin token (`agentd token add NAME --admin`); "
+			 "token \"%s\" is not one", req->method_name, req->path, req->principal);
+	return refuse(no, 403, HTTP_ERR_PERMISSION, msg);
+}
+
 int api_authorize(void *ctx, struct http_req *req, struct http_refusal *no)
 {
 	struct app *app = ctx;
@@ -129,6 +150,7 @@ int api_authorize(void *ctx, struct http_req *req, struct http_refusal *no)
 	size_t stored, env;
 	token_source_count(app->tokens, &stored, &env);
 	bool with_tokens = stored + env > 0;
+	req->admin = false;
 	if (!with_tokens && !app->anonymous_ok)
 		/* the last token was removed while agentd listens beyond loopback: closed */
 		return refuse(no, 401, HTTP_ERR_AUTH, "no API token is configured any more, and agentd "
@@ -138,16 +160,17 @@ int api_authorize(void *ctx, struct http_req *req, struct http_refusal *no)
 			return -1;
 		snprintf(key, sizeof(key), "token:%s", req->principal);
 	} else {
+		req->admin = app->anonymous_admin && remote_is_loopback(req->remote);
 		/* anonymous: a bucket per client address. Loopback clients are the machine's
 		 * own, and all one address: limiting them as one would only throttle every
 		 * local user together (and the tests), so they are not limited. */
 		if (remote_is_loopback(req->remote))
-			return 0;
+			return admin_check(req, no);
 		snprintf(key, sizeof(key), "addr:%s", req->remote);
 	}
 	unsigned wait_s = ratelimit_take(app->limiter, key);
 	if (wait_s == 0)
-		return 0;
+		return admin_check(req, no);
 	char msg[256];
 	snprintf(msg, sizeof(msg), "rate limit reached for %s: %lld requests a minute, %lld at once; "
 		 "retry in %u s", with_tokens ? req->principal : req->remote,

@@ -143,16 +143,20 @@ void token_source_count(struct token_source *src, size_t *stored, size_t *env)
 	pthread_rwlock_unlock(&src->lock);
 }
 
-int token_source_match(struct token_source *src, const char *token, size_t len, char *name, size_t size)
+int token_source_match(struct token_source *src, const char *token, size_t len, char *name, size_t size,
+		       bool *admin)
 {
 	refresh(src);
 	pthread_rwlock_rdlock(&src->lock);
-	/* both sets, always: the time taken must not say which one holds the token */
-	const char *in_store = token_set_match(src->store, token, len);
-	const char *in_env = token_set_match(src->env, token, len);
+	/* both sets, always: the time taken must not say which one holds the token. Only a
+	 * stored token may be an admin's (AGENTD_TOKENS never are). */
+	bool stored_admin = false;
+	const char *in_store = token_set_match(src->store, token, len, &stored_admin);
+	const char *in_env = token_set_match(src->env, token, len, NULL);
 	const char *hit = in_store != NULL ? in_store : in_env;
 	if (hit != NULL)
 		snprintf(name, size, "%s", hit);
+	*admin = in_store != NULL && stored_admin;
 	pthread_rwlock_unlock(&src->lock);
 	return hit != NULL ? 0 : -1;
 }

@@ -79,9 +79,10 @@ int token_store_load(struct token_set **out, const char *state_dir, struct ad_er
 	return read_store(path, out, err);
 }
 
-/* Add a token for name (token != NULL) or remove the one named name, under a lock on
- * the state directory: two `agentd token add` at once must not lose one of them. */
-static int store_change(const char *state_dir, const char *name, char *token, struct ad_err *err)
+/* Add a token for name (token != NULL; an admin's when admin) or remove the one named
+ * name, under a lock on the state directory: two `agentd token add` at once must not
+ * lose one of them. */
+static int store_change(const char *state_dir, const char *name, bool admin, char *token, struct ad_err *err)
 {
 	char path[PATH_MAX];
 	if (store_path(path, sizeof(path), state_dir, err) < 0 || fs_mkdir_p(state_dir, 0700, err) < 0)
@@ -98,7 +99,7 @@ static int store_change(const char *state_dir, const char *name, char *token, st
 	struct token_set *ts = NULL;
 	if (read_store(path, &ts, err) < 0)
 		return -1;
-	rc = token ? token_set_make(ts, name, token, err) : token_set_remove(ts, name, err);
+	rc = token ? token_set_make(ts, name, admin, token, err) : token_set_remove(ts, name, err);
 	char *text = rc == 0 ? token_set_format(ts) : NULL;
 	token_set_free(ts);
 	if (rc < 0)
@@ -113,12 +114,12 @@ static int store_change(const char *state_dir, const char *name, char *token, st
 	return rc;   /* the lock goes with dirfd */
 }
 
-int token_store_add(const char *state_dir, const char *name, char *token, struct ad_err *err)
+int token_store_add(const char *state_dir, const char *name, bool admin, char *token, struct ad_err *err)
 {
-	return store_change(state_dir, name, token, err);
+	return store_change(state_dir, name, admin, token, err);
 }
 
 int token_store_remove(const char *state_dir, const char *name, struct ad_err *err)
 {
-	return store_change(state_dir, name, NULL, err);
+	return store_change(state_dir, name, false, NULL, err);
 }

@@ -21,6 +21,7 @@ struct token {
 	uint8_t digest[SHA256_LEN];
 	char created[CREATED_MAX];       /* "" for AGENTD_TOKENS */
 	bool env;                        /* from AGENTD_TOKENS: never written to the store */
+	bool admin;                      /* may use the admin API (never an env token) */
 };
 
 struct token_set {
@@ -69,7 +70,7 @@ int token_name_check(const char *name, struct ad_err *err)
 }
 
 static int insert(struct token_set *ts, const char *name, const uint8_t digest[SHA256_LEN],
-		  const char *created, bool env, struct ad_err *err)
+		  const char *created, bool env, bool admin, struct ad_err *err)
 {
 	for (size_t i = 0; i < ts->n; i++) {
 		if (memcmp(ts->v[i].digest, digest, SHA256_LEN) == 0)
@@ -93,20 +94,25 @@ static int insert(struct token_set *ts, const char *name, const uint8_t digest[S
 	memcpy(t->digest, digest, SHA256_LEN);
 	snprintf(t->created, sizeof(t->created), "%s", created);
 	t->env = env;
+	t->admin = admin && !env;
 	return 0;
 }
 
-/* {"name": "alice", "sha256": "<64 hex>", "created": "2025-01-31T12:00:00Z"} */
+/* {"name": "alice", "sha256": "<64 hex>", "created": "2025-01-31T12:00:00Z", "admin"?: true} */
 static int parse_entry(struct token_set *ts, const cJSON *e, struct ad_err *err)
 {
 	if (!cJSON_IsObject(e))
 		return ad_err_set(err, 0, "not an object");
 	const char *name = NULL, *hash = NULL, *created = NULL;
-	const cJSON *f;
+	const cJSON *f, *admin = NULL;
 	cJSON_ArrayForEach(f, e) {
 		const char **slot = strcmp(f->string, "name") == 0 ? &name
 				  : strcmp(f->string, "sha256") == 0 ? &hash
 				  : strcmp(f->string, "created") == 0 ? &created : NULL;
+		if (strcmp(f->string, "admin") == 0) {
+			admin = f;
+			continue;
+		}
 		if (slot == NULL)
 			return ad_err_set(err, 0, "unknown field \"%s\"", f->string);
 		if (!cJSON_IsString(f))
@@ -117,6 +123,8 @@ static int parse_entry(struct token_set *ts, const cJSON *e, struct ad_err *err)
 		return ad_err_set(err, 0, "\"name\", \"sha256\" and \"created\" are all required");
 	if (token_name_check(name, err) < 0)
 		return -1;
+	if (admin != NULL && !cJSON_IsBool(admin))
+		return ad_err_set(err, 0, "token \"%s\": \"admin\" must be true or false (no quotes)", name);
 	uint8_t digest[SHA256_LEN];
 	if (from_hex(hash, digest, SHA256_LEN) < 0)
 		return ad_err_set(err, 0, "token \"%s\": \"sha256\" must be 64 lowercase hex digits", name);
@@ -124,7 +132,7 @@ static int parse_entry(struct token_set *ts, const cJSON *e, struct ad_err *err)
 	const char *end = strptime(created, "%Y-%m-%dT%H:%M:%SZ", &tm);
 	if (end == NULL || *end != '\0' || strlen(created) >= CREATED_MAX)
 		return ad_err_set(err, 0, "token \"%s\": \"created\" must be a date like 2025-01-31T12:00:00Z", name);
-	return insert(ts, name, digest, created, false, err);
+	return insert(ts, name, digest, created, false, cJSON_IsTrue(admin), err);
 }
 
 int token_set_parse(struct token_set **out, const char *text, size_t len, struct ad_err *err)
@@ -176,6 +184,8 @@ char *token_set_format(const struct token_set *ts)
 		cJSON_AddStringToObject(e, "name", t->name);
 		cJSON_AddStringToObject(e, "sha256", hex);
 		cJSON_AddStringToObject(e, "created", t->created);
+		if (t->admin)                  /* absent: not an admin, as in stores made before */
+			cJSON_AddTrueToObject(e, "admin");
 		cJSON_AddItemToArray(list, e);
 	}
 	char *text = list != NULL ? cJSON_Print(root) : NULL;
@@ -226,7 +236,7 @@ int token_set_add_env(struct token_set *ts, const char *list, struct ad_err *err
 		uint8_t digest[SHA256_LEN];
 		sha256(p, n, digest);
 		env_name(digest, name);
-		if (insert(ts, name, digest, "", true, err) < 0)
+		if (insert(ts, name, digest, "", true, false, err) < 0)
 			return ad_err_prefix(err, "AGENTD_TOKENS: item %zu", item);
 		if (*end == '\0')
 			return 0;
@@ -234,7 +244,7 @@ int token_set_add_env(struct token_set *ts, const char *list, struct ad_err *err
 	}
 }
 
-int token_set_make(struct token_set *ts, const char *name, char *token, struct ad_err *err)
+int token_set_make(struct token_set *ts, const char *name, bool admin, char *token, struct ad_err *err)
 {
 	if (token_name_check(name, err) < 0)
 		return -1;
@@ -254,7 +264,7 @@ int token_set_make(struct token_set *ts, const char *name, char *token, struct a
 	time_t now = time(NULL);
 	strftime(created, sizeof(created), "%Y-%m-%dT%H:%M:%SZ", gmtime_r(&now, &tm));
 	sha256(token, TOKEN_LEN, digest);
-	if (insert(ts, name, digest, created, false, err) < 0) {
+	if (insert(ts, name, digest, created, false, admin, err) < 0) {
 		explicit_bzero(token, TOKEN_LEN + 1);
 		return -1;
 	}
@@ -287,13 +297,18 @@ const char *token_set_created(const struct token_set *ts, size_t i)
 	return ts->v[i].created;
 }
 
+bool token_set_admin(const struct token_set *ts, size_t i)
+{
+	return ts->v[i].admin;
+}
+
 /* Timing-safe by construction: the presented token is hashed once, and its digest is
  * compared with every stored digest, each byte of each, with no early exit and no
  * branch on the data (differences are OR-ed together, the first match is picked with
  * masks). The time taken depends only on the number of tokens, so it tells an attacker
  * nothing about how close a guess came; and what is compared are hashes, whose
  * prefixes say nothing about the token's prefixes anyway. */
-const char *token_set_match(const struct token_set *ts, const char *token, size_t len)
+const char *token_set_match(const struct token_set *ts, const char *token, size_t len, bool *admin)
 {
 	if (ts == NULL || ts->n == 0)
 		return NULL;
@@ -311,5 +326,7 @@ const char *token_set_match(const struct token_set *ts, const char *token, size_
 		matched |= equal;
 	}
 	explicit_bzero(d, sizeof(d));
+	if (admin != NULL)             /* read after the loop: the role says nothing of the match */
+		*admin = matched && ts->v[found].admin;
 	return matched ? ts->v[found].name : NULL;
 }

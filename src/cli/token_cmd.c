@@ -14,11 +14,12 @@
 static void usage(FILE *out)
 {
 	fprintf(out,
-		"Usage: agentd token add NAME [--config FILE] [--env-file FILE]\n"
+		"Usage: agentd token add NAME [--admin] [--config FILE] [--env-file FILE]\n"
 		"       agentd token list [--config FILE] [--env-file FILE]\n"
 		"       agentd token remove NAME [--config FILE] [--env-file FILE]\n"
 		"Manage the API tokens in <state_dir>/" TOKEN_STORE_FILE ". `add` prints the new token once;\n"
 		"only its SHA-256 is kept. Names: 1 to %d of A-Z a-z 0-9 . _ -\n"
+		"--admin: the token may also see and end every session on the host (/api/admin/...).\n"
 		"A running agentd that uses the same state directory follows the store: a change\n"
 		"counts within a second. Give the settings that agentd runs with (for `make run`,\n"
 		"the command it prints), and the command says whether one does.\n",
@@ -45,19 +46,19 @@ static void say_who_follows(const char *state_dir, const char *effect)
 		fprintf(stderr, "agentd: cannot tell whether a running agentd uses %s (%s)\n", state_dir, e.msg);
 }
 
-static int token_add(const char *state_dir, const char *name)
+static int token_add(const char *state_dir, const char *name, bool admin)
 {
 	char token[TOKEN_LEN + 1];
 	struct ad_err e;
-	if (token_store_add(state_dir, name, token, &e) < 0) {
+	if (token_store_add(state_dir, name, admin, token, &e) < 0) {
 		fprintf(stderr, "agentd: token add: %s\n", e.msg);
 		return 1;
 	}
 	printf("%s\n", token);
 	fflush(stdout);
 	explicit_bzero(token, sizeof(token));
-	fprintf(stderr, "agentd: token \"%s\" saved (its hash only) in %s/%s; copy it now, it is not "
-		"shown again\n", name, state_dir, TOKEN_STORE_FILE);
+	fprintf(stderr, "agentd: %stoken \"%s\" saved (its hash only) in %s/%s; copy it now, it is not "
+		"shown again\n", admin ? "admin " : "", name, state_dir, TOKEN_STORE_FILE);
 	say_who_follows(state_dir, "accepts it, and refuses requests without a valid token,");
 	return 0;
 }
@@ -73,7 +74,8 @@ static int token_list(const char *state_dir)
 	size_t n = token_set_count(ts);
 	fprintf(stderr, "agentd: %zu tokens in %s/%s\n", n, state_dir, TOKEN_STORE_FILE);
 	for (size_t i = 0; i < n; i++)
-		printf("%-24s %s\n", token_set_name(ts, i), token_set_created(ts, i));
+		printf("%-24s %s%s\n", token_set_name(ts, i), token_set_created(ts, i),
+		       token_set_admin(ts, i) ? "  admin" : "");
 	token_set_free(ts);
 	return 0;
 }
@@ -93,9 +95,10 @@ static int token_remove(const char *state_dir, const char *name)
 int cli_token(int argc, char **argv)
 {
 	const char *config = NULL, *env_file = NULL;
+	bool admin = false;
 	static const struct option longopts[] = {
 		{ "config", required_argument, NULL, 'c' }, { "env-file", required_argument, NULL, 'e' },
-		{ "help", no_argument, NULL, 'h' }, { NULL, 0, NULL, 0 },
+		{ "admin", no_argument, NULL, 'a' }, { "help", no_argument, NULL, 'h' }, { NULL, 0, NULL, 0 },
 	};
 	int c;
 	optind = 1;
@@ -103,6 +106,7 @@ int cli_token(int argc, char **argv)
 		switch (c) {
 		case 'c': config = optarg; break;
 		case 'e': env_file = optarg; break;
+		case 'a': admin = true; break;
 		case 'h': usage(stdout); return 0;
 		default: usage(stderr); return 2;
 		}
@@ -110,7 +114,8 @@ int cli_token(int argc, char **argv)
 	int nargs = argc - optind;
 	const char *action = nargs > 0 ? argv[optind] : "";
 	bool named = strcmp(action, "add") == 0 || strcmp(action, "remove") == 0;
-	if (!(named && nargs == 2) && !(strcmp(action, "list") == 0 && nargs == 1)) {
+	if ((!(named && nargs == 2) && !(strcmp(action, "list") == 0 && nargs == 1)) ||
+	    (admin && strcmp(action, "add") != 0)) {
 		usage(stderr);
 		return 2;
 	}
@@ -123,7 +128,7 @@ int cli_token(int argc, char **argv)
 		return 1;
 	}
 	const char *name = named ? argv[optind + 1] : NULL;
-	int rc = strcmp(action, "add") == 0 ? token_add(cfg.state_dir, name)
+	int rc = strcmp(action, "add") == 0 ? token_add(cfg.state_dir, name, admin)
 	       : strcmp(action, "remove") == 0 ? token_remove(cfg.state_dir, name)
 	       : token_list(cfg.state_dir);
 	config_free(&cfg);

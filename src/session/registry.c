@@ -129,34 +129,30 @@ unsigned sessions_count(struct sessions *reg, const char *owner)
 	return n;
 }
 
-cJSON *sessions_list(struct sessions *reg, const char *owner)
-{
-	size_t n;
-	struct session **all = registry_all(reg, &n);
-	cJSON *j = cJSON_CreateObject();
-	cJSON *list = cJSON_AddArrayToObject(j, "sessions");
-	for (size_t i = 0; i < n; i++) {
-		if (strcmp(all[i]->owner, owner) == 0 && all[i]->pattern != PATTERN_EPHEMERAL)
-			cJSON_AddItemToArray(list, session_json(all[i], false));
-		session_unref(all[i]);
-	}
-	free(all);
-	return j;
-}
-
-struct session *session_find(struct sessions *reg, const char *id, const char *owner)
+/* owner's session id, or anyone's when owner is NULL. (The warm pool's sandboxes and
+ * shared sandboxes' hosts are never in the table: they are nobody's sessions.) */
+static struct session *lookup(struct sessions *reg, const char *id, const char *owner)
 {
 	pthread_mutex_lock(&reg->lock);
 	struct session *s = reg->buckets[bucket(id)];
 	while (s != NULL && strcmp(s->id, id) != 0)
 		s = s->hash_next;
-	if (s != NULL && strcmp(s->owner, owner) != 0)
+	if (s != NULL && owner != NULL && strcmp(s->owner, owner) != 0)
 		s = NULL;                 /* another's: as if it did not exist */
-	if (s != NULL) {
+	if (s != NULL)
 		session_ref(s);
-	}
 	pthread_mutex_unlock(&reg->lock);
 	return s;
+}
+
+struct session *session_find(struct sessions *reg, const char *id, const char *owner)
+{
+	return owner != NULL ? lookup(reg, id, owner) : NULL;
+}
+
+struct session *session_find_any(struct sessions *reg, const char *id)
+{
+	return lookup(reg, id, NULL);
 }
 
 void session_end_sentence(char *out, size_t n, const char *id, enum session_pattern pattern, const char *why)
@@ -174,7 +170,7 @@ bool sessions_ended(struct sessions *reg, const char *id, const char *owner, cha
 	pthread_mutex_lock(&reg->lock);
 	for (unsigned i = 0; i < ENDED_MAX && !found; i++) {
 		const struct ended_session *e = &reg->ended[i];
-		if ((found = strcmp(e->id, id) == 0 && strcmp(e->owner, owner) == 0))
+		if ((found = strcmp(e->id, id) == 0 && (owner == NULL || strcmp(e->owner, owner) == 0)))
 			session_end_sentence(out, n, e->id, e->pattern, e->why);
 	}
 	pthread_mutex_unlock(&reg->lock);

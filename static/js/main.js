@@ -11,6 +11,7 @@ import { SessionView } from "./session_view.js";
 import { Workspace } from "./workspace.js";
 import { Ports } from "./ports.js";
 import { setupLayout, closePanels } from "./layout.js";
+import { Operator } from "./operator.js";
 
 const HEALTH_MS = 30000;
 const EDITS = new Set(["create", "str_replace", "insert"]);
@@ -24,6 +25,7 @@ setupLayout();
 
 const workspace = new Workspace({ state: () => view.info?.state });
 const ports = new Ports();
+const operator = new Operator();
 const composer = new Composer({ onSend: send, onStop: stop });
 let conversation = null;
 conversation = new Conversation($("conversation"), {
@@ -212,7 +214,7 @@ window.addEventListener("hashchange", route);
   const hl = await health();
   setInterval(health, HEALTH_MS);
   if (hl?.auth?.token_required) await needToken();
-  await sessions.refresh();
+  await Promise.all([sessions.refresh(), operator.check()]);
   route();
   document.body.dataset.ready = "1";
 })();

@@ -22,7 +22,8 @@ static void check_round_trip(const struct token_set *ts)
 		abort();
 	for (size_t i = 0; i < token_set_count(ts); i++)
 		if (strcmp(token_set_name(ts, i), token_set_name(again, i)) != 0 ||
-		    strcmp(token_set_created(ts, i), token_set_created(again, i)) != 0)
+		    strcmp(token_set_created(ts, i), token_set_created(again, i)) != 0 ||
+		    token_set_admin(ts, i) != token_set_admin(again, i))
 			abort();
 	token_set_free(again);
 	free(text);
@@ -40,7 +41,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct ad_err e;
 	if (token_set_parse(&ts, text, size, &e) == 0) {
 		check_round_trip(ts);
-		if (token_set_match(ts, "agt_", 4) != NULL)   /* no store entry is this token */
+		if (token_set_match(ts, "agt_", 4, NULL) != NULL)   /* no store entry is this token */
 			abort();
 		token_set_free(ts);
 	}

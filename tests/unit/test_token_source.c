@@ -42,11 +42,26 @@ static int teardown(void **state)
 	return 0;
 }
 
-static void add(const struct fixture *f, const char *name, char token[TOKEN_LEN + 1])
+static void add_role(const struct fixture *f, const char *name, bool admin, char token[TOKEN_LEN + 1])
 {
 	struct ad_err e;
-	if (token_store_add(f->dir, name, token, &e) < 0)
+	if (token_store_add(f->dir, name, admin, token, &e) < 0)
 		fail_msg("token_store_add: %s", e.msg);
+}
+
+static void add(const struct fixture *f, const char *name, char token[TOKEN_LEN + 1])
+{
+	add_role(f, name, false, token);
+}
+
+/* Whether token is an admin's ("" tokens: none matches, false). */
+static bool is_admin(struct token_source *src, const char *token)
+{
+	char name[TOKEN_NAME_MAX + 1];
+	bool admin = true;
+	if (token_source_match(src, token, strlen(token), name, sizeof(name), &admin) < 0)
+		return false;
+	return admin;
 }
 
 static struct token_source *open_source(const struct fixture *f, const char *env)
@@ -62,7 +77,8 @@ static struct token_source *open_source(const struct fixture *f, const char *env
 static const char *who(struct token_source *src, const char *token)
 {
 	static char name[TOKEN_NAME_MAX + 1];
-	if (token_source_match(src, token, strlen(token), name, sizeof(name)) < 0)
+	bool admin;
+	if (token_source_match(src, token, strlen(token), name, sizeof(name), &admin) < 0)
 		return "";
 	return name;
 }
@@ -187,6 +203,33 @@ static void environment_names_do_not_depend_on_the_place(void **state)
 	token_source_free(turned);
 }
 
+/* The admin role: only a stored token with "admin": true has it; it survives a
+ * rewrite of the store; an AGENTD_TOKENS token never has it; a bad value is refused
+ * with the file and the entry. */
+static void the_admin_role(void **state)
+{
+	struct fixture *f = *state;
+	char root[TOKEN_LEN + 1], alice[TOKEN_LEN + 1], bob[TOKEN_LEN + 1];
+	add_role(f, "root", true, root);
+	add(f, "alice", alice);
+	struct token_source *src = open_source(f, "env-secret-1");
+	assert_true(is_admin(src, root));
+	assert_false(is_admin(src, alice));
+	assert_false(is_admin(src, "env-secret-1"));
+	add(f, "bob", bob);                        /* the store rewritten: root keeps it */
+	assert_true(is_admin(src, root));
+	assert_false(is_admin(src, bob));
+	token_source_free(src);
+
+	replace_text(f, "{\"tokens\": [{\"name\": \"a\", \"sha256\": \"70496f2c67af560ba955f0c875376fe98a"
+		     "babc04e358cdaec4646e3b3402c2ad\", \"created\": \"2025-01-31T12:00:00Z\", \"admin\": \"yes\"}]}");
+	struct ad_err e;
+	assert_int_equal(token_source_open(&src, f->dir, NULL, 0, &e), -1);
+	assert_non_null(strstr(e.msg, f->path));
+	assert_non_null(strstr(e.msg, "entry 1"));
+	assert_non_null(strstr(e.msg, "\"admin\" must be true or false"));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -195,6 +238,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(a_deleted_store_holds_no_tokens, setup, teardown),
 		cmocka_unit_test_setup_teardown(a_bad_store_fails_at_open, setup, teardown),
 		cmocka_unit_test_setup_teardown(environment_names_do_not_depend_on_the_place, setup, teardown),
+		cmocka_unit_test_setup_teardown(the_admin_role, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
