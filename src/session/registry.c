@@ -62,6 +62,7 @@ int sessions_new(struct sessions **out, const struct config *cfg, struct spawner
 		return -1;
 	}
 	pthread_mutex_init(&reg->lock, NULL);
+	pthread_rwlock_init(&reg->key_lock, NULL);
 	reg->cfg = cfg;
 	reg->spawner = spawner;
 	reg->hub = hub;
@@ -108,6 +109,7 @@ void sessions_free(struct sessions *reg)
 	free(all);
 	pool_drain(reg);
 	pthread_mutex_destroy(&reg->lock);
+	pthread_rwlock_destroy(&reg->key_lock);
 	free(reg);
 }
 
@@ -263,13 +265,17 @@ int session_spawn_locked(struct sessions *reg, struct session *s, const cJSON *j
 		cJSON_AddItemToObject(spec, "join", cJSON_Duplicate(join, true));
 	char *spec_text = json_print(spec);
 	cJSON_Delete(spec);
+	pthread_rwlock_rdlock(&reg->key_lock);   /* a new key reaches it by the spawner or its link */
 	int fd = spec_text ? spawner_spawn(reg->spawner, s->id, spec_text, err) : ad_err_set(err, ENOMEM, "spec");
 	cJSON_free(spec_text);
 	pthread_mutex_lock(&s->lock);
+	if (fd >= 0) {
+		session_ref(s);           /* the hub's, until on_closed */
+		s->link = hub_attach(reg->hub, fd, &session_link_ops, s, err);
+	}
+	pthread_rwlock_unlock(&reg->key_lock);
 	if (fd < 0)
 		return -1;
-	session_ref(s);                   /* the hub's, until on_closed */
-	s->link = hub_attach(reg->hub, fd, &session_link_ops, s, err);
 	bool ok = s->link != NULL;
 	if (!ok) {
 		session_unref(s);       /* not the last: the caller holds one */
