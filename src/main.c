@@ -1,7 +1,8 @@
 /* agentd: self-hosted Claude agents, one Linux sandbox per conversation.
  *
  * This file is the command line and the daemon's life: read and check the settings,
- * run the sandbox self-check, serve HTTP, and stop cleanly on SIGTERM or SIGINT. */
+ * run the sandbox self-check, serve HTTP, reload the API key on SIGHUP, and stop cleanly
+ * on SIGTERM or SIGINT. */
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
@@ -146,6 +147,7 @@ static int prepare(struct app *app, const struct options *o, struct ad_err *err)
 	    sandbox_policy_from_config(&app->policy, &app->cfg, err) < 0)
 		return -1;
 	log_setup((enum ad_log_level)app->cfg.log.level, app->cfg.log.format == LOG_FORMAT_JSON);
+	api_key_loaded(app);
 	if (fs_mkdir_p(app->cfg.state_dir, 0700, err) < 0)
 		return ad_err_prefix(err, "state_dir");
 	if (static_files_open(&app->static_files, app->cfg.static_dir, err) < 0)
@@ -204,6 +206,7 @@ static int serve(struct app *app, struct ad_err *err)
 	sigemptyset(&set);
 	sigaddset(&set, SIGTERM);
 	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGHUP);
 	sigprocmask(SIG_BLOCK, &set, NULL);
 	signal(SIGPIPE, SIG_IGN);
 
@@ -224,8 +227,10 @@ static int serve(struct app *app, struct ad_err *err)
 	notify("READY=1");
 
 	siginfo_t si;
-	while (sigwaitinfo(&set, &si) < 0 && errno == EINTR)
-		;
+	int sig;
+	while ((sig = sigwaitinfo(&set, &si)) == SIGHUP || (sig < 0 && errno == EINTR))
+		if (sig == SIGHUP)
+			api_key_reload(app);   /* systemctl reload agentd */
 	/* nothing new starts from here on, before the sessions go; and before the log says
 	 * so, that a client who reads it and sends a request meets the refusal */
 	http_server_stop_work(srv);

@@ -2,6 +2,7 @@
 #ifndef AGENTD_API_APP_H
 #define AGENTD_API_APP_H
 
+#include <stdatomic.h>
 #include <stdint.h>
 
 #include <cjson/cJSON.h>
@@ -15,7 +16,10 @@
 #include "sandbox/workspace.h"
 
 struct app {
-	struct config cfg;
+	struct config cfg;            /* its API key is the main thread's alone: handlers look
+				       * at api_key_set (a reload replaces the key) */
+	atomic_bool api_key_set;
+	_Atomic int64_t key_loaded_at;   /* wall clock, seconds: start-up or the last reload */
 	struct sandbox_policy policy;
 	struct sandbox_probe probe;
 	struct workspace_host workspaces;   /* where /workspace lives (resolved at start-up) */
@@ -41,6 +45,13 @@ int api_authorize(void *app, struct http_req *req, struct http_refusal *no);
 void api_auth_free(struct app *app);
 /* Whether requests need a token now (any is configured, or anonymous ones are refused). */
 bool api_token_required(struct app *app);
+
+/* SIGHUP (key_reload.c, on the main thread): the API key read again as at start-up
+ * (config_key_read) and, when well formed, given to the gateway, the spawner and every
+ * session's supervisor; a failure keeps the old key and says why, at warn level. */
+void api_key_reload(struct app *app);
+/* After config_load: the key's state for the handlers. */
+void api_key_loaded(struct app *app);
 
 /* The route table, ending with a NULL pattern. */
 extern const struct http_route api_routes[];

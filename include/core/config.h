@@ -27,6 +27,14 @@ extern const char *const config_cache_ttls[];   /* their names, NULL-terminated 
 enum workspace_store { WORKSPACE_AUTO, WORKSPACE_QUOTA, WORKSPACE_LOOP, WORKSPACE_TMPFS };
 extern const char *const config_workspace_stores[];
 
+/* Where anthropic.api_key came from at start-up: a reload (config_key_read) reads the
+ * env file again; the process environment's copy was scrubbed once read. */
+enum config_key_source { CONFIG_KEY_NONE, CONFIG_KEY_ENV, CONFIG_KEY_FILE };
+/* The longest API key taken (it goes into an HTTP header), and the shortest a reload
+ * takes (a truncated line is not a key). */
+#define CONFIG_API_KEY_MAX 512
+#define CONFIG_API_KEY_MIN 8
+
 struct config {
 	char *listen;              /* "HOST:PORT" or "[V6]:PORT" */
 	char *state_dir;
@@ -136,6 +144,8 @@ struct config {
 		int64_t max_output;        /* bytes of one tool result */
 	} mcp;
 	char *source;              /* path of the config file read, or NULL for defaults */
+	char *env_file;            /* the env file named at start-up, or NULL */
+	int key_source;            /* enum config_key_source */
 };
 
 enum setting_type {
@@ -182,6 +192,12 @@ void config_env_scrub(const char *name);
  * names the setting and the reason. */
 int config_load(struct config *cfg, const char *path, const char *env_file, struct ad_err *err);
 void config_free(struct config *cfg);
+
+/* anthropic.api_key read again as config_load read it (SIGHUP): from cfg->env_file,
+ * which must hold ANTHROPIC_API_KEY, well formed (CONFIG_API_KEY_MIN to _MAX printable
+ * characters); the environment's key, scrubbed at start-up, cannot change. *key: a new
+ * string (wipe it with explicit_bzero before free()). err never holds the key. */
+int config_key_read(const struct config *cfg, char **key, struct ad_err *err);
 
 /* The effective configuration as JSON, secrets shown only as set or not. */
 struct cJSON *config_to_json(const struct config *cfg);

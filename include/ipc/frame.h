@@ -31,6 +31,7 @@ enum frame_type {
 	FRAME_OP,                 /* gateway -> agent: exec, files, snapshot, restore */
 	FRAME_TOOL_CALL,          /* agent -> supervisor: run a tool of the supervisor's */
 	FRAME_TOOL_RESULT,        /* supervisor -> agent: its result */
+	FRAME_API_KEY,            /* gateway -> supervisor: a new API key (never to the agent) */
 	FRAME_TYPE_END            /* not a type: one past the last */
 };
 
@@ -56,6 +57,8 @@ int frame_decoder_feed(struct frame_decoder *d, const char *buf, size_t len, fra
 /* Inside fn: the payload's bytes as they came (len), for a hop that passes the frame on
  * unchanged; valid until fn returns. */
 const char *frame_decoder_payload(const struct frame_decoder *d, size_t *len);
+/* Inside fn: overwrite the payload's bytes, for a frame that carries a secret. */
+void frame_decoder_wipe_payload(struct frame_decoder *d);
 /* True when part of a frame is buffered (a peer that stopped mid-frame). */
 int frame_decoder_pending(const struct frame_decoder *d);
 void frame_decoder_free(struct frame_decoder *d);

@@ -108,7 +108,13 @@
  *   after each model call (counted by the supervisor from the API's stream, not taken
  *   from the agent), "done" with "usage" and "cost_usd" added, and "error" when the
  *   sandbox or the session failed. The socket's EOF ends the session.
- * gateway -> supervisor: TURN and CANCEL, passed on to the agent.
+ * gateway -> supervisor: TURN and CANCEL, passed on to the agent; and the supervisor's own:
+ *   API_KEY    {"api_key": "..."}   agentd reloaded the Anthropic API key (SIGHUP): the
+ *              relay's next call, and the sandbox API server's next, use it; a call in
+ *              flight ends with the key it started with. The old key is wiped from the
+ *              supervisor's memory. Checked as a reload checks it (printable ASCII,
+ *              CONFIG_API_KEY_MIN to _MAX characters); a bad one ends the session. It
+ *              never goes further: not to the agent, not into an event, not into a log.
  */
 #ifndef AGENTD_IPC_PROTOCOL_H
 #define AGENTD_IPC_PROTOCOL_H

@@ -71,6 +71,11 @@ cJSON *sessions_pool_json(struct sessions *reg);
 void sessions_metrics(struct sessions *reg);
 /* What every session's workspace holds now, added up (session_disk.c). */
 void sessions_disk_usage(struct sessions *reg, uint64_t *bytes, uint64_t *files);
+/* A new API key (agentd reloaded it): the spawner takes it for the sandboxes made from
+ * now on, and every session whose supervisor is up or being made gets it over its link
+ * (an API_KEY frame); a suspended one gets it when it resumes. *sent: how many sessions
+ * it was sent to. Fails (nothing sent) when the spawner cannot take it. */
+int sessions_rekey(struct sessions *reg, const char *key, unsigned *sent, struct ad_err *err);
 /* Build what the pool lacks: at start-up, and after a request took a sandbox from it,
  * once that request's own work is on its way (the build competes for the CPU). */
 void sessions_pool_fill(struct sessions *reg);

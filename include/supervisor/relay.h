@@ -22,6 +22,7 @@ struct relay {
 	/* The session's budget, also spent by the API the sandbox is served
 	 * (api_server.h), on threads of its own: under lock. */
 	pthread_mutex_t lock;
+	char api_key[CONFIG_API_KEY_MAX + 1];   /* the key, replaced on a reload (relay_set_key) */
 	unsigned requests;            /* calls made in this session */
 	struct usage total;           /* this session */
 	struct usage last;            /* the agent's last call (the loop's own) */
@@ -41,6 +42,12 @@ struct relay {
 
 /* abort_fd: readable or hung up when the gateway wants the call abandoned. */
 void relay_init(struct relay *r, const struct config *cfg, int abort_fd);
+
+/* The key a call starts with, copied under the lock into out (CONFIG_API_KEY_MAX + 1
+ * bytes; wipe it after the call): a reload during the call does not change it. */
+void relay_key(struct relay *r, char *out);
+/* A new key (a reload): later calls use it, the old one is wiped. Whether it differs. */
+bool relay_set_key(struct relay *r, const char *key);
 
 /* Before a call: whether the session's budget allows one more (requests, tokens); it is
  * counted. The call that crosses the token budget is the last one allowed, as the

@@ -14,13 +14,19 @@ struct spawner;
 
 /* Fork the spawner. Call before any thread exists, after the cgroup layout was found
  * and prepared (sandbox_cgroup_prepare: on v2 it moves this process, and so the
- * spawner, into a leaf); the spawner has its own copy of cfg, policy and host. */
-int spawner_start(struct spawner **out, const struct config *cfg, const struct sandbox_policy *policy,
+ * spawner, into a leaf); the spawner has its own copy of cfg, policy and host (cfg is
+ * not const: that copy takes the keys of spawner_set_key; the caller's is untouched). */
+int spawner_start(struct spawner **out, struct config *cfg, const struct sandbox_policy *policy,
 		  const struct cgroup_host *host, struct ad_err *err);
 
 /* A new supervisor for session id with opts (JSON: {"policy"?: tightenings}): the
  * gateway's end of its socket (SOCK_STREAM, close-on-exec). Safe from any thread. */
 int spawner_spawn(struct spawner *sp, const char *session_id, const char *opts, struct ad_err *err);
+
+/* A new API key for the supervisors forked from now on (the spawner's copy of the
+ * settings takes it; the old one is wiped there). Safe from any thread; in order with
+ * spawner_spawn(): a session spawned after this returns gets key. */
+int spawner_set_key(struct spawner *sp, const char *key, struct ad_err *err);
 
 /* Tell the spawner to exit and wait for it: it waits for its supervisors to end their
  * sessions (up to 20 s, then they are killed), so call it after the sessions' links are

@@ -1,4 +1,6 @@
 /* GET /api/health: liveness, version, uptime and what the sandbox self-check found. */
+#include <time.h>
+
 #include "api/app.h"
 #include "core/clock.h"
 #include "http/sse_out.h"
@@ -29,7 +31,12 @@ enum MHD_Result api_health(struct http_req *req)
 	/* a page asks for a token before its first request, not after a 401 */
 	cJSON_AddBoolToObject(cJSON_AddObjectToObject(root, "auth"), "token_required", api_token_required(app));
 	cJSON *api = cJSON_AddObjectToObject(root, "anthropic");
-	cJSON_AddBoolToObject(api, "api_key_configured", app->cfg.anthropic.api_key[0] != '\0');
+	cJSON_AddBoolToObject(api, "api_key_configured", atomic_load(&app->api_key_set));
+	char at[32];
+	time_t loaded = (time_t)atomic_load(&app->key_loaded_at);
+	struct tm tm;
+	if (gmtime_r(&loaded, &tm) != NULL && strftime(at, sizeof(at), "%Y-%m-%dT%H:%M:%SZ", &tm) > 0)
+		cJSON_AddStringToObject(api, "key_loaded_at", at);   /* a reload took: it moves */
 	cJSON_AddStringToObject(api, "base_url", app->cfg.anthropic.base_url);
 	/* what a new session may run (runtime.allow): a page offers these */
 	cJSON *runtimes = cJSON_AddArrayToObject(root, "runtimes");

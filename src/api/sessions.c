@@ -31,10 +31,11 @@ enum MHD_Result api_refuse_new_session(struct http_req *req, bool *refused)
 {
 	struct app *app = req->app;
 	*refused = true;
-	if (app->cfg.anthropic.api_key[0] == '\0')
+	if (!atomic_load(&app->api_key_set))
 		return http_reply_error(req, 503, HTTP_ERR_UNAVAILABLE,
 					"no Anthropic API key is configured: set ANTHROPIC_API_KEY in agentd's "
-					"environment or in its .env file (see .env.example), then restart agentd");
+					"environment or in its .env file (see .env.example), then restart agentd (or, with the key in "
+					"its env file, reload it: SIGHUP)");
 	if (!app->probe.ready)
 		return http_reply_error(req, 503, HTTP_ERR_UNAVAILABLE, "sandboxes cannot start on this host: %s",
 					app->probe.reason);

@@ -177,6 +177,10 @@ int config_load(struct config *cfg, const char *path, const char *env_file, stru
 			goto fail;
 		}
 	}
+	if (env_file != NULL && (cfg->env_file = strdup(env_file)) == NULL) {
+		ad_err_set(err, ENOMEM, "config");
+		goto fail;
+	}
 	struct dotenv *dotenv = NULL;
 	if (env_file != NULL && dotenv_load(env_file, &dotenv, err) < 0) {
 		ad_err_prefix(err, "env file");
@@ -197,6 +201,8 @@ int config_load(struct config *cfg, const char *path, const char *env_file, stru
 			dotenv_free(dotenv);
 			goto fail;
 		}
+		if (v != NULL && (s->flags & SETTING_SECRET))   /* the API key: what a reload reads */
+			cfg->key_source = getenv(s->env) != NULL ? CONFIG_KEY_ENV : CONFIG_KEY_FILE;
 		if (s->flags & SETTING_SECRET)
 			config_env_scrub(s->env);     /* kept in cfg alone from now on */
 	}
@@ -237,6 +243,8 @@ void config_free(struct config *cfg)
 	}
 	free(cfg->source);
 	cfg->source = NULL;
+	free(cfg->env_file);
+	cfg->env_file = NULL;
 }
 
 /* {"http": {"max_body_bytes": 1048576, ...}, ...} following the dotted keys. */

@@ -170,7 +170,7 @@ const struct setting config_settings[] = {
 	  "Base URL of the Messages API; any compatible server works." },
 	{ "anthropic.api_key", SETTING_STRING, OFF(anthropic.api_key), "ANTHROPIC_API_KEY", "",
 	  0, 0, NULL, check_api_key, SETTING_SECRET,
-	  "The Anthropic API key: environment or .env only, refused in the config file." },
+	  "The Anthropic API key: environment or .env only, refused in the config file; SIGHUP reads the .env file's again." },
 	{ "anthropic.model", SETTING_STRING, OFF(anthropic.model), "AGENTD_MODEL", "claude-sonnet-4-5",
 	  0, 0, NULL, check_model, 0,
 	  "Model the agents use." },

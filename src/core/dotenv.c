@@ -105,18 +105,28 @@ static int add_var(struct dotenv *env, const char *k, size_t kn, const char *v, 
 	return 0;
 }
 
+static int parse_lines(const char *text, size_t len, char *val, struct dotenv **out, struct ad_err *err);
+
 int dotenv_parse(const char *text, size_t len, struct dotenv **out, struct ad_err *err)
 {
 	if (len > DOTENV_MAX_BYTES)
 		return ad_err_set(err, 0, "larger than %d bytes", DOTENV_MAX_BYTES);
 	if (memchr(text, '\0', len) != NULL)
 		return ad_err_set(err, 0, "contains a NUL byte");
-	struct dotenv *env = calloc(1, sizeof(*env));
-	_cleanup_free_ char *val = malloc(len + 1);
-	if (env == NULL || val == NULL) {
-		free(env);
+	char *val = malloc(len + 1);       /* each value as decoded: the key among them */
+	if (val == NULL)
 		return ad_err_set(err, ENOMEM, "parse");
-	}
+	int rc = parse_lines(text, len, val, out, err);
+	explicit_bzero(val, len + 1);
+	free(val);
+	return rc;
+}
+
+static int parse_lines(const char *text, size_t len, char *val, struct dotenv **out, struct ad_err *err)
+{
+	struct dotenv *env = calloc(1, sizeof(*env));
+	if (env == NULL)
+		return ad_err_set(err, ENOMEM, "parse");
 	size_t lineno = 0;
 	for (const char *line = text; line < text + len;) {
 		const char *nl = memchr(line, '\n', (size_t)(text + len - line));
@@ -157,16 +167,17 @@ int dotenv_parse(const char *text, size_t len, struct dotenv **out, struct ad_er
 
 int dotenv_load(const char *path, struct dotenv **out, struct ad_err *err)
 {
-	_cleanup_free_ char *buf = NULL;
+	char *buf = NULL;
 	size_t len;
 	if (statefile_read(path, DOTENV_MAX_BYTES, &buf, &len, err) < 0)
 		return err->errnum == ENOENT ? dotenv_parse("", 0, out, err) : -1;
 	struct stat st;
 	if (stat(path, &st) == 0 && (st.st_mode & 077))
 		log_warn("%s is readable by other users; it may hold the API key (chmod 600 it)", path);
-	if (dotenv_parse(buf, len, out, err) < 0)
-		return ad_err_prefix(err, "%s", path);
-	return 0;
+	int rc = dotenv_parse(buf, len, out, err);
+	explicit_bzero(buf, len);      /* the file may hold the API key: only the set keeps it */
+	free(buf);
+	return rc < 0 ? ad_err_prefix(err, "%s", path) : 0;
 }
 
 const char *dotenv_get(const struct dotenv *env, const char *key)

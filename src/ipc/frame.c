@@ -12,7 +12,7 @@ static const char *const type_names[FRAME_TYPE_END] = {
 	[FRAME_HELLO] = "hello", [FRAME_API_REQUEST] = "api_request", [FRAME_API_EVENT] = "api_event",
 	[FRAME_API_END] = "api_end", [FRAME_TURN] = "turn", [FRAME_RUN_EVENT] = "run_event",
 	[FRAME_CANCEL] = "cancel", [FRAME_OP] = "op", [FRAME_TOOL_CALL] = "tool_call",
-	[FRAME_TOOL_RESULT] = "tool_result",
+	[FRAME_TOOL_RESULT] = "tool_result", [FRAME_API_KEY] = "api_key",
 };
 
 const char *frame_type_name(unsigned type)
@@ -84,6 +84,12 @@ const char *frame_decoder_payload(const struct frame_decoder *d, size_t *len)
 {
 	*len = d->want;
 	return d->payload;
+}
+
+void frame_decoder_wipe_payload(struct frame_decoder *d)
+{
+	if (d->payload != NULL)
+		explicit_bzero(d->payload, d->want);
 }
 
 int frame_decoder_pending(const struct frame_decoder *d)

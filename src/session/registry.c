@@ -63,6 +63,7 @@ int sessions_new(struct sessions **out, const struct config *cfg, struct spawner
 		return -1;
 	}
 	pthread_mutex_init(&reg->lock, NULL);
+	pthread_rwlock_init(&reg->key_lock, NULL);
 	reg->cfg = cfg;
 	reg->spawner = spawner;
 	reg->hub = hub;
@@ -109,6 +110,7 @@ void sessions_free(struct sessions *reg)
 	free(all);
 	pool_drain(reg);
 	pthread_mutex_destroy(&reg->lock);
+	pthread_rwlock_destroy(&reg->key_lock);
 	free(reg);
 }
 
@@ -261,15 +263,19 @@ int session_spawn_locked(struct sessions *reg, struct session *s, const cJSON *j
 	char *spec_text = json_print(spec);
 	cJSON_Delete(spec);
 	uint64_t t0 = clock_mono_ns();
+	pthread_rwlock_rdlock(&reg->key_lock);   /* a new key reaches it by the spawner or its link */
 	int fd = spec_text ? spawner_spawn(reg->spawner, s->id, spec_text, err) : ad_err_set(err, ENOMEM, "spec");
 	cJSON_free(spec_text);
 	pthread_mutex_lock(&s->lock);
 	s->spawn_ns = join == NULL ? t0 : 0;       /* a member of a shared sandbox builds none */
 	s->build_failed = false;
+	if (fd >= 0) {
+		session_ref(s);           /* the hub's, until on_closed */
+		s->link = hub_attach(reg->hub, fd, &session_link_ops, s, err);
+	}
+	pthread_rwlock_unlock(&reg->key_lock);
 	if (fd < 0)
 		return -1;
-	session_ref(s);                   /* the hub's, until on_closed */
-	s->link = hub_attach(reg->hub, fd, &session_link_ops, s, err);
 	bool ok = s->link != NULL;
 	if (!ok) {
 		session_unref(s);       /* not the last: the caller holds one */

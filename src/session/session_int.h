@@ -45,6 +45,9 @@ struct shared_group {
 
 struct sessions {
 	pthread_mutex_t lock;
+	/* held for reading from a spawn request to its link, for writing while a new API key
+	 * goes to the spawner and the links (session_key.c): no sandbox misses it */
+	pthread_rwlock_t key_lock;
 	const struct config *cfg;
 	struct spawner *spawner;          /* forks a supervisor per session */
 	struct hub *hub;                  /* the sessions' sockets */

@@ -243,8 +243,15 @@ void api_forward(struct api_server *a, int fd, const struct api_request *rq, str
 	while (blen > 0 && cfg->anthropic.base_url[blen - 1] == '/')
 		blen--;
 	struct fwd *f = calloc(1, sizeof(*f));
-	if (f == NULL || asprintf(&url, "%.*s%s", (int)blen, cfg->anthropic.base_url, rq->target) < 0 ||
-	    asprintf(&key, "x-api-key: %s", cfg->anthropic.api_key ? cfg->anthropic.api_key : "") < 0) {
+	char api_key[CONFIG_API_KEY_MAX + 1];
+	relay_key(a->relay, api_key);      /* the call keeps it, whatever a reload does meanwhile */
+	int kn = asprintf(&key, "x-api-key: %s", api_key);
+	explicit_bzero(api_key, sizeof(api_key));
+	if (kn < 0)
+		key = NULL;
+	if (f == NULL || asprintf(&url, "%.*s%s", (int)blen, cfg->anthropic.base_url, rq->target) < 0 || kn < 0) {
+		if (key != NULL)
+			explicit_bzero(key, strlen(key));
 		free(f);
 		out->status = 502;
 		snprintf(out->error, sizeof(out->error), "out of memory");

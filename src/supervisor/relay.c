@@ -89,13 +89,30 @@ void relay_init(struct relay *r, const struct config *cfg, int abort_fd)
 	memset(r, 0, sizeof(*r));
 	pthread_mutex_init(&r->lock, NULL);
 	r->cfg = cfg;
+	snprintf(r->api_key, sizeof(r->api_key), "%s", cfg->anthropic.api_key ? cfg->anthropic.api_key : "");
 	r->client = (struct claude_client){
 		.base_url = cfg->anthropic.base_url,
-		.api_key = cfg->anthropic.api_key,
 		.timeout_s = (unsigned)cfg->anthropic.timeout_s,
 		.max_retries = (unsigned)cfg->anthropic.max_retries,
 		.abort_fd = abort_fd,
 	};
+}
+
+void relay_key(struct relay *r, char *out)
+{
+	pthread_mutex_lock(&r->lock);
+	memcpy(out, r->api_key, sizeof(r->api_key));
+	pthread_mutex_unlock(&r->lock);
+}
+
+bool relay_set_key(struct relay *r, const char *key)
+{
+	pthread_mutex_lock(&r->lock);
+	bool changed = strcmp(r->api_key, key) != 0;
+	explicit_bzero(r->api_key, sizeof(r->api_key));
+	snprintf(r->api_key, sizeof(r->api_key), "%s", key);
+	pthread_mutex_unlock(&r->lock);
+	return changed;
 }
 
 struct call_ctx {
@@ -194,7 +211,12 @@ int relay_serve(struct relay *r, const cJSON *payload, struct ad_err *err)
 		return ad_err_set(err, ENOMEM, "print the request");
 	struct call_ctx c = { .relay = r };
 	struct claude_call call;
+	char key[sizeof(r->api_key)];
+	relay_key(r, key);                 /* the call keeps it, whatever a reload does meanwhile */
+	r->client.api_key = key;
 	int rc = claude_call(&r->client, body, on_event, &c, &call);
+	r->client.api_key = NULL;
+	explicit_bzero(key, sizeof(key));
 	r->last = c.usage;
 	r->last_call = call;
 	r->last_outcome = call_outcome(rc, &call);

@@ -2,7 +2,9 @@
  *
  * Requests come over a SOCK_SEQPACKET socket, one message each: the session id, a
  * newline and the session's options (JSON), with the supervisor's end of the session
- * socket as SCM_RIGHTS. The spawner forks, the child becomes the supervisor.
+ * socket as SCM_RIGHTS. The spawner forks, the child becomes the supervisor. A message
+ * without a descriptor that starts with KEY_REQUEST carries a new API key (SIGHUP): the
+ * supervisors forked from then on inherit it (those running get it from the gateway).
  *
  * Lifetimes: the spawner dies with the gateway (SIGKILL), and a supervisor is told to
  * end when the spawner goes (SIGTERM: it tears its sandbox down and exits; it also sees
@@ -37,6 +39,7 @@
 
 #define SESSION_ID_MAX 64
 #define REQUEST_MAX (64u << 10)           /* the id, a newline, the session's options (JSON) */
+#define KEY_REQUEST "!api_key\n"           /* then the key: never a session id */
 /* At a clean stop, how long supervisors get to end their sessions before SIGKILL. */
 #define DRAIN_MS 20000u
 
@@ -70,11 +73,29 @@ static int recv_request(int sock, char *req, int *fd)
 	if (c != NULL && c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS)
 		memcpy(fd, CMSG_DATA(c), sizeof(int));
 	req[n] = '\0';
+	if (*fd < 0 && strncmp(req, KEY_REQUEST, strlen(KEY_REQUEST)) == 0)
+		return 2;
 	if (*fd >= 0 && strchr(req, '\n') == NULL) {
 		close(*fd);
 		*fd = -1;
 	}
 	return *fd >= 0 ? 0 : -1;
+}
+
+/* The spawner's copy of the settings (its own memory since the fork) takes the key
+ * that req carries; the old one and the request are wiped. */
+static void take_key(struct config *cfg, char *req)
+{
+	char *key = strdup(req + strlen(KEY_REQUEST));
+	if (key != NULL && cfg->anthropic.api_key != NULL) {
+		explicit_bzero(cfg->anthropic.api_key, strlen(cfg->anthropic.api_key));
+		free(cfg->anthropic.api_key);
+	}
+	if (key != NULL)
+		cfg->anthropic.api_key = key;
+	else
+		log_error("spawner: out of memory for the new API key; new sessions keep the old one");
+	explicit_bzero(req, strlen(req));
 }
 
 /* The supervisors alive, by pid. */
@@ -173,7 +194,7 @@ static void die_with_parent(pid_t parent, int sig)
 		_exit(1);
 }
 
-static _Noreturn void spawner_main(int sock, const struct config *cfg, const struct sandbox_policy *policy,
+static _Noreturn void spawner_main(int sock, struct config *cfg, const struct sandbox_policy *policy,
 				   const struct cgroup_host *host, pid_t gateway)
 {
 	prctl(PR_SET_NAME, "agentd-spawner", 0, 0, 0);
@@ -210,6 +231,10 @@ static _Noreturn void spawner_main(int sock, const struct config *cfg, const str
 		int rc = recv_request(sock, req, &fd);
 		if (rc == 1)
 			drain_and_exit(host, &kids, sfd);   /* the gateway closed its end */
+		if (rc == 2) {
+			take_key(cfg, req);
+			continue;
+		}
 		if (rc < 0)
 			continue;
 		if (setup.msg[0]) {
@@ -242,7 +267,7 @@ static _Noreturn void spawner_main(int sock, const struct config *cfg, const str
 	}
 }
 
-int spawner_start(struct spawner **out, const struct config *cfg, const struct sandbox_policy *policy,
+int spawner_start(struct spawner **out, struct config *cfg, const struct sandbox_policy *policy,
 		  const struct cgroup_host *host, struct ad_err *err)
 {
 	int sv[2];
@@ -263,7 +288,7 @@ int spawner_start(struct spawner **out, const struct config *cfg, const struct s
 	}
 	if (pid == 0) {
 		close(sv[0]);
-		spawner_main(sv[1], cfg, policy, host, gateway);
+		spawner_main(sv[1], cfg, policy, host, gateway);   /* cfg: its own copy now */
 	}
 	close(sv[1]);
 	sp->sock = sv[0];
@@ -306,6 +331,28 @@ int spawner_spawn(struct spawner *sp, const char *session_id, const char *opts, 
 		return -1;
 	}
 	return sv[0];
+}
+
+int spawner_set_key(struct spawner *sp, const char *key, struct ad_err *err)
+{
+	size_t n = strlen(KEY_REQUEST) + strlen(key);
+	if (n >= REQUEST_MAX)
+		return ad_err_set(err, 0, "the key is too long");
+	char *req = malloc(n + 1);
+	if (req == NULL)
+		return ad_err_set(err, ENOMEM, "the key");
+	snprintf(req, n + 1, "%s%s", KEY_REQUEST, key);
+	ssize_t sent;
+	while ((sent = send(sp->sock, req, n, MSG_NOSIGNAL)) < 0 && errno == EINTR)
+		;
+	int e = errno;
+	explicit_bzero(req, n);
+	free(req);
+	if (sent < 0) {
+		errno = e;
+		return ad_err_sys(err, "hand the key to the spawner");
+	}
+	return 0;
 }
 
 void spawner_stop(struct spawner *sp)

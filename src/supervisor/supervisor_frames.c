@@ -235,6 +235,8 @@ int sup_gateway_frame(void *ctx, unsigned type, cJSON *payload, struct ad_err *e
 			s->cancel_by_ns = clock_mono_ns() + CANCEL_GRACE_MS * 1000000ull;
 		}
 		s->abort_call = s->in_call || s->in_tool;
+	} else if (type == FRAME_API_KEY) {
+		rc = sup_api_key(s, payload, err);
 	} else {
 		rc = ad_err_set(err, 0, "the gateway may not send %s frames", frame_type_name(type));
 	}

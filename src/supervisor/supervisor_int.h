@@ -160,6 +160,9 @@ cJSON *sup_host_tools(struct supervisor *s);
 int sup_tool_call(struct supervisor *s, const cJSON *call, struct ad_err *err);
 /* The last call's usage event, if it waits (see supervisor_frames.c). */
 void sup_flush_usage(struct supervisor *s);
+/* supervisor_key.c: an API_KEY frame from the gateway: the relay takes the key (a bad
+ * one fails: the session ends). */
+int sup_api_key(struct supervisor *s, cJSON *payload, struct ad_err *err);
 /* link_recv callbacks, ctx the supervisor: a frame from the agent, from the gateway. */
 int sup_agent_frame(void *ctx, unsigned type, cJSON *payload, struct ad_err *err);
 int sup_gateway_frame(void *ctx, unsigned type, cJSON *payload, struct ad_err *err);

@@ -835,6 +835,13 @@ class MockAnthropic:
         with self._lock:
             return self._gates.setdefault(name, threading.Event())
 
+    def set_api_key(self, key):
+        """Accept key, and only key, from now on (a rotated key: the old one gets 401
+        invalid x-api-key, as the API answers a revoked key). A request already past
+        the check (a reply in flight, a gated one) goes on."""
+        with self._lock:
+            self.api_key = key
+
     def open_gate(self, name):
         """Let the replies scripted with {"gate": name} go (they wait until then, or
         GATE_WAIT_S): a test does what it must while the call is certainly in flight."""

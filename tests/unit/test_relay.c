@@ -142,6 +142,26 @@ static void events_are_spliced_not_printed(void **state)
 	}
 }
 
+/* A new key (a reload) replaces the one the next call copies; a copy taken before
+ * keeps the old one (a call in flight), and the slot holds nothing of the old key. */
+static void the_key_is_replaced_for_the_next_call(void **state)
+{
+	(void)state;
+	struct config cfg = test_config();
+	cfg.anthropic.api_key = "sk-ant-old-aaaaaaaaaaaaaaaaaaaaaaaaaaaaaa";
+	struct relay r;
+	relay_init(&r, &cfg, -1);
+	char in_flight[CONFIG_API_KEY_MAX + 1], next[CONFIG_API_KEY_MAX + 1];
+	relay_key(&r, in_flight);
+	assert_true(relay_set_key(&r, "sk-ant-new-b"));
+	assert_false(relay_set_key(&r, "sk-ant-new-b"));
+	relay_key(&r, next);
+	assert_string_equal(in_flight, cfg.anthropic.api_key);
+	assert_string_equal(next, "sk-ant-new-b");
+	assert_null(memmem(r.api_key, sizeof(r.api_key), "aaaaaaaa", 8));
+	pthread_mutex_destroy(&r.lock);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -149,6 +169,7 @@ int main(void)
 		cmocka_unit_test(refused_requests),
 		cmocka_unit_test(usage_and_cost),
 		cmocka_unit_test(events_are_spliced_not_printed),
+		cmocka_unit_test(the_key_is_replaced_for_the_next_call),
 	};
 	return cmocka_run_group_tests_name("relay", tests, NULL, NULL);
 }
