@@ -45,6 +45,8 @@ int api_authorize(void *app, struct http_req *req, struct http_refusal *no);
 void api_auth_free(struct app *app);
 /* Whether requests need a token now (any is configured, or anonymous ones are refused). */
 bool api_token_required(struct app *app);
+/* Whether a request's peer address (http_req.remote) is a loopback one. */
+bool api_remote_is_loopback(const char *remote);
 
 /* SIGHUP (key_reload.c, on the main thread): the API key read again as at start-up
  * (config_key_read) and, when well formed, given to the gateway, the spawner and every

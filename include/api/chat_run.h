@@ -21,7 +21,8 @@ struct chat_run;
 
 /* released(ctx, left_early) runs once, outside any lock, when the HTTP side lets go of
  * the run (left_early: the client went away before the end); ctx must live until then. */
-struct chat_run *chat_run_new(const char *session_id, bool stream, void (*released)(void *ctx, bool left_early),
+struct chat_run *chat_run_new(const char *session_id, const char *owner, bool stream,
+			      void (*released)(void *ctx, bool left_early),
 			      void *ctx);
 
 /* What the session calls: session/waiters.h. */

@@ -16,11 +16,23 @@ struct log_access_rec {
 	unsigned status;
 	uint64_t bytes;         /* response body bytes */
 	double duration_ms;
+	const char *route;      /* the route's template, or NULL (JSON only: text keeps its columns) */
+	const char *token;      /* the name of the token it came with, or NULL */
+	const char *session;    /* the session it was about, or NULL */
 };
+
+#define LOG_ABOUT_MAX 80
 
 void log_setup(enum ad_log_level min_level, bool json);
 bool log_enabled(enum ad_log_level level);
 void log_msg(enum ad_log_level level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* A record about a session: its id and its token's name (NULL or "": none) are fields
+ * of the JSON line ("session", "token"), and in text "session ID (TOKEN): " before the
+ * message. */
+void log_about(enum ad_log_level level, const char *session, const char *token, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+/* What a process' records are about when they say nothing (a supervisor: its session). */
+void log_set_about(const char *session, const char *token);
 void log_access(const struct log_access_rec *rec);
 
 /* "debug" → AD_LOG_DEBUG ...; -1 when unknown. */

@@ -81,6 +81,9 @@ struct http_req {
 	/* Whether the principal has the admin role (a stored token marked admin, or an
 	 * anonymous request on a loopback-only agentd): set with it, before the handler. */
 	bool admin;
+	/* The session the request is about, once a handler found or made it (for the
+	 * access log), or "". */
+	char session[48];
 	/* A handler that suspends the connection (MHD_suspend_connection) is called again
 	 * when it is resumed, with ctx as it left it; ctx_free(ctx) runs at the request's end. */
 	void *ctx;

@@ -32,6 +32,7 @@ enum frame_type {
 	FRAME_TOOL_CALL,          /* agent -> supervisor: run a tool of the supervisor's */
 	FRAME_TOOL_RESULT,        /* supervisor -> agent: its result */
 	FRAME_API_KEY,            /* gateway -> supervisor: a new API key (never to the agent) */
+	FRAME_OWNER,              /* gateway -> supervisor: who a pooled sandbox's session is now */
 	FRAME_TYPE_END            /* not a type: one past the last */
 };
 

@@ -101,13 +101,18 @@
  *
  * supervisor -> gateway: the agent's RUN_EVENTs, passed on after checks, plus its own:
  *     {"type": "ready", "cgroup": {"version", dirs...}}   the sandbox is up (agent HELLO)
- *     {"type": "usage", "call": {4 counters}, "total": {4 counters}, "cost_usd"}
+ *     {"type": "usage", "call": {4 counters}, "total": {4 counters}, "cost_usd", "model",
+ *      "outcome", "first_byte_ms"?, "duration_ms"?, "retries"?: {reason: n}}   after
+ *      each model call, whatever its end: outcome is one of claude_outcome()'s words
+ *      (claude/retry.h) or agentd's own "refused" / "budget_exceeded" (no call made:
+ *      no timing); retries by claude_retry_reason_names (the metrics count them)
  *     {"type": "egress", "decision": "allowed" | "refused" | "failed", "method", "host",
  *      "port", "address"?, "reason"?, "bytes_out"?, "bytes_in"?, "duration_ms"?}   one
  *   connection of the egress proxy (at its end) or of a fetch tool, or one refusal
  *   after each model call (counted by the supervisor from the API's stream, not taken
  *   from the agent), "done" with "usage" and "cost_usd" added, and "error" when the
- *   sandbox or the session failed. The socket's EOF ends the session.
+ *   sandbox or the session failed ("step": the set-up step that failed, when the
+ *   sandbox could not be built: a word of sandbox_failed_step()'s, "workspace", "spawn"). The socket's EOF ends the session.
  * gateway -> supervisor: TURN and CANCEL, passed on to the agent; and the supervisor's own:
  *   API_KEY    {"api_key": "..."}   agentd reloaded the Anthropic API key (SIGHUP): the
  *              relay's next call, and the sandbox API server's next, use it; a call in
@@ -115,6 +120,9 @@
  *              supervisor's memory. Checked as a reload checks it (printable ASCII,
  *              CONFIG_API_KEY_MIN to _MAX characters); a bad one ends the session. It
  *              never goes further: not to the agent, not into an event, not into a log.
+ *   OWNER      {"owner": "..."}   a pooled sandbox was taken by a session of this token:
+ *              the supervisor's log lines name it from here on (the spawn's options carry
+ *              "owner" for every other sandbox).
  */
 #ifndef AGENTD_IPC_PROTOCOL_H
 #define AGENTD_IPC_PROTOCOL_H

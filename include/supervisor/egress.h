@@ -63,9 +63,9 @@ int egress_check(const struct egress_rules *r, const char *host, uint16_t port, 
  * readable gives up at once (ECANCELED). */
 int egress_connect(const struct egress_rules *r, const struct egress_target *t, int cancel_fd,
 		   struct sockaddr_storage *used, struct ad_err *err);
-/* One "egress" event (decision, method, host, port, address?, reason?) as a log line of
- * session id's. */
-void egress_log(const char *id, const cJSON *ev);
+/* One "egress" event (decision, method, host, port, address?, reason?) as a log line (of
+ * the supervisor's session: log_set_about). */
+void egress_log(const cJSON *ev);
 /* "203.0.113.5" / "2001:db8::1" */
 void egress_addr_text(const struct sockaddr_storage *a, char *buf, size_t size);
 

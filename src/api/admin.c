@@ -38,7 +38,7 @@ enum MHD_Result api_admin_session_delete(struct http_req *req)
 	_cleanup_session_ struct session *s = api_find_session(req, &r);
 	if (s == NULL)
 		return r;
-	log_info("admin: %s ends session %s of %s", req->principal, session_id(s), session_owner(s));
+	log_about(AD_LOG_INFO, session_id(s), session_owner(s), "admin: %s ends it", req->principal);
 	session_destroy(s, "ended by an operator");
 	return http_reply_json(req, 200, session_admin_json(s));
 }

@@ -111,7 +111,7 @@ static int authenticate(struct app *app, struct http_req *req, struct http_refus
 	return 0;
 }
 
-static bool remote_is_loopback(const char *remote)
+bool api_remote_is_loopback(const char *remote)
 {
 	char text[80];
 	struct netaddr a;
@@ -160,11 +160,11 @@ int api_authorize(void *ctx, struct http_req *req, struct http_refusal *no)
 			return -1;
 		snprintf(key, sizeof(key), "token:%s", req->principal);
 	} else {
-		req->admin = app->anonymous_admin && remote_is_loopback(req->remote);
+		req->admin = app->anonymous_admin && api_remote_is_loopback(req->remote);
 		/* anonymous: a bucket per client address. Loopback clients are the machine's
 		 * own, and all one address: limiting them as one would only throttle every
 		 * local user together (and the tests), so they are not limited. */
-		if (remote_is_loopback(req->remote))
+		if (api_remote_is_loopback(req->remote))
 			return admin_check(req, no);
 		snprintf(key, sizeof(key), "addr:%s", req->remote);
 	}

@@ -2,6 +2,7 @@
  * session named by session_id, or on a new ephemeral session that is destroyed when the
  * turn ends (api/turn.c). */
 #include <errno.h>
+#include <stdio.h>
 
 #include "api/app.h"
 #include "api/chat_request.h"
@@ -42,6 +43,7 @@ enum MHD_Result api_chat(struct http_req *req)
 		if ((s = session_create(app->sessions, &o, &e)) == NULL)
 			return api_reply_capacity(req, &e);
 	}
+	snprintf(req->session, sizeof(req->session), "%s", session_id(s));
 	r = api_turn_start(req, s, &cr);
 	if (created)              /* the turn is on its way: now the pool makes up for it */
 		sessions_pool_fill(app->sessions);

@@ -14,6 +14,7 @@
 struct chat_run {
 	struct waiter w;                /* first: lock, references, ended, the client */
 	char id[48];                    /* the session's */
+	char owner[80];                 /* its token's name, for the log */
 	uint64_t start_ns;
 	cJSON *tool_calls;
 	cJSON *result;                  /* the reply, or {"error": ...}, once ended */
@@ -23,8 +24,8 @@ struct chat_run {
 	struct http_conn *watch;        /* the client, watched for leaving (or NULL) */
 };
 
-struct chat_run *chat_run_new(const char *session_id, bool stream, void (*released)(void *ctx, bool left_early),
-			      void *ctx)
+struct chat_run *chat_run_new(const char *session_id, const char *owner, bool stream,
+			      void (*released)(void *ctx, bool left_early), void *ctx)
 {
 	struct chat_run *r = calloc(1, sizeof(*r));
 	if (r == NULL || (r->tool_calls = cJSON_CreateArray()) == NULL) {
@@ -33,6 +34,7 @@ struct chat_run *chat_run_new(const char *session_id, bool stream, void (*releas
 	}
 	waiter_init(&r->w, stream);
 	snprintf(r->id, sizeof(r->id), "%s", session_id);
+	snprintf(r->owner, sizeof(r->owner), "%s", owner);
 	r->start_ns = clock_mono_ns();
 	r->released = released;
 	r->ctx = ctx;
@@ -139,7 +141,8 @@ void chat_run_event(struct chat_run *r, unsigned id, const cJSON *ev, const char
 		const cJSON *et = cJSON_GetObjectItemCaseSensitive(e, "type");
 		const cJSON *em = cJSON_GetObjectItemCaseSensitive(e, "message");
 		const char *etype = cJSON_IsString(et) ? et->valuestring : "api_error";
-		log_info("chat %s: the turn failed: %s: %s", r->id, etype, cJSON_IsString(em) ? em->valuestring : "");
+		log_about(AD_LOG_INFO, r->id, r->owner, "the turn failed: %s: %s", etype,
+			  cJSON_IsString(em) ? em->valuestring : "");
 		cJSON *result = json_error(etype, cJSON_IsString(em) ? em->valuestring : "the run failed");
 		if (id > 0)       /* the session's log has it too: a page that shows both, once */
 			cJSON_AddNumberToObject(cJSON_GetObjectItemCaseSensitive(result, "error"), "event_id", id);
@@ -164,7 +167,7 @@ void chat_run_fail(struct chat_run *r, const char *type, const char *message)
 {
 	pthread_mutex_lock(&r->w.lock);
 	if (!r->w.ended) {
-		log_warn("chat %s: %s", r->id, message);
+		log_about(AD_LOG_WARN, r->id, r->owner, "%s", message);
 		end_run(r, 0, json_error(type, message), chat_error_status(type), "error");
 	}
 	sse_out_notify(&r->w.sse, r->w.ended);
@@ -218,7 +221,8 @@ void chat_run_watch_client(struct chat_run *r, struct MHD_Connection *conn, void
 	struct ad_err e;
 	struct http_conn *w = http_hangup_watch(conn, gone, r->ctx, &e);
 	if (w == NULL)
-		log_warn("chat %s: %s; a client that leaves is noticed only when a write fails", r->id, e.msg);
+		log_about(AD_LOG_WARN, r->id, r->owner, "%s; a client that leaves is noticed only when a write fails",
+			  e.msg);
 	pthread_mutex_lock(&r->w.lock);
 	r->watch = w;
 	pthread_mutex_unlock(&r->w.lock);
@@ -234,7 +238,7 @@ void chat_run_release(void *cls)
 	pthread_mutex_unlock(&r->w.lock);
 	http_hangup_unwatch(w);        /* outside the lock: gone() may be waiting for it */
 	if (left_early)
-		log_info("chat %s: the client went away before the end of the turn", r->id);
+		log_about(AD_LOG_INFO, r->id, r->owner, "the client went away before the end of the turn");
 	if (r->released != NULL)
 		r->released(r->ctx, left_early);
 	chat_run_unref(r);

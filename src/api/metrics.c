@@ -12,7 +12,6 @@
 
 #include "api/app.h"
 #include "core/metrics.h"
-#include "core/netaddr.h"
 #include "core/sha256.h"
 #include "session/session.h"
 
@@ -86,15 +85,6 @@ static bool token_matches(const char *want, const char *got, size_t len)
 	return diff == 0;
 }
 
-static bool remote_loopback(const char *remote)
-{
-	char text[80];
-	struct netaddr a;
-	struct ad_err e;
-	snprintf(text, sizeof(text), strchr(remote, ':') ? "[%s]:0" : "%s:0", remote);
-	return netaddr_parse(text, &a, &e) == 0 && netaddr_is_loopback(&a);
-}
-
 /* Who may read: NULL, or the refusal's message (*status set). A request that brings
  * credentials must bring the right ones, also from loopback: a scraper set up wrongly
  * hears so at once. */
@@ -111,7 +101,7 @@ static const char *refusal(struct app *app, struct http_req *req, unsigned *stat
 			       "metrics)";
 		return NULL;
 	}
-	if (remote_loopback(req->remote))
+	if (api_remote_is_loopback(req->remote))
 		return NULL;
 	if (token[0] != '\0')
 		return "GET /metrics needs \"Authorization: Bearer <metrics.token>\" from beyond loopback";

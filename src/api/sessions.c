@@ -135,6 +135,7 @@ enum MHD_Result api_sessions_create(struct http_req *req)
 	struct session *s = session_create(app->sessions, &o, &e);
 	if (s == NULL)
 		return api_reply_capacity(req, &e);
+	snprintf(req->session, sizeof(req->session), "%s", session_id(s));
 	cJSON *j = session_json(s, false);
 	session_unref(s);
 	r = http_reply_json(req, 201, j);
@@ -161,6 +162,8 @@ struct session *api_session_by_id(struct http_req *req, const char *id, enum MHD
 		*r = http_reply_error(req, 404, HTTP_ERR_NOT_FOUND, "%s", ended);
 	else if (s == NULL)
 		*r = http_reply_error(req, 404, HTTP_ERR_NOT_FOUND, "no session \"%s\"", id);
+	else
+		snprintf(req->session, sizeof(req->session), "%s", session_id(s));
 	return s;
 }
 

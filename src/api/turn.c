@@ -66,7 +66,7 @@ static void released(void *ctx, bool left_early)
 static void client_gone(void *ctx)
 {
 	struct session *s = ctx;
-	log_info("session %s: its client went away during the turn", session_id(s));
+	log_about(AD_LOG_INFO, session_id(s), session_owner(s), "its client went away during the turn");
 	session_destroy(s, "its client went away");
 }
 
@@ -87,7 +87,7 @@ enum MHD_Result api_turn_start(struct http_req *req, struct session *s, const st
 	struct ad_err e;
 	bool stream = wants_events(req, cr);
 	session_ref(s);                   /* the run's, given back in released() */
-	struct chat_run *run = chat_run_new(session_id(s), stream, released, s);
+	struct chat_run *run = chat_run_new(session_id(s), session_owner(s), stream, released, s);
 	cJSON *turn = turn_payload(cr);
 	if (run == NULL || turn == NULL) {
 		cJSON_Delete(turn);

@@ -119,29 +119,73 @@ static void line_flush(struct line *l)
 	errno = saved;
 }
 
-void log_msg(enum ad_log_level level, const char *fmt, ...)
+/* The process' own subject (a supervisor's session), for records that name none. */
+static char about_session[LOG_ABOUT_MAX], about_token[LOG_ABOUT_MAX];
+
+void log_set_about(const char *session, const char *token)
+{
+	snprintf(about_session, sizeof(about_session), "%s", session ? session : "");
+	snprintf(about_token, sizeof(about_token), "%s", token ? token : "");
+}
+
+/* ,"session":"...","token":"..." for JSON; "session ID (TOKEN): " for text. */
+static void line_about(struct line *l, const char *session, const char *token, bool json)
+{
+	if (session == NULL || session[0] == '\0')
+		return;
+	bool with_token = token != NULL && token[0] != '\0';
+	line_puts(l, json ? ",\"session\":\"" : "session ");
+	line_escaped(l, session, json);
+	if (with_token) {
+		line_puts(l, json ? "\",\"token\":\"" : " (");
+		line_escaped(l, token, json);
+	}
+	line_puts(l, json ? "\"" : with_token ? "): " : ": ");
+}
+
+static void log_vrecord(enum ad_log_level level, const char *session, const char *token, const char *fmt,
+			va_list ap)
 {
 	if (level < log_min)
 		return;
 	char msg[LOG_LINE_MAX];
-	va_list ap;
-	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
-	va_end(ap);
-
+	if (session == NULL) {
+		session = about_session;
+		token = about_token;
+	}
 	struct line l = { .len = 0 };
 	if (log_json) {
 		line_puts(&l, "{\"ts\":\"");
 		line_timestamp(&l);
-		line_printf(&l, "\",\"level\":\"%s\",\"msg\":\"", level_names[level]);
+		line_printf(&l, "\",\"level\":\"%s\"", level_names[level]);
+		line_about(&l, session, token, true);
+		line_puts(&l, ",\"msg\":\"");
 		line_escaped(&l, msg, true);
 		line_puts(&l, "\"}");
 	} else {
 		line_timestamp(&l);
 		line_printf(&l, " %-5s ", level_names[level]);
+		line_about(&l, session, token, false);
 		line_escaped(&l, msg, false);
 	}
 	line_flush(&l);
+}
+
+void log_msg(enum ad_log_level level, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	log_vrecord(level, NULL, NULL, fmt, ap);
+	va_end(ap);
+}
+
+void log_about(enum ad_log_level level, const char *session, const char *token, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	log_vrecord(level, session ? session : "", token, fmt, ap);
+	va_end(ap);
 }
 
 void log_access(const struct log_access_rec *r)
@@ -158,7 +202,23 @@ void log_access(const struct log_access_rec *r)
 		line_printf(&l, "\",\"status\":%u,\"bytes\":%llu,\"duration_ms\":%.3f,\"remote\":\"",
 			    r->status, (unsigned long long)r->bytes, r->duration_ms);
 		line_escaped(&l, remote, true);
-		line_puts(&l, "\"}");
+		line_puts(&l, "\"");
+		if (r->route != NULL) {
+			line_puts(&l, ",\"route\":\"");
+			line_escaped(&l, r->route, true);
+			line_puts(&l, "\"");
+		}
+		if (r->token != NULL && r->token[0]) {
+			line_puts(&l, ",\"token\":\"");
+			line_escaped(&l, r->token, true);
+			line_puts(&l, "\"");
+		}
+		if (r->session != NULL && r->session[0]) {
+			line_puts(&l, ",\"session\":\"");
+			line_escaped(&l, r->session, true);
+			line_puts(&l, "\"");
+		}
+		line_puts(&l, "}");
 	} else {
 		line_timestamp(&l);
 		line_puts(&l, " access ");
@@ -168,6 +228,14 @@ void log_access(const struct log_access_rec *r)
 		line_printf(&l, " %u %llu %.3fms ", r->status, (unsigned long long)r->bytes,
 			    r->duration_ms);
 		line_escaped(&l, remote, false);
+		if (r->token != NULL && r->token[0]) {
+			line_puts(&l, " token=");
+			line_escaped(&l, r->token, false);
+		}
+		if (r->session != NULL && r->session[0]) {
+			line_puts(&l, " session=");
+			line_escaped(&l, r->session, false);
+		}
 	}
 	line_flush(&l);
 }

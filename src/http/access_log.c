@@ -49,6 +49,9 @@ void access_log_request(const struct http_req *req)
 		.status = req->status,
 		.bytes = req->bytes_out,
 		.duration_ms = (double)(clock_mono_ns() - req->start_ns) / 1e6,
+		.route = req->route ? req->route->pattern : NULL,
+		.token = strcmp(req->principal, HTTP_PRINCIPAL_ANONYMOUS) != 0 ? req->principal : NULL,
+		.session = req->session,
 	};
 	log_access(&rec);
 	free(target);

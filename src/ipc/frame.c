@@ -13,6 +13,7 @@ static const char *const type_names[FRAME_TYPE_END] = {
 	[FRAME_API_END] = "api_end", [FRAME_TURN] = "turn", [FRAME_RUN_EVENT] = "run_event",
 	[FRAME_CANCEL] = "cancel", [FRAME_OP] = "op", [FRAME_TOOL_CALL] = "tool_call",
 	[FRAME_TOOL_RESULT] = "tool_result", [FRAME_API_KEY] = "api_key",
+	[FRAME_OWNER] = "owner",
 };
 
 const char *frame_type_name(unsigned type)

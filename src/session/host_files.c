@@ -90,7 +90,7 @@ static int on_workspace(struct session *s, const char *dir, const cJSON *op, cJS
 	if (rc == 0)
 		rc = tree_file_op(&t, WORKSPACE_PATH, op, PROTO_FILE_MAX, end, why);
 	if (fsids_restore(&before, &e) < 0)
-		log_error("session %s: the file thread's ids cannot be set back: %s", s->id, e.msg);
+		session_log(s, AD_LOG_ERROR, "the file thread's ids cannot be set back: %s", e.msg);
 	return rc;
 }
 
@@ -124,12 +124,12 @@ static void files_job_run(void *ctx)
 		end = op_end_failed(-1, &why);
 	} else if (changes && workspace_sync(dir, &e) < 0) {
 		/* done, but not yet on stable storage as a suspended workspace otherwise is */
-		log_warn("session %s: %s", j->s->id, e.msg);
+		session_log(j->s, AD_LOG_WARN, "%s", e.msg);
 	}
 	/* suspended, it holds no mount (sandbox/workspace.h); resumed meanwhile, its sandbox
 	 * has a copy of the mount and the host's may stay */
 	if (suspended(state_now(j->s)) && workspace_release(&h, dir, &e) < 0)
-		log_warn("session %s: unmounting its workspace: %s", j->s->id, e.msg);
+		session_log(j->s, AD_LOG_WARN, "unmounting its workspace: %s", e.msg);
 	op_run_event(j->w, end);
 	cJSON_Delete(end);
 	cJSON_Delete(j->op);

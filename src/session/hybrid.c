@@ -167,7 +167,7 @@ static void suspend_end(struct session *s, const char *failure)
 				 "(%s); it goes on as it was", failure);
 		else
 			snprintf(text, sizeof(text), "the session was not suspended: it is %s", session_state_shown(s));
-		log_warn("session %s: %s", s->id, text);
+		session_log(s, AD_LOG_WARN, "%s", text);
 		if (s->state != SESSION_DESTROYED)
 			hybrid_warn(s, text);
 	}
@@ -196,7 +196,7 @@ static void save_write(void *ctx)
 	bool failed = j->kind == SAVE_SUSPEND && session_workspace_on_disk(s) && workspace_sync(dir, &e) < 0;
 	failed = failed || persist_save_meta(state_dir(s), s->id, j->meta, &e) < 0;
 	if (failed)
-		log_error("session %s: saving session.json: %s", s->id, e.msg);
+		session_log(s, AD_LOG_ERROR, "saving session.json: %s", e.msg);
 	pthread_mutex_lock(&s->lock);
 	/* deleted meanwhile: session_destroy left the files to the last save to remove */
 	bool gone = --s->saves_pending == 0 && s->drop_saved;
@@ -221,7 +221,7 @@ static void snapshot_done(struct session *s, enum save_kind kind, bool ok, const
 	struct save_job *j = ok ? save_job(s, kind) : NULL;
 	pthread_mutex_unlock(&s->lock);
 	if (j == NULL) {
-		log_error("session %s: the workspace could not be saved: %s", s->id, ok ? "out of memory" : error);
+		session_log(s, AD_LOG_ERROR, "the workspace could not be saved: %s", ok ? "out of memory" : error);
 		save_finished(s, kind, ok ? "out of memory" : error);
 	} else if (workq_push(s->reg->saver, save_write, j) < 0) {
 		save_write(j);      /* the saver has stopped (shutdown): here, then */
@@ -282,7 +282,7 @@ bool hybrid_hold_done(struct session *s, unsigned id, const cJSON *ev)
 	if (s->pattern != PATTERN_HYBRID || s->link == NULL)
 		return false;
 	if (send_save(s, SAVE_TURN, turn_saved, &e) < 0) {
-		log_error("session %s: cannot save the turn: %s", s->id, e.msg);
+		session_log(s, AD_LOG_ERROR, "cannot save the turn: %s", e.msg);
 		return false;
 	}
 	s->held_end = cJSON_Duplicate(ev, true);

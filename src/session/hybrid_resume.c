@@ -147,7 +147,7 @@ static bool stop_one(struct session *s)
 		s->stop_saved = true;
 	pthread_mutex_unlock(&s->lock);
 	if (start && session_suspend(s, NULL, &e) < 0) {
-		log_warn("session %s: cannot suspend it as agentd stops: %s", s->id, e.msg);
+		session_log(s, AD_LOG_WARN, "cannot suspend it as agentd stops: %s", e.msg);
 		wait = false;
 	}
 	return wait;

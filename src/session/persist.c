@@ -143,10 +143,10 @@ void persist_remove(const struct config *cfg, const char *id)
 	unlink(path);
 	struct workspace_host h = { .store = (enum workspace_store)cfg->sandbox.workspace_store };
 	if (workspace_remove(&h, dir, &e) < 0)
-		log_warn("session %s: removing its workspace: %s", id, e.msg);
+		log_about(AD_LOG_WARN, id, NULL, "removing its workspace: %s", e.msg);
 	/* and whatever else is left (an upload cut short by a crash, say) */
 	snprintf(path, sizeof(path), "%s/sessions", cfg->state_dir);
 	_cleanup_close_ int sessions = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
 	if (sessions >= 0 && fs_remove_tree(sessions, id, &e) < 0)
-		log_warn("session %s: %s stays: %s", id, dir, e.msg);
+		log_about(AD_LOG_WARN, id, NULL, "%s stays: %s", dir, e.msg);
 }

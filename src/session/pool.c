@@ -7,10 +7,23 @@
 #include <stdlib.h>
 
 #include "core/log.h"
+#include "ipc/frame.h"
+#include "session/hub.h"
 
 static bool usable(const struct session *s)
 {
 	return s->state == SESSION_READY || s->state == SESSION_CREATING;
+}
+
+/* Under s->lock: its supervisor, built for nobody, learns whose it is (for its log). */
+static void tell_owner(struct session *s)
+{
+	cJSON *j = cJSON_CreateObject();
+	struct ad_err e;
+	if (s->link != NULL && cJSON_AddStringToObject(j, "owner", s->owner) != NULL &&
+	    hub_link_send(s->link, FRAME_OWNER, j, &e) < 0)
+		session_log(s, AD_LOG_WARN, "its supervisor cannot be told its owner: %s", e.msg);
+	cJSON_Delete(j);
 }
 
 struct session *pool_take(struct sessions *reg, const struct session_opts *o)
@@ -27,6 +40,7 @@ struct session *pool_take(struct sessions *reg, const struct session_opts *o)
 				reg->pool[i] = reg->pool[--reg->pool_n];
 				s->pooled = false;
 				session_adopt(s, o);
+				tell_owner(s);
 			}
 			pthread_mutex_unlock(&s->lock);
 		}

@@ -205,6 +205,16 @@ void registry_remove(struct sessions *reg, struct session *s, const char *why)
 }
 
 /* A slot under the limits, or EAGAIN. */
+void registry_insert(struct sessions *reg, struct session *s, bool count)
+{
+	pthread_mutex_lock(&reg->lock);
+	unsigned b = bucket(s->id);
+	s->hash_next = reg->buckets[b];
+	reg->buckets[b] = s;
+	reg->count += count;
+	pthread_mutex_unlock(&reg->lock);
+}
+
 static int reserve(struct sessions *reg, const char *owner, struct ad_err *err)
 {
 	const struct config *cfg = reg->cfg;
@@ -260,6 +270,8 @@ int session_spawn_locked(struct sessions *reg, struct session *s, const cJSON *j
 	cJSON *spec = s->spawn_opts ? cJSON_Duplicate(s->spawn_opts, true) : cJSON_CreateObject();
 	if (join != NULL)
 		cJSON_AddItemToObject(spec, "join", cJSON_Duplicate(join, true));
+	if (s->owner[0])                  /* for its log lines (a pooled one hears it later) */
+		cJSON_AddStringToObject(spec, "owner", s->owner);
 	char *spec_text = json_print(spec);
 	cJSON_Delete(spec);
 	uint64_t t0 = clock_mono_ns();
@@ -315,12 +327,8 @@ struct session *session_create(struct sessions *reg, const struct session_opts *
 		}
 	}
 	session_ref(s);                   /* the caller's */
-	pthread_mutex_lock(&reg->lock);
-	unsigned b = bucket(s->id);
-	s->hash_next = reg->buckets[b];
-	reg->buckets[b] = s;
-	pthread_mutex_unlock(&reg->lock);
-	log_info("session %s: created (%s) for %s", s->id, session_pattern_names[s->pattern], s->owner);
+	registry_insert(reg, s, false);
+	session_log(s, AD_LOG_INFO, "created (%s) for %s", session_pattern_names[s->pattern], s->owner);
 	metric_add(METRIC_SESSIONS_CREATED, METRIC_L(session_pattern_names[s->pattern]), 1);
 	session_title_created(s);
 	return s;
@@ -329,71 +337,4 @@ unreserve:
 	reg->count--;
 	pthread_mutex_unlock(&reg->lock);
 	return NULL;
-}
-
-/* One saved session back in the registry, suspended. */
-static void restore_one(struct sessions *reg, const cJSON *m)
-{
-	struct ad_err e;
-	const cJSON *owner = cJSON_GetObjectItemCaseSensitive(m, "owner");
-	const cJSON *system = cJSON_GetObjectItemCaseSensitive(m, "system");
-	const cJSON *model = cJSON_GetObjectItemCaseSensitive(m, "model");
-	const cJSON *idle = cJSON_GetObjectItemCaseSensitive(m, "idle_timeout_s");
-	struct session_opts o = {
-		.pattern = PATTERN_HYBRID, .owner = cJSON_IsString(owner) ? owner->valuestring : "anonymous",
-		.system = cJSON_IsString(system) ? system->valuestring : NULL,
-		.model = cJSON_IsString(model) ? model->valuestring : NULL,
-		.runtime = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(m, "runtime")),
-		.command = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(m, "command")),
-		.title = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(m, "title")),
-		.idle_timeout_s = cJSON_IsNumber(idle) ? (unsigned)idle->valuedouble : 0,
-	};
-	const cJSON *spawn = cJSON_GetObjectItemCaseSensitive(m, "spawn");
-	if (cJSON_IsObject(spawn)) {
-		o.policy = cJSON_GetObjectItemCaseSensitive(spawn, "policy");
-		o.network = cJSON_GetObjectItemCaseSensitive(spawn, "network");
-		o.mcp_servers = cJSON_GetObjectItemCaseSensitive(spawn, "mcp_servers");
-	}
-	struct session *s = session_alloc(reg, &o, &e);
-	if (s == NULL)
-		return;
-	snprintf(s->id, sizeof(s->id), "%s", cJSON_GetObjectItemCaseSensitive(m, "id")->valuestring);
-	static const struct { const char *name; size_t off; } times[] = {
-		{ "created", offsetof(struct session, created) }, { "last_active", offsetof(struct session, last_active) },
-	};
-	for (size_t i = 0; i < ARRAY_SIZE(times); i++) {
-		const cJSON *t = cJSON_GetObjectItemCaseSensitive(m, times[i].name);
-		if (cJSON_IsNumber(t))
-			*(time_t *)(void *)((char *)s + times[i].off) = (time_t)t->valuedouble;
-	}
-	const cJSON *turns = cJSON_GetObjectItemCaseSensitive(m, "turns");
-	s->turns = cJSON_IsNumber(turns) ? (unsigned)turns->valuedouble : 0;
-	const cJSON *gen = cJSON_GetObjectItemCaseSensitive(m, "workspace_generation");
-	/* a generation no snapshot can have: generation 0's, which a resume then reports missing */
-	s->saved_gen = s->save_gen = cJSON_IsNumber(gen) && gen->valuedouble >= 0 && gen->valuedouble < 9e15
-					     ? (uint64_t)gen->valuedouble : 0;
-	usage_read_json(&s->usage, cJSON_GetObjectItemCaseSensitive(m, "usage"));
-	cJSON_Delete(s->transcript);
-	s->transcript = cJSON_Duplicate(cJSON_GetObjectItemCaseSensitive(m, "transcript"), true);
-	s->committed = cJSON_GetArraySize(s->transcript);
-	const cJSON *turn_log = cJSON_GetObjectItemCaseSensitive(m, "turn_log");
-	if (cJSON_IsArray(turn_log))
-		s->turn_log = cJSON_Duplicate(turn_log, true);
-	s->state = SESSION_SUSPENDED;
-	pthread_mutex_lock(&reg->lock);
-	unsigned b = bucket(s->id);
-	s->hash_next = reg->buckets[b];
-	reg->buckets[b] = s;
-	reg->count++;
-	pthread_mutex_unlock(&reg->lock);
-	log_info("session %s: back from the state directory, suspended (%u turns)", s->id, s->turns);
-}
-
-void sessions_restore(struct sessions *reg)
-{
-	cJSON *all = persist_load_all(reg->cfg);
-	const cJSON *m;
-	cJSON_ArrayForEach(m, all)
-		restore_one(reg, m);
-	cJSON_Delete(all);
 }

@@ -210,7 +210,7 @@ int session_interrupt(struct session *s, struct ad_err *err)
 		rc = hub_link_send(s->link, FRAME_CANCEL, cancel, err);
 		cJSON_Delete(cancel);
 		if (rc == 0)
-			log_info("session %s: interrupt", s->id);
+			session_log(s, AD_LOG_INFO, "interrupt");
 	}
 	pthread_mutex_unlock(&s->lock);
 	return rc;

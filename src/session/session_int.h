@@ -8,6 +8,7 @@
 #include <stdint.h>
 #include <time.h>
 
+#include "core/log.h"
 #include "session/waiters.h"
 #include "claude/usage.h"
 #include "session/session.h"
@@ -138,6 +139,9 @@ struct session {
 	struct session *hash_next;         /* registry.c */
 };
 
+/* A log record about s: its id and its token's name go with it (core/log.h). */
+#define session_log(s, level, ...) log_about(level, (s)->id, (s)->owner, __VA_ARGS__)
+
 /* session_disk.c: whether workspaces are on disk here (hybrid sessions then keep them
  * in place instead of saving snapshots); the session's folder; under s->lock, its
  * workspace's disk_bytes and disk_files into resources, when they can be told. */
@@ -253,6 +257,9 @@ void registry_remove(struct sessions *reg, struct session *s, const char *why);
 void session_end_sentence(char *out, size_t n, const char *id, enum session_pattern pattern, const char *why);
 /* Every session, referenced (the caller unrefs each and frees the array). */
 struct session **registry_all(struct sessions *reg, size_t *n);
+/* s in the registry's table (count: and counted; a new session was counted when its
+ * place was reserved). */
+void registry_insert(struct sessions *reg, struct session *s, bool count);
 const struct config *registry_config(const struct sessions *reg);
 bool registry_shutting_down(const struct sessions *reg);
 

@@ -27,7 +27,7 @@ static unsigned send_all(struct sessions *reg, const cJSON *payload)
 		if (s->link != NULL && hub_link_send(s->link, FRAME_API_KEY, payload, &e) == 0)
 			sent++;
 		else if (s->link != NULL)
-			log_warn("session %s: the new API key could not be sent: %s", s->id, e.msg);
+			session_log(s, AD_LOG_WARN, "the new API key could not be sent: %s", e.msg);
 		pthread_mutex_unlock(&s->lock);
 		session_unref(s);
 	}

@@ -248,7 +248,7 @@ static void on_tick(void *owner)
 	}
 	struct ad_err e;
 	if (idle && s->pattern == PATTERN_HYBRID && session_suspend(s, NULL, &e) < 0)
-		log_warn("session %s: cannot suspend: %s", s->id, e.msg);
+		session_log(s, AD_LOG_WARN, "cannot suspend: %s", e.msg);
 	else if (idle && s->pattern != PATTERN_HYBRID)
 		session_destroy(s, "idle timeout");
 }

@@ -54,11 +54,11 @@ bool session_enter(struct session *s, enum session_state to, const char *why)
 	if (!session_transition_ok(s->state, to)) {
 		/* a bug, not a user's doing: said loudly (the tests look for it), and the
 		 * session keeps the state it has */
-		log_error("session %s: no transition from %s to %s%s%s", s->id, session_state_names[s->state],
+		session_log(s, AD_LOG_ERROR, "no transition from %s to %s%s%s", session_state_names[s->state],
 			  session_state_names[to], why ? ": " : "", why ? why : "");
 		return false;
 	}
-	log_info("session %s: %s -> %s%s%s", s->id, session_state_names[s->state], session_state_names[to],
+	session_log(s, AD_LOG_INFO, "%s -> %s%s%s", session_state_names[s->state], session_state_names[to],
 		 why ? ": " : "", why ? why : "");
 	s->state = to;
 	if (to == SESSION_IDLE || to == SESSION_READY)

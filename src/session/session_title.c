@@ -24,7 +24,7 @@ static void title_write(void *ctx)
 	const char *state_dir = registry_config(s->reg)->state_dir;
 	struct ad_err e;
 	if (persist_save_title(state_dir, s->id, j->title, &e) < 0)
-		log_error("session %s: saving its title: %s", s->id, e.msg);
+		session_log(s, AD_LOG_ERROR, "saving its title: %s", e.msg);
 	pthread_mutex_lock(&s->lock);
 	bool gone = --s->saves_pending == 0 && s->drop_saved;
 	pthread_mutex_unlock(&s->lock);
@@ -41,7 +41,7 @@ static void keep_title(struct session *s)
 	struct title_job *j = malloc(sizeof(*j));
 	char *title = strdup(s->title ? s->title : "");
 	if (j == NULL || title == NULL) {
-		log_error("session %s: out of memory: its title is not saved", s->id);
+		session_log(s, AD_LOG_ERROR, "out of memory: its title is not saved");
 		free(j);
 		free(title);
 		return;
@@ -52,7 +52,7 @@ static void keep_title(struct session *s)
 	if (workq_push(s->reg->saver, title_write, j) < 0) {
 		s->saves_pending--;               /* the saver has stopped: agentd is stopping */
 		session_unref(s);       /* not the last: the caller holds one */
-		log_warn("session %s: agentd is stopping: its new title is not saved", s->id);
+		session_log(s, AD_LOG_WARN, "agentd is stopping: its new title is not saved");
 		free(title);
 		free(j);
 	}

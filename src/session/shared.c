@@ -163,7 +163,7 @@ struct session *shared_create(struct sessions *reg, const struct session_opts *o
 		pthread_mutex_lock(&reg->lock);
 		g->host = host;
 		pthread_mutex_unlock(&reg->lock);
-		log_info("session %s: holds the shared sandbox \"%s\" of %s", host->id, name, o->owner);
+		session_log(host, AD_LOG_INFO, "holds the shared sandbox \"%s\" of %s", name, o->owner);
 	} else if (now) {
 		start_member(host, m);
 		session_unref(host);

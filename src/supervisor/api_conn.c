@@ -259,7 +259,7 @@ static void note(struct conn *c, const char *path, const char *model, const stru
 	cJSON_AddItemToObject(n, "usage", usage_json(&o->usage));
 	if (o->error[0])
 		cJSON_AddStringToObject(n, "error", o->error);
-	log_info("session %s: sandbox API: POST %s (%s): %ld%s%s", c->a->id, path, model[0] ? model : "-",
+	log_info("sandbox API: POST %s (%s): %ld%s%s", path, model[0] ? model : "-",
 		 o->status, o->error[0] ? ": " : "", o->error);
 	api_note(c->a, n);
 }

@@ -85,7 +85,7 @@ static void *acceptor(void *arg)
 			if (fd >= 0)
 				take(a, fd);
 			else if (errno != EAGAIN && errno != EINTR && errno != ECONNABORTED)
-				log_warn("session %s: sandbox API: accept: %s", a->id, strerror(errno));
+				log_warn("sandbox API: accept: %s", strerror(errno));
 		}
 	}
 	return NULL;

@@ -35,7 +35,7 @@ void egress_reply_status(int fd, int status, const char *reason, const char *bod
 
 void egress_note(struct egress_proxy *p, cJSON *ev)
 {
-	egress_log(p->id, ev);
+	egress_log(ev);
 	cJSON_AddStringToObject(ev, "type", "egress");
 	note_queue_push(&p->events, ev);
 }
@@ -116,7 +116,7 @@ static void *acceptor(void *arg)
 		if (fd >= 0)
 			take(p, fd);
 		else if (errno != EAGAIN && errno != EINTR && errno != ECONNABORTED)
-			log_warn("session %s: egress proxy: accept: %s", p->id, strerror(errno));
+			log_warn("egress proxy: accept: %s", strerror(errno));
 	}
 	return NULL;
 }

@@ -248,12 +248,12 @@ int egress_connect(const struct egress_rules *r, const struct egress_target *t, 
 	return ad_err_prefix(err, "%s (%s) port %u", t->host, addr, t->port);
 }
 
-void egress_log(const char *id, const cJSON *ev)
+void egress_log(const cJSON *ev)
 {
 	const char *decision = json_str(ev, "decision"), *reason = json_str(ev, "reason");
 	const char *method = json_str(ev, "method"), *host = json_str(ev, "host"), *address = json_str(ev, "address");
 	const cJSON *port = cJSON_GetObjectItemCaseSensitive(ev, "port");
-	log_info("session %s: egress %s %s %s:%d%s%s%s%s", id, decision ? decision : "?", method ? method : "",
+	log_info("egress %s %s %s:%d%s%s%s%s", decision ? decision : "?", method ? method : "",
 		 host ? host : "", cJSON_IsNumber(port) ? port->valueint : 0, address ? " at " : "",
 		 address ? address : "", reason ? ": " : "", reason ? reason : "");
 }

@@ -81,7 +81,7 @@ static int send_tar(struct snapio *io, double id, int fd, const char *what, char
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0)
-			log_error("session %s: reading %s: %s", io->id, what, strerror(errno));
+			log_error("reading %s: %s", what, strerror(errno));
 		base64_encode(raw, n > 0 ? (size_t)n : 0, b64);
 		if (send_piece(io, id, b64, n <= 0, err) < 0)
 			rc = -1;

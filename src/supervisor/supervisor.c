@@ -150,7 +150,7 @@ static void sandbox_ended(struct supervisor *s)
 {
 	struct sandbox_result res;
 	sandbox_finish(s->sb, &res);
-	log_info("session %s: the sandbox ended: %s", s->id, res.message);
+	log_info("the sandbox ended: %s", res.message);
 	char msg[AD_ERR_MSG_MAX + 64];
 	snprintf(msg, sizeof(msg), "the agent's sandbox ended%s: %s", s->running ? " during the run" : "",
 		 res.message);
@@ -175,7 +175,7 @@ static void time_up(struct supervisor *s)
 	sandbox_stop(s->sb, SANDBOX_TIMED_OUT, &res);
 	char msg[AD_ERR_MSG_MAX + 64];
 	snprintf(msg, sizeof(msg), "the session reached its time limit (sandbox.session_timeout_s): %s", res.message);
-	log_info("session %s: %s", s->id, msg);
+	log_info("%s", msg);
 	sup_send_error(s, "timeout_error", msg);
 	s->quit = true;
 }
@@ -195,7 +195,7 @@ static void check_deadlines(struct supervisor *s, uint64_t now)
 	else if (s->op_by_ns != 0 && now >= s->op_by_ns)
 		sup_end(s, "agent_error", "the agent did not finish the operation in its time; its sandbox was stopped");
 	else if (link_out_stalled_ms(&s->to_gw, now) >= SUP_STALL_MS) {
-		log_warn("session %s: the gateway took nothing for %u s; ending", s->id, SUP_STALL_MS / 1000);
+		log_warn("the gateway took nothing for %u s; ending", SUP_STALL_MS / 1000);
 		s->quit = true;
 	}
 }
@@ -247,7 +247,7 @@ static void serve(struct supervisor *s)
 	struct ad_err e;
 	while (!s->quit) {
 		if (terminate) {
-			log_info("session %s: agentd has gone; ending the session", s->id);
+			log_info("agentd has gone; ending the session");
 			break;
 		}
 		uint64_t now = clock_mono_ns();
@@ -293,7 +293,7 @@ static void serve(struct supervisor *s)
 				break;
 			}
 			if (s->gw_end < 0)
-				log_warn("session %s: from the gateway: %s", s->id, s->gw_err.msg);
+				log_warn("from the gateway: %s", s->gw_err.msg);
 			break;
 		}
 		if (p[3].revents)
@@ -332,6 +332,8 @@ int supervisor_main(const struct supervisor_env *env, int gw_fd, const char *ses
 	struct ad_err e;
 	_cleanup_cjson_ cJSON *o = cJSON_Parse(opts);
 	const cJSON *join = cJSON_GetObjectItemCaseSensitive(o, "join");
+	const cJSON *owner = cJSON_GetObjectItemCaseSensitive(o, "owner");
+	log_set_about(session_id, cJSON_IsString(owner) ? owner->valuestring : NULL);
 	signal(SIGPIPE, SIG_IGN);
 	struct sigaction term = { .sa_handler = on_sigterm };      /* no SA_RESTART: poll() returns */
 	sigaction(SIGTERM, &term, NULL);
@@ -360,7 +362,7 @@ int supervisor_main(const struct supervisor_env *env, int gw_fd, const char *ses
 	} else if ((s.join_cgroup = cJSON_GetObjectItemCaseSensitive(join, "cgroup"), start_sandbox(&s, join, &e)) < 0) {
 		sup_build_failed(&s, sandbox_failed_step(e.msg), "the sandbox could not be built", &e);
 	} else {
-		log_debug("session %s: sandbox up in %.2f ms", session_id, (double)(clock_mono_ns() - t0) / 1e6);
+		log_debug("sandbox up in %.2f ms", (double)(clock_mono_ns() - t0) / 1e6);
 		/* the cap of a save: what a tar of this session's own workspace can come to */
 		snapio_init(&s.snap, env->cfg->state_dir, session_id,
 			    snapio_tar_max(policy.workspace_size, policy.workspace_files));
@@ -391,7 +393,7 @@ int supervisor_main(const struct supervisor_env *env, int gw_fd, const char *ses
 	frame_decoder_free(s.gw_dec);
 	frame_decoder_free(s.agent_dec);
 	claude_client_cleanup(&s.relay.client);
-	log_info("session %s: ended after %u model calls (%.0f ms)", session_id, s.relay.requests,
+	log_info("ended after %u model calls (%.0f ms)", s.relay.requests,
 		 (double)(clock_mono_ns() - t0) / 1e6);
 	return s.fault.msg[0] ? 1 : 0;
 }

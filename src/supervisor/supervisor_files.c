@@ -36,8 +36,8 @@ void sup_open_workspace(struct supervisor *s)
 	s->ws = top < 0 ? -1 : fs_openat2(top, WORKSPACE + 1, O_PATH | O_DIRECTORY,
 					  RESOLVE_IN_ROOT | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS);
 	if (s->ws < 0)   /* the gateway then sends every op to the agent, between turns */
-		log_warn("session %s: the workspace cannot be opened from the host (%s): its files are "
-			 "served between turns only", s->id, strerror(errno));
+		log_warn("the workspace cannot be opened from the host (%s): its files are "
+			 "served between turns only", strerror(errno));
 }
 
 bool sup_serves_files(const cJSON *op)
@@ -83,7 +83,7 @@ void sup_file_op(struct supervisor *s, const cJSON *op)
 		cJSON_Delete(end);
 	} else if (link_out_send_take(&s->to_gw, s->gw, FRAME_RUN_EVENT, end, &e) < 0) {
 		if (e.errnum != EMSGSIZE && e.errnum != ENOMEM) {
-			log_warn("session %s: the gateway cannot be written to: %s", s->id, e.msg);
+			log_warn("the gateway cannot be written to: %s", e.msg);
 			s->quit = true;
 			return;
 		}

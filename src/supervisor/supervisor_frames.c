@@ -237,6 +237,10 @@ int sup_gateway_frame(void *ctx, unsigned type, cJSON *payload, struct ad_err *e
 		s->abort_call = s->in_call || s->in_tool;
 	} else if (type == FRAME_API_KEY) {
 		rc = sup_api_key(s, payload, err);
+	} else if (type == FRAME_OWNER) {
+		/* a pooled sandbox was taken: its log lines name the token from here on */
+		const cJSON *owner = cJSON_GetObjectItemCaseSensitive(payload, "owner");
+		log_set_about(s->id, cJSON_IsString(owner) ? owner->valuestring : NULL);
 	} else {
 		rc = ad_err_set(err, 0, "the gateway may not send %s frames", frame_type_name(type));
 	}

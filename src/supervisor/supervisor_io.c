@@ -27,7 +27,7 @@ static int gateway_sent(struct supervisor *s, int rc, const struct ad_err *e)
 	if (rc == 0)
 		return 0;
 	if (s->gw >= 0)
-		log_warn("session %s: the gateway cannot be written to: %s", s->id, e->msg);
+		log_warn("the gateway cannot be written to: %s", e->msg);
 	s->quit = true;
 	return -1;
 }
@@ -152,7 +152,7 @@ void sup_end(struct supervisor *s, const char *type, const char *why)
 	struct sandbox_result res;
 	if (s->sb != NULL && !s->joined)
 		sandbox_stop(s->sb, SANDBOX_CANCELLED, &res);
-	log_warn("session %s: ending it: %s", s->id, why);
+	log_warn("ending it: %s", why);
 	if (s->op_active)
 		sup_op_failed(s, s->op_id, why);
 	sup_send_error(s, type, why);
@@ -180,7 +180,7 @@ void sup_build_failed(struct supervisor *s, const char *step, const char *what, 
 {
 	if (what != NULL)
 		ad_err_prefix(e, "%s", what);
-	log_error("session %s: %s", s->id, e->msg);
+	log_error("%s", e->msg);
 	sup_send_error_step(s, "sandbox_error", e->msg, step);
 }
 

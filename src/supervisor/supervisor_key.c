@@ -34,8 +34,7 @@ int sup_api_key(struct supervisor *s, cJSON *payload, struct ad_err *err)
 		char *inherited = s->env->cfg->anthropic.api_key;
 		if (changed && inherited != NULL)
 			explicit_bzero(inherited, strlen(inherited));
-		log_info("session %s: the API key %s; the next model call uses it", s->id,
-			 changed ? "changed" : "is the same");
+		log_info("the API key %s; the next model call uses it", changed ? "changed" : "is the same");
 	}
 	wipe_frame(s, key);
 	return rc;

@@ -92,7 +92,7 @@ cJSON *sup_mcp_report(struct supervisor *s, const cJSON *agent_report)
 			continue;
 		char msg[AD_ERR_MSG_MAX + 128];
 		snprintf(msg, sizeof(msg), "the MCP server %s is not available: %s", srv->string, error);
-		log_warn("session %s: %s", s->id, msg);
+		log_warn("%s", msg);
 		cJSON *w = cJSON_CreateObject();
 		cJSON_AddStringToObject(w, "type", "warning");
 		cJSON_AddStringToObject(w, "message", msg);
@@ -177,10 +177,10 @@ bool sup_mcp_relist(struct supervisor *s)
 		size_t now = mcp_toolset_count(s->mcp_tools) - others;
 		cJSON_ReplaceItemInObjectCaseSensitive(st, "tools", cJSON_CreateNumber((double)now));
 		if (rc < 0)
-			log_warn("session %s: the MCP server %s changed its tools, and listing them again failed "
-				 "(the model sees %zu of them): %s", s->id, st->string, now, e.msg);
+			log_warn("the MCP server %s changed its tools, and listing them again failed "
+				 "(the model sees %zu of them): %s", st->string, now, e.msg);
 		else
-			log_info("session %s: the MCP server %s changed its tools: %zu now", s->id, st->string, now);
+			log_info("the MCP server %s changed its tools: %zu now", st->string, now);
 		changed = true;
 	}
 	return changed;

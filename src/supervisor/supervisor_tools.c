@@ -68,7 +68,7 @@ int sup_tool_call(struct supervisor *s, const cJSON *call, struct ad_err *err)
 		return answer(s, id, "out of memory", true, err);
 	cJSON *ev;
 	while ((ev = cJSON_DetachItemFromArray(res.events, 0)) != NULL) {
-		egress_log(s->id, ev);
+		egress_log(ev);
 		sup_to_gateway(s, ev);
 	}
 	int rc = answer(s, id, res.text, res.is_error, err);

@@ -67,11 +67,11 @@ void sup_workspace_end(struct supervisor *s)
 	if (access(meta, F_OK) == 0) {
 		/* a hybrid session's, saved: kept for its resume, not mounted meanwhile */
 		if (workspace_release(&h, dir, &e) < 0)
-			log_warn("session %s: unmounting its workspace: %s", s->id, e.msg);
+			log_warn("unmounting its workspace: %s", e.msg);
 		return;
 	}
 	if (workspace_remove(&h, dir, &e) < 0)
-		log_warn("session %s: removing its workspace: %s", s->id, e.msg);
+		log_warn("removing its workspace: %s", e.msg);
 	else if (rmdir(dir) < 0 && errno != ENOENT && errno != ENOTEMPTY)
-		log_warn("session %s: removing %s: %s", s->id, dir, strerror(errno));
+		log_warn("removing %s: %s", dir, strerror(errno));
 }

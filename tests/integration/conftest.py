@@ -391,11 +391,15 @@ def parse_access_line(line):
         except ValueError:
             return None
         return rec if isinstance(rec, dict) and rec.get("type") == "access" else None
-    m = re.match(TIMESTAMP_RE.pattern + r"access (\S+) (\S+) (\d{3}) (\d+) ([\d.]+)ms(?: (\S+))?$", line)
+    m = re.match(TIMESTAMP_RE.pattern + r"access (\S+) (\S+) (\d{3}) (\d+) ([\d.]+)ms(?: (\S+))?((?: \w+=\S+)*)$",
+                 line)
     if m is None:
         return None
-    return {"method": m.group(1), "path": m.group(2), "status": int(m.group(3)),
-            "bytes": int(m.group(4)), "duration_ms": float(m.group(5)), "remote": m.group(6)}
+    rec = {"method": m.group(1), "path": m.group(2), "status": int(m.group(3)),
+           "bytes": int(m.group(4)), "duration_ms": float(m.group(5)), "remote": m.group(6)}
+    # then " token=NAME session=ID" when the request had them
+    rec.update(f.split("=", 1) for f in m.group(7).split())
+    return rec
 
 
 def unmount_under(root):

@@ -6,6 +6,7 @@ stay bounded whatever clients send."""
 import concurrent.futures
 import os
 import re
+import subprocess
 import tempfile
 
 import pytest
@@ -15,6 +16,7 @@ from chat_util import (KEY, MODEL, bash, calls, chat_ok, expected_cost, finish, 
                        chat_settings, post_chat, start_chat_daemon)
 from conftest import poll
 from metrics_util import moved, parse, promtool_check, scrape, series, value
+from nethost import nethost  # noqa: F401
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="sandboxes need root here")
 
@@ -129,6 +131,48 @@ def test_who_may_read(daemon_factory, mock):
     assert r.status == 404 and "metrics.enabled" in r.json()["error"]["message"], r
     # the token is a secret: never in the config file
     d.assert_serving()
+
+
+def remote_get(host, d, path, token=None):
+    """GET path of d from the test host's namespace: a client beyond loopback."""
+    argv = ["curl", "-s", "-o", "/dev/null", "-w", "%{http_code}", "--max-time", "30"]
+    if token:
+        argv += ["-H", f"Authorization: Bearer {token}"]
+    p = subprocess.run(host.exec_args(argv + [f"http://{d.host}:{d.port}{path}"]), capture_output=True, timeout=60)
+    return int(p.stdout.decode() or 0)
+
+
+@pytest.mark.parametrize("metrics_token", [None, "metrics-secret-2"])
+def test_beyond_loopback_only_the_metrics_token_reads(daemon_factory, mock, nethost, metrics_token):
+    api_token = "agt_" + "a" * 64
+    env = {"AGENTD_TOKENS": api_token}
+    if metrics_token:
+        env["AGENTD_METRICS_TOKEN"] = metrics_token
+    settings = chat_settings({"listen": f"{nethost.host_addr}:0"})
+    d = start_chat_daemon(daemon_factory, mock, settings, **env)
+    assert remote_get(nethost, d, "/api/health") == 200        # the namespace reaches agentd
+    assert remote_get(nethost, d, "/metrics") == (401 if metrics_token else 403)
+    assert remote_get(nethost, d, "/metrics", api_token) == 401  # an API token reads no metrics
+    if metrics_token:
+        assert remote_get(nethost, d, "/metrics", metrics_token) == 200
+    d.assert_serving()
+
+
+def test_spend_by_token_is_opt_in(daemon_factory, mock):
+    tokens = ["agt_" + "b" * 64, "agt_" + "c" * 64]
+    d = start_chat_daemon(daemon_factory, mock, AGENTD_TOKENS=",".join(tokens), AGENTD_METRICS_PER_TOKEN="true")
+    names = []
+    for t in tokens:
+        mock.enqueue({"text": "hi"})
+        chat_ok(d, "hello", headers={"Authorization": f"Bearer {t}"})
+        names.append(d.get("/api/whoami", headers={"Authorization": f"Bearer {t}"}).json()["name"])
+    samples = parse(scrape(d))
+    cost = {s["token"]: value(samples, "agentd_api_cost_usd_total", **s)
+            for s in series(samples, "agentd_api_cost_usd_total")}
+    assert set(cost) == set(names), cost
+    for i, name in enumerate(names):
+        assert cost[name] == pytest.approx(expected_cost(mock_usage(mock, [i])), rel=1e-9)
+    finish(d, mock)
 
 
 def test_labels_stay_bounded(daemon_factory, mock):
