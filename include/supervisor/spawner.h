@@ -20,7 +20,8 @@ int spawner_start(struct spawner **out, struct config *cfg, const struct sandbox
 		  const struct cgroup_host *host, struct ad_err *err);
 
 /* A new supervisor for session id with opts (JSON: {"policy"?: tightenings}): the
- * gateway's end of its socket (SOCK_STREAM, close-on-exec). Safe from any thread. */
+ * gateway's end of its socket (SOCK_STREAM, close-on-exec). Safe from any thread; never
+ * waits: err->errnum EAGAIN when the spawner has more requests queued than it can take. */
 int spawner_spawn(struct spawner *sp, const char *session_id, const char *opts, struct ad_err *err);
 
 /* A new API key for the supervisors forked from now on (the spawner's copy of the

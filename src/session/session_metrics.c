@@ -60,7 +60,9 @@ static void api_call(struct session *s, const cJSON *ev)
 	if (cost > 0)
 		metric_add(METRIC_API_COST, METRIC_L(model, cfg->metrics.per_token ? s->owner : ""), cost);
 
-	double first = num(ev, "first_byte_ms"), total = num(ev, "duration_ms");
+	/* a call agentd refused was never made: no time to count */
+	bool made = strcmp(outcome, "refused") != 0 && strcmp(outcome, "budget_exceeded") != 0;
+	double first = made ? num(ev, "first_byte_ms") : -1, total = made ? num(ev, "duration_ms") : -1;
 	if (first >= 0)
 		metric_observe(METRIC_API_SECONDS, METRIC_L(model, "first_byte"), first / 1e3);
 	if (total >= 0)

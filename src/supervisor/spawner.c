@@ -320,13 +320,21 @@ int spawner_spawn(struct spawner *sp, const char *session_id, const char *opts, 
 	c->cmsg_type = SCM_RIGHTS;
 	c->cmsg_len = CMSG_LEN(sizeof(int));
 	memcpy(CMSG_DATA(c), &sv[1], sizeof(int));
+	/* never waits: a spawner whose queue is full (sessions asked for faster than this
+	 * host forks supervisors) makes the request fail with EAGAIN, a 503 with Retry-After
+	 * for its client, rather than hold an HTTP thread, and every request it serves */
 	ssize_t n;
-	while ((n = sendmsg(sp->sock, &m, MSG_NOSIGNAL)) < 0 && errno == EINTR)
+	while ((n = sendmsg(sp->sock, &m, MSG_NOSIGNAL | MSG_DONTWAIT)) < 0 && errno == EINTR)
 		;
+	int saved = errno;
 	close(sv[1]);
 	free(req);
 	if (n < 0) {
-		ad_err_sys(err, "hand the session to the spawner");
+		if (saved == EAGAIN || saved == EWOULDBLOCK)
+			ad_err_code(err, EAGAIN, "sandboxes are asked for faster than this host starts them (the "
+				    "spawner's queue is full); try again in a moment");
+		else
+			ad_err_set(err, saved, "hand the session to the spawner");
 		close(sv[0]);
 		return -1;
 	}
