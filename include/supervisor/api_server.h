@@ -24,8 +24,7 @@
 struct api_server;
 
 /* listeners: n listening sockets (taken: closed at the stop). */
-struct api_server *api_server_start(const int *listeners, unsigned n, struct relay *relay, const char *id,
-				    struct ad_err *err);
+struct api_server *api_server_start(const int *listeners, unsigned n, struct relay *relay, struct ad_err *err);
 /* Readable while notes wait. */
 int api_server_event_fd(const struct api_server *a);
 /* The next note, or NULL: {"path", "model", "status", "duration_ms", "usage": {4

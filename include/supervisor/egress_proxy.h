@@ -26,9 +26,9 @@ struct egress_limits {
 struct egress_proxy;
 
 /* Serve listen_fd (taken, closed on failure too) by rules (kept: they must outlive the
- * proxy) for the session named id. */
+ * proxy). */
 struct egress_proxy *egress_proxy_start(int listen_fd, const struct egress_rules *rules,
-					const struct egress_limits *lim, const char *id, struct ad_err *err);
+					const struct egress_limits *lim, struct ad_err *err);
 /* Readable when events wait; then egress_proxy_take() gives them, one at a time, until
  * NULL. */
 int egress_proxy_event_fd(const struct egress_proxy *p);

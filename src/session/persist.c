@@ -135,16 +135,14 @@ void persist_remove(const struct config *cfg, const char *id)
 	if (!session_id_ok(id))
 		return;
 	snprintf(dir, sizeof(dir), "%s/sessions/%s", cfg->state_dir, id);
-	/* session.json first: a supervisor that ends now removes the workspace itself */
+	/* session.json first: a supervisor that ends now removes the workspace itself (the
+	 * snapshots and the title go with the folder, below) */
 	snprintf(path, sizeof(path), "%s/" META, dir);
-	unlink(path);
-	snapshot_remove_older(dir, UINT64_MAX);
-	snprintf(path, sizeof(path), "%s/" TITLE, dir);
 	unlink(path);
 	struct workspace_host h = { .store = (enum workspace_store)cfg->sandbox.workspace_store };
 	if (workspace_remove(&h, dir, &e) < 0)
 		log_about(AD_LOG_WARN, id, NULL, "removing its workspace: %s", e.msg);
-	/* and whatever else is left (an upload cut short by a crash, say) */
+	/* then the folder with all that is left in it (an upload cut short by a crash, say) */
 	snprintf(path, sizeof(path), "%s/sessions", cfg->state_dir);
 	_cleanup_close_ int sessions = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
 	if (sessions >= 0 && fs_remove_tree(sessions, id, &e) < 0)

@@ -22,7 +22,6 @@
 
 struct api_server {
 	struct relay *relay;
-	char id[64];
 	int listen[2];
 	unsigned nlisten;
 	int stop_fd;                 /* an eventfd, written once: every thread's poll wakes */

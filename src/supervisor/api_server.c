@@ -91,8 +91,7 @@ static void *acceptor(void *arg)
 	return NULL;
 }
 
-struct api_server *api_server_start(const int *listeners, unsigned n, struct relay *relay, const char *id,
-				    struct ad_err *err)
+struct api_server *api_server_start(const int *listeners, unsigned n, struct relay *relay, struct ad_err *err)
 {
 	struct api_server *a = calloc(1, sizeof(*a));
 	if (a == NULL) {
@@ -102,7 +101,6 @@ struct api_server *api_server_start(const int *listeners, unsigned n, struct rel
 		return NULL;
 	}
 	a->relay = relay;
-	snprintf(a->id, sizeof(a->id), "%s", id);
 	for (unsigned i = 0; i < n && i < 2; i++) {
 		a->listen[a->nlisten++] = listeners[i];
 		fcntl(listeners[i], F_SETFL, fcntl(listeners[i], F_GETFL) | O_NONBLOCK);

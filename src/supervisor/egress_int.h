@@ -13,7 +13,6 @@
 struct egress_proxy {
 	const struct egress_rules *rules;
 	struct egress_limits lim;
-	char id[64];
 	int listen_fd;
 	int stop_fd;                 /* an eventfd, written once: every thread's poll wakes */
 	struct note_queue events;    /* for the loop */

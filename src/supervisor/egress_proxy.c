@@ -122,7 +122,7 @@ static void *acceptor(void *arg)
 }
 
 struct egress_proxy *egress_proxy_start(int listen_fd, const struct egress_rules *rules,
-					const struct egress_limits *lim, const char *id, struct ad_err *err)
+					const struct egress_limits *lim, struct ad_err *err)
 {
 	struct egress_proxy *p = calloc(1, sizeof(*p));
 	if (p == NULL) {
@@ -132,7 +132,6 @@ struct egress_proxy *egress_proxy_start(int listen_fd, const struct egress_rules
 	}
 	p->rules = rules;
 	p->lim = *lim;
-	snprintf(p->id, sizeof(p->id), "%s", id);
 	p->listen_fd = listen_fd;
 	pthread_mutex_init(&p->lock, NULL);
 	pthread_cond_init(&p->gone, NULL);

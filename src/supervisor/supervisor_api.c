@@ -44,7 +44,7 @@ int sup_listeners_start(struct supervisor *s, bool egress, bool api, struct ad_e
 			close(fds[i]);
 		return -1;
 	}
-	if (n > 0 && (s->api = api_server_start(fds, n, &s->relay, s->id, err)) == NULL)
+	if (n > 0 && (s->api = api_server_start(fds, n, &s->relay, err)) == NULL)
 		return ad_err_prefix(err, "the sandbox's API");
 	return 0;
 }

@@ -41,7 +41,7 @@ int sup_egress_start(struct supervisor *s, int fd, struct ad_err *err)
 	const struct config *cfg = s->env->cfg;
 	struct egress_limits lim = { .max_connections = (unsigned)cfg->network.max_connections,
 				     .max_bytes_per_turn = (uint64_t)cfg->network.max_bytes_per_turn };
-	s->proxy = egress_proxy_start(fd, &s->egress, &lim, s->id, err);
+	s->proxy = egress_proxy_start(fd, &s->egress, &lim, err);
 	return s->proxy != NULL ? 0 : ad_err_prefix(err, "egress proxy");
 }
 
