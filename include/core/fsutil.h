@@ -15,7 +15,8 @@ int fs_mkdir_p(const char *path, mode_t mode, struct ad_err *err);
 /* Write text to path, opened with flags (O_WRONLY | O_CLOEXEC added) and mode, in one
  * write(2): cgroup, /proc and small generated files. */
 /* openat2(2): path opened from dirfd with flags (O_CLOEXEC added) and the RESOLVE_*
- * rules in resolve; a descriptor, or -1 with errno (ENOSYS before Linux 5.6). */
+ * rules in resolve; a descriptor, or -1 with errno (ENOSYS before Linux 5.6). The
+ * kernel's EAGAIN (a rename or mount raced a "..") is tried again, a few times. */
 int fs_openat2(int dirfd, const char *path, uint64_t flags, uint64_t resolve);
 
 /* Write all of len bytes to fd, again after EINTR and short writes. 0, or -1 with errno

@@ -38,10 +38,20 @@ int fs_mkdir_p(const char *path, mode_t mode, struct ad_err *err)
 	return 0;
 }
 
+/* With RESOLVE_BENEATH or RESOLVE_IN_ROOT, a ".." resolved while anything on the host
+ * renames or mounts fails with EAGAIN: the kernel could not be sure it stayed beneath,
+ * and asks the caller to try again. Seen under load (another agentd mounting
+ * workspaces beside this one). */
+#define OPENAT2_TRIES 64
+
 int fs_openat2(int dirfd, const char *path, uint64_t flags, uint64_t resolve)
 {
 	struct open_how how = { .flags = flags | O_CLOEXEC, .resolve = resolve };
-	return (int)syscall(SYS_openat2, dirfd, path, &how, sizeof(how));
+	int fd, tries = 0;
+	while ((fd = (int)syscall(SYS_openat2, dirfd, path, &how, sizeof(how))) < 0 &&
+	       (errno == EINTR || (errno == EAGAIN && ++tries < OPENAT2_TRIES)))
+		;
+	return fd;
 }
 
 int fs_write_all(int fd, const void *data, size_t len)

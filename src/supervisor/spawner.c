@@ -137,6 +137,15 @@ static void ended(const struct cgroup_host *host, struct kids *k, pid_t pid, int
 	}
 }
 
+/* Whether the gateway has let go of a session's socket while its request waited in
+ * the queue: a burst of sessions made and deleted faster than supervisors are forked,
+ * or agentd stopping, then costs no fork. */
+static bool session_gone(int fd)
+{
+	struct pollfd p = { fd, POLLRDHUP, 0 };
+	return poll(&p, 1, 0) > 0 && (p.revents & (POLLHUP | POLLRDHUP | POLLERR));
+}
+
 /* Reap every supervisor that has ended, without waiting. */
 static void reap(const struct cgroup_host *host, struct kids *k)
 {
@@ -237,6 +246,10 @@ static _Noreturn void spawner_main(int sock, struct config *cfg, const struct sa
 		}
 		if (rc < 0)
 			continue;
+		if (session_gone(fd)) {
+			close(fd);          /* deleted, or agentd stops: no supervisor for it */
+			continue;
+		}
 		if (setup.msg[0]) {
 			refuse(fd, &setup);
 			close(fd);
