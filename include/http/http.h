@@ -162,6 +162,8 @@ enum MHD_Result http_reply_method_not_allowed(struct http_req *req, unsigned all
 const struct http_route *http_route_find(const struct http_route *routes, unsigned method,
 					 const char *path, struct http_req *req, unsigned *allowed);
 unsigned http_method_parse(const char *name);
+/* One enum http_method bit's name ("GET"); "OTHER" for HTTP_OTHER. */
+const char *http_method_name(unsigned bit);
 void http_methods_format(unsigned methods, char *buf, size_t size);
 void http_req_free_params(struct http_req *req);
 

@@ -18,17 +18,9 @@
 #define METRICS_CONTENT_TYPE "text/plain; version=0.0.4; charset=utf-8"
 #define METRICS_MAX_BYTES (8u << 20)
 
-void api_metrics_setup(void)
-{
-	metric_set(METRIC_BUILD_INFO, METRIC_L(AGENTD_VERSION), 1);
-	/* families without labels show a zero from the first scrape on */
-	for (unsigned id = 0; id < METRIC_COUNT; id++)
-		if (metric_defs[id].labels[0] == NULL)
-			metric_touch(id, NULL);
-}
-
-/* The process' own figures, as /proc tells them. */
-static void process_metrics(void)
+/* The process' own figures, as /proc tells them; with start, also when it started (once:
+ * that does not change). */
+static void process_metrics(bool start_time)
 {
 	char buf[2048];
 	FILE *f = fopen("/proc/self/stat", "re");
@@ -49,7 +41,7 @@ static void process_metrics(void)
 		metric_set(METRIC_PROC_VSIZE, NULL, (double)vsize);
 		metric_set(METRIC_PROC_RSS, NULL, (double)rss * (double)sysconf(_SC_PAGESIZE));
 		/* starttime counts from boot: the boot's time is in /proc/stat */
-		FILE *st = fopen("/proc/stat", "re");
+		FILE *st = start_time ? fopen("/proc/stat", "re") : NULL;
 		char line[256];
 		unsigned long long btime = 0;
 		while (st != NULL && fgets(line, sizeof(line), st) != NULL)
@@ -71,6 +63,16 @@ static void process_metrics(void)
 	struct rlimit rl;
 	if (getrlimit(RLIMIT_NOFILE, &rl) == 0)
 		metric_set(METRIC_PROC_MAX_FDS, NULL, rl.rlim_cur == RLIM_INFINITY ? -1 : (double)rl.rlim_cur);
+}
+
+void api_metrics_setup(void)
+{
+	metric_set(METRIC_BUILD_INFO, METRIC_L(AGENTD_VERSION), 1);
+	/* families without labels show a zero from the first scrape on */
+	for (unsigned id = 0; id < METRIC_COUNT; id++)
+		if (metric_defs[id].labels[0] == NULL)
+			metric_touch(id, NULL);
+	process_metrics(true);
 }
 
 /* Compared by their hashes, so that the time taken says nothing of the token. */
@@ -121,7 +123,7 @@ enum MHD_Result api_metrics(struct http_req *req)
 		return http_reply_error_header(req, status, status == 401 ? HTTP_ERR_AUTH : "permission_error",
 					       "WWW-Authenticate", "Bearer realm=\"agentd metrics\"", "%s", no);
 	sessions_metrics(app->sessions);
-	process_metrics();
+	process_metrics(false);
 	struct buf out;
 	buf_init(&out, METRICS_MAX_BYTES);
 	metrics_format(&out);

@@ -11,11 +11,7 @@
 
 void http_metrics_request(const struct http_req *req)
 {
-	static const char *const methods[] = { "GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS" };
-	const char *method = "OTHER";
-	for (unsigned i = 0; i < sizeof(methods) / sizeof(methods[0]); i++)
-		if (req->method == 1u << i)
-			method = methods[i];
+	const char *method = http_method_name(req->method);
 	/* no route: refused before routing (a bad head, too large); the fallback to the page's files: "static" */
 	const char *route = req->route == NULL ? "none" : strcmp(req->route->pattern, "/*") == 0 ? "static"
 											     : req->route->pattern;

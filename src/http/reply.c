@@ -190,26 +190,32 @@ enum MHD_Result http_reply_stream(struct http_req *req, unsigned status, const c
 	return queue(req, status, r, 0);
 }
 
-enum MHD_Result http_reply_buffer(struct http_req *req, unsigned status, const char *content_type, void *data,
-				  size_t len)
+/* A response of data (malloc()ed, taken), with its type and no caching; NULL when it
+ * cannot be made (data freed). */
+static struct MHD_Response *buffer_response(void *data, size_t len, const char *content_type)
 {
 	struct MHD_Response *r = MHD_create_response_from_buffer(len, data, MHD_RESPMEM_MUST_FREE);
 	if (r == NULL) {
 		free(data);
-		return MHD_NO;
+		return NULL;
 	}
 	MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, content_type);
 	MHD_add_response_header(r, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
-	return queue(req, status, r, len);
+	return r;
+}
+
+enum MHD_Result http_reply_buffer(struct http_req *req, unsigned status, const char *content_type, void *data,
+				  size_t len)
+{
+	struct MHD_Response *r = buffer_response(data, len, content_type);
+	return r == NULL ? MHD_NO : queue(req, status, r, len);
 }
 
 enum MHD_Result http_reply_download(struct http_req *req, void *data, size_t len, const char *name)
 {
-	struct MHD_Response *r = MHD_create_response_from_buffer(len, data, MHD_RESPMEM_MUST_FREE);
-	if (r == NULL) {
-		free(data);
+	struct MHD_Response *r = buffer_response(data, len, "application/octet-stream");
+	if (r == NULL)
 		return MHD_NO;
-	}
 	/* a file the agent made is never a page of this origin: saved, not shown */
 	char disp[1024] = "attachment; filename*=UTF-8''";
 	size_t n = strlen(disp);
@@ -221,10 +227,8 @@ enum MHD_Result http_reply_download(struct http_req *req, void *data, size_t len
 			n += (size_t)snprintf(disp + n, sizeof(disp) - n, "%%%02X", *p);
 	}
 	disp[n] = '\0';
-	MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, "application/octet-stream");
 	MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_DISPOSITION, disp);
 	MHD_add_response_header(r, "Content-Security-Policy", "sandbox; default-src 'none'");
-	MHD_add_response_header(r, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
 	return queue(req, 200, r, len);
 }
 

@@ -22,6 +22,14 @@ unsigned http_method_parse(const char *name)
 	return HTTP_OTHER;
 }
 
+const char *http_method_name(unsigned bit)
+{
+	for (size_t i = 0; i < sizeof(methods) / sizeof(methods[0]); i++)
+		if (bit == methods[i].bit)
+			return methods[i].name;
+	return "OTHER";
+}
+
 void http_methods_format(unsigned set, char *buf, size_t size)
 {
 	size_t len = 0;

@@ -22,8 +22,7 @@ void session_workspace_dir(const struct session *s, char *out, size_t size)
 	snprintf(out, size, "%s/sessions/%s", registry_config(s->reg)->state_dir, s->id);
 }
 
-/* Under the lock. */
-static int usage_locked(struct session *s, uint64_t *bytes, uint64_t *files)
+int session_disk_usage_locked(struct session *s, uint64_t *bytes, uint64_t *files)
 {
 	char path[4200];
 	if (session_workspace_on_disk(s)) {
@@ -45,7 +44,7 @@ static int usage_locked(struct session *s, uint64_t *bytes, uint64_t *files)
 void session_disk_json(struct session *s, cJSON *resources)
 {
 	uint64_t bytes, files;
-	if (usage_locked(s, &bytes, &files) < 0)
+	if (session_disk_usage_locked(s, &bytes, &files) < 0)
 		return;
 	cJSON_AddNumberToObject(resources, "disk_bytes", (double)bytes);
 	cJSON_AddNumberToObject(resources, "disk_files", (double)files);
@@ -59,7 +58,7 @@ void sessions_disk_usage(struct sessions *reg, uint64_t *bytes, uint64_t *files)
 	for (size_t i = 0; all != NULL && i < n; i++) {
 		uint64_t b, f;
 		pthread_mutex_lock(&all[i]->lock);
-		if (usage_locked(all[i], &b, &f) == 0) {
+		if (session_disk_usage_locked(all[i], &b, &f) == 0) {
 			*bytes += b;
 			*files += f;
 		}

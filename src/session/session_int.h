@@ -148,6 +148,8 @@ struct session {
 bool session_workspace_on_disk(const struct session *s);
 void session_workspace_dir(const struct session *s, char *out, size_t size);
 void session_disk_json(struct session *s, cJSON *resources);
+/* Under s->lock: what its workspace holds now; -1 when that cannot be told. */
+int session_disk_usage_locked(struct session *s, uint64_t *bytes, uint64_t *files);
 /* Its folder removed, workspace included, on the saver's thread (not under s->lock):
  * for a session whose supervisor ended without removing it. */
 void session_workspace_drop(struct session *s);

@@ -61,7 +61,7 @@ cJSON *sessions_admin_list(struct sessions *reg)
 	cJSON *by_state = cJSON_CreateObject();
 	double cost = 0, count = 0;
 	for (size_t i = 0; all != NULL && i < n; i++) {
-		/* the table holds sessions only: not the warm pool's sandboxes nor a shared
+		/* the registry holds sessions only: not the warm pool's sandboxes nor a shared
 		 * sandbox's host (its members are listed) */
 		cJSON *one = session_admin_json(all[i]);
 		if (one != NULL) {

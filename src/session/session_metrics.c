@@ -1,8 +1,9 @@
 /* What the gateway's metrics (core/metrics.h) learn from sessions: their events as they
  * pass (model calls, tools, egress, sandboxes up or failed, OOM kills), and, at each
- * scrape, how many there are in each state. Label values come from fixed lists or are
- * bounded by the family's series cap: a model agentd does not allow is "other", and an
- * id never becomes a label. */
+ * scrape, how many there are in each state. Label values are the supervisor's own words
+ * (outcomes, steps, decisions, retry reasons) or tool names, which a model may make up:
+ * each family's series cap bounds them (core/metrics.h). A model agentd does not allow
+ * is "other"; an id never becomes a label. */
 #include "session_int.h"
 
 #include <stdlib.h>
@@ -13,14 +14,6 @@
 #include "core/config.h"
 #include "core/metrics.h"
 #include "sandbox/cgroup.h"
-
-static const char *known(const char *v, const char *const *words, size_t n)
-{
-	for (size_t i = 0; v != NULL && i < n; i++)
-		if (strcmp(v, words[i]) == 0)
-			return words[i];
-	return METRIC_OVERFLOW;
-}
 
 static const char *str(const cJSON *ev, const char *name)
 {
@@ -38,8 +31,6 @@ static double num(const cJSON *ev, const char *name)
  * sandbox's API), whatever its end. */
 static void api_call(struct session *s, const cJSON *ev)
 {
-	static const char *const outcomes[] = { "ok", "rate_limited", "overloaded", "server_error", "client_error",
-						"connection_error", "cancelled", "refused", "budget_exceeded" };
 	const struct config *cfg = s->reg->cfg;
 	const char *m = str(ev, "model");
 	const char *model = m != NULL && config_model_allowed(cfg, m) ? m : METRIC_OVERFLOW;
@@ -47,7 +38,7 @@ static void api_call(struct session *s, const cJSON *ev)
 	const char *outcome = str(ev, "outcome");
 	if (outcome == NULL)       /* a program's call that never reached the API's answer */
 		outcome = cJSON_IsNumber(status) && status->valueint / 100 == 2 ? "ok" : "client_error";
-	metric_add(METRIC_API_REQUESTS, METRIC_L(model, known(outcome, outcomes, ARRAY_SIZE(outcomes))), 1);
+	metric_add(METRIC_API_REQUESTS, METRIC_L(model, outcome), 1);
 
 	struct usage u = { 0 };
 	usage_read_json(&u, cJSON_GetObjectItemCaseSensitive(ev, "call"));
@@ -99,13 +90,10 @@ static void oom_check(struct session *s)
 
 static void build_failed(struct session *s, const char *step)
 {
-	static const char *const steps[] = { "spawn", "workspace", "cgroup", "namespaces", "rootfs", "network",
-					     "hostname", "rlimits", "process", "capabilities", "seccomp", "exec",
-					     "supervisor", "other" };
 	if (s->build_failed)
 		return;
 	s->build_failed = true;
-	metric_add(METRIC_SANDBOX_FAILURES, METRIC_L(known(step, steps, ARRAY_SIZE(steps))), 1);
+	metric_add(METRIC_SANDBOX_FAILURES, METRIC_L(step), 1);
 }
 
 void session_metrics_event(struct session *s, const char *type, const cJSON *ev)
@@ -116,8 +104,8 @@ void session_metrics_event(struct session *s, const char *type, const cJSON *ev)
 		tool_end(ev);
 		oom_check(s);
 	} else if (strcmp(type, "egress") == 0) {
-		static const char *const decisions[] = { "allowed", "refused", "failed" };
-		metric_add(METRIC_EGRESS, METRIC_L(known(str(ev, "decision"), decisions, ARRAY_SIZE(decisions))), 1);
+		const char *decision = str(ev, "decision");
+		metric_add(METRIC_EGRESS, METRIC_L(decision ? decision : METRIC_OVERFLOW), 1);
 	} else if (strcmp(type, "ready") == 0) {
 		if (s->spawn_ns != 0)
 			metric_observe(METRIC_SANDBOX_START, NULL, (double)(clock_mono_ns() - s->spawn_ns) / 1e9);
@@ -141,25 +129,34 @@ void session_metrics_closed(struct session *s)
 		build_failed(s, "supervisor");
 }
 
+/* One pass over the registry (it holds neither the pool's sandboxes nor a shared
+ * sandbox's host): sessions by state and pattern, their workspaces' disk, and the OOM
+ * kills of their sandboxes (a kill during an exec ends no turn: the scrape sees it). */
 void sessions_metrics(struct sessions *reg)
 {
-	unsigned n_state = SESSION_DESTROYED, n_pattern = PATTERN_SHARED + 1;
 	unsigned counts[SESSION_DESTROYED][PATTERN_SHARED + 1] = { { 0 } };
+	uint64_t bytes = 0, files = 0;
 	size_t n;
 	struct session **all = registry_all(reg, &n);
 	for (size_t i = 0; all != NULL && i < n; i++) {
-		pthread_mutex_lock(&all[i]->lock);
-		if (!all[i]->pooled && !all[i]->hidden && all[i]->state < SESSION_DESTROYED)
-			counts[all[i]->state][all[i]->pattern]++;
-		oom_check(all[i]);       /* a kill of an exec's process ends no turn */
-		pthread_mutex_unlock(&all[i]->lock);
-		session_unref(all[i]);
+		struct session *s = all[i];
+		uint64_t b, f;
+		pthread_mutex_lock(&s->lock);
+		if (s->state < SESSION_DESTROYED)
+			counts[s->state][s->pattern]++;
+		if (session_disk_usage_locked(s, &b, &f) == 0)
+			bytes += b, files += f;
+		oom_check(s);
+		pthread_mutex_unlock(&s->lock);
+		session_unref(s);
 	}
 	free(all);
-	for (unsigned st = 0; st < n_state; st++)
-		for (unsigned p = 0; p < n_pattern; p++)
+	for (unsigned st = 0; st < SESSION_DESTROYED; st++)
+		for (unsigned p = 0; p <= PATTERN_SHARED; p++)
 			metric_set(METRIC_SESSIONS, METRIC_L(session_state_names[st], session_pattern_names[p]),
 				   counts[st][p]);
+	metric_set(METRIC_WS_DISK_BYTES, NULL, (double)bytes);
+	metric_set(METRIC_WS_DISK_FILES, NULL, (double)files);
 
 	struct pool_stats pool;
 	pool_stats(reg, &pool);
@@ -168,9 +165,4 @@ void sessions_metrics(struct sessions *reg)
 	metric_set(METRIC_POOL_BUILDING, NULL, pool.building);
 	metric_set(METRIC_POOL_HITS, NULL, (double)pool.hits);
 	metric_set(METRIC_POOL_MISSES, NULL, (double)pool.misses);
-
-	uint64_t bytes, files;
-	sessions_disk_usage(reg, &bytes, &files);
-	metric_set(METRIC_WS_DISK_BYTES, NULL, (double)bytes);
-	metric_set(METRIC_WS_DISK_FILES, NULL, (double)files);
 }
