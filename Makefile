@@ -47,7 +47,8 @@ DEFS        = -D_GNU_SOURCE -DAGENTD_VERSION='"$(VERSION)"' \
               -DAGENTD_STATIC_DIR='"$(DATADIR)/static"' \
               -DAGENTD_CONFIG_PATH='"$(SYSCONFDIR)/agentd/agentd.json"' \
               $(if $(MHD_SONAME),-DMHD_SONAME='"$(MHD_SONAME)"') \
-              $(if $(CURL_SONAME),-DCURL_SONAME='"$(CURL_SONAME)"')
+              $(if $(CURL_SONAME),-DCURL_SONAME='"$(CURL_SONAME)"') \
+              -DSANDBOX_INIT_ELF='"$(INIT_ELF)"'
 PKG_CFLAGS  = $(shell $(PKG_CONFIG) --cflags $(PKGS))
 # libmicrohttpd and libcurl are not linked but dlopen()ed when first needed
 # (src/http/mhd_loader.c, src/supervisor/curl_loader.c), so that processes that serve no
@@ -71,6 +72,17 @@ UNIT_HDRS  := $(wildcard tests/unit/*.h)
 FUZZ_SRCS  := $(sort $(wildcard tests/fuzz/fuzz_*.c))
 FUZZ_NAMES := $(FUZZ_SRCS:tests/fuzz/fuzz_%.c=%)
 
+# The sandbox's init: a small static program without libc (src/sandbox/tiny_init/),
+# embedded in agentd (src/sandbox/init_image.c) and run from a sealed memfd as each
+# sandbox's PID 1. One for both flavours: it is never built with the sanitizers.
+INIT_ELF    := build/init/agentd-init
+INIT_CFLAGS := -std=gnu11 -Isrc -Os -ffreestanding -fno-builtin -fno-stack-protector -fno-pie \
+               -fno-asynchronous-unwind-tables -fno-tree-loop-distribute-patterns -Wall -Wextra -Werror -D_FORTIFY_SOURCE=0
+INIT_LDFLAGS := -static -nostdlib -no-pie -s -Wl,--build-id=none,-z,norelro,-z,noexecstack,-z,noseparate-code
+$(INIT_ELF): src/sandbox/tiny_init/init.c src/sandbox/tiny_init/sys.h src/sandbox/init_wire.h
+	@mkdir -p $(@D)
+	$(CC) $(INIT_CFLAGS) $< -o $@ $(INIT_LDFLAGS)
+
 # Two flavours of the same tree: build/rel (the ./agentd you run) and build/asan.
 define flavour
 $(1)_OBJS  := $$(SRCS:src/%.c=build/$(1)/%.o)
@@ -81,6 +93,8 @@ $(1)_FUZZ  := $$(FUZZ_NAMES:%=build/$(1)/fuzz/fuzz_%)
 build/$(1)/%.o: src/%.c
 	@mkdir -p $$(@D)
 	$$(CC) $$(ALL_CFLAGS) $(2) -c $$< -o $$@
+
+build/$(1)/sandbox/init_image.o: $(INIT_ELF)
 
 build/$(1)/tests/%: tests/unit/%.c $$(UNIT_HDRS) $$($(1)_OBJS)
 	@mkdir -p $$(@D)
@@ -250,7 +264,7 @@ bench:
 FUZZ_SECONDS ?= 60
 FUZZ_CC      ?= clang
 FUZZ_FLAGS   := -g -O1 -fno-omit-frame-pointer -fsanitize=address,undefined
-fuzz:
+fuzz: $(INIT_ELF)
 	@$(MAKE) --no-print-directory deps DEB_PKGS="$(DEB_BUILD) clang libclang-rt-14-dev"
 	@mkdir -p build/fuzz
 	@set -e; for f in $(FUZZ_NAMES); do \

@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -255,13 +256,13 @@ static int serve(struct app *app, struct ad_err *err)
 
 int main(int argc, char **argv)
 {
-	/* first: the sandbox's init must do nothing but its job */
-	if (argc > 1 && strcmp(argv[1], "sandbox-init") == 0)
-		return sandbox_init_main(argc - 1, argv + 1, agent_main);
-	/* sandbox_join()'s agent. It ends with _exit(), as init's agent does: under seccomp,
-	 * exit handlers have nothing to do (LeakSanitizer's would need ptrace) */
-	if (argc > 1 && strcmp(argv[1], "sandbox-member") == 0)
-		_exit(fcntl(SANDBOX_PASS_FD, F_GETFD) < 0 ? 2 : agent_main(SANDBOX_PASS_FD));
+	/* first: the sandbox's agent, exec'd by its init or by sandbox_join() into a running
+	 * sandbox, must do nothing but its job. Not dumpable, as init is: nothing else in the
+	 * sandbox may read its memory. It ends with _exit(): under seccomp, exit handlers
+	 * have nothing to do (LeakSanitizer's would need ptrace) */
+	if (argc > 1 && strcmp(argv[1], SANDBOX_AGENT_CMD) == 0)
+		_exit(fcntl(SANDBOX_PASS_FD, F_GETFD) < 0 || prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0
+		      ? 2 : agent_main(SANDBOX_PASS_FD));
 	if (argc > 1 && strcmp(argv[1], "sandbox") == 0)
 		return cli_sandbox(argc - 1, argv + 1);
 	if (argc > 1 && strcmp(argv[1], "check-api") == 0)

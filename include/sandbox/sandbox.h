@@ -58,9 +58,14 @@ struct sandbox_listeners {
 
 #define SANDBOX_PASS_FD 4
 
-/* argv[0] that runs the built-in agent (agent_main) instead of a program: init forks
- * it from its own fresh image, nothing to exec inside the sandbox. */
+/* argv[0] that runs the built-in agent (agent_main) instead of a program: init execs
+ * agentd afresh ("agentd sandbox-agent") from a descriptor opened before pivot_root,
+ * nothing looked up inside the sandbox. The same word as src/sandbox/init_wire.h's
+ * INIT_AGENT_ARG. */
 #define SANDBOX_AGENT_ARGV0 "--agent"
+/* argv[1] of agentd that runs the agent on SANDBOX_PASS_FD: init's agent, and a
+ * process that joins a running sandbox (sandbox_join). */
+#define SANDBOX_AGENT_CMD "sandbox-agent"
 
 enum sandbox_outcome {
 	SANDBOX_EXITED,       /* status: the exit code */
@@ -126,10 +131,6 @@ void sandbox_stop(struct sandbox *sb, enum sandbox_outcome why, struct sandbox_r
  * sandbox_env_free. */
 char **sandbox_env_build(const struct sandbox_policy *p, char *const *extra);
 void sandbox_env_free(char **env);
-
-/* `agentd sandbox-init COMMAND...`: the sandbox's PID 1 (src/sandbox/init.c). A
- * command of SANDBOX_AGENT_ARGV0 runs agent(SANDBOX_PASS_FD) in a child instead. */
-int sandbox_init_main(int argc, char **argv, int (*agent)(int fd));
 
 /* The CLI's exit code for a result: the command's code, 128+signal, 124 timed out,
  * 125 setup failed, 126/127 exec failed (not executable / not found). */

@@ -16,6 +16,7 @@
 #include "core/log.h"
 #include "sandbox/cgroup.h"
 #include "sandbox/sandbox.h"
+#include "sandbox/steptime.h"
 
 #define EXIT_SETUP 125
 
@@ -97,7 +98,10 @@ static int run_sandbox(const struct sandbox_spec *spec)
 	}
 	struct sandbox_result res;
 	sandbox_wait(sb, sfd, &res);
+	sandbox_steptime_mark("ended");
 	sandbox_destroy(sb);
+	sandbox_steptime_mark("cleaned-up");
+	sandbox_steptime_print(stderr);
 	if ((res.outcome != SANDBOX_EXITED && res.outcome != SANDBOX_SIGNALED) || res.oom_kills > 0)
 		fprintf(stderr, "agentd: sandbox: %s\n", res.message);
 	return sandbox_result_exit_code(&res);
@@ -109,6 +113,7 @@ static int run(struct config *cfg, struct run_opts *o, char **cmd)
 	struct sandbox_policy policy;
 	struct cgroup_host host;
 	_cleanup_(seccomp_filter_freep) struct seccomp_prog *prog = NULL;
+	sandbox_steptime_mark("config");
 	if (sandbox_policy_from_config(&policy, cfg, &e) < 0)
 		goto setup_failed;
 	for (int i = 0; i < o->nsets; i++)
@@ -116,10 +121,14 @@ static int run(struct config *cfg, struct run_opts *o, char **cmd)
 			ad_err_prefix(&e, "--set %s", o->sets[i]);
 			goto setup_failed;
 		}
-	if (cgroup_host_detect(&host, false, &e) < 0 || sandbox_cgroup_prepare(&host, &e) < 0 ||
-	    seccomp_filter_build(&prog, &e) < 0)
+	if (cgroup_host_detect(&host, false, &e) < 0 || sandbox_cgroup_prepare(&host, &e) < 0)
 		goto setup_failed;
+	sandbox_steptime_mark("cgroup-host");
+	if (seccomp_filter_build(&prog, &e) < 0)
+		goto setup_failed;
+	sandbox_steptime_mark("seccomp");
 	sandbox_cgroup_sweep(&host);   /* what a SIGKILLed run left behind */
+	sandbox_steptime_mark("cgroup-sweep");
 	char **env = sandbox_env_build(&policy, NULL);
 	if (env == NULL) {
 		ad_err_set(&e, ENOMEM, "environment");
@@ -149,6 +158,11 @@ int cli_sandbox(int argc, char **argv)
 		return 2;
 	struct config cfg;
 	struct ad_err e;
+	/* the benchmark's per-step breakdown (tests/bench/sandbox_bench.py) */
+	if (getenv("AGENTD_SANDBOX_TIMING") != NULL) {
+		sandbox_steptime_enable();
+		sandbox_steptime_mark("main");
+	}
 	log_setup(AD_LOG_WARN, false);
 	if (config_load(&cfg, o.config, o.env_file, &e) < 0) {
 		fprintf(stderr, "agentd: %s\n", e.msg);

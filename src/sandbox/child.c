@@ -23,6 +23,7 @@
 #include "sandbox/cgroup.h"
 #include "sandbox/proc_setup.h"
 #include "sandbox/rootfs.h"
+#include "sandbox/steptime.h"
 #include "sandbox/userns.h"
 
 #define REPORT_FD CHILD_REPORT_FD
@@ -182,15 +183,16 @@ static int step_seccomp(struct child_ctx *c, struct ad_err *err)
 static const struct {
 	const char *name;
 	int (*fn)(struct child_ctx *c, struct ad_err *err);
+	const char *mark;            /* its sandbox_steptime_mark */
 } steps[] = {
-	{ "cgroup", step_cgroupns },
-	{ "rootfs", step_rootfs },
-	{ "network", step_network },
-	{ "hostname", step_hostname },
-	{ "rlimits", step_rlimits },
-	{ "process", step_process },
-	{ "capabilities", step_caps },
-	{ "seccomp", step_seccomp },
+	{ "cgroup", step_cgroupns, "child-cgroupns" },
+	{ "rootfs", step_rootfs, "child-rootfs" },
+	{ "network", step_network, "child-network" },
+	{ "hostname", step_hostname, "child-hostname" },
+	{ "rlimits", step_rlimits, "child-rlimits" },
+	{ "process", step_process, "child-process" },
+	{ "capabilities", step_caps, "child-capabilities" },
+	{ "seccomp", step_seccomp, "child-seccomp" },
 };
 
 const char *sandbox_failed_step(const char *message)
@@ -211,11 +213,13 @@ _Noreturn void sandbox_child_main(const struct child_args *a)
 	const struct sandbox_spec *spec = a->spec;
 	struct ad_err e;
 	report_to = a->report_fd;
+	sandbox_steptime_mark("child-start");
 	/* First of all, so that every process after this one is born in the cgroup. */
 	if (sandbox_cgroup_join_self(a->join_fds, a->njoin, &e) < 0)
 		fail("cgroup", &e, 125);
 	for (unsigned i = 0; i < a->njoin; i++)
 		close(a->join_fds[i]);
+	sandbox_steptime_mark("child-cgroup-join");
 	/* The parent writes our id maps first; EOF means it gave up. */
 	int trees[2], usr_tree = -1, ws_tree = -1;
 	char go;
@@ -230,6 +234,7 @@ _Noreturn void sandbox_child_main(const struct child_args *a)
 		ad_err_set(&e, 0, "the parent's trees did not come");
 		fail("rootfs", &e, 125);
 	}
+	sandbox_steptime_mark("child-go");
 	if (sandbox_ids_become_root(&e) < 0)
 		fail("user namespace", &e, 125);
 	/* Die with the parent. Set after the uid change, which clears it; the parent
@@ -237,28 +242,36 @@ _Noreturn void sandbox_child_main(const struct child_args *a)
 	struct pollfd pfd = { a->sync_fd, POLLIN, 0 };
 	if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) < 0 || poll(&pfd, 1, 0) != 0)
 		_exit(125);
-	int exe_fd = a->exe_fd, pass_fd = spec->pass_fd, sync_fd = a->sync_fd;
-	/* pass_fd first: it lands on 4; the rest close at the exec */
-	int *keep[] = { &pass_fd, &usr_tree, &ws_tree, &exe_fd, &sync_fd };
+	int exe_fd = a->exe_fd, init_fd = a->init_fd, pass_fd = spec->pass_fd, sync_fd = a->sync_fd;
+	/* pass_fd first: it lands on 4, then the agent's binary on 5; the rest close at the exec */
+	int *keep[] = { &pass_fd, &exe_fd, &init_fd, &usr_tree, &ws_tree, &sync_fd };
 	if (sandbox_reset_signals(&e) < 0 || fds(spec, a->report_fd, keep, ARRAY_SIZE(keep), &e) < 0)
 		fail("process", &e, 125);
 	if (pass_fd >= 0 && (pass_fd != SANDBOX_PASS_FD || fcntl(pass_fd, F_SETFD, 0) < 0)) {
 		ad_err_sys(&e, "pass descriptor %d", pass_fd);
 		fail("process", &e, 125);
 	}
+	/* init execs the agent from it, and closes it */
+	if (exe_fd >= 0 && (exe_fd != INIT_EXE_FD || fcntl(exe_fd, F_SETFD, 0) < 0)) {
+		ad_err_sys(&e, "agentd's descriptor %d", exe_fd);
+		fail("process", &e, 125);
+	}
+	sandbox_steptime_mark("child-fds");
 	struct child_ctx ctx = { .spec = spec, .have_cgroup = a->have_cgroup, .usr_tree = usr_tree, .ws_tree = ws_tree,
 				 .sync_fd = sync_fd, .api_unix = -1 };
 	for (size_t i = 0; i < ARRAY_SIZE(steps); i++)
 		if (steps[i].fn(&ctx, &e) < 0)
 			fail(steps[i].name, &e, 125);
-	/* A fresh image for PID 1: the binary through a descriptor opened before
-	 * pivot_root (not a path the sandbox could change), only the command's
+		else
+			sandbox_steptime_mark(steps[i].mark);
+	/* A fresh image for PID 1: the sealed memfd of init, only the command's
 	 * environment, nothing of this process's memory. */
 	if (fcntl(REPORT_FD, F_SETFD, 0) < 0) {   /* the report pipe crosses into init */
 		ad_err_sys(&e, "report pipe");
 		fail("init", &e, 125);
 	}
-	execveat(exe_fd, "", a->init_argv, spec->env, AT_EMPTY_PATH);
-	ad_err_sys(&e, "exec agentd as the sandbox's init");
+	sandbox_steptime_mark("child-exec-init");
+	execveat(init_fd, "", a->init_argv, spec->env, AT_EMPTY_PATH);
+	ad_err_sys(&e, "exec the sandbox's init");
 	fail("init", &e, 125);
 }

@@ -1,7 +1,7 @@
 /* Joining a sandbox that runs already (a shared session's sandbox): a new process in
  * its user, mount, network, IPC, UTS, cgroup and pid namespaces and its cgroup, taking
  * the same steps as a sandbox's first process from there (ids, descriptors, rlimits,
- * no capabilities, seccomp last), then a fresh exec of agentd as "sandbox-member": the
+ * no capabilities, seccomp last), then a fresh exec of agentd as "sandbox-agent": the
  * agent. Its parent is the caller, as with `docker exec`. See include/sandbox/sandbox.h. */
 #include <errno.h>
 #include <fcntl.h>
@@ -75,7 +75,7 @@ static _Noreturn void join_child_main(const struct join_child *c)
 		fail(5, "capabilities", &e);
 	if (seccomp_filter_load(spec->seccomp, &e) < 0)
 		fail(5, "seccomp", &e);
-	char *argv[] = { (char *)"agentd", (char *)"sandbox-member", NULL };
+	char *argv[] = { (char *)"agentd", (char *)SANDBOX_AGENT_CMD, NULL };
 	execveat(6, "", argv, spec->env, AT_EMPTY_PATH);
 	ad_err_sys(&e, "exec agentd as the member's agent");
 	fail(5, "init", &e);

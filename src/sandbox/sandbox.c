@@ -25,6 +25,8 @@
 #include "core/clock.h"
 #include "core/log.h"
 #include "sandbox/cgroup.h"
+#include "sandbox/init_image.h"
+#include "sandbox/steptime.h"
 #include "sandbox/userns.h"
 
 #define NS_FLAGS (CLONE_NEWUSER | CLONE_NEWPID | CLONE_NEWNS | CLONE_NEWNET | CLONE_NEWIPC | CLONE_NEWUTS)
@@ -79,14 +81,21 @@ int sandbox_start(const struct sandbox_spec *spec, struct sandbox **out, struct 
 		free(sb);
 		return -1;
 	}
+	sandbox_steptime_mark("cgroup-create");
 	struct child_args args = { .spec = spec, .have_cgroup = sb->cg.version != 0 };
-	/* The fresh image PID 1 will be: our binary, and its command line. */
+	/* PID 1 will be init from its memfd, with this command line; the built-in agent,
+	 * agentd anew from a descriptor opened before pivot_root (not a path the sandbox
+	 * could change). */
 	size_t argc = 0;
 	while (spec->argv[argc] != NULL)
 		argc++;
 	_cleanup_free_ char **init_argv = calloc(argc + 3, sizeof(char *));
-	_cleanup_close_ int exe_fd = open("/proc/self/exe", O_PATH | O_CLOEXEC);
-	if (init_argv == NULL || exe_fd < 0) {
+	bool agent = strcmp(spec->argv[0], SANDBOX_AGENT_ARGV0) == 0;
+	_cleanup_close_ int exe_fd = agent ? open("/proc/self/exe", O_PATH | O_CLOEXEC) : -1;
+	args.init_fd = sandbox_init_image_fd(err);
+	if (args.init_fd < 0)
+		goto fail;
+	if (init_argv == NULL || (agent && exe_fd < 0)) {
 		ad_err_sys(err, "prepare the sandbox's init");
 		goto fail;
 	}
@@ -132,6 +141,7 @@ int sandbox_start(const struct sandbox_spec *spec, struct sandbox **out, struct 
 		goto fail;
 	}
 	sb->pid = pid;
+	sandbox_steptime_mark("clone");
 	close(sync[0]);
 	close(rep[1]);
 	sync[0] = rep[1] = -1;
@@ -144,6 +154,7 @@ int sandbox_start(const struct sandbox_spec *spec, struct sandbox **out, struct 
 		ad_err_prefix(err, "user namespace");
 		goto fail;
 	}
+	sandbox_steptime_mark("id-maps");
 	/* the go, with the trees the child mounts: the idmapped /usr, the workspace */
 	int trees[2] = { -1, -1 };
 	if (spec->policy->usr_overlay && handoff_usr_tree(pid, &trees[0], err) < 0) {
@@ -158,6 +169,7 @@ int sandbox_start(const struct sandbox_spec *spec, struct sandbox **out, struct 
 		close(trees[0]);
 	if (rc < 0)
 		goto fail;
+	sandbox_steptime_mark("go");
 	sb->sync_fd = sync[1];
 	sb->deadline_ns = clock_mono_ns() + (uint64_t)sb->timeout_s * 1000000000u;
 	*out = sb;
@@ -230,7 +242,12 @@ static void conclude(struct sandbox *sb, struct sandbox_result *res)
 	while (read(sb->report_fd, &r, sizeof(r)) == (ssize_t)sizeof(r)) {
 		r.step[sizeof(r.step) - 1] = '\0';
 		r.err.msg[sizeof(r.err.msg) - 1] = '\0';
-		if (r.kind == REPORT_ERROR && !failed) {
+		if (r.kind == REPORT_ERRNO) {   /* init's: the errno's words are ours to add */
+			char what[sizeof(r.err.msg)];
+			memcpy(what, r.err.msg, sizeof(what));
+			ad_err_set(&r.err, r.err.errnum, "%s", what);
+		}
+		if ((r.kind == REPORT_ERROR || r.kind == REPORT_ERRNO) && !failed) {
 			failed = true;
 			snprintf(res->message, sizeof(res->message), "%s: %s", r.step, r.err.msg);
 			res->status = strcmp(r.step, "exec") == 0 ? (r.err.errnum == ENOENT ? 127 : 126) : 125;

@@ -34,6 +34,7 @@
 #include "core/log.h"
 #include "ipc/link.h"
 #include "sandbox/cgroup.h"
+#include "sandbox/init_image.h"
 #include "sandbox/seccomp_filter.h"
 #include "supervisor/supervisor.h"
 
@@ -215,7 +216,9 @@ static _Noreturn void spawner_main(int sock, struct config *cfg, const struct sa
 
 	struct ad_err setup = { 0 };
 	struct seccomp_prog *prog = NULL;
-	if (seccomp_filter_build(&prog, &setup) < 0 || curl_load(&setup) < 0)
+	/* the init's memfd before the first fork: every supervisor shares this one */
+	if (seccomp_filter_build(&prog, &setup) < 0 || sandbox_init_image_fd(&setup) < 0 ||
+	    curl_load(&setup) < 0)
 		ad_err_prefix(&setup, "preparing sandboxes");
 	sandbox_cgroup_sweep(host);   /* what supervisors killed with SIGKILL left behind */
 	struct supervisor_env env = { .cfg = cfg, .policy = policy, .seccomp = prog, .cgroups = host };

