@@ -48,7 +48,8 @@ DEFS        = -D_GNU_SOURCE -DAGENTD_VERSION='"$(VERSION)"' \
               -DAGENTD_CONFIG_PATH='"$(SYSCONFDIR)/agentd/agentd.json"' \
               $(if $(MHD_SONAME),-DMHD_SONAME='"$(MHD_SONAME)"') \
               $(if $(CURL_SONAME),-DCURL_SONAME='"$(CURL_SONAME)"') \
-              -DSANDBOX_INIT_ELF='"$(INIT_ELF)"'
+              -DSANDBOX_INIT_ELF='"$(INIT_ELF)"' \
+              -DSANDBOX_SECCOMP_BPF='"$(CURDIR)/$(SECCOMP_BPF)"'
 PKG_CFLAGS  = $(shell $(PKG_CONFIG) --cflags $(PKGS))
 # libmicrohttpd and libcurl are not linked but dlopen()ed when first needed
 # (src/http/mhd_loader.c, src/supervisor/curl_loader.c), so that processes that serve no
@@ -83,6 +84,18 @@ $(INIT_ELF): src/sandbox/tiny_init/init.c src/sandbox/tiny_init/sys.h src/sandbo
 	@mkdir -p $(@D)
 	$(CC) $(INIT_CFLAGS) $< -o $@ $(INIT_LDFLAGS)
 
+# The sandbox's seccomp program, compiled at build time with libseccomp by the code
+# that would compile it at run time (src/sandbox/seccomp_filter.c), embedded by
+# src/sandbox/seccomp_builtin.c; test_seccomp_builtin checks that they agree.
+SECCOMP_BPF := build/gen/seccomp_bpf.inc
+SECCOMP_GEN := build/gen/seccomp_gen
+$(SECCOMP_GEN): src/sandbox/seccomp_gen/main.c src/sandbox/seccomp_filter.c src/core/err.c \
+                src/sandbox/seccomp_int.h include/sandbox/seccomp_filter.h
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CFLAGS) -Isrc $(filter %.c,$^) -o $@ $(ALL_LDFLAGS) $(shell $(PKG_CONFIG) --libs libseccomp)
+$(SECCOMP_BPF): $(SECCOMP_GEN)
+	$(SECCOMP_GEN) > $@.tmp && mv -f $@.tmp $@
+
 # Two flavours of the same tree: build/rel (the ./agentd you run) and build/asan.
 define flavour
 $(1)_OBJS  := $$(SRCS:src/%.c=build/$(1)/%.o)
@@ -95,6 +108,7 @@ build/$(1)/%.o: src/%.c
 	$$(CC) $$(ALL_CFLAGS) $(2) -c $$< -o $$@
 
 build/$(1)/sandbox/init_image.o: $(INIT_ELF)
+build/$(1)/sandbox/seccomp_builtin.o: $(SECCOMP_BPF)
 
 build/$(1)/tests/%: tests/unit/%.c $$(UNIT_HDRS) $$($(1)_OBJS)
 	@mkdir -p $$(@D)
@@ -264,7 +278,7 @@ bench:
 FUZZ_SECONDS ?= 60
 FUZZ_CC      ?= clang
 FUZZ_FLAGS   := -g -O1 -fno-omit-frame-pointer -fsanitize=address,undefined
-fuzz: $(INIT_ELF)
+fuzz: $(INIT_ELF) $(SECCOMP_BPF)
 	@$(MAKE) --no-print-directory deps DEB_PKGS="$(DEB_BUILD) clang libclang-rt-14-dev"
 	@mkdir -p build/fuzz
 	@set -e; for f in $(FUZZ_NAMES); do \

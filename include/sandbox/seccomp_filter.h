@@ -1,5 +1,6 @@
-/* The sandbox's seccomp filter: compiled once with libseccomp before any fork (in the
- * daemon at start-up), loaded as the last setup step in the sandbox child.
+/* The sandbox's seccomp filter: compiled with libseccomp when agentd is built (the
+ * Makefile runs seccomp_filter_build and embeds the program: seccomp_filter_builtin),
+ * loaded as the last setup step in the sandbox child.
  *
  * Default allow with a deny-list, at least as strict as Docker's default profile.
  * Refused with EPERM whatever the arguments: the names in seccomp_denied_syscalls.
@@ -21,7 +22,15 @@
 
 struct seccomp_prog;                       /* opaque: the exported BPF program */
 
+/* Compile it now with libseccomp (the build, the tests). */
 int seccomp_filter_build(struct seccomp_prog **out, struct ad_err *err);
+
+/* The program compiled when agentd was built: what sandboxes load. Never freed (its
+ * seccomp_filter_free is a no-op). */
+const struct seccomp_prog *seccomp_filter_builtin(void);
+
+/* 1 when both are the same instructions. */
+int seccomp_filter_equal(const struct seccomp_prog *a, const struct seccomp_prog *b);
 
 /* Load into the calling thread. Async-signal-safe and allocation-free: it runs in a
  * forked child. Sets PR_SET_NO_NEW_PRIVS when it is not set yet. */

@@ -1,7 +1,7 @@
 /* The spawner: a single-threaded process forked from the gateway before its first
  * thread starts, which forks one supervisor per session. The gateway never forks
  * while threads run (DESIGN.md section 1). What every supervisor needs and costs time
- * to make — the seccomp program, the cgroup layout, libcurl loaded and initialised — is
+ * to make — the init's sealed memfd, the cgroup layout, libcurl loaded and initialised — is
  * made once in the spawner and inherited, copy-on-write. */
 #ifndef AGENTD_SUPERVISOR_SPAWNER_H
 #define AGENTD_SUPERVISOR_SPAWNER_H

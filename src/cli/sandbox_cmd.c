@@ -112,7 +112,6 @@ static int run(struct config *cfg, struct run_opts *o, char **cmd)
 	struct ad_err e;
 	struct sandbox_policy policy;
 	struct cgroup_host host;
-	_cleanup_(seccomp_filter_freep) struct seccomp_prog *prog = NULL;
 	sandbox_steptime_mark("config");
 	if (sandbox_policy_from_config(&policy, cfg, &e) < 0)
 		goto setup_failed;
@@ -124,9 +123,6 @@ static int run(struct config *cfg, struct run_opts *o, char **cmd)
 	if (cgroup_host_detect(&host, false, &e) < 0 || sandbox_cgroup_prepare(&host, &e) < 0)
 		goto setup_failed;
 	sandbox_steptime_mark("cgroup-host");
-	if (seccomp_filter_build(&prog, &e) < 0)
-		goto setup_failed;
-	sandbox_steptime_mark("seccomp");
 	sandbox_cgroup_sweep(&host);   /* what a SIGKILLed run left behind */
 	sandbox_steptime_mark("cgroup-sweep");
 	char **env = sandbox_env_build(&policy, NULL);
@@ -135,7 +131,7 @@ static int run(struct config *cfg, struct run_opts *o, char **cmd)
 		goto setup_failed;
 	}
 	struct sandbox_spec spec = {
-		.policy = &policy, .seccomp = prog, .cgroups = &host, .argv = cmd, .env = env,
+		.policy = &policy, .seccomp = seccomp_filter_builtin(), .cgroups = &host, .argv = cmd, .env = env,
 		.stdio = { STDIN_FILENO, STDOUT_FILENO, STDERR_FILENO }, .pass_fd = -1,
 	};
 	int rc = run_sandbox(&spec);

@@ -25,11 +25,7 @@
 #include <unistd.h>
 
 #include "core/cleanup.h"
-
-struct seccomp_prog {
-	struct sock_fprog fprog;       /* what the kernel takes; points at insns */
-	struct sock_filter insns[];
-};
+#include "seccomp_int.h"
 
 const char *const seccomp_denied_syscalls[] = {
 	/* Mounts, old and new API, and changing the root. */
@@ -271,26 +267,3 @@ int seccomp_filter_build(struct seccomp_prog **out, struct ad_err *err)
 	return 0;
 }
 
-/* Only syscalls and fixed strings here: this runs between fork and exec. */
-int seccomp_filter_load(const struct seccomp_prog *prog, struct ad_err *err)
-{
-	int nnp = prctl(PR_GET_NO_NEW_PRIVS, 0, 0, 0, 0);
-	if (nnp < 0)
-		return ad_err_sys(err, "seccomp: prctl(PR_GET_NO_NEW_PRIVS)");
-	/* Without it the kernel refuses a filter from a process lacking CAP_SYS_ADMIN. */
-	if (nnp == 0 && prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
-		return ad_err_sys(err, "seccomp: prctl(PR_SET_NO_NEW_PRIVS)");
-	if (syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, &prog->fprog) == 0)
-		return 0;
-	if (errno != ENOSYS)
-		return ad_err_sys(err, "seccomp: seccomp(SECCOMP_SET_MODE_FILTER)");
-	/* Kernels before 3.17 have only the prctl. */
-	if (prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog->fprog, 0, 0) < 0)
-		return ad_err_sys(err, "seccomp: prctl(PR_SET_SECCOMP)");
-	return 0;
-}
-
-void seccomp_filter_free(struct seccomp_prog *prog)
-{
-	free(prog);
-}

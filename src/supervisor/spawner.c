@@ -215,10 +215,10 @@ static _Noreturn void spawner_main(int sock, struct config *cfg, const struct sa
 	signal(SIGTERM, SIG_IGN);
 
 	struct ad_err setup = { 0 };
-	struct seccomp_prog *prog = NULL;
-	/* the init's memfd before the first fork: every supervisor shares this one */
-	if (seccomp_filter_build(&prog, &setup) < 0 || sandbox_init_image_fd(&setup) < 0 ||
-	    curl_load(&setup) < 0)
+	/* the seccomp program was compiled with agentd; the init's memfd is made before
+	 * the first fork, so that every supervisor shares this one */
+	const struct seccomp_prog *prog = seccomp_filter_builtin();
+	if (sandbox_init_image_fd(&setup) < 0 || curl_load(&setup) < 0)
 		ad_err_prefix(&setup, "preparing sandboxes");
 	sandbox_cgroup_sweep(host);   /* what supervisors killed with SIGKILL left behind */
 	struct supervisor_env env = { .cfg = cfg, .policy = policy, .seccomp = prog, .cgroups = host };
