@@ -9,14 +9,12 @@
 #ifndef AGENTD_SANDBOX_STEPTIME_H
 #define AGENTD_SANDBOX_STEPTIME_H
 
-#include <stdio.h>
-
 /* Map the shared page. Call before sandbox_start(). */
 void sandbox_steptime_enable(void);
 /* Record now under name (a string literal: the child's copy points at the same text).
  * Async-signal-safe; a no-op when not enabled or when the page is full. */
 void sandbox_steptime_mark(const char *name);
-/* The marks, oldest first. */
-void sandbox_steptime_print(FILE *out);
+/* The marks, oldest first, to fd in one write. */
+void sandbox_steptime_print(int fd);
 
 #endif

@@ -101,7 +101,7 @@ static int run_sandbox(const struct sandbox_spec *spec)
 	sandbox_steptime_mark("ended");
 	sandbox_destroy(sb);
 	sandbox_steptime_mark("cleaned-up");
-	sandbox_steptime_print(stderr);
+	sandbox_steptime_print(STDERR_FILENO);
 	if ((res.outcome != SANDBOX_EXITED && res.outcome != SANDBOX_SIGNALED) || res.oom_kills > 0)
 		fprintf(stderr, "agentd: sandbox: %s\n", res.message);
 	return sandbox_result_exit_code(&res);

@@ -112,11 +112,10 @@ static int limit_v1(struct sandbox_cgroup *cg, const struct sandbox_policy *p, s
 	snprintf(v, sizeof(v), "%llu", (unsigned long long)p->pids_max);
 	if (cg_write(cg->dir[CG_PIDS], "pids.max", v, err) < 0)
 		return -1;
+	/* the quota is per CPU_PERIOD_US, which is what the kernel gives every new cgroup
+	 * (cpu.cfs_period_us starts at 100 ms, whatever the parent's): not written again */
 	snprintf(v, sizeof(v), "%llu", (unsigned long long)(p->cpus_milli * CPU_PERIOD_US / 1000));
-	if (cg_write(cg->dir[CG_CPU], "cpu.cfs_period_us", "100000", err) < 0 ||
-	    cg_write(cg->dir[CG_CPU], "cpu.cfs_quota_us", v, err) < 0)
-		return -1;
-	return 0;
+	return cg_write(cg->dir[CG_CPU], "cpu.cfs_quota_us", v, err);
 }
 
 static int limit_v2(struct sandbox_cgroup *cg, const struct sandbox_policy *p, struct ad_err *err)

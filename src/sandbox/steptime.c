@@ -3,7 +3,9 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <sys/mman.h>
+#include <unistd.h>
 
 #include "core/clock.h"
 
@@ -40,12 +42,14 @@ void sandbox_steptime_mark(const char *name)
 	__atomic_store_n(&page->mark[i].name, name, __ATOMIC_RELEASE);
 }
 
-void sandbox_steptime_print(FILE *out)
+void sandbox_steptime_print(int fd)
 {
 	if (page == NULL)
 		return;
 	unsigned n = page->n < STEPTIME_MAX ? page->n : STEPTIME_MAX;
 	bool done[STEPTIME_MAX] = { false };
+	char text[STEPTIME_MAX * 64];
+	size_t len = 0;
 	/* oldest first: a parent's and a child's marks interleave by time, not by slot */
 	for (unsigned k = 0; k < n; k++) {
 		unsigned best = n;
@@ -56,7 +60,16 @@ void sandbox_steptime_print(FILE *out)
 		if (best == n)
 			break;
 		done[best] = true;
-		fprintf(out, "agentd-steptime %s %llu\n", page->mark[best].name,
-			(unsigned long long)page->mark[best].ns);
+		int w = snprintf(text + len, sizeof(text) - len, "agentd-steptime %.32s %llu\n",
+				 page->mark[best].name, (unsigned long long)page->mark[best].ns);
+		if (w > 0 && (size_t)w < sizeof(text) - len)
+			len += (size_t)w;
+	}
+	/* one write: the lines of a run stay together */
+	for (size_t off = 0; off < len;) {
+		ssize_t w = write(fd, text + off, len - off);
+		if (w <= 0)
+			break;
+		off += (size_t)w;
 	}
 }
