@@ -34,9 +34,11 @@ def bwrap_cmd(bwrap):
 
 def run_once(argv, steps=None):
     """Wall time of one run in ms. With steps (a dict), agentd runs with
-    AGENTD_SANDBOX_TIMING=1 and the time of each of its steps (ms) is appended to
-    steps[name]: from the spawn to its first mark ("launch": exec and dynamic linking of
-    the launcher), between marks, and from the last mark to its end ("exit")."""
+    AGENTD_SANDBOX_TIMING=1 and each of its steps is appended to steps[name] as (its
+    time, its end since the spawn) in ms: from the spawn to its first mark ("launch":
+    exec and dynamic linking of the launcher), between marks (the launcher's and the
+    sandbox child's, in the order they happened), and from the last mark to its end
+    ("exit")."""
     env = {"PATH": "/usr/bin:/bin"}
     actions = []
     if steps is not None:
@@ -55,10 +57,10 @@ def run_once(argv, steps=None):
                  if line.startswith("agentd-steptime ")]
         log.close()
         prev_ns = t0
-        for name, ns in marks:       # each step ends at its mark
-            steps.setdefault("launch" if name == "main" else name, []).append((int(ns) - prev_ns) / 1e6)
+        for name, ns in marks + [("exit", t1)]:     # each step ends at its mark
+            name = "launch" if name == "main" else name
+            steps.setdefault(name, []).append(((int(ns) - prev_ns) / 1e6, (int(ns) - t0) / 1e6))
             prev_ns = int(ns)
-        steps.setdefault("exit", []).append((t1 - prev_ns) / 1e6)
     return (t1 - t0) / 1e6
 
 
@@ -176,8 +178,10 @@ def main():
         print(f"ratio agentd/bwrap (median): {ratio:.2f}  (target < 0.80)")
     print("agentd per step (median ms; each from the mark before; 'launch': spawn to main(), "
           "'ended': init's exec, the command, the sandbox's end):")
-    for name, v in steps.items():
-        print(f"  {name:22} {statistics.median(v):7.3f}")
+    # in the order they end, as a median run has them
+    for name, v in sorted(steps.items(), key=lambda kv: statistics.median(e for _, e in kv[1])):
+        print(f"  {name:22} {statistics.median(d for d, _ in v):7.3f}   "
+              f"(ends at {statistics.median(e for _, e in v):6.2f})")
     chain, names, values, hwm = idle_pss([args.agentd, "sandbox", "run", "--", "sleep", "30"], "agentd")
     overhead = sum(v for p, v in values.items() if names[chain.index(p)] != "sleep")
     print("idle sandbox running sleep, PSS per process: " +
