@@ -3,7 +3,8 @@
 
 agentd sandbox run, bwrap --unshare-all and unshare(1) are run interleaved (one of
 each per round), so that whatever else the machine does weighs on all three alike.
-Prints median and p99 per tool, the agentd/bwrap ratio, the peak RSS of the agentd
+Prints median and p99 per tool, the agentd/bwrap ratio (target < 0.8), the median of
+each of agentd's start-up steps (AGENTD_SANDBOX_TIMING=1), the peak RSS of the agentd
 launcher, and the PSS of an idle sandbox running sleep (what agentd adds per sandbox:
 its launcher and its init, not the sleep itself).
 
