@@ -79,7 +79,7 @@ static int parse(int argc, char **argv, struct run_opts *o)
 }
 
 /* One sandbox, waited for; the result's message goes to stderr when it is news. */
-static int run_sandbox(const struct sandbox_spec *spec)
+static int run_sandbox(const struct sandbox_spec *spec, const struct cgroup_host *host)
 {
 	/* Ctrl-C, SIGTERM, SIGHUP: kill the sandbox and clean up, never leave it behind */
 	sigset_t sigs;
@@ -92,7 +92,12 @@ static int run_sandbox(const struct sandbox_spec *spec)
 
 	struct ad_err e;
 	struct sandbox *sb;
-	if (sandbox_start(spec, &sb, &e) < 0) {
+	int rc = sandbox_start(spec, &sb, &e);
+	/* What a SIGKILLed run left behind, removed while the child builds its sandbox, when
+	 * this process would only wait (never ours: this pid is alive). */
+	sandbox_cgroup_sweep(host);
+	sandbox_steptime_mark("cgroup-sweep");
+	if (rc < 0) {
 		fprintf(stderr, "agentd: sandbox: %s\n", e.msg);
 		return EXIT_SETUP;
 	}
@@ -123,8 +128,6 @@ static int run(struct config *cfg, struct run_opts *o, char **cmd)
 	if (cgroup_host_detect(&host, false, &e) < 0 || sandbox_cgroup_prepare(&host, &e) < 0)
 		goto setup_failed;
 	sandbox_steptime_mark("cgroup-host");
-	sandbox_cgroup_sweep(&host);   /* what a SIGKILLed run left behind */
-	sandbox_steptime_mark("cgroup-sweep");
 	char **env = sandbox_env_build(&policy, NULL);
 	if (env == NULL) {
 		ad_err_set(&e, ENOMEM, "environment");
@@ -134,7 +137,7 @@ static int run(struct config *cfg, struct run_opts *o, char **cmd)
 		.policy = &policy, .seccomp = seccomp_filter_builtin(), .cgroups = &host, .argv = cmd, .env = env,
 		.stdio = { STDIN_FILENO, STDOUT_FILENO, STDERR_FILENO }, .pass_fd = -1,
 	};
-	int rc = run_sandbox(&spec);
+	int rc = run_sandbox(&spec, &host);
 	sandbox_env_free(env);
 	return rc;
 setup_failed:

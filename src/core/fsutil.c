@@ -14,11 +14,9 @@
 
 #include "core/cleanup.h"
 
-int fs_mkdir_p(const char *path, mode_t mode, struct ad_err *err)
+/* Every level from the top, for a path deeper than fs_mkdir_p's list of cuts. */
+static int mkdir_each_level(char *buf, mode_t mode, struct ad_err *err)
 {
-	char buf[PATH_MAX];
-	if (snprintf(buf, sizeof(buf), "%s", path) >= (int)sizeof(buf))
-		return ad_err_set(err, ENAMETOOLONG, "mkdir %s", path);
 	for (char *p = buf + 1;; p++) {
 		bool last = *p == '\0';
 		if (*p != '/' && !last)
@@ -27,9 +25,54 @@ int fs_mkdir_p(const char *path, mode_t mode, struct ad_err *err)
 		if (mkdir(buf, mode) < 0 && errno != EEXIST)
 			return ad_err_sys(err, "mkdir %s", buf);
 		if (last)
-			break;
+			return 0;
 		*p = '/';
 	}
+}
+
+int fs_mkdir_p(const char *path, mode_t mode, struct ad_err *err)
+{
+	char buf[PATH_MAX];
+	if (snprintf(buf, sizeof(buf), "%s", path) >= (int)sizeof(buf))
+		return ad_err_set(err, ENAMETOOLONG, "mkdir %s", path);
+	/* Up from the end only as far as a level is missing, then down again: most callers
+	 * (the sandbox's root, a session's folder) have every parent already, and each
+	 * mkdir of an existing level is a system call for nothing. */
+	char *cut[32];
+	unsigned n = 0;
+	bool made = false;
+	for (;;) {
+		if (mkdir(buf, mode) == 0) {
+			made = n == 0;
+			break;
+		}
+		if (errno == EEXIST && n > 0)
+			break;
+		if (errno == EEXIST)
+			goto check;
+		char *slash = strrchr(buf, '/');
+		if (errno != ENOENT || slash == NULL || slash == buf)
+			return ad_err_sys(err, "mkdir %s", buf);
+		if (n == ARRAY_SIZE(cut)) {
+			while (n > 0)
+				*cut[--n] = '/';
+			if (mkdir_each_level(buf, mode, err) < 0)
+				return -1;
+			goto check;
+		}
+		*slash = '\0';
+		cut[n++] = slash;
+	}
+	while (n > 0) {
+		*cut[--n] = '/';
+		if (mkdir(buf, mode) == 0)
+			made = n == 0;
+		else if (errno != EEXIST)
+			return ad_err_sys(err, "mkdir %s", buf);
+	}
+	if (made)
+		return 0;
+check:;
 	struct stat st;
 	if (stat(path, &st) < 0)
 		return ad_err_sys(err, "stat %s", path);
