@@ -54,10 +54,11 @@ struct session_opts {
 					   the built-in agent */
 };
 
-/* The registry, with the config, and the spawner and hub it makes sessions with (all
- * three outlive it). */
+struct cgroup_host;
+/* The registry, with the config, and the spawner and hub it makes sessions with, and
+ * the daemon's cgroups (whose pids.max a new session must fit under): all outlive it. */
 int sessions_new(struct sessions **out, const struct config *cfg, struct spawner *spawner, struct hub *hub,
-		 struct ad_err *err);
+		 const struct cgroup_host *cgroups, struct ad_err *err);
 /* agentd is stopping: event streams end (turns in flight go on). */
 void sessions_shutdown(struct sessions *reg);
 /* Destroy every session, free. */

@@ -11,11 +11,13 @@
 #include "core/cleanup.h"
 #include "core/clock.h"
 #include "core/json.h"
+#include "core/limits.h"
 #include "core/log.h"
 #include "core/metrics.h"
 #include "core/workq.h"
 #include "session/hub.h"
 #include "session/persist.h"
+#include "sandbox/cgroup_host.h"
 #include "supervisor/spawner.h"
 
 extern const struct hub_link_ops session_link_ops;
@@ -48,7 +50,7 @@ static unsigned bucket(const char *id)
 }
 
 int sessions_new(struct sessions **out, const struct config *cfg, struct spawner *spawner, struct hub *hub,
-		 struct ad_err *err)
+		 const struct cgroup_host *cgroups, struct ad_err *err)
 {
 	struct sessions *reg = calloc(1, sizeof(*reg));
 	if (reg == NULL)
@@ -67,6 +69,8 @@ int sessions_new(struct sessions **out, const struct config *cfg, struct spawner
 	reg->cfg = cfg;
 	reg->spawner = spawner;
 	reg->hub = hub;
+	if (cgroups != NULL && cgroups->ctl[CG_PIDS].available)
+		reg->pids_cgroup = cgroups->ctl[CG_PIDS].dir;
 	*out = reg;
 	return 0;
 }
@@ -219,6 +223,9 @@ static int reserve(struct sessions *reg, const char *owner, struct ad_err *err)
 {
 	const struct config *cfg = reg->cfg;
 	int rc = 0;
+	/* the host's limits first, outside the lock: a few small files read */
+	if (limits_check(reg->pids_cgroup, err) < 0)
+		return -1;
 	pthread_mutex_lock(&reg->lock);
 	if (reg->count >= (unsigned)cfg->session.max_sessions)
 		rc = ad_err_code(err, EAGAIN, "agentd is at capacity: %u sessions (session.max_sessions)", reg->count);
@@ -333,6 +340,9 @@ struct session *session_create(struct sessions *reg, const struct session_opts *
 	session_title_created(s);
 	return s;
 unreserve:
+	/* EAGAIN here is agentd's own refusal (the spawner's queue full), said already */
+	if (err->errnum != EAGAIN)
+		limits_explain(err, reg->pids_cgroup);
 	pthread_mutex_lock(&reg->lock);
 	reg->count--;
 	pthread_mutex_unlock(&reg->lock);

@@ -52,6 +52,7 @@ struct sessions {
 	const struct config *cfg;
 	struct spawner *spawner;          /* forks a supervisor per session */
 	struct hub *hub;                  /* the sessions' sockets */
+	const char *pids_cgroup;          /* the daemon's, for limits_check; NULL: none */
 	struct session *buckets[BUCKETS];
 	unsigned count;                   /* registered, with those being made */
 	atomic_bool shutting_down;        /* event streams end */
