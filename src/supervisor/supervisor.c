@@ -256,15 +256,19 @@ static void serve(struct supervisor *s)
 			break;
 		/* the gateway's queue full: the agent waits until it drains */
 		bool read_agent = s->agent >= 0 && link_out_queued(&s->to_gw) < GW_OUT_MAX / 2;
-		struct pollfd p[5] = {
+		struct pollfd p[5 + API_LISTEN_MAX] = {
 			{ s->gw, POLLIN | (link_out_pending(&s->to_gw) ? POLLOUT : 0), 0 },
 			{ s->agent, (read_agent ? POLLIN : 0) | (link_out_pending(&s->to_agent) ? POLLOUT : 0), 0 },
 			{ sandbox_event_fd(s->sb), POLLIN, 0 },
 			{ s->proxy ? egress_proxy_event_fd(s->proxy) : -1, POLLIN, 0 },
 			{ s->api ? api_server_event_fd(s->api) : -1, POLLIN, 0 },
 		};
+		int listen[API_LISTEN_MAX];
+		unsigned nl = s->api ? api_server_listeners(s->api, listen) : 0;
+		for (unsigned i = 0; i < nl; i++)
+			p[5 + i] = (struct pollfd){ listen[i], POLLIN, 0 };
 		/* (what the gateway sent during a model call may have ended its link already) */
-		int n = poll(p, 5, s->gw_end != 0 ? 0 : next_check_ms(s, now));
+		int n = poll(p, 5 + nl, s->gw_end != 0 ? 0 : next_check_ms(s, now));
 		if (n < 0 && errno != EINTR) {
 			ad_err_sys(&s->fault, "poll");
 			break;
@@ -300,6 +304,11 @@ static void serve(struct supervisor *s)
 			sup_egress_events(s);
 		if (p[4].revents)
 			sup_api_notes(s);
+		for (unsigned i = 0; i < nl; i++)
+			if (p[5 + i].revents) {
+				api_server_accept(s->api);
+				break;
+			}
 		if (p[2].revents && !s->quit)
 			sandbox_ended(s);
 		if (s->agent < 0 && !s->quit)
@@ -347,6 +356,7 @@ int supervisor_main(const struct supervisor_env *env, int gw_fd, const char *ses
 	s.relay.send_raw = send_paced_raw;
 	s.relay.send_ctx = &s;
 	s.relay.client.abort_check = sup_during_call;
+	s.relay.client.tick = sup_call_tick;
 	s.relay.client.abort_ctx = &s;
 	uint64_t t0 = clock_mono_ns();
 	if (s.gw_dec == NULL || s.agent_dec == NULL) {

@@ -170,5 +170,7 @@ int sup_gateway_frame(void *ctx, unsigned type, cJSON *payload, struct ad_err *e
  * what the gateway sent; a view is answered, a CANCEL or the link's end abandons the
  * call (the loop sees the end once the call is over). */
 bool sup_during_call(void *ctx);
+/* And its tick (claude_client.tick): connections to the sandbox's API are accepted. */
+void sup_call_tick(void *ctx);
 
 #endif
