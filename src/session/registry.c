@@ -65,6 +65,7 @@ int sessions_new(struct sessions **out, const struct config *cfg, struct spawner
 		return -1;
 	}
 	pthread_mutex_init(&reg->lock, NULL);
+	pthread_mutex_init(&reg->disk.lock, NULL);
 	pthread_rwlock_init(&reg->key_lock, NULL);
 	reg->cfg = cfg;
 	reg->spawner = spawner;
@@ -103,6 +104,9 @@ void sessions_free(struct sessions *reg)
 	hybrid_suspend_all(reg, (unsigned)reg->cfg->http.shutdown_timeout_s * 1000u);
 	workq_stop(reg->saver);   /* the saves under way are written first */
 	reg->saver = NULL;
+	pthread_mutex_lock(&reg->disk.lock);
+	reg->disk.closed = true;  /* a request still in flight queues no pass on it now */
+	pthread_mutex_unlock(&reg->disk.lock);
 	workq_stop(reg->files);   /* and the file ops queued: their waiters hear how they ended */
 	reg->files = NULL;
 	size_t n;
@@ -114,6 +118,7 @@ void sessions_free(struct sessions *reg)
 	free(all);
 	pool_drain(reg);
 	pthread_mutex_destroy(&reg->lock);
+	pthread_mutex_destroy(&reg->disk.lock);
 	pthread_rwlock_destroy(&reg->key_lock);
 	free(reg);
 }
