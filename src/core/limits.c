@@ -115,8 +115,8 @@ static int check_fds(int need, struct ad_err *err)
 		return 0;
 	if ((rlim_t)open + (rlim_t)need <= rl.rlim_cur)
 		return 0;
-	return ad_err_code(err, EAGAIN, "agentd has %ld files open and its RLIMIT_NOFILE is %ju: no room for another "
-			   "session (raise LimitNOFILE= in agentd's systemd unit, or the hard limit it runs under)",
+	return ad_err_code(err, EAGAIN, "agentd has %ld files open, and its RLIMIT_NOFILE (%ju) leaves no room for "
+			   "another session (raise LimitNOFILE= in agentd's systemd unit, or the hard limit it runs under)",
 			   open, (uintmax_t)rl.rlim_cur);
 }
 
@@ -130,7 +130,7 @@ static int check_host_tasks(int need, struct ad_err *err)
 		snprintf(path, sizeof(path), "/proc/sys/kernel/%s", sysctls[i]);
 		long long max = read_number(path);
 		if (max > 0 && tasks + need > max)
-			return ad_err_code(err, EAGAIN, "the host runs %lld tasks and kernel.%s (%lld) leaves no room "
+			return ad_err_code(err, EAGAIN, "the host runs %lld tasks, and kernel.%s (%lld) leaves no room "
 					   "for another session's (raise it: sysctl kernel.%s)", tasks, sysctls[i], max,
 					   sysctls[i]);
 	}
@@ -151,8 +151,8 @@ static int check_pids_cgroups(const char *dir, int need, struct ad_err *err)
 		snprintf(path, sizeof(path), "%s/pids.current", d);
 		long long cur = max > 0 ? read_number(path) : -1;
 		if (cur >= 0 && cur + need > max)
-			return ad_err_code(err, EAGAIN, "the cgroup %s has %lld tasks and its pids.max is %lld: no room for "
-					   "another session (under systemd: TasksMax= in agentd's unit)", d, cur, max);
+			return ad_err_code(err, EAGAIN, "the cgroup %s has %lld tasks, and its pids.max (%lld) leaves no "
+					   "room for another session (under systemd: TasksMax= in agentd's unit)", d, cur, max);
 		if ((slash = strrchr(d, '/')) == NULL)
 			break;
 	}
@@ -164,8 +164,8 @@ static int check_memory(struct ad_err *err)
 	long long kib = mem_available_kib();
 	if (kib < 0 || kib >= (long long)LIMITS_SPARE_MEM_MIB * 1024)
 		return 0;
-	return ad_err_code(err, EAGAIN, "memory: the host has %lld MiB available (MemAvailable), under the %d MiB "
-			   "agentd keeps free", kib / 1024, LIMITS_SPARE_MEM_MIB);
+	return ad_err_code(err, EAGAIN, "memory: the host's MemAvailable (%lld MiB) is under the %d MiB agentd keeps "
+			   "free", kib / 1024, LIMITS_SPARE_MEM_MIB);
 }
 
 int limits_check(const char *pids_cgroup, struct ad_err *err)
@@ -181,16 +181,19 @@ bool limits_explain(struct ad_err *err, const char *pids_cgroup)
 {
 	int e = err->errnum;
 	struct ad_err why = { 0 };
+	struct rlimit rl = { 0, 0 };
 	char what[AD_ERR_MSG_MAX];
 	snprintf(what, sizeof(what), "%s", err->msg);
-	if (e == EMFILE && check_fds(0, &why) == 0)
-		ad_err_code(&why, EAGAIN, "agentd's open files reached its RLIMIT_NOFILE");
+	/* the checks with a need of 1 name the limit with its value; when they pass (the
+	 * resource came back since), a sentence says which limit it was */
+	if (e == EMFILE && check_fds(1, &why) == 0 && getrlimit(RLIMIT_NOFILE, &rl) == 0)
+		ad_err_code(&why, EAGAIN, "agentd's open files reached its RLIMIT_NOFILE (%ju)", (uintmax_t)rl.rlim_cur);
 	else if (e == ENFILE)
 		ad_err_code(&why, EAGAIN, "the host's open files reached fs.file-max (%lld)",
 			    read_number("/proc/sys/fs/file-max"));
 	else if (e == ENOMEM && check_memory(&why) == 0)
-		ad_err_code(&why, EAGAIN, "memory ran out (MemAvailable %lld MiB)", mem_available_kib() / 1024);
-	else if (e == EAGAIN && check_host_tasks(0, &why) == 0 && check_pids_cgroups(pids_cgroup, 1, &why) == 0)
+		ad_err_code(&why, EAGAIN, "memory ran out (MemAvailable %lld MiB now)", mem_available_kib() / 1024);
+	else if (e == EAGAIN && check_host_tasks(1, &why) == 0 && check_pids_cgroups(pids_cgroup, 1, &why) == 0)
 		ad_err_code(&why, EAGAIN, "a task limit was reached (kernel.pid_max, kernel.threads-max, a cgroup's "
 			    "pids.max or RLIMIT_NPROC)");
 	else if (e != EMFILE && e != ENOMEM && e != EAGAIN)
