@@ -263,17 +263,14 @@ static void serve(struct supervisor *s)
 			{ s->proxy ? egress_proxy_event_fd(s->proxy) : -1, POLLIN, 0 },
 			{ s->api ? api_server_event_fd(s->api) : -1, POLLIN, 0 },
 		};
-		int listen[API_LISTEN_MAX];
-		unsigned nl = s->api ? api_server_listeners(s->api, listen) : 0;
-		for (unsigned i = 0; i < nl; i++)
-			p[5 + i] = (struct pollfd){ listen[i], POLLIN, 0 };
+		unsigned nl = sup_api_pollfds(s, p + 5);
 		/* (what the gateway sent during a model call may have ended its link already) */
-		int n = poll(p, 5 + nl, s->gw_end != 0 ? 0 : next_check_ms(s, now));
+		int n = poll(p, 5 + nl, sup_idle_wait(s, s->gw_end != 0 ? 0 : next_check_ms(s, now)));
 		if (n < 0 && errno != EINTR) {
 			ad_err_sys(&s->fault, "poll");
 			break;
 		}
-		if (n <= 0 && s->gw_end == 0)
+		if (sup_idle_after(s, n) <= 0 && s->gw_end == 0)
 			continue;
 		if ((p[0].revents & POLLOUT) && link_out_flush(&s->to_gw, s->gw, &e) < 0)
 			break;                 /* the gateway is gone */
@@ -302,13 +299,7 @@ static void serve(struct supervisor *s)
 		}
 		if (p[3].revents)
 			sup_egress_events(s);
-		if (p[4].revents)
-			sup_api_notes(s);
-		for (unsigned i = 0; i < nl; i++)
-			if (p[5 + i].revents) {
-				api_server_accept(s->api);
-				break;
-			}
+		sup_api_events(s, p + 4, nl);
 		if (p[2].revents && !s->quit)
 			sandbox_ended(s);
 		if (s->agent < 0 && !s->quit)
@@ -356,7 +347,6 @@ int supervisor_main(const struct supervisor_env *env, int gw_fd, const char *ses
 	s.relay.send_raw = send_paced_raw;
 	s.relay.send_ctx = &s;
 	s.relay.client.abort_check = sup_during_call;
-	s.relay.client.tick = sup_call_tick;
 	s.relay.client.abort_ctx = &s;
 	uint64_t t0 = clock_mono_ns();
 	if (s.gw_dec == NULL || s.agent_dec == NULL) {

@@ -248,13 +248,6 @@ int sup_gateway_frame(void *ctx, unsigned type, cJSON *payload, struct ad_err *e
 	return rc;
 }
 
-void sup_call_tick(void *ctx)
-{
-	struct supervisor *s = ctx;
-	if (s->api != NULL)      /* the loop that accepts them waits for this call */
-		api_server_accept(s->api);
-}
-
 bool sup_during_call(void *ctx)
 {
 	struct supervisor *s = ctx;
