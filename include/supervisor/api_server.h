@@ -12,7 +12,13 @@
  * counted in its answer is spent (relay_spent) and reported, one note a call.
  *
  * Each connection has a thread of its own, as the egress proxy's do; the notes reach
- * the supervisor's loop through event_fd. Connections are accepted by that loop. */
+ * the supervisor's loop through event_fd. Connections are accepted by that loop, not by
+ * a thread that would wait on the listeners in every idle session: the programs that call
+ * run while the loop is free (a runtime's session has no model call of the built-in
+ * agent; a tool's program runs between them), and during a model call of the built-in
+ * agent (a background process calling) its progress callback accepts, at least once a
+ * second. (The egress proxy keeps its accepting thread: a download in the background
+ * must not wait for a model call.) */
 #ifndef AGENTD_SUPERVISOR_API_SERVER_H
 #define AGENTD_SUPERVISOR_API_SERVER_H
 
