@@ -37,6 +37,7 @@ from chat_bench import KEY, MODEL, MOCK, ROOT, Proc, pct  # noqa: E402
 
 TARGET_PSS_MIB = 0.5
 NOFILE = 65536                  # config/agentd.service: LimitNOFILE
+UID_COUNT = 65536               # sandbox.uid_count's default
 BATCH = 32                      # sessions asked for before waiting for them to be ready
 QUEUE_FULL = "spawner's queue is full"
 
@@ -70,9 +71,17 @@ def pss_kib(pid):
 
 
 def call(conn, method, path, body=None):
-    conn.request(method, path, body=json.dumps(body) if body is not None else None,
-                 headers={"Content-Type": "application/json"} if body is not None else {})
-    r = conn.getresponse()
+    """One request; a keep-alive connection the server closed meanwhile is made again."""
+    for attempt in (1, 2):
+        try:
+            conn.request(method, path, body=json.dumps(body) if body is not None else None,
+                         headers={"Content-Type": "application/json"} if body is not None else {})
+            r = conn.getresponse()
+            break
+        except (http.client.RemoteDisconnected, ConnectionResetError, BrokenPipeError):
+            conn.close()
+            if attempt == 2:
+                raise
     data = r.read()
     return r.status, (json.loads(data) if data and "json" in (r.getheader("Content-Type") or "") else data)
 
@@ -113,7 +122,11 @@ def pid_max_for(n, notes, restore):
             have = int(f.read())
         if need <= have:
             return
-        want = 1 << (need - 1).bit_length()
+        # at most sandbox.uid_count (65536): a sandbox's host uid is uid_base + its init's
+        # pid % uid_count, unique among live sandboxes while pids stay below it
+        want = min(1 << (need - 1).bit_length(), UID_COUNT)
+        if want <= have:
+            return
         restore.append(set_sysctl("kernel.pid_max", want))
         notes.append(f"kernel.pid_max ({have}) would have stopped it at about {int((have - base - 1024) / per)} "
                      f"sessions ({per:.1f} tasks each): raised to {want} for this run, put back after")
@@ -130,7 +143,7 @@ def set_sysctl(name, value):
     return old
 
 
-def start(tmp, state, mock_addr, store):
+def start(tmp, state, mock_addr, store, agentd):
     cfg = os.path.join(tmp, "agentd.json")
     os.makedirs(os.path.join(tmp, "static"), exist_ok=True)
     with open(cfg, "w") as f:
@@ -141,7 +154,7 @@ def start(tmp, state, mock_addr, store):
            "AGENTD_POOL_SIZE": "0", "AGENTD_ACCESS_LOG": "false",
            "AGENTD_MAX_SESSIONS": "100000", "AGENTD_MAX_SESSIONS_PER_TOKEN": "100000",
            "AGENTD_SESSION_IDLE_TIMEOUT_S": "86400", "AGENTD_SANDBOX_WORKSPACE_STORE": store}
-    d = Proc([os.path.join(ROOT, "agentd"), "--config", cfg], env=env, cwd=tmp)
+    d = Proc([agentd, "--config", cfg], env=env, cwd=tmp)
     return d, d.wait_ready("agentd", timeout=30)
 
 
@@ -317,7 +330,7 @@ def run(args, tmp, notes, restore):
     cgroups_before = agentd_cgroups()
     d, kids = None, []
     try:
-        d, addr = start(tmp, state, mock.wait_ready("the mock Messages API"), store)
+        d, addr = start(tmp, state, mock.wait_ready("the mock Messages API"), store, args.agentd)
         gw = d.p.pid
         conn = http.client.HTTPConnection(*addr, timeout=300)
         idle_fds, idle_pss, idle_tree = os.stat(f"/proc/{gw}/fd").st_size, pss_kib(gw), tree_pss(gw)
@@ -335,6 +348,8 @@ def run(args, tmp, notes, restore):
             time.sleep(0.2)
         notes.append(f"deleted in {time.monotonic() - t0:.0f} s")
         conn.close()
+        if d.p.poll() is not None:
+            print(f"density: agentd ended on its own (status {d.p.returncode}):\n  " + "\n  ".join(d.lines[-15:]))
         d.stop()
         d = None
         report(args, len(ids), why, built, r, "; ".join(notes))
@@ -355,6 +370,7 @@ def run(args, tmp, notes, restore):
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--sessions", type=int, default=10000)
+    ap.add_argument("--agentd", default=os.path.join(ROOT, "agentd"), help="the binary (another build, to compare)")
     ap.add_argument("--store", default="quota", help="quota (an image made for the run), or a store agentd picks")
     ap.add_argument("--pid-max", action="store_true",
                     help="raise kernel.pid_max for the run (and put it back) if it would stop it short")
