@@ -9,7 +9,8 @@
 #   make static-deps  the page's third-party files into static/vendor/ (npm)
 #   make bench      sandbox start-up and memory, beside bubblewrap and unshare; chat,
 #                   session and long-reply timings; prompt-cache tokens and cost; workspaces
-#                   on disk beside tmpfs (suspend/resume, session start)
+#                   on disk beside tmpfs (suspend/resume, session start); density: 10 000
+#                   idle sessions (may raise kernel.pid_max for its run, and put it back)
 #   make fuzz       libFuzzer on every parser (FUZZ_SECONDS each)
 #   make install    PREFIX=/usr/local DESTDIR= : binary, static files, config, unit
 
@@ -265,7 +266,8 @@ bench:
 	$(PYTHON) tests/bench/sandbox_bench.py --runs 200
 	$(PYTHON) tests/bench/chat_bench.py --runs 200 --pool 0
 	$(PYTHON) tests/bench/chat_bench.py --runs 200 --pool 2
-	$(PYTHON) tests/bench/session_bench.py --sessions 1000 --runs 200
+	$(PYTHON) tests/bench/session_bench.py --runs 200
+	$(PYTHON) tests/bench/density_bench.py --sessions 10000 --pid-max
 	$(PYTHON) tests/bench/long_reply_bench.py --runs 5
 	$(PYTHON) tests/bench/long_reply_bench.py --runs 5 --stream
 	$(PYTHON) tests/bench/cache_bench.py

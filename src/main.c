@@ -20,6 +20,7 @@
 #include "cli/cli.h"
 #include "core/fsutil.h"
 #include "core/json.h"
+#include "core/limits.h"
 #include "core/log.h"
 #include "core/metrics.h"
 #include "core/netaddr.h"
@@ -148,6 +149,7 @@ static int prepare(struct app *app, const struct options *o, struct ad_err *err)
 	    sandbox_policy_from_config(&app->policy, &app->cfg, err) < 0)
 		return -1;
 	log_setup((enum ad_log_level)app->cfg.log.level, app->cfg.log.format == LOG_FORMAT_JSON);
+	limits_raise();      /* before the spawner: its supervisors inherit them */
 	api_key_loaded(app);
 	if (fs_mkdir_p(app->cfg.state_dir, 0700, err) < 0)
 		return ad_err_prefix(err, "state_dir");
@@ -212,7 +214,8 @@ static int serve(struct app *app, struct ad_err *err)
 	signal(SIGPIPE, SIG_IGN);
 
 	struct http_server *srv;
-	if (hub_start(&app->hub, err) < 0 || sessions_new(&app->sessions, &app->cfg, app->spawner, app->hub, err) < 0)
+	if (hub_start(&app->hub, err) < 0 || sessions_new(&app->sessions, &app->cfg, app->spawner, app->hub,
+						    &app->cgroups, err) < 0)
 		return -1;
 	sessions_restore(app->sessions);
 	if (http_server_start(&srv, &opts, api_routes, app, err) < 0) {

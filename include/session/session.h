@@ -54,10 +54,11 @@ struct session_opts {
 					   the built-in agent */
 };
 
-/* The registry, with the config, and the spawner and hub it makes sessions with (all
- * three outlive it). */
+struct cgroup_host;
+/* The registry, with the config, and the spawner and hub it makes sessions with, and
+ * the daemon's cgroups (whose pids.max a new session must fit under): all outlive it. */
 int sessions_new(struct sessions **out, const struct config *cfg, struct spawner *spawner, struct hub *hub,
-		 struct ad_err *err);
+		 const struct cgroup_host *cgroups, struct ad_err *err);
 /* agentd is stopping: event streams end (turns in flight go on). */
 void sessions_shutdown(struct sessions *reg);
 /* Destroy every session, free. */
@@ -69,7 +70,9 @@ cJSON *sessions_pool_json(struct sessions *reg);
 /* Set the gauges of core/metrics.h that count sessions, the pool and workspaces, as
  * they are now: before a scrape (session_metrics.c). */
 void sessions_metrics(struct sessions *reg);
-/* What every session's workspace holds now, added up (session_disk.c). */
+/* What every session's workspace holds, added up (session_disk.c): as a pass on the
+ * files thread counted it, at most about DISK_TOTALS_MAX_MS (1 s) before the call that
+ * asked for a new one; never waits for that pass. */
 void sessions_disk_usage(struct sessions *reg, uint64_t *bytes, uint64_t *files);
 /* A new API key (agentd reloaded it): the spawner takes it for the sandboxes made from
  * now on, and every session whose supervisor is up or being made gets it over its link

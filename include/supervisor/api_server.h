@@ -12,7 +12,13 @@
  * counted in its answer is spent (relay_spent) and reported, one note a call.
  *
  * Each connection has a thread of its own, as the egress proxy's do; the notes reach
- * the supervisor's loop through event_fd. */
+ * the supervisor's loop through event_fd. Connections are accepted by that loop, not by
+ * a thread that would wait on the listeners in every idle session: the programs that call
+ * run while the loop is free (a runtime's session has no model call of the built-in
+ * agent; a tool's program runs between them), and during a model call of the built-in
+ * agent (a background process calling) its progress callback accepts, at least once a
+ * second. (The egress proxy keeps its accepting thread: a download in the background
+ * must not wait for a model call.) */
 #ifndef AGENTD_SUPERVISOR_API_SERVER_H
 #define AGENTD_SUPERVISOR_API_SERVER_H
 
@@ -23,8 +29,15 @@
 
 struct api_server;
 
+#define API_LISTEN_MAX 2     /* the Unix socket and the port */
+
 /* listeners: n listening sockets (taken: closed at the stop). */
 struct api_server *api_server_start(const int *listeners, unsigned n, struct relay *relay, struct ad_err *err);
+/* The listening sockets, for the supervisor's poll (no thread of the server's waits on
+ * them: an idle session's supervisor is one task); how many. */
+unsigned api_server_listeners(const struct api_server *a, int fds[API_LISTEN_MAX]);
+/* What the listeners hold, taken: a thread per connection, as before. Never blocks. */
+void api_server_accept(struct api_server *a);
 /* Readable while notes wait. */
 int api_server_event_fd(const struct api_server *a);
 /* The next note, or NULL: {"path", "model", "status", "duration_ms", "usage": {4

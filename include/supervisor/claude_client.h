@@ -23,6 +23,8 @@ struct claude_client {
 	bool (*abort_check)(void *ctx); /* or, when set: called when abort_fd is readable,
 					whose true abandons the call (it reads what came) */
 	void *abort_ctx;
+	void (*tick)(void *ctx);     /* or NULL: called with abort_ctx during a transfer (at
+					least once a second): work the caller's loop would do */
 	void *handle;                /* libcurl's, kept between calls so that connections
 					(and TLS sessions) are reused; NULL at first */
 	struct claude_warm *warm;    /* a connection opened ahead of the first call, or NULL */

@@ -11,11 +11,13 @@
 #include "core/cleanup.h"
 #include "core/clock.h"
 #include "core/json.h"
+#include "core/limits.h"
 #include "core/log.h"
 #include "core/metrics.h"
 #include "core/workq.h"
 #include "session/hub.h"
 #include "session/persist.h"
+#include "sandbox/cgroup_host.h"
 #include "supervisor/spawner.h"
 
 extern const struct hub_link_ops session_link_ops;
@@ -48,7 +50,7 @@ static unsigned bucket(const char *id)
 }
 
 int sessions_new(struct sessions **out, const struct config *cfg, struct spawner *spawner, struct hub *hub,
-		 struct ad_err *err)
+		 const struct cgroup_host *cgroups, struct ad_err *err)
 {
 	struct sessions *reg = calloc(1, sizeof(*reg));
 	if (reg == NULL)
@@ -63,10 +65,13 @@ int sessions_new(struct sessions **out, const struct config *cfg, struct spawner
 		return -1;
 	}
 	pthread_mutex_init(&reg->lock, NULL);
+	pthread_mutex_init(&reg->disk.lock, NULL);
 	pthread_rwlock_init(&reg->key_lock, NULL);
 	reg->cfg = cfg;
 	reg->spawner = spawner;
 	reg->hub = hub;
+	if (cgroups != NULL && cgroups->ctl[CG_PIDS].available)
+		reg->pids_cgroup = cgroups->ctl[CG_PIDS].dir;
 	*out = reg;
 	return 0;
 }
@@ -99,6 +104,9 @@ void sessions_free(struct sessions *reg)
 	hybrid_suspend_all(reg, (unsigned)reg->cfg->http.shutdown_timeout_s * 1000u);
 	workq_stop(reg->saver);   /* the saves under way are written first */
 	reg->saver = NULL;
+	pthread_mutex_lock(&reg->disk.lock);
+	reg->disk.closed = true;  /* a request still in flight queues no pass on it now */
+	pthread_mutex_unlock(&reg->disk.lock);
 	workq_stop(reg->files);   /* and the file ops queued: their waiters hear how they ended */
 	reg->files = NULL;
 	size_t n;
@@ -110,6 +118,7 @@ void sessions_free(struct sessions *reg)
 	free(all);
 	pool_drain(reg);
 	pthread_mutex_destroy(&reg->lock);
+	pthread_mutex_destroy(&reg->disk.lock);
 	pthread_rwlock_destroy(&reg->key_lock);
 	free(reg);
 }
@@ -219,6 +228,9 @@ static int reserve(struct sessions *reg, const char *owner, struct ad_err *err)
 {
 	const struct config *cfg = reg->cfg;
 	int rc = 0;
+	/* the host's limits first, outside the lock: a few small files read */
+	if (limits_check(reg->pids_cgroup, err) < 0)
+		return -1;
 	pthread_mutex_lock(&reg->lock);
 	if (reg->count >= (unsigned)cfg->session.max_sessions)
 		rc = ad_err_code(err, EAGAIN, "agentd is at capacity: %u sessions (session.max_sessions)", reg->count);
@@ -333,6 +345,9 @@ struct session *session_create(struct sessions *reg, const struct session_opts *
 	session_title_created(s);
 	return s;
 unreserve:
+	/* EAGAIN here is agentd's own refusal (the spawner's queue full), said already */
+	if (err->errnum != EAGAIN)
+		limits_explain(err, reg->pids_cgroup);
 	pthread_mutex_lock(&reg->lock);
 	reg->count--;
 	pthread_mutex_unlock(&reg->lock);

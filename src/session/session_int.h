@@ -44,6 +44,8 @@ struct shared_group {
 	struct shared_group *next;
 };
 
+#define DISK_TOTALS_MAX_MS 1000ull
+
 struct sessions {
 	pthread_mutex_t lock;
 	/* held for reading from a spawn request to its link, for writing while a new API key
@@ -52,6 +54,7 @@ struct sessions {
 	const struct config *cfg;
 	struct spawner *spawner;          /* forks a supervisor per session */
 	struct hub *hub;                  /* the sessions' sockets */
+	const char *pids_cgroup;          /* the daemon's, for limits_check; NULL: none */
 	struct session *buckets[BUCKETS];
 	unsigned count;                   /* registered, with those being made */
 	atomic_bool shutting_down;        /* event streams end */
@@ -61,6 +64,12 @@ struct sessions {
 	struct shared_group *groups;
 	struct workq *saver;              /* hybrid saves' fsyncs, off the hub's thread */
 	struct workq *files;              /* suspended sessions' file ops (host_files.c) */
+	struct {                          /* /api/health's workspace totals (session_disk.c) */
+		pthread_mutex_t lock;
+		uint64_t bytes, files, at_ns;
+		bool queued;              /* a pass is on the files thread's queue */
+		bool closed;              /* the files thread is stopping: no more passes */
+	} disk;
 	struct ended_session ended[ENDED_MAX];   /* a ring: the last sessions destroyed */
 	unsigned ended_next;
 };

@@ -1,4 +1,4 @@
-/* Inside the sandbox's Messages API (include/supervisor/api_server.h): what its acceptor
+/* Inside the sandbox's Messages API (include/supervisor/api_server.h): what its server
  * (api_server.c), its connections (api_conn.c) and its calls (api_forward.c) share. */
 #ifndef AGENTD_SUPERVISOR_API_INT_H
 #define AGENTD_SUPERVISOR_API_INT_H
@@ -22,12 +22,10 @@
 
 struct api_server {
 	struct relay *relay;
-	int listen[2];
+	int listen[API_LISTEN_MAX];
 	unsigned nlisten;
 	int stop_fd;                 /* an eventfd, written once: every thread's poll wakes */
 	struct note_queue notes;     /* for the loop */
-	pthread_t acceptor;
-	bool started;
 	pthread_mutex_t lock;        /* live, bodies */
 	pthread_cond_t gone;         /* live went down */
 	unsigned live;               /* connection threads */

@@ -1,5 +1,6 @@
-/* The sandbox's Messages API: its acceptor, its notes and its end. See
- * include/supervisor/api_server.h; one connection is api_conn.c's. */
+/* The sandbox's Messages API: accepting, its notes and its end. See
+ * include/supervisor/api_server.h; one connection is api_conn.c's. No thread waits on
+ * the listeners: the supervisor's loop polls them (an idle session costs a task less). */
 #include "api_int.h"
 
 #include <errno.h>
@@ -67,28 +68,28 @@ static void take(struct api_server *a, int fd)
 	pthread_mutex_unlock(&a->lock);
 }
 
-static void *acceptor(void *arg)
+unsigned api_server_listeners(const struct api_server *a, int fds[API_LISTEN_MAX])
 {
-	struct api_server *a = arg;
-	for (;;) {
-		struct pollfd w[3] = { { a->stop_fd, POLLIN, 0 } };
-		for (unsigned i = 0; i < a->nlisten; i++)
-			w[1 + i] = (struct pollfd){ a->listen[i], POLLIN, 0 };
-		if (poll(w, 1 + a->nlisten, -1) < 0 && errno != EINTR)
-			break;
-		if (w[0].revents)
-			break;
-		for (unsigned i = 0; i < a->nlisten; i++) {
-			if (!(w[1 + i].revents & POLLIN))
-				continue;
+	for (unsigned i = 0; i < a->nlisten; i++)
+		fds[i] = a->listen[i];
+	return a->nlisten;
+}
+
+void api_server_accept(struct api_server *a)
+{
+	for (unsigned i = 0; i < a->nlisten; i++)
+		for (;;) {
 			int fd = accept4(a->listen[i], NULL, NULL, SOCK_CLOEXEC);
-			if (fd >= 0)
+			if (fd >= 0) {
 				take(a, fd);
-			else if (errno != EAGAIN && errno != EINTR && errno != ECONNABORTED)
+				continue;
+			}
+			if (errno == EINTR || errno == ECONNABORTED)
+				continue;
+			if (errno != EAGAIN)
 				log_warn("sandbox API: accept: %s", strerror(errno));
+			break;
 		}
-	}
-	return NULL;
 }
 
 struct api_server *api_server_start(const int *listeners, unsigned n, struct relay *relay, struct ad_err *err)
@@ -101,7 +102,7 @@ struct api_server *api_server_start(const int *listeners, unsigned n, struct rel
 		return NULL;
 	}
 	a->relay = relay;
-	for (unsigned i = 0; i < n && i < 2; i++) {
+	for (unsigned i = 0; i < n && i < API_LISTEN_MAX; i++) {
 		a->listen[a->nlisten++] = listeners[i];
 		fcntl(listeners[i], F_SETFL, fcntl(listeners[i], F_GETFL) | O_NONBLOCK);
 	}
@@ -110,18 +111,10 @@ struct api_server *api_server_start(const int *listeners, unsigned n, struct rel
 	a->stop_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	if (note_queue_init(&a->notes, NOTES_MAX, err) < 0 || a->stop_fd < 0) {
 		ad_err_sys(err, "the sandbox's API");
-		goto fail;
+		api_server_stop(a);
+		return NULL;
 	}
-	int rc = pthread_create(&a->acceptor, NULL, acceptor, a);
-	if (rc != 0) {
-		ad_err_set(err, rc, "the sandbox's API: a thread");
-		goto fail;
-	}
-	a->started = true;
 	return a;
-fail:
-	api_server_stop(a);
-	return NULL;
 }
 
 void api_server_stop(struct api_server *a)
@@ -131,8 +124,6 @@ void api_server_stop(struct api_server *a)
 	uint64_t one = 1;
 	if (a->stop_fd >= 0)
 		(void)!write(a->stop_fd, &one, sizeof(one));
-	if (a->started)
-		pthread_join(a->acceptor, NULL);
 	pthread_mutex_lock(&a->lock);
 	while (a->live > 0)
 		pthread_cond_wait(&a->gone, &a->lock);

@@ -160,6 +160,8 @@ static bool abort_wanted(const struct claude_client *c, int timeout_ms)
 static int on_progress(void *ud, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ultotal, curl_off_t ulnow)
 {
 	struct attempt *a = ud;
+	if (a->client->tick != NULL)
+		a->client->tick(a->client->abort_ctx);
 	if (abort_wanted(a->client, 0)) {
 		a->aborted = true;
 		return 1;

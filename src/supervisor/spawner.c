@@ -31,6 +31,7 @@
 #include "core/cleanup.h"
 #include "core/clock.h"
 #include "core/json.h"
+#include "core/limits.h"
 #include "core/log.h"
 #include "ipc/link.h"
 #include "sandbox/cgroup.h"
@@ -274,6 +275,7 @@ static _Noreturn void spawner_main(int sock, struct config *cfg, const struct sa
 		if (pid < 0) {
 			struct ad_err e;
 			ad_err_sys(&e, "fork a supervisor");
+			limits_explain(&e, host->ctl[CG_PIDS].available ? host->ctl[CG_PIDS].dir : NULL);
 			log_error("spawner: %s", e.msg);
 			refuse(fd, &e);
 		} else {

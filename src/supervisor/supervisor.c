@@ -256,20 +256,21 @@ static void serve(struct supervisor *s)
 			break;
 		/* the gateway's queue full: the agent waits until it drains */
 		bool read_agent = s->agent >= 0 && link_out_queued(&s->to_gw) < GW_OUT_MAX / 2;
-		struct pollfd p[5] = {
+		struct pollfd p[5 + API_LISTEN_MAX] = {
 			{ s->gw, POLLIN | (link_out_pending(&s->to_gw) ? POLLOUT : 0), 0 },
 			{ s->agent, (read_agent ? POLLIN : 0) | (link_out_pending(&s->to_agent) ? POLLOUT : 0), 0 },
 			{ sandbox_event_fd(s->sb), POLLIN, 0 },
 			{ s->proxy ? egress_proxy_event_fd(s->proxy) : -1, POLLIN, 0 },
 			{ s->api ? api_server_event_fd(s->api) : -1, POLLIN, 0 },
 		};
+		unsigned nl = sup_api_pollfds(s, p + 5);
 		/* (what the gateway sent during a model call may have ended its link already) */
-		int n = poll(p, 5, s->gw_end != 0 ? 0 : next_check_ms(s, now));
+		int n = poll(p, 5 + nl, sup_idle_wait(s, s->gw_end != 0 ? 0 : next_check_ms(s, now)));
 		if (n < 0 && errno != EINTR) {
 			ad_err_sys(&s->fault, "poll");
 			break;
 		}
-		if (n <= 0 && s->gw_end == 0)
+		if (sup_idle_after(s, n) <= 0 && s->gw_end == 0)
 			continue;
 		if ((p[0].revents & POLLOUT) && link_out_flush(&s->to_gw, s->gw, &e) < 0)
 			break;                 /* the gateway is gone */
@@ -298,8 +299,7 @@ static void serve(struct supervisor *s)
 		}
 		if (p[3].revents)
 			sup_egress_events(s);
-		if (p[4].revents)
-			sup_api_notes(s);
+		sup_api_events(s, p + 4, nl);
 		if (p[2].revents && !s->quit)
 			sandbox_ended(s);
 		if (s->agent < 0 && !s->quit)

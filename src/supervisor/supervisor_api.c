@@ -46,6 +46,7 @@ int sup_listeners_start(struct supervisor *s, bool egress, bool api, struct ad_e
 	}
 	if (n > 0 && (s->api = api_server_start(fds, n, &s->relay, err)) == NULL)
 		return ad_err_prefix(err, "the sandbox's API");
+	s->relay.client.tick = sup_call_tick;   /* a model call holds the loop that accepts */
 	return 0;
 }
 
@@ -101,4 +102,31 @@ void sup_api_end(struct supervisor *s)
 {
 	api_server_stop(s->api);
 	s->api = NULL;
+}
+
+unsigned sup_api_pollfds(const struct supervisor *s, struct pollfd *p)
+{
+	int fds[API_LISTEN_MAX];
+	unsigned n = s->api != NULL ? api_server_listeners(s->api, fds) : 0;
+	for (unsigned i = 0; i < n; i++)
+		p[i] = (struct pollfd){ fds[i], POLLIN, 0 };
+	return n;
+}
+
+void sup_api_events(struct supervisor *s, const struct pollfd *p, unsigned n)
+{
+	if (p[0].revents)
+		sup_api_notes(s);
+	for (unsigned i = 1; i <= n; i++)
+		if (p[i].revents) {
+			api_server_accept(s->api);     /* every listener's, at once */
+			return;
+		}
+}
+
+void sup_call_tick(void *ctx)
+{
+	struct supervisor *s = ctx;
+	if (s->api != NULL)      /* the loop that accepts them waits for this call */
+		api_server_accept(s->api);
 }

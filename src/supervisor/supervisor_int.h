@@ -3,6 +3,7 @@
 #ifndef AGENTD_SESSION_SUPERVISOR_INT_H
 #define AGENTD_SESSION_SUPERVISOR_INT_H
 
+#include <poll.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -39,6 +40,7 @@ struct supervisor {
 	struct egress_rules egress;   /* the session's way out (supervisor_egress.c) */
 	struct egress_proxy *proxy;   /* NULL: the session has no network */
 	struct api_server *api;       /* the Messages API served to the sandbox, or NULL */
+	bool trimmed;                 /* memory given back since the loop last had work */
 	cJSON *mcp_stdio;             /* {"NAME": spec}: the agent runs these */
 	cJSON *mcp_remote_specs;      /* {"NAME": spec}: Streamable HTTP, ours to call */
 	cJSON *mcp_remote_state;      /* {"NAME": {state, tools, error?}} */
@@ -170,5 +172,16 @@ int sup_gateway_frame(void *ctx, unsigned type, cJSON *payload, struct ad_err *e
  * what the gateway sent; a view is answered, a CANCEL or the link's end abandons the
  * call (the loop sees the end once the call is over). */
 bool sup_during_call(void *ctx);
+/* And its tick (claude_client.tick): connections to the sandbox's API are accepted. */
+void sup_call_tick(void *ctx);
+/* The loop's idle moments (supervisor_idle.c): the poll's timeout, shortened while
+ * memory waits to be given back; then what the poll returned (0: it timed out), which
+ * it returns. */
+int sup_idle_wait(const struct supervisor *s, int wait_ms);
+int sup_idle_after(struct supervisor *s, int polled);
+/* The sandbox API's listeners in the loop's poll (supervisor_api.c): filled in p, how
+ * many. Then p[0] (its notes' event fd) and those n: notes taken, connections accepted. */
+unsigned sup_api_pollfds(const struct supervisor *s, struct pollfd *p);
+void sup_api_events(struct supervisor *s, const struct pollfd *p, unsigned n);
 
 #endif

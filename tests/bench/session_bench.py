@@ -1,11 +1,7 @@
 #!/usr/bin/env python3
-"""Session benchmarks (issue 5): density and session start.
-
-Density: long-running sessions are created until N are idle and alive; it reports the
-PSS per idle session (the supervisor, the sandbox's init and the agent: every process
-of the daemon's tree but the gateway and the spawner) and the gateway's /api/health
-latency while they live. Session start: POST /api/sessions until the session is ready,
-with and without the warm pool. It prints figures; it does not judge them."""
+"""Session start benchmark (issue 5): POST /api/sessions until the session is ready,
+with and without the warm pool. It prints figures; it does not judge them. (Density,
+idle sessions by the thousand, is density_bench.py's.)"""
 
 import argparse
 import http.client
@@ -19,34 +15,6 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from chat_bench import KEY, MODEL, MOCK, ROOT, Proc, pct  # noqa: E402
-
-
-def children(pid):
-    kids = {}
-    for p in os.listdir("/proc"):
-        if p.isdigit():
-            try:
-                with open(f"/proc/{p}/stat") as f:
-                    kids.setdefault(int(f.read().rsplit(")", 1)[1].split()[1]), []).append(int(p))
-            except OSError:
-                pass
-    out, todo = [], [pid]
-    while todo:
-        for k in kids.get(todo.pop(), []):
-            out.append(k)
-            todo.append(k)
-    return out
-
-
-def pss_kib(pid):
-    try:
-        with open(f"/proc/{pid}/smaps_rollup") as f:
-            for line in f:
-                if line.startswith("Pss:"):
-                    return int(line.split()[1])
-    except OSError:
-        pass
-    return 0
 
 
 def request(conn, method, path, body=None):
@@ -106,36 +74,8 @@ def session_start(addr, pool, runs):
     return times
 
 
-def density(addr, gateway_pid, n):
-    conn = http.client.HTTPConnection(*addr, timeout=120)
-    before = {p: pss_kib(p) for p in [gateway_pid] + children(gateway_pid)}
-    t0 = time.monotonic()
-    ids = [request(conn, "POST", "/api/sessions", {})["id"] for _ in range(n)]
-    for sid in ids:
-        wait_ready(conn, sid, timeout=300)
-    built = time.monotonic() - t0
-    time.sleep(2)
-    procs = children(gateway_pid)
-    session_pss = sum(pss_kib(p) for p in procs if p not in before)
-    gateway_pss = pss_kib(gateway_pid)
-    lat = []
-    for _ in range(500):
-        t = time.monotonic()
-        request(conn, "GET", "/api/health")
-        lat.append((time.monotonic() - t) * 1000)
-    alive = request(conn, "GET", "/api/health")["sessions"]["alive"]
-    for sid in ids:
-        request(conn, "DELETE", f"/api/sessions/{sid}")
-    conn.close()
-    return {"alive": alive, "built_s": built, "processes": len(procs) - len(before) + 1,
-            "pss_per_session_kib": session_pss / n, "gateway_pss_kib": gateway_pss,
-            "gateway_growth_kib": gateway_pss - before[gateway_pid],
-            "health_median_ms": statistics.median(lat), "health_p99_ms": pct(lat, 99)}
-
-
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("--sessions", type=int, default=1000)
     ap.add_argument("--runs", type=int, default=200)
     args = ap.parse_args()
     tmp = tempfile.mkdtemp(prefix="agentd-session-bench-")
@@ -154,19 +94,6 @@ def main():
                 d.stop()
             target = "  (target with the pool: <= 1 ms median)" if pool else ""
             print(f"{'warm pool of ' + str(pool) + ', ms':36} {statistics.median(t):9.2f} {pct(t, 99):9.2f}{target}")
-        d, addr = start_daemon(tmp, mock_addr, 0)
-        try:
-            r = density(addr, d.p.pid, args.sessions)
-        finally:
-            d.stop()
-        print(f"density: {args.sessions} long-running sessions created, {r['alive']} idle and alive "
-              f"(built in {r['built_s']:.1f} s; {r['processes']} processes)")
-        print(f"  PSS per idle session (supervisor + init + agent): {r['pss_per_session_kib'] / 1024:.2f} MiB"
-              f"  (target <= 1 MiB)")
-        print(f"  the gateway: {r['gateway_pss_kib'] / 1024:.1f} MiB PSS "
-              f"({r['gateway_growth_kib'] / 1024:+.1f} MiB with the sessions)")
-        print(f"  GET /api/health while they live: median {r['health_median_ms']:.2f} ms, "
-              f"p99 {r['health_p99_ms']:.2f} ms")
     finally:
         if mock is not None:
             mock.stop()
