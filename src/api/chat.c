@@ -45,7 +45,7 @@ enum MHD_Result api_chat(struct http_req *req)
 	}
 	snprintf(req->session, sizeof(req->session), "%s", session_id(s));
 	r = api_turn_start(req, s, &cr);
-	if (created)              /* the turn is on its way: now the pool makes up for it */
-		sessions_pool_fill(app->sessions);
+	if (created)              /* the turn is on its way: the pool makes up for it after */
+		session_pool_settle(s);
 	return r;
 }

@@ -16,8 +16,16 @@
 #include "core/cleanup.h"
 #include "core/fsutil.h"
 #include "core/log.h"
+#include "core/sched.h"
 
 #define CPU_PERIOD_US 100000
+/* A warm pool's sandbox waits at the least CPU weight there is (v1 cpu.shares, v2
+ * cpu.weight), the kernel's defaults once a session takes it: a weight is what the
+ * scheduler weighs a cgroup by against its siblings, whatever its threads' policies. */
+#define CPU_SHARES_LOW "2"
+#define CPU_SHARES_NORMAL "1024"
+#define CPU_WEIGHT_LOW "1"
+#define CPU_WEIGHT_NORMAL "100"
 
 int cg_write(const char *dir, const char *file, const char *value, struct ad_err *err)
 {
@@ -116,7 +124,7 @@ static int limit_v1(struct sandbox_cgroup *cg, const struct sandbox_policy *p, s
 	if (cg_write(cg->dir[CG_CPU], "cpu.cfs_period_us", "100000", err) < 0 ||
 	    cg_write(cg->dir[CG_CPU], "cpu.cfs_quota_us", v, err) < 0)
 		return -1;
-	return 0;
+	return p->cpu_low ? cg_write(cg->dir[CG_CPU], "cpu.shares", CPU_SHARES_LOW, err) : 0;
 }
 
 static int limit_v2(struct sandbox_cgroup *cg, const struct sandbox_policy *p, struct ad_err *err)
@@ -132,7 +140,9 @@ static int limit_v2(struct sandbox_cgroup *cg, const struct sandbox_policy *p, s
 	if (cg_write(cg->dir[0], "pids.max", v, err) < 0)
 		return -1;
 	snprintf(v, sizeof(v), "%llu %d", (unsigned long long)(p->cpus_milli * CPU_PERIOD_US / 1000), CPU_PERIOD_US);
-	return cg_write(cg->dir[0], "cpu.max", v, err);
+	if (cg_write(cg->dir[0], "cpu.max", v, err) < 0)
+		return -1;
+	return p->cpu_low ? cg_write(cg->dir[0], "cpu.weight", CPU_WEIGHT_LOW, err) : 0;
 }
 
 static int without_cgroup(struct sandbox_cgroup *cg, const struct sandbox_policy *p, struct ad_err *err);
@@ -198,6 +208,19 @@ static int without_cgroup(struct sandbox_cgroup *cg, const struct sandbox_policy
 	sandbox_cgroup_remove(cg, NULL);
 	memset(cg, 0, sizeof(*cg));
 	return 0;
+}
+
+int sandbox_cgroup_cpu_normal(const struct sandbox_cgroup *cg, struct ad_err *err)
+{
+	if (cg->ndirs == 0)
+		return 0;                 /* without a cgroup: nothing was lowered */
+	bool v2 = cg->version == 2;
+	const char *dir = cg->dir[v2 ? 0 : CG_CPU];
+	if (cg_write(dir, v2 ? "cpu.weight" : "cpu.shares", v2 ? CPU_WEIGHT_NORMAL : CPU_SHARES_NORMAL, err) < 0)
+		return -1;
+	char path[PATH_MAX + 32];
+	snprintf(path, sizeof(path), "%s/%s", dir, v2 ? "cgroup.threads" : "tasks");
+	return sched_idle_leave_listed(path, err) < 0 ? -1 : 0;
 }
 
 int sandbox_cgroup_open_join(const struct sandbox_cgroup *cg, int fds[CG_NCTL], struct ad_err *err)

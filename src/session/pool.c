@@ -1,7 +1,8 @@
 /* The warm pool: session.pool_size sessions whose sandboxes are built before anyone
  * asks, so that a new session gets one at once. A pooled session belongs to nobody and
  * has no idle timeout; taking one makes it the new session (its id included), and the
- * pool is topped up behind it. Sessions that ask for a policy of their own build theirs. */
+ * pool is topped up behind it, by its own thread, once the taker's turn has answered
+ * (pool_filler.c). Sessions that ask for a policy of their own build theirs. */
 #include "session_int.h"
 
 #include <stdlib.h>
@@ -41,6 +42,7 @@ struct session *pool_take(struct sessions *reg, const struct session_opts *o)
 				s->pooled = false;
 				session_adopt(s, o);
 				tell_owner(s);
+				pool_filler_owe(s);
 			}
 			pthread_mutex_unlock(&s->lock);
 		}
@@ -58,6 +60,8 @@ static struct session *build_one(struct sessions *reg)
 	struct ad_err e;
 	struct session_opts o = { .pattern = PATTERN_LONG_RUNNING, .owner = "" };
 	struct session *s = session_alloc(reg, &o, &e);
+	if (s != NULL)
+		s->pooled = true;         /* its supervisor builds it at a low CPU priority */
 	if (s != NULL && session_spawn(reg, s, NULL, &e) < 0) {
 		session_unref(s);
 		s = NULL;
@@ -68,7 +72,7 @@ static struct session *build_one(struct sessions *reg)
 }
 
 /* Drop what failed, then build what is missing, outside the registry's lock. */
-void pool_fill(struct sessions *reg)
+void pool_fill(struct sessions *reg, unsigned owed)
 {
 	unsigned want = (unsigned)reg->cfg->session.pool_size, need;
 	struct session *dead[POOL_MAX];
@@ -88,7 +92,8 @@ void pool_fill(struct sessions *reg)
 			reg->pool[i] = reg->pool[--reg->pool_n];
 		}
 	}
-	need = want > reg->pool_n + reg->pool_filling ? want - reg->pool_n - reg->pool_filling : 0;
+	unsigned have = reg->pool_n + reg->pool_filling + owed;
+	need = want > have ? want - have : 0;
 	reg->pool_filling += need;
 	pthread_mutex_unlock(&reg->lock);
 	for (unsigned i = 0; i < ndead; i++)
@@ -99,10 +104,8 @@ void pool_fill(struct sessions *reg)
 		reg->pool_filling--;
 		/* shutdown began while it was built: pool_drain may have run already */
 		bool keep = s != NULL && !registry_shutting_down(reg);
-		if (keep) {
-			s->pooled = true;
+		if (keep)
 			reg->pool[reg->pool_n++] = s;
-		}
 		pthread_mutex_unlock(&reg->lock);
 		if (s != NULL && !keep) {
 			session_destroy(s, "agentd is shutting down");
@@ -128,6 +131,7 @@ void pool_drain(struct sessions *reg)
 
 void pool_stats(struct sessions *reg, struct pool_stats *out)
 {
+	unsigned deferred = pool_filler_owed(reg);
 	pthread_mutex_lock(&reg->lock);
 	unsigned ready = 0;
 	for (unsigned i = 0; i < reg->pool_n; i++) {
@@ -137,7 +141,7 @@ void pool_stats(struct sessions *reg, struct pool_stats *out)
 	}
 	*out = (struct pool_stats){ .size = (unsigned)reg->cfg->session.pool_size, .ready = ready,
 				    .building = reg->pool_n - ready + reg->pool_filling,
-				    .hits = reg->pool_hits, .misses = reg->pool_misses };
+				    .deferred = deferred, .hits = reg->pool_hits, .misses = reg->pool_misses };
 	pthread_mutex_unlock(&reg->lock);
 }
 
@@ -149,6 +153,7 @@ cJSON *sessions_pool_json(struct sessions *reg)
 	cJSON_AddNumberToObject(j, "size", p.size);
 	cJSON_AddNumberToObject(j, "ready", p.ready);
 	cJSON_AddNumberToObject(j, "building", p.building);
+	cJSON_AddNumberToObject(j, "deferred", p.deferred);
 	cJSON_AddNumberToObject(j, "hits", (double)p.hits);
 	cJSON_AddNumberToObject(j, "misses", (double)p.misses);
 	return j;
@@ -156,5 +161,13 @@ cJSON *sessions_pool_json(struct sessions *reg)
 
 void sessions_pool_fill(struct sessions *reg)
 {
-	pool_fill(reg);
+	pool_filler_kick(reg);
+}
+
+void session_pool_settle(struct session *s)
+{
+	pthread_mutex_lock(&s->lock);
+	pool_filler_repaid(s);
+	pthread_mutex_unlock(&s->lock);
+	pool_filler_kick(s->reg);     /* a miss, too, is made up for now */
 }

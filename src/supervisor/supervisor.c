@@ -264,7 +264,7 @@ static void serve(struct supervisor *s)
 			{ s->api ? api_server_event_fd(s->api) : -1, POLLIN, 0 },
 		};
 		/* (what the gateway sent during a model call may have ended its link already) */
-		int n = poll(p, 5, s->gw_end != 0 ? 0 : next_check_ms(s, now));
+		int n = poll(p, 5, s->gw_end != 0 ? 0 : sup_pool_wait_ms(s, next_check_ms(s, now)));
 		if (n < 0 && errno != EINTR) {
 			ad_err_sys(&s->fault, "poll");
 			break;
@@ -334,6 +334,7 @@ int supervisor_main(const struct supervisor_env *env, int gw_fd, const char *ses
 	const cJSON *join = cJSON_GetObjectItemCaseSensitive(o, "join");
 	const cJSON *owner = cJSON_GetObjectItemCaseSensitive(o, "owner");
 	log_set_about(session_id, cJSON_IsString(owner) ? owner->valuestring : NULL);
+	sup_pool_enter(&s, &policy, o);
 	signal(SIGPIPE, SIG_IGN);
 	struct sigaction term = { .sa_handler = on_sigterm };      /* no SA_RESTART: poll() returns */
 	sigaction(SIGTERM, &term, NULL);
