@@ -19,7 +19,7 @@ int sched_idle_leave(pid_t tid);
  * "cgroup.threads"), read again until a pass finds none idle (a thread forked by an
  * idle one during the pass inherited its policy). How many changed, or -1. */
 int sched_idle_leave_listed(const char *path, struct ad_err *err);
-/* The same for the calling process' own threads. */
-int sched_idle_leave_self(struct ad_err *err);
+/* The same for every thread of process pid (0: the calling process). */
+int sched_idle_leave_process(pid_t pid, struct ad_err *err);
 
 #endif

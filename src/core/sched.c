@@ -60,11 +60,13 @@ int sched_idle_leave_listed(const char *path, struct ad_err *err)
 	return total;
 }
 
-int sched_idle_leave_self(struct ad_err *err)
+int sched_idle_leave_process(pid_t pid, struct ad_err *err)
 {
-	DIR *d = opendir("/proc/self/task");
+	char path[64];
+	snprintf(path, sizeof(path), pid > 0 ? "/proc/%d/task" : "/proc/self/task", (int)pid);
+	DIR *d = opendir(path);
 	if (d == NULL)
-		return ad_err_sys(err, "open /proc/self/task");
+		return ad_err_sys(err, "open %s", path);
 	int changed = 0, rc = 0;
 	struct dirent *e;
 	while ((e = readdir(d)) != NULL) {

@@ -16,16 +16,8 @@
 #include "core/cleanup.h"
 #include "core/fsutil.h"
 #include "core/log.h"
-#include "core/sched.h"
 
 #define CPU_PERIOD_US 100000
-/* A warm pool's sandbox waits at the least CPU weight there is (v1 cpu.shares, v2
- * cpu.weight), the kernel's defaults once a session takes it: a weight is what the
- * scheduler weighs a cgroup by against its siblings, whatever its threads' policies. */
-#define CPU_SHARES_LOW "2"
-#define CPU_SHARES_NORMAL "1024"
-#define CPU_WEIGHT_LOW "1"
-#define CPU_WEIGHT_NORMAL "100"
 
 int cg_write(const char *dir, const char *file, const char *value, struct ad_err *err)
 {
@@ -208,19 +200,6 @@ static int without_cgroup(struct sandbox_cgroup *cg, const struct sandbox_policy
 	sandbox_cgroup_remove(cg, NULL);
 	memset(cg, 0, sizeof(*cg));
 	return 0;
-}
-
-int sandbox_cgroup_cpu_normal(const struct sandbox_cgroup *cg, struct ad_err *err)
-{
-	if (cg->ndirs == 0)
-		return 0;                 /* without a cgroup: nothing was lowered */
-	bool v2 = cg->version == 2;
-	const char *dir = cg->dir[v2 ? 0 : CG_CPU];
-	if (cg_write(dir, v2 ? "cpu.weight" : "cpu.shares", v2 ? CPU_WEIGHT_NORMAL : CPU_SHARES_NORMAL, err) < 0)
-		return -1;
-	char path[PATH_MAX + 32];
-	snprintf(path, sizeof(path), "%s/%s", dir, v2 ? "cgroup.threads" : "tasks");
-	return sched_idle_leave_listed(path, err) < 0 ? -1 : 0;
 }
 
 int sandbox_cgroup_open_join(const struct sandbox_cgroup *cg, int fds[CG_NCTL], struct ad_err *err)

@@ -10,6 +10,7 @@
 #include "core/log.h"
 #include "ipc/frame.h"
 #include "session/hub.h"
+#include "sandbox/cgroup.h"
 
 static bool usable(const struct session *s)
 {
@@ -27,28 +28,46 @@ static void tell_owner(struct session *s)
 	cJSON_Delete(j);
 }
 
+/* Its sandbox and supervisor at the normal CPU priority now, by the gateway: the
+ * supervisor, told by FRAME_OWNER, does the same, but only once it gets the CPU. */
+static void raise_priority(struct session *s, cJSON *cgroup, int init_pid)
+{
+	struct ad_err e;
+	if (sandbox_priority_normal(cgroup, init_pid, &e) < 0)
+		session_log(s, AD_LOG_WARN, "its sandbox, taken from the pool, keeps a low CPU priority "
+			    "until its supervisor sees to it: %s", e.msg);
+	cJSON_Delete(cgroup);
+}
+
+/* A ready one only: one still being built runs at SCHED_IDLE, and would go on so until
+ * its supervisor reaches its loop; on a busy host a new one at the normal priority is
+ * faster. */
 struct session *pool_take(struct sessions *reg, const struct session_opts *o)
 {
 	struct session *got = NULL;
+	cJSON *cgroup = NULL;
+	int init_pid = 0;
 	pthread_mutex_lock(&reg->lock);
-	/* a ready one first; one still being built is faster than a new one */
-	for (int pass = 0; pass < 2 && got == NULL; pass++)
-		for (unsigned i = 0; i < reg->pool_n && got == NULL; i++) {
-			struct session *s = reg->pool[i];
-			pthread_mutex_lock(&s->lock);
-			if (pass == 0 ? s->state == SESSION_READY : usable(s)) {
-				got = s;
-				reg->pool[i] = reg->pool[--reg->pool_n];
-				s->pooled = false;
-				session_adopt(s, o);
-				tell_owner(s);
-				pool_filler_owe(s);
-			}
-			pthread_mutex_unlock(&s->lock);
+	for (unsigned i = 0; i < reg->pool_n && got == NULL; i++) {
+		struct session *s = reg->pool[i];
+		pthread_mutex_lock(&s->lock);
+		if (s->state == SESSION_READY) {
+			got = s;
+			reg->pool[i] = reg->pool[--reg->pool_n];
+			s->pooled = false;
+			session_adopt(s, o);
+			tell_owner(s);
+			pool_filler_owe(s);
+			cgroup = cJSON_Duplicate(s->cgroup, true);
+			init_pid = s->init_pid;
 		}
+		pthread_mutex_unlock(&s->lock);
+	}
 	if (reg->cfg->session.pool_size > 0)
 		got ? reg->pool_hits++ : reg->pool_misses++;
 	pthread_mutex_unlock(&reg->lock);
+	if (got != NULL)
+		raise_priority(got, cgroup, init_pid);
 	return got;
 }
 

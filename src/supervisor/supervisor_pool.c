@@ -37,7 +37,7 @@ void sup_pool_adopted(struct supervisor *s)
 	s->pooled = false;
 	if (s->sb != NULL && !s->joined && sandbox_cgroup_cpu_normal(sandbox_cgroup_of(s->sb), &e) < 0)
 		log_warn("the sandbox taken from the pool keeps a low CPU priority: %s", e.msg);
-	if (sched_idle_leave_self(&e) < 0)
+	if (sched_idle_leave_process(0, &e) < 0)
 		log_warn("the supervisor taken from the pool keeps a low CPU priority: %s", e.msg);
 }
 

@@ -4,7 +4,9 @@ taken, when turns go on), by the pool's own thread; pooled supervisors and sandb
 wait at the lowest CPU priority (SCHED_IDLE, the least cgroup CPU weight) and go back
 to the normal one when a session takes them; agentd stops without waiting for builds."""
 
+import os
 import pathlib
+import signal
 import threading
 
 from chat_util import (CHAT_TIMEOUT, UID_BASE, UID_COUNT, bash, calls, chat_env, chat_ok,  # noqa: F401
@@ -131,6 +133,27 @@ def test_pooled_sandboxes_wait_at_the_lowest_priority_and_a_taken_one_gets_the_n
     # the one still pooled has not changed
     [still] = [s for s in sups if s != taken[0]]
     assert set(policies(still).values()) == {SCHED_IDLE}
+    finish(d, mock)
+
+
+def test_the_gateway_raises_a_taken_sandbox_at_once_whatever_its_supervisor_does(daemon_factory, mock):
+    d = start(daemon_factory, mock, 1)
+    assert wait_pool_ready(d, 1)["ready"] == 1
+    [sup] = supervisors(d)
+    [init] = children_of(sup)
+    cgdir, weight = cpu_cgroup(init)
+    # a supervisor that gets no CPU (as one at SCHED_IDLE on a busy host) cannot read
+    # that it was taken: the gateway has raised it by the time the session is made
+    os.kill(sup, signal.SIGSTOP)
+    try:
+        r = d.post_json("/api/sessions", {})
+        assert r.status == 201 and r.json()["state"] == "ready", r
+        assert set(policies(sup).values()) == {SCHED_OTHER}, policies(sup)
+        assert (cgdir / weight).read_text().strip() == ("1024" if weight == "cpu.shares" else "100")
+        threads = sandbox_threads(cgdir, weight)
+        assert threads and {thread_policy(t) for t in threads} - {None} == {SCHED_OTHER}, threads
+    finally:
+        os.kill(sup, signal.SIGCONT)
     finish(d, mock)
 
 
