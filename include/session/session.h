@@ -78,9 +78,10 @@ void sessions_disk_usage(struct sessions *reg, uint64_t *bytes, uint64_t *files)
 int sessions_rekey(struct sessions *reg, const char *key, unsigned *sent, struct ad_err *err);
 /* Have the pool's thread build what it lacks (at start-up, after a new API key). */
 void sessions_pool_fill(struct sessions *reg);
-/* The request that made s (session_create) is through its handler: a sandbox it took
- * from the pool is rebuilt now if s has no turn in flight, else once that turn has
- * answered (or after session.pool_refill_delay_ms): the build does not compete with it. */
+/* The request that made s (session_create) is complete, its response sent (a turn's
+ * run let go of by the HTTP side): a sandbox it took from the pool is rebuilt now, not
+ * while that request still needed the CPU (else session.pool_refill_delay_ms after it
+ * was taken, whichever comes first). */
 void session_pool_settle(struct session *s);
 /* {"sessions": [...]} of owner's, as session_json(.., false) (session_list.c). */
 cJSON *sessions_list(struct sessions *reg, const char *owner);

@@ -115,7 +115,6 @@ static void answer_turn(struct session *s, const char *failure)
 	cJSON *held = s->held_end;
 	unsigned id = s->held_id;
 	s->run = NULL;
-	pool_filler_repaid(s);
 	s->held_end = NULL;
 	if (failure != NULL && held != NULL && !s->drop_saved) {
 		char text[AD_ERR_MSG_MAX + 200];

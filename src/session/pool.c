@@ -68,6 +68,8 @@ struct session *pool_take(struct sessions *reg, const struct session_opts *o)
 	pthread_mutex_unlock(&reg->lock);
 	if (got != NULL)
 		raise_priority(got, cgroup, init_pid);
+	else
+		pool_filler_kick(reg);    /* some may have failed: they are replaced */
 	return got;
 }
 
@@ -188,5 +190,4 @@ void session_pool_settle(struct session *s)
 	pthread_mutex_lock(&s->lock);
 	pool_filler_repaid(s);
 	pthread_mutex_unlock(&s->lock);
-	pool_filler_kick(s->reg);     /* a miss, too, is made up for now */
 }

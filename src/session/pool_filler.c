@@ -158,14 +158,15 @@ void pool_filler_owe(struct session *s)
 	if (f->nowed < POOL_MAX) {
 		f->owed[f->nowed++] = (struct owed){ s, clock_mono_ns() };
 		s->pool_owed = true;
+		pthread_cond_signal(&f->wake);    /* its deadline: the thread waits for it */
 	}
 	pthread_mutex_unlock(&f->lock);
 }
 
 void pool_filler_repaid(struct session *s)
 {
-	if (!s->pool_owed || s->run != NULL)
-		return;            /* (before s->reg: a link may close after sessions_free) */
+	if (!s->pool_owed)
+		return;         /* (before s->reg: agentd's stop clears it before the registry goes) */
 	struct pool_filler *f = s->reg->filler;
 	s->pool_owed = false;
 	if (f == NULL)

@@ -144,7 +144,6 @@ void session_send_pending(struct session *s, const char *failure)
 	} else if (turn != NULL) {
 		run = s->run;
 		s->run = NULL;
-		pool_filler_repaid(s);
 		snprintf(e.msg, sizeof(e.msg), "%s", failure ? failure : "the session's sandbox is gone");
 	}
 	pthread_mutex_unlock(&s->lock);

@@ -254,10 +254,10 @@ void pool_stats(struct sessions *reg, struct pool_stats *out);
 void pool_fill(struct sessions *reg, unsigned owed);
 /* pool_filler.c: the thread that calls pool_fill. Started with the registry when the
  * pool has a size, stopped (joined) before the pool is drained, freed with the
- * registry; a kick makes it look
- * again. A sandbox taken (s, under its lock) is owed: it is rebuilt once its taker's
- * turn has answered (pool_filler_repaid, under s->lock, when s has no turn in flight)
- * or session.pool_refill_delay_ms after it was taken. How many are owed now. */
+ * registry; a kick makes it look again. A sandbox taken (s, under its lock) is owed: it
+ * is rebuilt once the request that took it is complete (pool_filler_repaid, under
+ * s->lock: session_pool_settle) or session.pool_refill_delay_ms after it was taken.
+ * How many are owed now. */
 int pool_filler_start(struct sessions *reg, struct ad_err *err);
 void pool_filler_stop(struct sessions *reg);
 void pool_filler_free(struct sessions *reg);

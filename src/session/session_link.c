@@ -21,7 +21,6 @@ static struct chat_run *detach_run(struct session *s)
 	s->run = NULL;
 	if (s->state == SESSION_RUNNING)
 		session_enter(s, SESSION_IDLE, NULL);
-	pool_filler_repaid(s);        /* a turn that took a pooled sandbox has answered */
 	return run;
 }
 
@@ -178,7 +177,6 @@ static void on_closed(void *owner, const char *why)
 	size_t nops = 1 + session_views_take(s, ops + 1);
 	s->run = NULL;
 	s->op = NULL;
-	pool_filler_repaid(s);
 	struct op_run *suspended = NULL;
 	bool destroyed = s->state == SESSION_DESTROYED;
 	if (s->state == SESSION_SUSPENDING) {
