@@ -10,6 +10,7 @@
 #include "core/log.h"
 #include "ipc/frame.h"
 #include "session/hub.h"
+#include "core/sched.h"
 #include "sandbox/cgroup.h"
 
 static bool usable(const struct session *s)
@@ -28,46 +29,51 @@ static void tell_owner(struct session *s)
 	cJSON_Delete(j);
 }
 
-/* Its sandbox and supervisor at the normal CPU priority now, by the gateway: the
- * supervisor, told by FRAME_OWNER, does the same, but only once it gets the CPU. */
-static void raise_priority(struct session *s, cJSON *cgroup, int init_pid)
+/* Its sandbox (cgroup, and pid its init) and supervisor at the normal CPU priority now,
+ * by the gateway: the supervisor, told by FRAME_OWNER, does the same, but only once it
+ * gets the CPU. Of a sandbox still being built (!ready), pid is the supervisor's. */
+static void raise_priority(struct session *s, bool ready, cJSON *cgroup, int pid)
 {
 	struct ad_err e;
-	if (sandbox_priority_normal(cgroup, init_pid, &e) < 0)
+	int rc = ready ? sandbox_priority_normal(cgroup, pid, &e) : sched_idle_leave_process(pid, &e);
+	if (rc < 0)
 		session_log(s, AD_LOG_WARN, "its sandbox, taken from the pool, keeps a low CPU priority "
 			    "until its supervisor sees to it: %s", e.msg);
 	cJSON_Delete(cgroup);
 }
 
-/* A ready one only: one still being built runs at SCHED_IDLE, and would go on so until
- * its supervisor reaches its loop; on a busy host a new one at the normal priority is
- * faster. */
+/* A ready one first. One still being built is faster than a new one, once its
+ * supervisor (it said its pid) is raised: at SCHED_IDLE, on a busy host, it would not
+ * get to read that it was taken; it raises its sandbox when it does (FRAME_OWNER). */
 struct session *pool_take(struct sessions *reg, const struct session_opts *o)
 {
 	struct session *got = NULL;
 	cJSON *cgroup = NULL;
-	int init_pid = 0;
+	int pid = 0;
+	bool ready = false;
 	pthread_mutex_lock(&reg->lock);
-	for (unsigned i = 0; i < reg->pool_n && got == NULL; i++) {
-		struct session *s = reg->pool[i];
-		pthread_mutex_lock(&s->lock);
-		if (s->state == SESSION_READY) {
-			got = s;
-			reg->pool[i] = reg->pool[--reg->pool_n];
-			s->pooled = false;
-			session_adopt(s, o);
-			tell_owner(s);
-			pool_filler_owe(s);
-			cgroup = cJSON_Duplicate(s->cgroup, true);
-			init_pid = s->init_pid;
+	for (int pass = 0; pass < 2 && got == NULL; pass++)
+		for (unsigned i = 0; i < reg->pool_n && got == NULL; i++) {
+			struct session *s = reg->pool[i];
+			pthread_mutex_lock(&s->lock);
+			if (pass == 0 ? s->state == SESSION_READY : usable(s) && s->builder_pid > 0) {
+				got = s;
+				reg->pool[i] = reg->pool[--reg->pool_n];
+				s->pooled = false;
+				session_adopt(s, o);
+				tell_owner(s);
+				pool_filler_owe(s);
+				ready = pass == 0;
+				cgroup = ready ? cJSON_Duplicate(s->cgroup, true) : NULL;
+				pid = ready ? s->init_pid : s->builder_pid;
+			}
+			pthread_mutex_unlock(&s->lock);
 		}
-		pthread_mutex_unlock(&s->lock);
-	}
 	if (reg->cfg->session.pool_size > 0)
 		got ? reg->pool_hits++ : reg->pool_misses++;
 	pthread_mutex_unlock(&reg->lock);
 	if (got != NULL)
-		raise_priority(got, cgroup, init_pid);
+		raise_priority(got, ready, cgroup, pid);
 	else
 		pool_filler_kick(reg);    /* some may have failed: they are replaced */
 	return got;

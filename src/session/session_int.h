@@ -91,6 +91,7 @@ struct session {
 	struct hub_link *link;             /* NULL once closed */
 	bool pooled;                       /* in the warm pool, nobody's yet */
 	bool pool_owed;                    /* taken from it: its rebuild waits for this turn */
+	int builder_pid;                   /* pooled: its supervisor (raised when taken early) */
 	bool hidden;                       /* a shared sandbox's host: nobody's session */
 	struct shared_group *group;        /* shared: the sandbox it is in (or holds) */
 	int init_pid;                      /* from "ready": the sandbox's init on the host */

@@ -126,6 +126,14 @@ static void on_event(void *owner, cJSON *ev)
 		session_op_event(s, type, ev);     /* lets go of the lock, takes ev */
 		return;
 	}
+	if (strcmp(type, "builder") == 0) {        /* a pooled supervisor's pid: nobody's event */
+		const cJSON *pid = cJSON_GetObjectItemCaseSensitive(ev, "pid");
+		s->builder_pid = cJSON_IsNumber(pid) && pid->valuedouble > 1 ? (int)pid->valuedouble : 0;
+		session_log(s, AD_LOG_DEBUG, "pool: its sandbox is built by pid %d", s->builder_pid);
+		pthread_mutex_unlock(&s->lock);
+		cJSON_Delete(ev);
+		return;
+	}
 	unsigned id = ++s->next_event_id;      /* every event below is logged with it */
 	session_metrics_event(s, type, ev);
 	for (size_t i = 0; i < ARRAY_SIZE(notes); i++)

@@ -334,13 +334,13 @@ int supervisor_main(const struct supervisor_env *env, int gw_fd, const char *ses
 	const cJSON *join = cJSON_GetObjectItemCaseSensitive(o, "join");
 	const cJSON *owner = cJSON_GetObjectItemCaseSensitive(o, "owner");
 	log_set_about(session_id, cJSON_IsString(owner) ? owner->valuestring : NULL);
-	sup_pool_enter(&s, &policy, o);
 	signal(SIGPIPE, SIG_IGN);
 	struct sigaction term = { .sa_handler = on_sigterm };      /* no SA_RESTART: poll() returns */
 	sigaction(SIGTERM, &term, NULL);
 	fcntl(gw_fd, F_SETFL, fcntl(gw_fd, F_GETFL) | O_NONBLOCK);
 	link_out_init(&s.to_gw, GW_OUT_MAX);
 	link_out_init(&s.to_agent, AGENT_OUT_MAX);
+	sup_pool_enter(&s, &policy, o);
 	s.gw_dec = frame_decoder_new(FRAME_MAX_PAYLOAD);
 	s.agent_dec = frame_decoder_new(FRAME_MAX_PAYLOAD);
 	relay_init(&s.relay, env->cfg, gw_fd);

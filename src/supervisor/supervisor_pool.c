@@ -9,6 +9,8 @@
  * meanwhile: one older than the client trusts would be of no use to the first call. */
 #include "supervisor_int.h"
 
+#include <unistd.h>
+
 #include "core/log.h"
 #include "core/sched.h"
 #include "sandbox/cgroup.h"
@@ -27,6 +29,11 @@ void sup_pool_enter(struct supervisor *s, struct sandbox_policy *policy, const c
 	bool no_cgroups = s->env->cgroups == NULL || s->env->cgroups->version == 0;
 	if (sched_idle_enter(no_cgroups, &e) < 0)
 		log_warn("the warm pool's sandbox is built at the normal CPU priority: %s", e.msg);
+	/* the gateway may take it before it is built: it raises us then, by our pid */
+	cJSON *b = cJSON_CreateObject();
+	cJSON_AddStringToObject(b, "type", "builder");
+	cJSON_AddNumberToObject(b, "pid", getpid());
+	sup_to_gateway(s, b);
 }
 
 void sup_pool_adopted(struct supervisor *s)

@@ -4,6 +4,7 @@ taken, when turns go on), by the pool's own thread; pooled supervisors and sandb
 wait at the lowest CPU priority (SCHED_IDLE, the least cgroup CPU weight) and go back
 to the normal one when a session takes them; agentd stops without waiting for builds."""
 
+import http.server
 import os
 import pathlib
 import signal
@@ -11,6 +12,7 @@ import threading
 
 from chat_util import (CHAT_TIMEOUT, UID_BASE, UID_COUNT, bash, calls, chat_env, chat_ok,  # noqa: F401
                        chat_settings, finish, mock, wait_pool_ready)
+from conftest import poll
 import sandbox_util as su
 
 SCHED_OTHER, SCHED_IDLE = 0, 5
@@ -155,6 +157,62 @@ def test_the_gateway_raises_a_taken_sandbox_at_once_whatever_its_supervisor_does
     finally:
         os.kill(sup, signal.SIGCONT)
     finish(d, mock)
+
+
+class HeldMCP:
+    """A Streamable HTTP MCP server that answers nothing until released (then 404): a
+    supervisor that opens it at its session's start waits there, its sandbox unbuilt."""
+
+    def __init__(self):
+        self.seen, self.go = threading.Event(), threading.Event()
+        held = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_POST(self):
+                held.seen.set()
+                held.go.wait(CHAT_TIMEOUT)
+                self.send_error(404)
+
+            def log_message(self, *a):
+                pass
+        self.srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.srv.server_address[1]}/mcp"
+        threading.Thread(target=self.srv.serve_forever, daemon=True).start()
+
+    def stop(self):
+        """(Closed: a supervisor that would open it meanwhile, the pool's next, meets a
+        refusal, not a server that no longer answers.)"""
+        self.go.set()
+        self.srv.shutdown()
+        self.srv.server_close()
+
+
+def test_a_sandbox_taken_while_still_built_has_its_supervisor_raised_at_once(daemon_factory, mock):
+    held = HeldMCP()
+    try:
+        d = daemon_factory(settings=chat_settings({"mcp": {"servers": {"held": {"url": held.url}}}}),
+                           env=chat_env(mock, AGENTD_POOL_SIZE=1, AGENTD_LOG_LEVEL="debug"))
+        assert held.seen.wait(CHAT_TIMEOUT)     # the pooled supervisor waits on it, at SCHED_IDLE
+        assert d.wait_for_log(r"pool: its sandbox is built by pid", timeout=CHAT_TIMEOUT)
+        [sup] = supervisors(d)
+        assert set(policies(sup).values()) == {SCHED_IDLE}, policies(sup)
+        r = d.post_json("/api/sessions", {})
+        assert r.status == 201 and r.json()["state"] == "creating", r
+        assert pool(d)["hits"] == 1
+        # raised by the gateway: the supervisor itself still waits on the server
+        assert set(policies(sup).values()) == {SCHED_OTHER}, policies(sup)
+        held.go.set()
+        sid = r.json()["id"]
+        assert poll(lambda: d.get(f"/api/sessions/{sid}").json()["state"] == "ready", CHAT_TIMEOUT)
+        # and its sandbox, by the supervisor once it read that it was taken
+        [init] = children_of(sup)
+        cgdir, weight = cpu_cgroup(init)
+        assert poll(lambda: (cgdir / weight).read_text().strip() in ("1024", "100"), CHAT_TIMEOUT)
+        assert poll(lambda: {thread_policy(t) for t in sandbox_threads(cgdir, weight)} - {None} == {SCHED_OTHER},
+                    CHAT_TIMEOUT)
+        finish(d, mock)
+    finally:
+        held.stop()
 
 
 def test_no_refill_while_the_turn_that_took_the_sandbox_is_in_flight(daemon_factory, mock):
