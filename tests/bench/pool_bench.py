@@ -126,6 +126,8 @@ def main():
     print(f"sequential: {args.runs} runs each, in alternating blocks of {args.block}; "
           f"the pool's hits {hits}, misses {misses}")
     print(f"{'medians, ms':44} {'no pool':>9} {'pool':>9} {'ratio':>7}")
+    x, y = statistics.mean(parts[0]["total"]), statistics.mean(parts[1]["total"])
+    print(f"{'whole request at the client (mean)':44} {x:9.2f} {y:9.2f} {y / x:7.2f}")
 
     def row(label, key, target=""):
         x, y = med(parts[0][key]), med(parts[1][key])
