@@ -49,11 +49,10 @@ int sandbox_cgroup_join_self(const int fds[CG_NCTL], unsigned n, struct ad_err *
  * back to the default, and every thread in it from SCHED_IDLE (inherited from its
  * builder) back to the normal policy. */
 int sandbox_cgroup_cpu_normal(const struct sandbox_cgroup *cg, struct ad_err *err);
-/* The same from the gateway, which knows the sandbox by its cgroup's description
- * (sandbox_cgroup_json) and its init's pid, and at once, not when the supervisor gets
- * the CPU to read that it was taken (at SCHED_IDLE on a busy host, that can be long):
- * the cgroup, and the threads of init's parent, the supervisor. */
-int sandbox_priority_normal(const cJSON *info, pid_t init_pid, struct ad_err *err);
+/* The same from the gateway, which knows the cgroup by its description
+ * (sandbox_cgroup_json), at once, not when the supervisor gets the CPU to read that its
+ * sandbox was taken (at SCHED_IDLE on a busy host, that can be long). */
+int sandbox_cgroup_info_cpu_normal(const cJSON *info, struct ad_err *err);
 /* Kill every process in the cgroup; returns once none is left or after ~2 s. */
 void sandbox_cgroup_kill(const struct sandbox_cgroup *cg);
 /* How many times the kernel's OOM killer struck in the cgroup. */

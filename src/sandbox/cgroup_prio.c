@@ -5,8 +5,6 @@
 #include "cgroup_int.h"
 
 #include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
 
 #include "core/sched.h"
 
@@ -28,24 +26,12 @@ int sandbox_cgroup_cpu_normal(const struct sandbox_cgroup *cg, struct ad_err *er
 	return cpu_normal(cg->version, cg->dir[cg->version == 2 ? 0 : CG_CPU], err);
 }
 
-int sandbox_priority_normal(const cJSON *info, pid_t init_pid, struct ad_err *err)
+int sandbox_cgroup_info_cpu_normal(const cJSON *info, struct ad_err *err)
 {
 	const cJSON *version = cJSON_GetObjectItemCaseSensitive(info, "version");
 	int v = cJSON_IsNumber(version) ? version->valueint : 0;
 	const cJSON *dir = cJSON_GetObjectItemCaseSensitive(info, v == 2 ? "dir" : "cpu");
-	if (v != 0 && cJSON_IsString(dir) && cpu_normal(v, dir->valuestring, err) < 0)
-		return -1;
-	/* the builder: init's parent (the sandbox is up: init is there, and its parent) */
-	char path[64], buf[512];
-	snprintf(path, sizeof(path), "/proc/%d/stat", (int)init_pid);
-	FILE *f = init_pid > 0 ? fopen(path, "re") : NULL;
-	size_t n = f ? fread(buf, 1, sizeof(buf) - 1, f) : 0;
-	if (f != NULL)
-		fclose(f);
-	buf[n] = '\0';
-	char *end = strrchr(buf, ')');
-	int ppid = 0;
-	if (end == NULL || sscanf(end + 1, " %*c %d", &ppid) != 1 || ppid <= 1)
-		return ad_err_set(err, 0, "the sandbox's builder cannot be told from %s", path);
-	return sched_idle_leave_process(ppid, err) < 0 ? -1 : 0;
+	if (v == 0 || !cJSON_IsString(dir))
+		return 0;                 /* without a cgroup: nothing was lowered */
+	return cpu_normal(v, dir->valuestring, err);
 }

@@ -7,6 +7,7 @@
 
 #include <stdlib.h>
 
+#include "core/clock.h"
 #include "core/log.h"
 #include "ipc/frame.h"
 #include "session/hub.h"
@@ -29,28 +30,29 @@ static void tell_owner(struct session *s)
 	cJSON_Delete(j);
 }
 
-/* Its sandbox (cgroup, and pid its init) and supervisor at the normal CPU priority now,
- * by the gateway: the supervisor, told by FRAME_OWNER, does the same, but only once it
- * gets the CPU. Of a sandbox still being built (!ready), pid is the supervisor's. */
-static void raise_priority(struct session *s, bool ready, cJSON *cgroup, int pid)
+/* Its supervisor (pid) and sandbox (its cgroup, once made) at the normal CPU priority
+ * now, by the gateway: the supervisor, told by FRAME_OWNER, does the same, but only
+ * once it gets the CPU. */
+static void raise_priority(struct session *s, cJSON *cgroup, int pid)
 {
 	struct ad_err e;
-	int rc = ready ? sandbox_priority_normal(cgroup, pid, &e) : sched_idle_leave_process(pid, &e);
+	int rc = pid > 0 ? sched_idle_leave_process(pid, &e) : 0;
+	if (rc >= 0 && cgroup != NULL)
+		rc = sandbox_cgroup_info_cpu_normal(cgroup, &e);
 	if (rc < 0)
 		session_log(s, AD_LOG_WARN, "its sandbox, taken from the pool, keeps a low CPU priority "
 			    "until its supervisor sees to it: %s", e.msg);
 	cJSON_Delete(cgroup);
 }
 
-/* A ready one first. One still being built is faster than a new one, once its
- * supervisor (it said its pid) is raised: at SCHED_IDLE, on a busy host, it would not
- * get to read that it was taken; it raises its sandbox when it does (FRAME_OWNER). */
+/* A ready one first. One still being built is faster than a new one, once raised: its
+ * supervisor (it said its pid first), and its sandbox's cgroup if it said that yet (else
+ * the supervisor raises it when it reads FRAME_OWNER). */
 struct session *pool_take(struct sessions *reg, const struct session_opts *o)
 {
 	struct session *got = NULL;
 	cJSON *cgroup = NULL;
 	int pid = 0;
-	bool ready = false;
 	pthread_mutex_lock(&reg->lock);
 	for (int pass = 0; pass < 2 && got == NULL; pass++)
 		for (unsigned i = 0; i < reg->pool_n && got == NULL; i++) {
@@ -63,9 +65,8 @@ struct session *pool_take(struct sessions *reg, const struct session_opts *o)
 				session_adopt(s, o);
 				tell_owner(s);
 				pool_filler_owe(s);
-				ready = pass == 0;
-				cgroup = ready ? cJSON_Duplicate(s->cgroup, true) : NULL;
-				pid = ready ? s->init_pid : s->builder_pid;
+				cgroup = cJSON_Duplicate(pass == 0 ? s->cgroup : s->builder_cgroup, true);
+				pid = s->builder_pid;
 			}
 			pthread_mutex_unlock(&s->lock);
 		}
@@ -73,7 +74,7 @@ struct session *pool_take(struct sessions *reg, const struct session_opts *o)
 		got ? reg->pool_hits++ : reg->pool_misses++;
 	pthread_mutex_unlock(&reg->lock);
 	if (got != NULL)
-		raise_priority(got, ready, cgroup, pid);
+		raise_priority(got, cgroup, pid);
 	else
 		pool_filler_kick(reg);    /* some may have failed: they are replaced */
 	return got;
@@ -139,6 +140,45 @@ void pool_fill(struct sessions *reg, unsigned owed)
 			session_unref(s);
 		}
 	}
+}
+
+/* A pooled build gets session.pool_refill_delay_ms at SCHED_IDLE: a host too busy to
+ * finish it by then (others' work, not ours) would otherwise never have its pool. */
+#define RAISE_MAX 8                       /* per pass; the rest at the next */
+
+uint64_t pool_raise_starved(struct sessions *reg)
+{
+	struct late { struct session *s; cJSON *cgroup; int pid; } late[RAISE_MAX];
+	unsigned n = 0;
+	uint64_t now = clock_mono_ns(), next = 0;
+	uint64_t starve_ns = (uint64_t)reg->cfg->session.pool_refill_delay_ms * 1000000u;
+	pthread_mutex_lock(&reg->lock);
+	for (unsigned i = 0; i < reg->pool_n; i++) {
+		struct session *s = reg->pool[i];
+		pthread_mutex_lock(&s->lock);
+		if (s->state == SESSION_CREATING && !s->builder_raised && s->spawn_ns != 0) {
+			uint64_t due = s->spawn_ns + starve_ns;
+			if (due <= now && n < RAISE_MAX && s->builder_pid > 0) {
+				session_ref(s);
+				late[n++] = (struct late){ s, cJSON_Duplicate(s->builder_cgroup, true), s->builder_pid };
+				/* raised for good once its cgroup is known; until then, again */
+				s->builder_raised = s->builder_cgroup != NULL;
+				due = now + starve_ns / 4 + 1000000u;
+			}
+			if (due <= now)
+				due = now + starve_ns / 4 + 1000000u;
+			if (next == 0 || due < next)
+				next = due;
+		}
+		pthread_mutex_unlock(&s->lock);
+	}
+	pthread_mutex_unlock(&reg->lock);
+	for (unsigned i = 0; i < n; i++) {
+		session_log(late[i].s, AD_LOG_DEBUG, "pool: its build starved at SCHED_IDLE; it goes on at the normal priority");
+		raise_priority(late[i].s, late[i].cgroup, late[i].pid);
+		session_unref(late[i].s);
+	}
+	return next;
 }
 
 void pool_drain(struct sessions *reg)

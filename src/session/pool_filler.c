@@ -67,19 +67,22 @@ static void *run(void *arg)
 	struct sessions *reg = arg;
 	struct pool_filler *f = reg->filler;
 	unsigned seen = 0;
+	uint64_t starved_at = 0;          /* when a build starts to starve (0: none is built) */
 	prctl(PR_SET_NAME, "agentd-pool");
 	pthread_mutex_lock(&f->lock);
 	while (!f->stop) {
-		uint64_t next;
-		bool went = expire(f, clock_mono_ns(), &next);
-		if (!went && seen == f->kicks) {
-			wait_until(f, next);
+		uint64_t next, now = clock_mono_ns();
+		bool went = expire(f, now, &next);
+		bool starved = starved_at != 0 && starved_at <= now;
+		if (!went && !starved && seen == f->kicks) {
+			wait_until(f, next == 0 || (starved_at != 0 && starved_at < next) ? starved_at : next);
 			continue;
 		}
 		seen = f->kicks;
 		unsigned owed = f->nowed;
 		pthread_mutex_unlock(&f->lock);
 		pool_fill(reg, owed);
+		starved_at = pool_raise_starved(reg);
 		pthread_mutex_lock(&f->lock);
 	}
 	pthread_mutex_unlock(&f->lock);

@@ -91,7 +91,9 @@ struct session {
 	struct hub_link *link;             /* NULL once closed */
 	bool pooled;                       /* in the warm pool, nobody's yet */
 	bool pool_owed;                    /* taken from it: its rebuild waits for this turn */
-	int builder_pid;                   /* pooled: its supervisor (raised when taken early) */
+	int builder_pid;                   /* pooled: its supervisor, and its sandbox's cgroup */
+	cJSON *builder_cgroup;             /* while built (raised when taken: pool.c) */
+	bool builder_raised;               /* both raised already (pool_raise_starved) */
 	bool hidden;                       /* a shared sandbox's host: nobody's session */
 	struct shared_group *group;        /* shared: the sandbox it is in (or holds) */
 	int init_pid;                      /* from "ready": the sandbox's init on the host */
@@ -253,6 +255,9 @@ struct pool_stats {
 void pool_stats(struct sessions *reg, struct pool_stats *out);
 /* Build what the pool lacks, but for the owed sandboxes whose takers' turns go on. */
 void pool_fill(struct sessions *reg, unsigned owed);
+/* The pool's builds that the host's load starved (not up session.pool_refill_delay_ms
+ * after they began) go on at the normal priority; when the next one will be due (0: none is built). */
+uint64_t pool_raise_starved(struct sessions *reg);
 /* pool_filler.c: the thread that calls pool_fill. Started with the registry when the
  * pool has a size, stopped (joined) before the pool is drained, freed with the
  * registry; a kick makes it look again. A sandbox taken (s, under its lock) is owed: it

@@ -24,7 +24,6 @@
 #include "ipc/protocol.h"
 #include "sandbox/cgroup.h"
 #include "sandbox/sandbox.h"
-#include "supervisor/relay.h"
 #include "supervisor/snapshot_io.h"
 #include "supervisor_int.h"
 
@@ -134,6 +133,7 @@ static int start_sandbox(struct supervisor *s, const cJSON *join, struct ad_err 
 	}
 	close(sv[1]);
 	sandbox_env_free(envp);
+	sup_pool_sandbox_made(s, rc);
 	if (rc < 0 || sup_listeners_start(s, egress, api, err) < 0)
 		return -1;
 	sup_mcp_open_remote(s);    /* while the sandbox sets itself up */

@@ -104,6 +104,9 @@ void sup_op_failed(struct supervisor *s, double id, const char *why);
  * long poll() may sleep (at most timeout_ms) for the next one to be in time. */
 void sup_pool_enter(struct supervisor *s, struct sandbox_policy *policy, const cJSON *opts);
 void sup_pool_adopted(struct supervisor *s);
+/* Its sandbox started (rc of sandbox_start): the gateway hears where its cgroup is, so
+ * that it can raise the sandbox too if it takes it before it is up. */
+void sup_pool_sandbox_made(struct supervisor *s, int rc);
 int sup_pool_wait_ms(struct supervisor *s, int timeout_ms);
 /* supervisor_files.c: the workspace opened from the host (s->ws), once the agent is up;
  * whether op is one the supervisor answers itself (a "view": list or read, at any

@@ -16,6 +16,15 @@
 #include "sandbox/cgroup.h"
 #include "sandbox/sandbox.h"
 
+/* A note for the gateway about the pooled sandbox being built (session_link.c). */
+static void builder_note(struct supervisor *s, const char *key, cJSON *value)
+{
+	cJSON *b = cJSON_CreateObject();
+	cJSON_AddStringToObject(b, "type", "builder");
+	cJSON_AddItemToObject(b, key, value);
+	sup_to_gateway(s, b);
+}
+
 void sup_pool_enter(struct supervisor *s, struct sandbox_policy *policy, const cJSON *opts)
 {
 	struct ad_err e;
@@ -30,10 +39,14 @@ void sup_pool_enter(struct supervisor *s, struct sandbox_policy *policy, const c
 	if (sched_idle_enter(no_cgroups, &e) < 0)
 		log_warn("the warm pool's sandbox is built at the normal CPU priority: %s", e.msg);
 	/* the gateway may take it before it is built: it raises us then, by our pid */
-	cJSON *b = cJSON_CreateObject();
-	cJSON_AddStringToObject(b, "type", "builder");
-	cJSON_AddNumberToObject(b, "pid", getpid());
-	sup_to_gateway(s, b);
+	builder_note(s, "pid", cJSON_CreateNumber(getpid()));
+}
+
+void sup_pool_sandbox_made(struct supervisor *s, int rc)
+{
+	if (!s->pooled || rc < 0)
+		return;
+	builder_note(s, "cgroup", sandbox_cgroup_json(sandbox_cgroup_of(s->sb)));
 }
 
 void sup_pool_adopted(struct supervisor *s)

@@ -191,7 +191,8 @@ def test_a_sandbox_taken_while_still_built_has_its_supervisor_raised_at_once(dae
     held = HeldMCP()
     try:
         d = daemon_factory(settings=chat_settings({"mcp": {"servers": {"held": {"url": held.url}}}}),
-                           env=chat_env(mock, AGENTD_POOL_SIZE=1, AGENTD_LOG_LEVEL="debug"))
+                           env=chat_env(mock, AGENTD_POOL_SIZE=1, AGENTD_LOG_LEVEL="debug",
+                                        AGENTD_POOL_REFILL_DELAY_MS=600000))   # no starvation raise
         assert held.seen.wait(CHAT_TIMEOUT)     # the pooled supervisor waits on it, at SCHED_IDLE
         assert d.wait_for_log(r"pool: its sandbox is built by pid", timeout=CHAT_TIMEOUT)
         [sup] = supervisors(d)
