@@ -1,11 +1,12 @@
 /* A supervisor built for the warm pool: it and its sandbox run at a low CPU priority
  * while they wait, so that building and keeping them never takes the CPU from a turn
  * in flight, and go back to the normal one when a session takes them (FRAME_OWNER).
- * Measured on two cores (tests/bench/chat_bench.py): nice 19 alone did not help, as a
- * nice value weighs a thread only against the others of its cgroup; what counts
- * against a turn's sandbox is its cgroup's weight, hence the least weight for the
- * pooled sandbox's cgroup and SCHED_IDLE for every thread (the supervisor's, and the
- * sandbox's, which inherit it). The connection to the API opened ahead is kept fresh
+ * nice 19 alone was tried and did not help: a thread's nice value (as its SCHED_IDLE)
+ * weighs it only against the others of its cgroup, and what a sandbox's processes
+ * weigh against a turn's sandbox is their cgroup's weight; hence the least weight for
+ * the pooled sandbox's cgroup, and SCHED_IDLE for the supervisor, which shares the
+ * daemon's cgroup with the turns' supervisors (its sandbox's threads inherit it too).
+ * tests/bench/pool_bench.py compares the pool with none. The connection to the API opened ahead is kept fresh
  * meanwhile: one older than the client trusts would be of no use to the first call. */
 #include "supervisor_int.h"
 
