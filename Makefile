@@ -266,6 +266,7 @@ bench:
 	$(PYTHON) tests/bench/sandbox_bench.py --runs 200
 	$(PYTHON) tests/bench/chat_bench.py --runs 200 --pool 0
 	$(PYTHON) tests/bench/chat_bench.py --runs 200 --pool 2
+	$(PYTHON) tests/bench/pool_bench.py --runs 40 --pool 2 --bursts 6 --burst 8
 	$(PYTHON) tests/bench/session_bench.py --runs 200
 	$(PYTHON) tests/bench/density_bench.py --sessions 10000 --pid-max
 	$(PYTHON) tests/bench/long_reply_bench.py --runs 5

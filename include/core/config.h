@@ -86,6 +86,7 @@ struct config {
 		int64_t max_sessions;      /* alive at once, all tokens */
 		int64_t max_per_token;     /* alive at once, one token */
 		int64_t pool_size;         /* sandboxes built ahead of time */
+		int64_t pool_refill_delay_ms;   /* a refill waits for its taker's turn at most this long */
 	} session;
 	struct {
 		bool allow_anonymous;      /* no token configured: serve beyond loopback anyway */

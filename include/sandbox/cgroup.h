@@ -45,6 +45,14 @@ int sandbox_cgroup_create(struct sandbox_cgroup *cg, const struct cgroup_host *h
 int sandbox_cgroup_open_join(const struct sandbox_cgroup *cg, int fds[CG_NCTL], struct ad_err *err);
 /* In the child, v1: move the calling (single-threaded) process in. */
 int sandbox_cgroup_join_self(const int fds[CG_NCTL], unsigned n, struct ad_err *err);
+/* A warm pool's sandbox (made with policy.cpu_low) was taken: its cgroup's CPU weight
+ * back to the default, and every thread in it from SCHED_IDLE (inherited from its
+ * builder) back to the normal policy. */
+int sandbox_cgroup_cpu_normal(const struct sandbox_cgroup *cg, struct ad_err *err);
+/* The same from the gateway, which knows the cgroup by its description
+ * (sandbox_cgroup_json), at once, not when the supervisor gets the CPU to read that its
+ * sandbox was taken (at SCHED_IDLE on a busy host, that can be long). */
+int sandbox_cgroup_info_cpu_normal(const cJSON *info, struct ad_err *err);
 /* Kill every process in the cgroup; returns once none is left or after ~2 s. */
 void sandbox_cgroup_kill(const struct sandbox_cgroup *cg);
 /* How many times the kernel's OOM killer struck in the cgroup. */

@@ -36,6 +36,8 @@ struct sandbox_policy {
 	unsigned nbinds;
 	bool usr_overlay;
 	bool allow_no_cgroup;
+	bool cpu_low;                 /* a warm pool's: its cgroup at the least CPU weight
+					 (sandbox_cgroup_cpu_normal restores it) */
 	uint32_t uid_base, uid_count;
 	uint32_t host_uid;            /* root in the sandbox as the host sees it (agentd as
 					 root); 0: one of uid_base's range, by sandbox */

@@ -79,9 +79,13 @@ void sessions_disk_usage(struct sessions *reg, uint64_t *bytes, uint64_t *files)
  * (an API_KEY frame); a suspended one gets it when it resumes. *sent: how many sessions
  * it was sent to. Fails (nothing sent) when the spawner cannot take it. */
 int sessions_rekey(struct sessions *reg, const char *key, unsigned *sent, struct ad_err *err);
-/* Build what the pool lacks: at start-up, and after a request took a sandbox from it,
- * once that request's own work is on its way (the build competes for the CPU). */
+/* Have the pool's thread build what it lacks (at start-up, after a new API key). */
 void sessions_pool_fill(struct sessions *reg);
+/* The request that made s (session_create) is complete, its response sent (a turn's
+ * run let go of by the HTTP side): a sandbox it took from the pool is rebuilt now, not
+ * while that request still needed the CPU (else session.pool_refill_delay_ms after it
+ * was taken, whichever comes first). */
+void session_pool_settle(struct session *s);
 /* {"sessions": [...]} of owner's, as session_json(.., false) (session_list.c). */
 cJSON *sessions_list(struct sessions *reg, const char *owner);
 /* The operator's view: {"sessions": [...], "totals": {"sessions", "by_state", "cost_usd"}}
@@ -93,8 +97,8 @@ cJSON *sessions_admin_list(struct sessions *reg);
 cJSON *session_admin_json(struct session *s);
 
 /* A new session, registered; the caller holds a reference (session_unref). It takes a
- * sandbox from the warm pool when one fits; the caller refills the pool afterwards
- * (sessions_pool_fill). Fails when the spawner cannot be reached; at capacity,
+ * sandbox from the warm pool when one fits; the caller settles it afterwards
+ * (session_pool_settle). Fails when the spawner cannot be reached; at capacity,
  * err->errnum is EAGAIN. */
 struct session *session_create(struct sessions *reg, const struct session_opts *o, struct ad_err *err);
 /* Whether owner's session id (anyone's when owner is NULL) has ended lately (the last

@@ -55,6 +55,11 @@ int claude_call(struct claude_client *c, const char *body, sse_event_fn fn, void
  * cheap to waste: skipped when the environment names a proxy; the first call uses it
  * only if it is at most 20 s old and the server has neither written nor hung up. */
 void claude_client_preconnect(struct claude_client *c);
+/* A sandbox that waits (in the warm pool) keeps its connection fresh: the ms until the
+ * one opened ahead is due to be replaced (-1: there is none), and its replacement by a
+ * new one once due. */
+int claude_client_warm_due_ms(const struct claude_client *c);
+void claude_client_warm_refresh(struct claude_client *c);
 
 /* Free what the calls kept (the handle and its connections). */
 void claude_client_cleanup(struct claude_client *c);

@@ -44,8 +44,6 @@ enum MHD_Result api_chat(struct http_req *req)
 			return api_reply_capacity(req, &e);
 	}
 	snprintf(req->session, sizeof(req->session), "%s", session_id(s));
-	r = api_turn_start(req, s, &cr);
-	if (created)              /* the turn is on its way: now the pool makes up for it */
-		sessions_pool_fill(app->sessions);
-	return r;
+	/* a sandbox it took from the pool is made up for once its response is sent */
+	return api_turn_start(req, s, &cr);
 }

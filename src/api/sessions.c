@@ -137,9 +137,9 @@ enum MHD_Result api_sessions_create(struct http_req *req)
 		return api_reply_capacity(req, &e);
 	snprintf(req->session, sizeof(req->session), "%s", session_id(s));
 	cJSON *j = session_json(s, false);
-	session_unref(s);
 	r = http_reply_json(req, 201, j);
-	sessions_pool_fill(app->sessions);      /* the pool makes up for a sandbox taken */
+	session_pool_settle(s);         /* answered: the pool makes up for a sandbox taken */
+	session_unref(s);
 	return r;
 }
 

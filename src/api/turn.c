@@ -52,12 +52,15 @@ static cJSON *turn_payload(const struct chat_request *cr)
 	return t;
 }
 
-/* The HTTP side let go of the turn; an ephemeral session whose client left goes. */
+/* The HTTP side let go of the turn (its response sent, or its client gone); an
+ * ephemeral session whose client left goes. Only now does the warm pool rebuild a
+ * sandbox the turn took from it: the build would compete with the reply. */
 static void released(void *ctx, bool left_early)
 {
 	struct session *s = ctx;
 	if (left_early && session_pattern(s) == PATTERN_EPHEMERAL)
 		session_destroy(s, "its client went away");
+	session_pool_settle(s);
 	session_unref(s);
 }
 

@@ -255,6 +255,9 @@ const struct setting config_settings[] = {
 	{ "session.pool_size", SETTING_INT, OFF(session.pool_size), "AGENTD_POOL_SIZE", "2",
 	  0, 1000, NULL, NULL, 0,
 	  "Sandboxes kept built ahead of time, so that a new session starts at once (0: none)." },
+	{ "session.pool_refill_delay_ms", SETTING_INT, OFF(session.pool_refill_delay_ms), "AGENTD_POOL_REFILL_DELAY_MS", "2000",
+	  0, 3600000, NULL, NULL, 0,
+	  "A sandbox taken from the pool is rebuilt once the turn that took it has answered, or this long after it was taken, whichever comes first; a pool's build that the host's load keeps from finishing at the lowest CPU priority goes on at the normal one after this long." },
 	/* auth.* (tokens, rate limits) follow here */
 	{ "auth.allow_anonymous", SETTING_BOOL, OFF(auth.allow_anonymous), "AGENTD_ALLOW_ANONYMOUS", "false",
 	  0, 0, NULL, NULL, 0,

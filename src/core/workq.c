@@ -1,9 +1,9 @@
 /* A work queue: see include/core/workq.h. */
 #include "core/workq.h"
+#include "core/thread.h"
 
 #include <errno.h>
 #include <pthread.h>
-#include <signal.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
@@ -55,12 +55,7 @@ int workq_start(struct workq **out, const char *name, struct ad_err *err)
 	pthread_mutex_init(&q->lock, NULL);
 	pthread_cond_init(&q->more, NULL);
 	strncpy(q->name, name, sizeof(q->name) - 1);
-	/* the thread takes no signals: the daemon's main thread waits for them */
-	sigset_t all, old;
-	sigfillset(&all);
-	pthread_sigmask(SIG_BLOCK, &all, &old);
-	int rc = pthread_create(&q->thread, NULL, run, q);
-	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	int rc = thread_start(&q->thread, run, q);
 	if (rc != 0) {
 		pthread_cond_destroy(&q->more);
 		pthread_mutex_destroy(&q->lock);

@@ -115,7 +115,9 @@ static int limit_v1(struct sandbox_cgroup *cg, const struct sandbox_policy *p, s
 	/* the quota is per CPU_PERIOD_US, which is what the kernel gives every new cgroup
 	 * (cpu.cfs_period_us starts at 100 ms, whatever the parent's): not written again */
 	snprintf(v, sizeof(v), "%llu", (unsigned long long)(p->cpus_milli * CPU_PERIOD_US / 1000));
-	return cg_write(cg->dir[CG_CPU], "cpu.cfs_quota_us", v, err);
+	if (cg_write(cg->dir[CG_CPU], "cpu.cfs_quota_us", v, err) < 0)
+		return -1;
+	return p->cpu_low ? cg_write(cg->dir[CG_CPU], "cpu.shares", CPU_SHARES_LOW, err) : 0;
 }
 
 static int limit_v2(struct sandbox_cgroup *cg, const struct sandbox_policy *p, struct ad_err *err)
@@ -131,7 +133,9 @@ static int limit_v2(struct sandbox_cgroup *cg, const struct sandbox_policy *p, s
 	if (cg_write(cg->dir[0], "pids.max", v, err) < 0)
 		return -1;
 	snprintf(v, sizeof(v), "%llu %d", (unsigned long long)(p->cpus_milli * CPU_PERIOD_US / 1000), CPU_PERIOD_US);
-	return cg_write(cg->dir[0], "cpu.max", v, err);
+	if (cg_write(cg->dir[0], "cpu.max", v, err) < 0)
+		return -1;
+	return p->cpu_low ? cg_write(cg->dir[0], "cpu.weight", CPU_WEIGHT_LOW, err) : 0;
 }
 
 static int without_cgroup(struct sandbox_cgroup *cg, const struct sandbox_policy *p, struct ad_err *err);

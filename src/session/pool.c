@@ -1,14 +1,18 @@
 /* The warm pool: session.pool_size sessions whose sandboxes are built before anyone
  * asks, so that a new session gets one at once. A pooled session belongs to nobody and
  * has no idle timeout; taking one makes it the new session (its id included), and the
- * pool is topped up behind it. Sessions that ask for a policy of their own build theirs. */
+ * pool is topped up behind it, by its own thread, once the taker's turn has answered
+ * (pool_filler.c). Sessions that ask for a policy of their own build theirs. */
 #include "session_int.h"
 
 #include <stdlib.h>
 
+#include "core/clock.h"
 #include "core/log.h"
 #include "ipc/frame.h"
 #include "session/hub.h"
+#include "core/sched.h"
+#include "sandbox/cgroup.h"
 
 static bool usable(const struct session *s)
 {
@@ -26,27 +30,53 @@ static void tell_owner(struct session *s)
 	cJSON_Delete(j);
 }
 
+/* Its supervisor (pid) and sandbox (its cgroup, once made) at the normal CPU priority
+ * now, by the gateway: the supervisor, told by FRAME_OWNER, does the same, but only
+ * once it gets the CPU. */
+static void raise_priority(struct session *s, cJSON *cgroup, int pid)
+{
+	struct ad_err e;
+	int rc = pid > 0 ? sched_idle_leave_process(pid, &e) : 0;
+	if (rc >= 0 && cgroup != NULL)
+		rc = sandbox_cgroup_info_cpu_normal(cgroup, &e);
+	if (rc < 0)
+		session_log(s, AD_LOG_WARN, "its sandbox, taken from the pool, keeps a low CPU priority "
+			    "until its supervisor sees to it: %s", e.msg);
+	cJSON_Delete(cgroup);
+}
+
+/* A ready one first. One still being built is faster than a new one, once raised: its
+ * supervisor (it said its pid first), and its sandbox's cgroup if it said that yet (else
+ * the supervisor raises it when it reads FRAME_OWNER). */
 struct session *pool_take(struct sessions *reg, const struct session_opts *o)
 {
 	struct session *got = NULL;
+	cJSON *cgroup = NULL;
+	int pid = 0;
 	pthread_mutex_lock(&reg->lock);
-	/* a ready one first; one still being built is faster than a new one */
 	for (int pass = 0; pass < 2 && got == NULL; pass++)
 		for (unsigned i = 0; i < reg->pool_n && got == NULL; i++) {
 			struct session *s = reg->pool[i];
 			pthread_mutex_lock(&s->lock);
-			if (pass == 0 ? s->state == SESSION_READY : usable(s)) {
+			if (pass == 0 ? s->state == SESSION_READY : usable(s) && s->builder_pid > 0) {
 				got = s;
 				reg->pool[i] = reg->pool[--reg->pool_n];
 				s->pooled = false;
 				session_adopt(s, o);
 				tell_owner(s);
+				pool_filler_owe(s);
+				cgroup = cJSON_Duplicate(pass == 0 ? s->cgroup : s->builder_cgroup, true);
+				pid = s->builder_pid;
 			}
 			pthread_mutex_unlock(&s->lock);
 		}
 	if (reg->cfg->session.pool_size > 0)
 		got ? reg->pool_hits++ : reg->pool_misses++;
 	pthread_mutex_unlock(&reg->lock);
+	if (got != NULL)
+		raise_priority(got, cgroup, pid);
+	else
+		pool_filler_kick(reg);    /* some may have failed: they are replaced */
 	return got;
 }
 
@@ -58,6 +88,8 @@ static struct session *build_one(struct sessions *reg)
 	struct ad_err e;
 	struct session_opts o = { .pattern = PATTERN_LONG_RUNNING, .owner = "" };
 	struct session *s = session_alloc(reg, &o, &e);
+	if (s != NULL)
+		s->pooled = true;         /* its supervisor builds it at a low CPU priority */
 	if (s != NULL && session_spawn(reg, s, NULL, &e) < 0) {
 		session_unref(s);
 		s = NULL;
@@ -68,7 +100,7 @@ static struct session *build_one(struct sessions *reg)
 }
 
 /* Drop what failed, then build what is missing, outside the registry's lock. */
-void pool_fill(struct sessions *reg)
+void pool_fill(struct sessions *reg, unsigned owed)
 {
 	unsigned want = (unsigned)reg->cfg->session.pool_size, need;
 	struct session *dead[POOL_MAX];
@@ -88,7 +120,8 @@ void pool_fill(struct sessions *reg)
 			reg->pool[i] = reg->pool[--reg->pool_n];
 		}
 	}
-	need = want > reg->pool_n + reg->pool_filling ? want - reg->pool_n - reg->pool_filling : 0;
+	unsigned have = reg->pool_n + reg->pool_filling + owed;
+	need = want > have ? want - have : 0;
 	reg->pool_filling += need;
 	pthread_mutex_unlock(&reg->lock);
 	for (unsigned i = 0; i < ndead; i++)
@@ -99,16 +132,53 @@ void pool_fill(struct sessions *reg)
 		reg->pool_filling--;
 		/* shutdown began while it was built: pool_drain may have run already */
 		bool keep = s != NULL && !registry_shutting_down(reg);
-		if (keep) {
-			s->pooled = true;
+		if (keep)
 			reg->pool[reg->pool_n++] = s;
-		}
 		pthread_mutex_unlock(&reg->lock);
 		if (s != NULL && !keep) {
 			session_destroy(s, "agentd is shutting down");
 			session_unref(s);
 		}
 	}
+}
+
+/* A pooled build gets session.pool_refill_delay_ms at SCHED_IDLE: a host too busy to
+ * finish it by then (others' work, not ours) would otherwise never have its pool. */
+#define RAISE_MAX 8                       /* per pass; the rest at the next */
+
+uint64_t pool_raise_starved(struct sessions *reg)
+{
+	struct late { struct session *s; cJSON *cgroup; int pid; } late[RAISE_MAX];
+	unsigned n = 0;
+	uint64_t now = clock_mono_ns(), next = 0;
+	uint64_t starve_ns = (uint64_t)reg->cfg->session.pool_refill_delay_ms * 1000000u;
+	pthread_mutex_lock(&reg->lock);
+	for (unsigned i = 0; i < reg->pool_n; i++) {
+		struct session *s = reg->pool[i];
+		pthread_mutex_lock(&s->lock);
+		if (s->state == SESSION_CREATING && !s->builder_raised && s->spawn_ns != 0) {
+			uint64_t due = s->spawn_ns + starve_ns;
+			if (due <= now && n < RAISE_MAX && s->builder_pid > 0) {
+				session_ref(s);
+				late[n++] = (struct late){ s, cJSON_Duplicate(s->builder_cgroup, true), s->builder_pid };
+				/* raised for good once its cgroup is known; until then, again */
+				s->builder_raised = s->builder_cgroup != NULL;
+				due = now + starve_ns / 4 + 1000000u;
+			}
+			if (due <= now)
+				due = now + starve_ns / 4 + 1000000u;
+			if (next == 0 || due < next)
+				next = due;
+		}
+		pthread_mutex_unlock(&s->lock);
+	}
+	pthread_mutex_unlock(&reg->lock);
+	for (unsigned i = 0; i < n; i++) {
+		session_log(late[i].s, AD_LOG_DEBUG, "pool: its build starved at SCHED_IDLE; it goes on at the normal priority");
+		raise_priority(late[i].s, late[i].cgroup, late[i].pid);
+		session_unref(late[i].s);
+	}
+	return next;
 }
 
 void pool_drain(struct sessions *reg)
@@ -128,6 +198,7 @@ void pool_drain(struct sessions *reg)
 
 void pool_stats(struct sessions *reg, struct pool_stats *out)
 {
+	unsigned deferred = pool_filler_owed(reg);
 	pthread_mutex_lock(&reg->lock);
 	unsigned ready = 0;
 	for (unsigned i = 0; i < reg->pool_n; i++) {
@@ -137,7 +208,7 @@ void pool_stats(struct sessions *reg, struct pool_stats *out)
 	}
 	*out = (struct pool_stats){ .size = (unsigned)reg->cfg->session.pool_size, .ready = ready,
 				    .building = reg->pool_n - ready + reg->pool_filling,
-				    .hits = reg->pool_hits, .misses = reg->pool_misses };
+				    .deferred = deferred, .hits = reg->pool_hits, .misses = reg->pool_misses };
 	pthread_mutex_unlock(&reg->lock);
 }
 
@@ -149,6 +220,7 @@ cJSON *sessions_pool_json(struct sessions *reg)
 	cJSON_AddNumberToObject(j, "size", p.size);
 	cJSON_AddNumberToObject(j, "ready", p.ready);
 	cJSON_AddNumberToObject(j, "building", p.building);
+	cJSON_AddNumberToObject(j, "deferred", p.deferred);
 	cJSON_AddNumberToObject(j, "hits", (double)p.hits);
 	cJSON_AddNumberToObject(j, "misses", (double)p.misses);
 	return j;
@@ -156,5 +228,12 @@ cJSON *sessions_pool_json(struct sessions *reg)
 
 void sessions_pool_fill(struct sessions *reg)
 {
-	pool_fill(reg);
+	pool_filler_kick(reg);
+}
+
+void session_pool_settle(struct session *s)
+{
+	pthread_mutex_lock(&s->lock);
+	pool_filler_repaid(s);
+	pthread_mutex_unlock(&s->lock);
 }

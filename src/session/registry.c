@@ -30,6 +30,7 @@ bool registry_shutting_down(const struct sessions *reg)
 void sessions_shutdown(struct sessions *reg)
 {
 	atomic_store(&reg->shutting_down, true);
+	pool_filler_stop(reg);            /* a build under way is handed in, no other starts */
 	size_t n;
 	struct session **all = registry_all(reg, &n);
 	for (size_t i = 0; i < n; i++) {
@@ -72,6 +73,15 @@ int sessions_new(struct sessions **out, const struct config *cfg, struct spawner
 	reg->hub = hub;
 	if (cgroups != NULL && cgroups->ctl[CG_PIDS].available)
 		reg->pids_cgroup = cgroups->ctl[CG_PIDS].dir;
+	if (cfg->session.pool_size > 0 && pool_filler_start(reg, err) < 0) {
+		workq_stop(reg->files);
+		workq_stop(reg->saver);
+		pthread_rwlock_destroy(&reg->key_lock);
+		pthread_mutex_destroy(&reg->disk.lock);
+		pthread_mutex_destroy(&reg->lock);
+		free(reg);
+		return -1;
+	}
 	*out = reg;
 	return 0;
 }
@@ -110,13 +120,18 @@ void sessions_free(struct sessions *reg)
 	workq_stop(reg->files);   /* and the file ops queued: their waiters hear how they ended */
 	reg->files = NULL;
 	size_t n;
+	pool_filler_stop(reg);    /* nothing new is built (one under way is handed in) */
 	struct session **all = registry_all(reg, &n);
 	for (size_t i = 0; i < n; i++) {
+		pthread_mutex_lock(&all[i]->lock);
+		all[i]->pool_owed = false;    /* their links close after the filler is gone */
+		pthread_mutex_unlock(&all[i]->lock);
 		session_destroy(all[i], "agentd is shutting down");
 		session_unref(all[i]);
 	}
 	free(all);
 	pool_drain(reg);
+	pool_filler_free(reg);
 	pthread_mutex_destroy(&reg->lock);
 	pthread_mutex_destroy(&reg->disk.lock);
 	pthread_rwlock_destroy(&reg->key_lock);
@@ -284,6 +299,8 @@ int session_spawn_locked(struct sessions *reg, struct session *s, const cJSON *j
 		cJSON_AddItemToObject(spec, "join", cJSON_Duplicate(join, true));
 	if (s->owner[0])                  /* for its log lines (a pooled one hears it later) */
 		cJSON_AddStringToObject(spec, "owner", s->owner);
+	if (s->pooled)                    /* built at a low CPU priority until it is taken */
+		cJSON_AddBoolToObject(spec, "pooled", true);
 	char *spec_text = json_print(spec);
 	cJSON_Delete(spec);
 	uint64_t t0 = clock_mono_ns();

@@ -54,6 +54,7 @@ void session_unref(struct session *s)
 	cJSON_Delete(s->held_end);
 	cJSON_Delete(s->pending_turn);
 	cJSON_Delete(s->cgroup);
+	cJSON_Delete(s->builder_cgroup);
 	cJSON_Delete(s->spawn_opts);
 	cJSON_Delete(s->network);
 	cJSON_Delete(s->mcp);

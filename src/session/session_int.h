@@ -61,6 +61,7 @@ struct sessions {
 	struct session *pool[POOL_MAX];   /* built ahead of time (pool.c) */
 	unsigned pool_n, pool_filling;
 	uint64_t pool_hits, pool_misses;
+	struct pool_filler *filler;       /* builds them, off the requests' path (pool_filler.c) */
 	struct shared_group *groups;
 	struct workq *saver;              /* hybrid saves' fsyncs, off the hub's thread */
 	struct workq *files;              /* suspended sessions' file ops (host_files.c) */
@@ -98,6 +99,10 @@ struct session {
 	char *title;                       /* its owner's name for it, or NULL */
 	struct hub_link *link;             /* NULL once closed */
 	bool pooled;                       /* in the warm pool, nobody's yet */
+	bool pool_owed;                    /* taken from it: its rebuild waits for this turn */
+	int builder_pid;                   /* pooled: its supervisor, and its sandbox's cgroup */
+	cJSON *builder_cgroup;             /* while built (raised when taken: pool.c) */
+	bool builder_raised;               /* both raised already (pool_raise_starved) */
 	bool hidden;                       /* a shared sandbox's host: nobody's session */
 	struct shared_group *group;        /* shared: the sandbox it is in (or holds) */
 	int init_pid;                      /* from "ready": the sandbox's init on the host */
@@ -251,13 +256,30 @@ void shared_host_failed(struct session *host);
 void shared_member_gone(struct session *s);
 /* pool.c */
 struct session *pool_take(struct sessions *reg, const struct session_opts *o);
-void pool_fill(struct sessions *reg);
 void pool_drain(struct sessions *reg);
 struct pool_stats {
-	unsigned size, ready, building;
+	unsigned size, ready, building, deferred;
 	uint64_t hits, misses;
 };
 void pool_stats(struct sessions *reg, struct pool_stats *out);
+/* Build what the pool lacks, but for the owed sandboxes whose takers' turns go on. */
+void pool_fill(struct sessions *reg, unsigned owed);
+/* The pool's builds that the host's load starved (not up session.pool_refill_delay_ms
+ * after they began) go on at the normal priority; when the next one will be due (0: none is built). */
+uint64_t pool_raise_starved(struct sessions *reg);
+/* pool_filler.c: the thread that calls pool_fill. Started with the registry when the
+ * pool has a size, stopped (joined) before the pool is drained, freed with the
+ * registry; a kick makes it look again. A sandbox taken (s, under its lock) is owed: it
+ * is rebuilt once the request that took it is complete (pool_filler_repaid, under
+ * s->lock: session_pool_settle) or session.pool_refill_delay_ms after it was taken.
+ * How many are owed now. */
+int pool_filler_start(struct sessions *reg, struct ad_err *err);
+void pool_filler_stop(struct sessions *reg);
+void pool_filler_free(struct sessions *reg);
+void pool_filler_kick(struct sessions *reg);
+void pool_filler_owe(struct session *s);
+void pool_filler_repaid(struct session *s);
+unsigned pool_filler_owed(struct sessions *reg);
 /* session_metrics.c: an event of s's, under its lock, before its state changes; its
  * link closed (under the lock, before the state changes). */
 void session_metrics_event(struct session *s, const char *type, const cJSON *ev);

@@ -4,6 +4,7 @@
 #include "session_int.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -110,6 +111,24 @@ static bool end_turn(struct session *s, bool done, unsigned id, const cJSON *ev,
 	return held;
 }
 
+/* Under the lock: a pooled supervisor's notes, nobody's events: its pid, then its
+ * sandbox's cgroup, its first two frames, sent before the agent can send any: later
+ * ones (the agent's, passed on) are not believed. */
+static void note_builder(struct session *s, cJSON *ev)
+{
+	const cJSON *pid = cJSON_GetObjectItemCaseSensitive(ev, "pid");
+	if (!s->pooled || s->state != SESSION_CREATING || s->builder_cgroup != NULL)
+		return;
+	if (s->builder_pid == 0 && cJSON_IsNumber(pid) && pid->valuedouble > 1 && pid->valuedouble < INT_MAX) {
+		s->builder_pid = (int)pid->valuedouble;
+		session_log(s, AD_LOG_DEBUG, "pool: its sandbox is built by pid %d", s->builder_pid);
+	} else if (s->builder_pid != 0) {
+		s->builder_cgroup = cJSON_DetachItemFromObjectCaseSensitive(ev, "cgroup");
+		if (s->builder_cgroup == NULL)
+			s->builder_cgroup = cJSON_CreateNull();    /* said: no other is believed */
+	}
+}
+
 /* An event from the supervisor: an op's or a view's goes to its waiter; every other is
  * noted, logged (printed once, as the SSE frame that the log and the turn's client
  * share), handed to the turn in flight, and may end the turn. */
@@ -124,6 +143,12 @@ static void on_event(void *owner, cJSON *ev)
 		return;                            /* a view's only event; the lock let go of */
 	if (strncmp(type, "op_", 3) == 0) {
 		session_op_event(s, type, ev);     /* lets go of the lock, takes ev */
+		return;
+	}
+	if (strcmp(type, "builder") == 0) {
+		note_builder(s, ev);
+		pthread_mutex_unlock(&s->lock);
+		cJSON_Delete(ev);
 		return;
 	}
 	unsigned id = ++s->next_event_id;      /* every event below is logged with it */

@@ -19,6 +19,8 @@
 
 /* Servers close connections that stay silent; past this age one is not trusted. */
 #define WARM_MAX_AGE_MS 20000
+/* A sandbox that waits replaces its connection at this age, well before the above. */
+#define WARM_REFRESH_MS (WARM_MAX_AGE_MS / 2)
 /* A connection still being made when the first call comes gets this long. */
 #define WARM_CONNECT_WAIT_MS 1000
 
@@ -103,6 +105,22 @@ void claude_client_preconnect(struct claude_client *c)
 		return;
 	}
 	*c->warm = (struct claude_warm){ fd, clock_mono_ms() };
+}
+
+int claude_client_warm_due_ms(const struct claude_client *c)
+{
+	if (c->warm == NULL)
+		return -1;
+	uint64_t age = clock_mono_ms() - c->warm->since_ms;
+	return age >= WARM_REFRESH_MS ? 0 : (int)(WARM_REFRESH_MS - age);
+}
+
+void claude_client_warm_refresh(struct claude_client *c)
+{
+	if (claude_client_warm_due_ms(c) != 0)
+		return;
+	warm_close(c);
+	claude_client_preconnect(c);
 }
 
 void warm_close(struct claude_client *c)

@@ -24,7 +24,6 @@
 #include "ipc/protocol.h"
 #include "sandbox/cgroup.h"
 #include "sandbox/sandbox.h"
-#include "supervisor/relay.h"
 #include "supervisor/snapshot_io.h"
 #include "supervisor_int.h"
 
@@ -134,6 +133,7 @@ static int start_sandbox(struct supervisor *s, const cJSON *join, struct ad_err 
 	}
 	close(sv[1]);
 	sandbox_env_free(envp);
+	sup_pool_sandbox_made(s, rc);
 	if (rc < 0 || sup_listeners_start(s, egress, api, err) < 0)
 		return -1;
 	sup_mcp_open_remote(s);    /* while the sandbox sets itself up */
@@ -265,7 +265,7 @@ static void serve(struct supervisor *s)
 		};
 		unsigned nl = sup_api_pollfds(s, p + 5);
 		/* (what the gateway sent during a model call may have ended its link already) */
-		int n = poll(p, 5 + nl, sup_idle_wait(s, s->gw_end != 0 ? 0 : next_check_ms(s, now)));
+		int n = poll(p, 5 + nl, sup_idle_wait(s, s->gw_end != 0 ? 0 : sup_pool_wait_ms(s, next_check_ms(s, now))));
 		if (n < 0 && errno != EINTR) {
 			ad_err_sys(&s->fault, "poll");
 			break;
@@ -340,6 +340,7 @@ int supervisor_main(const struct supervisor_env *env, int gw_fd, const char *ses
 	fcntl(gw_fd, F_SETFL, fcntl(gw_fd, F_GETFL) | O_NONBLOCK);
 	link_out_init(&s.to_gw, GW_OUT_MAX);
 	link_out_init(&s.to_agent, AGENT_OUT_MAX);
+	sup_pool_enter(&s, &policy, o);
 	s.gw_dec = frame_decoder_new(FRAME_MAX_PAYLOAD);
 	s.agent_dec = frame_decoder_new(FRAME_MAX_PAYLOAD);
 	relay_init(&s.relay, env->cfg, gw_fd);

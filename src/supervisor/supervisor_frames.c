@@ -241,6 +241,7 @@ int sup_gateway_frame(void *ctx, unsigned type, cJSON *payload, struct ad_err *e
 		/* a pooled sandbox was taken: its log lines name the token from here on */
 		const cJSON *owner = cJSON_GetObjectItemCaseSensitive(payload, "owner");
 		log_set_about(s->id, cJSON_IsString(owner) ? owner->valuestring : NULL);
+		sup_pool_adopted(s);
 	} else {
 		rc = ad_err_set(err, 0, "the gateway may not send %s frames", frame_type_name(type));
 	}

@@ -55,6 +55,7 @@ struct supervisor {
 					 link_recv's 1 (hang-up) or -1 (gw_err), for the loop */
 	struct ad_err gw_err;
 	bool usage_pending;           /* the last call's usage event waits for the agent's text */
+	bool pooled;                  /* built for the warm pool, not taken yet */
 	bool quit;
 	struct ad_err fault;          /* why the session ends, when it is a failure */
 };
@@ -99,6 +100,16 @@ void sup_send_error_step(struct supervisor *s, const char *type, const char *mes
 void sup_build_failed(struct supervisor *s, const char *step, const char *what, struct ad_err *e);
 /* The op in flight ends with ok: false and why. */
 void sup_op_failed(struct supervisor *s, double id, const char *why);
+/* supervisor_pool.c: built for the warm pool (opts' "pooled"): a low CPU priority,
+ * the sandbox's too (policy->cpu_low); taken (FRAME_OWNER): the normal one. While it
+ * waits, before each poll(): its connection opened ahead replaced when due, and how
+ * long poll() may sleep (at most timeout_ms) for the next one to be in time. */
+void sup_pool_enter(struct supervisor *s, struct sandbox_policy *policy, const cJSON *opts);
+void sup_pool_adopted(struct supervisor *s);
+/* Its sandbox started (rc of sandbox_start): the gateway hears where its cgroup is, so
+ * that it can raise the sandbox too if it takes it before it is up. */
+void sup_pool_sandbox_made(struct supervisor *s, int rc);
+int sup_pool_wait_ms(struct supervisor *s, int timeout_ms);
 /* supervisor_files.c: the workspace opened from the host (s->ws), once the agent is up;
  * whether op is one the supervisor answers itself (a "view": list or read, at any
  * time), and that answer. */

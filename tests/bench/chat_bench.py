@@ -151,6 +151,38 @@ def one_run(conn, body):
     return t1 - t0, t0, t1, doc
 
 
+def mock_requests(mock_addr):
+    """Every request the mock saw, once it has noted the end of each (the reply can reach
+    us before the mock has noted the end of its last answer); exits on a violation."""
+    for _ in range(100):
+        reqs = get_json(mock_addr, "/_mock/requests")
+        if all(r.get("t_done") is not None for r in reqs):
+            break
+        time.sleep(0.02)
+    state = get_json(mock_addr, "/_mock/state")
+    if state["violations"]:
+        sys.exit("benchmark: the mock saw invalid requests:\n  " + "\n  ".join(state["violations"][:20]))
+    return reqs
+
+
+def breakdown(runs, reqs):
+    """Per run (one_run's results; reqs: the mock's two requests of each, in order), in ms:
+    total, overhead per model call, start (send -> 1st request), between (the two
+    requests, less the tool), end (last byte -> reply), tool (the bash call itself)."""
+    out = {k: [] for k in ("total", "overhead", "start", "between", "end", "tool")}
+    for i, (secs, t_sent, t_end, doc) in enumerate(runs):
+        a, b = reqs[2 * i], reqs[2 * i + 1]
+        mock_s = (a["t_done"] - a["t_received"]) + (b["t_done"] - b["t_received"])
+        tool_s = sum(c["duration_ms"] for c in doc["tool_calls"]) / 1000
+        out["total"].append(secs * 1000)
+        out["tool"].append(tool_s * 1000)
+        out["overhead"].append((secs - mock_s - tool_s) / doc["model_calls"] * 1000)
+        out["start"].append((a["t_received"] - t_sent) * 1000)
+        out["between"].append((b["t_received"] - a["t_done"] - tool_s) * 1000)
+        out["end"].append((t_end - b["t_done"]) * 1000)
+    return out
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--runs", type=int, default=200)
@@ -171,30 +203,12 @@ def main():
             sys.exit(f"benchmark: a run failed: {e}\nagentd's log:\n" + "\n".join(daemon.lines[-20:]))
         conn.close()
 
-        # the reply can reach us before the mock has noted the end of its last answer
-        for _ in range(100):
-            reqs = get_json(mock_addr, "/_mock/requests")
-            if all(r.get("t_done") is not None for r in reqs):
-                break
-            time.sleep(0.02)
-        state = get_json(mock_addr, "/_mock/state")
-        if state["violations"]:
-            sys.exit("benchmark: the mock saw invalid requests:\n  " + "\n  ".join(state["violations"][:20]))
-        reqs = reqs[2 * WARMUP:]
+        reqs = mock_requests(mock_addr)[2 * WARMUP:]
         if len(reqs) != 2 * len(runs):
             sys.exit(f"benchmark: the mock saw {len(reqs)} requests for {len(runs)} runs of 2 model calls")
-
-        total_ms, overhead_ms, start_ms, between_ms, end_ms, tool_ms = [], [], [], [], [], []
-        for i, (secs, t_sent, t_end, doc) in enumerate(runs):
-            a, b = reqs[2 * i], reqs[2 * i + 1]
-            mock_s = (a["t_done"] - a["t_received"]) + (b["t_done"] - b["t_received"])
-            tool_s = sum(c["duration_ms"] for c in doc["tool_calls"]) / 1000
-            total_ms.append(secs * 1000)
-            tool_ms.append(tool_s * 1000)
-            overhead_ms.append((secs - mock_s - tool_s) / doc["model_calls"] * 1000)
-            start_ms.append((a["t_received"] - t_sent) * 1000)
-            between_ms.append((b["t_received"] - a["t_done"] - tool_s) * 1000)
-            end_ms.append((t_end - b["t_done"]) * 1000)
+        b = breakdown(runs, reqs)
+        total_ms, overhead_ms, start_ms = b["total"], b["overhead"], b["start"]
+        between_ms, end_ms, tool_ms = b["between"], b["end"], b["tool"]
 
         print(f"ephemeral POST /api/chat, one bash call ({args.command!r}) then a text reply; "
               f"{len(runs)} runs, sequential, keep-alive; warm pool of {args.pool}")

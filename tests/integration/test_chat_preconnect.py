@@ -73,3 +73,25 @@ def test_no_connection_ahead_when_a_proxy_is_configured(daemon_factory):
         assert chat_ok(d, "hello")["reply"] == "direct"
         assert mock.requests[0]["t_connected"] >= sent
         finish(d, mock)
+
+
+def test_a_pooled_sandbox_keeps_its_connection_fresh_while_it_waits(daemon_factory):
+    """A connection opened ahead is used only while young (20 s): a sandbox that waits in
+    the pool replaces its own before then (at 10 s), so one pooled for minutes has one."""
+    with MockAnthropic(api_key=KEY, models=MODELS) as mock:
+        d = start(daemon_factory, mock)
+        assert wait_pool_ready(d, 1)["ready"] >= 1
+        [first] = caught_up(mock)
+        # the replacement comes, and the first one is closed
+        mock.wait_for_connections(
+            lambda cs: any(c["id"] == first["id"] and c["t_closed"] is not None for c in cs) and
+            any(c["id"] != first["id"] and c["t_closed"] is None and c["t_connected"] > first["t_connected"]
+                for c in cs), timeout=60)
+        fresh = [c for c in caught_up(mock) if c["id"] != first["id"] and c["t_closed"] is None]
+        assert len(fresh) == 1, fresh
+        sent = time.monotonic()
+        mock.enqueue({"text": "fresh"})
+        assert chat_ok(d, "hello")["reply"] == "fresh"
+        [req] = mock.requests
+        assert req["connection"] == fresh[0]["id"] and req["t_connected"] < sent, req
+        finish(d, mock)
