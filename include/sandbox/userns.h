@@ -15,8 +15,14 @@ struct sandbox_ids {
 	gid_t host_gid;
 };
 
-/* Pick the host ids for a sandbox; serial spreads sandboxes over the range. */
-void sandbox_ids_choose(struct sandbox_ids *ids, const struct sandbox_policy *p, unsigned long serial);
+/* Pick the host ids for a sandbox; serial (init's pid) spreads sandboxes over the range.
+ * When agentd runs as root with a range, the id is held for this sandbox alone: *lock is
+ * an open file whose lock on the id's slot lasts until it is closed (sandbox_destroy),
+ * or until its process ends; two live sandboxes never share a host id, also when
+ * kernel.pid_max is larger than uid_count or several agentd share a range. *lock is -1
+ * when nothing is held. */
+int sandbox_ids_choose(struct sandbox_ids *ids, const struct sandbox_policy *p, unsigned long serial,
+		       int *lock, struct ad_err *err);
 /* The host id of uid_base's range that name (a session's id) is given when it first
  * needs one that lasts: its workspace's owner, for every sandbox it has. */
 uint32_t sandbox_ids_for_name(const struct sandbox_policy *p, const char *name);

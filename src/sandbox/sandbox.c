@@ -69,7 +69,7 @@ int sandbox_start(const struct sandbox_spec *spec, struct sandbox **out, struct 
 	char name[64];
 	if (sb == NULL)
 		return ad_err_set(err, ENOMEM, "sandbox");
-	sb->pidfd = sb->report_fd = sb->sync_fd = -1;
+	sb->pidfd = sb->report_fd = sb->sync_fd = sb->ids_lock = -1;
 	sb->timeout_s = spec->timeout_s ? spec->timeout_s : spec->policy->command_timeout_s;
 	if (sb->timeout_s > spec->policy->session_timeout_s)
 		sb->timeout_s = spec->policy->session_timeout_s;
@@ -149,8 +149,8 @@ int sandbox_start(const struct sandbox_spec *spec, struct sandbox **out, struct 
 	rep[0] = -1;
 
 	struct sandbox_ids ids;
-	sandbox_ids_choose(&ids, spec->policy, (unsigned long)pid);
-	if (sandbox_ids_write_maps(pid, &ids, err) < 0) {
+	if (sandbox_ids_choose(&ids, spec->policy, (unsigned long)pid, &sb->ids_lock, err) < 0 ||
+	    sandbox_ids_write_maps(pid, &ids, err) < 0) {
 		ad_err_prefix(err, "user namespace");
 		goto fail;
 	}
@@ -361,6 +361,8 @@ void sandbox_destroy(struct sandbox *sb)
 		close(sb->report_fd);
 	if (sb->sync_fd >= 0)
 		close(sb->sync_fd);
+	if (sb->ids_lock >= 0)          /* after the kill: nothing of it runs as that id now */
+		close(sb->ids_lock);
 	free(sb);
 }
 

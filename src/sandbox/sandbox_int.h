@@ -14,6 +14,7 @@ struct sandbox {
 	int pidfd;
 	int report_fd;
 	int sync_fd;               /* held open: the child's way to tell we are alive */
+	int ids_lock;              /* holds the host id's slot (sandbox_ids_choose), or -1 */
 	bool reaped;
 	int init_status;
 	uint64_t deadline_ns;

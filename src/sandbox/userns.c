@@ -1,6 +1,7 @@
 /* User namespace ids: see include/sandbox/userns.h. */
 #include "sandbox/userns.h"
 
+#include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
 #include <stdio.h>
@@ -9,18 +10,55 @@
 
 #include "core/fsutil.h"
 
-void sandbox_ids_choose(struct sandbox_ids *ids, const struct sandbox_policy *p, unsigned long serial)
+/* The slots of a range are the bytes of one file in /run, locked with open file
+ * description locks: they belong to the open file, not to the process, so a supervisor's
+ * sandboxes exclude one another as well as other processes', and the kernel lets go of
+ * them when the last descriptor of the file closes, however that happens. */
+static int hold_slot(const struct sandbox_policy *p, unsigned long serial, uint32_t *slot, int *lock,
+		     struct ad_err *err)
 {
+	char path[96];
+	snprintf(path, sizeof(path), "/run/agentd-ids-%u-%u.lock", (unsigned)p->uid_base, (unsigned)p->uid_count);
+	int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+	if (fd < 0)
+		return ad_err_sys(err, "open %s", path);
+	for (uint32_t i = 0; i < p->uid_count; i++) {
+		uint32_t n = (uint32_t)((serial + i) % p->uid_count);
+		struct flock fl = { .l_type = F_WRLCK, .l_whence = SEEK_SET, .l_start = (off_t)n, .l_len = 1 };
+		if (fcntl(fd, F_OFD_SETLK, &fl) == 0) {
+			*slot = n;
+			*lock = fd;
+			return 0;
+		}
+		if (errno != EAGAIN && errno != EACCES) {
+			ad_err_sys(err, "lock a host id in %s", path);
+			close(fd);
+			return -1;
+		}
+	}
+	close(fd);
+	return ad_err_set(err, EAGAIN, "all %u host ids of sandbox.uid_base %u are in use by live sandboxes "
+			  "(sandbox.uid_count)", (unsigned)p->uid_count, (unsigned)p->uid_base);
+}
+
+int sandbox_ids_choose(struct sandbox_ids *ids, const struct sandbox_policy *p, unsigned long serial,
+		       int *lock, struct ad_err *err)
+{
+	*lock = -1;
 	if (geteuid() == 0 && p->host_uid != 0) {
 		ids->host_uid = p->host_uid;
 		ids->host_gid = p->host_uid;
 	} else if (geteuid() == 0) {
-		ids->host_uid = (uid_t)(p->uid_base + serial % p->uid_count);
+		uint32_t slot = 0;
+		if (hold_slot(p, serial, &slot, lock, err) < 0)
+			return -1;
+		ids->host_uid = (uid_t)(p->uid_base + slot);
 		ids->host_gid = (gid_t)ids->host_uid;
 	} else {
 		ids->host_uid = geteuid();
 		ids->host_gid = getegid();
 	}
+	return 0;
 }
 
 uint32_t sandbox_ids_for_name(const struct sandbox_policy *p, const char *name)

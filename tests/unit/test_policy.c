@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "core/config.h"
 #include "core/json.h"
@@ -32,6 +33,34 @@ static int teardown(void **state)
 	(void)state;
 	config_free(&cfg);
 	return 0;
+}
+
+/* Sandboxes whose init pids fall on the same slot (kernel.pid_max above uid_count) get
+ * different host ids while both live; a slot comes free when its holder closes it; a full
+ * range is an error that names the setting. As root only (the ranges are root's). */
+static void live_sandboxes_never_share_a_host_id(void **state)
+{
+	(void)state;
+	if (geteuid() != 0)
+		skip();
+	struct sandbox_policy p = { .uid_base = 3900000000u, .uid_count = 2 };
+	struct sandbox_ids a, b, c;
+	int la, lb, lc;
+	struct ad_err e;
+	assert_int_equal(sandbox_ids_choose(&a, &p, 5, &la, &e), 0);
+	assert_int_equal(a.host_uid, 3900000001u);
+	assert_int_equal(sandbox_ids_choose(&b, &p, 5 + 2, &lb, &e), 0);      /* same slot, taken */
+	assert_int_equal(b.host_uid, 3900000000u);
+	assert_int_equal(b.host_gid, b.host_uid);
+	assert_int_equal(sandbox_ids_choose(&c, &p, 9, &lc, &e), -1);
+	assert_non_null(strstr(e.msg, "sandbox.uid_count"));
+	assert_int_equal(lc, -1);
+	close(la);
+	assert_int_equal(sandbox_ids_choose(&c, &p, 9, &lc, &e), 0);
+	assert_int_equal(c.host_uid, 3900000001u);
+	close(lb);
+	close(lc);
+	unlink("/run/agentd-ids-3900000000-2.lock");
 }
 
 /* A session's workspace keeps its owner across sandboxes: the id its name is given is
@@ -186,6 +215,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(defaults_follow_the_guide),
 		cmocka_unit_test(a_name_keeps_its_host_id),
+		cmocka_unit_test(live_sandboxes_never_share_a_host_id),
 		cmocka_unit_test(tightening_is_applied),
 		cmocka_unit_test(loosening_and_nonsense_are_refused_whole),
 		cmocka_unit_test(binds_are_checked),
