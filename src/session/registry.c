@@ -272,6 +272,8 @@ int session_spawn_locked(struct sessions *reg, struct session *s, const cJSON *j
 		cJSON_AddItemToObject(spec, "join", cJSON_Duplicate(join, true));
 	if (s->owner[0])                  /* for its log lines (a pooled one hears it later) */
 		cJSON_AddStringToObject(spec, "owner", s->owner);
+	if (s->runtime != NULL)           /* its agent starts no shell of its own */
+		cJSON_AddStringToObject(spec, "runtime", s->runtime);
 	char *spec_text = json_print(spec);
 	cJSON_Delete(spec);
 	uint64_t t0 = clock_mono_ns();
