@@ -56,7 +56,7 @@ static int send_hello(struct supervisor *s, struct ad_err *err)
 	cJSON_AddStringToObject(c, "cache_ttl", config_cache_ttls[cfg->anthropic.cache_ttl]);
 	cJSON_AddNumberToObject(c, "context_window", (double)cfg->anthropic.context_window);
 	cJSON_AddNumberToObject(c, "thinking_budget", (double)cfg->agent.thinking_budget);
-	cJSON_AddBoolToObject(c, "shell", !s->other_runtime);     /* the bash tool's, started ahead */
+	cJSON_AddBoolToObject(c, "shell", cfg->agent.shell_ahead && !s->other_runtime);   /* started ahead */
 	sup_mcp_hello(s, c);
 	cJSON *host_tools = sup_host_tools(s);
 	if (host_tools != NULL)

@@ -132,21 +132,34 @@ def test_another_runtime_has_no_shell_nor_keeps_a_pooled_one(daemon_factory, moc
     assert message(d, sid, "go")["reply"] == "ran\n"
     ns = pooled[0]
     assert poll(lambda: ns in live_processes(d) and ns not in shells(d), su.HOST_WAIT), live_processes(d)
-    # one built for such a session starts none: once its agent serves (an exec answered),
-    # the sandbox holds the init and the agent only (the pool's new one has its shell first)
+    # one built for such a session (its own policy: not a pooled one) starts none; the
+    # pool's new sandbox has its shell first, so as not to be taken for it
     assert wait_pool_ready(d, 1)["ready"] == 1
     assert poll(lambda: len(shells(d)) == 1 and ns not in shells(d), su.HOST_WAIT), live_processes(d)
+    assert_no_shell(d, {"runtime": "command", "command": "true", "policy": {"command_timeout_s": 7}})
+    finish(d, mock)
+
+
+def assert_no_shell(d, body):
+    """A session made with body has no shell: once its agent serves (an exec answered),
+    its sandbox holds the init and the agent only. Returns its id."""
     before = set(live_processes(d))
-    r = d.post_json("/api/sessions", {"pattern": "long-running", "runtime": "command", "command": "true",
-                                      "policy": {"command_timeout_s": 7}})     # its own policy: no pooled one
-    assert r.status == 201, r
-    other = r.json()["id"]
-    assert poll(lambda: d.get(f"/api/sessions/{other}").json()["state"] == "ready", su.HOST_WAIT)
-    r = d.post_json(f"/api/sessions/{other}/exec", {"command": "true"}, timeout=CHAT_TIMEOUT)
+    sid = create(d, body)
+    r = d.post_json(f"/api/sessions/{sid}/exec", {"command": "true"}, timeout=CHAT_TIMEOUT)
     assert r.status == 200, r
+
     def alone():
         procs = live_processes(d)
-        new = [procs[n] for n in procs if n not in before]
-        return procs if any(len(p) == 2 for p in new) else None
+        return [procs[n] for n in procs if n not in before and len(procs[n]) == 2]
     assert poll(alone, su.HOST_WAIT), live_processes(d)
+    return sid
+
+
+def test_agent_shell_ahead_false_starts_the_shell_with_the_first_command(daemon_factory, mock):
+    d = start_chat_daemon(daemon_factory, mock, AGENTD_SHELL_AHEAD="false")
+    sid = assert_no_shell(d, {})
+    mock.enqueue(calls(bash("echo $$")), {"text": "done"})
+    message(d, sid, "run it")
+    ns, pid = the_shell(d)
+    assert only_result(mock, 1) == (str(pid), False)
     finish(d, mock)
