@@ -8,9 +8,10 @@
 #   make check-layout  the tree keeps its folders per process (in make test)
 #   make static-deps  the page's third-party files into static/vendor/ (npm)
 #   make bench      sandbox start-up and memory, beside bubblewrap and unshare; chat,
-#                   session and long-reply timings; prompt-cache tokens and cost; workspaces
-#                   on disk beside tmpfs (suspend/resume, session start); density: 10 000
-#                   idle sessions (may raise kernel.pid_max for its run, and put it back)
+#                   session, first and later tool call and long-reply timings; prompt-cache
+#                   tokens and cost; workspaces on disk beside tmpfs (suspend/resume, session
+#                   start); density: 10 000 idle sessions (may raise kernel.pid_max for its
+#                   run, and put it back)
 #   make fuzz       libFuzzer on every parser (FUZZ_SECONDS each)
 #   make install    PREFIX=/usr/local DESTDIR= : binary, static files, config, unit
 
@@ -267,6 +268,7 @@ bench:
 	$(PYTHON) tests/bench/chat_bench.py --runs 200 --pool 0
 	$(PYTHON) tests/bench/chat_bench.py --runs 200 --pool 2
 	$(PYTHON) tests/bench/pool_bench.py --runs 40 --pool 2 --bursts 6 --burst 8
+	$(PYTHON) tests/bench/tool_bench.py --runs 40 --pool 2
 	$(PYTHON) tests/bench/session_bench.py --runs 200
 	$(PYTHON) tests/bench/density_bench.py --sessions 10000 --pid-max
 	$(PYTHON) tests/bench/long_reply_bench.py --runs 5

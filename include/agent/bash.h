@@ -3,11 +3,13 @@
  * in that shell with stdin from /dev/null, stdout and stderr together, the output
  * capped; its end and exit status are marked by a line with a random nonce that the
  * command's own output cannot forge. Past its timeout the shell's whole process group
- * (the command and all it started) is killed and a fresh shell takes its place. */
+ * (the command and all it started) is killed and a fresh shell takes its place at once,
+ * as after an interrupt or the shell's own exit: the next command finds it ready. */
 #ifndef AGENTD_AGENT_BASH_H
 #define AGENTD_AGENT_BASH_H
 
 #include <stdbool.h>
+#include <sys/types.h>
 
 #include <cjson/cJSON.h>
 
@@ -17,6 +19,12 @@ struct bash_session;
 
 /* shell: the program ("/bin/bash"); dir: where it starts. */
 struct bash_session *bash_session_new(const char *shell, const char *dir);
+/* Start the shell now, when none runs (the first command would otherwise): it sets
+ * itself up while the caller goes on, and a command sent meanwhile waits in its pipe.
+ * -1 with errno when it cannot be started (the next command tries again). */
+int bash_session_start(struct bash_session *s);
+/* The shell's pid (in the caller's pid namespace), 0 when none runs. */
+pid_t bash_session_pid(const struct bash_session *s);
 /* {"command": "...", "restart": bool}; timeout_s per command. */
 void tool_bash(struct bash_session *s, const cJSON *input, unsigned timeout_s, struct tool_result *r);
 /* While a command runs, fd (-1: none) readable or hung up means stop: the command's

@@ -19,9 +19,13 @@ struct toolbox;
 
 /* workspace: where tools start and relative paths lead; timeout_s: per bash command;
  * deny: borrowed, may be NULL; cancel_fd: readable means stop a running command (-1:
- * none). The shell starts with the first bash call. */
+ * none). The shell starts with toolbox_start_shell, else with the first bash call. */
 struct toolbox *toolbox_new(const char *workspace, unsigned timeout_s, const struct deny_list *deny,
 			    int cancel_fd);
+/* Start the bash tool's shell ahead of its first call, which then finds it ready. */
+void toolbox_start_shell(struct toolbox *t);
+/* End the shell (a session of another runtime has no use for it). */
+void toolbox_stop_shell(struct toolbox *t);
 /* Whether name is one of the agent's own tools. */
 bool toolbox_has(const char *name);
 /* Run one tool_use into r (tool_result_init'ed by the caller). True when the call was

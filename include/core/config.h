@@ -76,6 +76,7 @@ struct config {
 		bool allow_system;         /* a request may bring its own system prompt */
 		int64_t max_model_calls;
 		int64_t thinking_budget;      /* 0: no extended thinking */
+		bool shell_ahead;          /* the bash tool's shell starts with the agent */
 		char **deny_commands;      /* extended regular expressions; NULL-terminated */
 	} agent;
 	struct {

@@ -20,6 +20,7 @@
 #include "core/clock.h"
 
 #define MARK "__agentd_done_"
+#define WARMUP "{\n:\n} </dev/null 2>&1\nprintf '' \"$?\"\n"
 
 struct bash_session {
 	char shell[256], dir[256];
@@ -29,11 +30,13 @@ struct bash_session {
 	bool interrupted;           /* the last command was stopped through cancel_fd */
 };
 
-static void stop_shell(struct bash_session *s)
+/* Ends the shell with all it started; returns its wait status (-1: there was none). */
+static int stop_shell(struct bash_session *s)
 {
+	int status = -1;
 	if (s->pid > 0) {
 		proctree_kill(s->pid);   /* the shell and everything it started */
-		while (waitpid(s->pid, NULL, 0) < 0 && errno == EINTR)
+		while (waitpid(s->pid, &status, 0) < 0 && errno == EINTR)
 			;
 	}
 	if (s->in >= 0)
@@ -42,6 +45,16 @@ static void stop_shell(struct bash_session *s)
 		close(s->out);
 	s->pid = 0;
 	s->in = s->out = -1;
+	return status;
+}
+
+/* The shell ended by itself (it is a zombie now, not reaped: its group can still be
+ * killed whole by stop_shell). */
+static bool shell_exited(const struct bash_session *s)
+{
+	siginfo_t si = { 0 };
+	return s->pid > 0 && waitid(P_PID, (id_t)s->pid, &si, WEXITED | WNOHANG | WNOWAIT) == 0 &&
+	       si.si_pid == s->pid;
 }
 
 static int start_shell(struct bash_session *s)
@@ -72,6 +85,10 @@ static int start_shell(struct bash_session *s)
 	s->pid = pid;
 	s->in = in[1];
 	s->out = out[0];
+	/* a new bash's first command costs it more than the later ones (code and data paged
+	 * in, first allocations): one of their shape that prints nothing runs now, while
+	 * nobody waits (a shell gone by then is found by the next command) */
+	fs_write_all(s->in, WARMUP, strlen(WARMUP));
 	return 0;
 }
 
@@ -153,8 +170,58 @@ static int collect(struct bash_session *s, const char *marker, long deadline, st
 			seen.len -= safe;
 		}
 	}
+	if (status < 0 && seen.len > 0) {
+		/* no marker came: what is left is output too (its last newline not shown) */
+		buf_append(&r->out, seen.data, seen.len - (seen.data[seen.len - 1] == '\n'));
+	}
 	buf_free(&seen);
 	return status;
+}
+
+/* What ended the shell, from its wait status. */
+static void shell_end(int status, char *out, size_t size)
+{
+	if (status >= 0 && WIFEXITED(status))
+		snprintf(out, size, "the shell exited with status %d", WEXITSTATUS(status));
+	else if (status >= 0 && WIFSIGNALED(status))
+		snprintf(out, size, "the shell was ended by signal %d (%s)", WTERMSIG(status),
+			 strsignal(WTERMSIG(status)));
+	else
+		snprintf(out, size, "the shell ended");
+}
+
+/* The shell was stopped: a new one now, not at the next command, so that it is ready
+ * by then; r says why (what) and that the old shell's state is gone. */
+static void restart(struct bash_session *s, const char *what, struct tool_result *r)
+{
+	r->is_error = true;
+	if (r->out.len > 0)
+		buf_puts(&r->out, "\n");
+	if (start_shell(s) == 0)
+		buf_printf(&r->out, "[%s; a new shell was started: cwd and variables reset]", what);
+	else
+		buf_printf(&r->out, "[%s; no new shell could start (%s): the next command tries again]", what,
+			   strerror(errno));
+}
+
+/* The shell ended between commands (killed, or by a background job of its own): the
+ * command is not run in a fresh shell whose cwd and variables it does not expect. */
+static void gone_before(struct bash_session *s, struct tool_result *r)
+{
+	char why[96], what[192];
+	shell_end(stop_shell(s), why, sizeof(why));
+	snprintf(what, sizeof(what), "%s after the last command, and this command was not run", why);
+	restart(s, what, r);
+}
+
+int bash_session_start(struct bash_session *s)
+{
+	return s->pid > 0 ? 0 : start_shell(s);
+}
+
+pid_t bash_session_pid(const struct bash_session *s)
+{
+	return s->pid;
 }
 
 void tool_bash(struct bash_session *s, const cJSON *input, unsigned timeout_s, struct tool_result *r)
@@ -170,6 +237,9 @@ void tool_bash(struct bash_session *s, const cJSON *input, unsigned timeout_s, s
 	}
 	if (!cJSON_IsString(cmd) || cmd->valuestring[0] == '\0')
 		return tool_result_error(r, "bash needs a command");
+	if (shell_exited(s))
+		return gone_before(s, r);
+	/* started with the agent (bash_session_start); here only when that failed */
 	if (s->pid <= 0 && start_shell(s) < 0)
 		return tool_result_error(r, "cannot start %s: %s", s->shell, strerror(errno));
 	uint64_t nonce[2];
@@ -183,25 +253,22 @@ void tool_bash(struct bash_session *s, const cJSON *input, unsigned timeout_s, s
 	if (asprintf(&script, "{\n%s\n} </dev/null 2>&1\nprintf '\\n%s%%d\\n' \"$?\"\n", cmd->valuestring,
 		     marker) < 0)
 		return tool_result_error(r, "out of memory");
-	if (fs_write_all(s->in, script, strlen(script)) < 0) {
-		stop_shell(s);
-		return tool_result_error(r, "the shell is gone; it starts again with the next command");
-	}
+	if (fs_write_all(s->in, script, strlen(script)) < 0)
+		return gone_before(s, r);
 	int status = collect(s, marker, (long)clock_mono_ms() + (long)timeout_s * 1000, r);
 	if (status == -1 || status == -3) {
 		stop_shell(s);
 		s->interrupted = status == -3;
-		r->is_error = true;
-		char why[64] = "interrupted";
+		char why[48] = "interrupted", what[192];
 		if (status == -1)
 			snprintf(why, sizeof(why), "timed out after %u s", timeout_s);
-		buf_printf(&r->out, "\n[%s: the shell was killed with every process started in it, also "
-			   "those that left its process group; a new shell starts with the next command, cwd "
-			   "and variables reset]", why);
+		snprintf(what, sizeof(what), "%s: the shell was killed with every process started in it, "
+			 "also those that left its process group", why);
+		restart(s, what, r);
 	} else if (status == -2) {
-		stop_shell(s);
-		r->is_error = true;
-		buf_puts(&r->out, "\n[the shell exited; a new one starts with the next command]");
+		char why[96];
+		shell_end(stop_shell(s), why, sizeof(why));
+		restart(s, why, r);
 	} else if ((r->exit_status = status) != 0) {
 		r->is_error = true;
 		buf_printf(&r->out, "\n[exit status %d]", status);

@@ -115,7 +115,14 @@ static int take_hello(struct agent *a, unsigned type, cJSON *hello, struct ad_er
 	cJSON_AddNumberToObject(reply, "version", PROTO_VERSION);
 	if (a->mcp != NULL)
 		cJSON_AddItemToObject(reply, "mcp", mcp_stdio_report(a->mcp));
-	return link_send_take(a->link.fd, FRAME_HELLO, reply, err);
+	if (link_send_take(a->link.fd, FRAME_HELLO, reply, err) < 0)
+		return -1;
+	/* after the reply, which it must not delay: the shell sets itself up while the
+	 * session waits for its first turn, and the first bash call finds it ready
+	 * (config.shell false: another runtime's session, which never calls it) */
+	if (!cJSON_IsFalse(cJSON_GetObjectItemCaseSensitive(c, "shell")))
+		toolbox_start_shell(a->tools);
+	return 0;
 }
 
 /* Between runs: TURNs start one; OPs are worked on (agent/ops.h); a CANCEL that crossed

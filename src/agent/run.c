@@ -342,8 +342,10 @@ static int model_calls(struct run *r, struct ad_err *err)
 
 int run_turn(struct agent *a, const cJSON *turn, struct ad_err *err)
 {
-	if (runtime_other(turn))
+	if (runtime_other(turn)) {
+		toolbox_stop_shell(a->tools);   /* a pooled sandbox's, which this session never uses */
 		return runtime_turn(a, turn, err);
+	}
 	const cJSON *message = cJSON_GetObjectItemCaseSensitive(turn, "message");
 	const cJSON *history = cJSON_GetObjectItemCaseSensitive(turn, "history");
 	const cJSON *model = cJSON_GetObjectItemCaseSensitive(turn, "model");

@@ -13,8 +13,28 @@ struct toolbox {
 	unsigned timeout_s;
 	const struct deny_list *deny;
 	int cancel_fd;
-	struct bash_session *bash;    /* from the first bash call on */
+	struct bash_session *bash;    /* from toolbox_start_shell or the first bash call on */
 };
+
+/* The session's shell, made when first wanted; NULL when out of memory. */
+static struct bash_session *shell_of(struct toolbox *t)
+{
+	if (t->bash == NULL && (t->bash = bash_session_new("/bin/bash", t->workspace)) != NULL)
+		bash_session_set_cancel_fd(t->bash, t->cancel_fd);
+	return t->bash;
+}
+
+void toolbox_start_shell(struct toolbox *t)
+{
+	if (shell_of(t) != NULL)
+		bash_session_start(t->bash);    /* else the first command says why */
+}
+
+void toolbox_stop_shell(struct toolbox *t)
+{
+	bash_session_free(t->bash);
+	t->bash = NULL;
+}
 
 static bool run_bash(struct toolbox *t, const cJSON *input, struct tool_result *r)
 {
@@ -24,12 +44,9 @@ static bool run_bash(struct toolbox *t, const cJSON *input, struct tool_result *
 		tool_result_error(r, "refused: the command matches agentd's deny-list (pattern: %s)", hit);
 		return false;
 	}
-	if (t->bash == NULL) {
-		if ((t->bash = bash_session_new("/bin/bash", t->workspace)) == NULL) {
-			tool_result_error(r, "out of memory");
-			return false;
-		}
-		bash_session_set_cancel_fd(t->bash, t->cancel_fd);
+	if (shell_of(t) == NULL) {
+		tool_result_error(r, "out of memory");
+		return false;
 	}
 	tool_bash(t->bash, input, t->timeout_s, r);
 	return bash_session_interrupted(t->bash);

@@ -223,6 +223,9 @@ const struct setting config_settings[] = {
 	  0, 1073741824, NULL, NULL, 0,
 	  "Extended thinking: the tokens the model may think with before it answers (0: no thinking; else "
 	  "at least 1024 and less than anthropic.max_tokens). A request may ask otherwise with \"thinking\"." },
+	{ "agent.shell_ahead", SETTING_BOOL, OFF(agent.shell_ahead), "AGENTD_SHELL_AHEAD", "true", 0, 0, NULL,
+	  NULL, 0, "Whether the bash tool's shell starts with each session's agent, so that the first command finds "
+	  "it ready (about 0.3 MiB more per idle session), or with the first command (false)." },
 	{ "agent.max_model_calls", SETTING_INT, OFF(agent.max_model_calls), "AGENTD_MAX_MODEL_CALLS", "30",
 	  1, 10000, NULL, NULL, 0,
 	  "Model calls in one turn (one user message and the work it causes) before the turn stops with stop_reason \"max_model_calls\"." },

@@ -301,6 +301,8 @@ int session_spawn_locked(struct sessions *reg, struct session *s, const cJSON *j
 		cJSON_AddStringToObject(spec, "owner", s->owner);
 	if (s->pooled)                    /* built at a low CPU priority until it is taken */
 		cJSON_AddBoolToObject(spec, "pooled", true);
+	if (s->runtime != NULL)           /* its agent starts no shell of its own */
+		cJSON_AddStringToObject(spec, "runtime", s->runtime);
 	char *spec_text = json_print(spec);
 	cJSON_Delete(spec);
 	uint64_t t0 = clock_mono_ns();

@@ -37,7 +37,7 @@
 static int send_hello(struct supervisor *s, struct ad_err *err)
 {
 	const struct config *cfg = s->env->cfg;
-	cJSON *h = cJSON_CreateObject();
+	_cleanup_cjson_ cJSON *h = cJSON_CreateObject();
 	cJSON_AddStringToObject(h, "role", "supervisor");
 	cJSON_AddNumberToObject(h, "version", PROTO_VERSION);
 	cJSON *c = cJSON_AddObjectToObject(h, "config");
@@ -55,13 +55,12 @@ static int send_hello(struct supervisor *s, struct ad_err *err)
 	cJSON_AddStringToObject(c, "cache_ttl", config_cache_ttls[cfg->anthropic.cache_ttl]);
 	cJSON_AddNumberToObject(c, "context_window", (double)cfg->anthropic.context_window);
 	cJSON_AddNumberToObject(c, "thinking_budget", (double)cfg->agent.thinking_budget);
+	cJSON_AddBoolToObject(c, "shell", cfg->agent.shell_ahead && !s->other_runtime);   /* started ahead */
 	sup_mcp_hello(s, c);
 	cJSON *host_tools = sup_host_tools(s);
 	if (host_tools != NULL)
 		cJSON_AddItemToObject(c, "host_tools", host_tools);
-	int rc = sup_to_agent(s, FRAME_HELLO, h, err);
-	cJSON_Delete(h);
-	return rc;
+	return sup_to_agent(s, FRAME_HELLO, h, err);
 }
 
 /* relay's and snapio's way to the agent: paced (supervisor_io.c). */
@@ -334,6 +333,7 @@ int supervisor_main(const struct supervisor_env *env, int gw_fd, const char *ses
 	const cJSON *join = cJSON_GetObjectItemCaseSensitive(o, "join");
 	const cJSON *owner = cJSON_GetObjectItemCaseSensitive(o, "owner");
 	log_set_about(session_id, cJSON_IsString(owner) ? owner->valuestring : NULL);
+	s.other_runtime = cJSON_GetObjectItemCaseSensitive(o, "runtime") != NULL;
 	signal(SIGPIPE, SIG_IGN);
 	struct sigaction term = { .sa_handler = on_sigterm };      /* no SA_RESTART: poll() returns */
 	sigaction(SIGTERM, &term, NULL);

@@ -47,6 +47,8 @@ struct supervisor {
 	struct mcp_toolset *mcp_tools;    /* the remote servers' tools */
 	struct mcp_remote **mcp_remote;   /* open ones, NULL-terminated, or NULL */
 	bool joined;                  /* the agent joined a shared sandbox (not ours to end) */
+	bool other_runtime;           /* the session's turns go to another runtime than agentd's,
+					 whose agent starts no shell ahead (it would never be used) */
 	const cJSON *join_cgroup;     /* then: that sandbox's cgroup */
 	bool in_call;                 /* a model call is streaming */
 	bool abort_call;              /* then: a CANCEL came, the call is abandoned */

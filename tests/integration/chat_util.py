@@ -179,6 +179,21 @@ def check_reply(doc):
     return doc
 
 
+def interrupted_turn(d, sid, running, message="go"):
+    """The response to message sent to session sid, interrupted (202) once a process
+    whose command line holds running is there; fails when the turn goes on after it."""
+    out = {}
+    t = threading.Thread(target=lambda: out.setdefault("r", d.post_json(
+        f"/api/sessions/{sid}/messages", {"message": message}, timeout=CHAT_TIMEOUT)))
+    t.start()
+    assert su.wait_for_process(running)
+    r = d.request("POST", f"/api/sessions/{sid}/interrupt")
+    assert r.status == 202, r
+    t.join(CHAT_TIMEOUT)                 # well before the command would have ended
+    assert not t.is_alive(), "the turn went on after the interrupt"
+    return out["r"]
+
+
 def log_tail(d, n=40):
     return "\n".join(d.lines[-n:])
 

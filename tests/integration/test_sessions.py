@@ -9,7 +9,7 @@ import time
 
 import pytest
 
-from chat_util import (CHAT_TIMEOUT, HostState, bash, calls, chatd, finish, mock,  # noqa: F401
+from chat_util import (CHAT_TIMEOUT, HostState, bash, calls, chatd, finish, interrupted_turn, mock,  # noqa: F401
                        only_result, start_chat_daemon, stream_chat, check_stream_done, wait_pool_ready, chat_env, chat_settings, UID_BASE, UID_COUNT)
 from conftest import assert_json_error, poll
 import sandbox_util as su
@@ -136,17 +136,8 @@ def test_interrupt_stops_the_running_tool(chatd, mock):
     s = create(chatd)
     mark = su.marker()
     mock.enqueue(calls(bash(f"sleep 600.{mark}")), {"text": "after the interrupt"})
-    out = {}
-    t = threading.Thread(target=lambda: out.setdefault("r", chatd.post_json(
-        f"/api/sessions/{s['id']}/messages", {"message": "sleep"}, timeout=CHAT_TIMEOUT)))
-    t.start()
-    assert su.wait_for_process(f"600.{mark}")
-    r = chatd.request("POST", f"/api/sessions/{s['id']}/interrupt")
-    assert r.status == 202, r
-    t.join(CHAT_TIMEOUT)                 # well before the 600 s sleep would have ended
-    assert not t.is_alive(), "the turn went on after the interrupt"
-    doc = out["r"].json()
-    assert out["r"].status == 200 and doc["stop_reason"] == "interrupted", out["r"]
+    r = interrupted_turn(chatd, s["id"], f"600.{mark}", "sleep")
+    assert r.status == 200 and r.json()["stop_reason"] == "interrupted", r
     assert not su.wait_gone(lambda: su.processes_with(f"600.{mark}")), "the interrupted command still runs"
     # nothing to interrupt now; the session still works, and its transcript kept the turn
     assert_json_error(chatd.request("POST", f"/api/sessions/{s['id']}/interrupt"), 409)

@@ -8,6 +8,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -93,6 +95,78 @@ static void timeout_kills_the_group_and_restarts(void **state)
 	assert_string_equal(out, "again");
 }
 
+/* Whether pid is a live process (not a zombie), by its state in /proc. */
+static bool alive(pid_t pid)
+{
+	char path[64], buf[512];
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	FILE *f = fopen(path, "r");
+	if (f == NULL)
+		return false;
+	size_t n = fread(buf, 1, sizeof(buf) - 1, f);
+	fclose(f);
+	buf[n] = '\0';
+	char *end = strrchr(buf, ')');
+	return end != NULL && end[1] == ' ' && end[2] != 'Z' && end[2] != 'X';
+}
+
+/* The command's output is the shell's own pid: it ran in that shell. */
+static void assert_runs_in(pid_t pid)
+{
+	char out[64], want[32];
+	assert_false(run("echo $$", 10, out, sizeof(out)));
+	snprintf(want, sizeof(want), "%d", (int)pid);
+	assert_string_equal(out, want);
+}
+
+static void started_ahead_and_again_at_once(void **state)
+{
+	(void)state;
+	char out[4096];
+	struct bash_session *group = sh;       /* a session of its own, with no shell yet */
+	sh = bash_session_new("/bin/bash", dir);
+	assert_non_null(sh);
+	/* started before any command: the first one runs in that shell */
+	assert_int_equal(bash_session_pid(sh), 0);
+	assert_int_equal(bash_session_start(sh), 0);
+	pid_t first = bash_session_pid(sh);
+	assert_true(first > 0 && alive(first));
+	assert_int_equal(bash_session_start(sh), 0);        /* one shell, not two */
+	assert_int_equal(bash_session_pid(sh), first);
+	assert_runs_in(first);
+	/* past a timeout, a new shell runs before the next command asks for one */
+	assert_true(run("sleep 1000", 1, out, sizeof(out)));
+	assert_non_null(strstr(out, "timed out after 1 s: the shell was killed"));
+	assert_non_null(strstr(out, "a new shell was started: cwd and variables reset"));
+	pid_t second = bash_session_pid(sh);
+	assert_true(second > 0 && second != first && alive(second));
+	assert_false(alive(first));
+	assert_runs_in(second);
+	/* so after its own exit, with the status it exited with */
+	assert_true(run("echo bye; exit 3", 10, out, sizeof(out)));
+	assert_string_equal(out, "bye\n[the shell exited with status 3; a new shell was started: cwd and "
+			    "variables reset]");
+	pid_t third = bash_session_pid(sh);
+	assert_true(third > 0 && third != second && alive(third));
+	assert_runs_in(third);
+	/* killed between commands: the next command is not run in the new shell, whose cwd
+	 * it does not expect, and says so */
+	assert_false(run("cd /", 10, out, sizeof(out)));
+	kill(third, SIGKILL);
+	siginfo_t si;
+	assert_int_equal(waitid(P_PID, (id_t)third, &si, WEXITED | WNOWAIT), 0);
+	assert_true(run("touch not-here", 10, out, sizeof(out)));
+	assert_string_equal(out, "[the shell was ended by signal 9 (Killed) after the last command, and this "
+			    "command was not run; a new shell was started: cwd and variables reset]");
+	assert_true(bash_session_pid(sh) > 0 && bash_session_pid(sh) != third);
+	assert_false(run("pwd; ls /not-here 2>/dev/null; test -e not-here || echo none", 10, out, sizeof(out)));
+	char want[128];
+	snprintf(want, sizeof(want), "%s\nnone", dir);
+	assert_string_equal(out, want);
+	bash_session_free(sh);
+	sh = group;
+}
+
 static void output_is_capped(void **state)
 {
 	(void)state;
@@ -127,6 +201,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(state_survives_between_calls),
 		cmocka_unit_test(timeout_kills_the_group_and_restarts),
+		cmocka_unit_test(started_ahead_and_again_at_once),
 		cmocka_unit_test(output_is_capped),
 		cmocka_unit_test(bytes_that_are_not_text),
 	};
