@@ -271,6 +271,7 @@ bench:
 	$(PYTHON) tests/bench/tool_bench.py --runs 40 --pool 2
 	$(PYTHON) tests/bench/session_bench.py --runs 200
 	$(PYTHON) tests/bench/density_bench.py --sessions 10000 --pid-max
+	$(PYTHON) tests/bench/density_bench.py --sessions 1000 --no-shell-ahead
 	$(PYTHON) tests/bench/long_reply_bench.py --runs 5
 	$(PYTHON) tests/bench/long_reply_bench.py --runs 5 --stream
 	$(PYTHON) tests/bench/cache_bench.py

@@ -143,7 +143,7 @@ def set_sysctl(name, value):
     return old
 
 
-def start(tmp, state, mock_addr, store, agentd):
+def start(tmp, state, mock_addr, store, agentd, shell_ahead=True):
     cfg = os.path.join(tmp, "agentd.json")
     os.makedirs(os.path.join(tmp, "static"), exist_ok=True)
     with open(cfg, "w") as f:
@@ -153,7 +153,8 @@ def start(tmp, state, mock_addr, store, agentd):
            "ANTHROPIC_BASE_URL": f"http://{mock_addr[0]}:{mock_addr[1]}", "AGENTD_MODEL": MODEL,
            "AGENTD_POOL_SIZE": "0", "AGENTD_ACCESS_LOG": "false",
            "AGENTD_MAX_SESSIONS": "100000", "AGENTD_MAX_SESSIONS_PER_TOKEN": "100000",
-           "AGENTD_SESSION_IDLE_TIMEOUT_S": "86400", "AGENTD_SANDBOX_WORKSPACE_STORE": store}
+           "AGENTD_SESSION_IDLE_TIMEOUT_S": "86400", "AGENTD_SANDBOX_WORKSPACE_STORE": store,
+           "AGENTD_SHELL_AHEAD": "true" if shell_ahead else "false"}
     d = Proc([agentd, "--config", cfg], env=env, cwd=tmp)
     return d, d.wait_ready("agentd", timeout=30)
 
@@ -299,7 +300,8 @@ def leftovers(tmp, gw_kids, cgroups_before):
 
 
 def report(args, made, why, built_s, r, setup):
-    print(f"density: idle long-running sessions, no warm pool; {setup}")
+    print(f"density: idle long-running sessions, no warm pool, "
+          f"{'no shell until the first command (agent.shell_ahead false)' if args.no_shell_ahead else 'a shell started ahead in each (agent.shell_ahead, the default)'}; {setup}")
     per_kind = ", ".join(f"{k} {sum(x[0] for x in v) / len(v):.0f} KiB and {sum(x[1] for x in v) / len(v):.1f} "
                          f"tasks x{len(v)}"
                          for k, v in sorted(r["kinds"].items()))
@@ -330,7 +332,8 @@ def run(args, tmp, notes, restore):
     cgroups_before = agentd_cgroups()
     d, kids = None, []
     try:
-        d, addr = start(tmp, state, mock.wait_ready("the mock Messages API"), store, args.agentd)
+        d, addr = start(tmp, state, mock.wait_ready("the mock Messages API"), store, args.agentd,
+                        shell_ahead=not args.no_shell_ahead)
         gw = d.p.pid
         conn = http.client.HTTPConnection(*addr, timeout=300)
         idle_fds, idle_pss, idle_tree = os.stat(f"/proc/{gw}/fd").st_size, pss_kib(gw), tree_pss(gw)
@@ -374,6 +377,8 @@ def main():
     ap.add_argument("--store", default="quota", help="quota (an image made for the run), or a store agentd picks")
     ap.add_argument("--pid-max", action="store_true",
                     help="raise kernel.pid_max for the run (and put it back) if it would stop it short")
+    ap.add_argument("--no-shell-ahead", action="store_true",
+                    help="agent.shell_ahead false: no bash in an idle session until its first command")
     args = ap.parse_args()
     tmp = tempfile.mkdtemp(prefix="agentd-density-bench-")
     notes, restore = [], []
