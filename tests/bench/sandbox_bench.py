@@ -20,6 +20,8 @@ import tempfile
 import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+sys.path.insert(0, os.path.join(ROOT, "tests", "integration"))
+from procfs import children  # noqa: E402
 
 
 def bwrap_cmd(bwrap):
@@ -80,14 +82,6 @@ def proc_kib(pid, path, key):
 
 def pss_kib(pid):
     return proc_kib(pid, "smaps_rollup", "Pss")
-
-
-def children(pid):
-    try:
-        with open(f"/proc/{pid}/task/{pid}/children") as f:
-            return [int(x) for x in f.read().split()]
-    except OSError:
-        return []
 
 
 def idle_many(argv, n):

@@ -23,6 +23,7 @@ import time
 import uuid
 
 from conftest import AGENTD_BIN, assert_no_sanitizer_report, clean_env, poll  # noqa: F401 (re-exported)
+from procfs import children  # noqa: F401 (re-exported)
 
 # Generous: the ASan build is slower and the machine has 2 cores.
 RUN_TIMEOUT = 60

@@ -216,6 +216,31 @@ def test_a_sandbox_taken_while_still_built_has_its_supervisor_raised_at_once(dae
         held.stop()
 
 
+def test_a_pooled_build_starved_past_the_delay_goes_on_at_the_normal_priority(daemon_factory, mock):
+    """A host too busy to finish a pooled build at SCHED_IDLE (here: an MCP server that
+    does not answer yet) would never have its pool: once session.pool_refill_delay_ms
+    has passed, the build goes on at the normal priority, taken or not."""
+    held = HeldMCP()
+    try:
+        d = daemon_factory(settings=chat_settings({"mcp": {"servers": {"held": {"url": held.url}}}}),
+                           env=chat_env(mock, AGENTD_POOL_SIZE=1, AGENTD_LOG_LEVEL="debug",
+                                        AGENTD_POOL_REFILL_DELAY_MS=300))
+        assert held.seen.wait(CHAT_TIMEOUT)
+        assert d.wait_for_log(r"pool: its build starved at SCHED_IDLE", timeout=CHAT_TIMEOUT)
+        [sup] = supervisors(d)
+        assert poll(lambda: set(policies(sup).values()) == {SCHED_OTHER}, CHAT_TIMEOUT), policies(sup)
+        [init] = children_of(sup)
+        cgdir, weight = cpu_cgroup(init)
+        assert poll(lambda: (cgdir / weight).read_text().strip() in ("1024", "100"), CHAT_TIMEOUT)
+        assert pool(d)["hits"] == 0
+        held.go.set()
+        p = wait_pool_ready(d, 1)
+        assert (p["ready"], p["hits"]) == (1, 0), p
+        finish(d, mock)
+    finally:
+        held.stop()
+
+
 def test_no_refill_while_the_turn_that_took_the_sandbox_is_in_flight(daemon_factory, mock):
     d = start(daemon_factory, mock, 1)
     assert wait_pool_ready(d, 1)["ready"] == 1

@@ -7,7 +7,11 @@ hold; what the API counted is the session's usage. A probe (api_probe.py) run wi
 exec plays the client, as a CLI would."""
 
 import json
+import os
 import pathlib
+import threading
+
+import pytest
 
 from chat_util import (CHAT_TIMEOUT, KEY, MODEL, OTHER_MODEL, finish, mock, mock_usage,  # noqa: F401
                        start_chat_daemon)
@@ -166,4 +170,49 @@ def test_hostile_clients_in_the_sandbox_end_only_their_own_requests(daemon_facto
     mock.enqueue({"text": "after"})
     got = probe(d, sid, {"path": "/v1/messages", "body": message()})
     assert got[0]["status"] == 200 and got[0]["body"]["content"][0]["text"] == "after", got
+    finish(d, mock)
+
+
+def test_a_program_is_served_while_the_agent_waits_on_its_model_call(daemon_factory, mock):
+    """The supervisor's loop accepts the sandbox's API connections; while the built-in
+    agent's model call holds that loop, the call's progress accepts them: a program that
+    connects meanwhile is served before that call ends."""
+    d = start_chat_daemon(daemon_factory, mock)
+    if d.health()["workspaces"]["store"] == "tmpfs":
+        pytest.skip("the test reaches the workspace from the host: it needs a workspace on disk")
+    sid = create(d)
+    later = ("while [ ! -e /workspace/go ]; do sleep 0.05; done\n"
+             "python3 /workspace/probe.py \"$(cat /workspace/req.json)\" > /workspace/out.json\n")
+    for name, body in (("probe.py", PROBE), ("later.sh", later.encode()),
+                       ("req.json", json.dumps({"path": "/v1/messages", "body": message()}).encode())):
+        r = d.request("PUT", f"/api/sessions/{sid}/files/{name}", body=body)
+        assert r.status in (200, 201), r
+    r = d.post_json(f"/api/sessions/{sid}/exec", {
+        "command": "setsid sh /workspace/later.sh </dev/null >/dev/null 2>&1 & echo started"}, timeout=CHAT_TIMEOUT)
+    assert r.status == 200 and r.json()["output"] == "started\n", r
+    mock.enqueue({"text": "held", "gate": "turn"}, {"text": "served meanwhile"})
+    out = {}
+    t = threading.Thread(target=lambda: out.setdefault("r", d.post_json(
+        f"/api/sessions/{sid}/messages", {"message": "hold on"}, timeout=CHAT_TIMEOUT)), daemon=True)
+    t.start()
+    workspace = os.path.join(d.workdir, "state", "sessions", sid, "workspace")
+    try:
+        mock.wait_for_requests(1, timeout=CHAT_TIMEOUT)       # the agent's call, held
+        open(os.path.join(workspace, "go"), "w").close()       # the program may call now
+        mock.wait_for_requests(2, timeout=CHAT_TIMEOUT)
+
+        def answer():
+            try:
+                with open(os.path.join(workspace, "out.json")) as f:
+                    return json.load(f)
+            except (OSError, ValueError):
+                return None
+        got = poll(answer, CHAT_TIMEOUT)
+        assert got and got[0]["status"] == 200, got
+        assert got[0]["body"]["content"][0]["text"] == "served meanwhile", got
+        assert t.is_alive() and not out, "the agent's model call ended before the program was served"
+    finally:
+        mock.open_gate("turn")
+    t.join(CHAT_TIMEOUT)
+    assert out["r"].status == 200, out
     finish(d, mock)

@@ -18,14 +18,6 @@ import sandbox_util as su
 ALL_SEALS = fcntl.F_SEAL_SEAL | fcntl.F_SEAL_SHRINK | fcntl.F_SEAL_GROW | fcntl.F_SEAL_WRITE
 
 
-def children(pid):
-    try:
-        with open(f"/proc/{pid}/task/{pid}/children") as f:
-            return [int(x) for x in f.read().split()]
-    except OSError:
-        return []
-
-
 def test_init_reaps_orphans():
     """A grandchild whose parent is gone becomes init's; when it exits, init must reap
     it, or it stays a zombie for as long as the sandbox lives. The command waits for
@@ -70,8 +62,8 @@ def test_init_is_a_small_program_from_a_sealed_memfd():
     proc = subprocess.Popen(su.sandbox_args(["sleep", "60"]), stdin=subprocess.DEVNULL,
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=su.clean_env(None))
     try:
-        init = su.poll(lambda: next(iter(children(proc.pid)), None), 30)
-        assert init and su.poll(lambda: children(init), 30), "the sandbox's command did not start"
+        init = su.poll(lambda: next(iter(su.children(proc.pid)), None), 30)
+        assert init and su.poll(lambda: su.children(init), 30), "the sandbox's command did not start"
         exe = os.readlink(f"/proc/{init}/exe")
         assert exe.startswith("/memfd:agentd-init"), exe
         with open(f"/proc/{init}/cmdline", "rb") as f:
