@@ -26,6 +26,10 @@ int sandbox_ids_choose(struct sandbox_ids *ids, const struct sandbox_policy *p, 
 /* The host id of uid_base's range that name (a session's id) is given when it first
  * needs one that lasts: its workspace's owner, for every sandbox it has. */
 uint32_t sandbox_ids_for_name(const struct sandbox_policy *p, const char *name);
+/* Root with a range: hold want (a workspace's owner) as sandbox_ids_choose holds an id,
+ * or, when a live sandbox has it, the next free one: *got, and *lock to close once
+ * nothing runs as it. */
+int sandbox_ids_hold(const struct sandbox_policy *p, uid_t want, uid_t *got, int *lock, struct ad_err *err);
 /* Parent: write the child's uid_map, setgroups ("deny") and gid_map. */
 int sandbox_ids_write_maps(pid_t child, const struct sandbox_ids *ids, struct ad_err *err);
 /* Child: become root of the new namespace (the maps are written by then). */

@@ -27,6 +27,10 @@ struct hub_link_ops {
 	/* Every HUB_TICK_MS on the hub's thread (may be NULL): time-driven work such as
 	 * keep-alives, by which a client that went away is noticed. */
 	void (*tick)(void *owner);
+	/* The hub gave up on the supervisor, which took nothing it was sent for 30 s (it is
+	 * stopped or hung: it will not see the hang-up); closed() follows. On the hub's
+	 * thread, under its locks: it may take none of the owner's. May be NULL. */
+	void (*stalled)(void *owner);
 };
 
 #define HUB_TICK_MS 5000

@@ -20,9 +20,16 @@ int spawner_start(struct spawner **out, struct config *cfg, const struct sandbox
 		  const struct cgroup_host *host, struct ad_err *err);
 
 /* A new supervisor for session id with opts (JSON: {"policy"?: tightenings}): the
- * gateway's end of its socket (SOCK_STREAM, close-on-exec). Safe from any thread; never
- * waits: err->errnum EAGAIN when the spawner has more requests queued than it can take. */
-int spawner_spawn(struct spawner *sp, const char *session_id, const char *opts, struct ad_err *err);
+ * gateway's end of its socket (SOCK_STREAM, close-on-exec), and in *peer what names the
+ * supervisor for spawner_end. Safe from any thread; never waits: err->errnum EAGAIN
+ * when the spawner has more requests queued than it can take. */
+int spawner_spawn(struct spawner *sp, const char *session_id, const char *opts, unsigned long *peer,
+		  struct ad_err *err);
+
+/* The supervisor named peer killed, if it still runs, and its sandbox's cgroup removed:
+ * for one the gateway gave up on (stopped, or hung), which would never end by itself.
+ * Safe from any thread; never waits. */
+int spawner_end(struct spawner *sp, unsigned long peer, struct ad_err *err);
 
 /* A new API key for the supervisors forked from now on (the spawner's copy of the
  * settings takes it; the old one is wiped there). Safe from any thread; in order with

@@ -98,3 +98,14 @@ int sandbox_ids_become_root(struct ad_err *err)
 		return ad_err_sys(err, "setresuid 0");
 	return 0;
 }
+
+int sandbox_ids_hold(const struct sandbox_policy *p, uid_t want, uid_t *got, int *lock, struct ad_err *err)
+{
+	uint32_t slot = 0;
+	unsigned long start = want >= p->uid_base && want - p->uid_base < p->uid_count ? want - p->uid_base : 0;
+	*lock = -1;
+	if (hold_slot(p, start, &slot, lock, err) < 0)
+		return -1;
+	*got = (uid_t)(p->uid_base + slot);
+	return 0;
+}

@@ -7,7 +7,6 @@
 #include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
-#include <sys/file.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
@@ -59,12 +58,14 @@ int workspace_lock(const char *dir, struct ad_err *err)
 	int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
 	if (fd < 0)
 		return ad_err_sys(err, "open %s", dir);
-	while (flock(fd, LOCK_EX) < 0) {
-		if (errno != EINTR) {
+	if (fs_lock_within(fd, WORKSPACE_LOCK_MS) < 0) {
+		if (errno == EWOULDBLOCK)
+			ad_err_code(err, EBUSY, "%s has been locked by another process for %u s", dir,
+				    WORKSPACE_LOCK_MS / 1000);
+		else
 			ad_err_sys(err, "lock %s", dir);
-			close(fd);
-			return -1;
-		}
+		close(fd);
+		return -1;
 	}
 	return fd;
 }

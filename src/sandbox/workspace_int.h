@@ -9,7 +9,11 @@
 
 #include "core/err.h"
 
-int workspace_lock(const char *dir, struct ad_err *err);            /* a descriptor to close */
+/* dir locked (flock) against another process's open, release or removal of its
+ * workspace: a descriptor to close; one held longer than WORKSPACE_LOCK_MS by a
+ * process stopped or stuck is an error (EBUSY) rather than a wait without end. */
+#define WORKSPACE_LOCK_MS 10000
+int workspace_lock(const char *dir, struct ad_err *err);
 /* What an image that is not mounted holds, noted as it was unmounted: "BYTES FILES". */
 #define WORKSPACE_USAGE "workspace.usage"
 void workspace_note_usage(const char *dir);

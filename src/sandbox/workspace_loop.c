@@ -14,7 +14,6 @@
 #include <spawn.h>
 #include <stdio.h>
 #include <string.h>
-#include <sys/file.h>
 #include <sys/ioctl.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
@@ -159,33 +158,40 @@ static int attached(const char *image, char *dev, size_t dev_size)
 }
 
 /* A free loop device on the image: its descriptor (the device goes when the last
- * mount of it does, once this is closed). agentds take turns, under a lock on the
- * control device, which every one of them opens; the free device the kernel names may
- * still be on its way out (an autoclear not finished) or be taken meanwhile by another
- * program: then the ones after it, made if need be. */
+ * mount of it does, once this is closed). The kernel names a free one (making it if
+ * need be); another program may take it first, or it may still be on its way out (an
+ * autoclear not finished): then the kernel is asked again, never for one at or below
+ * the last tried, so that each try moves on and, of any number asking at once, one
+ * gets a device each round. Supervisors take turns under a lock on the control device,
+ * which keeps a burst of them from trying in vain; a holder stopped or stuck keeps the
+ * others waiting LOOP_LOCK_MS at most, then they go on without it. */
+#define LOOP_LOCK_MS 2000
+#define LOOP_TRIES 1024
 static int attach(const char *image, char *dev, size_t dev_size, struct ad_err *err)
 {
 	_cleanup_close_ int ctl = open("/dev/loop-control", O_RDWR | O_CLOEXEC);
 	_cleanup_close_ int file = open(image, O_RDWR | O_CLOEXEC | O_NOFOLLOW);
 	if (ctl < 0 || file < 0)
 		return ad_err_sys(err, "open %s", ctl < 0 ? "/dev/loop-control" : image);
-	while (flock(ctl, LOCK_EX) < 0)
-		if (errno != EINTR)
-			return ad_err_sys(err, "lock /dev/loop-control");
+	if (fs_lock_within(ctl, LOOP_LOCK_MS) < 0 && errno != EWOULDBLOCK)
+		return ad_err_sys(err, "lock /dev/loop-control");
 	struct loop_config lc = {
 		.fd = (uint32_t)file, .block_size = 4096,
 		.info = { .lo_flags = LO_FLAGS_AUTOCLEAR | LO_FLAGS_DIRECT_IO },
 	};
 	snprintf((char *)lc.info.lo_file_name, sizeof(lc.info.lo_file_name), "%s", image);
-	int n = ioctl(ctl, LOOP_CTL_GET_FREE);
-	if (n < 0)
-		return ad_err_sys(err, "find a free loop device");
-	for (int k = 0; k < 64; k++, n++) {
-		if (k > 0 && ioctl(ctl, LOOP_CTL_ADD, n) < 0 && errno != EEXIST)
+	for (int k = 0, prev = -1; k < LOOP_TRIES; k++) {
+		int n = ioctl(ctl, LOOP_CTL_GET_FREE);
+		if (n < 0)
+			return ad_err_sys(err, "find a free loop device");
+		if (n <= prev && (n = prev + 1, ioctl(ctl, LOOP_CTL_ADD, n) < 0) && errno != EEXIST) {
+			prev = n;
 			continue;
+		}
+		prev = n;
 		snprintf(dev, dev_size, "/dev/loop%d", n);
 		int fd = open(dev, O_RDWR | O_CLOEXEC);
-		if (fd < 0 && errno == ENOENT)
+		if (fd < 0 && (errno == ENOENT || errno == ENXIO))   /* being made or removed */
 			continue;
 		if (fd < 0)
 			return ad_err_sys(err, "open %s", dev);
@@ -196,7 +202,7 @@ static int attach(const char *image, char *dev, size_t dev_size, struct ad_err *
 		if (e != EBUSY)
 			return ad_err_set(err, e, "set up %s on %s: %s", dev, image, strerror(e));
 	}
-	return ad_err_set(err, EBUSY, "no free loop device for %s (64 tried from the first free one)", image);
+	return ad_err_set(err, EBUSY, "no free loop device for %s (%d tried)", image, LOOP_TRIES);
 }
 
 static int mount_image(const char *image, const char *target, bool fresh, struct ad_err *err)

@@ -131,8 +131,11 @@ static void tick_all(struct hub *h)
 	pthread_mutex_lock(&h->lock);
 	for (struct hub_link *l = h->links; l != NULL; l = l->next) {
 		pthread_mutex_lock(&l->send_lock);
-		if (link_out_stalled_ms(&l->out, now) > HUB_STALL_MS)
+		if (link_out_stalled_ms(&l->out, now) > HUB_STALL_MS && l->broke[0] == '\0') {
 			give_up(l, "the session's supervisor took nothing it was sent for 30 s");
+			if (l->ops->stalled != NULL)
+				l->ops->stalled(l->owner);
+		}
 		pthread_mutex_unlock(&l->send_lock);
 		if (l->ops->tick == NULL)
 			continue;

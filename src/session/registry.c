@@ -307,12 +307,14 @@ int session_spawn_locked(struct sessions *reg, struct session *s, const cJSON *j
 	cJSON_Delete(spec);
 	uint64_t t0 = clock_mono_ns();
 	pthread_rwlock_rdlock(&reg->key_lock);   /* a new key reaches it by the spawner or its link */
-	int fd = spec_text ? spawner_spawn(reg->spawner, s->id, spec_text, err) : ad_err_set(err, ENOMEM, "spec");
+	unsigned long peer = 0;
+	int fd = spec_text ? spawner_spawn(reg->spawner, s->id, spec_text, &peer, err) : ad_err_set(err, ENOMEM, "spec");
 	cJSON_free(spec_text);
 	pthread_mutex_lock(&s->lock);
 	s->spawn_ns = join == NULL ? t0 : 0;       /* a member of a shared sandbox builds none */
 	s->build_failed = false;
 	if (fd >= 0) {
+		s->sup_peer = peer;
 		session_ref(s);           /* the hub's, until on_closed */
 		s->link = hub_attach(reg->hub, fd, &session_link_ops, s, err);
 	}

@@ -98,6 +98,7 @@ struct session {
 	char *runtime, *command;           /* another runtime's (agent/runtime.h), or NULL */
 	char *title;                       /* its owner's name for it, or NULL */
 	struct hub_link *link;             /* NULL once closed */
+	unsigned long sup_peer;            /* its supervisor, as spawner_end names it */
 	bool pooled;                       /* in the warm pool, nobody's yet */
 	bool pool_owed;                    /* taken from it: its rebuild waits for this turn */
 	int builder_pid;                   /* pooled: its supervisor, and its sandbox's cgroup */

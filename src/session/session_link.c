@@ -14,6 +14,7 @@
 #include "core/clock.h"
 #include "core/log.h"
 #include "session/hub.h"
+#include "supervisor/spawner.h"
 
 /* Under the lock: the turn in flight is over; the caller gets its reference. */
 static struct chat_run *detach_run(struct session *s)
@@ -278,4 +279,14 @@ static void on_tick(void *owner)
 		session_destroy(s, "idle timeout");
 }
 
-const struct hub_link_ops session_link_ops = { on_event, on_closed, on_tick };
+/* Stopped or hung, its supervisor would never see the hang-up, and keep its sandbox
+ * for as long as agentd runs: the spawner, its parent, kills it and removes its cgroup. */
+static void on_stalled(void *owner)
+{
+	struct session *s = owner;
+	struct ad_err e;
+	if (spawner_end(s->reg->spawner, s->sup_peer, &e) < 0)
+		session_log(s, AD_LOG_WARN, "its stuck supervisor stays: %s", e.msg);
+}
+
+const struct hub_link_ops session_link_ops = { on_event, on_closed, on_tick, on_stalled };

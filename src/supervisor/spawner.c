@@ -24,6 +24,7 @@
 #include <sys/prctl.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -38,10 +39,12 @@
 #include "sandbox/init_image.h"
 #include "sandbox/seccomp_filter.h"
 #include "supervisor/supervisor.h"
+#include "spawner_int.h"
 
 #define SESSION_ID_MAX 64
 #define REQUEST_MAX (64u << 10)           /* the id, a newline, the session's options (JSON) */
 #define KEY_REQUEST "!api_key\n"           /* then the key: never a session id */
+#define END_REQUEST "!end\n"               /* then a session socket's inode number */
 /* At a clean stop, how long supervisors get to end their sessions before SIGKILL. */
 #define DRAIN_MS 20000u
 
@@ -77,6 +80,8 @@ static int recv_request(int sock, char *req, int *fd)
 	req[n] = '\0';
 	if (*fd < 0 && strncmp(req, KEY_REQUEST, strlen(KEY_REQUEST)) == 0)
 		return 2;
+	if (*fd < 0 && strncmp(req, END_REQUEST, strlen(END_REQUEST)) == 0)
+		return 3;
 	if (*fd >= 0 && strchr(req, '\n') == NULL) {
 		close(*fd);
 		*fd = -1;
@@ -100,45 +105,6 @@ static void take_key(struct config *cfg, char *req)
 	explicit_bzero(req, strlen(req));
 }
 
-/* The supervisors alive, by pid. */
-struct kids {
-	pid_t *pid;
-	size_t n, cap;
-};
-
-static void kids_add(struct kids *k, pid_t pid)
-{
-	if (k->n == k->cap) {
-		size_t cap = k->cap ? k->cap * 2 : 64;
-		pid_t *np = realloc(k->pid, cap * sizeof(*np));
-		if (np == NULL)
-			return;        /* not tracked: it is still reaped, only not waited for */
-		k->pid = np;
-		k->cap = cap;
-	}
-	k->pid[k->n++] = pid;
-}
-
-static void kids_remove(struct kids *k, pid_t pid)
-{
-	for (size_t i = 0; i < k->n; i++)
-		if (k->pid[i] == pid) {
-			k->pid[i] = k->pid[--k->n];
-			return;
-		}
-}
-
-/* One supervisor has ended; one killed by a signal could not clean up after itself. */
-static void ended(const struct cgroup_host *host, struct kids *k, pid_t pid, int status)
-{
-	kids_remove(k, pid);
-	if (WIFSIGNALED(status)) {
-		log_warn("spawner: supervisor %ld was killed by signal %d; removing its sandbox's cgroup", (long)pid,
-			 WTERMSIG(status));
-		sandbox_cgroup_sweep_owner(host, pid);
-	}
-}
-
 /* Whether the gateway has let go of a session's socket while its request waited in
  * the queue: a burst of sessions made and deleted faster than supervisors are forked,
  * or agentd stopping, then costs no fork. */
@@ -146,16 +112,6 @@ static bool session_gone(int fd)
 {
 	struct pollfd p = { fd, POLLRDHUP, 0 };
 	return poll(&p, 1, 0) > 0 && (p.revents & (POLLHUP | POLLRDHUP | POLLERR));
-}
-
-/* Reap every supervisor that has ended, without waiting. */
-static void reap(const struct cgroup_host *host, struct kids *k)
-{
-	int status;
-	pid_t pid;
-	while ((pid = waitpid(-1, &status, WNOHANG)) > 0 || (pid < 0 && errno == EINTR))
-		if (pid > 0)
-			ended(host, k, pid, status);
 }
 
 /* Until a child has ended or wait_ms is over (-1: for ever): the signalfd of SIGCHLD,
@@ -169,7 +125,7 @@ static bool wait_children(const struct cgroup_host *host, struct kids *k, int sf
 		while (read(sfd, &si, sizeof(si)) == (ssize_t)sizeof(si))
 			;
 	}
-	reap(host, k);
+	kids_reap(host, k);
 	return n > 0 && sock >= 0 && p[1].revents;
 }
 
@@ -183,16 +139,16 @@ static _Noreturn void drain_and_exit(const struct cgroup_host *host, struct kids
 	if (k->n > 0)
 		log_warn("spawner: %zu supervisors still running after %u s; killing them", k->n, DRAIN_MS / 1000);
 	for (size_t i = 0; i < k->n; i++)
-		kill(k->pid[i], SIGKILL);
+		kill(k->kid[i].pid, SIGKILL);
 	while (k->n > 0) {
 		int status;
-		pid_t pid = waitpid(k->pid[0], &status, 0);
+		pid_t pid = waitpid(k->kid[0].pid, &status, 0);
 		if (pid < 0 && errno == EINTR)
 			continue;
 		if (pid < 0)
-			kids_remove(k, k->pid[0]);
+			kids_remove(k, k->kid[0].pid);
 		else
-			ended(host, k, pid, status);
+			kids_ended(host, k, pid, status);
 	}
 	_exit(0);
 }
@@ -248,6 +204,10 @@ static _Noreturn void spawner_main(int sock, struct config *cfg, const struct sa
 			take_key(cfg, req);
 			continue;
 		}
+		if (rc == 3) {
+			kids_end(&kids, strtoul(req + strlen(END_REQUEST), NULL, 10));
+			continue;
+		}
 		if (rc < 0)
 			continue;
 		if (session_gone(fd)) {
@@ -259,6 +219,8 @@ static _Noreturn void spawner_main(int sock, struct config *cfg, const struct sa
 			close(fd);
 			continue;
 		}
+		struct stat st;
+		unsigned long ino = fstat(fd, &st) == 0 ? (unsigned long)st.st_ino : 0;
 		pid_t pid = fork();
 		if (pid == 0) {
 			close(sock);
@@ -279,7 +241,7 @@ static _Noreturn void spawner_main(int sock, struct config *cfg, const struct sa
 			log_error("spawner: %s", e.msg);
 			refuse(fd, &e);
 		} else {
-			kids_add(&kids, pid);
+			kids_add(&kids, pid, ino);
 		}
 		close(fd);
 	}
@@ -315,7 +277,8 @@ int spawner_start(struct spawner **out, struct config *cfg, const struct sandbox
 	return 0;
 }
 
-int spawner_spawn(struct spawner *sp, const char *session_id, const char *opts, struct ad_err *err)
+int spawner_spawn(struct spawner *sp, const char *session_id, const char *opts, unsigned long *peer,
+		  struct ad_err *err)
 {
 	char *req = NULL;
 	int len = asprintf(&req, "%.*s\n%s", SESSION_ID_MAX - 1, session_id, opts);
@@ -338,6 +301,8 @@ int spawner_spawn(struct spawner *sp, const char *session_id, const char *opts, 
 	c->cmsg_type = SCM_RIGHTS;
 	c->cmsg_len = CMSG_LEN(sizeof(int));
 	memcpy(CMSG_DATA(c), &sv[1], sizeof(int));
+	struct stat st;
+	*peer = fstat(sv[1], &st) == 0 ? (unsigned long)st.st_ino : 0;
 	/* never waits: a spawner whose queue is full (sessions asked for faster than this
 	 * host forks supervisors) makes the request fail with EAGAIN, a 503 with Retry-After
 	 * for its client, rather than hold an HTTP thread, and every request it serves */
@@ -357,6 +322,16 @@ int spawner_spawn(struct spawner *sp, const char *session_id, const char *opts, 
 		return -1;
 	}
 	return sv[0];
+}
+
+int spawner_end(struct spawner *sp, unsigned long peer, struct ad_err *err)
+{
+	char req[48];
+	int n = snprintf(req, sizeof(req), END_REQUEST "%lu", peer);
+	ssize_t sent;
+	while ((sent = send(sp->sock, req, (size_t)n, MSG_NOSIGNAL | MSG_DONTWAIT)) < 0 && errno == EINTR)
+		;
+	return sent < 0 ? ad_err_sys(err, "ask the spawner to end a supervisor") : 0;
 }
 
 int spawner_set_key(struct spawner *sp, const char *key, struct ad_err *err)

@@ -327,7 +327,7 @@ int supervisor_main(const struct supervisor_env *env, int gw_fd, const char *ses
 	struct supervisor_env own = *env;
 	own.policy = &policy;
 	env = &own;
-	struct supervisor s = { .env = env, .id = session_id, .gw = gw_fd, .agent = -1, .ws = -1 };
+	struct supervisor s = { .env = env, .id = session_id, .gw = gw_fd, .agent = -1, .ws = -1, .ws_ids_lock = -1 };
 	struct ad_err e;
 	_cleanup_cjson_ cJSON *o = cJSON_Parse(opts);
 	const cJSON *join = cJSON_GetObjectItemCaseSensitive(o, "join");

@@ -28,6 +28,7 @@ struct supervisor {
 	int ws;                       /* the sandbox's /workspace as the host reaches it, or -1 */
 	int ws_tree;                  /* the workspace on the host's disk, a detached mount
 					 tree for the sandbox; 0: none (a tmpfs) */
+	int ws_ids_lock;              /* its owner held as a live sandbox's host id, or -1 */
 	struct relay relay;
 	struct usage run_usage;       /* the run in flight */
 	unsigned run_api_calls;       /* its model calls through the sandbox's API */

@@ -4,11 +4,14 @@
  * unless a hybrid session's saved state names it. The gateway removes it otherwise
  * (a suspended session deleted, or what a killed agentd left: at its next start). */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
 
+#include "core/cleanup.h"
+#include "core/fsutil.h"
 #include "core/log.h"
 #include "ipc/session_files.h"
 #include "sandbox/userns.h"
@@ -35,6 +38,31 @@ static int in_memory(struct sandbox_policy *p, struct ad_err *err)
 	return 0;
 }
 
+/* The workspace's owner held as a live sandbox's host id (sandbox/userns.h). When a
+ * live sandbox has it already (a hybrid session resumed after its id went to another
+ * meanwhile, two session ids that hash alike, a changed sandbox.uid_base), the
+ * workspace is given a free one: two live sandboxes never share a host id. */
+static int hold_owner(struct supervisor *s, const char *dir, const struct sandbox_policy *p, uid_t *owner,
+		      struct ad_err *err)
+{
+	uid_t got;
+	if (sandbox_ids_hold(p, *owner, &got, &s->ws_ids_lock, err) < 0)
+		return -1;
+	if (got == *owner)
+		return 0;
+	char path[4200];
+	snprintf(path, sizeof(path), "%s/" WORKSPACE_DIR, dir);
+	_cleanup_close_ int fd = open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0)
+		return ad_err_sys(err, "open %s", path);
+	if (fs_chown_tree(fd, *owner, got, err) < 0)
+		return ad_err_prefix(err, "give it to host uid %u", (unsigned)got);
+	log_info("its workspace's owner, host uid %u, is a live sandbox's: the workspace is given %u",
+		 (unsigned)*owner, (unsigned)got);
+	*owner = got;
+	return 0;
+}
+
 int sup_workspace_open(struct supervisor *s, struct sandbox_policy *p, struct ad_err *err)
 {
 	char dir[4096];
@@ -49,6 +77,8 @@ int sup_workspace_open(struct supervisor *s, struct sandbox_policy *p, struct ad
 		return ad_err_prefix(err, "workspace");
 	if (geteuid() == 0 && owner == 0)
 		return ad_err_set(err, EPERM, "workspace: %s/" WORKSPACE_DIR " belongs to root", dir);
+	if (geteuid() == 0 && p->uid_count > 0 && hold_owner(s, dir, p, &owner, err) < 0)
+		return ad_err_prefix(err, "workspace");
 	p->host_uid = owner;
 	return 0;
 }
@@ -57,6 +87,9 @@ void sup_workspace_end(struct supervisor *s)
 {
 	char dir[4096], meta[4200];
 	struct ad_err e;
+	if (s->ws_ids_lock >= 0)        /* after sandbox_destroy: nothing runs as it now */
+		close(s->ws_ids_lock);
+	s->ws_ids_lock = -1;
 	if (s->ws_tree <= 0)
 		return;
 	close(s->ws_tree);

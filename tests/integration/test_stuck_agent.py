@@ -245,7 +245,8 @@ def test_a_stopped_supervisor_holds_no_http_worker(chatd, mock):
     """The gateway never waits on a supervisor: with one stopped (SIGSTOP), an upload to
     its session is queued, other requests are answered meanwhile, and once the
     supervisor has taken nothing for 30 s the gateway gives up on it: the upload is
-    answered with an error and the session fails saying why."""
+    answered with an error, the session fails saying why, and the supervisor, which
+    would never see the hang-up, is killed and its sandbox removed."""
     host = HostState(chatd)
     sid = _session(chatd)
     sup = _supervisor_of(chatd)
@@ -265,8 +266,13 @@ def test_a_stopped_supervisor_holds_no_http_worker(chatd, mock):
         assert out["r"].status >= 500, out["r"]
         doc = chatd.get(f"/api/sessions/{sid}").json()
         assert doc["state"] == "failed" and "supervisor" in doc["error"], doc
+        assert chatd.wait_for_log(f"gave up on supervisor {sup} ", timeout=su.HOST_WAIT)
+        assert poll(lambda: not os.path.exists(f"/proc/{sup}"), su.HOST_WAIT), "the stuck supervisor lives on"
     finally:
-        os.kill(sup, signal.SIGCONT)
+        try:
+            os.kill(sup, signal.SIGCONT)
+        except ProcessLookupError:
+            pass
     assert chatd.request("DELETE", f"/api/sessions/{other}").status == 200
     host.assert_clean(timeout=20)
     finish(chatd, mock)

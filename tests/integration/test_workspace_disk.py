@@ -3,16 +3,19 @@ state_dir/sessions/<id>/ with a hard size and file-count limit that ends in ENOS
 never in an OOM kill; a hybrid session's suspend keeps it in place and the next
 sandbox is built on it, in a time that does not grow with its size."""
 
+import fcntl
 import hashlib
 import os
 import subprocess
 import time
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
 from conftest import poll
 import sandbox_util as su
-from chat_util import CHAT_TIMEOUT, bash, calls, chat_env, chat_settings, mock, only_result  # noqa: F401
+from chat_util import (CHAT_TIMEOUT, UID_BASE, UID_COUNT, bash, calls, chat_env, chat_settings, finish,  # noqa: F401
+                       mock, only_result)
 
 
 # the loop store needs root and loop devices: where there are none, agentd falls back to
@@ -56,6 +59,63 @@ def test_health_says_where_workspaces_live(daemon_factory, mock):
     assert 4.5 * 2**20 < size_kb <= 5 * 2**20, out     # the 5 GiB default
     assert os.path.ismount(os.path.join(sdir(d, sid), "workspace"))
     assert os.path.exists(os.path.join(sdir(d, sid), "workspace", "x"))
+
+
+def test_a_stuck_holder_of_the_loop_lock_stops_no_session(daemon_factory, mock):
+    """Each supervisor attaches its image under a lock on /dev/loop-control that every
+    one takes: a holder stopped or stuck with it (here this test, which never lets go)
+    delays the others by seconds, and never stops them, also when many of them then
+    race for the free devices without it."""
+    d = start(daemon_factory, mock)
+    fd = os.open("/dev/loop-control", os.O_RDWR | os.O_CLOEXEC)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        with ThreadPoolExecutor(16) as pool:
+            sids = list(pool.map(lambda _: new_session(d), range(16)))
+            outs = list(pool.map(lambda sid: run(d, sid, "touch /workspace/x && echo ok"), sids))
+        for sid, out in zip(sids, outs):
+            assert out["exit_status"] == 0 and out["output"] == "ok\n", out
+            assert os.path.ismount(os.path.join(sdir(d, sid), "workspace"))
+        devices = [list(su.loop_devices(sdir(d, sid))) for sid in sids]
+        assert all(len(x) == 1 for x in devices) and len({x[0] for x in devices}) == 16, devices
+    finally:
+        os.close(fd)
+
+
+def test_a_resumed_workspace_whose_owner_a_live_sandbox_has_is_given_a_free_one(daemon_factory, mock):
+    """Two live sandboxes never share a host uid. A suspended hybrid session's workspace
+    keeps its owner, which another sandbox may hold by the time it resumes (here this
+    test holds it, as agentd's sandboxes do: a lock on its byte of the ids' file): the
+    workspace is then given a free uid, everything in it, never through a link."""
+    d = start(daemon_factory, mock)
+    sid = new_session(d, pattern="hybrid")
+    out = run(d, sid, "mkdir d && echo kept > d/f && touch x && chmod 4755 x && ln -s /etc/passwd link && echo ok")
+    assert out["output"] == "ok\n", out
+    ws = os.path.join(sdir(d, sid), "workspace")
+    owner = os.stat(ws).st_uid
+    assert UID_BASE <= owner < UID_BASE + UID_COUNT, owner
+    r = d.request("POST", f"/api/sessions/{sid}/suspend", timeout=CHAT_TIMEOUT)
+    assert r.status == 200 and r.json()["state"] == "suspended", r
+    assert poll(lambda: not os.path.ismount(ws), su.HOST_WAIT)
+    fd = os.open(f"/run/agentd-ids-{UID_BASE}-{UID_COUNT}.lock", os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+    try:
+        fcntl.lockf(fd, fcntl.LOCK_EX | fcntl.LOCK_NB, 1, owner - UID_BASE, os.SEEK_SET)
+        mock.enqueue(calls(bash("stat -c '%u %g %a %N' . d d/f x link && cat d/f && touch new && echo ok")),
+                     {"text": "back"})
+        r = d.post_json(f"/api/sessions/{sid}/messages", {"message": "look"}, timeout=CHAT_TIMEOUT)
+        assert r.status == 200, r
+        got, is_error = only_result(mock, 1)
+        assert not is_error, got
+        assert got.splitlines() == ["0 0 755 '.'", "0 0 755 'd'", "0 0 644 'd/f'", "0 0 4755 'x'",
+                                    "0 0 777 'link' -> '/etc/passwd'", "kept", "ok"], got
+        now = os.stat(ws).st_uid
+        assert now != owner and UID_BASE <= now < UID_BASE + UID_COUNT, (owner, now)
+        assert os.lstat(os.path.join(ws, "link")).st_uid == now
+        assert os.stat("/etc/passwd").st_uid == 0          # the link's target was left alone
+        assert d.wait_for_log(f"its workspace's owner, host uid {owner}, is a live sandbox's", timeout=10)
+    finally:
+        os.close(fd)
+    finish(d, mock)
 
 
 def oom_kills(d, sid):
