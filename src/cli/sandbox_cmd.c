@@ -156,7 +156,8 @@ int cli_sandbox(int argc, char **argv)
 	}
 	/* This process lives a few milliseconds: its heap (made now) and stack mapped at
 	 * once rather than a fault a page (core/prefault.h) */
-	free(malloc(1));
+	void *volatile heap = malloc(1);       /* volatile: not a pair the compiler drops */
+	free(heap);
 	prefault_writable(PREFAULT_MAX);
 	struct run_opts o = { 0 };
 	int first = parse(argc - 1, argv + 1, &o);
