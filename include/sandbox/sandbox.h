@@ -47,11 +47,6 @@ struct sandbox_spec {
 						   /workspace read-write, owned by the
 						   policy's host_uid; 0 (never such a
 						   tree): a tmpfs of the workspace size */
-	bool prefault;                          /* a small, short-lived caller (agentd
-						   sandbox run): the writable pages of both
-						   sides populated right after the clone
-						   (core/prefault.h), not copied one fault
-						   at a time */
 };
 
 /* Where the Messages API is served inside every sandbox that asks for it. */

@@ -14,13 +14,11 @@
 #include "core/cleanup.h"
 #include "core/config.h"
 #include "core/log.h"
-#include "core/prefault.h"
 #include "sandbox/cgroup.h"
 #include "sandbox/sandbox.h"
 #include "sandbox/steptime.h"
 
 #define EXIT_SETUP 125
-#define PREFAULT_MAX (1u << 20)
 
 static void usage(FILE *out)
 {
@@ -138,7 +136,6 @@ static int run(struct config *cfg, struct run_opts *o, char **cmd)
 	struct sandbox_spec spec = {
 		.policy = &policy, .seccomp = seccomp_filter_builtin(), .cgroups = &host, .argv = cmd, .env = env,
 		.stdio = { STDIN_FILENO, STDOUT_FILENO, STDERR_FILENO }, .pass_fd = -1,
-		.prefault = true,
 	};
 	int rc = run_sandbox(&spec, &host);
 	sandbox_env_free(env);
@@ -154,11 +151,6 @@ int cli_sandbox(int argc, char **argv)
 		usage(stderr);
 		return 2;
 	}
-	/* This process lives a few milliseconds: its heap (made now) and stack mapped at
-	 * once rather than a fault a page (core/prefault.h) */
-	void *volatile heap = malloc(1);       /* volatile: not a pair the compiler drops */
-	free(heap);
-	prefault_writable(PREFAULT_MAX);
 	struct run_opts o = { 0 };
 	int first = parse(argc - 1, argv + 1, &o);
 	if (first < 0)

@@ -24,14 +24,10 @@
 #include "core/cleanup.h"
 #include "core/clock.h"
 #include "core/log.h"
-#include "core/prefault.h"
 #include "sandbox/cgroup.h"
 #include "sandbox/init_image.h"
 #include "sandbox/steptime.h"
 #include "sandbox/userns.h"
-
-/* a mapping larger than this is not the launcher's own data: left to fault */
-#define PREFAULT_MAX (1u << 20)
 
 #define NS_FLAGS (CLONE_NEWUSER | CLONE_NEWPID | CLONE_NEWNS | CLONE_NEWNET | CLONE_NEWIPC | CLONE_NEWUTS)
 
@@ -134,10 +130,6 @@ int sandbox_start(const struct sandbox_spec *spec, struct sandbox **out, struct 
 	args.sync_fd = sync[0];
 	args.report_fd = rep[1];
 	pid_t pid = (pid_t)syscall(SYS_clone3, &ca, sizeof(ca));
-	/* Both sides now share every private page until one writes it; each such write
-	 * would fault on its own. Both go on at once on two CPUs. */
-	if (spec->prefault && pid >= 0)
-		prefault_writable(PREFAULT_MAX);
 	if (pid == 0) {
 		close(sync[1]);
 		close(rep[0]);
