@@ -19,7 +19,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/capability.h>
+#include <linux/capability.h>
 #include <sys/mount.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
@@ -229,9 +229,12 @@ static int kill_without_dac(void *arg)
 {
 	const struct sandbox_cgroup *const *cg = arg;
 	char path[PATH_MAX + 32];
-	cap_t caps = cap_get_proc();
-	cap_value_t dac[] = { CAP_DAC_OVERRIDE, CAP_DAC_READ_SEARCH };
-	if (caps == NULL || cap_set_flag(caps, CAP_EFFECTIVE, 2, dac, CAP_CLEAR) < 0 || cap_set_proc(caps) < 0)
+	struct __user_cap_header_struct head = { .version = _LINUX_CAPABILITY_VERSION_3, .pid = 0 };
+	struct __user_cap_data_struct caps[_LINUX_CAPABILITY_U32S_3];
+	if (syscall(SYS_capget, &head, caps) < 0)
+		return 2;
+	caps[0].effective &= ~((1u << CAP_DAC_OVERRIDE) | (1u << CAP_DAC_READ_SEARCH));
+	if (syscall(SYS_capset, &head, caps) < 0)
 		return 2;
 	snprintf(path, sizeof(path), "%s/cgroup.kill", fx.dir);
 	if (open(path, O_WRONLY | O_CLOEXEC) >= 0)

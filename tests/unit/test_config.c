@@ -82,6 +82,33 @@ static void load_ok(struct config *cfg, const char *path, const char *env_file)
 		fail_msg("config_load failed: %s", e.msg);
 }
 
+/* The defaults are stored without their extra check (config_load): each passes it. */
+static void defaults_pass_their_checks(void **state)
+{
+	(void)state;
+	struct config cfg;
+	struct ad_err e = { 0 };
+	int checked = 0;
+	load_ok(&cfg, NULL, NULL);
+	for (size_t i = 0; i < config_settings_count; i++) {
+		const struct setting *s = &config_settings[i];
+		void *field = (char *)&cfg + s->offset;
+		if (s->check == NULL)
+			continue;
+		if (s->type == SETTING_LIST) {
+			for (char **item = *(char ***)field; item != NULL && *item != NULL; item++, checked++)
+				if (s->check(*item, &e) < 0)
+					fail_msg("default of %s: %s", s->key, e.msg);
+		} else if (s->type == SETTING_STRING && (*(char **)field)[0] != '\0') {
+			checked++;
+			if (s->check(*(char **)field, &e) < 0)
+				fail_msg("default of %s: %s", s->key, e.msg);
+		}
+	}
+	assert_true(checked >= 5);              /* the deny list's patterns at least */
+	config_free(&cfg);
+}
+
 /* config_load must fail with a message containing needle and not containing absent. */
 static void load_fails(const char *path, const char *env_file, const char *needle, const char *absent)
 {
@@ -429,6 +456,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		T(defaults),
+		T(defaults_pass_their_checks),
 		T(file_sets_values),
 		T(file_errors_name_the_setting),
 		T(secret_refused_in_file),
