@@ -80,6 +80,13 @@ def sandbox_threads(cgdir, weight_file):
     return [int(x) for x in (cgdir / listing).read_text().split()]
 
 
+def comm(pid):
+    try:
+        return pathlib.Path(f"/proc/{pid}/comm").read_text().strip()
+    except (FileNotFoundError, ProcessLookupError):
+        return None
+
+
 def thread_policy(tid):
     try:
         return int(stat(tid)[38])
@@ -202,6 +209,11 @@ def test_a_sandbox_taken_while_still_built_has_its_supervisor_raised_at_once(dae
         assert pool(d)["hits"] == 1
         # raised by the gateway: the supervisor itself still waits on the server
         assert set(policies(sup).values()) == {SCHED_OTHER}, policies(sup)
+        # none was ready: requests come faster than the pool is built, and its rebuild
+        # starts at once, not once the turn has answered (no quiet moment comes)
+        p = pool(d)
+        assert (p["deferred"], p["building"]) == (0, 1), p
+        assert poll(lambda: len(supervisors(d)) == 2, CHAT_TIMEOUT), supervisors(d)
         held.go.set()
         sid = r.json()["id"]
         assert poll(lambda: d.get(f"/api/sessions/{sid}").json()["state"] == "ready", CHAT_TIMEOUT)
@@ -211,6 +223,45 @@ def test_a_sandbox_taken_while_still_built_has_its_supervisor_raised_at_once(dae
         assert poll(lambda: (cgdir / weight).read_text().strip() in ("1024", "100"), CHAT_TIMEOUT)
         assert poll(lambda: {thread_policy(t) for t in sandbox_threads(cgdir, weight)} - {None} == {SCHED_OTHER},
                     CHAT_TIMEOUT)
+        finish(d, mock)
+    finally:
+        held.stop()
+
+
+def test_a_sandbox_taken_before_it_said_its_cgroup_is_raised_by_the_gateway_when_it_does(daemon_factory, mock):
+    """Its supervisor says its cgroup, then waits on an MCP server before it reads that
+    it was taken: the gateway raises the cgroup as soon as it is said."""
+    held = HeldMCP()
+    try:
+        for _ in range(5):      # stopped before it made its sandbox: tried until it is
+            d = daemon_factory(settings=chat_settings({"mcp": {"servers": {"held": {"url": held.url}}}}),
+                               env=chat_env(mock, AGENTD_POOL_SIZE=1, AGENTD_LOG_LEVEL="debug",
+                                            AGENTD_POOL_REFILL_DELAY_MS=600000))
+            line = d.wait_for_log(r"pool: its sandbox is built by pid", timeout=CHAT_TIMEOUT)
+            sup = int(line.rsplit(" ", 1)[1])
+            os.kill(sup, signal.SIGSTOP)
+            if not [c for c in children_of(sup) if comm(c) != "mkfs.ext4"]:
+                break
+            os.kill(sup, signal.SIGCONT)
+            held.go.set()
+            finish(d, mock)
+            d.stop()
+            held.go.clear()
+            held.seen.clear()
+        try:
+            r = d.post_json("/api/sessions", {})
+            assert r.status == 201 and r.json()["state"] == "creating", r
+            assert d.wait_for_log(r"pool: taken while its sandbox is built, before its cgroup was said")
+        finally:
+            os.kill(sup, signal.SIGCONT)
+        assert held.seen.wait(CHAT_TIMEOUT)     # it said its cgroup, and waits on the server
+        [init] = [c for c in children_of(sup) if comm(c) != "mkfs.ext4"]
+        cgdir, weight = cpu_cgroup(init)
+        assert poll(lambda: (cgdir / weight).read_text().strip() in ("1024", "100"), CHAT_TIMEOUT)
+        assert poll(lambda: {thread_policy(t) for t in sandbox_threads(cgdir, weight)} - {None} == {SCHED_OTHER},
+                    CHAT_TIMEOUT)
+        assert not held.go.is_set()             # while its supervisor still waits
+        held.go.set()
         finish(d, mock)
     finally:
         held.stop()
