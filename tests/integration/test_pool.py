@@ -87,6 +87,19 @@ def comm(pid):
         return None
 
 
+def sandbox_of(sup):
+    """The CPU cgroup (cpu_cgroup) of sup's sandbox, once a child of sup is in one of
+    its own (None before)."""
+    for c in children_of(sup):
+        try:
+            mine, theirs = cpu_cgroup(sup), cpu_cgroup(c)
+        except (FileNotFoundError, ProcessLookupError):
+            continue
+        if theirs != mine:
+            return theirs
+    return None
+
+
 def thread_policy(tid):
     try:
         return int(stat(tid)[38])
@@ -171,13 +184,14 @@ class HeldMCP:
     supervisor that opens it at its session's start waits there, its sandbox unbuilt."""
 
     def __init__(self):
-        self.seen, self.go = threading.Event(), threading.Event()
+        self.seen, self.go, self.answered = threading.Event(), threading.Event(), threading.Event()
         held = self
 
         class Handler(http.server.BaseHTTPRequestHandler):
             def do_POST(self):
                 held.seen.set()
                 held.go.wait(CHAT_TIMEOUT)
+                held.answered.set()
                 self.send_error(404)
 
             def log_message(self, *a):
@@ -241,26 +255,31 @@ def test_a_sandbox_taken_before_it_said_its_cgroup_is_raised_by_the_gateway_when
             sup = int(line.rsplit(" ", 1)[1])
             os.kill(sup, signal.SIGSTOP)
             if not [c for c in children_of(sup) if comm(c) != "mkfs.ext4"]:
-                break
+                break    # (a child not yet mkfs.ext4 is seen as made: tried again)
             os.kill(sup, signal.SIGCONT)
             held.go.set()
             finish(d, mock)
             d.stop()
             held.go.clear()
             held.seen.clear()
+            held.answered.clear()
         try:
             r = d.post_json("/api/sessions", {})
             assert r.status == 201 and r.json()["state"] == "creating", r
             assert d.wait_for_log(r"pool: taken while its sandbox is built, before its cgroup was said")
         finally:
             os.kill(sup, signal.SIGCONT)
-        assert held.seen.wait(CHAT_TIMEOUT)     # it said its cgroup, and waits on the server
-        [init] = [c for c in children_of(sup) if comm(c) != "mkfs.ext4"]
-        cgdir, weight = cpu_cgroup(init)
-        assert poll(lambda: (cgdir / weight).read_text().strip() in ("1024", "100"), CHAT_TIMEOUT)
-        assert poll(lambda: {thread_policy(t) for t in sandbox_threads(cgdir, weight)} - {None} == {SCHED_OTHER},
-                    CHAT_TIMEOUT)
-        assert not held.go.is_set()             # while its supervisor still waits
+        # its sandbox made (the pool's next supervisor, started at the take, may reach
+        # the server first): it says its cgroup, then waits on the server
+        assert poll(lambda: sandbox_of(sup), CHAT_TIMEOUT)
+        cgdir, weight = sandbox_of(sup)
+        # (well within mcp.start_timeout_s, 30 s, past which its supervisor would go on
+        # without the server, read FRAME_OWNER and raise it itself)
+        assert poll(lambda: (cgdir / weight).read_text().strip() in ("1024", "100"), 10)
+        assert poll(lambda: {thread_policy(t) for t in sandbox_threads(cgdir, weight)} - {None} == {SCHED_OTHER}, 10)
+        # while its supervisor still waits on the server
+        assert not held.answered.is_set()
+        assert d.get(f"/api/sessions/{r.json()['id']}").json()["state"] == "creating"
         held.go.set()
         finish(d, mock)
     finally:
