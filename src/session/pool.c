@@ -45,39 +45,69 @@ static void raise_priority(struct session *s, cJSON *cgroup, int pid)
 	cJSON_Delete(cgroup);
 }
 
+/* Under reg->lock: the pool's slot of the one to take, a ready one first (-1: none). */
+static int pick(struct sessions *reg)
+{
+	int building = -1;
+	for (unsigned i = 0; i < reg->pool_n; i++) {
+		struct session *s = reg->pool[i];
+		pthread_mutex_lock(&s->lock);
+		bool ready = s->state == SESSION_READY;
+		if (building < 0 && usable(s) && s->builder_pid > 0)
+			building = (int)i;
+		pthread_mutex_unlock(&s->lock);
+		if (ready)
+			return (int)i;
+	}
+	return building;
+}
+
 /* A ready one first. One still being built is faster than a new one, once raised: its
  * supervisor (it said its pid first), and its sandbox's cgroup if it said that yet (else
- * the supervisor raises it when it reads FRAME_OWNER). */
+ * the gateway raises it when it does: pool_raise_taken). */
 struct session *pool_take(struct sessions *reg, const struct session_opts *o)
 {
 	struct session *got = NULL;
 	cJSON *cgroup = NULL;
 	int pid = 0;
+	bool owed = false;
 	pthread_mutex_lock(&reg->lock);
-	for (int pass = 0; pass < 2 && got == NULL; pass++)
-		for (unsigned i = 0; i < reg->pool_n && got == NULL; i++) {
-			struct session *s = reg->pool[i];
-			pthread_mutex_lock(&s->lock);
-			if (pass == 0 ? s->state == SESSION_READY : usable(s) && s->builder_pid > 0) {
-				got = s;
-				reg->pool[i] = reg->pool[--reg->pool_n];
-				s->pooled = false;
-				session_adopt(s, o);
-				tell_owner(s);
-				pool_filler_owe(s);
-				cgroup = cJSON_Duplicate(pass == 0 ? s->cgroup : s->builder_cgroup, true);
-				pid = s->builder_pid;
-			}
-			pthread_mutex_unlock(&s->lock);
-		}
+	int i = pick(reg);
+	if (i >= 0) {
+		got = reg->pool[i];
+		reg->pool[i] = reg->pool[--reg->pool_n];
+		pthread_mutex_lock(&got->lock);
+		bool ready = got->state == SESSION_READY;
+		got->pooled = false;
+		session_adopt(got, o);
+		tell_owner(got);
+		/* none ready: the pool is behind (requests back to back): no quiet moment
+		 * comes to wait for, and its rebuild starts at once (at the low priority) */
+		if ((owed = ready))
+			pool_filler_owe(got);
+		cgroup = cJSON_Duplicate(ready ? got->cgroup : got->builder_cgroup, true);
+		got->builder_taken = !ready && got->builder_cgroup == NULL;
+		pid = got->builder_pid;
+		pthread_mutex_unlock(&got->lock);
+	}
 	if (reg->cfg->session.pool_size > 0)
 		got ? reg->pool_hits++ : reg->pool_misses++;
 	pthread_mutex_unlock(&reg->lock);
-	if (got != NULL)
+	if (got != NULL) {
+		session_log(got, AD_LOG_DEBUG, "pool: taken %s", owed ? "ready" : cgroup == NULL
+			    ? "while its sandbox is built, before its cgroup was said" : "while its sandbox is built");
 		raise_priority(got, cgroup, pid);
-	else
-		pool_filler_kick(reg);    /* some may have failed: they are replaced */
+	}
+	/* none taken: some may have failed, they are replaced; or one not ready taken */
+	if (!owed)
+		pool_filler_kick(reg);
 	return got;
+}
+
+void pool_raise_taken(struct session *s, cJSON *cgroup)
+{
+	session_log(s, AD_LOG_DEBUG, "pool: taken while built; its sandbox's cgroup raised as it is said");
+	raise_priority(s, cgroup, 0);
 }
 
 /* One sandbox for the pool; NULL when it cannot be built, or agentd is stopping. */

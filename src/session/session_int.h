@@ -104,6 +104,7 @@ struct session {
 	int builder_pid;                   /* pooled: its supervisor, and its sandbox's cgroup */
 	cJSON *builder_cgroup;             /* while built (raised when taken: pool.c) */
 	bool builder_raised;               /* both raised already (pool_raise_starved) */
+	bool builder_taken;                /* taken before its cgroup was said: raised when it is */
 	bool hidden;                       /* a shared sandbox's host: nobody's session */
 	struct shared_group *group;        /* shared: the sandbox it is in (or holds) */
 	int init_pid;                      /* from "ready": the sandbox's init on the host */
@@ -268,6 +269,9 @@ void pool_fill(struct sessions *reg, unsigned owed);
 /* The pool's builds that the host's load starved (not up session.pool_refill_delay_ms
  * after they began) go on at the normal priority; when the next one will be due (0: none is built). */
 uint64_t pool_raise_starved(struct sessions *reg);
+/* A sandbox taken while built, whose cgroup its supervisor said only after: raised now,
+ * by the gateway (cgroup is taken), not once its supervisor reads FRAME_OWNER. */
+void pool_raise_taken(struct session *s, cJSON *cgroup);
 /* pool_filler.c: the thread that calls pool_fill. Started with the registry when the
  * pool has a size, stopped (joined) before the pool is drained, freed with the
  * registry; a kick makes it look again. A sandbox taken (s, under its lock) is owed: it

@@ -114,20 +114,25 @@ static bool end_turn(struct session *s, bool done, unsigned id, const cJSON *ev,
 
 /* Under the lock: a pooled supervisor's notes, nobody's events: its pid, then its
  * sandbox's cgroup, its first two frames, sent before the agent can send any: later
- * ones (the agent's, passed on) are not believed. */
-static void note_builder(struct session *s, cJSON *ev)
+ * ones (the agent's, passed on) are not believed. The cgroup of one taken before it
+ * said it is returned, to be raised (pool_raise_taken) once the lock is let go of. */
+static cJSON *note_builder(struct session *s, cJSON *ev)
 {
 	const cJSON *pid = cJSON_GetObjectItemCaseSensitive(ev, "pid");
-	if (!s->pooled || s->state != SESSION_CREATING || s->builder_cgroup != NULL)
-		return;
-	if (s->builder_pid == 0 && cJSON_IsNumber(pid) && pid->valuedouble > 1 && pid->valuedouble < INT_MAX) {
+	if (!(s->pooled || s->builder_taken) || s->state == SESSION_DESTROYED || s->builder_cgroup != NULL)
+		return NULL;
+	if (s->builder_pid == 0 && s->pooled && cJSON_IsNumber(pid) && pid->valuedouble > 1 &&
+	    pid->valuedouble < INT_MAX) {
 		s->builder_pid = (int)pid->valuedouble;
 		session_log(s, AD_LOG_DEBUG, "pool: its sandbox is built by pid %d", s->builder_pid);
 	} else if (s->builder_pid != 0) {
 		s->builder_cgroup = cJSON_DetachItemFromObjectCaseSensitive(ev, "cgroup");
 		if (s->builder_cgroup == NULL)
 			s->builder_cgroup = cJSON_CreateNull();    /* said: no other is believed */
+		else if (s->builder_taken)
+			return cJSON_Duplicate(s->builder_cgroup, true);
 	}
+	return NULL;
 }
 
 /* An event from the supervisor: an op's or a view's goes to its waiter; every other is
@@ -147,9 +152,11 @@ static void on_event(void *owner, cJSON *ev)
 		return;
 	}
 	if (strcmp(type, "builder") == 0) {
-		note_builder(s, ev);
+		cJSON *taken = note_builder(s, ev);
 		pthread_mutex_unlock(&s->lock);
 		cJSON_Delete(ev);
+		if (taken != NULL)
+			pool_raise_taken(s, taken);
 		return;
 	}
 	unsigned id = ++s->next_event_id;      /* every event below is logged with it */

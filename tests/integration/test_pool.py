@@ -80,6 +80,26 @@ def sandbox_threads(cgdir, weight_file):
     return [int(x) for x in (cgdir / listing).read_text().split()]
 
 
+def comm(pid):
+    try:
+        return pathlib.Path(f"/proc/{pid}/comm").read_text().strip()
+    except (FileNotFoundError, ProcessLookupError):
+        return None
+
+
+def sandbox_of(sup):
+    """The CPU cgroup (cpu_cgroup) of sup's sandbox, once a child of sup is in one of
+    its own (None before)."""
+    for c in children_of(sup):
+        try:
+            mine, theirs = cpu_cgroup(sup), cpu_cgroup(c)
+        except (FileNotFoundError, ProcessLookupError):
+            continue
+        if theirs != mine:
+            return theirs
+    return None
+
+
 def thread_policy(tid):
     try:
         return int(stat(tid)[38])
@@ -164,13 +184,14 @@ class HeldMCP:
     supervisor that opens it at its session's start waits there, its sandbox unbuilt."""
 
     def __init__(self):
-        self.seen, self.go = threading.Event(), threading.Event()
+        self.seen, self.go, self.answered = threading.Event(), threading.Event(), threading.Event()
         held = self
 
         class Handler(http.server.BaseHTTPRequestHandler):
             def do_POST(self):
                 held.seen.set()
                 held.go.wait(CHAT_TIMEOUT)
+                held.answered.set()
                 self.send_error(404)
 
             def log_message(self, *a):
@@ -202,6 +223,11 @@ def test_a_sandbox_taken_while_still_built_has_its_supervisor_raised_at_once(dae
         assert pool(d)["hits"] == 1
         # raised by the gateway: the supervisor itself still waits on the server
         assert set(policies(sup).values()) == {SCHED_OTHER}, policies(sup)
+        # none was ready: requests come faster than the pool is built, and its rebuild
+        # starts at once, not once the turn has answered (no quiet moment comes)
+        p = pool(d)
+        assert (p["deferred"], p["building"]) == (0, 1), p
+        assert poll(lambda: len(supervisors(d)) == 2, CHAT_TIMEOUT), supervisors(d)
         held.go.set()
         sid = r.json()["id"]
         assert poll(lambda: d.get(f"/api/sessions/{sid}").json()["state"] == "ready", CHAT_TIMEOUT)
@@ -236,6 +262,50 @@ def test_a_pooled_build_starved_past_the_delay_goes_on_at_the_normal_priority(da
         held.go.set()
         p = wait_pool_ready(d, 1)
         assert (p["ready"], p["hits"]) == (1, 0), p
+        finish(d, mock)
+    finally:
+        held.stop()
+
+
+def test_a_sandbox_taken_before_it_said_its_cgroup_is_raised_by_the_gateway_when_it_does(daemon_factory, mock):
+    """Its supervisor says its cgroup, then waits on an MCP server before it reads that
+    it was taken: the gateway raises the cgroup as soon as it is said."""
+    held = HeldMCP()
+    try:
+        for _ in range(5):      # stopped before it made its sandbox: tried until it is
+            d = daemon_factory(settings=chat_settings({"mcp": {"servers": {"held": {"url": held.url}}}}),
+                               env=chat_env(mock, AGENTD_POOL_SIZE=1, AGENTD_LOG_LEVEL="debug",
+                                            AGENTD_POOL_REFILL_DELAY_MS=600000))
+            line = d.wait_for_log(r"pool: its sandbox is built by pid", timeout=CHAT_TIMEOUT)
+            sup = int(line.rsplit(" ", 1)[1])
+            os.kill(sup, signal.SIGSTOP)
+            if not [c for c in children_of(sup) if comm(c) != "mkfs.ext4"]:
+                break    # (a child not yet mkfs.ext4 is seen as made: tried again)
+            os.kill(sup, signal.SIGCONT)
+            held.go.set()
+            finish(d, mock)
+            d.stop()
+            held.go.clear()
+            held.seen.clear()
+            held.answered.clear()
+        try:
+            r = d.post_json("/api/sessions", {})
+            assert r.status == 201 and r.json()["state"] == "creating", r
+            assert d.wait_for_log(r"pool: taken while its sandbox is built, before its cgroup was said")
+        finally:
+            os.kill(sup, signal.SIGCONT)
+        # its sandbox made (the pool's next supervisor, started at the take, may reach
+        # the server first): it says its cgroup, then waits on the server
+        assert poll(lambda: sandbox_of(sup), CHAT_TIMEOUT)
+        cgdir, weight = sandbox_of(sup)
+        # (well within mcp.start_timeout_s, 30 s, past which its supervisor would go on
+        # without the server, read FRAME_OWNER and raise it itself)
+        assert poll(lambda: (cgdir / weight).read_text().strip() in ("1024", "100"), 10)
+        assert poll(lambda: {thread_policy(t) for t in sandbox_threads(cgdir, weight)} - {None} == {SCHED_OTHER}, 10)
+        # while its supervisor still waits on the server
+        assert not held.answered.is_set()
+        assert d.get(f"/api/sessions/{r.json()['id']}").json()["state"] == "creating"
+        held.go.set()
         finish(d, mock)
     finally:
         held.stop()
