@@ -243,11 +243,39 @@ def status_kib(pid, field):
     return 0
 
 
+KERNEL_FIELDS = ("Slab", "SUnreclaim", "PageTables", "KernelStack", "Percpu")
+
+
+def kernel_mem():
+    """The kernel's memory that sessions cost and PSS does not show: /proc/meminfo's
+    fields (KiB) and /proc/slabinfo's caches (active objects, object size)."""
+    with open("/proc/meminfo") as f:
+        mem = {l.split(":")[0]: int(l.split()[1]) for l in f}
+    slabs = {}
+    try:
+        with open("/proc/slabinfo") as f:
+            for line in f.readlines()[2:]:
+                x = line.split()
+                slabs[x[0]] = (int(x[1]), int(x[3]))
+    except OSError:
+        pass
+    return {k: mem.get(k, 0) for k in KERNEL_FIELDS}, slabs
+
+
+def kernel_growth(before, after, n):
+    """Per session: the meminfo fields' growth (KiB) and the slab caches that grew most
+    (objects, KiB). Other processes on the host move these too: a figure, not a test."""
+    fields = {k: (after[0][k] - before[0][k]) / n for k in KERNEL_FIELDS}
+    caches = sorted(((after[1][k][0] - before[1].get(k, (0, 0))[0]) / n, after[1][k][1], k) for k in after[1])
+    top = [(k, objs, objs * size / 1024) for objs, size, k in caches]
+    return fields, sorted(top, key=lambda t: -t[2])[:8]
+
+
 def tree_pss(gw):
     return sum(pss_kib(p) for p in [gw] + children(gw))
 
 
-def measure(conn, gw, ids, idle_fds, idle_pss, idle_tree):
+def measure(conn, gw, ids, idle_fds, idle_pss, idle_tree, idle_kernel):
     """Memory, tasks, files and latency with the sessions alive. PSS per session is what
     the whole tree (gateway and spawner too: supervisors share pages with them) grew by."""
     time.sleep(2)                        # idle: what was touched to start is settled
@@ -267,7 +295,8 @@ def measure(conn, gw, ids, idle_fds, idle_pss, idle_tree):
         call(conn, "GET", "/metrics")
         scrape.append((time.monotonic() - t) * 1000)
     fds = os.stat(f"/proc/{gw}/fd").st_size
-    return {"kinds": kinds, "n": n, "alive": call(conn, "GET", "/api/health")[1]["sessions"]["alive"],
+    kernel = kernel_growth(idle_kernel, kernel_mem(), n)
+    return {"kernel": kernel, "kinds": kinds, "n": n, "alive": call(conn, "GET", "/api/health")[1]["sessions"]["alive"],
             "pss": (tree_pss(gw) - idle_tree) / n,
             "tasks": sum(x[1] for v in kinds.values() for x in v) / n,
             "gw_pss": pss_kib(gw), "gw_rss": status_kib(gw, "VmRSS"), "gw_threads": proc_tasks(gw),
@@ -310,14 +339,21 @@ def report(args, made, why, built_s, r, setup):
     print(f"  stopped by: {why}" if why else "  no limit met")
     print(f"  per process kind (mean PSS, tasks): {per_kind}")
     print(f"  PSS per session: {r['pss']:.0f} KiB (the whole tree's growth, gateway and spawner included)")
+    fields, top = r["kernel"]
+    print("  kernel memory per session (KiB; the host's growth, other processes' too): " +
+          ", ".join(f"{k} {v:.0f}" for k, v in fields.items()))
+    print("  slab caches that grew most, per session: " +
+          ", ".join(f"{k} {objs:.0f} ({kib:.0f} KiB)" for k, objs, kib in top))
     print(f"  the gateway: {r['gw_pss'] / 1024:.1f} MiB PSS ({r['gw_growth'] / 1024:+.1f} MiB with the sessions,"
           f" {r['gw_growth'] / r['n']:.2f} KiB each), {r['gw_rss'] / 1024:.1f} MiB RSS, {r['gw_threads']} threads, "
           f"{r['gw_fds']} open files ({r['gw_fds_per']:.2f} per session)")
     print(f"  GET /api/health while they live: median {r['h_med']:.2f} ms, p99 {r['h_p99']:.2f} ms; "
           f"GET /metrics {r['scrape']:.0f} ms")
     mib = r["pss"] / 1024
+    kernel_mib = (fields["Slab"] + fields["PageTables"] + fields["KernelStack"] + fields["Percpu"]) / 1024
     print(f"density: {r['alive']} idle sessions, {mib:.2f} MiB PSS per session (target <= {TARGET_PSS_MIB} MiB: "
-          f"{mib / TARGET_PSS_MIB:.2f}x), gateway {r['gw_pss'] / 1024:.1f} MiB and {r['gw_fds']} fds, "
+          f"{mib / TARGET_PSS_MIB:.2f}x), {kernel_mib:.2f} MiB kernel memory (slab, page tables, stacks, "
+          f"per-cpu) per session, gateway {r['gw_pss'] / 1024:.1f} MiB and {r['gw_fds']} fds, "
           f"/api/health p99 {r['h_p99']:.2f} ms, first limit: {why or 'none met'}")
 
 
@@ -337,11 +373,12 @@ def run(args, tmp, notes, restore):
         gw = d.p.pid
         conn = http.client.HTTPConnection(*addr, timeout=300)
         idle_fds, idle_pss, idle_tree = os.stat(f"/proc/{gw}/fd").st_size, pss_kib(gw), tree_pss(gw)
+        idle_kernel = kernel_mem()
         t0 = time.monotonic()
         ids, why = create(conn, args.sessions, pid_max_for(args.sessions, notes, restore) if args.pid_max
                           else lambda made: None)
         built = time.monotonic() - t0
-        r = measure(conn, gw, ids, idle_fds, idle_pss, idle_tree)
+        r = measure(conn, gw, ids, idle_fds, idle_pss, idle_tree, idle_kernel)
         kids = children(gw)
         t0 = time.monotonic()
         for sid in ids:
