@@ -226,6 +226,9 @@ const struct setting config_settings[] = {
 	{ "agent.shell_ahead", SETTING_BOOL, OFF(agent.shell_ahead), "AGENTD_SHELL_AHEAD", "true", 0, 0, NULL,
 	  NULL, 0, "Whether the bash tool's shell starts with each session's agent, so that the first command finds "
 	  "it ready (about 0.3 MiB more per idle session), or with the first command (false)." },
+	{ "agent.shell_rest_s", SETTING_INT, OFF(agent.shell_rest_s), "AGENTD_SHELL_REST_S", "300", 0, 1L << 24,
+	  NULL, NULL, 0, "A shell started ahead that has run no command after so many seconds without a turn is "
+	  "ended, and started again with the next turn (0: kept while the session lives)." },
 	{ "agent.max_model_calls", SETTING_INT, OFF(agent.max_model_calls), "AGENTD_MAX_MODEL_CALLS", "30",
 	  1, 10000, NULL, NULL, 0,
 	  "Model calls in one turn (one user message and the work it causes) before the turn stops with stop_reason \"max_model_calls\"." },

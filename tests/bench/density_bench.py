@@ -143,7 +143,7 @@ def set_sysctl(name, value):
     return old
 
 
-def start(tmp, state, mock_addr, store, agentd, shell_ahead=True):
+def start(tmp, state, mock_addr, store, agentd, shell_ahead=True, shell_rest=None):
     cfg = os.path.join(tmp, "agentd.json")
     os.makedirs(os.path.join(tmp, "static"), exist_ok=True)
     with open(cfg, "w") as f:
@@ -155,6 +155,8 @@ def start(tmp, state, mock_addr, store, agentd, shell_ahead=True):
            "AGENTD_MAX_SESSIONS": "100000", "AGENTD_MAX_SESSIONS_PER_TOKEN": "100000",
            "AGENTD_SESSION_IDLE_TIMEOUT_S": "86400", "AGENTD_SANDBOX_WORKSPACE_STORE": store,
            "AGENTD_SHELL_AHEAD": "true" if shell_ahead else "false"}
+    if shell_rest is not None:
+        env["AGENTD_SHELL_REST_S"] = str(shell_rest)
     d = Proc([agentd, "--config", cfg], env=env, cwd=tmp)
     return d, d.wait_ready("agentd", timeout=30)
 
@@ -330,7 +332,7 @@ def leftovers(tmp, gw_kids, cgroups_before):
 
 def report(args, made, why, built_s, r, setup):
     print(f"density: idle long-running sessions, no warm pool, "
-          f"{'no shell until the first command (agent.shell_ahead false)' if args.no_shell_ahead else 'a shell started ahead in each (agent.shell_ahead, the default)'}; {setup}")
+          f"{'no shell until the first command (agent.shell_ahead false)' if args.no_shell_ahead else 'a shell started ahead in each (agent.shell_ahead, the default)'}{f', unused shells ended after {args.shell_rest} s idle (agent.shell_rest_s)' if args.shell_rest is not None else ''}; {setup}")
     per_kind = ", ".join(f"{k} {sum(x[0] for x in v) / len(v):.0f} KiB and {sum(x[1] for x in v) / len(v):.1f} "
                          f"tasks x{len(v)}"
                          for k, v in sorted(r["kinds"].items()))
@@ -369,7 +371,7 @@ def run(args, tmp, notes, restore):
     d, kids = None, []
     try:
         d, addr = start(tmp, state, mock.wait_ready("the mock Messages API"), store, args.agentd,
-                        shell_ahead=not args.no_shell_ahead)
+                        shell_ahead=not args.no_shell_ahead, shell_rest=args.shell_rest)
         gw = d.p.pid
         conn = http.client.HTTPConnection(*addr, timeout=300)
         idle_fds, idle_pss, idle_tree = os.stat(f"/proc/{gw}/fd").st_size, pss_kib(gw), tree_pss(gw)
@@ -378,6 +380,10 @@ def run(args, tmp, notes, restore):
         ids, why = create(conn, args.sessions, pid_max_for(args.sessions, notes, restore) if args.pid_max
                           else lambda made: None)
         built = time.monotonic() - t0
+        if args.shell_rest is not None:      # idle sessions as they are once their unused shells rested
+            deadline = time.monotonic() + args.shell_rest + 120
+            while time.monotonic() < deadline and any(k == "other (bash)" for k in kinds_of(children(gw)).values()):
+                time.sleep(0.5)
         r = measure(conn, gw, ids, idle_fds, idle_pss, idle_tree, idle_kernel)
         kids = children(gw)
         t0 = time.monotonic()
@@ -414,6 +420,8 @@ def main():
     ap.add_argument("--store", default="quota", help="quota (an image made for the run), or a store agentd picks")
     ap.add_argument("--pid-max", action="store_true",
                     help="raise kernel.pid_max for the run (and put it back) if it would stop it short")
+    ap.add_argument("--shell-rest", type=int, metavar="S",
+                    help="agent.shell_rest_s S, and measure once the unused shells have ended")
     ap.add_argument("--no-shell-ahead", action="store_true",
                     help="agent.shell_ahead false: no bash in an idle session until its first command")
     args = ap.parse_args()
