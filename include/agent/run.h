@@ -23,6 +23,9 @@ struct agent {
 	const char *session_id;     /* the session's id, or NULL */
 	long max_tokens, max_model_calls, command_timeout_s;
 	long thinking_budget;       /* extended thinking's tokens, 0: none (a TURN may say otherwise) */
+	long shell_rest_ms;         /* a shell started ahead and still fresh is ended after so long
+				       without a frame, and started again by the next TURN (0: kept) */
+	bool shell_rested;          /* it was: the next TURN starts it */
 	enum prompt_cache_ttl cache_ttl;   /* the breakpoints' lifetime, or off */
 	struct context ctx;         /* the model's context window, and how full a request makes it */
 	struct deny_list *deny;

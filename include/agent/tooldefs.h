@@ -24,8 +24,10 @@ struct toolbox *toolbox_new(const char *workspace, unsigned timeout_s, const str
 			    int cancel_fd);
 /* Start the bash tool's shell ahead of its first call, which then finds it ready. */
 void toolbox_start_shell(struct toolbox *t);
-/* End the shell (a session of another runtime has no use for it). */
+/* End the shell (a session of another runtime has no use for it, an idle one none yet). */
 void toolbox_stop_shell(struct toolbox *t);
+/* Whether the shell runs and has run no command yet (bash_session_fresh). */
+bool toolbox_shell_fresh(const struct toolbox *t);
 /* Whether name is one of the agent's own tools. */
 bool toolbox_has(const char *name);
 /* Run one tool_use into r (tool_result_init'ed by the caller). True when the call was

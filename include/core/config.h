@@ -77,6 +77,7 @@ struct config {
 		int64_t max_model_calls;
 		int64_t thinking_budget;      /* 0: no extended thinking */
 		bool shell_ahead;          /* the bash tool's shell starts with the agent */
+		int64_t shell_rest_s;      /* and ends when still unused after so long idle (0: never) */
 		char **deny_commands;      /* extended regular expressions; NULL-terminated */
 	} agent;
 	struct {

@@ -1,11 +1,13 @@
 /* The sandbox's file system, built in its own mount namespace and entered with
- * pivot_root: a tmpfs root (read-only once built) holding
+ * pivot_root: a tmpfs root (read-only once built; the same tmpfs as /tmp's and
+ * /dev/shm's, see rootfs.c) holding
  *   /usr, /bin, /lib*, /sbin   the host's, read-only (or /usr as a throw-away overlay)
  *   /etc                       a handful of files written for the sandbox, plus the CA
  *                              certificates, ld.so.cache and /etc/alternatives, read-only
  *   /proc                      a new one, for the sandbox's pid namespace
  *   /dev                       null zero full random urandom tty, pts, shm
- *   /tmp                       a tmpfs with size= and nr_inodes= from the policy
+ *   /tmp, /dev/shm             room in that tmpfs for tmp_size bytes and tmp_files
+ *                              files, the two together
  *   /workspace                 the host's directory (sandbox/workspace.h), or a tmpfs
  *                              like /tmp's
  *   binds                      the operator's, read-only unless marked rw
@@ -40,6 +42,6 @@ int sandbox_rootfs_build(const struct sandbox_policy *p, const struct rootfs_tre
 int rootfs_bind(const char *src, const char *dst, unsigned flags, struct ad_err *err);
 int rootfs_write_file(const char *path, const char *text, struct ad_err *err);
 int rootfs_etc(const char *root, const struct sandbox_policy *p, struct ad_err *err);
-int rootfs_dev(const char *root, const struct sandbox_policy *p, struct ad_err *err);
+int rootfs_dev(const char *root, struct ad_err *err);
 
 #endif

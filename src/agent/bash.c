@@ -28,6 +28,7 @@ struct bash_session {
 	int in, out;                /* its stdin (ours to write), stdout+stderr */
 	int cancel_fd;              /* readable: stop the command now; -1 when none */
 	bool interrupted;           /* the last command was stopped through cancel_fd */
+	bool fresh;                 /* no command was sent to this shell yet: it holds no state */
 };
 
 /* Ends the shell with all it started; returns its wait status (-1: there was none). */
@@ -85,6 +86,7 @@ static int start_shell(struct bash_session *s)
 	s->pid = pid;
 	s->in = in[1];
 	s->out = out[0];
+	s->fresh = true;
 	/* a new bash's first command costs it more than the later ones (code and data paged
 	 * in, first allocations): one of their shape that prints nothing runs now, while
 	 * nobody waits (a shell gone by then is found by the next command) */
@@ -219,6 +221,11 @@ int bash_session_start(struct bash_session *s)
 	return s->pid > 0 ? 0 : start_shell(s);
 }
 
+bool bash_session_fresh(const struct bash_session *s)
+{
+	return s->pid > 0 && s->fresh;
+}
+
 pid_t bash_session_pid(const struct bash_session *s)
 {
 	return s->pid;
@@ -253,6 +260,7 @@ void tool_bash(struct bash_session *s, const cJSON *input, unsigned timeout_s, s
 	if (asprintf(&script, "{\n%s\n} </dev/null 2>&1\nprintf '\\n%s%%d\\n' \"$?\"\n", cmd->valuestring,
 		     marker) < 0)
 		return tool_result_error(r, "out of memory");
+	s->fresh = false;
 	if (fs_write_all(s->in, script, strlen(script)) < 0)
 		return gone_before(s, r);
 	int status = collect(s, marker, (long)clock_mono_ms() + (long)timeout_s * 1000, r);

@@ -75,6 +75,10 @@ static int take_hello(struct agent *a, unsigned type, cJSON *hello, struct ad_er
 	    whole(c, "max_model_calls", 1, 1L << 20, &a->max_model_calls, err) < 0 ||
 	    whole(c, "command_timeout_s", 1, 1L << 24, &a->command_timeout_s, err) < 0)
 		return -1;
+	if (cJSON_GetObjectItemCaseSensitive(c, "shell_rest_s") != NULL &&
+	    whole(c, "shell_rest_s", 0, 1L << 24, &a->shell_rest_ms, err) < 0)
+		return -1;
+	a->shell_rest_ms *= 1000;
 	long window = 200000;
 	if (cJSON_GetObjectItemCaseSensitive(c, "context_window") != NULL &&
 	    whole(c, "context_window", 1024, 1L << 30, &window, err) < 0)
@@ -136,9 +140,21 @@ static int serve(struct agent *a, struct ad_err *err)
 	for (;;) {
 		unsigned type;
 		_cleanup_cjson_ cJSON *p = NULL;
-		int rc = inbox_next(a->link.in, -1, &type, &p, err);
+		bool rest = a->shell_rest_ms > 0 && toolbox_shell_fresh(a->tools);
+		int rc = inbox_next(a->link.in, rest ? (int)a->shell_rest_ms : -1, &type, &p, err);
+		if (rc == 0 && rest && !inbox_eof(a->link.in)) {
+			/* idle for long with a shell never used: its process costs the host
+			 * memory (README, density) for nothing; the next TURN starts another */
+			toolbox_stop_shell(a->tools);
+			a->shell_rested = true;
+			continue;
+		}
 		if (rc <= 0)
 			return rc;
+		if (type == FRAME_TURN && a->shell_rested) {
+			a->shell_rested = false;
+			toolbox_start_shell(a->tools);   /* ready while the model answers */
+		}
 		if (type == FRAME_TURN)
 			rc = ops_interrupt(ops, err) < 0 ? -1 : run_turn(a, p, err);
 		else if (type == FRAME_OP)

@@ -36,6 +36,11 @@ void toolbox_stop_shell(struct toolbox *t)
 	t->bash = NULL;
 }
 
+bool toolbox_shell_fresh(const struct toolbox *t)
+{
+	return t->bash != NULL && bash_session_fresh(t->bash);
+}
+
 static bool run_bash(struct toolbox *t, const cJSON *input, struct tool_result *r)
 {
 	const cJSON *cmd = cJSON_GetObjectItemCaseSensitive(input, "command");

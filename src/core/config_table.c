@@ -226,6 +226,9 @@ const struct setting config_settings[] = {
 	{ "agent.shell_ahead", SETTING_BOOL, OFF(agent.shell_ahead), "AGENTD_SHELL_AHEAD", "true", 0, 0, NULL,
 	  NULL, 0, "Whether the bash tool's shell starts with each session's agent, so that the first command finds "
 	  "it ready (about 0.3 MiB more per idle session), or with the first command (false)." },
+	{ "agent.shell_rest_s", SETTING_INT, OFF(agent.shell_rest_s), "AGENTD_SHELL_REST_S", "300", 0, 1L << 24,
+	  NULL, NULL, 0, "A shell started ahead that has run no command after so many seconds without a turn is "
+	  "ended, and started again with the next turn (0: kept while the session lives)." },
 	{ "agent.max_model_calls", SETTING_INT, OFF(agent.max_model_calls), "AGENTD_MAX_MODEL_CALLS", "30",
 	  1, 10000, NULL, NULL, 0,
 	  "Model calls in one turn (one user message and the work it causes) before the turn stops with stop_reason \"max_model_calls\"." },
@@ -298,10 +301,10 @@ const struct setting config_settings[] = {
 	  "How the workspace's limits are kept: quota (project quotas on the state directory's XFS or ext4), loop (an ext4 image per workspace, as root), tmpfs (in memory, the sandbox's memory limit raised by workspace_size); auto: the first of these the host offers (/api/health says which)." },
 	{ "sandbox.tmp_size", SETTING_SIZE, OFF(sandbox.tmp_size), "AGENTD_SANDBOX_TMP_SIZE", "256M",
 	  1 * MiB, 1024 * GiB, NULL, NULL, 0,
-	  "Size of /tmp in the sandbox (memory-backed, counted in memory_max)." },
+	  "Size of /tmp and /dev/shm together in the sandbox (memory-backed, counted in memory_max)." },
 	{ "sandbox.tmp_files", SETTING_INT, OFF(sandbox.tmp_files), "AGENTD_SANDBOX_TMP_FILES", "10000",
 	  16, 100000000, NULL, NULL, 0,
-	  "Files and directories /tmp may hold." },
+	  "Files and directories /tmp and /dev/shm may hold together." },
 	{ "sandbox.command_timeout_s", SETTING_INT, OFF(sandbox.command_timeout_s), "AGENTD_SANDBOX_COMMAND_TIMEOUT_S", "300",
 	  1, 86400, NULL, NULL, 0,
 	  "Wall-clock limit of one command; past it the command and all its children are killed." },

@@ -10,6 +10,7 @@
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <sys/stat.h>
+#include <sys/statfs.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -17,10 +18,15 @@
 #include "core/fsutil.h"
 #include "sandbox/sandbox.h"
 
-/* Where the new root is assembled. Mounting there hides the host's /tmp, but only in
- * the sandbox's own mount namespace; bind sources are opened before, so a source under
- * /tmp still works. */
-#define STAGE "/tmp"
+/* One tmpfs holds the root, /tmp and /dev/shm, each a directory of it bound in place:
+ * every file system a sandbox mounts costs the kernel per-memory-cgroup state for each
+ * memory cgroup on the host (a shrinker's slot), so a host of N sandboxes pays N^2 of
+ * them per file system a sandbox mounts (README, density). It is mounted where the
+ * host's /tmp was, hiding it only in the sandbox's own mount namespace (bind sources are
+ * opened before, so a source under /tmp still works), and is detached from there with
+ * the old root. The new root is assembled at STAGE. */
+#define SCRATCH "/tmp"
+#define STAGE SCRATCH "/rootfs"
 
 static const char *const system_dirs[] = { "usr", "bin", "sbin", "lib", "lib32", "lib64", "libx32" };
 
@@ -121,6 +127,43 @@ static int system_tree(const struct sandbox_policy *p, int usr_tree, struct ad_e
 	return 0;
 }
 
+static int scratch_mount(const struct sandbox_policy *p, struct ad_err *err)
+{
+	char opts[128];
+	/* room for the root's few files; cut to size by scratch_limit once they are made */
+	snprintf(opts, sizeof(opts), "mode=0755,size=%llu,nr_inodes=%llu",
+		 (unsigned long long)p->tmp_size + (4u << 20), (unsigned long long)p->tmp_files + 4096);
+	if (mount("tmpfs", SCRATCH, "tmpfs", MS_NOSUID | MS_NODEV, opts) < 0)
+		return ad_err_sys(err, "mount the sandbox's tmpfs (%s)", opts);
+	static const char *const sticky[] = { SCRATCH "/tmp", SCRATCH "/shm" };
+	if (fs_mkdir_p(STAGE, 0755, err) < 0)
+		return -1;
+	for (size_t i = 0; i < ARRAY_SIZE(sticky); i++)
+		if (mkdir(sticky[i], 01777) < 0 || chmod(sticky[i], 01777) < 0) /* past the umask */
+			return ad_err_sys(err, "mkdir %s", sticky[i]);
+	/* pivot_root wants the new root to be a mount */
+	if (mount(STAGE, STAGE, NULL, MS_BIND, NULL) < 0)
+		return ad_err_sys(err, "bind the new root on itself");
+	return 0;
+}
+
+/* /tmp and /dev/shm together get the policy's tmp_size and tmp_files, on top of what
+ * the finished root uses (its directory, /tmp's and /dev/shm's are counted there, as a
+ * tmpfs of their own counted its root directory). */
+static int scratch_limit(const struct sandbox_policy *p, struct ad_err *err)
+{
+	struct statfs st;
+	char opts[128];
+	if (statfs(SCRATCH, &st) < 0)
+		return ad_err_sys(err, "statfs the sandbox's tmpfs");
+	unsigned long long used = (unsigned long long)(st.f_blocks - st.f_bfree) * st.f_bsize;
+	unsigned long long files = (unsigned long long)(st.f_files - st.f_ffree);
+	snprintf(opts, sizeof(opts), "size=%llu,nr_inodes=%llu", used + p->tmp_size, files + p->tmp_files - 1);
+	if (mount(NULL, SCRATCH, NULL, MS_REMOUNT | MS_NOSUID | MS_NODEV, opts) < 0)
+		return ad_err_sys(err, "limit the sandbox's tmpfs (%s)", opts);
+	return 0;
+}
+
 static int pivot(struct ad_err *err)
 {
 	if (chdir(STAGE) < 0)
@@ -187,11 +230,7 @@ int sandbox_rootfs_build(const struct sandbox_policy *p, const struct rootfs_tre
 			goto out;
 		}
 	}
-	if (mount("tmpfs", STAGE, "tmpfs", MS_NOSUID | MS_NODEV, "mode=0755,size=4m,nr_inodes=4096") < 0) {
-		ad_err_sys(err, "mount the root tmpfs");
-		goto out;
-	}
-	if (system_tree(p, usr_tree, err) < 0 || rootfs_etc(STAGE, p, err) < 0)
+	if (scratch_mount(p, err) < 0 || system_tree(p, usr_tree, err) < 0 || rootfs_etc(STAGE, p, err) < 0)
 		goto out;
 	if (fs_mkdir_p(STAGE "/proc", 0555, err) < 0)
 		goto out;
@@ -199,9 +238,8 @@ int sandbox_rootfs_build(const struct sandbox_policy *p, const struct rootfs_tre
 		ad_err_sys(err, "mount proc");
 		goto out;
 	}
-	if (rootfs_dev(STAGE, p, err) < 0 ||
-	    mount_tmpfs(STAGE "/tmp", 01777, p->tmp_size, p->tmp_files, err) < 0 ||
-	    workspace(p, trees->workspace, err) < 0)
+	if (rootfs_dev(STAGE, err) < 0 || rootfs_bind(SCRATCH "/shm", STAGE "/dev/shm", ROOTFS_RW, err) < 0 ||
+	    rootfs_bind(SCRATCH "/tmp", STAGE "/tmp", ROOTFS_RW, err) < 0 || workspace(p, trees->workspace, err) < 0)
 		goto out;
 	for (unsigned i = 0; i < p->nbinds; i++) {
 		snprintf(path, sizeof(path), STAGE "%s", p->binds[i].dst);
@@ -211,7 +249,7 @@ int sandbox_rootfs_build(const struct sandbox_policy *p, const struct rootfs_tre
 			goto out;
 		}
 	}
-	if (api_sock != NULL && api_socket(api_sock, err) < 0)
+	if ((api_sock != NULL && api_socket(api_sock, err) < 0) || scratch_limit(p, err) < 0)
 		goto out;
 	rc = pivot(err);
 out:

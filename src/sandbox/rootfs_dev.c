@@ -1,5 +1,7 @@
-/* The sandbox's /dev: a small read-only tmpfs with the harmless character devices bound
- * from the host, a private devpts instance, a tmpfs for /dev/shm and the usual links. */
+/* The sandbox's /dev: a read-only, noexec directory of the root's tmpfs (bound on itself
+ * for those flags: no file system of its own, see rootfs.c) with the harmless character
+ * devices bound from the host, a private devpts instance, the mount point of /dev/shm
+ * and the usual links. */
 #include <stdio.h>
 #include <sys/mount.h>
 #include <unistd.h>
@@ -17,14 +19,15 @@ static const struct {
 	{ "stdout", "/proc/self/fd/1" }, { "stderr", "/proc/self/fd/2" },
 };
 
-int rootfs_dev(const char *root, const struct sandbox_policy *p, struct ad_err *err)
+int rootfs_dev(const char *root, struct ad_err *err)
 {
-	char dev[64], path[128], src[64], opts[96];
+	char dev[64], path[128], src[64];
 	snprintf(dev, sizeof(dev), "%s/dev", root);
 	if (fs_mkdir_p(dev, 0755, err) < 0)
 		return -1;
-	if (mount("tmpfs", dev, "tmpfs", MS_NOSUID | MS_NOEXEC, "mode=0755,size=64k,nr_inodes=64") < 0)
-		return ad_err_sys(err, "mount tmpfs on /dev");
+	struct mount_attr noexec = { .attr_set = MOUNT_ATTR_NOSUID | MOUNT_ATTR_NOEXEC };
+	if (mount(dev, dev, NULL, MS_BIND, NULL) < 0 || mount_setattr(AT_FDCWD, dev, 0, &noexec, sizeof(noexec)) < 0)
+		return ad_err_sys(err, "bind /dev on itself");
 	for (size_t i = 0; i < ARRAY_SIZE(devices); i++) {
 		snprintf(src, sizeof(src), "/dev/%s", devices[i]);
 		snprintf(path, sizeof(path), "%s/%s", dev, devices[i]);
@@ -38,12 +41,8 @@ int rootfs_dev(const char *root, const struct sandbox_policy *p, struct ad_err *
 	if (mount("devpts", path, "devpts", MS_NOSUID | MS_NOEXEC, "newinstance,ptmxmode=0666,mode=0620") < 0)
 		return ad_err_sys(err, "mount devpts");
 	snprintf(path, sizeof(path), "%s/shm", dev);
-	snprintf(opts, sizeof(opts), "mode=1777,size=%llu,nr_inodes=%llu", (unsigned long long)p->tmp_size,
-		 (unsigned long long)p->tmp_files);
-	if (fs_mkdir_p(path, 01777, err) < 0)
+	if (fs_mkdir_p(path, 0755, err) < 0)
 		return -1;
-	if (mount("tmpfs", path, "tmpfs", MS_NOSUID | MS_NODEV, opts) < 0)
-		return ad_err_sys(err, "mount tmpfs on /dev/shm");
 	for (size_t i = 0; i < ARRAY_SIZE(links); i++) {
 		snprintf(path, sizeof(path), "%s/%s", dev, links[i].name);
 		if (symlink(links[i].target, path) < 0)

@@ -22,7 +22,6 @@
 #include "core/log.h"
 #include "ipc/link.h"
 #include "ipc/protocol.h"
-#include "sandbox/cgroup.h"
 #include "sandbox/sandbox.h"
 #include "supervisor/snapshot_io.h"
 #include "supervisor_int.h"
@@ -56,6 +55,7 @@ static int send_hello(struct supervisor *s, struct ad_err *err)
 	cJSON_AddNumberToObject(c, "context_window", (double)cfg->anthropic.context_window);
 	cJSON_AddNumberToObject(c, "thinking_budget", (double)cfg->agent.thinking_budget);
 	cJSON_AddBoolToObject(c, "shell", cfg->agent.shell_ahead && !s->other_runtime);   /* started ahead */
+	cJSON_AddNumberToObject(c, "shell_rest_s", (double)cfg->agent.shell_rest_s);
 	sup_mcp_hello(s, c);
 	cJSON *host_tools = sup_host_tools(s);
 	if (host_tools != NULL)

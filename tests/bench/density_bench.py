@@ -143,7 +143,7 @@ def set_sysctl(name, value):
     return old
 
 
-def start(tmp, state, mock_addr, store, agentd, shell_ahead=True):
+def start(tmp, state, mock_addr, store, agentd, shell_ahead=True, shell_rest=None):
     cfg = os.path.join(tmp, "agentd.json")
     os.makedirs(os.path.join(tmp, "static"), exist_ok=True)
     with open(cfg, "w") as f:
@@ -155,6 +155,8 @@ def start(tmp, state, mock_addr, store, agentd, shell_ahead=True):
            "AGENTD_MAX_SESSIONS": "100000", "AGENTD_MAX_SESSIONS_PER_TOKEN": "100000",
            "AGENTD_SESSION_IDLE_TIMEOUT_S": "86400", "AGENTD_SANDBOX_WORKSPACE_STORE": store,
            "AGENTD_SHELL_AHEAD": "true" if shell_ahead else "false"}
+    if shell_rest is not None:
+        env["AGENTD_SHELL_REST_S"] = str(shell_rest)
     d = Proc([agentd, "--config", cfg], env=env, cwd=tmp)
     return d, d.wait_ready("agentd", timeout=30)
 
@@ -243,11 +245,39 @@ def status_kib(pid, field):
     return 0
 
 
+KERNEL_FIELDS = ("Slab", "SUnreclaim", "PageTables", "KernelStack", "Percpu")
+
+
+def kernel_mem():
+    """The kernel's memory that sessions cost and PSS does not show: /proc/meminfo's
+    fields (KiB) and /proc/slabinfo's caches (active objects, object size)."""
+    with open("/proc/meminfo") as f:
+        mem = {l.split(":")[0]: int(l.split()[1]) for l in f}
+    slabs = {}
+    try:
+        with open("/proc/slabinfo") as f:
+            for line in f.readlines()[2:]:
+                x = line.split()
+                slabs[x[0]] = (int(x[1]), int(x[3]))
+    except OSError:
+        pass
+    return {k: mem.get(k, 0) for k in KERNEL_FIELDS}, slabs
+
+
+def kernel_growth(before, after, n):
+    """Per session: the meminfo fields' growth (KiB) and the slab caches that grew most
+    (objects, KiB). Other processes on the host move these too: a figure, not a test."""
+    fields = {k: (after[0][k] - before[0][k]) / n for k in KERNEL_FIELDS}
+    caches = sorted(((after[1][k][0] - before[1].get(k, (0, 0))[0]) / n, after[1][k][1], k) for k in after[1])
+    top = [(k, objs, objs * size / 1024) for objs, size, k in caches]
+    return fields, sorted(top, key=lambda t: -t[2])[:8]
+
+
 def tree_pss(gw):
     return sum(pss_kib(p) for p in [gw] + children(gw))
 
 
-def measure(conn, gw, ids, idle_fds, idle_pss, idle_tree):
+def measure(conn, gw, ids, idle_fds, idle_pss, idle_tree, idle_kernel):
     """Memory, tasks, files and latency with the sessions alive. PSS per session is what
     the whole tree (gateway and spawner too: supervisors share pages with them) grew by."""
     time.sleep(2)                        # idle: what was touched to start is settled
@@ -267,7 +297,8 @@ def measure(conn, gw, ids, idle_fds, idle_pss, idle_tree):
         call(conn, "GET", "/metrics")
         scrape.append((time.monotonic() - t) * 1000)
     fds = os.stat(f"/proc/{gw}/fd").st_size
-    return {"kinds": kinds, "n": n, "alive": call(conn, "GET", "/api/health")[1]["sessions"]["alive"],
+    kernel = kernel_growth(idle_kernel, kernel_mem(), n)
+    return {"kernel": kernel, "kinds": kinds, "n": n, "alive": call(conn, "GET", "/api/health")[1]["sessions"]["alive"],
             "pss": (tree_pss(gw) - idle_tree) / n,
             "tasks": sum(x[1] for v in kinds.values() for x in v) / n,
             "gw_pss": pss_kib(gw), "gw_rss": status_kib(gw, "VmRSS"), "gw_threads": proc_tasks(gw),
@@ -301,7 +332,7 @@ def leftovers(tmp, gw_kids, cgroups_before):
 
 def report(args, made, why, built_s, r, setup):
     print(f"density: idle long-running sessions, no warm pool, "
-          f"{'no shell until the first command (agent.shell_ahead false)' if args.no_shell_ahead else 'a shell started ahead in each (agent.shell_ahead, the default)'}; {setup}")
+          f"{'no shell until the first command (agent.shell_ahead false)' if args.no_shell_ahead else 'a shell started ahead in each (agent.shell_ahead, the default)'}{f', unused shells ended after {args.shell_rest} s idle (agent.shell_rest_s)' if args.shell_rest is not None else ''}; {setup}")
     per_kind = ", ".join(f"{k} {sum(x[0] for x in v) / len(v):.0f} KiB and {sum(x[1] for x in v) / len(v):.1f} "
                          f"tasks x{len(v)}"
                          for k, v in sorted(r["kinds"].items()))
@@ -310,14 +341,21 @@ def report(args, made, why, built_s, r, setup):
     print(f"  stopped by: {why}" if why else "  no limit met")
     print(f"  per process kind (mean PSS, tasks): {per_kind}")
     print(f"  PSS per session: {r['pss']:.0f} KiB (the whole tree's growth, gateway and spawner included)")
+    fields, top = r["kernel"]
+    print("  kernel memory per session (KiB; the host's growth, other processes' too): " +
+          ", ".join(f"{k} {v:.0f}" for k, v in fields.items()))
+    print("  slab caches that grew most, per session: " +
+          ", ".join(f"{k} {objs:.0f} ({kib:.0f} KiB)" for k, objs, kib in top))
     print(f"  the gateway: {r['gw_pss'] / 1024:.1f} MiB PSS ({r['gw_growth'] / 1024:+.1f} MiB with the sessions,"
           f" {r['gw_growth'] / r['n']:.2f} KiB each), {r['gw_rss'] / 1024:.1f} MiB RSS, {r['gw_threads']} threads, "
           f"{r['gw_fds']} open files ({r['gw_fds_per']:.2f} per session)")
     print(f"  GET /api/health while they live: median {r['h_med']:.2f} ms, p99 {r['h_p99']:.2f} ms; "
           f"GET /metrics {r['scrape']:.0f} ms")
     mib = r["pss"] / 1024
+    kernel_mib = (fields["Slab"] + fields["PageTables"] + fields["KernelStack"] + fields["Percpu"]) / 1024
     print(f"density: {r['alive']} idle sessions, {mib:.2f} MiB PSS per session (target <= {TARGET_PSS_MIB} MiB: "
-          f"{mib / TARGET_PSS_MIB:.2f}x), gateway {r['gw_pss'] / 1024:.1f} MiB and {r['gw_fds']} fds, "
+          f"{mib / TARGET_PSS_MIB:.2f}x), {kernel_mib:.2f} MiB kernel memory (slab, page tables, stacks, "
+          f"per-cpu) per session, gateway {r['gw_pss'] / 1024:.1f} MiB and {r['gw_fds']} fds, "
           f"/api/health p99 {r['h_p99']:.2f} ms, first limit: {why or 'none met'}")
 
 
@@ -333,15 +371,20 @@ def run(args, tmp, notes, restore):
     d, kids = None, []
     try:
         d, addr = start(tmp, state, mock.wait_ready("the mock Messages API"), store, args.agentd,
-                        shell_ahead=not args.no_shell_ahead)
+                        shell_ahead=not args.no_shell_ahead, shell_rest=args.shell_rest)
         gw = d.p.pid
         conn = http.client.HTTPConnection(*addr, timeout=300)
         idle_fds, idle_pss, idle_tree = os.stat(f"/proc/{gw}/fd").st_size, pss_kib(gw), tree_pss(gw)
+        idle_kernel = kernel_mem()
         t0 = time.monotonic()
         ids, why = create(conn, args.sessions, pid_max_for(args.sessions, notes, restore) if args.pid_max
                           else lambda made: None)
         built = time.monotonic() - t0
-        r = measure(conn, gw, ids, idle_fds, idle_pss, idle_tree)
+        if args.shell_rest is not None:      # idle sessions as they are once their unused shells rested
+            deadline = time.monotonic() + args.shell_rest + 120
+            while time.monotonic() < deadline and any(k == "other (bash)" for k in kinds_of(children(gw)).values()):
+                time.sleep(0.5)
+        r = measure(conn, gw, ids, idle_fds, idle_pss, idle_tree, idle_kernel)
         kids = children(gw)
         t0 = time.monotonic()
         for sid in ids:
@@ -377,6 +420,8 @@ def main():
     ap.add_argument("--store", default="quota", help="quota (an image made for the run), or a store agentd picks")
     ap.add_argument("--pid-max", action="store_true",
                     help="raise kernel.pid_max for the run (and put it back) if it would stop it short")
+    ap.add_argument("--shell-rest", type=int, metavar="S",
+                    help="agent.shell_rest_s S, and measure once the unused shells have ended")
     ap.add_argument("--no-shell-ahead", action="store_true",
                     help="agent.shell_ahead false: no bash in an idle session until its first command")
     args = ap.parse_args()

@@ -163,3 +163,30 @@ def test_agent_shell_ahead_false_starts_the_shell_with_the_first_command(daemon_
     ns, pid = the_shell(d)
     assert only_result(mock, 1) == (str(pid), False)
     finish(d, mock)
+
+
+def test_an_unused_shell_ends_when_idle_and_a_used_one_stays(daemon_factory, mock):
+    """agent.shell_rest_s: a shell started ahead that ran nothing ends after so long idle
+    (an idle session's process less); the next turn starts one again ahead of its first
+    command. A shell that ran a command holds the model's cwd and variables: it stays."""
+    d = start_chat_daemon(daemon_factory, mock, AGENTD_SHELL_REST_S="1")
+    sid = create(d)
+    ns, first = the_shell(d)
+    assert poll(lambda: ns in live_processes(d) and ns not in shells(d), su.HOST_WAIT), live_processes(d)
+    mock.enqueue(calls(bash("echo $$; cd /tmp && export KEPT=yes")), {"text": "done"})
+    message(d, sid, "run it")
+    _, pid = the_shell(d, ns)
+    assert only_result(mock, 1) == (str(pid), False)
+    # a second session's unused shell ends a rest after this turn: by then the first
+    # session's shell has been idle as long, and is still there
+    create(d)
+    both = poll(lambda: len(shells(d)) == 2 and shells(d), su.HOST_WAIT)
+    assert both, f"no shell in the second session: {live_processes(d)}"
+    other = [n for n in both if n != ns][0]
+    assert poll(lambda: other in live_processes(d) and other not in shells(d), su.HOST_WAIT), live_processes(d)
+    assert shells(d) == {ns: [pid]}
+    mock.reset()
+    mock.enqueue(calls(bash("echo $$ $PWD $KEPT")), {"text": "ok"})
+    message(d, sid, "again")
+    assert only_result(mock, 1) == (f"{pid} /tmp yes", False)
+    finish(d, mock)

@@ -234,6 +234,20 @@ def test_tmp_has_its_own_size_and_file_limits():
     assert ws_files == {"files": 100, "errno": None}, ws_files
 
 
+def test_tmp_and_dev_shm_share_the_tmp_limits():
+    """/tmp and /dev/shm are directories of one tmpfs (rootfs.c): tmp_size and tmp_files
+    hold for the two together, not for each."""
+    p = su.run(["sh", "-c", 'python3 -c "$1" /tmp/big 1572864; python3 -c "$1" /dev/shm/big 2097152; '
+                'rm /tmp/big /dev/shm/big; python3 -c "$2" /tmp 30; python3 -c "$2" /dev/shm 40',
+                "sh", FILL, MANY_FILES], sets=["tmp_size=2M", "tmp_files=40"])
+    assert p.returncode == 0, p.stderr
+    tmp_size, shm_size, tmp_files, shm_files = map(json.loads, p.stdout.strip().splitlines()[-4:])
+    assert tmp_size == {"written": 1572864, "errno": None}, tmp_size
+    assert shm_size["errno"] == errno.ENOSPC and shm_size["written"] <= 512 << 10, shm_size
+    assert tmp_files == {"files": 30, "errno": None}, tmp_files
+    assert shm_files["errno"] == errno.ENOSPC and shm_files["files"] < 10, shm_files
+
+
 def test_nofile_and_core_rlimits():
     p = su.run_ok(["sh", "-c", "ulimit -n; ulimit -c"], sets=["nofile=64"])
     assert p.stdout.split() == ["64", "0"]
