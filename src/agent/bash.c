@@ -218,7 +218,12 @@ static void gone_before(struct bash_session *s, struct tool_result *r)
 
 int bash_session_start(struct bash_session *s)
 {
-	return s->pid > 0 ? 0 : start_shell(s);
+	if (s->pid <= 0)
+		return start_shell(s);
+	/* one that has waited (a pooled sandbox, an idle session) has had its pages and
+	 * caches go cold: warmed again, while the model answers */
+	fs_write_all(s->in, WARMUP, strlen(WARMUP));
+	return 0;
 }
 
 bool bash_session_fresh(const struct bash_session *s)

@@ -151,9 +151,9 @@ static int serve(struct agent *a, struct ad_err *err)
 		}
 		if (rc <= 0)
 			return rc;
-		if (type == FRAME_TURN && a->shell_rested) {
+		if (type == FRAME_TURN && (a->shell_rested || toolbox_shell_pid(a->tools) > 0)) {
 			a->shell_rested = false;
-			toolbox_start_shell(a->tools);   /* ready while the model answers */
+			toolbox_start_shell(a->tools);   /* ready (and warm) while the model answers */
 		}
 		if (type == FRAME_TURN)
 			rc = ops_interrupt(ops, err) < 0 ? -1 : run_turn(a, p, err);

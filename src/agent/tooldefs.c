@@ -36,6 +36,11 @@ void toolbox_stop_shell(struct toolbox *t)
 	t->bash = NULL;
 }
 
+pid_t toolbox_shell_pid(const struct toolbox *t)
+{
+	return t->bash != NULL ? bash_session_pid(t->bash) : 0;
+}
+
 bool toolbox_shell_fresh(const struct toolbox *t)
 {
 	return t->bash != NULL && bash_session_fresh(t->bash);

@@ -89,6 +89,22 @@ def test_the_shell_runs_before_the_first_bash_call_which_runs_in_it(chatd, mock)
     finish(chatd, mock)
 
 
+def test_the_shell_warmed_at_each_turn_keeps_its_state_and_prints_nothing(chatd, mock):
+    """Each turn warms the running shell again (a command that prints nothing, while the
+    model answers): the next turn's command finds the same shell, its cwd and variables,
+    and only its own output."""
+    sid = create(chatd)
+    mock.enqueue(calls(bash("cd /tmp && export KEEP=yes && echo $$")), {"text": "one"})
+    message(chatd, sid, "one")
+    pid, is_error = only_result(mock, 1)
+    assert not is_error and pid.isdigit(), pid
+    for i, text in ((3, "two"), (5, "three")):
+        mock.enqueue(calls(bash("echo $$ $PWD $KEEP")), {"text": text})
+        message(chatd, sid, text)
+        assert only_result(mock, i) == (f"{pid} /tmp yes", False)
+    finish(chatd, mock)
+
+
 def test_a_new_shell_starts_at_once_after_a_timeout_an_exit_and_an_interrupt(chatd, mock):
     sid = create(chatd, {"policy": {"command_timeout_s": 1}})
     ns, first = the_shell(chatd)
