@@ -20,13 +20,14 @@ struct bash_session;
 /* shell: the program ("/bin/bash"); dir: where it starts. */
 struct bash_session *bash_session_new(const char *shell, const char *dir);
 /* Start the shell now, when none runs (the first command would otherwise): it sets
- * itself up while the caller goes on, and a command sent meanwhile waits in its pipe.
- * -1 with errno when it cannot be started (the next command tries again). */
+ * itself up while the caller goes on, and a command sent meanwhile waits in its pipe;
+ * one that runs is warmed again (a command that prints nothing). -1 with errno when it
+ * cannot be started (the next command tries again). */
 int bash_session_start(struct bash_session *s);
-/* The shell's pid (in the caller's pid namespace), 0 when none runs. */
 /* Whether the shell runs and no command was sent to it since it started: ending it
  * loses nothing (no cwd, variables or jobs of the model's). */
 bool bash_session_fresh(const struct bash_session *s);
+/* The shell's pid (in the caller's pid namespace), 0 when none runs. */
 pid_t bash_session_pid(const struct bash_session *s);
 /* {"command": "...", "restart": bool}; timeout_s per command. */
 void tool_bash(struct bash_session *s, const cJSON *input, unsigned timeout_s, struct tool_result *r);
