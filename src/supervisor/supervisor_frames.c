@@ -150,8 +150,13 @@ int sup_agent_frame(void *ctx, unsigned type, cJSON *payload, struct ad_err *err
 		cJSON_AddBoolToObject(ready, "views", s->ws >= 0);   /* files read during turns */
 		cJSON_AddItemToObject(ready, "network", sup_egress_json(s));
 		cJSON_AddItemToObject(ready, "mcp", sup_mcp_report(s, cJSON_GetObjectItemCaseSensitive(payload, "mcp")));
+		/* a pooled one is complete when it says it is ready, its connection to the API
+		 * on its way (nobody waits on a name lookup); another's opens while nothing waits */
+		if (s->pooled)
+			claude_client_preconnect(&s->relay.client);
 		sup_to_gateway(s, ready);
-		claude_client_preconnect(&s->relay.client);   /* while nothing waits */
+		if (!s->pooled)
+			claude_client_preconnect(&s->relay.client);
 		break;
 	}
 	case FRAME_API_REQUEST:
