@@ -20,12 +20,21 @@
 #define LIMITS_SESSION_TASKS 12
 #define LIMITS_SPARE_FDS 64
 #define LIMITS_SPARE_TASKS 64
-#define LIMITS_SPARE_MEM_MIB 128
+/* Memory: a share of the host's (MemTotal / 32), at least 256 MiB and at most 2 GiB.
+ * MemAvailable counts the page cache as available, the code of the running programs
+ * included: a host that sessions bring down to a few hundred MiB of it pages that code
+ * in and out and stops answering long before an allocation fails. */
+#define LIMITS_SPARE_MEM_SHARE 32
+#define LIMITS_SPARE_MEM_MIN_MIB 256
+#define LIMITS_SPARE_MEM_MAX_MIB 2048
 
 /* At start-up, before any thread: the soft limits agentd may raise up to their hard
  * limits (RLIMIT_NOFILE: a gateway holds a socket per session; RLIMIT_NPROC: supervisors
  * run under agentd's user). What it could not raise is only logged. */
 void limits_raise(void);
+
+/* The memory agentd keeps free on a host of total_kib (MemTotal), in KiB. */
+long long limits_spare_mem_kib(long long total_kib);
 
 /* 0 when one more session fits; else -1 with EAGAIN and the limit named. pids_cgroup:
  * the daemon's own cgroup directory of the pids controller (its pids.max and those of

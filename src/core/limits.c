@@ -76,14 +76,35 @@ static long long host_tasks(void)
 	return strtoll(slash + 1, NULL, 10);
 }
 
-/* MemAvailable, in KiB, or -1. */
-static long long mem_available_kib(void)
+/* MemAvailable and MemTotal, in KiB (-1: unknown), from one read of /proc/meminfo. */
+static void meminfo(long long *avail_kib, long long *total_kib)
 {
 	char buf[SMALL_FILE_MAX];
 	const char *p;
-	if (!read_small("/proc/meminfo", buf, sizeof(buf)) || (p = strstr(buf, "MemAvailable:")) == NULL)
-		return -1;
-	return strtoll(p + strlen("MemAvailable:"), NULL, 10);
+	*avail_kib = *total_kib = -1;
+	if (!read_small("/proc/meminfo", buf, sizeof(buf)))
+		return;
+	if ((p = strstr(buf, "MemTotal:")) != NULL)
+		*total_kib = strtoll(p + strlen("MemTotal:"), NULL, 10);
+	if ((p = strstr(buf, "MemAvailable:")) != NULL)
+		*avail_kib = strtoll(p + strlen("MemAvailable:"), NULL, 10);
+}
+
+static long long mem_available_kib(void)
+{
+	long long avail, total;
+	meminfo(&avail, &total);
+	return avail;
+}
+
+long long limits_spare_mem_kib(long long total_kib)
+{
+	long long kib = total_kib / LIMITS_SPARE_MEM_SHARE;
+	if (kib < (long long)LIMITS_SPARE_MEM_MIN_MIB * 1024)
+		kib = (long long)LIMITS_SPARE_MEM_MIN_MIB * 1024;
+	if (kib > (long long)LIMITS_SPARE_MEM_MAX_MIB * 1024)
+		kib = (long long)LIMITS_SPARE_MEM_MAX_MIB * 1024;
+	return kib;
 }
 
 void limits_raise(void)
@@ -161,11 +182,13 @@ static int check_pids_cgroups(const char *dir, int need, struct ad_err *err)
 
 static int check_memory(struct ad_err *err)
 {
-	long long kib = mem_available_kib();
-	if (kib < 0 || kib >= (long long)LIMITS_SPARE_MEM_MIB * 1024)
+	long long kib, total;
+	meminfo(&kib, &total);
+	long long spare = limits_spare_mem_kib(total);
+	if (kib < 0 || kib >= spare)
 		return 0;
-	return ad_err_code(err, EAGAIN, "memory: the host's MemAvailable (%lld MiB) is under the %d MiB agentd keeps "
-			   "free", kib / 1024, LIMITS_SPARE_MEM_MIB);
+	return ad_err_code(err, EAGAIN, "memory: the host's MemAvailable (%lld MiB) is under the %lld MiB agentd keeps "
+			   "free", kib / 1024, spare / 1024);
 }
 
 int limits_check(const char *pids_cgroup, struct ad_err *err)

@@ -40,6 +40,8 @@ NOFILE = 65536                  # config/agentd.service: LimitNOFILE
 UID_COUNT = 65536               # sandbox.uid_count's default
 BATCH = 32                      # sessions asked for before waiting for them to be ready
 QUEUE_FULL = "spawner's queue is full"
+GUARD_MIB = 192                 # under agentd's own floor (256 MiB): the bench stops first only
+                                # when agentd failed to refuse, before the host pages its code out
 
 
 def children(pid):
@@ -200,8 +202,14 @@ def create(conn, n, after_first_batch):
             why = wait_ready(conn, sid)
             if why is not None:
                 return ids, why
+        avail = meminfo()["MemAvailable"] // 1024
+        if avail < GUARD_MIB:
+            return ids, (f"THE BENCH stopped it: MemAvailable {avail} MiB, and agentd (which keeps at least "
+                         f"256 MiB free) still took sessions")
         if len(ids) % 1000 < BATCH:
-            print(f"  ... {len(ids)} sessions", flush=True)
+            mem = meminfo()
+            print(f"  ... {len(ids)} sessions; MemAvailable {avail} MiB, slab {mem['Slab'] // 1024} MiB",
+                  flush=True)
     return ids, None
 
 
@@ -248,11 +256,16 @@ def status_kib(pid, field):
 KERNEL_FIELDS = ("Slab", "SUnreclaim", "PageTables", "KernelStack", "Percpu")
 
 
+def meminfo():
+    """/proc/meminfo's fields, in KiB."""
+    with open("/proc/meminfo") as f:
+        return {l.split(":")[0]: int(l.split()[1]) for l in f}
+
+
 def kernel_mem():
     """The kernel's memory that sessions cost and PSS does not show: /proc/meminfo's
     fields (KiB) and /proc/slabinfo's caches (active objects, object size)."""
-    with open("/proc/meminfo") as f:
-        mem = {l.split(":")[0]: int(l.split()[1]) for l in f}
+    mem = meminfo()
     slabs = {}
     try:
         with open("/proc/slabinfo") as f:

@@ -126,12 +126,24 @@ static void other_failures_are_left_alone(void **state)
 	assert_int_equal(e.errnum, EAGAIN);
 }
 
+/* The memory kept free grows with the host, between its floor and its ceiling. */
+static void spare_memory_scales_with_the_host(void **state)
+{
+	(void)state;
+	const long long mib = 1024, gib = 1024 * mib;
+	assert_int_equal(limits_spare_mem_kib(2 * gib), 256 * mib);     /* floor */
+	assert_int_equal(limits_spare_mem_kib(24 * gib), 768 * mib);    /* a 32nd */
+	assert_int_equal(limits_spare_mem_kib(256 * gib), 2 * gib);     /* ceiling */
+	assert_int_equal(limits_spare_mem_kib(-1), 256 * mib);          /* unknown */
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(open_files_meet_rlimit_nofile),
 		cmocka_unit_test(pids_max_of_the_cgroup_or_above),
 		cmocka_unit_test(other_failures_are_left_alone),
+		cmocka_unit_test(spare_memory_scales_with_the_host),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
