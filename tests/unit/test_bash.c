@@ -9,6 +9,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <signal.h>
+#include <fcntl.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -167,6 +169,67 @@ static void started_ahead_and_again_at_once(void **state)
 	sh = group;
 }
 
+static void write_file(const char *path, const char *text, mode_t mode)
+{
+	FILE *f = fopen(path, "w");
+	assert_non_null(f);
+	fputs(text, f);
+	assert_int_equal(fclose(f), 0);
+	assert_int_equal(chmod(path, mode), 0);
+}
+
+/* Lines of path that read "warm". */
+static int warm_ups(const char *path)
+{
+	char line[64];
+	int n = 0;
+	FILE *f = fopen(path, "r");
+	while (f != NULL && fgets(line, sizeof(line), f) != NULL)
+		n += strcmp(line, "warm\n") == 0;
+	if (f != NULL)
+		fclose(f);
+	return n;
+}
+
+/* A turn right after the shell's start (an ephemeral chat) finds its warm-up not yet
+ * read: no second one is queued before the first command. A shell that has read all it
+ * was sent is warmed again. The shell here waits at a gate (a fifo the test opens) before
+ * it becomes bash, whose DEBUG trap (from BASH_ENV) logs each warm-up's ':' it runs. */
+static void a_warm_up_waits_for_the_last_one(void **state)
+{
+	(void)state;
+	char shell[128], gate[128], env[128], log[128], out[256];
+	snprintf(shell, sizeof(shell), "%s/gated-bash", dir);
+	snprintf(gate, sizeof(gate), "%s/gate", dir);
+	snprintf(env, sizeof(env), "%s/env.sh", dir);
+	snprintf(log, sizeof(log), "%s/warm.log", dir);
+	write_file(shell, "#!/bin/sh\nread _ < \"$AGENTD_TEST_GATE\"\nexec /bin/bash --noprofile --norc\n", 0755);
+	write_file(env, "trap '[ \"$BASH_COMMAND\" = : ] && echo warm >> \"$AGENTD_TEST_WARM_LOG\"' DEBUG\n", 0644);
+	assert_int_equal(mkfifo(gate, 0600), 0);
+	setenv("AGENTD_TEST_GATE", gate, 1);
+	setenv("AGENTD_TEST_WARM_LOG", log, 1);
+	setenv("BASH_ENV", env, 1);
+	struct bash_session *other = sh;
+	sh = bash_session_new(shell, dir);
+	assert_non_null(sh);
+	assert_int_equal(bash_session_start(sh), 0);     /* started, its warm-up sent */
+	assert_int_equal(bash_session_start(sh), 0);     /* a turn: the warm-up is unread */
+	int fd = open(gate, O_WRONLY | O_CLOEXEC);       /* the shell goes on */
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, "\n", 1), 1);
+	close(fd);
+	assert_false(run("true", 10, out, sizeof(out)));
+	assert_int_equal(warm_ups(log), 1);
+	assert_int_equal(bash_session_start(sh), 0);     /* all read: warmed again */
+	assert_false(run("true", 10, out, sizeof(out)));
+	assert_int_equal(warm_ups(log), 2);
+	bash_session_free(sh);
+	sh = other;
+	unsetenv("BASH_ENV");
+	unsetenv("AGENTD_TEST_GATE");
+	unsetenv("AGENTD_TEST_WARM_LOG");
+}
+
 static void output_is_capped(void **state)
 {
 	(void)state;
@@ -202,6 +265,7 @@ int main(void)
 		cmocka_unit_test(state_survives_between_calls),
 		cmocka_unit_test(timeout_kills_the_group_and_restarts),
 		cmocka_unit_test(started_ahead_and_again_at_once),
+		cmocka_unit_test(a_warm_up_waits_for_the_last_one),
 		cmocka_unit_test(output_is_capped),
 		cmocka_unit_test(bytes_that_are_not_text),
 	};
