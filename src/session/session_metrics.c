@@ -130,22 +130,21 @@ void session_metrics_closed(struct session *s)
 }
 
 /* One pass over the registry (it holds neither the pool's sandboxes nor a shared
- * sandbox's host): sessions by state and pattern, their workspaces' disk, and the OOM
- * kills of their sandboxes (a kill during an exec ends no turn: the scrape sees it). */
+ * sandbox's host): sessions by state and pattern, and the OOM kills of their sandboxes
+ * (a kill during an exec ends no turn: the scrape sees it). The workspaces' disk is
+ * /api/health's totals (session_disk.c): at 10,000 sessions a statfs each made a scrape
+ * take seconds. */
 void sessions_metrics(struct sessions *reg)
 {
 	unsigned counts[SESSION_DESTROYED][PATTERN_SHARED + 1] = { { 0 } };
-	uint64_t bytes = 0, files = 0;
+	uint64_t bytes, files;
 	size_t n;
 	struct session **all = registry_all(reg, &n);
 	for (size_t i = 0; all != NULL && i < n; i++) {
 		struct session *s = all[i];
-		uint64_t b, f;
 		pthread_mutex_lock(&s->lock);
 		if (s->state < SESSION_DESTROYED)
 			counts[s->state][s->pattern]++;
-		if (session_disk_usage_locked(s, &b, &f) == 0)
-			bytes += b, files += f;
 		oom_check(s);
 		pthread_mutex_unlock(&s->lock);
 		session_unref(s);
@@ -155,6 +154,7 @@ void sessions_metrics(struct sessions *reg)
 		for (unsigned p = 0; p <= PATTERN_SHARED; p++)
 			metric_set(METRIC_SESSIONS, METRIC_L(session_state_names[st], session_pattern_names[p]),
 				   counts[st][p]);
+	sessions_disk_usage(reg, &bytes, &files);
 	metric_set(METRIC_WS_DISK_BYTES, NULL, (double)bytes);
 	metric_set(METRIC_WS_DISK_FILES, NULL, (double)files);
 
