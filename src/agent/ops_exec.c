@@ -30,8 +30,11 @@ int op_spawn(const char *dir, const char *const argv[], const int fds[3], pid_t 
 	/* execvp's prototype predates const; the strings are not written to */
 	char *const *args;
 	memcpy(&args, &argv, sizeof(args));
-	fflush(NULL);
-	pid_t p = fork();
+	/* vfork, as the shell (bash.c): a fork would leave every page the agent or the
+	 * keeper writes afterwards to fault once more; the child makes only system calls
+	 * (and, when they fail, writes why) before its exec, and no handler of ours can run
+	 * in it (the agent catches no signal; a keeper reads its own from a signalfd) */
+	pid_t p = vfork();
 	if (p < 0)
 		return ad_err_sys(why, "fork");
 	if (p > 0) {
