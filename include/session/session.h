@@ -95,8 +95,9 @@ cJSON *sessions_list(struct sessions *reg, const char *owner);
 cJSON *sessions_admin_list(struct sessions *reg);
 
 /* This node among others behind a load balancer (node.c; README, "More than one host").
- * Where the session named id lives: here (an id of this node's, or one that names no
- * node), or on another node, whose name goes to node (size n). The one place that
+ * Where the session named id lives: here (an id of this node's, one that names no node,
+ * or one this node has under another name), or on another node, whose name goes to node
+ * (size n). The one place that
  * decides it: a request that names a session asks here before looking it up. */
 enum session_home { SESSION_HOME_HERE, SESSION_HOME_NODE };
 enum session_home sessions_home(struct sessions *reg, const char *id, char *node, size_t n);

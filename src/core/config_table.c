@@ -9,7 +9,6 @@
 #include "core/config.h"
 #include "core/netaddr.h"
 #include "config_checks.h"
-#include "core/node_id.h"
 
 #ifndef AGENTD_STATIC_DIR
 #define AGENTD_STATIC_DIR "/usr/local/share/agentd/static"

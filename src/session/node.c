@@ -13,6 +13,12 @@ enum session_home sessions_home(struct sessions *reg, const char *id, char *node
 	/* what is not a session id at all is nobody's: the lookup answers 404 for it */
 	if (!node_id_parse(id, &at) || at[0] == '\0' || strcmp(at, reg->cfg->node.name) == 0)
 		return SESSION_HOME_HERE;
+	/* a node renamed keeps the sessions it saved under its old name */
+	struct session *s = session_find_any(reg, id);
+	if (s != NULL) {
+		session_unref(s);
+		return SESSION_HOME_HERE;
+	}
 	snprintf(node, n, "%s", at);
 	return SESSION_HOME_NODE;
 }

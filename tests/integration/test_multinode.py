@@ -277,3 +277,38 @@ def test_a_stopped_nodes_session_gets_a_clear_error(cluster, mock):
     cluster.wait_status("new_sessions", "node-c", "DOWN")
     # and new sessions go on, on the other two
     assert cluster.node_of(create(lb, pattern="long-running")["id"]) in ("node-a", "node-b")
+
+
+def test_ids_without_a_node_and_a_renamed_nodes_sessions_still_work(daemon_factory, mock, tmp_path):
+    """A hybrid session saved under an id of the old form (no node part: made before ids
+    named their node) or under the node's old name comes back after a restart and
+    answers on the node that has it; an id of a node that does not have it gets 421."""
+    def node(name):
+        return daemon_factory(workdir=str(tmp_path / "d"), settings=chat_settings({"node": {"name": name}}),
+                              env=chat_env(mock))
+    d = node("old-name")
+    sid = create(d, pattern="hybrid")["id"]
+    assert sid.endswith(".old-name"), sid
+    message(d, mock, sid, "first")
+    d.assert_clean_exit()
+    # the same session saved as one made before ids named their node
+    state = tmp_path / "d" / "state" / "sessions"
+    legacy = sid.rsplit(".", 1)[0]
+    (state / sid).rename(state / legacy)
+    meta = state / legacy / "session.json"
+    meta.write_text(meta.read_text().replace(sid, legacy))
+
+    d2 = node("new-name")
+    info = d2.get(f"/api/sessions/{legacy}").json()
+    assert info["id"] == legacy and info["state"] == "suspended" and info["turns"] == 1, info
+    message(d2, mock, legacy, "second")
+    fresh = create(d2, pattern="hybrid")["id"]
+    assert fresh.endswith(".new-name"), fresh
+    message(d2, mock, fresh, "third")
+    d2.assert_clean_exit()
+
+    d3 = node("newer")
+    # its own sessions, made under an older name, are still its own
+    assert d3.get(f"/api/sessions/{fresh}").json()["turns"] == 1
+    message(d3, mock, fresh, "fourth")
+    assert_misdirected(d3.get("/api/sessions/sess_0123456789abcdef01234567.elsewhere"), "elsewhere", "newer")
