@@ -33,8 +33,9 @@ DEB_BUILD  := build-essential pkg-config libmicrohttpd-dev libcurl4-openssl-dev 
               libseccomp-dev
 # e2fsprogs: mkfs.ext4 makes the loop store's workspace images (sandbox.workspace_store)
 DEB_RUN    := e2fsprogs
+# haproxy: the multi-node test's load balancer (config/haproxy.cfg, test_multinode.py)
 DEB_TEST   := libcmocka-dev python3 python3-pytest python3-yaml curl iproute2 procps util-linux chromium xfsprogs \
-              prometheus
+              prometheus haproxy
 DEB_BENCH  := bubblewrap
 DEB_PKGS   := $(DEB_BUILD) $(DEB_RUN) $(DEB_TEST) $(DEB_BENCH)
 
@@ -146,13 +147,14 @@ agentd: build/rel/agentd
 	cp $< $@.tmp && mv -f $@.tmp $@
 
 # Debian's prometheus package (the tests' Prometheus and promtool) enables and starts a
-# system Prometheus on :9090. The tests start their own on a free loopback port; a machine
-# that runs them should not keep a stray server listening and scraping, so the one the
-# package started is stopped and kept from starting at boot. Done only right after deps
-# installed the package, never to a Prometheus that was there before.
-DISABLE_PROMETHEUS = $$sudo systemctl disable --now prometheus.service >/dev/null 2>&1; \
-	if [ -x /etc/init.d/prometheus ]; then $$sudo /etc/init.d/prometheus stop >/dev/null 2>&1; \
-		$$sudo update-rc.d prometheus disable >/dev/null 2>&1; fi; true
+# system Prometheus on :9090; its haproxy package a system HAProxy (with a config that
+# listens nowhere). The tests start their own on free loopback ports; a machine that runs
+# them should not keep a stray server running, so the one a package started is stopped
+# and kept from starting at boot. Done only right after deps installed the package,
+# never to one that was there before. $(1): the service.
+DISABLE_SERVICE = $$sudo systemctl disable --now $(1).service >/dev/null 2>&1; \
+	if [ -x /etc/init.d/$(1) ]; then $$sudo /etc/init.d/$(1) stop >/dev/null 2>&1; \
+		$$sudo update-rc.d $(1) disable >/dev/null 2>&1; fi; true
 
 deps:
 	@missing=""; \
@@ -164,9 +166,9 @@ deps:
 	sudo=""; [ "$$(id -u)" = 0 ] || sudo=sudo; \
 	export DEBIAN_FRONTEND=noninteractive; \
 	$$sudo apt-get update -q && $$sudo apt-get install -y -q --no-install-recommends $$missing && \
-	case " $$missing " in *" prometheus "*) \
-		echo "deps: stopping and disabling the system Prometheus that Debian's package starts"; \
-		$(DISABLE_PROMETHEUS);; esac
+	for svc in prometheus haproxy; do case " $$missing " in *" $$svc "*) \
+		echo "deps: stopping and disabling the system $$svc that Debian's package starts"; \
+		$(call DISABLE_SERVICE,$$svc);; esac; done
 	@$(MAKE) --no-print-directory ui-deps mcp-deps runtime-deps
 
 # npm packages the tests need, each folder pinned by its package-lock.json: installed

@@ -158,7 +158,7 @@ static int prepare(struct app *app, const struct options *o, struct ad_err *err)
 	if (api_auth_setup(app, err) < 0)      /* tokens: before any thread or child */
 		return -1;
 	app->start_ns = clock_mono_ns();
-	api_metrics_setup();
+	api_metrics_setup(app->cfg.node.name);
 	sandbox_probe_run(&app->probe, app->policy.allow_no_cgroup);
 	if (app->probe.ready)
 		log_info("sandbox self-check: ready (cgroup v%d)", app->probe.cgroup.version);

@@ -60,9 +60,9 @@ extern const struct http_route api_routes[];
 
 enum MHD_Result api_health(struct http_req *req);
 /* GET /metrics (metrics.c); its set-up at start-up: the families without labels at
- * zero, the build's version. */
+ * zero, the build's version and the node's name. */
 enum MHD_Result api_metrics(struct http_req *req);
-void api_metrics_setup(void);
+void api_metrics_setup(const char *node);
 enum MHD_Result api_chat(struct http_req *req);
 enum MHD_Result api_sessions_create(struct http_req *req);
 enum MHD_Result api_sessions_list(struct http_req *req);
@@ -113,7 +113,16 @@ struct session *api_find_session(struct http_req *req, enum MHD_Result *r);
 enum MHD_Result api_session_show(struct http_req *req, cJSON *(*view)(struct session *s));
 /* The same for a session named by id (one that ended lately: the 404 says how). */
 struct session *api_session_by_id(struct http_req *req, const char *id, enum MHD_Result *r);
-/* 503 when no new session can start here (no API key, no sandboxes); *refused says. */
+/* node.c: this node among others (README, "More than one host"). Whether the session
+ * named id lives on another node: then a 421 naming it is answered (*r). */
+bool api_session_elsewhere(struct http_req *req, const char *id, enum MHD_Result *r);
+/* 503 with Retry-After while the node is drained; *refused says. */
+enum MHD_Result api_refuse_draining(struct http_req *req, bool *refused);
+/* {"name", "draining"}, for /api/health */
+cJSON *api_node_json(struct http_req *req);
+/* POST (drain) and DELETE (take new sessions again) /api/admin/drain */
+enum MHD_Result api_admin_drain(struct http_req *req);
+/* 503 when no new session can start here (draining, no API key, no sandboxes); *refused says. */
 enum MHD_Result api_refuse_new_session(struct http_req *req, bool *refused);
 /* 503: at capacity (err->errnum EAGAIN, with Retry-After), or no session could start. */
 struct ad_err;

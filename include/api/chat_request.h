@@ -10,12 +10,13 @@
 
 #include "core/config.h"
 #include "core/err.h"
+#include "core/node_id.h"
 
 #define CHAT_MAX_ALLOW 256
 
 #define CHAT_MAX_HISTORY 1000
 #define CHAT_MAX_SYSTEM_CHARS 100000
-#define CHAT_MAX_ID_LEN 64
+#define CHAT_MAX_ID_LEN (NODE_SESSION_ID_MAX - 1)   /* a session id (core/node_id.h) */
 #define CHAT_MAX_MODEL_LEN 128
 
 struct chat_request {

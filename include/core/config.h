@@ -40,6 +40,9 @@ struct config {
 	char *state_dir;
 	char *static_dir;
 	struct {
+		char *name;        /* never empty once loaded: the host name's when not set */
+	} node;
+	struct {
 		int level;         /* enum ad_log_level */
 		int format;        /* enum log_format */
 		bool access;

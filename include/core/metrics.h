@@ -18,6 +18,8 @@
 
 enum metric_id {
 	METRIC_BUILD_INFO,
+	METRIC_NODE_INFO,          /* {node}: node.name, always 1 */
+	METRIC_NODE_DRAINING,      /* 1 while drained (POST /api/admin/drain) */
 	METRIC_SESSIONS,           /* gauge {state, pattern}: set at each scrape */
 	METRIC_SESSIONS_CREATED,   /* {pattern} */
 	METRIC_POOL_SIZE,

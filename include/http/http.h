@@ -14,6 +14,8 @@
 #include <cjson/cJSON.h>
 #include <microhttpd.h>
 
+#include "core/node_id.h"
+
 enum http_method {
 	HTTP_GET = 1u << 0,
 	HTTP_HEAD = 1u << 1,
@@ -83,7 +85,7 @@ struct http_req {
 	bool admin;
 	/* The session the request is about, once a handler found or made it (for the
 	 * access log), or "". */
-	char session[48];
+	char session[NODE_SESSION_ID_MAX];
 	/* A handler that suspends the connection (MHD_suspend_connection) is called again
 	 * when it is resumed, with ctx as it left it; ctx_free(ctx) runs at the request's end. */
 	void *ctx;
@@ -114,6 +116,7 @@ struct http_req {
 /* Error types, after the Anthropic API's own names where one exists. */
 #define HTTP_ERR_INVALID "invalid_request_error"
 #define HTTP_ERR_NOT_FOUND "not_found_error"
+#define HTTP_ERR_MISDIRECTED "misdirected_request_error"   /* 421: another node's */
 #define HTTP_ERR_METHOD "method_not_allowed_error"
 #define HTTP_ERR_TOO_LARGE "request_too_large"
 #define HTTP_ERR_MEDIA_TYPE "unsupported_media_type_error"

@@ -23,7 +23,8 @@
  * disk (sandbox/workspace.h) outlives the session's sandbox. */
 #define SESSION_META_FILE "session.json"
 
-/* "sess_" and lowercase hex: the only names a session's folder can have. */
+/* A session id (core/node_id.h): "sess_" and lowercase hex, then "." and a node name when
+ * it names one; the only names a session's folder can have. */
 bool session_id_ok(const char *id);
 /* <state_dir>/sessions/<id>, made if missing. */
 int session_dir(const char *state_dir, const char *id, char *out, size_t size, struct ad_err *err);

@@ -93,6 +93,21 @@ cJSON *sessions_list(struct sessions *reg, const char *owner);
  * and shared ones too; not the warm pool's sandboxes nor a shared sandbox's host, which
  * are nobody's), each as session_admin_json. */
 cJSON *sessions_admin_list(struct sessions *reg);
+
+/* This node among others behind a load balancer (node.c; README, "More than one host").
+ * Where the session named id lives: here (an id of this node's, one that names no node,
+ * or one this node has under another name), or on another node, whose name goes to node
+ * (size n). The one place that
+ * decides it: a request that names a session asks here before looking it up. */
+enum session_home { SESSION_HOME_HERE, SESSION_HOME_NODE };
+enum session_home sessions_home(struct sessions *reg, const char *id, char *node, size_t n);
+/* This node's name (node.name). */
+const char *sessions_node(const struct sessions *reg);
+/* Drain (on) or take new sessions again. Draining, each hybrid session is suspended as
+ * soon as it is idle (at once when it is); the others go on and stay reachable. Whether
+ * new sessions may start is the API's to refuse (sessions_draining). */
+void sessions_drain(struct sessions *reg, bool on);
+bool sessions_draining(struct sessions *reg);
 /* session_json(s, true) with "owner" and "age_s". */
 cJSON *session_admin_json(struct session *s);
 

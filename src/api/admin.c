@@ -3,7 +3,7 @@
  * /api/admin routes are marked HTTP_ROUTE_ADMIN: the authorize hook (auth.c) lets only a
  * principal with the admin role through, and answers 403 to others before this runs. A
  * session is looked up with api_find_session, which on those routes alone reaches
- * anyone's (sessions.c). */
+ * anyone's (sessions.c). The list of sessions and draining are node.c's. */
 #include "api/app.h"
 #include "core/log.h"
 #include "session/session.h"
@@ -17,12 +17,6 @@ enum MHD_Result api_whoami(struct http_req *req)
 	cJSON_AddStringToObject(j, "name", req->principal);
 	cJSON_AddBoolToObject(j, "admin", req->admin);
 	return http_reply_json(req, 200, j);
-}
-
-enum MHD_Result api_admin_sessions(struct http_req *req)
-{
-	struct app *app = req->app;
-	return http_reply_json(req, 200, sessions_admin_list(app->sessions));
 }
 
 enum MHD_Result api_admin_session_get(struct http_req *req)

@@ -172,7 +172,7 @@ int chat_request_parse(const cJSON *body, int64_t max_message_chars, struct chat
 				return ad_err_set(err, 0, "history must be an array of {role, content} messages");
 			out->history = cJSON_IsArray(k) ? k : NULL;
 		} else if (strcmp(n, "session_id") == 0) {
-			if (!cJSON_IsString(k) || check_token("session_id", k->valuestring, CHAT_MAX_ID_LEN, "", err) < 0)
+			if (!cJSON_IsString(k) || check_token("session_id", k->valuestring, CHAT_MAX_ID_LEN, ".", err) < 0)
 				return cJSON_IsString(k) ? -1 : ad_err_set(err, 0, "session_id must be a string");
 			out->session_id = k->valuestring;
 		} else if (strcmp(n, "stream") == 0) {

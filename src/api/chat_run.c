@@ -9,11 +9,12 @@
 #include "core/clock.h"
 #include "core/json.h"
 #include "core/log.h"
+#include "core/node_id.h"
 #include "http/hangup.h"
 
 struct chat_run {
 	struct waiter w;                /* first: lock, references, ended, the client */
-	char id[48];                    /* the session's */
+	char id[NODE_SESSION_ID_MAX];   /* the session's */
 	char owner[80];                 /* its token's name, for the log */
 	uint64_t start_ns;
 	cJSON *tool_calls;

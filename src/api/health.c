@@ -14,6 +14,8 @@ enum MHD_Result api_health(struct http_req *req)
 	cJSON *root = cJSON_CreateObject();
 	cJSON_AddStringToObject(root, "status", app->probe.ready ? "ok" : "degraded");
 	cJSON_AddStringToObject(root, "version", AGENTD_VERSION);
+	/* a load balancer's check sends no new sessions to a node that says "draining": true */
+	cJSON_AddItemToObject(root, "node", api_node_json(req));
 	cJSON_AddNumberToObject(root, "uptime_s", (double)((now - app->start_ns) / 1000000000u));
 	cJSON_AddItemToObject(root, "sandbox", sandbox_probe_json(&app->probe));
 	cJSON *ws = workspace_host_json(&app->workspaces);

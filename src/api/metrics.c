@@ -65,9 +65,10 @@ static void process_metrics(bool start_time)
 		metric_set(METRIC_PROC_MAX_FDS, NULL, rl.rlim_cur == RLIM_INFINITY ? -1 : (double)rl.rlim_cur);
 }
 
-void api_metrics_setup(void)
+void api_metrics_setup(const char *node)
 {
 	metric_set(METRIC_BUILD_INFO, METRIC_L(AGENTD_VERSION), 1);
+	metric_set(METRIC_NODE_INFO, METRIC_L(node), 1);   /* join on it: on(instance) group_left(node) */
 	/* families without labels show a zero from the first scrape on */
 	for (unsigned id = 0; id < METRIC_COUNT; id++)
 		if (metric_defs[id].labels[0] == NULL)
@@ -123,6 +124,7 @@ enum MHD_Result api_metrics(struct http_req *req)
 		return http_reply_error_header(req, status, status == 401 ? HTTP_ERR_AUTH : "permission_error",
 					       "WWW-Authenticate", "Bearer realm=\"agentd metrics\"", "%s", no);
 	sessions_metrics(app->sessions);
+	metric_set(METRIC_NODE_DRAINING, NULL, sessions_draining(app->sessions));
 	process_metrics(false);
 	struct buf out;
 	buf_init(&out, METRICS_MAX_BYTES);

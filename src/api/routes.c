@@ -54,6 +54,7 @@ const struct http_route api_routes[] = {
 	{ "/api/admin/sessions/{id}", HTTP_DELETE, HTTP_BODY_NONE, api_admin_session_delete, HTTP_ROUTE_ADMIN, 0 },
 	{ "/api/admin/sessions/{id}/history", HTTP_GET, HTTP_BODY_NONE, api_session_history, HTTP_ROUTE_ADMIN, 0 },
 	{ "/api/admin/sessions/{id}/suspend", HTTP_POST, HTTP_BODY_NONE, api_session_suspend, HTTP_ROUTE_ADMIN, 0 },
+	{ "/api/admin/drain", HTTP_POST | HTTP_DELETE, HTTP_BODY_NONE, api_admin_drain, HTTP_ROUTE_ADMIN, 0 },
 	{ "/api/admin/*", HTTP_ANY, HTTP_BODY_NONE, api_not_found, HTTP_ROUTE_ADMIN, 0 },
 	{ "/api/*", HTTP_ANY, HTTP_BODY_NONE, api_not_found, 0, 0 },
 	{ "/*", HTTP_GET, HTTP_BODY_NONE, serve_static, HTTP_ROUTE_PUBLIC, 0 },

@@ -30,6 +30,9 @@ const char *api_owner(const struct http_req *req)
 enum MHD_Result api_refuse_new_session(struct http_req *req, bool *refused)
 {
 	struct app *app = req->app;
+	enum MHD_Result r = api_refuse_draining(req, refused);
+	if (*refused)
+		return r;
 	*refused = true;
 	if (!atomic_load(&app->api_key_set))
 		return http_reply_error(req, 503, HTTP_ERR_UNAVAILABLE,
@@ -157,6 +160,8 @@ struct session *api_session_by_id(struct http_req *req, const char *id, enum MHD
 	 * only an admin through, and both are checked again here */
 	bool any = (req->route->flags & HTTP_ROUTE_ADMIN) && req->admin;
 	const char *owner = any ? NULL : api_owner(req);
+	if (api_session_elsewhere(req, id, r))
+		return NULL;          /* another node's: 421, never a 404 that is not true */
 	struct session *s = any ? session_find_any(app->sessions, id) : session_find(app->sessions, id, owner);
 	if (s == NULL && sessions_ended(app->sessions, id, owner, ended, sizeof(ended)))
 		*r = http_reply_error(req, 404, HTTP_ERR_NOT_FOUND, "%s", ended);

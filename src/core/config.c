@@ -17,6 +17,7 @@
 #include "core/cleanup.h"
 #include "core/dotenv.h"
 #include "core/json.h"
+#include "core/node_id.h"
 
 #define CONFIG_MAX_BYTES (1024 * 1024)
 
@@ -140,6 +141,20 @@ void config_env_scrub(const char *name)
 	unsetenv(name);
 }
 
+/* node.name left empty: the host name's first label (core/node_id.h). */
+static int fill_node_name(struct config *cfg, struct ad_err *err)
+{
+	char name[NODE_NAME_MAX + 1];
+	if (cfg->node.name[0] != '\0')
+		return 0;
+	if (node_name_from_host(name, sizeof(name), err) < 0)
+		return ad_err_prefix(err, "node.name");
+	free(cfg->node.name);
+	if ((cfg->node.name = strdup(name)) == NULL)
+		return ad_err_set(err, ENOMEM, "config");
+	return 0;
+}
+
 /* What one setting cannot say alone. */
 static int check_together(const struct config *cfg, struct ad_err *err)
 {
@@ -212,7 +227,7 @@ int config_load(struct config *cfg, const char *path, const char *env_file, stru
 			config_env_scrub(s->env);     /* kept in cfg alone from now on */
 	}
 	dotenv_free(dotenv);
-	if (check_together(cfg, err) < 0)
+	if (check_together(cfg, err) < 0 || fill_node_name(cfg, err) < 0)
 		goto fail;
 	return 0;
 fail:

@@ -1,4 +1,4 @@
-/* Checks of the network, MCP and runtime settings: see config_checks.h. */
+/* Checks of settings that need more than a type and a range: see config_checks.h. */
 #include "config_checks.h"
 
 #include <arpa/inet.h>
@@ -14,6 +14,7 @@
 #include "core/hostname.h"
 #include "core/json.h"
 #include "core/netclass.h"
+#include "core/node_id.h"
 
 int check_host_pattern(const char *v, struct ad_err *err)
 {
@@ -169,4 +170,48 @@ int check_port(const char *v, struct ad_err *err)
 	if (n == 0 || n > 5 || v[n] != '\0' || v[0] == '0' || atoi(v) > 65535)
 		return ad_err_set(err, 0, "\"%s\": expected a port number from 1 to 65535", v);
 	return 0;
+}
+
+/* A DNS label: what sethostname() inside the sandbox will be given. */
+int check_hostname(const char *v, struct ad_err *err)
+{
+	size_t n = strlen(v);
+	if (n == 0 || n > 63)
+		return ad_err_set(err, 0, "must be 1 to 63 characters");
+	for (size_t i = 0; i < n; i++) {
+		char c = v[i];
+		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+		      (c == '-' && i > 0 && i < n - 1)))
+			return ad_err_set(err, 0, "\"%s\": letters, digits and inner '-' only", v);
+	}
+	return 0;
+}
+
+int check_env_name(const char *v, struct ad_err *err)
+{
+	if (v[0] == '\0' || (v[0] >= '0' && v[0] <= '9'))
+		return ad_err_set(err, 0, "\"%s\" is not a variable name", v);
+	for (const char *p = v; *p; p++)
+		if (!((*p >= 'A' && *p <= 'Z') || (*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') || *p == '_'))
+			return ad_err_set(err, 0, "\"%s\" is not a variable name", v);
+	return 0;
+}
+
+/* "SRC:DST", "SRC:DST:ro" or "SRC:DST:rw"; the checks on the paths themselves are
+ * sandbox_policy's (policy.c), which also runs at --check-config. */
+int check_bind(const char *v, struct ad_err *err)
+{
+	const char *c1 = strchr(v, ':');
+	const char *c2 = c1 ? strchr(c1 + 1, ':') : NULL;
+	if (c1 == NULL || c1 == v || c1[1] == '\0' || c1[1] == ':')
+		return ad_err_set(err, 0, "\"%s\": expected SRC:DST[:ro|rw]", v);
+	if (c2 != NULL && strcmp(c2, ":ro") != 0 && strcmp(c2, ":rw") != 0)
+		return ad_err_set(err, 0, "\"%s\": the mode must be ro or rw", v);
+	return 0;
+}
+
+/* node.name: empty (the host name's) or a node name (core/node_id.h) */
+int check_node_name(const char *v, struct ad_err *err)
+{
+	return v[0] == '\0' ? 0 : node_name_check(v, err);
 }

@@ -48,44 +48,6 @@ static int check_api_key(const char *v, struct ad_err *err)
 	return 0;
 }
 
-/* A DNS label: what sethostname() inside the sandbox will be given. */
-static int check_hostname(const char *v, struct ad_err *err)
-{
-	size_t n = strlen(v);
-	if (n == 0 || n > 63)
-		return ad_err_set(err, 0, "must be 1 to 63 characters");
-	for (size_t i = 0; i < n; i++) {
-		char c = v[i];
-		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-		      (c == '-' && i > 0 && i < n - 1)))
-			return ad_err_set(err, 0, "\"%s\": letters, digits and inner '-' only", v);
-	}
-	return 0;
-}
-
-static int check_env_name(const char *v, struct ad_err *err)
-{
-	if (v[0] == '\0' || (v[0] >= '0' && v[0] <= '9'))
-		return ad_err_set(err, 0, "\"%s\" is not a variable name", v);
-	for (const char *p = v; *p; p++)
-		if (!((*p >= 'A' && *p <= 'Z') || (*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') || *p == '_'))
-			return ad_err_set(err, 0, "\"%s\" is not a variable name", v);
-	return 0;
-}
-
-/* "SRC:DST", "SRC:DST:ro" or "SRC:DST:rw"; the checks on the paths themselves are
- * sandbox_policy's (policy.c), which also runs at --check-config. */
-static int check_bind(const char *v, struct ad_err *err)
-{
-	const char *c1 = strchr(v, ':');
-	const char *c2 = c1 ? strchr(c1 + 1, ':') : NULL;
-	if (c1 == NULL || c1 == v || c1[1] == '\0' || c1[1] == ':')
-		return ad_err_set(err, 0, "\"%s\": expected SRC:DST[:ro|rw]", v);
-	if (c2 != NULL && strcmp(c2, ":ro") != 0 && strcmp(c2, ":rw") != 0)
-		return ad_err_set(err, 0, "\"%s\": the mode must be ro or rw", v);
-	return 0;
-}
-
 static int check_model(const char *v, struct ad_err *err)
 {
 	size_t n = strlen(v);
@@ -135,6 +97,8 @@ const struct setting config_settings[] = {
 	{ "static_dir", SETTING_STRING, OFF(static_dir), "AGENTD_STATIC_DIR", AGENTD_STATIC_DIR, 0, 0, NULL,
 	  check_nonempty_path, SETTING_PATH,
 	  "Directory served at / (the chat page); nothing outside it is ever served." },
+	{ "node.name", SETTING_STRING, OFF(node.name), "AGENTD_NODE_NAME", "", 0, 0, NULL, check_node_name, 0,
+	  "This agentd's name among several behind a load balancer: the end of every new session id (README, \"More than one host\"); 1 to 40 of a-z, 0-9, '-'; empty: the host name's first label, lowercased." },
 	{ "log.level", SETTING_ENUM, OFF(log.level), "AGENTD_LOG_LEVEL", "info", 0, 0, log_levels,
 	  NULL, 0, "Least severe log level written: debug, info, warn or error." },
 	{ "log.format", SETTING_ENUM, OFF(log.format), "AGENTD_LOG_FORMAT", "text", 0, 0, log_formats,

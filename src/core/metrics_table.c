@@ -20,6 +20,11 @@ static const double http_buckets[] = { 0.0005, 0.001, 0.005, 0.01, 0.05, 0.1, 0.
 const struct metric_def metric_defs[METRIC_COUNT] = {
 	[METRIC_BUILD_INFO] = { "agentd_build_info", METRIC_GAUGE, "agentd's version, as a label; always 1.",
 				L("version"), NULL, 0, 1 },
+	[METRIC_NODE_INFO] = { "agentd_node_info", METRIC_GAUGE,
+			       "This agentd's node name (node.name), as a label; always 1.", L("node"), NULL, 0, 1 },
+	[METRIC_NODE_DRAINING] = { "agentd_node_draining", METRIC_GAUGE,
+				   "1 while this node is drained (POST /api/admin/drain): it takes no new sessions.",
+				   NONE, NULL, 0, 1 },
 	[METRIC_SESSIONS] = { "agentd_sessions", METRIC_GAUGE,
 			      "Sessions now, by state and lifecycle pattern (not the warm pool's sandboxes).",
 			      L("state", "pattern"), NULL, 0, 64 },

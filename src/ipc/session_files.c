@@ -13,6 +13,7 @@
 #include "core/base64.h"
 #include "core/cleanup.h"
 #include "core/fsutil.h"
+#include "core/node_id.h"
 
 #define SNAPSHOT "workspace.tar"              /* generation 0: saved before generations were */
 #define SNAPSHOT_GEN "workspace.%llu.tar"
@@ -20,12 +21,8 @@
 
 bool session_id_ok(const char *id)
 {
-	if (strncmp(id, "sess_", 5) != 0 || strlen(id) > 64)
-		return false;
-	for (const char *p = id + 5; *p; p++)
-		if (!((*p >= '0' && *p <= '9') || (*p >= 'a' && *p <= 'f')))
-			return false;
-	return id[5] != '\0';
+	const char *node;
+	return node_id_parse(id, &node);
 }
 
 int session_dir(const char *state_dir, const char *id, char *out, size_t size, struct ad_err *err)

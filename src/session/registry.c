@@ -275,9 +275,7 @@ struct session *session_alloc(struct sessions *reg, const struct session_opts *o
 	pthread_mutex_init(&s->lock, NULL);
 	atomic_init(&s->refs, 1);         /* the registry's (or the pool's) */
 	s->reg = reg;
-	int n = snprintf(s->id, sizeof(s->id), "sess_");
-	for (size_t i = 0; i < sizeof(rnd); i++)
-		n += snprintf(s->id + n, sizeof(s->id) - (size_t)n, "%02x", rnd[i]);
+	node_id_make(s->id, rnd, reg->cfg->node.name);   /* a balancer routes by its end */
 	s->state = SESSION_CREATING;
 	session_adopt(s, o);
 	if (o->policy != NULL || o->network != NULL || o->mcp_servers != NULL) {

@@ -96,7 +96,7 @@ void sessions_disk_usage(struct sessions *reg, uint64_t *bytes, uint64_t *files)
  * saver's thread: the disk is not the hub's to wait for. */
 struct drop_job {
 	struct sessions *reg;
-	char id[64];
+	char id[SESSION_ID_LEN];
 };
 
 static void drop_run(void *ctx)

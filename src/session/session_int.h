@@ -9,13 +9,14 @@
 #include <time.h>
 
 #include "core/log.h"
+#include "core/node_id.h"
 #include "session/waiters.h"
 #include "claude/usage.h"
 #include "session/session.h"
 
 #define EVENT_LOG_MAX 2048            /* events kept for readers that come back */
 #define EVENT_LOG_BYTES (8u << 20)
-#define SESSION_ID_LEN 40
+#define SESSION_ID_LEN NODE_SESSION_ID_MAX   /* core/node_id.h */
 
 struct logged_event {
 	unsigned id;
@@ -58,6 +59,7 @@ struct sessions {
 	struct session *buckets[BUCKETS];
 	unsigned count;                   /* registered, with those being made */
 	atomic_bool shutting_down;        /* event streams end */
+	atomic_bool draining;             /* no new sessions; hybrids suspended once idle (node.c) */
 	struct session *pool[POOL_MAX];   /* built ahead of time (pool.c) */
 	unsigned pool_n, pool_filling;
 	uint64_t pool_hits, pool_misses;

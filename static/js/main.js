@@ -63,7 +63,7 @@ function showWelcome() {
 }
 
 function idFromHash() {
-  const m = /^#\/s\/([A-Za-z0-9_-]+)$/.exec(location.hash);
+  const m = /^#\/s\/([A-Za-z0-9_.-]+)$/.exec(location.hash);
   return m ? m[1] : null;
 }
 

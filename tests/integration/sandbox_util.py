@@ -243,7 +243,7 @@ def cgroups_of_launchers(pids):
     return {c for c in agentd_cgroups() if creator_pid(c) in pids}
 
 
-_WORKSPACE_MOUNT = re.compile(r"/sessions/sess_[0-9a-f]+/workspace$")
+_WORKSPACE_MOUNT = re.compile(r"/sessions/sess_[0-9a-f]+(?:\.[a-z0-9-]+)?/workspace$")
 
 
 def mount_table(mine=None):

@@ -427,7 +427,7 @@ export class World {
 
   /** The active session's id, from the URL hash (#/s/sess_...). */
   async sessionId(page = this.page) {
-    return waitFor(() => (new URL(page.url()).hash.match(/^#\/s\/(sess_[A-Za-z0-9_-]+)$/) || [])[1],
+    return waitFor(() => (new URL(page.url()).hash.match(/^#\/s\/(sess_[A-Za-z0-9_.-]+)$/) || [])[1],
       { what: "the URL hash to name the active session (#/s/sess_...)", describe: async () => page.url() });
   }
 

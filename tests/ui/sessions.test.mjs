@@ -11,7 +11,7 @@ async function chat(w, message, reply, page = w.page) {
   await page.locator("#new-session").click();
   await w.send(message, page);
   const sid = await waitFor(async () => {
-    const m = new URL(page.url()).hash.match(/^#\/s\/(sess_[A-Za-z0-9_-]+)$/);
+    const m = new URL(page.url()).hash.match(/^#\/s\/(sess_[A-Za-z0-9_.-]+)$/);
     return m && (await page.locator("#conversation").innerText()).includes(message) ? m[1] : false;
   }, { what: `the session of "${message}" to be active` });
   await waitText(w.turn(0, page).locator(".msg-assistant"), reply);
@@ -200,13 +200,13 @@ uiTest("a new session runs the agent chosen for it, among those agentd allows", 
   await waitFor(async () => (await menu.locator("option").count()) === 2, { what: "both agents offered" });
   await menu.selectOption("claude-code");
   await page.locator("#new-session").click();
-  const sid = await waitFor(async () => (new URL(page.url()).hash.match(/^#\/s\/(sess_[A-Za-z0-9_-]+)$/) || [])[1],
+  const sid = await waitFor(async () => (new URL(page.url()).hash.match(/^#\/s\/(sess_[A-Za-z0-9_.-]+)$/) || [])[1],
     { what: "the new session to open" });
   assert.equal((await w.api("GET", `/api/sessions/${sid}`)).json.runtime, "claude-code");
   await menu.selectOption("agentd");
   await page.locator("#new-session").click();
   const next = await waitFor(async () => {
-    const m = new URL(page.url()).hash.match(/^#\/s\/(sess_[A-Za-z0-9_-]+)$/);
+    const m = new URL(page.url()).hash.match(/^#\/s\/(sess_[A-Za-z0-9_.-]+)$/);
     return m && m[1] !== sid ? m[1] : false;
   }, { what: "the second session to open" });
   assert.equal((await w.api("GET", `/api/sessions/${next}`)).json.runtime, "agentd");

@@ -139,11 +139,12 @@ static void field_refusals(void **state)
 		{ "{\"message\":\"x\",\"stream\":\"true\"}", LIMIT, "stream must be true or false" },
 		{ "{\"message\":\"x\",\"stream\":1}", LIMIT, "stream must be true or false" },
 		{ "{\"message\":\"x\",\"session_id\":\"a/b\"}", LIMIT, "session_id may hold only" },
-		{ "{\"message\":\"x\",\"session_id\":\"a.b\"}", LIMIT, "session_id may hold only" },
-		{ "{\"message\":\"x\",\"session_id\":\"\"}", LIMIT, "session_id must be 1 to 64" },
+		{ "{\"message\":\"x\",\"session_id\":\"a:b\"}", LIMIT, "session_id may hold only" },
+		{ "{\"message\":\"x\",\"session_id\":\"\"}", LIMIT, "session_id must be 1 to 70" },
 		{ "{\"message\":\"x\",\"session_id\":7}", LIMIT, "session_id must be a string" },
+		/* a session id with the longest node name is 70 (core/node_id.h) */
 		{ "{\"message\":\"x\",\"session_id\":\"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
-		  "aaaaaaaaaaaaaaaaaaaaaaaaa\"}", LIMIT, "1 to 64" },
+		  "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\"}", LIMIT, "1 to 70" },
 		{ "{\"message\":\"x\",\"model\":\"claude 3\"}", LIMIT, "model may hold only" },
 		{ "{\"message\":\"x\",\"model\":\"m/../x\"}", LIMIT, "model may hold only" },
 		{ "{\"message\":\"x\",\"model\":true}", LIMIT, "model must be a string" },
