@@ -23,9 +23,12 @@
 /* A node name: 1 to NODE_NAME_MAX of [a-z0-9-], not starting or ending with '-' (a DNS
  * label, and a name HAProxy can put in a backend's name). */
 int node_name_check(const char *name, struct ad_err *err);
-/* The default node name: the host name's first label, lowercased; an error that says
- * to set node.name when that is not a node name. */
-int node_name_from_host(char *out, size_t size, struct ad_err *err);
+/* A node name made from a host name: its first label, lowercased, each run of other
+ * characters ('_', say) one '-', none first or last, at most NODE_NAME_MAX ("node" when
+ * nothing is left): a host whose name is no DNS label still starts. */
+void node_name_from(const char *host, char out[NODE_NAME_MAX + 1]);
+/* The default node name: node_name_from(the host name). */
+int node_name_from_host(char out[NODE_NAME_MAX + 1], struct ad_err *err);
 
 /* Whether id is a session id (either form); *node then points at its node part, or at ""
  * for an id that names none. */

@@ -147,7 +147,7 @@ static int fill_node_name(struct config *cfg, struct ad_err *err)
 	char name[NODE_NAME_MAX + 1];
 	if (cfg->node.name[0] != '\0')
 		return 0;
-	if (node_name_from_host(name, sizeof(name), err) < 0)
+	if (node_name_from_host(name, err) < 0)
 		return ad_err_prefix(err, "node.name");
 	free(cfg->node.name);
 	if ((cfg->node.name = strdup(name)) == NULL)

@@ -98,7 +98,7 @@ const struct setting config_settings[] = {
 	  check_nonempty_path, SETTING_PATH,
 	  "Directory served at / (the chat page); nothing outside it is ever served." },
 	{ "node.name", SETTING_STRING, OFF(node.name), "AGENTD_NODE_NAME", "", 0, 0, NULL, check_node_name, 0,
-	  "This agentd's name among several behind a load balancer: the end of every new session id (README, \"More than one host\"); 1 to 40 of a-z, 0-9, '-'; empty: the host name's first label, lowercased." },
+	  "This agentd's name among several behind a load balancer: the end of every new session id (README, \"More than one host\"); 1 to 40 of a-z, 0-9, '-'; empty: the host name's first label, lowercased, other characters as '-'." },
 	{ "log.level", SETTING_ENUM, OFF(log.level), "AGENTD_LOG_LEVEL", "info", 0, 0, log_levels,
 	  NULL, 0, "Least severe log level written: debug, info, warn or error." },
 	{ "log.format", SETTING_ENUM, OFF(log.format), "AGENTD_LOG_FORMAT", "text", 0, 0, log_formats,

@@ -24,18 +24,28 @@ int node_name_check(const char *name, struct ad_err *err)
 	return 0;
 }
 
-int node_name_from_host(char *out, size_t size, struct ad_err *err)
+void node_name_from(const char *host, char out[NODE_NAME_MAX + 1])
+{
+	size_t n = 0;
+	for (const char *p = host; *p != '\0' && *p != '.' && n < NODE_NAME_MAX; p++) {
+		char c = (char)tolower((unsigned char)*p);
+		bool ok = (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9');
+		if (ok || (n > 0 && out[n - 1] != '-'))
+			out[n++] = ok ? c : '-';
+	}
+	while (n > 0 && out[n - 1] == '-')
+		n--;
+	out[n] = '\0';
+	if (n == 0)
+		snprintf(out, NODE_NAME_MAX + 1, "node");
+}
+
+int node_name_from_host(char out[NODE_NAME_MAX + 1], struct ad_err *err)
 {
 	char host[256] = "";
 	if (gethostname(host, sizeof(host) - 1) < 0)
 		return ad_err_sys(err, "gethostname");
-	host[strcspn(host, ".")] = '\0';
-	for (char *p = host; *p; p++)
-		*p = (char)tolower((unsigned char)*p);
-	if (!name_ok(host, strlen(host)) || strlen(host) >= size)
-		return ad_err_set(err, 0, "the host name's first label \"%.64s\" is not a node name (1 to %d of a-z, "
-				  "0-9 and inner '-'): set node.name (AGENTD_NODE_NAME)", host, NODE_NAME_MAX);
-	snprintf(out, size, "%s", host);
+	node_name_from(host, out);
 	return 0;
 }
 

@@ -54,12 +54,32 @@ static void old_ids_name_no_node_and_others_are_no_ids(void **state)
 		assert_false(node_id_parse(bad[i], &node));
 }
 
+/* A host whose name is no node name still gets one, and a valid one. */
+static void a_host_name_becomes_a_node_name(void **state)
+{
+	(void)state;
+	const char *cases[][2] = {
+		{ "web-2.example.com", "web-2" }, { "Web_Server_01", "web-server-01" }, { "--a__b--", "a-b" },
+		{ "_.example", "node" }, { "", "node" }, { "\xc3\xa9t\xc3\xa9", "t" },
+		{ "abcdefghijabcdefghijabcdefghijabcdefghij-klm", "abcdefghijabcdefghijabcdefghijabcdefghij" },
+		{ "abcdefghijabcdefghijabcdefghijabcdefghi_x", "abcdefghijabcdefghijabcdefghijabcdefghi" },
+	};
+	struct ad_err e;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		char out[NODE_NAME_MAX + 1];
+		node_name_from(cases[i][0], out);
+		assert_string_equal(out, cases[i][1]);
+		assert_int_equal(node_name_check(out, &e), 0);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(node_names_are_short_dns_labels),
 		cmocka_unit_test(a_new_id_ends_with_its_node_and_parses_back),
 		cmocka_unit_test(old_ids_name_no_node_and_others_are_no_ids),
+		cmocka_unit_test(a_host_name_becomes_a_node_name),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
