@@ -5,7 +5,8 @@ and ports replaced (so that the file we ship is the file tested).
 
 What it shows: new sessions spread over the nodes; a session's later requests (messages,
 its event stream, GET, /api/chat with its session_id) reach its node through HAProxy; a
-streamed chat arrives through HAProxy as a stream; a request sent straight to the wrong
+streamed chat arrives through HAProxy as a stream, and a WebSocket to a server in a
+sandbox goes both ways; a request sent straight to the wrong
 node gets 421 naming the right one; a drained node gets no new sessions through HAProxy
 while its sessions still answer; a stopped node's session gets 421 naming it from
 another node, never a hang. HAProxy's view of the nodes is read from its stats page
@@ -23,6 +24,7 @@ import pytest
 
 from chat_util import CHAT_TIMEOUT, chat_env, chat_settings, check_stream_done, mock, stream_chat  # noqa: F401
 from conftest import REPO, Daemon, assert_json_error, free_port, poll
+from port_client import start_server, websocket_echo
 
 HAPROXY = "/usr/sbin/haproxy"
 CONFIG = REPO / "config" / "haproxy.cfg"
@@ -216,6 +218,14 @@ def test_a_streamed_chat_through_haproxy_arrives_as_a_stream(cluster, mock):
     assert doc["reply"] == "streamed through", doc
     assert s.events[0].event == "session" and s.events[0].t <= opened_at["t"], s.events[0]
     assert s.events[-1].t >= opened_at["t"]
+
+
+def test_a_websocket_to_a_sandbox_port_passes_through_haproxy(cluster, mock):
+    # a server in a session's sandbox (port_server.py), reached through HAProxy by the
+    # session's id: the upgrade (101) comes back, then frames both ways, one at a time
+    sid = create(cluster.lb, pattern="long-running")["id"]
+    start_server(cluster.lb, sid)
+    websocket_echo(cluster.lb.host, cluster.lb.port, sid)
 
 
 def test_a_drained_node_takes_no_new_sessions_and_keeps_its_own(cluster, mock):

@@ -5,18 +5,13 @@ whole, WebSocket both ways; agentd's Authorization and cookies never reach the s
 its cookies and policies never reach agentd's origin; a port not allowed, a closed one,
 a server that hangs and a session that has no sandbox get clear errors."""
 
-import base64
 import json
 import os
-import pathlib
 import socket
-import threading
 
 from chat_util import CHAT_TIMEOUT, finish, mock, start_chat_daemon  # noqa: F401
-from conftest import assert_json_error, poll
-import sandbox_util as su
-
-SERVER = pathlib.Path(__file__).resolve().with_name("port_server.py").read_bytes()
+from conftest import assert_json_error
+from port_client import start_server, websocket_echo
 
 
 def serve(daemon_factory, mock, port=8000, headers=None, **env):
@@ -25,13 +20,7 @@ def serve(daemon_factory, mock, port=8000, headers=None, **env):
     r = d.post_json("/api/sessions", {"pattern": "long-running"}, headers=headers)
     assert r.status == 201, r
     sid = r.json()["id"]
-    r = d.request("PUT", f"/api/sessions/{sid}/files/port_server.py", body=SERVER, headers=headers)
-    assert r.status in (200, 201), r
-    r = d.post_json(f"/api/sessions/{sid}/exec", {"command": f"python3 port_server.py {port}", "background": True},
-                    headers=headers, timeout=CHAT_TIMEOUT)
-    assert r.status == 201 and r.json()["state"] == "running", r
-    assert poll(lambda: d.get(f"/api/sessions/{sid}/files/port-server.ready", headers=headers).status == 200,
-                su.HOST_WAIT)
+    start_server(d, sid, port, headers)
     return d, sid
 
 
@@ -86,35 +75,9 @@ def test_an_event_stream_comes_as_it_is_sent(daemon_factory, mock):
     finish(d, mock)
 
 
-def _frame(text):
-    data = text.encode()
-    mask = os.urandom(4)
-    return bytes([0x81, 0x80 | len(data)]) + mask + bytes(b ^ mask[i % 4] for i, b in enumerate(data))
-
-
 def test_a_websocket_goes_both_ways(daemon_factory, mock):
     d, sid = serve(daemon_factory, mock)
-    s = socket.create_connection((d.host, d.port), timeout=CHAT_TIMEOUT)
-    key = base64.b64encode(os.urandom(16)).decode()
-    s.sendall((f"GET /api/sessions/{sid}/ports/8000/ws HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\n"
-               f"Connection: Upgrade\r\nSec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n\r\n").encode())
-    head = b""
-    while b"\r\n\r\n" not in head:
-        chunk = s.recv(1)
-        assert chunk, head
-        head += chunk
-    assert head.startswith(b"HTTP/1.1 101"), head
-    assert b"sec-websocket-accept" in head.lower(), head
-    for text in ("hello", "again"):
-        s.sendall(_frame(text))
-        want = b"echo: " + text.encode()
-        got = b""
-        while len(got) < 2 + len(want):
-            chunk = s.recv(4096)
-            assert chunk, got
-            got += chunk
-        assert got == bytes([0x81, len(want)]) + want, got
-    s.close()
+    websocket_echo(d.host, d.port, sid)
     finish(d, mock)
 
 
