@@ -83,6 +83,9 @@ int hybrid_resume(struct session *s, cJSON *turn, struct chat_run *run, struct a
 	for (cJSON *m = s->transcript->child; m && i < s->committed; m = m->next, i++)
 		cJSON_AddItemToArray(history, cJSON_Duplicate(m, true));
 	s->pending_turn = cJSON_Duplicate(turn, true);
+	s->resume_building = true;          /* until its "ready" (session_link.c) */
+	free(s->reason);                    /* why an earlier sandbox ended: not this one's */
+	s->reason = NULL;
 	session_turn_hello(s, run);
 	pthread_mutex_unlock(&s->lock);
 
@@ -94,11 +97,11 @@ int hybrid_resume(struct session *s, cJSON *turn, struct chat_run *run, struct a
 	if (w == NULL)
 		pthread_mutex_lock(&s->lock);
 	if (rc == 0 && session_workspace_on_disk(s)) {
-		/* the workspace is where the last sandbox left it: the turn goes at once */
+		/* the workspace is where the last sandbox left it: the turn goes at once, and
+		 * the session is running once its sandbox says it is up (session_link.c) */
 		if ((rc = hub_link_send(s->link, FRAME_TURN, s->pending_turn, err)) == 0) {
 			cJSON_Delete(s->pending_turn);
 			s->pending_turn = NULL;
-			session_enter(s, SESSION_RUNNING, "resumed");
 		}
 	} else if (rc == 0) {
 		session_ref(s);          /* the restore's, given back in restore_done */

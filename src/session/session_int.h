@@ -153,6 +153,7 @@ struct session {
 	 * joins another's), whether its build's failure was counted, the OOM kills seen */
 	uint64_t spawn_ns;
 	bool build_failed;
+	bool resume_building;              /* hybrid_resume.c: its resume's sandbox is not up yet */
 	double oom_seen;
 	struct session *hash_next;         /* registry.c */
 };

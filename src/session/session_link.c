@@ -58,8 +58,11 @@ static void note_ready(struct session *s, cJSON *ev, unsigned id)
 	s->network = cJSON_DetachItemFromObjectCaseSensitive(ev, "network");
 	cJSON_Delete(s->mcp);
 	s->mcp = cJSON_DetachItemFromObjectCaseSensitive(ev, "mcp");
+	/* a resumed hybrid's turn went with its spawn (hybrid_resume.c): it runs now */
+	bool resumed = s->resume_building && s->run != NULL && s->pending_turn == NULL;
+	s->resume_building = false;
 	if (s->state == SESSION_CREATING)
-		session_enter(s, SESSION_READY, "the sandbox is up");
+		session_enter(s, resumed ? SESSION_RUNNING : SESSION_READY, resumed ? "resumed" : "the sandbox is up");
 }
 
 static void note_message(struct session *s, cJSON *ev, unsigned id)
@@ -212,10 +215,22 @@ static void on_closed(void *owner, const char *why)
 	s->op = NULL;
 	struct op_run *suspended = NULL;
 	bool destroyed = s->state == SESSION_DESTROYED;
+	/* a hybrid session's resume whose sandbox never came up (its workspace held by
+	 * another process, the host short of something) changed nothing it saved: it is
+	 * suspended again, and the next message tries again */
+	bool back = !destroyed && s->resume_building;
+	s->resume_building = false;
 	if (s->state == SESSION_SUSPENDING) {
 		session_enter(s, SESSION_SUSPENDED, "its sandbox is gone");
 		suspended = s->suspend_reply; /* who asked hears it now, when a message can resume it */
 		s->suspend_reply = NULL;
+	} else if (back) {
+		const char *cause = s->reason ? s->reason : why;     /* its supervisor's words first */
+		snprintf(msg, sizeof(msg), "its sandbox could not be built%s%s; it stays suspended, and the next "
+			 "message tries again", cause ? ": " : "", cause ? cause : "");
+		session_enter(s, SESSION_SUSPENDED, msg);
+		free(s->reason);
+		s->reason = strdup(msg);
 	} else if (!destroyed) {
 		snprintf(msg, sizeof(msg), "the session's supervisor ended%s%s", why ? ": " : s->reason ? ": " : "",
 			 why ? why : s->reason ? s->reason : "");
@@ -227,8 +242,8 @@ static void on_closed(void *owner, const char *why)
 	 * may end before the turn was handed to it) */
 	char run_msg[700];
 	snprintf(run_msg, sizeof(run_msg), "%s%s%s", destroyed ? "the session was destroyed during the turn"
-		 : "the session ended before the turn finished", !destroyed && s->reason ? ": " : "",
-		 !destroyed && s->reason ? s->reason : "");
+		 : back ? "the session was not resumed" : "the session ended before the turn finished",
+		 !destroyed && s->reason ? ": " : "", !destroyed && s->reason ? s->reason : "");
 	session_listeners_wake(s);
 	bool host_failed = s->hidden && !destroyed;
 	/* a supervisor that ends by itself removes its workspace as it goes; one that was

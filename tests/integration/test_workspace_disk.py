@@ -15,7 +15,7 @@ import pytest
 from conftest import poll
 import sandbox_util as su
 from chat_util import (CHAT_TIMEOUT, UID_BASE, UID_COUNT, bash, calls, chat_env, chat_settings, finish,  # noqa: F401
-                       mock, only_result)
+                       messages, mock, only_result)
 
 
 # the loop store needs root and loop devices: where there are none, agentd falls back to
@@ -346,3 +346,39 @@ def test_a_sandbox_reaches_no_other_workspace_and_no_image(daemon_factory, mock)
     st_a = os.stat(os.path.join(sdir(d, a), "workspace"))
     st_b = os.stat(os.path.join(sdir(d, b), "workspace"))
     assert st_a.st_uid != 0 and st_b.st_uid != 0 and st_a.st_uid != st_b.st_uid, (st_a, st_b)
+
+
+def test_a_workspace_held_by_a_stuck_process_is_a_clear_error_and_loses_nothing(daemon_factory, mock):
+    """A session's folder is locked while its workspace is opened, released or removed.
+    A holder stopped or stuck with that lock (here this test, which takes it while the
+    hybrid session is suspended) makes the resume fail after 10 s with a message that
+    says so, not a wait without end; the session stays suspended, and once the lock is
+    let go the next message resumes it, its files and conversation intact."""
+    d = start(daemon_factory, mock)
+    sid = new_session(d, pattern="hybrid")
+    mock.enqueue(calls(bash("echo kept > f && echo ok")), {"text": "written"})
+    r = d.post_json(f"/api/sessions/{sid}/messages", {"message": "write f"}, timeout=CHAT_TIMEOUT)
+    assert r.status == 200 and r.json()["reply"] == "written", r
+    r = d.request("POST", f"/api/sessions/{sid}/suspend", timeout=CHAT_TIMEOUT)
+    assert r.status == 200 and r.json()["state"] == "suspended", r
+    ws = os.path.join(sdir(d, sid), "workspace")
+    assert poll(lambda: not os.path.ismount(ws), su.HOST_WAIT)
+    fd = os.open(sdir(d, sid), os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        r = d.post_json(f"/api/sessions/{sid}/messages", {"message": "look"}, timeout=CHAT_TIMEOUT + 30)
+        assert r.status >= 500 and "has been locked by another process for 10 s" in r.json()["error"]["message"], r
+        assert d.get(f"/api/sessions/{sid}").json()["state"] == "suspended"
+        assert d.wait_for_log("its sandbox could not be built: workspace: ", timeout=10)
+    finally:
+        os.close(fd)
+    mock.enqueue(calls(bash("cat f")), {"text": "back"})
+    r = d.post_json(f"/api/sessions/{sid}/messages", {"message": "look again"}, timeout=CHAT_TIMEOUT)
+    assert r.status == 200 and r.json()["reply"] == "back", r
+    got, is_error = only_result(mock, 3)
+    assert not is_error and got == "kept\n" or got == "kept", got
+    # the turn that could not run left nothing in the conversation the model is given
+    texts = [m["content"] if isinstance(m["content"], str) else " ".join(b.get("text", "") for b in m["content"])
+             for m in messages(mock, 3) if m["role"] == "user"]
+    assert "write f" in texts and "look again" in texts and "look" not in texts, texts
+    finish(d, mock)
