@@ -35,6 +35,10 @@ void limits_raise(void);
 
 /* The memory agentd keeps free on a host of total_kib (MemTotal), in KiB. */
 long long limits_spare_mem_kib(long long total_kib);
+/* 0 when a host with avail_kib of MemAvailable (-1: unknown) out of total_kib has room
+ * for one more session; else -1 with EAGAIN and both figures named (limits_check reads
+ * them from /proc/meminfo). */
+int limits_check_memory(long long avail_kib, long long total_kib, struct ad_err *err);
 
 /* 0 when one more session fits; else -1 with EAGAIN and the limit named. pids_cgroup:
  * the daemon's own cgroup directory of the pids controller (its pids.max and those of

@@ -180,15 +180,20 @@ static int check_pids_cgroups(const char *dir, int need, struct ad_err *err)
 	return 0;
 }
 
-static int check_memory(struct ad_err *err)
+int limits_check_memory(long long avail_kib, long long total_kib, struct ad_err *err)
 {
-	long long kib, total;
-	meminfo(&kib, &total);
-	long long spare = limits_spare_mem_kib(total);
-	if (kib < 0 || kib >= spare)
+	long long spare = limits_spare_mem_kib(total_kib);
+	if (avail_kib < 0 || avail_kib >= spare)
 		return 0;
 	return ad_err_code(err, EAGAIN, "memory: the host's MemAvailable (%lld MiB) is under the %lld MiB agentd keeps "
-			   "free", kib / 1024, spare / 1024);
+			   "free", avail_kib / 1024, spare / 1024);
+}
+
+static int check_memory(struct ad_err *err)
+{
+	long long avail, total;
+	meminfo(&avail, &total);
+	return limits_check_memory(avail, total, err);
 }
 
 int limits_check(const char *pids_cgroup, struct ad_err *err)

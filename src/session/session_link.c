@@ -286,7 +286,7 @@ static void on_tick(void *owner)
 	/* a draining node suspends its hybrids as soon as they are idle (node.c) */
 	bool idle = (s->state == SESSION_IDLE || s->state == SESSION_READY) && !s->pooled && !s->hidden &&
 		    (clock_mono_ns() - s->idle_since_ns > (uint64_t)s->idle_timeout_s * 1000000000u ||
-		     (s->pattern == PATTERN_HYBRID && atomic_load(&s->reg->draining)));
+		     (s->pattern == PATTERN_HYBRID && sessions_draining(s->reg)));
 	pthread_mutex_unlock(&s->lock);
 	if (run != NULL) {
 		chat_run_tick(run);

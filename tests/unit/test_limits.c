@@ -135,6 +135,15 @@ static void spare_memory_scales_with_the_host(void **state)
 	assert_int_equal(limits_spare_mem_kib(24 * gib), 768 * mib);    /* a 32nd */
 	assert_int_equal(limits_spare_mem_kib(256 * gib), 2 * gib);     /* ceiling */
 	assert_int_equal(limits_spare_mem_kib(-1), 256 * mib);          /* unknown */
+	/* a session is refused just under the spare, named with both figures */
+	struct ad_err e;
+	assert_int_equal(limits_check_memory(768 * mib, 24 * gib, &e), 0);
+	assert_int_equal(limits_check_memory(-1, 24 * gib, &e), 0);     /* unknown: not refused */
+	assert_int_equal(limits_check_memory(768 * mib - 1, 24 * gib, &e), -1);
+	assert_int_equal(e.errnum, EAGAIN);
+	assert_string_equal(e.msg, "memory: the host's MemAvailable (767 MiB) is under the 768 MiB agentd keeps free");
+	assert_int_equal(limits_check_memory(255 * mib, 2 * gib, &e), -1);
+	assert_non_null(strstr(e.msg, "under the 256 MiB"));
 }
 
 int main(void)
